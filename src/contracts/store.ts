@@ -1,0 +1,91 @@
+/**
+ * The Store contract: where flushed writes land (a database, an API, anything durable).
+ *
+ * What the contract promises the cache, and what the cache promises a store:
+ * - Delivery is AT-LEAST-ONCE. A batch may be delivered again after a retry, a crash and replay,
+ *   or a dead-letter replay. A store must therefore apply an op only if its `version` is newer than
+ *   the version it already holds for that key (a "fenced" or "versioned" apply); redelivery of an
+ *   old op is then harmless, and an old op never overwrites a newer value.
+ * - Deletes are versioned too: a store keeps a tombstone (key, version, deleted) so that a
+ *   replayed older `set` cannot resurrect a deleted key.
+ * - Within one batch, ops are ordered by version. A batch may contain the same key more than once
+ *   (only with `coalesce: false`); applying them in order, or applying only the highest version
+ *   per key, gives the same final state under fencing.
+ * - The cache never has two batches in flight that hold the same key.
+ *
+ * What the contract leaves out: transactions across batches, cross-key ordering between batches,
+ * and the table or wire format, which are the store's own business.
+ */
+
+/** A versioned write to one key, as the cache hands it to a store. */
+export type StoreOp = StoreSetOp | StoreDeleteOp
+
+export interface StoreSetOp {
+  readonly kind: 'set'
+  readonly key: string
+  /**
+   * The write's version: unique across the cache and increasing over time (also across restarts).
+   * A positive integer no larger than `Number.MAX_SAFE_INTEGER`; stores keep it as a 64-bit integer.
+   */
+  readonly version: number
+  /** The value, decoded. Computed lazily from `encoded`, so stores that only need text pay nothing. */
+  readonly value: unknown
+  /** The value as the cache's codec encoded it: JSON text with the default codec. */
+  readonly encoded: string
+}
+
+export interface StoreDeleteOp {
+  readonly kind: 'delete'
+  readonly key: string
+  readonly version: number
+}
+
+/** One op of a batch that the store could not apply; the other ops of the batch did apply. */
+export interface OpFailure {
+  /** Index of the op in the batch passed to `writeBatch`. */
+  readonly index: number
+  readonly error: Error
+}
+
+/**
+ * What `writeBatch` may report. Returning nothing (or `{}`) means every op was applied or was
+ * older than what the store holds (fenced, which also counts as done).
+ */
+export interface BatchResult {
+  /** Ops that failed on their own; every op not listed here is done. */
+  readonly failures?: readonly OpFailure[]
+  /** How many ops were skipped because the store already held a newer version (for stats). */
+  readonly fenced?: number
+}
+
+/** A value read back from a store. Tombstoned (deleted) keys are simply absent. */
+export type LoadedEntry =
+  | { readonly version: number; readonly value: unknown; readonly encoded?: undefined }
+  | { readonly version: number; readonly encoded: string; readonly value?: undefined }
+
+export interface Store {
+  /**
+   * Applies an ordered batch of versioned ops.
+   *
+   * Resolves when the ops are durable in the store (committed). Throwing or rejecting fails the
+   * whole batch: the cache then assumes nothing is known about which ops applied and will retry
+   * (redelivery is safe because of fencing). To fail single ops, resolve with `failures`.
+   *
+   * Errors: mark an error as not worth retrying (bad data, constraint violation) by throwing a
+   * `StoreError` with `retryable: false`, or any error with a boolean `retryable` property. Other
+   * errors are treated as retryable (lost connection, timeout, deadlock).
+   *
+   * May be called concurrently (up to `flush.concurrency` batches), never with one key in two
+   * concurrent calls.
+   */
+  writeBatch(ops: readonly StoreOp[]): Promise<BatchResult | void>
+
+  /**
+   * Reads the current values of `keys` (read-through on a cache miss). Keys that are absent or
+   * tombstoned are left out of the returned map. May be called concurrently and repeatedly.
+   */
+  load(keys: readonly string[]): Promise<Map<string, LoadedEntry>>
+
+  /** Releases resources the store owns. Called once by `cache.close()`; optional. */
+  close?(): Promise<void>
+}

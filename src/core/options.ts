@@ -1,0 +1,117 @@
+/**
+ * The options of `WriteBehindCache.open()`, their defaults, and their validation at the door: a
+ * bad option throws a `TypeError` naming it; a legal but risky choice warns once with a code.
+ */
+import type { Clock } from '../contracts/clock.js'
+import type { Codec } from '../contracts/codec.js'
+import type { Store } from '../contracts/store.js'
+
+/** What a write's promise waits for. See the README's durability table for what each can lose. */
+export type Durability = 'memory' | 'log' | 'disk' | 'store'
+
+export interface FlushOptions {
+  /** Flush whatever is dirty this often. @default 500 */
+  intervalMs?: number
+  /** Ops per `store.writeBatch` call; a batch this full is flushed at once. @default 500 */
+  batchSize?: number
+  /** A dirty key is flushed no later than this after its first unflushed write. @default 5000 */
+  maxDelayMs?: number
+  /** Batches in flight at once (never two with the same key). @default 2 */
+  concurrency?: number
+}
+
+export interface BacklogOptions {
+  /** Most unflushed entries (dirty keys; ops with `coalesce: false`). @default 1_000_000 */
+  maxEntries?: number
+  /** Most bytes of unflushed keys and values. @default 256 MiB */
+  maxBytes?: number
+  /**
+   * What a write does when the backlog is full: `wait` until there is room (the promise waits),
+   * `reject` with `BacklogFullError`, or `store` (write through to the store). @default 'wait'
+   */
+  whenFull?: 'wait' | 'reject' | 'store'
+}
+
+export interface MemoryOptions {
+  /** Most entries kept in memory; only clean entries are evicted, least recently used first. @default Infinity */
+  maxEntries?: number
+  /** Most bytes of keys and encoded values kept in memory (clean ones evicted). @default Infinity */
+  maxBytes?: number
+}
+
+export interface RetryOptions {
+  /** First backoff delay; each retry doubles it, with full jitter. @default 100 */
+  baseDelayMs?: number
+  /** Cap on one backoff delay. @default 30_000 */
+  maxDelayMs?: number
+  /** Attempts per entry before it is dead-lettered (retryable errors only). @default 8 */
+  maxAttempts?: number
+  /** Consecutive failed batches that open the circuit (flushing pauses and probes). @default 5 */
+  circuitThreshold?: number
+}
+
+export interface AlertOptions {
+  /** Emit `alert:staleness` when the oldest unflushed write is older than this. @default undefined (off) */
+  maxStalenessMs?: number
+}
+
+export interface CacheOptions {
+  /** Where flushed writes land. Required. */
+  store: Store
+  /** Directory for the dirty log, checkpoint and dead letters. Without it only `memory` and `store` durability exist. */
+  dir?: string
+  /** Default durability of a write. @default 'log' with a `dir`, else 'memory' */
+  durability?: Durability
+  /** With durability `log`, fsync in the background this often (bounds power-loss exposure). @default undefined (never) */
+  syncIntervalMs?: number
+  /** Latest value per key per flush (true), or every write in order (false). @default true */
+  coalesce?: boolean
+  flush?: FlushOptions
+  backlog?: BacklogOptions
+  memory?: MemoryOptions
+  retry?: RetryOptions
+  alerts?: AlertOptions
+  /** Longest key, in UTF-8 bytes. @default 1024 */
+  maxKeyBytes?: number
+  /** Largest encoded value, in UTF-8 bytes. @default 16 MiB */
+  maxValueBytes?: number
+  /** How `close()` waits for the backlog to drain before giving up (the rest stays in the log). @default 30_000 */
+  closeTimeoutMs?: number
+  /** On a corrupt record in the log: `strict` stops `open()`; `truncate` drops it and all after it. @default 'strict' */
+  recovery?: 'strict' | 'truncate'
+  /** Log segment size before it rolls. @default 64 MiB */
+  segmentBytes?: number
+  /** Value codec. @default JSON (strict: rejects undefined, functions, symbols, BigInt, NaN, cycles, Map/Set) */
+  codec?: Codec
+  /** Time source for the scheduler, backoff and ages. @default the system clock */
+  clock?: Clock
+  /** Where one-time warnings go. @default process.emitWarning */
+  warn?: (code: string, message: string) => void
+}
+
+export interface ResolvedOptions {
+  store: Store
+  dir: string | undefined
+  durability: Durability
+  syncIntervalMs: number | undefined
+  coalesce: boolean
+  flush: Required<FlushOptions>
+  backlog: Required<BacklogOptions>
+  memory: Required<MemoryOptions>
+  retry: Required<RetryOptions>
+  alerts: AlertOptions
+  maxKeyBytes: number
+  maxValueBytes: number
+  closeTimeoutMs: number
+  recovery: 'strict' | 'truncate'
+  segmentBytes: number
+  codec: Codec
+  clock: Clock
+  warn: (code: string, message: string) => void
+}
+
+/** Per-write options of `set`, `delete`, `setMany`. */
+export interface WriteOptions {
+  /** Overrides the cache's durability for this write. */
+  durability?: Durability
+}

@@ -1,0 +1,133 @@
+/**
+ * Every error writebehind throws on purpose. Each class has a stable `code`; callers match on the
+ * class or the code, never on the message, which says what to do about it.
+ */
+
+export interface ErrorDetails {
+  cause?: unknown
+}
+
+/** Base class: `code` is stable across versions. */
+export class WriteBehindError extends Error {
+  readonly code: string
+  constructor(code: string, message: string, details: ErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause })
+    this.name = new.target.name
+    this.code = code
+  }
+}
+
+/** A key that is not a non-empty string, or is longer than `maxKeyBytes`. */
+export class InvalidKeyError extends WriteBehindError {
+  constructor(readonly key: unknown, reason: string) {
+    super('E_INVALID_KEY', `Invalid key: ${reason}. Keys are non-empty strings within maxKeyBytes.`)
+  }
+}
+
+/** A value the codec cannot encode, or one larger than `maxValueBytes`. */
+export class InvalidValueError extends WriteBehindError {
+  constructor(readonly key: string, reason: string, details: ErrorDetails = {}) {
+    super(
+      'E_INVALID_VALUE',
+      `Cannot store the value for key "${truncate(key)}": ${reason}. ` +
+        'Pass plain JSON data (objects, arrays, strings, finite numbers, booleans, null), or configure a codec that supports this type.',
+      details,
+    )
+  }
+}
+
+/** The backlog of unflushed writes is at its cap and `backlog.whenFull` is `reject`. */
+export class BacklogFullError extends WriteBehindError {
+  constructor(
+    readonly entries: number,
+    readonly bytes: number,
+  ) {
+    super(
+      'E_BACKLOG_FULL',
+      `The write-behind backlog is full (${entries} entries, ${bytes} bytes unflushed). ` +
+        'The store is not keeping up: retry later, raise backlog.maxEntries/maxBytes, or use whenFull: "wait".',
+    )
+  }
+}
+
+/** A write-through (durability `store`, or `whenFull: 'store'`) while the store is failing. */
+export class StoreUnavailableError extends WriteBehindError {
+  constructor(reason: string, details: ErrorDetails = {}) {
+    super('E_STORE_UNAVAILABLE', `The store is unavailable: ${reason}. Retry when it is back.`, details)
+  }
+}
+
+/**
+ * An error raised by a store. `retryable: false` means retrying cannot help (bad data, constraint
+ * violation): the op goes to the dead-letter queue at once.
+ */
+export class StoreError extends WriteBehindError {
+  readonly retryable: boolean
+  constructor(message: string, options: { retryable: boolean; cause?: unknown; code?: string }) {
+    super(options.code ?? 'E_STORE', message, { cause: options.cause })
+    this.retryable = options.retryable
+  }
+}
+
+/** A write that ended in the dead-letter queue (its promise, at durability `store`, rejects). */
+export class DeadLetteredError extends WriteBehindError {
+  constructor(
+    readonly key: string,
+    readonly version: number,
+    cause: unknown,
+  ) {
+    super(
+      'E_DEAD_LETTERED',
+      `The write to "${truncate(key)}" (version ${version}) could not be flushed and is in the dead-letter queue. ` +
+        'Inspect it with cache.deadLetters() or `writebehind dlq list`, fix the cause, then replay it.',
+      { cause },
+    )
+  }
+}
+
+/** An operation on a cache that is closing or closed. */
+export class CacheClosedError extends WriteBehindError {
+  constructor(operation: string) {
+    super('E_CLOSED', `Cannot ${operation}: the cache is closed or closing. Open a new cache.`)
+  }
+}
+
+/** Another process holds the log directory. */
+export class DirectoryLockedError extends WriteBehindError {
+  constructor(
+    readonly dir: string,
+    readonly pid: number | undefined,
+  ) {
+    super(
+      'E_DIR_LOCKED',
+      `The directory ${dir} is in use by another writebehind process${pid === undefined ? '' : ` (pid ${pid})`}. ` +
+        'Each dir takes one writer: give each process its own dir, or stop the other process.',
+    )
+  }
+}
+
+/** A record in the dirty log fails its checksum or framing, not at the tail. */
+export class LogCorruptionError extends WriteBehindError {
+  constructor(
+    readonly segment: string,
+    readonly offset: number,
+    reason: string,
+  ) {
+    super(
+      'E_LOG_CORRUPT',
+      `The dirty log is corrupt in ${segment} at offset ${offset}: ${reason}. ` +
+        'Run `writebehind verify` on the dir; to drop the bad record and everything after it, open with recovery: "truncate".',
+    )
+  }
+}
+
+/** Something on disk that writebehind cannot read (unknown format version, bad checkpoint). */
+export class LogFormatError extends WriteBehindError {
+  constructor(readonly file: string, reason: string) {
+    super('E_LOG_FORMAT', `Cannot read ${file}: ${reason}.`)
+  }
+}
+
+function truncate(key: string): string {
+  return key.length > 64 ? `${key.slice(0, 61)}...` : key
+}
