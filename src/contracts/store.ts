@@ -86,6 +86,13 @@ export interface Store {
    */
   load(keys: readonly string[]): Promise<Map<string, LoadedEntry>>
 
+  /**
+   * Cheap health check (a `SELECT 1`), used to probe a store while the flush circuit is open so
+   * that an outage does not burn the retry budget of real entries. Optional: without it the
+   * circuit probes with a real batch.
+   */
+  ping?(): Promise<void>
+
   /** Releases resources the store owns. Called once by `cache.close()`; optional. */
   close?(): Promise<void>
 }
