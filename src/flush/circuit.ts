@@ -1,0 +1,148 @@
+/**
+ * A circuit breaker for the flush pipeline. After `threshold` consecutive retryable failures the
+ * circuit opens: flushing pauses and, once a backed-off probe time is reached, exactly one batch
+ * (the probe) may go (half-open). The probe's success closes the circuit; its failure schedules
+ * the next probe further out. Permanent errors (bad data) say nothing about the store being down,
+ * so they never open the circuit: a poison row is not an outage.
+ *
+ * The breaker owns no timers: the flusher asks `canFlush()` and may use `nextProbeAt` to schedule
+ * its own wake-up on the same `Clock`.
+ */
+import type { Clock } from '../contracts/clock.js'
+import { isRetryable } from './retry.js'
+
+export interface CircuitOptions {
+  /** Consecutive retryable failures that open the circuit. */
+  threshold: number
+  /** Delay bound before the first probe; it doubles after each failed probe. */
+  baseDelayMs: number
+  /** Cap on the delay bound between probes. */
+  maxDelayMs: number
+  /** Called when the circuit opens, after the state changed. */
+  onOpen?: (event: { error: Error; failures: number }) => void
+  /** Called when the circuit closes, after the state changed. */
+  onClose?: (event: { openForMs: number }) => void
+}
+
+export type CircuitState = 'closed' | 'open'
+
+export class CircuitBreaker {
+  private readonly options: CircuitOptions
+  private consecutiveFailures = 0
+  private openedAt: number | undefined
+  private probeAt: number | undefined
+  private failedProbes = 0
+  private probeInFlight = false
+
+  /** `random` (default `Math.random`) draws the jitter of probe delays; seed it in tests. */
+  constructor(
+    options: CircuitOptions,
+    private readonly clock: Clock,
+    private readonly random: () => number = Math.random,
+  ) {
+    validateOptions(options)
+    this.options = { ...options }
+  }
+
+  /** `open` from the moment the threshold is reached until a success is recorded. */
+  get state(): CircuitState {
+    return this.openedAt === undefined ? 'closed' : 'open'
+  }
+
+  /** When the next probe may go (epoch ms); `undefined` while closed. */
+  get nextProbeAt(): number | undefined {
+    return this.probeAt
+  }
+
+  /** Consecutive retryable failures so far (reset by a success). */
+  get failures(): number {
+    return this.consecutiveFailures
+  }
+
+  /** True while the circuit is open and its single probe is in flight. */
+  get probing(): boolean {
+    return this.probeInFlight
+  }
+
+  /**
+   * Whether a batch may be sent now. Always true while closed. While open it is true once the
+   * probe time is reached, and then false again until that probe's result is recorded: a `true`
+   * while open hands the caller the one probe slot, so the caller must send the batch and record
+   * its outcome.
+   */
+  canFlush(): boolean {
+    if (this.openedAt === undefined) return true
+    if (this.probeInFlight || this.probeAt === undefined || this.clock.now() < this.probeAt) return false
+    this.probeInFlight = true
+    return true
+  }
+
+  /** Records a batch that the store accepted: resets the failure count and closes an open circuit. */
+  recordSuccess(): void {
+    this.consecutiveFailures = 0
+    this.failedProbes = 0
+    this.probeInFlight = false
+    const openedAt = this.openedAt
+    if (openedAt === undefined) return
+    this.openedAt = undefined
+    this.probeAt = undefined
+    this.options.onClose?.({ openForMs: Math.max(0, this.clock.now() - openedAt) })
+  }
+
+  /**
+   * Records a failed batch. A permanent error (see `isRetryable`) neither counts nor resets the
+   * count; if it ends a probe, the slot is freed so another probe may go at once. A retryable one
+   * counts, opens the circuit at the threshold, and after a failed probe pushes the next one out.
+   */
+  recordFailure(error: unknown): void {
+    if (!isRetryable(error)) {
+      this.probeInFlight = false
+      return
+    }
+    this.consecutiveFailures++
+    if (this.openedAt === undefined) {
+      if (this.consecutiveFailures >= this.options.threshold) this.open(error)
+    } else if (this.probeInFlight) {
+      // Only a probe's failure moves the schedule: a batch that was already in flight when the
+      // circuit opened says nothing new about the store.
+      this.probeInFlight = false
+      this.failedProbes++
+      this.scheduleProbe()
+    }
+  }
+
+  private open(error: unknown): void {
+    this.openedAt = this.clock.now()
+    this.failedProbes = 0
+    this.scheduleProbe()
+    this.options.onOpen?.({ error: toError(error), failures: this.consecutiveFailures })
+  }
+
+  /**
+   * "Equal jitter" (half fixed, half random) rather than full jitter: a probe delay drawn near
+   * zero would hammer a store that is down, and probes are one at a time so there is no herd.
+   */
+  private scheduleProbe(): void {
+    const { baseDelayMs, maxDelayMs } = this.options
+    // Clamp the exponent: 2^1024 is Infinity, and min() with the cap keeps the bound finite anyway.
+    const bound = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(this.failedProbes, 1023))
+    const delay = Math.floor(bound / 2 + this.random() * (bound / 2))
+    this.probeAt = this.clock.now() + delay
+  }
+}
+
+function validateOptions(options: CircuitOptions): void {
+  if (!Number.isInteger(options.threshold) || options.threshold < 1) {
+    throw new TypeError(`circuit threshold must be an integer >= 1, got ${String(options.threshold)}`)
+  }
+  for (const name of ['baseDelayMs', 'maxDelayMs'] as const) {
+    const value = options[name]
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new TypeError(`circuit ${name} must be a finite number >= 0, got ${String(value)}`)
+    }
+  }
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error))
+}
