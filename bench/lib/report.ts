@@ -1,0 +1,147 @@
+/**
+ * Turns the runs into bench/RESULTS.md: per workload, the median of each figure over the runs,
+ * with ratios to direct-1 taken within each run (same minute, same machine state) and then
+ * medianed; the project's targets checked against them; every raw run at the end.
+ */
+import type { Machine } from './machine.js'
+import type { RunResult } from './result.js'
+import { median } from './stats.js'
+
+export interface ReportContext {
+  readonly command: string
+  readonly date: string
+  readonly machine: Machine
+  readonly settings: string
+  readonly workloads: readonly { name: string; description: string }[]
+  readonly systems: readonly string[]
+  readonly baseline: string
+}
+
+/** The medians of one system on one workload. */
+export interface Summary {
+  system: string
+  runs: number
+  errors: string[]
+  writesPerSec: number
+  /** Median over runs of (this system's writes/s ÷ baseline's in the same run). */
+  speedup: number
+  p50Ms: number
+  p99Ms: number
+  p999Ms: number
+  /** Median over runs of (baseline p99 ÷ this system's p99). */
+  p99Gain: number
+  dbStatements: number
+  dbRows: number
+  pgStatRows: number
+  coalescing: number
+  drainMs: number
+  peakRssMb: number
+  correct: boolean
+}
+
+const fmt = (n: number, digits = 0): string =>
+  Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '—'
+const ms = (n: number): string => (!Number.isFinite(n) ? '—' : n < 1 ? n.toFixed(3) : n < 10 ? n.toFixed(2) : n.toFixed(1))
+const times = (n: number): string => (Number.isFinite(n) ? `${n < 10 ? n.toFixed(2) : fmt(n)}×` : '—')
+
+/** Summarises `runs` of one workload, system by system. */
+export function summarise(runs: readonly RunResult[], systems: readonly string[], baseline: string): Summary[] {
+  return systems.flatMap((system) => {
+    const mine = runs.filter((r) => r.system === system)
+    if (mine.length === 0) return []
+    const ok = mine.filter((r) => r.error === undefined)
+    const m = (pick: (r: RunResult) => number): number => median(ok.map(pick))
+    const vsBase = (r: RunResult, f: (mine: RunResult, base: RunResult) => number): number => {
+      const base = runs.find((b) => b.system === baseline && b.run === r.run && b.error === undefined)
+      return base === undefined ? Number.NaN : f(r, base)
+    }
+    return [{
+      system, runs: mine.length, errors: mine.flatMap((r) => (r.error === undefined ? [] : [r.error])),
+      writesPerSec: m((r) => r.writesPerSec),
+      speedup: median(ok.map((r) => vsBase(r, (a, b) => a.writesPerSec / b.writesPerSec))),
+      p50Ms: m((r) => r.p50Ms), p99Ms: m((r) => r.p99Ms), p999Ms: m((r) => r.p999Ms),
+      p99Gain: median(ok.map((r) => vsBase(r, (a, b) => b.p99Ms / a.p99Ms))),
+      dbStatements: m((r) => r.dbStatements), dbRows: m((r) => r.dbRows), pgStatRows: m((r) => r.pgStatRows),
+      coalescing: m((r) => r.coalescing), drainMs: m((r) => r.drainMs), peakRssMb: m((r) => r.peakRssMb),
+      correct: ok.length === mine.length && mine.every((r) => r.correct),
+    }]
+  })
+}
+
+function table(summaries: readonly Summary[], baseline: string): string {
+  const head =
+    `| system | writes/s | vs ${baseline} | p50 ms | p99 ms | p99.9 ms | p99 vs ${baseline} | DB statements | DB rows | pg_stat rows | writes/row | drain s | peak RSS MB | final state |\n` +
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n'
+  return head + summaries.map((s) => `| ${s.system} | ${fmt(s.writesPerSec)} | ${times(s.speedup)} | ${ms(s.p50Ms)} | ${ms(s.p99Ms)} | ${ms(s.p999Ms)} | ${times(s.p99Gain)} lower | ${fmt(s.dbStatements)} | ${fmt(s.dbRows)} | ${fmt(s.pgStatRows)} | ${fmt(s.coalescing, 2)} | ${fmt(s.drainMs / 1000, 2)} | ${fmt(s.peakRssMb)} | ${s.errors.length > 0 ? `ERROR: ${s.errors[0]}` : s.correct ? 'ok' : '**MISMATCH**'} |`).join('\n')
+}
+
+/** The project's targets, checked against the summaries (only those whose systems ran). */
+export function targets(byWorkload: ReadonlyMap<string, Summary[]>): string[] {
+  const lines: string[] = []
+  const verdict = (ok: boolean): string => (ok ? 'met' : '**not met**')
+  for (const [workload, summaries] of byWorkload) {
+    const get = (name: string): Summary | undefined => summaries.find((s) => s.system === name)
+    const log = get('writebehind-log')
+    if (log === undefined) continue
+    if (get('direct-1') !== undefined) {
+      lines.push(`- ${workload}: writebehind-log throughput ${times(log.speedup)} direct-1 (target ≥ 100×): ${verdict(log.speedup >= 100)}`)
+      lines.push(`- ${workload}: writebehind-log p99 ${times(log.p99Gain)} lower than direct-1 (target ≥ 50×): ${verdict(log.p99Gain >= 50)}`)
+    }
+    const bull = get('bullmq')
+    if (bull !== undefined) {
+      const ratio = log.writesPerSec / bull.writesPerSec
+      lines.push(`- ${workload}: writebehind-log throughput ${times(ratio)} bullmq (target ≥ 10×, ratio of medians): ${verdict(ratio >= 10)}`)
+    }
+    if (workload === 'zipf') {
+      const saved = 1 - 1 / log.coalescing
+      lines.push(`- zipf: writebehind-log wrote ${fmt(100 * saved, 1)}% fewer DB rows than writes acknowledged (target ≥ 97%): ${verdict(saved >= 0.97)}`)
+      lines.push(`- zipf: writebehind-log final state equals the last acknowledged values in every run: ${verdict(log.correct)}`)
+    }
+  }
+  return lines
+}
+
+function rawRuns(runs: readonly RunResult[]): string {
+  return runs.map((r) => `| ${r.workload} | ${r.system} | ${r.run} | ${fmt(r.acked)} | ${fmt(r.writesPerSec)} | ${ms(r.p99Ms)} | ${fmt(r.dbRows)} | ${fmt(r.pgStatRows)} | ${fmt(r.drainMs / 1000, 2)} | ${r.error ?? r.verifyNote} |`).join('\n')
+}
+
+/** The whole RESULTS.md. */
+export function renderReport(ctx: ReportContext, runs: readonly RunResult[]): string {
+  const byWorkload = new Map(ctx.workloads.map((w) => [w.name, summarise(runs.filter((r) => r.workload === w.name), ctx.systems, ctx.baseline)]))
+  const m = ctx.machine
+  const sections = ctx.workloads.map((w) => `### ${w.name}\n\n${w.description}.\n\n${table(byWorkload.get(w.name) ?? [], ctx.baseline)}\n`)
+  const goals = targets(byWorkload)
+  return `# Benchmark results
+
+Generated by \`bench/run.ts\` on ${ctx.date}. Reproduce with:
+
+\`\`\`
+${ctx.command}
+\`\`\`
+
+**Machine:** ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB RAM, ${m.os}; Node ${m.node}; PostgreSQL ${m.postgres} (default settings, loopback);
+Redis ${m.redis}; BullMQ ${m.bullmq}. PostgreSQL, Redis and the benchmark share the machine.
+
+**Settings:** ${ctx.settings}
+
+Figures are medians over the runs. "vs ${ctx.baseline}" ratios are taken within each run (against ${ctx.baseline} measured
+minutes apart on the same machine) and then medianed. Latency is the acknowledgement latency seen by a writer.
+"DB rows" is counted at each system's own pool (rowCount of its writes); "pg_stat rows" is PostgreSQL's own
+\`n_tup_ins + n_tup_upd\` for the system's table over the run. "writes/row" is writes acknowledged per row written
+(coalescing). "drain" is how long after the load stopped the database had every acknowledged write. See bench/README.md
+for the method and its caveats; these numbers are not comparable across machines.
+
+## Results
+
+${sections.join('\n')}
+## Targets
+
+${goals.length > 0 ? goals.join('\n') : 'No target could be checked: writebehind-log did not run.'}
+
+## Every run
+
+| workload | system | run | acked | writes/s | p99 ms | DB rows | pg_stat rows | drain s | check |
+|---|---|--:|--:|--:|--:|--:|--:|--:|---|
+${rawRuns(runs)}
+`
+}

@@ -1,0 +1,122 @@
+/**
+ * Runs one measurement in its own process (so peak RSS and leftovers belong to one system):
+ * set up the system, drive the load, time the drain, count what reached PostgreSQL, check the
+ * final state, tear down, and write a `RunResult` as JSON to the file named in the job.
+ * Started by bench/run.ts as `node --import tsx bench/run-one.ts '<job json>'`.
+ */
+import { writeFile } from 'node:fs/promises'
+import { performance } from 'node:perf_hooks'
+import { runLoad, type LoadResult } from './driver.js'
+import { openPool, settledTuplesWritten, tuplesWritten } from './lib/pg.js'
+import type { Job, RunResult } from './lib/result.js'
+import { latencySummary } from './lib/stats.js'
+import { verifyFinalState } from './lib/verify.js'
+import { SYSTEMS } from './systems/index.js'
+import type { BenchSystem, TableInfo } from './systems/types.js'
+import { allWorkloads } from './workloads.js'
+
+
+const job = JSON.parse(process.argv[2] ?? '{}') as Job
+const label = `${job.system} / ${job.workload} / run ${job.run}`
+
+function log(message: string): void {
+  process.stderr.write(`  [${label}] ${message}\n`)
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function measure(system: BenchSystem, teardown: () => Promise<void>, admin: ReturnType<typeof openPool>): Promise<RunResult> {
+  const workload = allWorkloads().find((w) => w.name === job.workload)
+  if (workload === undefined) throw new Error(`unknown workload ${job.workload}`)
+  const info: TableInfo = await system.setup()
+  const before = await tuplesWritten(admin, info.table)
+  log(`load for ${job.durationMs} ms with ${job.writers} writers`)
+  const load = await runLoad(system, workload, {
+    durationMs: job.durationMs,
+    writers: job.writers,
+    maxWrites: job.maxWrites,
+    onProgress: (acked, ms) => log(`${(ms / 1000).toFixed(0)} s: ${acked.toLocaleString('en-US')} acked`),
+  })
+  const drainStart = performance.now()
+  await withTimeout(system.drain(), job.drainTimeoutMs, 'drain')
+  const drainMs = performance.now() - drainStart
+  const peakRssMb = process.resourceUsage().maxRSS / 1024
+  const counted = system.dbStats()
+  await teardown()
+  const pgStatRows = (await settledTuplesWritten(admin, info.table, before + counted.rows)) - before
+  const verify = await verifyFinalState(admin, info, load.lastAcked, load.failedKeys)
+  if (!verify.ok) log(`FINAL STATE MISMATCH: ${verify.mismatches} keys differ, ${verify.unexpected} unexpected rows; ${verify.examples.join('; ')}`)
+  return toResult(load, { drainMs, peakRssMb, counted, pgStatRows, verify })
+}
+
+function toResult(load: LoadResult, m: {
+  drainMs: number
+  peakRssMb: number
+  counted: { statements: number; rows: number }
+  pgStatRows: number
+  verify: Awaited<ReturnType<typeof verifyFinalState>>
+}): RunResult {
+  const lat = latencySummary(load.latencies)
+  const rows = m.counted.rows > 0 ? m.counted.rows : m.pgStatRows
+  const failures = load.failed > 0 ? `; ${load.failed} writes failed (${load.firstError})` : ''
+  return {
+    system: job.system, workload: job.workload, run: job.run,
+    acked: load.acked, failed: load.failed, loadMs: load.elapsedMs,
+    writesPerSec: load.acked / (load.elapsedMs / 1000),
+    p50Ms: lat.p50, p99Ms: lat.p99, p999Ms: lat.p999,
+    dbStatements: m.counted.statements, dbRows: m.counted.rows, pgStatRows: m.pgStatRows,
+    coalescing: rows > 0 ? load.acked / rows : Number.NaN,
+    drainMs: m.drainMs, peakRssMb: m.peakRssMb,
+    correct: m.verify.ok && load.failed === 0,
+    verifyNote: `${m.verify.keys} keys checked, ${m.verify.mismatches} mismatches, ${m.verify.unexpected} unexpected${failures}`,
+  }
+}
+
+function failed(error: unknown): RunResult {
+  const message = error instanceof Error ? error.message : String(error)
+  log(`FAILED: ${message}`)
+  const nan = Number.NaN
+  return {
+    system: job.system, workload: job.workload, run: job.run, error: message,
+    acked: 0, failed: 0, loadMs: nan, writesPerSec: nan, p50Ms: nan, p99Ms: nan, p999Ms: nan,
+    dbStatements: nan, dbRows: nan, pgStatRows: nan, coalescing: nan, drainMs: nan, peakRssMb: nan,
+    correct: false, verifyNote: message,
+  }
+}
+
+async function main(): Promise<void> {
+  const factory = SYSTEMS.get(job.system)
+  if (factory === undefined) throw new Error(`unknown system ${job.system}`)
+  const system = factory()
+  let teardownDone: Promise<void> | undefined
+  const teardown = (): Promise<void> => (teardownDone ??= system.teardown())
+  const admin = openPool(1)
+  let result: RunResult
+  try {
+    result = await measure(system, teardown, admin)
+  } catch (err) {
+    result = failed(err)
+    await teardown().catch((e: unknown) => log(`teardown failed: ${String(e)}`))
+  } finally {
+    await admin.end()
+  }
+  await writeFile(job.out, JSON.stringify(result))
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err)
+    process.exit(1)
+  },
+)

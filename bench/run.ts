@@ -1,0 +1,139 @@
+/**
+ * The comparative benchmark: `npm run bench` runs every system on every workload and writes
+ * bench/RESULTS.md. Each measurement runs in its own child process (bench/run-one.ts).
+ *
+ *   npm run bench -- --only zipf --systems direct-1,writebehind-log --duration 5s --runs 3
+ *
+ * Options: --only <workloads>, --systems <names>, --duration <5s|500ms>, --runs <N>,
+ * --writers <W>, --max-writes <N>, --drain-timeout <120s>, --out <file>.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { describeMachine } from './lib/machine.js'
+import { renderReport } from './lib/report.js'
+import type { Job, RunResult } from './lib/result.js'
+import { BASELINE, SYSTEMS } from './systems/index.js'
+import { allWorkloads, type Workload } from './workloads.js'
+
+interface Plan {
+  workloads: Workload[]
+  systems: string[]
+  runs: number
+  durationMs: number
+  writers: number
+  maxWrites: number
+  drainTimeoutMs: number
+  out: string
+}
+
+/** `5s`, `500ms`, `2m` or a bare number of seconds, in milliseconds. */
+function duration(text: string, option: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text)
+  if (match === null) throw new TypeError(`--${option} must look like 5s, 500ms or 2m, got "${text}"`)
+  const unit = match[2] === 'ms' ? 1 : match[2] === 'm' ? 60_000 : 1000
+  return Number(match[1]) * unit
+}
+
+function positiveInt(text: string, option: string): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1) throw new TypeError(`--${option} must be a positive integer, got "${text}"`)
+  return n
+}
+
+function pick<T>(all: readonly T[], names: string | undefined, nameOf: (t: T) => string, option: string): T[] {
+  if (names === undefined) return [...all]
+  return names.split(',').map((name) => {
+    const found = all.find((t) => nameOf(t) === name.trim())
+    if (found === undefined) throw new TypeError(`--${option}: unknown "${name}"; known: ${all.map(nameOf).join(', ')}`)
+    return found
+  })
+}
+
+function parsePlan(argv: string[]): Plan {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      only: { type: 'string' }, systems: { type: 'string' }, duration: { type: 'string', default: '5s' },
+      runs: { type: 'string', default: '1' }, writers: { type: 'string', default: '64' },
+      'max-writes': { type: 'string', default: '3000000' }, 'drain-timeout': { type: 'string', default: '120s' },
+      out: { type: 'string', default: 'bench/RESULTS.md' },
+    },
+  })
+  const systems = pick([...SYSTEMS.keys()], values.systems, (s) => s, 'systems')
+  return {
+    workloads: pick(allWorkloads(), values.only, (w) => w.name, 'only'),
+    // The baseline always runs, first, so every ratio has its denominator from the same run.
+    systems: systems.includes(BASELINE) ? systems : [BASELINE, ...systems],
+    runs: positiveInt(values.runs, 'runs'),
+    durationMs: duration(values.duration, 'duration'),
+    writers: positiveInt(values.writers, 'writers'),
+    maxWrites: positiveInt(values['max-writes'], 'max-writes'),
+    drainTimeoutMs: duration(values['drain-timeout'], 'drain-timeout'),
+    out: values.out,
+  }
+}
+
+function runChild(job: Job): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run-one.ts', JSON.stringify(job)], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    })
+    child.on('error', reject)
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`child exited with code ${code}`))))
+  })
+}
+
+async function measure(job: Job): Promise<RunResult> {
+  try {
+    await runChild(job)
+    return JSON.parse(await readFile(job.out, 'utf8')) as RunResult
+  } catch (err) {
+    const nan = Number.NaN
+    const message = err instanceof Error ? err.message : String(err)
+    return {
+      system: job.system, workload: job.workload, run: job.run, error: message, acked: 0, failed: 0,
+      loadMs: nan, writesPerSec: nan, p50Ms: nan, p99Ms: nan, p999Ms: nan, dbStatements: nan, dbRows: nan,
+      pgStatRows: nan, coalescing: nan, drainMs: nan, peakRssMb: nan, correct: false, verifyNote: message,
+    }
+  }
+}
+
+function describe(r: RunResult): string {
+  if (r.error !== undefined) return `ERROR ${r.error}`
+  const rate = Math.round(r.writesPerSec).toLocaleString('en-US')
+  return `${rate} writes/s, p99 ${r.p99Ms.toFixed(3)} ms, ${r.dbRows.toLocaleString('en-US')} rows, drain ${(r.drainMs / 1000).toFixed(2)} s, ${r.correct ? 'state ok' : `STATE MISMATCH (${r.verifyNote})`}`
+}
+
+async function main(): Promise<void> {
+  const plan = parsePlan(process.argv.slice(2))
+  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim()
+  const machine = await describeMachine()
+  const total = plan.runs * plan.workloads.length * plan.systems.length
+  console.log(`writebehind bench: ${total} measurements of ${plan.durationMs / 1000} s (${plan.systems.join(', ')}; ${plan.workloads.map((w) => w.name).join(', ')}; ${plan.runs} run(s))`)
+  const scratch = await mkdtemp(join(tmpdir(), 'wbbench-results-'))
+  const results: RunResult[] = []
+  const settings = `${plan.writers} concurrent writers, ${plan.durationMs / 1000} s of load per measurement, at most ${plan.maxWrites.toLocaleString('en-US')} writes, ${plan.runs} run(s), each measurement in a fresh process.`
+  const ctx = { command, machine, settings, workloads: plan.workloads, systems: plan.systems, baseline: BASELINE }
+  let done = 0
+  for (let run = 1; run <= plan.runs; run++) {
+    for (const workload of plan.workloads) {
+      for (const system of plan.systems) {
+        done += 1
+        console.log(`[${done}/${total}] ${system} / ${workload.name} / run ${run}`)
+        const job: Job = { system, workload: workload.name, run, durationMs: plan.durationMs, writers: plan.writers, maxWrites: plan.maxWrites, drainTimeoutMs: plan.drainTimeoutMs, out: join(scratch, `${done}.json`) }
+        const result = await measure(job)
+        results.push(result)
+        console.log(`  → ${describe(result)}`)
+      }
+    }
+    // Rewritten after every run so an interrupted benchmark still leaves its results.
+    await writeFile(plan.out, renderReport({ ...ctx, date: new Date().toISOString() }, results))
+  }
+  await rm(scratch, { recursive: true, force: true })
+  console.log(`wrote ${plan.out}`)
+}
+
+await main()

@@ -1,0 +1,42 @@
+/**
+ * The one interface every benchmarked system implements, so the driver treats a plain upsert,
+ * a job queue and writebehind alike. A system owns its connections, its table and its Redis
+ * keys; the harness creates it, runs one load through it, and throws it away.
+ */
+import type { WriteCounters } from '../lib/pg.js'
+
+/** Where a system's rows end up, so the harness can read them back and check them. */
+export interface TableInfo {
+  readonly table: string
+  readonly keyColumn: string
+  readonly valueColumn: string
+  /** A column that marks tombstones, if the table keeps them; such rows count as absent. */
+  readonly deletedColumn?: string
+}
+
+/** A value as the driver writes it: `seq` is unique per write and grows with issue order. */
+export interface BenchValue {
+  readonly seq: number
+  readonly score: number
+}
+
+export interface BenchSystem {
+  /** Name used on the command line and in the results, such as `direct-1`. */
+  readonly name: string
+  /** Connects, creates and empties its table, clears its Redis keys. Called once, first. */
+  setup(): Promise<TableInfo>
+  /**
+   * Writes one value and resolves when the system acknowledges it (what an application's
+   * request would wait for). Called by many writers concurrently, never after `drain()`.
+   */
+  write(key: string, value: BenchValue): Promise<void>
+  /** Resolves once every acknowledged write is committed in PostgreSQL. Called once, after the load. */
+  drain(): Promise<void>
+  /** Statements and rows this system sent to PostgreSQL so far, counted at its pool. */
+  dbStats(): WriteCounters
+  /** Releases connections, timers, temp files and Redis keys. Called once, last, even after a failure. */
+  teardown(): Promise<void>
+}
+
+/** Builds a fresh, not yet set-up system for one run. */
+export type SystemFactory = () => BenchSystem
