@@ -1,0 +1,79 @@
+/**
+ * MemoryStore: a Store kept in a Map, for tests, demos and as the reference model of the Store
+ * contract. It fences by version and keeps versioned tombstones exactly like the SQL stores, and
+ * counts what it saw so tests can assert on batches, ops, applied and fenced writes.
+ * Nothing survives the process: it is not a durable store.
+ */
+import type { BatchResult, LoadedEntry, Store, StoreOp } from '../contracts/store.js'
+
+interface Row {
+  readonly version: number
+  /** The encoded value; `undefined` for a tombstone. */
+  readonly encoded: string | undefined
+}
+
+/** Counters of what a MemoryStore received since it was created. */
+export interface MemoryStoreCounters {
+  /** `writeBatch` calls. */
+  readonly batches: number
+  /** Ops received over all batches. */
+  readonly ops: number
+  /** Ops that changed the stored state (newer than what was held). */
+  readonly applied: number
+  /** Ops skipped because the store held the same or a newer version. */
+  readonly fenced: number
+}
+
+export class MemoryStore implements Store {
+  private readonly rows = new Map<string, Row>()
+  private counts = { batches: 0, ops: 0, applied: 0, fenced: 0 }
+
+  /** Applies each op whose version is newer than the held one; older ones are fenced. */
+  async writeBatch(ops: readonly StoreOp[]): Promise<BatchResult> {
+    this.counts.batches++
+    let fenced = 0
+    for (const op of ops) {
+      this.counts.ops++
+      const held = this.rows.get(op.key)
+      if (held !== undefined && held.version >= op.version) {
+        fenced++
+        continue
+      }
+      this.rows.set(op.key, { version: op.version, encoded: op.kind === 'set' ? op.encoded : undefined })
+      this.counts.applied++
+    }
+    this.counts.fenced += fenced
+    return { fenced }
+  }
+
+  /** Returns `{ version, encoded }` for each live key; absent and tombstoned keys are left out. */
+  async load(keys: readonly string[]): Promise<Map<string, LoadedEntry>> {
+    const out = new Map<string, LoadedEntry>()
+    for (const key of keys) {
+      const row = this.rows.get(key)
+      if (row?.encoded !== undefined) out.set(key, { version: row.version, encoded: row.encoded })
+    }
+    return out
+  }
+
+  /** The live keys and their decoded values (tombstones left out): what a reader would see. */
+  snapshot(): Map<string, unknown> {
+    const out = new Map<string, unknown>()
+    for (const [key, row] of this.rows) {
+      if (row.encoded !== undefined) out.set(key, JSON.parse(row.encoded) as unknown)
+    }
+    return out
+  }
+
+  /** The version held for `key`, tombstones included; `undefined` when the key was never written. */
+  versionOf(key: string): number | undefined {
+    return this.rows.get(key)?.version
+  }
+
+  /** A copy of the counters. */
+  get counters(): MemoryStoreCounters {
+    return { ...this.counts }
+  }
+
+  async close(): Promise<void> {}
+}

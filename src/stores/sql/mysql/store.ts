@@ -1,0 +1,33 @@
+/**
+ * MySqlStore: the Store for MySQL 8 and MariaDB 10.11 on the user's own `mysql2/promise` pool.
+ */
+import { SqlStore, type SqlStoreOptions } from '../sql-store.js'
+import { mysqlDialect } from './dialect.js'
+import { MySqlExecutor, type MySqlPoolLike, type MySqlQueryable } from './executor.js'
+
+export interface MySqlStoreOptions extends SqlStoreOptions {
+  /**
+   * Your `mysql2/promise` pool (recommended) or connection; the store never ends it. Fenced counts
+   * assume mysql2's default flags (CLIENT_FOUND_ROWS on).
+   */
+  pool: MySqlPoolLike | MySqlQueryable
+}
+
+/**
+ * A Store on MySQL or MariaDB. Each batch is one transaction of fenced multi-row
+ * `INSERT ... ON DUPLICATE KEY UPDATE` statements, so redelivery is harmless.
+ *
+ * ```ts
+ * const store = new MySqlStore({ pool: mysql.createPool({ uri }) })
+ * ```
+ */
+export class MySqlStore extends SqlStore {
+  constructor(options: MySqlStoreOptions) {
+    if (typeof options !== 'object' || options === null) throw new TypeError('MySqlStore needs options: { pool }')
+    const pool = options.pool as unknown
+    if (typeof pool !== 'object' || pool === null || typeof (pool as MySqlQueryable).query !== 'function') {
+      throw new TypeError('pool must be a mysql2/promise pool or connection (an object with query(sql, values))')
+    }
+    super(mysqlDialect, new MySqlExecutor(options.pool), options, 1000)
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * PostgreSQL's SQL for the core: `ON CONFLICT ... DO UPDATE ... WHERE t.version < EXCLUDED.version`,
+ * a jsonb default table, fenced counts from rowCount, SQLSTATE-based retry classification, and the
+ * UNNEST fast path (four array parameters whatever the batch size) for the built-in table.
+ */
+import type { PreparedRow, SqlDialect, Statement } from '../sql-dialect.js'
+import type { ChunkLimits } from '../statements.js'
+import { chunk } from '../statements.js'
+import { quoteWith } from '../identifiers.js'
+import type { ResolvedTable } from '../table-mapping.js'
+
+/** How the built-in table's batches are sent: UNNEST arrays, or multi-row VALUES. */
+export type PostgresBatchPath = 'unnest' | 'values'
+
+const quote = quoteWith('"')
+const ALIAS = '"wb_t"'
+
+/** SQLSTATE classes a retry can fix: connection (08), resources (53), operator intervention (57), system (58), rollback (40). */
+const RETRYABLE_CLASSES = new Set(['08', '40', '53', '57', '58'])
+/** Single codes a retry can fix: lock_not_available, object_in_use. */
+const RETRYABLE_CODES = new Set(['55P03', '55006'])
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'])
+
+/** The PostgreSQL dialect; `batchPath` picks the built-in table's upsert form. */
+export function postgresDialect(batchPath: PostgresBatchPath): SqlDialect {
+  return {
+    label: 'PostgreSQL',
+    maxParams: 65_535,
+    quote,
+    placeholder: (n) => `$${n}`,
+    bool: (value) => value,
+    now: 'now()',
+    createTable,
+    upsert: (name, table, columns, tuples) => `INSERT INTO ${name} AS ${ALIAS} (${columns.join(', ')}) VALUES ${tuples} ${onConflict(table, columns)}`,
+    valueAsText: (column) => `${column}::text`,
+    olderThan: (column, n) => `${column} < now() - ($${n}::float8 * interval '1 millisecond')`,
+    fenced: (result, rows) => Math.max(0, rows - result.rowCount),
+    isRetryable,
+    fastUpsert: (name, table, rows, limits) => (batchPath === 'unnest' && table.builtIn ? unnestUpsert(name, table, rows, limits) : undefined),
+  }
+}
+
+function createTable(name: string, table: ResolvedTable): string[] {
+  const index = quote(`${(table.nameParts.at(-1) as string).slice(0, 48)}_tombstones`)
+  return [
+    `CREATE TABLE IF NOT EXISTS ${name} (` +
+      '"key" text PRIMARY KEY, "value" jsonb, "version" bigint NOT NULL, ' +
+      '"deleted" boolean NOT NULL DEFAULT false, "updated_at" timestamptz NOT NULL DEFAULT now())',
+    `CREATE INDEX IF NOT EXISTS ${index} ON ${name} ("updated_at") WHERE "deleted"`,
+  ]
+}
+
+/** `ON CONFLICT (keys) DO UPDATE SET every other column`, fenced when the table has a version. */
+function onConflict(table: ResolvedTable, columns: readonly string[]): string {
+  const keys = table.keyColumns.map(quote).join(', ')
+  const set = columns
+    .slice(table.keyColumns.length)
+    .map((c) => `${c} = EXCLUDED.${c}`)
+    .join(', ')
+  const version = table.versionColumn === undefined ? undefined : quote(table.versionColumn)
+  const fence = version === undefined ? '' : ` WHERE ${ALIAS}.${version} < EXCLUDED.${version}`
+  return `ON CONFLICT (${keys}) DO UPDATE SET ${set}${fence}`
+}
+
+/** The built-in table's upsert as four arrays: one statement text, whatever the batch size. */
+function unnestUpsert(name: string, table: ResolvedTable, rows: readonly PreparedRow[], limits: ChunkLimits): Statement[] {
+  const columns = ['"key"', '"value"', '"version"', '"deleted"', '"updated_at"']
+  const text =
+    `INSERT INTO ${name} AS ${ALIAS} (${columns.join(', ')}) ` +
+    'SELECT k, v, n, d, now() FROM unnest($1::text[], $2::jsonb[], $3::bigint[], $4::boolean[]) AS u(k, v, n, d) ' +
+    onConflict(table, columns)
+  return chunk(rows, limits, 0, Infinity).map((part) => {
+    const keys: unknown[] = []
+    const values: unknown[] = []
+    const versions: number[] = []
+    const deleted: boolean[] = []
+    for (const row of part) {
+      keys.push(row.values[0])
+      values.push(row.values[1])
+      versions.push(row.version)
+      deleted.push(row.deleted)
+    }
+    return { text, params: [keys, values, versions, deleted], rows: part.length, fencedUpsert: true }
+  })
+}
+
+/** Connection loss, timeouts, deadlocks, serialization failures, too many connections: retry. Bad data, constraints, syntax: don't. */
+export function isRetryable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code === 'string') {
+    if (NETWORK_CODES.has(code) || RETRYABLE_CODES.has(code)) return true
+    if (/^[0-9A-Z]{5}$/.test(code)) return RETRYABLE_CLASSES.has(code.slice(0, 2))
+  }
+  return true
+}

@@ -1,0 +1,76 @@
+/**
+ * What a dialect tells the SQL core: how to quote, where parameters go, how its upsert fences,
+ * what its default table looks like, how to count fenced rows and which errors are worth a retry.
+ * An executor runs statements on the user's driver. Both are small so each dialect stays thin.
+ */
+import type { ChunkLimits } from './statements.js'
+import type { ResolvedTable, SqlRow } from './table-mapping.js'
+
+/** One SQL statement with its bound parameters. Values are always bound, never spliced in. */
+export interface Statement {
+  readonly text: string
+  readonly params: readonly unknown[]
+  /** How many ops (rows) the statement writes; 0 for statements that are not writes. */
+  readonly rows: number
+  /** Whether the statement is a fenced upsert (its result tells how many rows were fenced). */
+  readonly fencedUpsert: boolean
+}
+
+/** What the core needs from a driver's answer. */
+export interface ExecResult {
+  /** Rows written (affected rows) for writes; rows returned for reads. */
+  readonly rowCount: number
+  readonly rows: readonly SqlRow[]
+  /** MySQL's info string (`Records: 3  Duplicates: 1  Warnings: 0`), when the driver gives one. */
+  readonly info?: string
+}
+
+/** Runs statements on the user's connection(s). */
+export interface SqlExecutor {
+  /** Runs the statements as ONE transaction (all or nothing) and returns one result per statement. */
+  transaction(statements: readonly Statement[]): Promise<ExecResult[]>
+  /** Runs one statement on its own (loads, DDL, purges). */
+  query(text: string, params: readonly unknown[]): Promise<ExecResult>
+  /** Releases what the executor owns (not a pool the user passed in). */
+  close(): Promise<void>
+}
+
+/** A row to write: the op's index in the batch and the values of the table's columns, in order. */
+export interface PreparedRow {
+  readonly index: number
+  readonly key: string
+  readonly version: number
+  readonly deleted: boolean
+  /** Key columns, value columns, version, deleted (those the table has), as bound parameters. */
+  readonly values: readonly unknown[]
+  /** Approximate size in bytes of the row's parameters, to keep statements under packet limits. */
+  readonly bytes: number
+}
+
+export interface SqlDialect {
+  /** The product name used in error messages, such as `PostgreSQL`. */
+  readonly label: string
+  /** Most bound parameters one statement may carry. */
+  readonly maxParams: number
+  quote(identifier: string): string
+  /** The SQL text of the `n`-th (1-based) parameter: `$n` or `?`. */
+  placeholder(n: number): string
+  /** A JS boolean as the driver should bind it (SQLite binds 1/0). */
+  bool(value: boolean): unknown
+  /** The SQL expression for "now" written into `updated_at`. */
+  readonly now: string
+  /** DDL creating the built-in table (and its index) if missing; `name` is already quoted. */
+  createTable(name: string, table: ResolvedTable): readonly string[]
+  /** `INSERT ... VALUES <tuples> <conflict clause>` for the table, fenced when it has a version column. */
+  upsert(name: string, table: ResolvedTable, columns: readonly string[], tuples: string): string
+  /** The SQL expression reading the built-in `value` column as text (not parsed JSON). */
+  valueAsText(column: string): string
+  /** The condition `updatedAt` is older than `olderThanMs` (bound as parameter `n`). */
+  olderThan(updatedAt: string, n: number): string
+  /** How many rows of an upsert statement were fenced, from its result. */
+  fenced(result: ExecResult, rows: number): number
+  /** True when the error is worth retrying (lost connection, timeout, deadlock...). */
+  isRetryable(error: unknown): boolean
+  /** A faster dialect-specific upsert for these rows, or undefined to use multi-row VALUES. */
+  fastUpsert?(name: string, table: ResolvedTable, rows: readonly PreparedRow[], limits: ChunkLimits): Statement[] | undefined
+}

@@ -1,0 +1,225 @@
+/**
+ * The one SQL store core behind PostgresStore, MySqlStore and SqliteStore. It owns what the Store
+ * contract asks of every SQL database: collapsing duplicate keys, mapping ops to rows, chunked
+ * versioned upserts run as ONE transaction per batch, tombstones, loads, per-op failures, fenced
+ * counts, tombstone purges and turning driver errors into `StoreError`s. Dialects only supply SQL
+ * text, limits and error classification; executors only run statements on a driver.
+ */
+import type { BatchResult, LoadedEntry, OpFailure, Store, StoreOp } from '../../contracts/store.js'
+import { StoreError } from '../../errors.js'
+import type { PreparedRow, SqlDialect, SqlExecutor, Statement } from './sql-dialect.js'
+import { type ChunkLimits, deleteStatements, loadStatements, purgeStatement, tableName, upsertStatements } from './statements.js'
+import { builtInTable, DEFAULT_TABLE, mappedTable, type ResolvedTable, type TableMapping } from './table-mapping.js'
+
+/** Options every SQL store shares. */
+export interface SqlStoreOptions {
+  /**
+   * The table: a name for the built-in layout (`key`, `value`, `version`, `deleted`, `updated_at`),
+   * or a `TableMapping` onto a table of your own. @default 'writebehind_entries'
+   */
+  table?: string | TableMapping
+  /** Create the built-in table (and its tombstone index) on first use if it is missing. @default true */
+  createTable?: boolean
+  /** Most rows in one statement; a batch larger than this becomes several statements in one transaction. */
+  maxRowsPerStatement?: number
+  /** Most bytes of bound values in one statement (keep it under MySQL's max_allowed_packet). @default 4 MiB */
+  maxStatementBytes?: number
+}
+
+/** Keys per `SELECT` in `load`. */
+const LOAD_CHUNK = 1000
+
+export class SqlStore implements Store {
+  /** The table this store writes, resolved and validated. */
+  protected readonly table: ResolvedTable
+  private readonly limits: ChunkLimits
+  private readonly createTable: boolean
+  private ready: Promise<void> | undefined
+  private closing: Promise<void> | undefined
+
+  constructor(
+    protected readonly dialect: SqlDialect,
+    protected readonly executor: SqlExecutor,
+    options: SqlStoreOptions,
+    defaultMaxRows: number,
+  ) {
+    const table = options.table ?? DEFAULT_TABLE
+    this.table = typeof table === 'string' ? builtInTable(table) : mappedTable(table)
+    this.limits = {
+      maxRows: positiveInteger(options.maxRowsPerStatement ?? defaultMaxRows, 'maxRowsPerStatement'),
+      maxBytes: positiveInteger(options.maxStatementBytes ?? 4 << 20, 'maxStatementBytes'),
+    }
+    if (options.createTable === true && !this.table.builtIn) {
+      throw new TypeError('createTable cannot be true with a table mapping: a mapped table is yours and is never created')
+    }
+    this.createTable = this.table.builtIn && options.createTable !== false
+  }
+
+  /** Creates the built-in table if needed. Called by the first write or load; safe to call again. */
+  async init(): Promise<void> {
+    this.ready ??= this.createIfNeeded().catch((error: unknown) => {
+      this.ready = undefined
+      throw error
+    })
+    return this.ready
+  }
+
+  /**
+   * Applies the batch as one transaction: an op applies only if its version is newer than the
+   * row's. Ops whose mapping throws fail on their own (`failures`); a database error fails the
+   * whole batch with a `StoreError` whose `retryable` says whether a retry can help.
+   */
+  async writeBatch(ops: readonly StoreOp[]): Promise<BatchResult> {
+    if (ops.length === 0) return {}
+    await this.init()
+    const { rows, failures } = this.prepare(ops)
+    const statements = this.plan(rows)
+    let fenced = 0
+    if (statements.length > 0) {
+      const results = await this.guard('write a batch', () => this.executor.transaction(statements))
+      statements.forEach((statement, i) => {
+        const result = results[i]
+        if (statement.fencedUpsert && result !== undefined) fenced += this.dialect.fenced(result, statement.rows)
+      })
+    }
+    return failures.length > 0 ? { fenced, failures } : { fenced }
+  }
+
+  /** Reads live values; absent and tombstoned keys are left out. Keys the mapping rejects are absent. */
+  async load(keys: readonly string[]): Promise<Map<string, LoadedEntry>> {
+    const out = new Map<string, LoadedEntry>()
+    const tuples: (readonly unknown[])[] = []
+    for (const key of new Set(keys)) {
+      const values = tryKeyValues(this.table, key)
+      if (values !== undefined) tuples.push(values)
+    }
+    if (tuples.length === 0) return out
+    await this.init()
+    for (const statement of loadStatements(this.dialect, this.table, tuples, LOAD_CHUNK)) {
+      const result = await this.guard('load keys', () => this.executor.query(statement.text, statement.params))
+      for (const row of result.rows) out.set(this.table.rowKey(row), this.table.rowEntry(row))
+    }
+    return out
+  }
+
+  /**
+   * Deletes tombstones last written more than `olderThanMs` ago and returns how many went. A
+   * purged tombstone no longer fences: pick an age longer than any redelivery can take (retries,
+   * log replay after a crash, dead-letter replays), or an older set could resurrect the key.
+   */
+  async purgeTombstones(olderThanMs: number): Promise<number> {
+    if (typeof olderThanMs !== 'number' || !Number.isFinite(olderThanMs) || olderThanMs < 0) {
+      throw new TypeError(`olderThanMs must be a finite number ≥ 0; got ${String(olderThanMs)}`)
+    }
+    const text = purgeStatement(this.dialect, this.table)
+    if (text === undefined) throw new TypeError('purgeTombstones needs a table with deleted and updatedAt columns')
+    await this.init()
+    const result = await this.guard('purge tombstones', () => this.executor.query(text, [olderThanMs]))
+    return result.rowCount
+  }
+
+  /** Releases what the store owns. A pool you passed in stays open: end it yourself. Safe to call twice. */
+  async close(): Promise<void> {
+    this.closing ??= this.executor.close()
+    return this.closing
+  }
+
+  private async createIfNeeded(): Promise<void> {
+    if (!this.createTable) return
+    for (const ddl of this.dialect.createTable(tableName(this.dialect, this.table), this.table)) {
+      await this.guard('create the table', () => this.executor.query(ddl, []))
+    }
+  }
+
+  /** Collapses duplicate keys to their highest version and maps ops to rows, isolating bad ops. */
+  private prepare(ops: readonly StoreOp[]): { rows: PreparedRow[]; failures: OpFailure[] } {
+    const latest = new Map<string, number>()
+    ops.forEach((op, index) => {
+      const held = latest.get(op.key)
+      if (held === undefined || (ops[held] as StoreOp).version <= op.version) latest.set(op.key, index)
+    })
+    const rows: PreparedRow[] = []
+    const failed = new Map<string, Error>()
+    for (const index of latest.values()) {
+      const op = ops[index] as StoreOp
+      try {
+        rows.push(this.toRow(op, index))
+      } catch (error) {
+        failed.set(op.key, mappingError(op, error))
+      }
+    }
+    const failures: OpFailure[] = []
+    ops.forEach((op, index) => {
+      const error = failed.get(op.key)
+      if (error !== undefined) failures.push({ index, error })
+    })
+    return { rows, failures }
+  }
+
+  private toRow(op: StoreOp, index: number): PreparedRow {
+    if (!Number.isSafeInteger(op.version) || op.version <= 0) throw new TypeError(`version must be a positive safe integer; got ${op.version}`)
+    const { table, dialect } = this
+    const deleted = op.kind === 'delete'
+    const values: unknown[] = [...table.keyValues(op.key)]
+    if (deleted) for (const _ of table.valueColumns) values.push(null)
+    else values.push(...table.valueValues(op))
+    if (table.versionColumn !== undefined) values.push(op.version)
+    if (table.deletedColumn !== undefined) values.push(dialect.bool(deleted))
+    const bytes = 64 + op.key.length * 3 + (deleted ? 0 : op.encoded.length * 3)
+    return { index, key: op.key, version: op.version, deleted, values, bytes }
+  }
+
+  /** Upserts (sets, and deletes as tombstones) then plain deletes for tables without tombstones. */
+  private plan(rows: readonly PreparedRow[]): Statement[] {
+    const keepsTombstones = this.table.deletedColumn !== undefined
+    const upserts = rows.filter((row) => !row.deleted || keepsTombstones)
+    const removes = rows.filter((row) => row.deleted && !keepsTombstones)
+    const statements: Statement[] = []
+    if (upserts.length > 0) {
+      const name = tableName(this.dialect, this.table)
+      const fast = this.dialect.fastUpsert?.(name, this.table, upserts, this.limits)
+      statements.push(...(fast ?? upsertStatements(this.dialect, this.table, upserts, this.limits)))
+    }
+    if (removes.length > 0) statements.push(...deleteStatements(this.dialect, this.table, removes, this.limits))
+    return statements
+  }
+
+  /** Runs `fn`, turning a driver error into a `StoreError` that says whether a retry can help. */
+  private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (error) {
+      if (error instanceof StoreError) throw error
+      const retryable = this.dialect.isRetryable(error)
+      const reason = error instanceof Error ? error.message : String(error)
+      const advice = retryable
+        ? 'This looks transient (connection, timeout, lock); the batch will be retried.'
+        : 'Retrying cannot help: check the data, the table definition and the mapping.'
+      throw new StoreError(`${this.dialect.label} could not ${what}: ${reason}. ${advice}`, { retryable, cause: error })
+    }
+  }
+}
+
+function tryKeyValues(table: ResolvedTable, key: string): readonly unknown[] | undefined {
+  try {
+    return table.keyValues(key)
+  } catch {
+    return undefined
+  }
+}
+
+function mappingError(op: StoreOp, cause: unknown): StoreError {
+  const reason = cause instanceof Error ? cause.message : String(cause)
+  return new StoreError(`Cannot map the write to "${op.key}" (version ${op.version}) onto the table: ${reason}. Fix the value or the table mapping.`, {
+    retryable: false,
+    cause,
+    code: 'E_STORE_MAPPING',
+  })
+}
+
+function positiveInteger(value: unknown, option: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new TypeError(`${option} must be a positive integer; got ${String(value)}`)
+  }
+  return value
+}

@@ -1,0 +1,61 @@
+/**
+ * SQLite SQL for the core: the same `ON CONFLICT ... DO UPDATE ... WHERE version < excluded.version`
+ * as PostgreSQL, a TEXT-valued WITHOUT ROWID default table, 1/0 booleans, millisecond ISO-style
+ * `updated_at`, and retry classification by SQLite result code (busy/locked/IO: retry).
+ */
+import type { SqlDialect } from '../sql-dialect.js'
+import { quoteWith } from '../identifiers.js'
+import type { ResolvedTable } from '../table-mapping.js'
+
+const quote = quoteWith('"')
+const ALIAS = '"wb_t"'
+const NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+
+/** Result codes a retry can fix: the database is busy or locked by another connection, or I/O failed. */
+const RETRYABLE = /^SQLITE_(BUSY|LOCKED|IOERR|PROTOCOL|CANTOPEN|FULL|INTERRUPT)/
+
+export const sqliteDialect: SqlDialect = {
+  label: 'SQLite',
+  maxParams: 32_766,
+  quote,
+  placeholder: () => '?',
+  bool: (value) => (value ? 1 : 0),
+  now: NOW,
+  createTable,
+  upsert: (name, table, columns, tuples) => `INSERT INTO ${name} AS ${ALIAS} (${columns.join(', ')}) VALUES ${tuples} ${onConflict(table, columns)}`,
+  valueAsText: (column) => column,
+  olderThan: (column) => `${column} < strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || (? / 1000.0) || ' seconds')`,
+  fenced: (result, rows) => Math.max(0, rows - result.rowCount),
+  isRetryable,
+}
+
+function createTable(name: string, table: ResolvedTable): string[] {
+  const parts = table.nameParts
+  const tableOnly = parts.at(-1) as string
+  const base = tableOnly.slice(0, 48)
+  // An index lives in its table's schema: SQLite wants the schema on the index name, not the table.
+  const index = parts.length === 2 ? `${quote(parts[0] as string)}.${quote(`${base}_tombstones`)}` : quote(`${base}_tombstones`)
+  return [
+    `CREATE TABLE IF NOT EXISTS ${name} (` +
+      '"key" TEXT NOT NULL PRIMARY KEY, "value" TEXT, "version" INTEGER NOT NULL, ' +
+      `"deleted" INTEGER NOT NULL DEFAULT 0, "updated_at" TEXT NOT NULL DEFAULT (${NOW})) WITHOUT ROWID`,
+    `CREATE INDEX IF NOT EXISTS ${index} ON ${quote(tableOnly)} ("updated_at") WHERE "deleted"`,
+  ]
+}
+
+function onConflict(table: ResolvedTable, columns: readonly string[]): string {
+  const set = columns
+    .slice(table.keyColumns.length)
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ')
+  const version = table.versionColumn === undefined ? undefined : quote(table.versionColumn)
+  const fence = version === undefined ? '' : ` WHERE ${ALIAS}.${version} < excluded.${version}`
+  return `ON CONFLICT (${table.keyColumns.map(quote).join(', ')}) DO UPDATE SET ${set}${fence}`
+}
+
+/** Busy, locked, I/O: retry. Constraints, type mismatches, syntax, too big: don't. */
+export function isRetryable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code === 'string' && code.startsWith('SQLITE_')) return RETRYABLE.test(code)
+  return !(error instanceof TypeError || error instanceof RangeError)
+}

@@ -1,0 +1,102 @@
+/**
+ * Runs statements on better-sqlite3, through the small structural subset declared here. Opens the
+ * database itself from a path (a dynamic import, so better-sqlite3 stays an optional peer
+ * dependency) in WAL mode, or uses an open Database. better-sqlite3 is synchronous, so a batch's
+ * transaction cannot interleave with another; prepared statements are cached by SQL text.
+ */
+import type { ExecResult, SqlExecutor, Statement } from '../sql-dialect.js'
+import type { SqlRow } from '../table-mapping.js'
+
+/** The part of a better-sqlite3 Statement the store calls. */
+export interface SqliteStatementLike {
+  readonly reader: boolean
+  run(...params: unknown[]): { changes: number }
+  all(...params: unknown[]): unknown[]
+}
+
+/** The part of a better-sqlite3 Database the store calls. */
+export interface SqliteDatabaseLike {
+  prepare(sql: string): SqliteStatementLike
+  exec(sql: string): unknown
+  pragma(source: string): unknown
+  close(): unknown
+}
+
+/** Where the database comes from: a file path the store opens (and closes), or your open Database. */
+export type SqliteSource = { path: string; database?: undefined } | { database: SqliteDatabaseLike; path?: undefined }
+
+const STATEMENT_CACHE = 64
+
+export class SqliteExecutor implements SqlExecutor {
+  private readonly db: Promise<SqliteDatabaseLike>
+  private readonly statements = new Map<string, SqliteStatementLike>()
+
+  constructor(private readonly source: SqliteSource) {
+    this.db = source.database === undefined ? openDatabase(source.path) : Promise.resolve(source.database)
+    this.db.catch(() => undefined) // surfaced by the first query
+  }
+
+  async query(text: string, params: readonly unknown[]): Promise<ExecResult> {
+    return this.runOne(await this.db, { text, params })
+  }
+
+  async transaction(statements: readonly Statement[]): Promise<ExecResult[]> {
+    const db = await this.db
+    db.exec('BEGIN IMMEDIATE')
+    try {
+      const results = statements.map((statement) => this.runOne(db, statement))
+      db.exec('COMMIT')
+      return results
+    } catch (error) {
+      rollback(db)
+      throw error
+    }
+  }
+
+  /** Closes the database if the store opened it from a path; yours stays open. */
+  async close(): Promise<void> {
+    this.statements.clear()
+    if (this.source.database === undefined) (await this.db).close()
+  }
+
+  private runOne(db: SqliteDatabaseLike, statement: Pick<Statement, 'text' | 'params'>): ExecResult {
+    const prepared = this.prepared(db, statement.text)
+    if (prepared.reader) {
+      const rows = prepared.all(...statement.params) as SqlRow[]
+      return { rowCount: rows.length, rows }
+    }
+    return { rowCount: prepared.run(...statement.params).changes, rows: [] }
+  }
+
+  private prepared(db: SqliteDatabaseLike, text: string): SqliteStatementLike {
+    let statement = this.statements.get(text)
+    if (statement === undefined) {
+      if (this.statements.size >= STATEMENT_CACHE) this.statements.delete(this.statements.keys().next().value as string)
+      statement = db.prepare(text)
+      this.statements.set(text, statement)
+    }
+    return statement
+  }
+}
+
+/** Some errors (SQLITE_FULL, IOERR) already rolled the transaction back; a second ROLLBACK then throws. */
+function rollback(db: SqliteDatabaseLike): void {
+  try {
+    db.exec('ROLLBACK')
+  } catch {
+    // already rolled back
+  }
+}
+
+async function openDatabase(path: string): Promise<SqliteDatabaseLike> {
+  let Database: new (path: string) => SqliteDatabaseLike
+  try {
+    Database = ((await import('better-sqlite3')) as unknown as { default: typeof Database }).default
+  } catch (cause) {
+    throw new Error('SqliteStore needs the better-sqlite3 package: npm install better-sqlite3', { cause })
+  }
+  const db = new Database(path)
+  db.pragma('journal_mode = WAL')
+  db.pragma('busy_timeout = 5000')
+  return db
+}

@@ -1,0 +1,34 @@
+/**
+ * SqliteStore: the embedded Store on SQLite through better-sqlite3.
+ */
+import { SqlStore, type SqlStoreOptions } from '../sql-store.js'
+import { sqliteDialect } from './dialect.js'
+import { SqliteExecutor, type SqliteDatabaseLike } from './executor.js'
+
+export interface SqliteStoreOptions extends SqlStoreOptions {
+  /** A database file the store opens in WAL mode (and closes in `close()`). Give this or `database`. */
+  path?: string
+  /** An open better-sqlite3 Database (yours: the store never closes it). Give this or `path`. */
+  database?: SqliteDatabaseLike
+}
+
+/**
+ * A Store on SQLite. Each batch is one transaction running one prepared, fenced upsert per row
+ * (`ON CONFLICT (key) DO UPDATE ... WHERE version < excluded.version`); rows per statement can be
+ * raised with `maxRowsPerStatement` (default 1, which keeps a single cached prepared statement).
+ *
+ * ```ts
+ * const store = new SqliteStore({ path: 'app.db' })
+ * ```
+ */
+export class SqliteStore extends SqlStore {
+  constructor(options: SqliteStoreOptions) {
+    if (typeof options !== 'object' || options === null) throw new TypeError('SqliteStore needs options: { path } or { database }')
+    const { path, database } = options
+    if ((path === undefined) === (database === undefined)) throw new TypeError('SqliteStore needs exactly one of path or database')
+    if (path !== undefined && (typeof path !== 'string' || path === '')) throw new TypeError('path must be a non-empty string')
+    if (database !== undefined && typeof database?.prepare !== 'function') throw new TypeError('database must be an open better-sqlite3 Database')
+    const source = path !== undefined ? { path } : { database: database as SqliteDatabaseLike }
+    super(sqliteDialect, new SqliteExecutor(source), options, 1)
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The SQL text the core writes for every dialect: chunked multi-row upserts, deletes for tables
+ * without tombstones, loads and purges. Chunks respect the dialect's parameter limit, a row cap
+ * and a byte cap (MySQL's max_allowed_packet). Values are bound parameters, always.
+ */
+import type { PreparedRow, SqlDialect, Statement } from './sql-dialect.js'
+import type { ResolvedTable } from './table-mapping.js'
+
+/** Limits on one statement. */
+export interface ChunkLimits {
+  readonly maxRows: number
+  readonly maxBytes: number
+}
+
+/** The columns a write binds, in `PreparedRow.values` order. */
+export function writeColumns(table: ResolvedTable): string[] {
+  const columns = [...table.keyColumns, ...table.valueColumns]
+  if (table.versionColumn !== undefined) columns.push(table.versionColumn)
+  if (table.deletedColumn !== undefined) columns.push(table.deletedColumn)
+  return columns
+}
+
+/** Splits rows into chunks within the row, parameter and byte limits (at least one row each). */
+export function chunk<T extends { readonly bytes: number }>(rows: readonly T[], limits: ChunkLimits, paramsPerRow: number, maxParams: number): T[][] {
+  const maxRows = Math.max(1, Math.min(limits.maxRows, Math.floor(maxParams / Math.max(1, paramsPerRow))))
+  const chunks: T[][] = []
+  let current: T[] = []
+  let bytes = 0
+  for (const row of rows) {
+    if (current.length > 0 && (current.length >= maxRows || bytes + row.bytes > limits.maxBytes)) {
+      chunks.push(current)
+      current = []
+      bytes = 0
+    }
+    current.push(row)
+    bytes += row.bytes
+  }
+  if (current.length > 0) chunks.push(current)
+  return chunks
+}
+
+/** Multi-row `INSERT ... VALUES ... ON CONFLICT/DUPLICATE KEY` statements for `rows`. */
+export function upsertStatements(dialect: SqlDialect, table: ResolvedTable, rows: readonly PreparedRow[], limits: ChunkLimits): Statement[] {
+  const name = tableName(dialect, table)
+  const columns = writeColumns(table)
+  const quoted = columns.map((c) => dialect.quote(c))
+  if (table.updatedAtColumn !== undefined) quoted.push(dialect.quote(table.updatedAtColumn))
+  const suffix = table.updatedAtColumn === undefined ? '' : `, ${dialect.now}`
+  return chunk(rows, limits, columns.length, dialect.maxParams).map((part) => {
+    const params: unknown[] = []
+    const tuples = part.map((row) => {
+      const marks = row.values.map((value) => {
+        params.push(value)
+        return dialect.placeholder(params.length)
+      })
+      return `(${marks.join(', ')}${suffix})`
+    })
+    const text = dialect.upsert(name, table, quoted, tuples.join(', '))
+    return { text, params, rows: part.length, fencedUpsert: table.versionColumn !== undefined }
+  })
+}
+
+/** `DELETE` statements for deletes on a table without a `deleted` column (fenced by version if any). */
+export function deleteStatements(dialect: SqlDialect, table: ResolvedTable, rows: readonly PreparedRow[], limits: ChunkLimits): Statement[] {
+  const name = tableName(dialect, table)
+  const perRow = table.keyColumns.length + (table.versionColumn === undefined ? 0 : 1)
+  return chunk(rows, limits, perRow, dialect.maxParams).map((part) => {
+    const params: unknown[] = []
+    const bind = (value: unknown): string => {
+      params.push(value)
+      return dialect.placeholder(params.length)
+    }
+    const conditions = part.map((row) => {
+      const terms = table.keyColumns.map((column, i) => `${dialect.quote(column)} = ${bind(row.values[i])}`)
+      if (table.versionColumn !== undefined) terms.push(`${dialect.quote(table.versionColumn)} < ${bind(row.version)}`)
+      return `(${terms.join(' AND ')})`
+    })
+    return { text: `DELETE FROM ${name} WHERE ${conditions.join(' OR ')}`, params, rows: part.length, fencedUpsert: false }
+  })
+}
+
+/** `SELECT` statements loading live rows for key column tuples (at most `maxKeys` per statement). */
+export function loadStatements(dialect: SqlDialect, table: ResolvedTable, keys: readonly (readonly unknown[])[], maxKeys: number): Statement[] {
+  const name = tableName(dialect, table)
+  const live = table.deletedColumn === undefined ? '' : ` AND (${notDeleted(dialect, table.deletedColumn)})`
+  const select = table.builtIn
+    ? `${dialect.quote('key')}, ${dialect.valueAsText(dialect.quote('value'))} AS ${dialect.quote('value')}, ${dialect.quote('version')}`
+    : '*'
+  const target = table.keyColumns.length === 1 ? dialect.quote(table.keyColumns[0] as string) : `(${table.keyColumns.map((c) => dialect.quote(c)).join(', ')})`
+  const sized = keys.map((values) => ({ values, bytes: 0 }))
+  return chunk(sized, { maxRows: maxKeys, maxBytes: Infinity }, table.keyColumns.length, dialect.maxParams).map((part) => {
+    const params: unknown[] = []
+    const tuples = part.map(({ values }) => {
+      const marks = values.map((value) => {
+        params.push(value)
+        return dialect.placeholder(params.length)
+      })
+      return marks.length === 1 ? (marks[0] as string) : `(${marks.join(', ')})`
+    })
+    return { text: `SELECT ${select} FROM ${name} WHERE ${target} IN (${tuples.join(', ')})${live}`, params, rows: 0, fencedUpsert: false }
+  })
+}
+
+/** The `DELETE` removing tombstones whose `updated_at` is older than the bound parameter $1. */
+export function purgeStatement(dialect: SqlDialect, table: ResolvedTable): string | undefined {
+  if (table.deletedColumn === undefined || table.updatedAtColumn === undefined) return undefined
+  const older = dialect.olderThan(dialect.quote(table.updatedAtColumn), 1)
+  return `DELETE FROM ${tableName(dialect, table)} WHERE ${dialect.quote(table.deletedColumn)} AND ${older}`
+}
+
+/** The quoted, possibly schema-qualified table name. */
+export function tableName(dialect: SqlDialect, table: ResolvedTable): string {
+  return table.nameParts.map((part) => dialect.quote(part)).join('.')
+}
+
+function notDeleted(dialect: SqlDialect, column: string): string {
+  const quoted = dialect.quote(column)
+  return `${quoted} IS NULL OR NOT ${quoted}`
+}

@@ -1,0 +1,169 @@
+/**
+ * Where the SQL stores put writes: the default table (`key`, `value`, `version`, `deleted`,
+ * `updated_at`) or a user's own table, described by a `TableMapping`. Both resolve to one
+ * `ResolvedTable` that the core turns into rows and back, so the dialects never care which it is.
+ */
+import type { LoadedEntry, StoreSetOp } from '../../contracts/store.js'
+import { validateIdentifier, validateTableName } from './identifiers.js'
+
+/** A row as the driver returns it, by column name. */
+export type SqlRow = Record<string, unknown>
+
+/**
+ * Maps the cache onto a table you already have, e.g. a leaderboard `scores(player_id, score,
+ * version)` where the cache key is `player:42`:
+ *
+ * ```ts
+ * table: {
+ *   name: 'scores', key: 'player_id', version: 'version',
+ *   keyToColumns: (key) => [Number(key.slice('player:'.length))],
+ *   columnsToKey: (row) => `player:${String(row.player_id)}`,
+ *   columns: { score: (value) => (value as { score: number }).score },
+ *   fromRow: (row) => ({ score: row.score }),
+ * }
+ * ```
+ *
+ * Fencing needs a `version` column (a 64-bit integer). WITHOUT ONE, FENCING IS OFF: every op is
+ * applied as it arrives, so a retried or replayed old batch can overwrite a newer value, and a
+ * delete removes the row, so a replayed older set can bring it back. Without a `deleted` column a
+ * delete removes the row (only if its version is older, when there is a version column), which
+ * still leaves that resurrection window; add a `deleted` boolean column to keep tombstones (the
+ * value columns must then accept NULL, which a tombstone holds).
+ */
+export interface TableMapping {
+  /** Table name, `table` or `schema.table`. The table must exist (it is never created). */
+  name: string
+  /** The key column, or the key columns in the order `keyToColumns` returns their values. */
+  key: string | readonly string[]
+  /** Cache key → key column values. @default `(key) => [key]` (one text key column) */
+  keyToColumns?: (key: string) => readonly unknown[]
+  /** A loaded row → cache key. @default `(row) => String(row[key])` (one key column) */
+  columnsToKey?: (row: SqlRow) => string
+  /** Value columns: column name → function from the decoded value (and key) to the column's value. */
+  columns: Readonly<Record<string, (value: unknown, key: string) => unknown>>
+  /** A 64-bit integer column holding the write's version. Without it, fencing is off (see above). */
+  version?: string
+  /** A boolean column marking tombstones. Without it, a delete removes the row. */
+  deleted?: string
+  /** A timestamp column set to the server's current time on every write (and used by purges). */
+  updatedAt?: string
+  /** A loaded row → the value `load` returns. @default an object of the value columns */
+  fromRow?: (row: SqlRow) => unknown
+}
+
+/** The table as the core uses it, defaults applied and names validated. */
+export interface ResolvedTable {
+  /** True for the built-in table: values are stored and loaded as encoded text. */
+  readonly builtIn: boolean
+  readonly nameParts: readonly string[]
+  readonly keyColumns: readonly string[]
+  readonly valueColumns: readonly string[]
+  readonly versionColumn: string | undefined
+  readonly deletedColumn: string | undefined
+  readonly updatedAtColumn: string | undefined
+  /** Key column values for a cache key (may throw: the op then fails on its own). */
+  keyValues(key: string): readonly unknown[]
+  /** Value column values for a set (may throw: the op then fails on its own). */
+  valueValues(op: StoreSetOp): readonly unknown[]
+  rowKey(row: SqlRow): string
+  rowEntry(row: SqlRow): LoadedEntry
+}
+
+/** The name of the built-in table when no `table` option is given. */
+export const DEFAULT_TABLE = 'writebehind_entries'
+
+/** The built-in table, named `name` (`table: 'my_cache'` or the default). */
+export function builtInTable(name: string, option = 'table'): ResolvedTable {
+  return {
+    builtIn: true,
+    nameParts: validateTableName(name, option),
+    keyColumns: ['key'],
+    valueColumns: ['value'],
+    versionColumn: 'version',
+    deletedColumn: 'deleted',
+    updatedAtColumn: 'updated_at',
+    keyValues: (key) => [key],
+    valueValues: (op) => [op.encoded],
+    rowKey: (row) => textOf(row.key),
+    rowEntry: (row) => ({ version: Number(row.version), encoded: textOf(row.value) }),
+  }
+}
+
+/** Validates a user's `TableMapping` and resolves it; every bad field throws a TypeError naming it. */
+export function mappedTable(mapping: TableMapping, option = 'table'): ResolvedTable {
+  if (typeof mapping !== 'object' || mapping === null) throw new TypeError(`${option} must be a table name or a mapping object`)
+  const keyColumns = columnList(mapping.key, `${option}.key`)
+  const columns = mapping.columns as unknown
+  if (typeof columns !== 'object' || columns === null || Object.keys(columns).length === 0) {
+    throw new TypeError(`${option}.columns must map at least one column name to a function`)
+  }
+  const converters = Object.entries(mapping.columns)
+  for (const [column, fn] of converters) {
+    validateIdentifier(column, `${option}.columns`)
+    checkFunction(fn, `${option}.columns.${column}`)
+  }
+  const keyToColumns = optionalFunction(mapping.keyToColumns, `${option}.keyToColumns`) ?? ((key: string) => [key])
+  if (keyColumns.length > 1 && mapping.keyToColumns === undefined) {
+    throw new TypeError(`${option}.keyToColumns is required when ${option}.key names more than one column`)
+  }
+  if (keyColumns.length > 1 && mapping.columnsToKey === undefined) {
+    throw new TypeError(`${option}.columnsToKey is required when ${option}.key names more than one column`)
+  }
+  const valueColumns = converters.map(([column]) => column)
+  const single = keyColumns[0] as string
+  const columnsToKey = optionalFunction(mapping.columnsToKey, `${option}.columnsToKey`) ?? ((row: SqlRow) => textOf(row[single]))
+  const fromRow = optionalFunction(mapping.fromRow, `${option}.fromRow`) ?? ((row: SqlRow) => pick(row, valueColumns))
+  const versionColumn = optionalColumn(mapping.version, `${option}.version`)
+  return {
+    builtIn: false,
+    nameParts: validateTableName(mapping.name, `${option}.name`),
+    keyColumns,
+    valueColumns,
+    versionColumn,
+    deletedColumn: optionalColumn(mapping.deleted, `${option}.deleted`),
+    updatedAtColumn: optionalColumn(mapping.updatedAt, `${option}.updatedAt`),
+    keyValues: (key) => checkedKeyValues(keyToColumns(key), keyColumns.length, key),
+    valueValues: (op) => converters.map(([, fn]) => fn(op.value, op.key)),
+    rowKey: columnsToKey,
+    rowEntry: (row) => ({ version: versionColumn === undefined ? 0 : Number(row[versionColumn]), value: fromRow(row) }),
+  }
+}
+
+function columnList(key: unknown, option: string): readonly string[] {
+  const list = typeof key === 'string' ? [key] : key
+  if (!Array.isArray(list) || list.length === 0) throw new TypeError(`${option} must be a column name or a non-empty array of them`)
+  return list.map((column) => validateIdentifier(column, option))
+}
+
+function optionalColumn(column: unknown, option: string): string | undefined {
+  return column === undefined ? undefined : validateIdentifier(column, option)
+}
+
+function checkFunction(fn: unknown, option: string): void {
+  if (typeof fn !== 'function') throw new TypeError(`${option} must be a function`)
+}
+
+function optionalFunction<F>(fn: F | undefined, option: string): F | undefined {
+  if (fn !== undefined) checkFunction(fn, option)
+  return fn
+}
+
+function checkedKeyValues(values: readonly unknown[], expected: number, key: string): readonly unknown[] {
+  if (!Array.isArray(values) || values.length !== expected) {
+    throw new TypeError(`keyToColumns("${key}") must return an array of ${expected} value(s)`)
+  }
+  return values
+}
+
+function pick(row: SqlRow, columns: readonly string[]): SqlRow {
+  const out: SqlRow = {}
+  for (const column of columns) out[column] = row[column]
+  return out
+}
+
+/** Drivers return text as strings, and binary keys (MySQL VARBINARY) as Buffers. */
+function textOf(value: unknown): string {
+  if (typeof value === 'string') return value
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8')
+  return String(value)
+}
