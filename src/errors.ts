@@ -131,3 +131,15 @@ export class LogFormatError extends WriteBehindError {
 function truncate(key: string): string {
   return key.length > 64 ? `${key.slice(0, 61)}...` : key
 }
+
+/** A write or fsync of the dirty log failed; the log accepts nothing more (a failed fsync cannot be retried safely). */
+export class LogFailedError extends WriteBehindError {
+  constructor(cause: unknown) {
+    super(
+      'E_LOG_FAILED',
+      `The dirty log could not write or fsync: ${cause instanceof Error ? cause.message : String(cause)}. ` +
+        'Writes can no longer be made durable: fix the disk (space, permissions, I/O errors), then close and reopen the cache; the records already on disk are recovered.',
+      { cause },
+    )
+  }
+}

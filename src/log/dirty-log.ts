@@ -1,0 +1,336 @@
+/**
+ * The durable dirty log: every write the cache acknowledges at durability `log` or `disk` is
+ * appended here before its promise resolves, and replayed by `open()` after a crash.
+ *
+ * Group commit. `append` only encodes into the active segment's buffer. The first append of an
+ * event-loop turn schedules one fs write (in a microtask: for a sequential awaiting writer this
+ * avoids an event-loop turn per record and was ~2x faster than setImmediate in bench/log.bench.ts,
+ * while 256 concurrent writers still land in one write, since their continuations all run before
+ * the scheduled microtask); a buffer past `writeThresholdBytes` is written at once. `written()`
+ * callers share that write. `synced()` callers share one fdatasync round; while a round runs, new
+ * callers queue for the next one, which starts as soon as it ends (classic group commit). fsync is
+ * async so the event loop keeps serving while the disk works.
+ *
+ * Failure is sticky: after a write or fsync error every pending and later promise rejects with
+ * `LogFailedError` (retrying an fsync after EIO can report success for lost pages).
+ */
+import { fdatasync, fsync, mkdirSync, openSync, closeSync } from 'node:fs'
+import { unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { TimerHandle } from '../contracts/clock.js'
+import { CacheClosedError, LogFailedError } from '../errors.js'
+import { fsyncDir, readCheckpoint, removeCheckpointLeftovers, writeCheckpoint, type Checkpoint } from './checkpoint.js'
+import { acquireLock, releaseLock } from './lock.js'
+import { checkRecord, resolveLogOptions, type ResolvedLogOptions } from './log-options.js'
+import { recover, type SegmentInfo } from './recovery.js'
+import { SegmentWriter } from './segment-writer.js'
+import type { DirtyLogOptions, LogRecord, LogStats, Recovered } from './types.js'
+
+interface Deferred {
+  readonly promise: Promise<void>
+  resolve(): void
+  reject(error: Error): void
+}
+
+/** A promise with its settle functions; a rejection nobody awaits is not an unhandled rejection. */
+function deferred(): Deferred {
+  let resolve!: () => void
+  let reject!: (error: Error) => void
+  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)))
+  promise.catch(() => {})
+  return { promise, resolve, reject }
+}
+
+const RESOLVED = Promise.resolve()
+
+export class DirtyLog {
+  private state: 'open' | 'closing' | 'closed' = 'open'
+  private failure: LogFailedError | undefined
+  private closed: SegmentInfo[]
+  private retired: SegmentWriter[] = []
+  /** Logical byte positions across all segments since open: appended ≥ written ≥ synced. */
+  private appendedPos = 0
+  private writtenPos = 0
+  private syncedPos = 0
+  private activeStartPos = 0
+  private highest: number
+  private checkpointed: Checkpoint
+  private writeScheduled = false
+  private writeWaiter: Deferred | undefined
+  private syncWaiter: Deferred | undefined
+  private inFlight: { readonly target: number; readonly waiter: Deferred } | undefined
+  private dirDirty = true
+  private timer: TimerHandle | undefined
+  private counts = { appendedRecords: 0, writes: 0, fsyncs: 0 }
+  private checkpointChain: Promise<void> = RESOLVED
+  private closing: Promise<void> | undefined
+
+  private constructor(
+    private readonly options: ResolvedLogOptions,
+    private active: SegmentWriter,
+    private readonly dirFd: number,
+    segments: SegmentInfo[],
+    recovered: Recovered,
+    checkpoint: Checkpoint,
+  ) {
+    this.closed = segments
+    this.highest = recovered.highestVersion
+    this.checkpointed = checkpoint
+    this.appendedPos = active.bufferedBytes
+    this.armTimer()
+  }
+
+  /**
+   * Opens (creating if needed) the log in `options.dir`: takes the directory lock, recovers what
+   * is on disk and starts a new segment for appends. Throws `DirectoryLockedError`,
+   * `LogCorruptionError` (strict recovery), `LogFormatError`, or a `TypeError` for a bad option.
+   */
+  static async open(options: DirtyLogOptions): Promise<{ log: DirtyLog; recovered: Recovered }> {
+    const resolved = resolveLogOptions(options)
+    const { dir } = resolved
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    acquireLock(dir)
+    let dirFd: number | undefined
+    try {
+      removeCheckpointLeftovers(dir)
+      const checkpoint = readCheckpoint(dir)
+      const result = await recover(dir, checkpoint, resolved.recovery, resolved.emit)
+      dirFd = openSync(dir, 'r')
+      const active = SegmentWriter.create(dir, result.lastSeq + 1)
+      const log = new DirtyLog(resolved, active, dirFd, result.segments, result.recovered, checkpoint)
+      return { log, recovered: result.recovered }
+    } catch (error) {
+      if (dirFd !== undefined) closeSync(dirFd)
+      releaseLock(dir)
+      throw error
+    }
+  }
+
+  /**
+   * Appends a record to the buffer. SYNCHRONOUS; the fs write follows within the turn. Versions
+   * must increase from call to call. Throws `TypeError` for a bad record, `CacheClosedError` after
+   * `close()`, `LogFailedError` after an I/O failure.
+   */
+  append(record: LogRecord): void {
+    if (this.state !== 'open' || this.failure !== undefined) throw this.failure ?? new CacheClosedError('append to the dirty log')
+    checkRecord(record, this.highest)
+    if (this.active.records > 0 && this.active.bytes >= this.options.segmentBytes) this.roll()
+    this.appendedPos += this.active.append(record)
+    this.highest = record.version
+    this.counts.appendedRecords++
+    if (this.active.bufferedBytes >= this.options.writeThresholdBytes) this.writeBuffered()
+    this.scheduleWrite()
+  }
+
+  /** Resolves once every record appended before the call is written to the OS (survives a process crash). */
+  written(): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure)
+    if (this.writtenPos >= this.appendedPos) return RESOLVED
+    this.writeWaiter ??= deferred()
+    this.scheduleWrite()
+    return this.writeWaiter.promise
+  }
+
+  /** Resolves once every record appended before the call is fdatasynced (survives a power loss). */
+  synced(): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure)
+    if (this.syncedPos >= this.appendedPos && !this.dirDirty) return RESOLVED
+    if (this.inFlight !== undefined && this.inFlight.target >= this.appendedPos) return this.inFlight.waiter.promise
+    this.syncWaiter ??= deferred()
+    this.scheduleWrite()
+    return this.syncWaiter.promise
+  }
+
+  /**
+   * Records that every version ≤ `lowWater` is flushed or superseded, durably, then deletes every
+   * whole segment (never the active one) whose highest version is ≤ it. Marks only move up: a
+   * lower `lowWater` than before is ignored, and `highWater` is raised to the highest version
+   * appended. Calls run one at a time, in call order.
+   */
+  checkpoint(lowWater: number, highWater: number): Promise<void> {
+    if (!Number.isSafeInteger(lowWater) || lowWater < 0) return Promise.reject(new TypeError('lowWater must be a non-negative safe integer'))
+    if (!Number.isSafeInteger(highWater) || highWater < 0) return Promise.reject(new TypeError('highWater must be a non-negative safe integer'))
+    if (this.state === 'closed') return Promise.reject(new CacheClosedError('checkpoint the dirty log'))
+    const run = () => this.runCheckpoint(lowWater, highWater)
+    const result = this.checkpointChain.then(run, run)
+    this.checkpointChain = result.catch(() => {})
+    return result
+  }
+
+  /** Writes and fsyncs what is buffered, closes files and releases the lock. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.runClose()
+    return this.closing
+  }
+
+  /** Counters and sizes; `syncedOffsets` is what a power loss now would keep of each segment. */
+  stats(): LogStats {
+    const activeSynced = Math.max(0, Math.min(this.syncedPos - this.activeStartPos, this.active.bytes))
+    const syncedOffsets: Record<string, number> = {}
+    for (const segment of this.closed) syncedOffsets[segment.name] = segment.bytes
+    syncedOffsets[this.active.name] = activeSynced
+    const bytes = this.closed.reduce((sum, s) => sum + s.bytes, this.active.bytes)
+    const { appendedRecords, writes, fsyncs } = this.counts
+    const segments = this.closed.length + 1
+    return { segments, bytes, appendedRecords, writes, fsyncs, activeSegment: this.active.name, lastSyncedOffset: activeSynced, syncedOffsets, highestVersion: this.highest }
+  }
+
+  private readonly runWrite = (): void => {
+    this.writeScheduled = false
+    this.writeBuffered()
+    if (this.syncWaiter !== undefined && this.inFlight === undefined) this.startSync()
+  }
+
+  private scheduleWrite(): void {
+    if (this.writeScheduled) return
+    this.writeScheduled = true
+    if (this.options.writeScheduling === 'microtask') queueMicrotask(this.runWrite)
+    else setImmediate(this.runWrite)
+  }
+
+  /** Hands the buffer to the OS and resolves `written()` callers; false if the log has failed. */
+  private writeBuffered(): boolean {
+    if (this.failure !== undefined) return false
+    try {
+      if (this.active.writeOut()) this.counts.writes++
+    } catch (error) {
+      this.fail(error)
+      return false
+    }
+    this.writtenPos = this.appendedPos
+    const waiter = this.writeWaiter
+    this.writeWaiter = undefined
+    waiter?.resolve()
+    return true
+  }
+
+  /** Starts an fdatasync round for everything written so far (and the directory if a file was created). */
+  private startSync(): void {
+    if (this.state === 'closed' || !this.writeBuffered()) return
+    const waiter = this.syncWaiter ?? deferred()
+    this.syncWaiter = undefined
+    const target = this.writtenPos
+    this.inFlight = { target, waiter }
+    const syncDir = this.dirDirty
+    this.dirDirty = false
+    let pending = syncDir ? 2 : 1
+    let firstError: Error | null = null
+    const done = (error: Error | null): void => {
+      firstError ??= error
+      if (--pending === 0) this.syncDone(firstError, target, waiter)
+    }
+    fdatasync(this.active.fd, done)
+    if (syncDir) fsync(this.dirFd, done)
+  }
+
+  private syncDone(error: Error | null, target: number, waiter: Deferred): void {
+    this.inFlight = undefined
+    this.counts.fsyncs++
+    if (error !== null) {
+      this.fail(error)
+      waiter.reject(this.failure ?? error)
+      return
+    }
+    this.syncedPos = Math.max(this.syncedPos, target)
+    waiter.resolve()
+    for (const segment of this.retired.splice(0)) closeQuietly(segment)
+    if (this.syncWaiter !== undefined) this.startSync()
+  }
+
+  /** Closes the active segment durably (blocking: once per `segmentBytes`) and starts the next. */
+  private roll(): void {
+    const old = this.active
+    try {
+      old.writeAndSyncNow()
+      this.active = SegmentWriter.create(this.options.dir, old.seq + 1)
+    } catch (error) {
+      this.fail(error)
+      throw this.failure
+    }
+    this.counts.writes++
+    this.counts.fsyncs++
+    this.writtenPos = this.syncedPos = this.appendedPos
+    this.writeWaiter?.resolve()
+    this.syncWaiter?.resolve()
+    this.writeWaiter = this.syncWaiter = undefined
+    this.closed.push({ name: old.name, seq: old.seq, bytes: old.bytes, records: old.records, maxVersion: old.maxVersion })
+    if (this.inFlight === undefined) closeQuietly(old)
+    else this.retired.push(old)
+    this.activeStartPos = this.appendedPos
+    this.appendedPos += this.active.bufferedBytes
+    this.dirDirty = true
+  }
+
+  private fail(error: unknown): void {
+    if (this.failure !== undefined) return
+    this.failure = new LogFailedError(error)
+    this.writeWaiter?.reject(this.failure)
+    this.syncWaiter?.reject(this.failure)
+    this.writeWaiter = this.syncWaiter = undefined
+    this.clearTimer()
+    this.options.emit({ type: 'failed', error: this.failure })
+  }
+
+  private armTimer(): void {
+    const ms = this.options.syncIntervalMs
+    if (ms === undefined || this.state !== 'open' || this.failure !== undefined) return
+    this.timer = this.options.clock.setTimeout(() => {
+      this.timer = undefined
+      if (this.inFlight === undefined && this.syncedPos < this.appendedPos) this.startSync()
+      this.armTimer()
+    }, ms)
+    this.timer.unref?.()
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  private async runCheckpoint(lowWater: number, highWater: number): Promise<void> {
+    const low = Math.max(this.checkpointed.lowWater, lowWater)
+    const high = Math.max(this.checkpointed.highWater, highWater, this.highest, low)
+    await writeCheckpoint(this.options.dir, { lowWater: low, highWater: high })
+    this.checkpointed = { lowWater: low, highWater: high }
+    const doomed = this.closed.filter((segment) => segment.maxVersion <= low)
+    if (doomed.length === 0) return
+    this.closed = this.closed.filter((segment) => segment.maxVersion > low)
+    for (const segment of doomed) {
+      await unlink(join(this.options.dir, segment.name))
+      this.options.emit({ type: 'segment-deleted', segment: segment.name, highestVersion: segment.maxVersion })
+    }
+    await fsyncDir(this.options.dir)
+  }
+
+  private async runClose(): Promise<void> {
+    if (this.state === 'open') this.state = 'closing'
+    this.clearTimer()
+    const errors: unknown[] = []
+    await this.checkpointChain
+    while (this.inFlight !== undefined) await this.inFlight.waiter.promise.catch(() => {})
+    if (this.failure === undefined && (this.syncedPos < this.appendedPos || this.dirDirty)) {
+      const waiter = (this.syncWaiter ??= deferred())
+      this.startSync()
+      await waiter.promise.catch((error: unknown) => errors.push(error))
+    }
+    this.state = 'closed'
+    for (const segment of [...this.retired.splice(0), this.active]) closeQuietly(segment, errors)
+    attempt(() => closeSync(this.dirFd), errors)
+    attempt(() => releaseLock(this.options.dir), errors)
+    if (this.failure !== undefined) throw this.failure
+    const first = errors[0]
+    if (first !== undefined) throw first instanceof Error ? first : new Error(String(first))
+  }
+}
+
+function closeQuietly(segment: SegmentWriter, errors?: unknown[]): void {
+  attempt(() => segment.close(), errors)
+}
+
+function attempt(fn: () => void, errors?: unknown[]): void {
+  try {
+    fn()
+  } catch (error) {
+    errors?.push(error)
+  }
+}

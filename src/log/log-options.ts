@@ -1,0 +1,65 @@
+/**
+ * Validation at the door for the dirty log: options with their defaults, and the records passed
+ * to `append`. A bad value throws a `TypeError` naming it.
+ */
+import { systemClock, type Clock } from '../contracts/clock.js'
+import type { DirtyLogOptions, LogEvent, LogRecord } from './types.js'
+
+export interface ResolvedLogOptions {
+  readonly dir: string
+  readonly segmentBytes: number
+  readonly syncIntervalMs: number | undefined
+  readonly recovery: 'strict' | 'truncate'
+  readonly clock: Clock
+  readonly emit: (e: LogEvent) => void
+  readonly writeScheduling: 'microtask' | 'immediate'
+  readonly writeThresholdBytes: number
+}
+
+const MIB = 1024 * 1024
+
+export function resolveLogOptions(options: DirtyLogOptions): ResolvedLogOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('DirtyLog options must be an object')
+  const { dir, segmentBytes = 64 * MIB, syncIntervalMs, recovery = 'strict', clock = systemClock, onEvent } = options
+  const { writeScheduling = 'microtask', writeThresholdBytes = MIB } = options
+  if (typeof dir !== 'string' || dir === '') throw new TypeError('options.dir must be a non-empty path string')
+  if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 64) throw new TypeError('options.segmentBytes must be an integer ≥ 64')
+  if (syncIntervalMs !== undefined && !(Number.isFinite(syncIntervalMs) && syncIntervalMs > 0)) {
+    throw new TypeError('options.syncIntervalMs must be a positive number of milliseconds, or undefined')
+  }
+  if (recovery !== 'strict' && recovery !== 'truncate') throw new TypeError("options.recovery must be 'strict' or 'truncate'")
+  if (typeof clock?.setTimeout !== 'function') throw new TypeError('options.clock must implement the Clock contract')
+  if (onEvent !== undefined && typeof onEvent !== 'function') throw new TypeError('options.onEvent must be a function')
+  if (writeScheduling !== 'microtask' && writeScheduling !== 'immediate') {
+    throw new TypeError("options.writeScheduling must be 'microtask' or 'immediate'")
+  }
+  if (!Number.isSafeInteger(writeThresholdBytes) || writeThresholdBytes < 1) throw new TypeError('options.writeThresholdBytes must be a positive integer')
+  return { dir, segmentBytes, syncIntervalMs, recovery, clock, emit: safeEmitter(onEvent), writeScheduling, writeThresholdBytes }
+}
+
+/** A listener's exception must not break the log (it would abort a write or recovery midway). */
+function safeEmitter(onEvent: ((e: LogEvent) => void) | undefined): (e: LogEvent) => void {
+  return (e) => {
+    try {
+      onEvent?.(e)
+    } catch {
+      // the listener's bug is its own; the log's state is already consistent
+    }
+  }
+}
+
+/** Throws a `TypeError` naming the bad field of a record about to be appended after `lastVersion`. */
+export function checkRecord(record: LogRecord, lastVersion: number): void {
+  const { kind, key, version, encoded } = record
+  if (typeof key !== 'string') throw new TypeError('record.key must be a string')
+  if (!Number.isSafeInteger(version) || version <= lastVersion) {
+    throw new TypeError(`record.version must be a safe integer above the last appended version ${lastVersion}; got ${String(version)}`)
+  }
+  if (kind === 'set') {
+    if (typeof encoded !== 'string') throw new TypeError('record.encoded must be a string for a set')
+  } else if (kind === 'delete') {
+    if (encoded !== null) throw new TypeError('record.encoded must be null for a delete')
+  } else {
+    throw new TypeError(`record.kind must be 'set' or 'delete'; got ${String(kind)}`)
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The on-disk format of the dirty log: the segment header and the record frame, with the
+ * allocation-light encoder used by the append path and the scanner used by recovery and the CLI.
+ *
+ * Segment: `WBDL` magic, a format version byte (1), three zero bytes; then records back to back.
+ * Record frame (little-endian):
+ *
+ *   len u32 | ~len u32 | crc u32 | type u8 | version u64 | keyLen u32 | key (UTF-8) | value (UTF-8)
+ *   `len` counts the bytes from `type` to the end; `crc` covers the same bytes.
+ *
+ * `~len` lets a reader tell a damaged length field (corruption) from a record cut short by a crash
+ * (torn tail) without trusting the length. Types: 1 = set, 2 = delete (no value bytes; a set with
+ * an empty value has zero value bytes and type 1).
+ *
+ * Checksum: CRC-32 (IEEE) through `zlib.crc32`, native since Node 20.15. Measured on the dev box:
+ * 4.3M/s for 40-byte bodies (a JS table CRC32C does 10M/s there), 2.9M/s vs 2.3M/s at 200 bytes,
+ * and 0.98M/s vs 0.11M/s at 4 KB. The native call costs ~0.2 µs fixed but is ~9x faster on real
+ * values, which is where append and replay spend their time, and it needs no code of our own.
+ * CRC32C's stronger error detection matters little against torn writes and bit flips of one record.
+ */
+import { crc32 } from 'node:zlib'
+import type { LogRecord } from './types.js'
+
+export const SEGMENT_MAGIC = 0x4c444257 // 'WBDL' read as a little-endian u32
+export const FORMAT_VERSION = 1
+export const SEGMENT_HEADER_BYTES = 8
+/** len + ~len + crc. */
+export const FRAME_HEADER_BYTES = 12
+/** type + version + keyLen. */
+const BODY_FIXED_BYTES = 13
+/** A record body larger than this is framing damage, not data. */
+export const MAX_BODY_BYTES = 0x40000000
+const TYPE_SET = 1
+const TYPE_DELETE = 2
+const TWO_32 = 4294967296
+
+/** The segment header bytes. */
+export function segmentHeader(): Buffer {
+  const header = Buffer.alloc(SEGMENT_HEADER_BYTES)
+  header.writeUInt32LE(SEGMENT_MAGIC, 0)
+  header[4] = FORMAT_VERSION
+  return header
+}
+
+/** An upper bound on the bytes `encodeRecord` may write for `record` (UTF-8 is ≤ 3 bytes per UTF-16 unit). */
+export function maxEncodedBytes(record: LogRecord): number {
+  return FRAME_HEADER_BYTES + BODY_FIXED_BYTES + 3 * (record.key.length + (record.encoded?.length ?? 0))
+}
+
+/**
+ * Writes `record` into `buf` at `offset` and returns the offset after it. The caller guarantees
+ * `maxEncodedBytes(record)` bytes of room; nothing is allocated but the CRC's subarray view.
+ */
+export function encodeRecord(buf: Buffer, offset: number, record: LogRecord): number {
+  const body = offset + FRAME_HEADER_BYTES
+  buf[body] = record.kind === 'delete' ? TYPE_DELETE : TYPE_SET
+  buf.writeUInt32LE(record.version >>> 0, body + 1)
+  buf.writeUInt32LE(Math.floor(record.version / TWO_32), body + 5)
+  const keyStart = body + BODY_FIXED_BYTES
+  const keyLen = buf.write(record.key, keyStart, 'utf8')
+  buf.writeUInt32LE(keyLen, body + 9)
+  const valueLen = record.encoded === null ? 0 : buf.write(record.encoded, keyStart + keyLen, 'utf8')
+  const end = keyStart + keyLen + valueLen
+  const len = end - body
+  buf.writeUInt32LE(len, offset)
+  buf.writeUInt32LE(~len >>> 0, offset + 4)
+  buf.writeUInt32LE(crc32(buf.subarray(body, end)), offset + 8)
+  return end
+}
+
+/** Why a scan stopped early. `torn` means cut short (legal only at the tail of the last segment). */
+export interface ScanProblem {
+  readonly offset: number
+  readonly kind: 'torn' | 'corrupt'
+  readonly reason: string
+}
+
+export interface ScanResult {
+  /** Offset after the last intact record. */
+  readonly end: number
+  readonly records: number
+  /** Highest version of an intact record, or the `afterVersion` passed in. */
+  readonly lastVersion: number
+  readonly problem: ScanProblem | undefined
+}
+
+/** Reads the segment header; returns a reason it is unusable, or undefined when valid. */
+export function checkSegmentHeader(buf: Buffer): { kind: 'torn' | 'format'; reason: string } | undefined {
+  if (buf.length < SEGMENT_HEADER_BYTES) {
+    const valid = segmentHeader()
+    const isPrefix = buf.every((b, i) => b === valid[i]) || buf.every((b) => b === 0)
+    return isPrefix ? { kind: 'torn', reason: 'segment header cut short' } : { kind: 'format', reason: 'not a writebehind log segment (bad magic)' }
+  }
+  if (buf.readUInt32LE(0) !== SEGMENT_MAGIC) {
+    if (isZero(buf, 0)) return { kind: 'torn', reason: 'zero-filled segment' }
+    return { kind: 'format', reason: 'not a writebehind log segment (bad magic)' }
+  }
+  if (buf[4] !== FORMAT_VERSION) return { kind: 'format', reason: `unknown log format version ${buf[4]} (this build reads ${FORMAT_VERSION})` }
+  return undefined
+}
+
+/**
+ * Scans records from `start` to the end of `buf`, calling `onRecord` for each intact one in
+ * order. Stops at the first record that is torn (cut short, or a zero-filled tail) or corrupt
+ * (bad length, checksum, type, or a version not above `afterVersion` / the previous record's).
+ * Never throws on bad input; a fuzz test holds it to that.
+ */
+export function scanRecords(
+  buf: Buffer,
+  start: number,
+  afterVersion: number,
+  onRecord: ((record: LogRecord, offset: number) => void) | undefined,
+): ScanResult {
+  let offset = start
+  let records = 0
+  let lastVersion = afterVersion
+  while (offset < buf.length) {
+    const decoded = decodeAt(buf, offset, lastVersion)
+    if ('reason' in decoded) return { end: offset, records, lastVersion, problem: decoded }
+    const { record, end } = decoded
+    onRecord?.(record, offset)
+    records++
+    lastVersion = record.version
+    offset = end
+  }
+  return { end: offset, records, lastVersion, problem: undefined }
+}
+
+type Decoded = { record: LogRecord; end: number } | ScanProblem
+
+/** Decodes the record at `offset`, or says why it cannot. */
+function decodeAt(buf: Buffer, offset: number, afterVersion: number): Decoded {
+  const remaining = buf.length - offset
+  if (remaining < FRAME_HEADER_BYTES) return tornOrZero(buf, offset, 'record header cut short')
+  const len = buf.readUInt32LE(offset)
+  if ((len ^ buf.readUInt32LE(offset + 4)) !== -1) {
+    return isZero(buf, offset) ? torn(offset, 'zero-filled tail') : corrupt(offset, 'bad record length field')
+  }
+  if (len < BODY_FIXED_BYTES || len > MAX_BODY_BYTES) return corrupt(offset, `impossible record length ${len}`)
+  const body = offset + FRAME_HEADER_BYTES
+  const end = body + len
+  if (end > buf.length) return torn(offset, `record of ${len} bytes cut short at end of file`)
+  if (crc32(buf.subarray(body, end)) !== buf.readUInt32LE(offset + 8)) return corrupt(offset, 'checksum mismatch')
+  return decodeBody(buf, offset, body, end, afterVersion)
+}
+
+/** Decodes a body whose checksum matched; still validates every field. */
+function decodeBody(buf: Buffer, offset: number, body: number, end: number, afterVersion: number): Decoded {
+  const type = buf[body]
+  const high = buf.readUInt32LE(body + 5)
+  if (type !== TYPE_SET && type !== TYPE_DELETE) return corrupt(offset, `unknown record type ${type}`)
+  if (high > 0x1fffff) return corrupt(offset, 'version above Number.MAX_SAFE_INTEGER')
+  const version = high * TWO_32 + buf.readUInt32LE(body + 1)
+  if (version <= afterVersion) return corrupt(offset, `version ${version} not above the previous ${afterVersion}`)
+  const keyStart = body + BODY_FIXED_BYTES
+  const keyEnd = keyStart + buf.readUInt32LE(body + 9)
+  if (keyEnd > end) return corrupt(offset, 'key length past the record end')
+  if (type === TYPE_DELETE && keyEnd !== end) return corrupt(offset, 'delete record with a value')
+  const key = buf.toString('utf8', keyStart, keyEnd)
+  const encoded = type === TYPE_SET ? buf.toString('utf8', keyEnd, end) : null
+  const record: LogRecord = { kind: type === TYPE_SET ? 'set' : 'delete', key, version, encoded }
+  return { record, end }
+}
+
+function tornOrZero(buf: Buffer, offset: number, reason: string): ScanProblem {
+  return torn(offset, isZero(buf, offset) && buf.length > offset ? 'zero-filled tail' : reason)
+}
+
+function torn(offset: number, reason: string): ScanProblem {
+  return { offset, kind: 'torn', reason }
+}
+
+function corrupt(offset: number, reason: string): ScanProblem {
+  return { offset, kind: 'corrupt', reason }
+}
+
+/** True when every byte from `offset` to the end is zero (a file extended but never written). */
+function isZero(buf: Buffer, offset: number): boolean {
+  for (let i = offset; i < buf.length; i++) if (buf[i] !== 0) return false
+  return true
+}

@@ -1,0 +1,125 @@
+/**
+ * Recovery, run by `DirtyLog.open()` under the writer lock: reads every segment, keeps the intact
+ * records above the checkpoint's low-water mark, and repairs the directory.
+ *
+ * - A torn record (cut short, or a zero-filled tail) at the end of the LAST segment is a crash in
+ *   the middle of a write: the file is cut back to the last intact record and reported.
+ * - Any other problem (bad checksum or framing anywhere, a segment cut short before later ones)
+ *   throws `LogCorruptionError` naming the segment and offset, unless `mode` is `truncate`: then
+ *   the bad record, the rest of its segment and every later segment are dropped and counted.
+ * - Whole segments whose records are all ≤ lowWater are deleted (a crash may have come between a
+ *   checkpoint and its deletions).
+ * - Every surviving segment is fsynced, so what recovery returns is on disk before new appends.
+ *
+ * Non-last segments never hold torn tails after a power loss, because the writer fsyncs a segment
+ * before it creates the next one.
+ */
+import { open, truncate, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { LogCorruptionError } from '../errors.js'
+import { fsyncDir, type Checkpoint } from './checkpoint.js'
+import { scanAllSegments, type SegmentScan } from './segment-reader.js'
+import type { LogEvent, LogRecord, Recovered, Truncation } from './types.js'
+
+/** A segment that survived recovery, as the writer tracks it. */
+export interface SegmentInfo {
+  readonly name: string
+  readonly seq: number
+  readonly bytes: number
+  readonly records: number
+  /** Highest version in the segment (0 when empty). */
+  readonly maxVersion: number
+}
+
+export interface RecoveryResult {
+  readonly recovered: Recovered
+  /** Surviving segments, oldest first. */
+  readonly segments: SegmentInfo[]
+  /** Highest segment number seen (0 if none), so new segments sort after every old one. */
+  readonly lastSeq: number
+}
+
+interface Plan {
+  truncation: Truncation | undefined
+  /** Index of the segment the truncation cuts (it survives unless cut at offset 0); past the end if none. */
+  cutIndex: number
+}
+
+/** Recovers `dir` (see the module header); emits a `truncated` event for each cut. */
+export async function recover(
+  dir: string,
+  checkpoint: Checkpoint,
+  mode: 'strict' | 'truncate',
+  emit: (e: LogEvent) => void,
+): Promise<RecoveryResult> {
+  const records: LogRecord[] = []
+  const collected: number[] = []
+  const scans = scanAllSegments(dir, (record, index) => {
+    if (record.version <= checkpoint.lowWater) return
+    records.push(record)
+    collected[index] = (collected[index] ?? 0) + 1
+  })
+  const plan = planCuts(scans, mode)
+  records.length = collected.slice(0, plan.cutIndex + 1).reduce((sum, n) => sum + (n ?? 0), 0)
+  const survivors = await applyPlan(dir, scans, plan, checkpoint.lowWater)
+  if (plan.truncation !== undefined) emit({ type: 'truncated', ...plan.truncation })
+  const recovered: Recovered = {
+    records,
+    lowWater: checkpoint.lowWater,
+    highestVersion: highestVersion(scans, checkpoint),
+    truncations: plan.truncation === undefined ? [] : [plan.truncation],
+  }
+  return { recovered, segments: survivors, lastSeq: scans.at(-1)?.seq ?? 0 }
+}
+
+/** Decides where to cut, or throws for corruption in strict mode. */
+function planCuts(scans: SegmentScan[], mode: 'strict' | 'truncate'): Plan {
+  const index = scans.findIndex((scan) => scan.problem !== undefined)
+  const bad = scans[index]
+  if (bad?.problem === undefined) return { truncation: undefined, cutIndex: scans.length }
+  const isTornTail = bad.problem.kind === 'torn' && index === scans.length - 1
+  if (!isTornTail && mode === 'strict') {
+    const reason = bad.problem.kind === 'torn' ? `${bad.problem.reason}, but later segments follow` : bad.problem.reason
+    throw new LogCorruptionError(bad.name, bad.problem.offset, reason)
+  }
+  const later = scans.slice(index + 1).reduce((sum, scan) => sum + scan.records + (scan.problem?.recordsFromOffset ?? 0), 0)
+  const reason = isTornTail ? `torn tail: ${bad.problem.reason}` : `corrupt record dropped (recovery: truncate): ${bad.problem.reason}`
+  const truncation = { segment: bad.name, offset: bad.problem.offset, droppedRecords: bad.problem.recordsFromOffset + later, reason }
+  return { truncation, cutIndex: index }
+}
+
+/** Cuts and deletes files per the plan, deletes segments wholly ≤ lowWater, fsyncs survivors. */
+async function applyPlan(dir: string, scans: SegmentScan[], plan: Plan, lowWater: number): Promise<SegmentInfo[]> {
+  const survivors: SegmentInfo[] = []
+  let deleted = false
+  for (const [index, scan] of scans.entries()) {
+    const path = join(dir, scan.name)
+    const cutHere = index === plan.cutIndex && plan.truncation !== undefined
+    const bytes = cutHere ? scan.end : scan.bytes
+    if (index > plan.cutIndex || bytes === 0 || scan.lastVersion <= lowWater) {
+      await unlink(path)
+      deleted = true
+      continue
+    }
+    if (cutHere) await truncate(path, bytes)
+    await fdatasyncFile(path)
+    survivors.push({ name: scan.name, seq: scan.seq, bytes, records: scan.records, maxVersion: scan.lastVersion })
+  }
+  if (deleted) await fsyncDir(dir)
+  return survivors
+}
+
+async function fdatasyncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+')
+  try {
+    await handle.datasync()
+  } finally {
+    await handle.close()
+  }
+}
+
+function highestVersion(scans: SegmentScan[], checkpoint: Checkpoint): number {
+  let highest = checkpoint.highWater
+  for (const scan of scans) highest = Math.max(highest, scan.lastVersion, scan.problem?.versionAfter ?? 0)
+  return highest
+}
