@@ -1,0 +1,193 @@
+// SqliteStore: the conformance suite on a temp file, plus a mapped leaderboard, a composite-key
+// mapping with tombstones, identifier validation, error classification, fenced counts and purges.
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import Database from 'better-sqlite3'
+import { StoreError } from '../../src/errors.js'
+import { isRetryable } from '../../src/stores/sql/sqlite/dialect.js'
+import { SqliteStore } from '../../src/stores/sql/sqlite/index.js'
+import { deleteOp, describeStoreConformance, setOp } from '../../src/testing/index.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'wb-sqlite-'))
+let files = 0
+after(() => rmSync(dir, { recursive: true, force: true }))
+
+describeStoreConformance('SqliteStore', async () => {
+  const store = new SqliteStore({ path: join(dir, `conformance-${files++}.db`) })
+  return { store, cleanup: () => store.close() }
+})
+
+describeStoreConformance('SqliteStore, 50 rows per statement', async () => {
+  const store = new SqliteStore({ path: join(dir, `multirow-${files++}.db`), maxRowsPerStatement: 50 })
+  return { store, cleanup: () => store.close() }
+})
+
+function openDb(): Database.Database {
+  const db = new Database(join(dir, `own-${files++}.db`))
+  db.pragma('journal_mode = WAL')
+  return db
+}
+
+const playerKey = (key: string): number[] => {
+  const m = /^player:(\d+)$/.exec(key)
+  if (m === null) throw new TypeError(`not a player key: ${key}`)
+  return [Number(m[1])]
+}
+
+const leaderboard = (version: string | undefined) => ({
+  name: 'scores',
+  key: 'player_id',
+  keyToColumns: playerKey,
+  columnsToKey: (row: Record<string, unknown>) => `player:${String(row.player_id)}`,
+  columns: { score: (value: unknown) => (value as { score: number }).score },
+  version,
+  updatedAt: 'updated_at',
+  fromRow: (row: Record<string, unknown>) => ({ score: row.score }),
+})
+
+describe('SqliteStore on your own table', () => {
+  it('maps player:<id> onto scores(player_id, score, version), fenced, deletes remove the row', async () => {
+    const db = openDb()
+    db.exec('CREATE TABLE scores (player_id INTEGER PRIMARY KEY, score INTEGER NOT NULL CHECK (score >= 0), version INTEGER NOT NULL, updated_at TEXT)')
+    const store = new SqliteStore({ database: db, table: leaderboard('version') })
+    assert.deepEqual(await store.writeBatch([setOp('player:1', 5, { score: 10 }), setOp('player:2', 6, { score: 20 })]), { fenced: 0 })
+    assert.deepEqual(await store.writeBatch([setOp('player:1', 4, { score: 99 }), setOp('player:2', 7, { score: 21 })]), { fenced: 1 })
+    const loaded = await store.load(['player:1', 'player:2', 'player:3', 'nonsense'])
+    assert.deepEqual(loaded, new Map([['player:1', { version: 5, value: { score: 10 } }], ['player:2', { version: 7, value: { score: 21 } }]]))
+    await store.writeBatch([deleteOp('player:1', 8), deleteOp('player:2', 3)])
+    assert.deepEqual(db.prepare('SELECT player_id, score FROM scores ORDER BY player_id').all(), [{ player_id: 2, score: 21 }])
+    await store.close()
+    db.close()
+  })
+
+  it('fails only the op whose key or value cannot be mapped', async () => {
+    const db = openDb()
+    db.exec('CREATE TABLE scores (player_id INTEGER PRIMARY KEY, score INTEGER, version INTEGER, updated_at TEXT)')
+    const store = new SqliteStore({ database: db, table: leaderboard('version') })
+    const result = await store.writeBatch([setOp('player:1', 1, { score: 1 }), setOp('bob', 2, { score: 2 }), setOp('player:3', 3, { score: 3 })])
+    assert.equal(result.failures?.length, 1)
+    assert.equal(result.failures?.[0]?.index, 1)
+    const error = result.failures?.[0]?.error
+    assert.ok(error instanceof StoreError && error.code === 'E_STORE_MAPPING' && !error.retryable)
+    assert.deepEqual(new Set((await store.load(['player:1', 'player:2', 'player:3'])).keys()), new Set(['player:1', 'player:3']))
+    db.close()
+  })
+
+  it('without a version column fencing is off: the last write delivered wins (documented risk)', async () => {
+    const db = openDb()
+    db.exec('CREATE TABLE scores (player_id INTEGER PRIMARY KEY, score INTEGER, updated_at TEXT)')
+    const store = new SqliteStore({ database: db, table: leaderboard(undefined) })
+    await store.writeBatch([setOp('player:1', 2, { score: 2 })])
+    await store.writeBatch([setOp('player:1', 1, { score: 1 })])
+    assert.deepEqual((await store.load(['player:1'])).get('player:1'), { version: 0, value: { score: 1 } })
+    db.close()
+  })
+
+  it('maps a composite key and keeps tombstones in a deleted column', async () => {
+    const db = openDb()
+    db.exec('CREATE TABLE game_scores (game TEXT, player INTEGER, score INTEGER, v INTEGER, gone INTEGER, PRIMARY KEY (game, player))')
+    const store = new SqliteStore({
+      database: db,
+      table: {
+        name: 'game_scores',
+        key: ['game', 'player'],
+        keyToColumns: (key) => {
+          const [game, player] = key.split('/')
+          return [game, Number(player)]
+        },
+        columnsToKey: (row) => `${String(row.game)}/${String(row.player)}`,
+        columns: { score: (value) => value },
+        version: 'v',
+        deleted: 'gone',
+        fromRow: (row) => row.score,
+      },
+    })
+    await store.writeBatch([setOp('chess/1', 1, 1500), setOp('go/1', 2, 30), setOp('chess/2', 3, 1400)])
+    await store.writeBatch([deleteOp('chess/1', 4)])
+    await store.writeBatch([setOp('chess/1', 1, 1500)]) // a replayed older set: the tombstone fences it
+    const loaded = await store.load(['chess/1', 'go/1', 'chess/2'])
+    assert.deepEqual(loaded, new Map([['go/1', { version: 2, value: 30 }], ['chess/2', { version: 3, value: 1400 }]]))
+    assert.deepEqual(db.prepare('SELECT gone, v FROM game_scores WHERE game = ? AND player = ?').get('chess', 1), { gone: 1, v: 4 })
+    db.close()
+  })
+})
+
+describe('SqliteStore options and identifiers', () => {
+  it('rejects bad identifiers with a TypeError naming the option', () => {
+    const path = join(dir, 'never.db')
+    assert.throws(() => new SqliteStore({ path, table: 'x; DROP TABLE y' }), { name: 'TypeError', message: /^table must be/ })
+    assert.throws(() => new SqliteStore({ path, table: 'a.b.c' }), { name: 'TypeError', message: /^table must be/ })
+    assert.throws(() => new SqliteStore({ path, table: { ...leaderboard('version'), name: 'sc"ores' } }), { name: 'TypeError', message: /^table\.name/ })
+    assert.throws(() => new SqliteStore({ path, table: { ...leaderboard('version'), columns: { 'sc ore': () => 1 } } }), { message: /^table\.columns/ })
+    assert.throws(() => new SqliteStore({ path, table: { ...leaderboard('ver-sion') } }), { message: /^table\.version/ })
+    assert.throws(() => new SqliteStore({ path, table: { ...leaderboard('version'), key: ['a', 'b'], keyToColumns: undefined } }), { message: /keyToColumns/ })
+    assert.throws(() => new SqliteStore({ path, maxRowsPerStatement: 0 }), { name: 'TypeError', message: /maxRowsPerStatement/ })
+    assert.throws(() => new SqliteStore({ path, table: leaderboard('version'), createTable: true }), { message: /createTable/ })
+    assert.throws(() => new SqliteStore({} as never), { message: /path or database/ })
+  })
+
+  it('quotes a valid schema-qualified, mixed-case table name', async () => {
+    const store = new SqliteStore({ path: join(dir, `schema-${files++}.db`), table: 'main.Cache_Entries' })
+    await store.writeBatch([setOp('a', 1, 'a')])
+    assert.equal((await store.load(['a'])).get('a')?.version, 1)
+    await store.close()
+  })
+})
+
+describe('SqliteStore errors, fenced counts and purges', () => {
+  it('a constraint violation fails the batch with retryable false, atomically', async () => {
+    const db = openDb()
+    db.exec('CREATE TABLE scores (player_id INTEGER PRIMARY KEY, score INTEGER NOT NULL CHECK (score >= 0), version INTEGER NOT NULL, updated_at TEXT)')
+    const store = new SqliteStore({ database: db, table: leaderboard('version') })
+    const failed = await store.writeBatch([setOp('player:1', 1, { score: 5 }), setOp('player:2', 2, { score: -1 })]).catch((e: unknown) => e)
+    assert.ok(failed instanceof StoreError, 'a StoreError')
+    assert.equal(failed.retryable, false)
+    assert.match((failed.cause as { code: string }).code, /^SQLITE_CONSTRAINT/)
+    assert.equal((await store.load(['player:1'])).size, 0, 'nothing of the failed batch applied')
+    db.close()
+  })
+
+  it('a locked database fails the batch with retryable true', async () => {
+    const path = join(dir, `busy-${files++}.db`)
+    const holder = new Database(path)
+    holder.pragma('journal_mode = WAL')
+    const mine = new Database(path)
+    mine.pragma('busy_timeout = 0')
+    const store = new SqliteStore({ database: mine })
+    await store.init()
+    holder.exec('BEGIN IMMEDIATE')
+    const failed = await store.writeBatch([setOp('a', 1, 'a')]).catch((e: unknown) => e)
+    holder.exec('ROLLBACK')
+    assert.ok(failed instanceof StoreError && failed.retryable, 'SQLITE_BUSY is retryable')
+    assert.deepEqual(await store.writeBatch([setOp('a', 1, 'a')]), { fenced: 0 })
+    holder.close()
+    mine.close()
+  })
+
+  it('classifies SQLite result codes', () => {
+    for (const code of ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR_WRITE', 'SQLITE_FULL']) assert.equal(isRetryable({ code }), true, code)
+    for (const code of ['SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_MISMATCH', 'SQLITE_ERROR', 'SQLITE_TOOBIG']) assert.equal(isRetryable({ code }), false, code)
+    assert.equal(isRetryable(new TypeError('bad binding')), false)
+  })
+
+  it('reports fenced ops in the batch result', async () => {
+    const store = new SqliteStore({ path: join(dir, `fenced-${files++}.db`) })
+    assert.deepEqual(await store.writeBatch([setOp('a', 2, 'a'), setOp('b', 2, 'b'), setOp('c', 2, 'c')]), { fenced: 0 })
+    assert.deepEqual(await store.writeBatch([setOp('a', 3, 'a3'), setOp('b', 1, 'old'), deleteOp('c', 2), setOp('d', 1, 'd')]), { fenced: 2 })
+    await store.close()
+  })
+
+  it('purges tombstones older than the given age, keeping fresh ones and live rows', async () => {
+    const db = openDb()
+    const store = new SqliteStore({ database: db })
+    await store.writeBatch([setOp('live', 1, 'x'), deleteOp('old', 2), deleteOp('fresh', 3)])
+    db.prepare(`UPDATE writebehind_entries SET updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '-1 hour') WHERE key = 'old'`).run()
+    assert.equal(await store.purgeTombstones(60_000), 1)
+    assert.deepEqual(db.prepare('SELECT key, deleted FROM writebehind_entries ORDER BY key').all(), [{ key: 'fresh', deleted: 1 }, { key: 'live', deleted: 0 }])
+    await assert.rejects(store.purgeTombstones(-1), TypeError)
+    db.close()
+  })
+})
