@@ -48,6 +48,17 @@ export interface CacheEvents {
   'alert:staleness': [{ oldestDirtyAgeMs: number; thresholdMs: number }]
   'alert:recovered': [{ oldestDirtyAgeMs: number; thresholdMs: number }]
   'log:truncated': [{ segment: string; offset: number; droppedRecords: number; reason: string }]
-  recovered: [{ records: number; keys: number; durationMs: number }]
+  recovered: [RecoveryReport]
   warning: [{ code: string; message: string }]
+}
+
+/** What `open()` found in the dirty log (`cache.recovery`). */
+export interface RecoveryReport {
+  /** Records above the checkpoint that were replayed. */
+  readonly records: number
+  /** Keys they made dirty again (to be flushed). */
+  readonly keys: number
+  readonly durationMs: number
+  /** Torn tails cut, or corrupt records dropped with `recovery: 'truncate'`. */
+  readonly truncations: ReadonlyArray<{ segment: string; offset: number; droppedRecords: number; reason: string }>
 }

@@ -1,0 +1,151 @@
+/**
+ * The backlog: unflushed writes not yet taken into a batch. Two modes, one interface:
+ *
+ * - `CoalescingBacklog` (the default) keeps one dirty ENTRY per key, in the order of its first
+ *   unflushed write. A batch takes the latest value of the oldest dirty keys, so N writes to one
+ *   key between flushes cost one store op, and a hot key is never starved (it keeps its place).
+ * - `OrderedBacklog` (`coalesce: false`) keeps every write as its own op, in version order, and
+ *   flushes them all, in order.
+ *
+ * Both give out ops oldest first and never a key that is `busy` (in a batch in flight), which is
+ * how one key never sits in two in-flight batches. Both are ordered by version, so the front also
+ * holds the lowest unflushed version: what the checkpoint's low-water mark needs.
+ */
+import type { Codec } from '../contracts/codec.js'
+import type { Entry } from './memory-tier.js'
+import { opFor, type PendingOp } from './pending-op.js'
+
+export interface Backlog {
+  /** Unflushed writes waiting for a batch (dirty keys, or queued ops). */
+  readonly size: number
+  readonly bytes: number
+  /** Records a write just applied to `entry`; `sizeDelta` is how much it changed the entry's size. */
+  record(entry: Entry, sizeDelta: number, now: number): void
+  /** Takes up to `max` ops, oldest first, skipping busy keys; `urgent` keys go first when given. */
+  take(max: number, busy: ReadonlySet<string>, urgent?: ReadonlySet<string>): PendingOp[]
+  /** Clock time of the oldest waiting write, or undefined when empty. */
+  oldestSince(): number | undefined
+  /** The lowest version waiting, or undefined when empty. */
+  lowestVersion(): number | undefined
+}
+
+export class CoalescingBacklog implements Backlog {
+  private readonly dirty = new Map<string, Entry>()
+  private byteCount = 0
+
+  constructor(private readonly codec: Codec) {}
+
+  get size(): number {
+    return this.dirty.size
+  }
+
+  get bytes(): number {
+    return this.byteCount
+  }
+
+  record(entry: Entry, sizeDelta: number, now: number): void {
+    if (entry.dirtySince !== 0) {
+      this.byteCount += sizeDelta
+      return
+    }
+    entry.dirtySince = now
+    entry.dirtyVersion = entry.version
+    this.dirty.set(entry.key, entry)
+    this.byteCount += entry.size
+  }
+
+  take(max: number, busy: ReadonlySet<string>, urgent?: ReadonlySet<string>): PendingOp[] {
+    const ops: PendingOp[] = []
+    if (urgent !== undefined) {
+      for (const key of urgent) {
+        const entry = this.dirty.get(key)
+        if (ops.length >= max) return ops
+        if (entry !== undefined && !busy.has(key)) ops.push(this.takeEntry(entry))
+      }
+    }
+    for (const entry of this.dirty.values()) {
+      if (ops.length >= max) break
+      if (!busy.has(entry.key)) ops.push(this.takeEntry(entry))
+    }
+    return ops
+  }
+
+  oldestSince(): number | undefined {
+    return this.front()?.dirtySince
+  }
+
+  lowestVersion(): number | undefined {
+    return this.front()?.dirtyVersion
+  }
+
+  private front(): Entry | undefined {
+    for (const entry of this.dirty.values()) return entry
+    return undefined
+  }
+
+  private takeEntry(entry: Entry): PendingOp {
+    const op = opFor(entry, entry.dirtySince, this.codec)
+    this.dirty.delete(entry.key)
+    this.byteCount -= entry.size
+    entry.dirtySince = 0
+    return op
+  }
+}
+
+export class OrderedBacklog implements Backlog {
+  private queue: PendingOp[] = []
+  private head = 0
+  private byteCount = 0
+
+  constructor(private readonly codec: Codec) {}
+
+  get size(): number {
+    return this.queue.length - this.head
+  }
+
+  get bytes(): number {
+    return this.byteCount
+  }
+
+  record(entry: Entry, _sizeDelta: number, now: number): void {
+    const op = opFor(entry, now, this.codec)
+    this.queue.push(op)
+    this.byteCount += op.size
+  }
+
+  /** Ops in queue order; an op whose key is busy stays, and so do the later ops of that key. */
+  take(max: number, busy: ReadonlySet<string>): PendingOp[] {
+    const ops: PendingOp[] = []
+    const kept: PendingOp[] = []
+    let i = this.head
+    for (; i < this.queue.length && ops.length < max; i++) {
+      const op = this.queue[i] as PendingOp
+      if (busy.has(op.key)) kept.push(op)
+      else ops.push(op)
+    }
+    for (const op of ops) this.byteCount -= op.size
+    this.compact(i, kept)
+    return ops
+  }
+
+  oldestSince(): number | undefined {
+    return this.queue[this.head]?.since
+  }
+
+  lowestVersion(): number | undefined {
+    return this.queue[this.head]?.version
+  }
+
+  private compact(consumedTo: number, kept: PendingOp[]): void {
+    if (kept.length > 0) {
+      this.queue = kept.concat(this.queue.slice(consumedTo))
+      this.head = 0
+    } else {
+      this.head = consumedTo
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head)
+        this.head = 0
+      }
+    }
+  }
+}

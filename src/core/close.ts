@@ -1,0 +1,73 @@
+/**
+ * `cache.close()`: stop taking writes, drain the backlog for up to `closeTimeoutMs`, then release
+ * everything, each cleanup running even if another fails. What could not be flushed in time is
+ * reported, and stays in the dirty log (where there is one) for the next `open()`.
+ */
+import { CacheClosedError } from '../errors.js'
+import type { CacheParts } from './cache-parts.js'
+
+export interface CloseReport {
+  /** True when everything acknowledged reached the store (or the dead-letter queue). */
+  readonly drained: boolean
+  /** Unflushed entries left behind. */
+  readonly unflushed: number
+  /** Up to 100 of their keys. */
+  readonly unflushedKeys: string[]
+  /** True when those entries are safe in the dirty log and will be replayed by the next open(). */
+  readonly safeInLog: boolean
+  /** Cleanups that failed (log, dead-letter queue, store). */
+  readonly errors: Error[]
+}
+
+export async function closeCache(parts: CacheParts): Promise<CloseReport> {
+  const drained = await drainWithin(parts, parts.options.closeTimeoutMs)
+  parts.scheduler.stop()
+  parts.flusher.stop()
+  parts.alarm.stop()
+  parts.admission.rejectAll(new CacheClosedError('write'))
+  const leftover = unflushedKeys(parts)
+  const errors: Error[] = []
+  await attempt(errors, () => parts.checkpointer.final())
+  await attempt(errors, async () => parts.log?.close())
+  await attempt(errors, () => parts.dlq.close())
+  await attempt(errors, async () => parts.options.store.close?.())
+  return {
+    drained: drained && leftover.length === 0,
+    unflushed: leftover.length,
+    unflushedKeys: leftover.slice(0, 100),
+    safeInLog: parts.log !== undefined && errors.length === 0,
+    errors,
+  }
+}
+
+async function drainWithin(parts: CacheParts, timeoutMs: number): Promise<boolean> {
+  const { clock } = parts.options
+  let timer: ReturnType<typeof clock.setTimeout> | undefined
+  const timeout = new Promise<false>((resolve) => {
+    timer = clock.setTimeout(() => resolve(false), timeoutMs)
+  })
+  const drained = parts.admission
+    .drained()
+    .then(() => parts.scheduler.flushAll())
+    .then(() => true as const)
+  const result = await Promise.race([drained, timeout])
+  if (timer !== undefined) clock.clearTimeout(timer)
+  return result
+}
+
+/** Keys with writes not yet in the store: still dirty, or left in a flight by the stop. */
+function unflushedKeys(parts: CacheParts): string[] {
+  const keys = new Set<string>()
+  for (const op of parts.backlog.take(Infinity, new Set())) keys.add(op.key)
+  for (const op of parts.flusher.abandoned) keys.add(op.key)
+  for (const key of parts.flusher.busy) keys.add(key)
+  return [...keys]
+}
+
+async function attempt(errors: Error[], cleanup: () => Promise<unknown>): Promise<void> {
+  try {
+    await cleanup()
+  } catch (error) {
+    errors.push(error instanceof Error ? error : new Error(String(error)))
+  }
+}

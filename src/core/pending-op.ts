@@ -1,0 +1,64 @@
+/**
+ * An unflushed op as the flush pipeline carries it: the `StoreOp` a store sees, plus the pipeline's
+ * own bookkeeping (when the write became dirty, failed attempts). The decoded `value` is computed
+ * only if a store asks for it.
+ */
+import type { Codec } from '../contracts/codec.js'
+import type { StoreDeleteOp, StoreSetOp } from '../contracts/store.js'
+import type { Entry } from './memory-tier.js'
+
+abstract class PendingBase {
+  /** Failed attempts so far (retryable failures while the circuit was closed). */
+  attempts = 0
+  firstFailedAt = 0
+
+  constructor(
+    readonly key: string,
+    readonly version: number,
+    /** Clock time of the first unflushed write this op carries. */
+    readonly since: number,
+  ) {}
+
+  /** Key plus value length, as the backlog counts bytes. */
+  abstract get size(): number
+}
+
+export class PendingSet extends PendingBase implements StoreSetOp {
+  readonly kind = 'set' as const
+  private decoded: { value: unknown } | undefined
+
+  constructor(key: string, version: number, since: number, readonly encoded: string, private readonly codec: Codec) {
+    super(key, version, since)
+  }
+
+  get value(): unknown {
+    this.decoded ??= { value: this.codec.decode(this.encoded) }
+    return this.decoded.value
+  }
+
+  get size(): number {
+    return this.key.length + this.encoded.length
+  }
+}
+
+export class PendingDelete extends PendingBase implements StoreDeleteOp {
+  readonly kind = 'delete' as const
+
+  get size(): number {
+    return this.key.length
+  }
+}
+
+export type PendingOp = PendingSet | PendingDelete
+
+/** The op that flushes an entry's current value. */
+export function opFor(entry: Entry, since: number, codec: Codec): PendingOp {
+  return entry.encoded === null
+    ? new PendingDelete(entry.key, entry.version, since)
+    : new PendingSet(entry.key, entry.version, since, entry.encoded, codec)
+}
+
+/** Rebuilds an op from stored fields (log replay, dead-letter replay). */
+export function opFromRecord(key: string, version: number, encoded: string | null, since: number, codec: Codec): PendingOp {
+  return encoded === null ? new PendingDelete(key, version, since) : new PendingSet(key, version, since, encoded, codec)
+}

@@ -1,0 +1,127 @@
+/**
+ * Turns user options into `ResolvedOptions`: defaults filled in, every value checked. A bad option
+ * throws a `TypeError` that names it; a legal but risky one warns once with a code.
+ */
+import { systemClock } from '../contracts/clock.js'
+import { strictJson } from './json-codec.js'
+import type { CacheOptions, Durability, ResolvedOptions } from './options.js'
+
+const DURABILITIES: readonly Durability[] = ['memory', 'log', 'disk', 'store']
+const MiB = 1 << 20
+
+export function resolveOptions(options: CacheOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('WriteBehindCache.open() needs an options object')
+  checkStore(options.store)
+  const dir = optionalString(options.dir, 'dir')
+  const warn = options.warn ?? defaultWarn
+  const durability = resolveDurability(options.durability, dir)
+  const resolved: ResolvedOptions = {
+    store: options.store,
+    dir,
+    durability,
+    syncIntervalMs: optionalNumber(options.syncIntervalMs, 'syncIntervalMs', 1),
+    coalesce: optionalBoolean(options.coalesce, 'coalesce') ?? true,
+    flush: {
+      intervalMs: num(options.flush?.intervalMs, 'flush.intervalMs', 500, 1),
+      batchSize: int(options.flush?.batchSize, 'flush.batchSize', 500, 1),
+      maxDelayMs: num(options.flush?.maxDelayMs, 'flush.maxDelayMs', 5000, 1),
+      concurrency: int(options.flush?.concurrency, 'flush.concurrency', 2, 1),
+    },
+    backlog: {
+      maxEntries: int(options.backlog?.maxEntries, 'backlog.maxEntries', 1_000_000, 1),
+      maxBytes: num(options.backlog?.maxBytes, 'backlog.maxBytes', 256 * MiB, 1),
+      whenFull: oneOf(options.backlog?.whenFull, 'backlog.whenFull', ['wait', 'reject', 'store'] as const) ?? 'wait',
+    },
+    memory: {
+      maxEntries: num(options.memory?.maxEntries, 'memory.maxEntries', Infinity, 1),
+      maxBytes: num(options.memory?.maxBytes, 'memory.maxBytes', Infinity, 1),
+    },
+    retry: {
+      baseDelayMs: num(options.retry?.baseDelayMs, 'retry.baseDelayMs', 100, 0),
+      maxDelayMs: num(options.retry?.maxDelayMs, 'retry.maxDelayMs', 30_000, 0),
+      maxAttempts: int(options.retry?.maxAttempts, 'retry.maxAttempts', 8, 1),
+      circuitThreshold: int(options.retry?.circuitThreshold, 'retry.circuitThreshold', 5, 1),
+    },
+    alerts: { maxStalenessMs: optionalNumber(options.alerts?.maxStalenessMs, 'alerts.maxStalenessMs', 1) },
+    maxKeyBytes: int(options.maxKeyBytes, 'maxKeyBytes', 1024, 1),
+    maxValueBytes: int(options.maxValueBytes, 'maxValueBytes', 16 * MiB, 1),
+    closeTimeoutMs: num(options.closeTimeoutMs, 'closeTimeoutMs', 30_000, 0),
+    recovery: oneOf(options.recovery, 'recovery', ['strict', 'truncate'] as const) ?? 'strict',
+    segmentBytes: int(options.segmentBytes, 'segmentBytes', 64 * MiB, 4096),
+    codec: options.codec ?? strictJson,
+    clock: options.clock ?? systemClock,
+    warn,
+  }
+  warnAboutRisks(resolved, options)
+  return resolved
+}
+
+function resolveDurability(value: Durability | undefined, dir: string | undefined): Durability {
+  const durability = oneOf(value, 'durability', DURABILITIES) ?? (dir === undefined ? 'memory' : 'log')
+  if (dir === undefined && (durability === 'log' || durability === 'disk')) {
+    throw new TypeError(`durability '${durability}' needs a dir for the dirty log; pass dir, or use 'memory' or 'store'`)
+  }
+  return durability
+}
+
+function warnAboutRisks(resolved: ResolvedOptions, options: CacheOptions): void {
+  if (resolved.dir === undefined && resolved.durability !== 'store') {
+    resolved.warn(
+      'WB_NO_LOG',
+      'writebehind: no dir is set, so there is no dirty log: acknowledged writes that are not yet flushed are lost if the process dies. Pass dir to keep them.',
+    )
+  }
+  if (options.retry?.maxDelayMs !== undefined && resolved.retry.maxDelayMs < resolved.retry.baseDelayMs) {
+    throw new TypeError('retry.maxDelayMs must be at least retry.baseDelayMs')
+  }
+}
+
+const warned = new Set<string>()
+function defaultWarn(code: string, message: string): void {
+  if (warned.has(code)) return
+  warned.add(code)
+  process.emitWarning(message, { code })
+}
+
+function checkStore(store: unknown): void {
+  const s = store as { writeBatch?: unknown; load?: unknown } | undefined
+  if (typeof s !== 'object' || s === null || typeof s.writeBatch !== 'function' || typeof s.load !== 'function') {
+    throw new TypeError('store must be a Store (an object with writeBatch(ops) and load(keys)), e.g. new SqliteStore({ path })')
+  }
+}
+
+function num(value: unknown, name: string, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min) {
+    throw new TypeError(`${name} must be a number >= ${min}, got ${String(value)}`)
+  }
+  return value
+}
+
+function int(value: unknown, name: string, fallback: number, min: number): number {
+  const n = num(value, name, fallback, min)
+  if (!Number.isInteger(n)) throw new TypeError(`${name} must be a whole number, got ${n}`)
+  return n
+}
+
+function optionalNumber(value: unknown, name: string, min: number): number | undefined {
+  return value === undefined ? undefined : num(value, name, 0, min)
+}
+
+function optionalString(value: unknown, name: string): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`${name} must be a non-empty string`)
+  return value
+}
+
+function optionalBoolean(value: unknown, name: string): boolean | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'boolean') throw new TypeError(`${name} must be true or false`)
+  return value
+}
+
+function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined
+  if (!allowed.includes(value as T)) throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${String(value)}`)
+  return value as T
+}

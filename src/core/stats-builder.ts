@@ -1,0 +1,46 @@
+/** Builds `cache.stats()` from the engine's parts and counters. */
+import type { CacheParts } from './cache-parts.js'
+import type { CacheStats } from './stats.js'
+
+export interface Counters {
+  writes: number
+  hits: number
+  misses: number
+  batches: number
+  ops: number
+  fenced: number
+  failedBatches: number
+  deadLettered: number
+  highWaterEntries: number
+}
+
+export function buildStats(parts: CacheParts): CacheStats {
+  const c = parts.counters
+  const entries = parts.backlogEntries()
+  c.highWaterEntries = Math.max(c.highWaterEntries, entries)
+  return {
+    writes: c.writes,
+    reads: { hits: c.hits, misses: c.misses, loads: parts.reader.loads },
+    backlog: {
+      entries,
+      bytes: parts.backlogBytes(),
+      highWaterEntries: c.highWaterEntries,
+      oldestDirtyAgeMs: parts.scheduler.oldestAge(),
+      waitingWrites: parts.admission.waiting,
+    },
+    flush: {
+      batches: c.batches,
+      ops: c.ops,
+      fenced: c.fenced,
+      failedBatches: c.failedBatches,
+      retries: parts.flusher.retries,
+      deadLettered: c.deadLettered,
+      inFlightBatches: parts.flusher.flightCount,
+    },
+    coalescingRatio: c.ops === 0 ? 0 : c.writes / c.ops,
+    memory: { entries: parts.memory.size, bytes: parts.memory.bytes, evictions: parts.memory.evictions },
+    circuit: parts.circuit.state,
+    deadLetters: parts.dlq.size,
+    lastVersion: parts.versions.current,
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Checks at the door of every write: a key is a non-empty string within `maxKeyBytes`; a value
+ * must encode with the codec and fit `maxValueBytes`. A failure throws a typed error before
+ * anything is applied.
+ */
+import { InvalidKeyError, InvalidValueError } from '../errors.js'
+import type { ResolvedOptions } from './options.js'
+
+export function checkKey(key: unknown, maxKeyBytes: number): asserts key is string {
+  if (typeof key !== 'string') throw new InvalidKeyError(key, `expected a string, got ${key === null ? 'null' : typeof key}`)
+  if (key.length === 0) throw new InvalidKeyError(key, 'the key is empty')
+  if (utf8Exceeds(key, maxKeyBytes)) throw new InvalidKeyError(key, `the key is longer than maxKeyBytes (${maxKeyBytes} bytes)`)
+}
+
+/** Encodes `value` with the cache's codec, or throws `InvalidValueError`. */
+export function encodeValue(key: string, value: unknown, options: Pick<ResolvedOptions, 'codec' | 'maxValueBytes'>): string {
+  let encoded: unknown
+  try {
+    encoded = options.codec.encode(value)
+  } catch (error) {
+    throw new InvalidValueError(key, error instanceof Error ? error.message : String(error), { cause: error })
+  }
+  if (typeof encoded !== 'string') throw new InvalidValueError(key, `the ${options.codec.name} codec did not produce text for it`)
+  if (utf8Exceeds(encoded, options.maxValueBytes)) {
+    throw new InvalidValueError(key, `the encoded value is larger than maxValueBytes (${options.maxValueBytes} bytes)`)
+  }
+  return encoded
+}
+
+/** Whether `text` is longer than `limit` UTF-8 bytes; counts bytes only when it could be. */
+function utf8Exceeds(text: string, limit: number): boolean {
+  if (text.length * 3 <= limit) return false
+  if (text.length > limit) return true
+  return Buffer.byteLength(text, 'utf8') > limit
+}

@@ -1,0 +1,37 @@
+/**
+ * Issues write versions: unique, increasing, and never below anything issued before, across
+ * restarts too (ARCHITECTURE.md invariant 8). A version is `max(last + 1, now_ms * 1000)`: a
+ * microsecond-scaled clock reading, bumped by one when writes come faster than that. After a
+ * restart the floor is the highest version recovered from the log and checkpoint, and the clock
+ * floor covers a cache with no log at all (as long as it averaged under a million writes a second
+ * and the clock did not step back). Versions stay below 2^53 until the year 2255.
+ */
+import type { Clock } from '../contracts/clock.js'
+
+export class VersionSource {
+  private last: number
+
+  constructor(
+    private readonly clock: Clock,
+    floor = 0,
+  ) {
+    this.last = floor
+  }
+
+  /** The next version; strictly greater than every version issued or observed before. */
+  next(): number {
+    const fromClock = this.clock.now() * 1000
+    this.last = fromClock > this.last ? fromClock : this.last + 1
+    return this.last
+  }
+
+  /** Raises the floor: no version at or below `version` will be issued (seen in the store or log). */
+  observe(version: number): void {
+    if (version > this.last) this.last = version
+  }
+
+  /** The highest version issued or observed. */
+  get current(): number {
+    return this.last
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * WriteBehindCache: the public face of the engine. A write is validated, versioned, applied to
+ * the memory tier and the backlog, appended to the dirty log (with a `dir`), and acknowledged at
+ * its durability level; the flush scheduler and the flusher take it to the store later.
+ *
+ *   set ─► validate ─► admission (backlog cap) ─► version ─► memory tier + backlog ─► log
+ *       └─► ack: memory (now) | log (written to the OS) | disk (fsynced) | store (committed)
+ *
+ * Construction and recovery live in `open-cache.ts`, dead letters in `dead-letter-hooks.ts`.
+ */
+import { EventEmitter } from 'node:events'
+import type { LoadedEntry } from '../contracts/store.js'
+import { BacklogFullError, CacheClosedError, StoreUnavailableError } from '../errors.js'
+import type { FlushScheduler } from '../flush/scheduler.js'
+import type { DeadLetter, DeadLetterSelector } from '../flush/dead-letters.js'
+import type { Admission } from './admission.js'
+import type { Backlog } from './backlog.js'
+import type { CacheParts } from './cache-parts.js'
+import { closeCache, type CloseReport } from './close.js'
+import type { DeadLetterHooks, ReplayReport } from './dead-letter-hooks.js'
+import { openCache } from './open-cache.js'
+import type { Entry, MemoryTier } from './memory-tier.js'
+import type { CacheOptions, Durability, ResolvedOptions, WriteOptions } from './options.js'
+import type { ReadThrough } from './read-through.js'
+import type { CacheEvents, CacheStats } from './stats.js'
+import { buildStats, type Counters } from './stats-builder.js'
+import { checkKey, encodeValue } from './validate.js'
+import type { VersionSource } from './versions.js'
+
+const RESOLVED: Promise<void> = Promise.resolve()
+
+export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
+  /** Opens a cache: validates options, takes the dir, replays the log, starts flushing. */
+  static async open<V = unknown>(options: CacheOptions): Promise<WriteBehindCache<V>> {
+    return openCache(options, (parts) => new WriteBehindCache<V>(parts))
+  }
+
+  private readonly options: ResolvedOptions
+  private readonly memory: MemoryTier
+  private readonly backlog: Backlog
+  private readonly scheduler: FlushScheduler
+  private readonly admission: Admission
+  private readonly reader: ReadThrough
+  private readonly versions: VersionSource
+  private readonly deadLetterHooks: DeadLetterHooks
+  private readonly counters: Counters
+  private closing: Promise<CloseReport> | undefined
+
+  /** @internal use `WriteBehindCache.open()` */
+  constructor(private readonly parts: CacheParts) {
+    super()
+    this.options = parts.options
+    this.memory = parts.memory
+    this.backlog = parts.backlog
+    this.scheduler = parts.scheduler
+    this.admission = parts.admission
+    this.reader = parts.reader
+    this.versions = parts.versions
+    this.deadLetterHooks = parts.deadLetters
+    this.counters = parts.counters
+    parts.attach(this)
+  }
+
+  /** Writes `value` under `key`. Resolves when the write is as durable as its level promises. */
+  set(key: string, value: V, options?: WriteOptions): Promise<void> {
+    try {
+      this.assertOpen('set')
+      checkKey(key, this.options.maxKeyBytes)
+      return this.write(key, encodeValue(key, value, this.options), options?.durability ?? this.options.durability)
+    } catch (error) {
+      return Promise.reject(error as Error)
+    }
+  }
+
+  /** Deletes `key` (a versioned tombstone is flushed, so an older write cannot bring it back). */
+  delete(key: string, options?: WriteOptions): Promise<void> {
+    try {
+      this.assertOpen('delete')
+      checkKey(key, this.options.maxKeyBytes)
+      return this.write(key, null, options?.durability ?? this.options.durability)
+    } catch (error) {
+      return Promise.reject(error as Error)
+    }
+  }
+
+  /**
+   * Writes several entries. Every key and value is validated first, so bad input applies nothing;
+   * the writes are then applied in order and the promise resolves when all are acknowledged.
+   */
+  setMany(entries: Iterable<readonly [string, V]>, options?: WriteOptions): Promise<void> {
+    try {
+      this.assertOpen('setMany')
+      const encoded: Array<[string, string]> = []
+      for (const [key, value] of entries) {
+        checkKey(key, this.options.maxKeyBytes)
+        encoded.push([key, encodeValue(key, value, this.options)])
+      }
+      const durability = options?.durability ?? this.options.durability
+      return Promise.all(encoded.map(([key, text]) => this.write(key, text, durability))).then(() => undefined)
+    } catch (error) {
+      return Promise.reject(error as Error)
+    }
+  }
+
+  /** The value of `key`: your own latest write, else the store's (read-through), else undefined. */
+  get(key: string): Promise<V | undefined> {
+    try {
+      this.assertOpen('get')
+      checkKey(key, this.options.maxKeyBytes)
+      const entry = this.memory.get(key)
+      if (entry !== undefined) {
+        this.counters.hits++
+        return Promise.resolve(this.decode(entry.encoded))
+      }
+      this.counters.misses++
+      return this.loadOne(key)
+    } catch (error) {
+      return Promise.reject(error as Error)
+    }
+  }
+
+  /** Values of several keys, in order; one store round trip for all the misses. */
+  async getMany(keys: readonly string[]): Promise<Array<V | undefined>> {
+    this.assertOpen('getMany')
+    for (const key of keys) checkKey(key, this.options.maxKeyBytes)
+    const missing = keys.filter((k) => this.memory.get(k) === undefined)
+    this.counters.hits += keys.length - missing.length
+    this.counters.misses += missing.length
+    const loads = missing.length > 0 ? this.reader.loadMany(missing) : []
+    const loaded = await Promise.all(loads)
+    missing.forEach((key, i) => this.remember(key, loaded[i]))
+    return keys.map((key) => {
+      const entry = this.memory.peek(key)
+      return entry === undefined ? undefined : this.decode(entry.encoded)
+    })
+  }
+
+  /**
+   * Resolves once every write made before the call is in the store (or, if it failed for good, in
+   * the dead-letter queue: `deadLettered` lists those). Waits through outages; see `close()` for
+   * a bounded wait.
+   */
+  async flush(): Promise<{ deadLettered: DeadLetter[] }> {
+    this.assertOpen('flush')
+    const before = this.deadLetterHooks.added
+    await this.admission.drained()
+    await this.scheduler.flushAll()
+    return { deadLettered: this.deadLetterHooks.addedSince(before) }
+  }
+
+  /** Counters and gauges: backlog, lag (oldest dirty age), coalescing, flushes, failures. */
+  stats(): CacheStats {
+    return buildStats(this.parts)
+  }
+
+  /** Dead letters (writes that could not be flushed), oldest first. */
+  deadLetters(filter?: DeadLetterSelector): DeadLetter[] {
+    return this.parts.dlq.list(filter)
+  }
+
+  /** Sends dead letters to the store again, with their original versions (a newer write wins). */
+  replayDeadLetters(filter?: DeadLetterSelector): Promise<ReplayReport> {
+    this.assertOpen('replayDeadLetters')
+    return this.deadLetterHooks.replay(filter)
+  }
+
+  /** Discards dead letters for good; returns how many. */
+  dropDeadLetters(filter?: DeadLetterSelector): Promise<number> {
+    return this.deadLetterHooks.drop(filter)
+  }
+
+  /**
+   * Stops taking writes, drains the backlog for up to `closeTimeoutMs`, then releases the log and
+   * the store. Resolves with what could not be flushed (still in the log, where there is one).
+   * Safe to call twice: the second call gets the first call's promise.
+   */
+  close(): Promise<CloseReport> {
+    this.closing ??= closeCache(this.parts)
+    return this.closing
+  }
+
+  get closed(): boolean {
+    return this.closing !== undefined
+  }
+
+  private write(key: string, encoded: string | null, durability: Durability): Promise<void> {
+    if (durability === 'store' && !this.parts.flusher.available) {
+      return Promise.reject(new StoreUnavailableError('the flush circuit is open after repeated failures'))
+    }
+    if (this.admission.canApplyNow()) return this.apply(key, encoded, durability)
+    return this.whenFull(key, encoded, durability)
+  }
+
+  private whenFull(key: string, encoded: string | null, durability: Durability): Promise<void> {
+    this.parts.noteBacklogFull()
+    switch (this.options.backlog.whenFull) {
+      case 'reject':
+        return Promise.reject(new BacklogFullError(this.parts.backlogEntries(), this.parts.backlogBytes()))
+      case 'store':
+        if (!this.parts.flusher.available) return Promise.reject(new StoreUnavailableError('the backlog is full and the store is failing'))
+        return this.apply(key, encoded, 'store')
+      case 'wait': {
+        const admitted = this.admission.enqueue(() => (this.closing === undefined ? this.apply(key, encoded, durability) : Promise.reject(new CacheClosedError('write'))))
+        this.admission.release()
+        this.scheduler.pump()
+        return admitted
+      }
+    }
+  }
+
+  private apply(key: string, encoded: string | null, durability: Durability): Promise<void> {
+    const version = this.versions.next()
+    const entry = this.memory.write(key, encoded, version)
+    this.backlog.record(entry, this.memory.lastSizeDelta, this.options.clock.now())
+    const counters = this.counters
+    counters.writes++
+    if (this.backlog.size > counters.highWaterEntries) counters.highWaterEntries = this.backlog.size
+    const log = this.parts.log
+    if (log !== undefined) log.append({ kind: encoded === null ? 'delete' : 'set', key, version, encoded })
+    if (durability === 'store') return this.waitForStore(entry, version)
+    this.scheduler.afterWrite()
+    if (durability === 'memory' || log === undefined) return RESOLVED
+    return durability === 'log' ? log.written() : log.synced()
+  }
+
+  private waitForStore(entry: Entry, version: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      ;(entry.waiters ??= []).push({ version, resolve, reject })
+      this.scheduler.urgent.add(entry.key)
+      this.scheduler.afterWrite()
+    })
+  }
+
+  private async loadOne(key: string): Promise<V | undefined> {
+    const [loading] = this.reader.loadMany([key])
+    const loaded = await (loading as Promise<LoadedEntry | undefined>)
+    return this.remember(key, loaded)
+  }
+
+  /** Caches a loaded entry unless a write got there first; returns the key's current value. */
+  private remember(key: string, loaded: LoadedEntry | undefined): V | undefined {
+    const current = this.memory.peek(key)
+    if (current !== undefined) return this.decode(current.encoded)
+    if (loaded === undefined) return undefined
+    this.versions.observe(loaded.version)
+    const encoded = loaded.encoded ?? this.options.codec.encode(loaded.value)
+    return this.decode(this.memory.addLoaded(key, encoded, loaded.version).encoded)
+  }
+
+  private decode(encoded: string | null): V | undefined {
+    return encoded === null ? undefined : (this.options.codec.decode(encoded) as V)
+  }
+
+  private assertOpen(operation: string): void {
+    if (this.closing !== undefined) throw new CacheClosedError(operation)
+  }
+}

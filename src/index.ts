@@ -1,0 +1,18 @@
+/**
+ * writebehind: a write-behind cache for Node.js. Writes are acknowledged at the durability level
+ * you choose and reach the store later, batched and coalesced, by a flush pipeline with a durable
+ * dirty log, retries, dead letters, backpressure and version fencing.
+ */
+export { WriteBehindCache } from './core/write-behind-cache.js'
+export type { CacheOptions, Durability, FlushOptions, BacklogOptions, MemoryOptions, RetryOptions, AlertOptions, WriteOptions } from './core/options.js'
+export type { CacheStats, CacheEvents, RecoveryReport } from './core/stats.js'
+export type { CloseReport } from './core/close.js'
+export type { ReplayReport } from './core/dead-letter-hooks.js'
+export type { DeadLetter, DeadLetterFilter, DeadLetterSelector } from './flush/dead-letters.js'
+export type { Store, StoreOp, StoreSetOp, StoreDeleteOp, BatchResult, OpFailure, LoadedEntry } from './contracts/store.js'
+export type { Clock, TimerHandle } from './contracts/clock.js'
+export { systemClock } from './contracts/clock.js'
+export type { Codec } from './contracts/codec.js'
+export { strictJson } from './core/json-codec.js'
+export { MemoryStore } from './stores/memory-store.js'
+export * from './errors.js'
