@@ -2,43 +2,24 @@
 // right times, applying or not applying the batch, and counting what they saw.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import type { BatchResult, LoadedEntry, Store, StoreOp } from '../../src/contracts/store.js'
+import type { StoreOp } from '../../src/contracts/store.js'
+import { MemoryStore } from '../../src/stores/memory-store.js'
 import { StoreError } from '../../src/errors.js'
 import { isRetryable } from '../../src/flush/retry.js'
 import { FakeClock, settle } from '../../src/testing/fake-clock.js'
 import { FlakyStore, GatedStore, OutageStore, PoisonStore, SlowStore } from '../helpers/faulty-stores.js'
 import { seededRandom } from '../helpers/seeded-random.js'
 
-/** A tiny versioned map store (the shared MemoryStore can replace it once it lands). */
-class MapStore implements Store {
-  readonly rows = new Map<string, { version: number; encoded: string | undefined }>()
-  batches = 0
+/** A MemoryStore that also answers `ping`, to check that wrappers forward it. */
+class PingableMemoryStore extends MemoryStore {
   pings = 0
-  async writeBatch(ops: readonly StoreOp[]): Promise<BatchResult> {
-    this.batches++
-    let fenced = 0
-    for (const op of ops) {
-      const held = this.rows.get(op.key)
-      if (held !== undefined && held.version >= op.version) fenced++
-      else this.rows.set(op.key, { version: op.version, encoded: op.kind === 'set' ? op.encoded : undefined })
-    }
-    return { fenced }
-  }
-  async load(keys: readonly string[]): Promise<Map<string, LoadedEntry>> {
-    const out = new Map<string, LoadedEntry>()
-    for (const key of keys) {
-      const row = this.rows.get(key)
-      if (row?.encoded !== undefined) out.set(key, { version: row.version, encoded: row.encoded })
-    }
-    return out
-  }
-}
-
-class PingableMapStore extends MapStore {
   async ping(): Promise<void> {
     this.pings++
   }
 }
+
+const has = (store: MemoryStore, key: string) => store.versionOf(key) !== undefined
+const keysIn = (store: MemoryStore) => [...store.snapshot().keys()]
 
 let nextVersion = 1
 function set(key: string, value: unknown = key): StoreOp {
@@ -58,7 +39,7 @@ async function outcome(promise: Promise<unknown>): Promise<'ok' | StoreError> {
 
 describe('FlakyStore', () => {
   async function run(seed: number, failRate: number, batches = 200) {
-    const inner = new MapStore()
+    const inner = new MemoryStore()
     const store = new FlakyStore(inner, { failRate, random: seededRandom(seed) })
     const results: { ops: StoreOp[]; result: 'ok' | StoreError }[] = []
     for (let i = 0; i < batches; i++) {
@@ -83,7 +64,7 @@ describe('FlakyStore', () => {
     const { inner, store, results } = await run(2, 0.5)
     let appliedThenFailed = 0
     for (const { ops, result } of results) {
-      const applied = ops.map((op) => inner.rows.has(op.key))
+      const applied = ops.map((op) => has(inner, op.key))
       assert.ok(applied.every((a) => a === applied[0]), 'a batch applies whole or not at all')
       if (result === 'ok') assert.equal(applied[0], true)
       else if (applied[0]) appliedThenFailed++
@@ -106,21 +87,21 @@ describe('PoisonStore', () => {
   const isPoison = (op: StoreOp) => op.kind === 'set' && op.encoded.includes('poison')
 
   it('fails a whole batch permanently when it holds a poison op, applying nothing', async () => {
-    const inner = new MapStore()
+    const inner = new MemoryStore()
     const store = new PoisonStore(inner, { isPoison })
     const ops = [set('a'), set('b', 'poison!'), set('c')]
     const result = await outcome(store.writeBatch(ops))
     assert.notEqual(result, 'ok')
     assert.equal(isRetryable(result), false)
     assert.match((result as StoreError).message, /"b"/)
-    assert.equal(inner.rows.size, 0)
+    assert.equal(inner.snapshot().size, 0)
     assert.equal(await outcome(store.writeBatch([set('d')])), 'ok')
-    assert.deepEqual([...inner.rows.keys()], ['d'])
+    assert.deepEqual(keysIn(inner), ['d'])
     assert.deepEqual(store.counters, { calls: 2, failedCalls: 1, opsSeen: 4 })
   })
 
   it('needs bisection to isolate the poison op, which then lands everything else', async () => {
-    const inner = new MapStore()
+    const inner = new MemoryStore()
     const store = new PoisonStore(inner, { isPoison })
     const ops = batchOf('k', 16)
     ops[11] = set('k11', 'poison')
@@ -133,17 +114,17 @@ describe('PoisonStore', () => {
     }
     await bisect(ops)
     assert.deepEqual(dead.map((op) => op.key), ['k11'])
-    assert.equal(inner.rows.size, 15)
+    assert.equal(inner.snapshot().size, 15)
     assert.equal(store.counters.failedCalls, 5, 'one failure per level: 16, 8, 4, 2, 1')
   })
 
   it('in per-op mode applies the good ops and reports the poison ones by index', async () => {
-    const inner = new MapStore()
+    const inner = new MemoryStore()
     const store = new PoisonStore(inner, { isPoison, mode: 'per-op' })
     const result = await store.writeBatch([set('a'), set('b', 'poison'), set('c'), set('d', 'poison too')])
     assert.deepEqual(result?.failures?.map((f) => f.index), [1, 3])
     assert.equal(isRetryable(result?.failures?.[0]?.error), false)
-    assert.deepEqual([...inner.rows.keys()], ['a', 'c'])
+    assert.deepEqual(keysIn(inner), ['a', 'c'])
     assert.equal(store.counters.failedCalls, 0, 'per-op failures are not a failed call')
   })
 })
@@ -151,7 +132,7 @@ describe('PoisonStore', () => {
 describe('OutageStore', () => {
   it('fails writes, loads and pings with a retryable error during the window only', async () => {
     const clock = new FakeClock(10_000)
-    const inner = new PingableMapStore()
+    const inner = new PingableMemoryStore()
     const store = new OutageStore(inner, clock, { from: 11_000, to: 12_000 })
     assert.equal(await outcome(store.writeBatch([set('before')])), 'ok')
     await clock.advance(1_000)
@@ -161,7 +142,7 @@ describe('OutageStore', () => {
     assert.equal((failure as StoreError).code, 'E_OUTAGE')
     await assert.rejects(store.load(['before']), { code: 'E_OUTAGE' })
     await assert.rejects(store.ping!(), { code: 'E_OUTAGE' })
-    assert.equal(inner.rows.has('during'), false)
+    assert.equal(has(inner, 'during'), false)
     await clock.advance(999)
     assert.notEqual(await outcome(store.writeBatch([set('still')])), 'ok')
     await clock.advance(1)
@@ -174,7 +155,7 @@ describe('OutageStore', () => {
 
   it('can move its window, and offers ping only when the inner store has one', async () => {
     const clock = new FakeClock(0)
-    const store = new OutageStore(new MapStore(), clock, { from: 0, to: 100 })
+    const store = new OutageStore(new MemoryStore(), clock, { from: 0, to: 100 })
     assert.equal(store.ping, undefined)
     assert.equal(store.down, true)
     store.setWindow({ from: 0, to: 0 })
@@ -186,17 +167,17 @@ describe('OutageStore', () => {
 describe('SlowStore', () => {
   it('answers only after the delay on the fake clock', async () => {
     const clock = new FakeClock()
-    const inner = new MapStore()
+    const inner = new MemoryStore()
     const store = new SlowStore(inner, clock, 500)
     let done = false
     const write = store.writeBatch([set('slow')]).then(() => (done = true))
     await clock.advance(499)
     assert.equal(done, false)
-    assert.equal(inner.rows.has('slow'), false, 'not applied before the delay')
+    assert.equal(has(inner, 'slow'), false, 'not applied before the delay')
     await clock.advance(1)
     await write
     assert.equal(done, true)
-    assert.equal(inner.rows.has('slow'), true)
+    assert.equal(has(inner, 'slow'), true)
     const load = store.load(['slow'])
     await clock.advance(500)
     assert.equal((await load).size, 1)
@@ -206,7 +187,7 @@ describe('SlowStore', () => {
 
 describe('GatedStore', () => {
   it('holds a batch in flight until released', async () => {
-    const inner = new MapStore()
+    const inner = new MemoryStore()
     const store = new GatedStore(inner)
     let settled = false
     const write = store.writeBatch([set('a'), set('b')]).then(() => (settled = true))
@@ -215,16 +196,16 @@ describe('GatedStore', () => {
     await settle()
     assert.equal(settled, false)
     assert.equal(store.pending, 1)
-    assert.equal(inner.rows.size, 0)
+    assert.equal(inner.snapshot().size, 0)
     await store.release()
     assert.equal(settled, true, 'the caller saw the result before release() resolved')
     await write
-    assert.equal(inner.rows.size, 2)
+    assert.equal(inner.snapshot().size, 2)
     assert.equal(store.pending, 0)
   })
 
   it('fails a held batch, in arrival order, and counts it', async () => {
-    const inner = new MapStore()
+    const inner = new MemoryStore()
     const store = new GatedStore(inner)
     const first = outcome(store.writeBatch([set('first')]))
     const second = outcome(store.writeBatch([set('second')]))
@@ -236,13 +217,13 @@ describe('GatedStore', () => {
     assert.equal(isRetryable(failure), true)
     store.fail(new StoreError('bad', { retryable: false }))
     assert.equal(isRetryable(await second), false)
-    assert.equal(inner.rows.size, 0)
+    assert.equal(inner.snapshot().size, 0)
     assert.deepEqual(store.counters, { calls: 2, failedCalls: 2, opsSeen: 2 })
     await assert.rejects(store.release(), /no batch is held/)
   })
 
   it('nextBatch waits for a batch that has not arrived yet; open() lets everything through', async () => {
-    const inner = new MapStore()
+    const inner = new MemoryStore()
     const store = new GatedStore(inner)
     const next = store.nextBatch()
     const write = store.writeBatch([set('late')])
@@ -250,7 +231,7 @@ describe('GatedStore', () => {
     await store.open()
     await write
     await store.writeBatch([set('free')])
-    assert.deepEqual([...inner.rows.keys()], ['late', 'free'])
+    assert.deepEqual(keysIn(inner), ['late', 'free'])
     assert.equal(store.pending, 0)
   })
 })
