@@ -1,0 +1,135 @@
+// PostgresStore on the real server (WB_PG_URL): the conformance suite on both batch paths, plus a
+// mapped leaderboard, quoting, error classification, fenced counts and tombstone purges.
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import pg from 'pg'
+import { StoreError } from '../../src/errors.js'
+import { isRetryable } from '../../src/stores/sql/postgres/dialect.js'
+import { PostgresStore, type TableMapping } from '../../src/stores/sql/postgres/index.js'
+import { deleteOp, describeStoreConformance, setOp } from '../../src/testing/index.js'
+import { PG_URL, pgPool, uniqueName } from '../helpers/store-servers.js'
+
+let pool: pg.Pool
+before(async () => {
+  pool = await pgPool()
+})
+after(async () => {
+  await pool.end()
+})
+
+for (const batchPath of ['unnest', 'values'] as const) {
+  describeStoreConformance(`PostgresStore (${batchPath})`, async () => {
+    const table = uniqueName('conf')
+    const store = new PostgresStore({ pool, table, batchPath, maxRowsPerStatement: 150 })
+    return { store, cleanup: async () => void (await pool.query(`DROP TABLE IF EXISTS ${table}`)) }
+  })
+}
+
+function leaderboard(name: string): TableMapping {
+  return {
+    name,
+    key: 'player_id',
+    keyToColumns: (key) => {
+      const m = /^player:(\d+)$/.exec(key)
+      if (m === null) throw new TypeError(`not a player key: ${key}`)
+      return [Number(m[1])]
+    },
+    columnsToKey: (row) => `player:${String(row.player_id)}`,
+    columns: { score: (value) => (value as { score: number }).score },
+    version: 'version',
+    updatedAt: 'updated_at',
+    fromRow: (row) => ({ score: row.score }),
+  }
+}
+
+async function scoresTable(): Promise<string> {
+  const name = uniqueName('scores')
+  await pool.query(`CREATE TABLE ${name} (player_id integer PRIMARY KEY, score integer NOT NULL CHECK (score >= 0), version bigint NOT NULL, updated_at timestamptz)`)
+  return name
+}
+
+describe('PostgresStore on your own table', () => {
+  it('maps player:<id> onto scores, fenced; a delete removes the row only when newer', async () => {
+    const name = await scoresTable()
+    const store = new PostgresStore({ pool, table: leaderboard(name) })
+    assert.deepEqual(await store.writeBatch([setOp('player:1', 5, { score: 10 }), setOp('player:2', 6, { score: 20 })]), { fenced: 0 })
+    assert.deepEqual(await store.writeBatch([setOp('player:1', 4, { score: 99 }), setOp('player:2', 7, { score: 21 })]), { fenced: 1 })
+    const loaded = await store.load(['player:1', 'player:2', 'player:3', 'nonsense'])
+    assert.deepEqual(loaded, new Map([['player:1', { version: 5, value: { score: 10 } }], ['player:2', { version: 7, value: { score: 21 } }]]))
+    const bad = await store.writeBatch([deleteOp('player:1', 8), deleteOp('player:2', 3), setOp('bob', 9, { score: 1 })])
+    assert.equal(bad.failures?.[0]?.index, 2)
+    const { rows } = await pool.query(`SELECT player_id, score FROM ${name} ORDER BY player_id`)
+    assert.deepEqual(rows, [{ player_id: 2, score: 21 }])
+    await pool.query(`DROP TABLE ${name}`)
+  })
+
+  it('quotes a mixed-case table name and rejects a bad one with a TypeError naming the option', async () => {
+    const table = `Wb_Mixed_${process.pid}`
+    const store = new PostgresStore({ pool, table })
+    await store.writeBatch([setOp('a', 1, { a: 1 })])
+    assert.equal((await store.load(['a'])).get('a')?.version, 1)
+    await pool.query(`DROP TABLE "${table}"`)
+    assert.throws(() => new PostgresStore({ pool, table: 'entries; DROP TABLE x' }), { name: 'TypeError', message: /^table must be/ })
+    assert.throws(() => new PostgresStore({ pool, batchPath: 'copy' as never }), { name: 'TypeError', message: /batchPath/ })
+    assert.throws(() => new PostgresStore({ pool: {} as never }), { name: 'TypeError', message: /^pool/ })
+  })
+})
+
+describe('PostgresStore errors, fenced counts and purges', () => {
+  it('a constraint violation fails the whole batch with retryable false', async () => {
+    const name = await scoresTable()
+    const store = new PostgresStore({ pool, table: leaderboard(name) })
+    const failed = await store.writeBatch([setOp('player:1', 1, { score: 5 }), setOp('player:2', 2, { score: -1 })]).catch((e: unknown) => e)
+    assert.ok(failed instanceof StoreError, 'a StoreError')
+    assert.equal(failed.retryable, false)
+    assert.equal((failed.cause as { code: string }).code, '23514')
+    assert.equal((await store.load(['player:1'])).size, 0, 'nothing of the failed batch applied')
+    await pool.query(`DROP TABLE ${name}`)
+  })
+
+  it('a dropped connection fails the batch with retryable true', async () => {
+    const table = uniqueName('drop')
+    const client = new pg.Client({ connectionString: PG_URL })
+    client.on('error', () => undefined) // the terminated connection reports here too
+    await client.connect()
+    const store = new PostgresStore({ pool: client, table })
+    await store.init()
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+    await pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid])
+    const failed = await store.writeBatch([setOp('a', 1, 'a')]).catch((e: unknown) => e)
+    assert.ok(failed instanceof StoreError, 'a StoreError')
+    assert.equal(failed.retryable, true)
+    await client.end().catch(() => undefined)
+    await pool.query(`DROP TABLE ${table}`)
+  })
+
+  it('classifies SQLSTATEs and network errors', () => {
+    for (const code of ['40001', '40P01', '53300', '57P01', '08006', '55P03', 'ECONNRESET', 'ECONNREFUSED']) assert.equal(isRetryable({ code }), true, code)
+    for (const code of ['23505', '23514', '22P02', '42P01', '42601']) assert.equal(isRetryable({ code }), false, code)
+    assert.equal(isRetryable(new Error('Connection terminated unexpectedly')), true)
+  })
+
+  it('reports fenced ops in the batch result (both paths, one and several statements)', async () => {
+    for (const [batchPath, maxRowsPerStatement] of [['unnest', 1000], ['values', 1000], ['unnest', 2], ['values', 2]] as const) {
+      const table = uniqueName('fenced')
+      const store = new PostgresStore({ pool, table, batchPath, maxRowsPerStatement })
+      assert.deepEqual(await store.writeBatch([setOp('a', 2, 'a'), setOp('b', 2, 'b'), setOp('c', 2, 'c')]), { fenced: 0 })
+      const second = [setOp('a', 3, 'a3'), setOp('b', 1, 'old'), deleteOp('c', 2), setOp('d', 1, 'd')]
+      assert.deepEqual(await store.writeBatch(second), { fenced: 2 }, `${batchPath} × ${maxRowsPerStatement}`)
+      await pool.query(`DROP TABLE ${table}`)
+    }
+  })
+
+  it('purges tombstones older than the given age, keeping fresh ones and live rows', async () => {
+    const table = uniqueName('purge')
+    const store = new PostgresStore({ pool, table })
+    await store.writeBatch([setOp('live', 1, 'x'), deleteOp('old', 2), deleteOp('fresh', 3)])
+    await pool.query(`UPDATE ${table} SET updated_at = now() - interval '1 hour' WHERE key = 'old'`)
+    assert.equal(await store.purgeTombstones(60_000), 1)
+    const { rows } = await pool.query(`SELECT key, deleted FROM ${table} ORDER BY key`)
+    assert.deepEqual(rows, [{ key: 'fresh', deleted: true }, { key: 'live', deleted: false }])
+    await store.writeBatch([setOp('fresh', 2, 'stale')])
+    assert.equal((await store.load(['fresh'])).size, 0, 'a kept tombstone still fences')
+    await pool.query(`DROP TABLE ${table}`)
+  })
+})
