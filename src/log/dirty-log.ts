@@ -227,8 +227,7 @@ export class DirtyLog {
     this.inFlight = undefined
     this.counts.fsyncs++
     if (error !== null) {
-      this.fail(error)
-      waiter.reject(this.failure ?? error)
+      waiter.reject(this.fail(error))
       return
     }
     this.syncedPos = Math.max(this.syncedPos, target)
@@ -244,8 +243,7 @@ export class DirtyLog {
       old.writeAndSyncNow()
       this.active = SegmentWriter.create(this.options.dir, old.seq + 1)
     } catch (error) {
-      this.fail(error)
-      throw this.failure
+      throw this.fail(error)
     }
     this.counts.writes++
     this.counts.fsyncs++
@@ -261,14 +259,16 @@ export class DirtyLog {
     this.dirDirty = true
   }
 
-  private fail(error: unknown): void {
-    if (this.failure !== undefined) return
+  /** Enters the failed state (once) and returns the failure every later call reports. */
+  private fail(error: unknown): LogFailedError {
+    if (this.failure !== undefined) return this.failure
     this.failure = new LogFailedError(error)
     this.writeWaiter?.reject(this.failure)
     this.syncWaiter?.reject(this.failure)
     this.writeWaiter = this.syncWaiter = undefined
     this.clearTimer()
     this.options.emit({ type: 'failed', error: this.failure })
+    return this.failure
   }
 
   private armTimer(): void {
@@ -305,32 +305,31 @@ export class DirtyLog {
   private async runClose(): Promise<void> {
     if (this.state === 'open') this.state = 'closing'
     this.clearTimer()
-    const errors: unknown[] = []
+    const errors: Error[] = []
     await this.checkpointChain
     while (this.inFlight !== undefined) await this.inFlight.waiter.promise.catch(() => {})
     if (this.failure === undefined && (this.syncedPos < this.appendedPos || this.dirDirty)) {
       const waiter = (this.syncWaiter ??= deferred())
       this.startSync()
-      await waiter.promise.catch((error: unknown) => errors.push(error))
+      await waiter.promise.catch((error: Error) => errors.push(error))
     }
     this.state = 'closed'
     for (const segment of [...this.retired.splice(0), this.active]) closeQuietly(segment, errors)
     attempt(() => closeSync(this.dirFd), errors)
     attempt(() => releaseLock(this.options.dir), errors)
     if (this.failure !== undefined) throw this.failure
-    const first = errors[0]
-    if (first !== undefined) throw first instanceof Error ? first : new Error(String(first))
+    if (errors[0] !== undefined) throw errors[0]
   }
 }
 
-function closeQuietly(segment: SegmentWriter, errors?: unknown[]): void {
+function closeQuietly(segment: SegmentWriter, errors?: Error[]): void {
   attempt(() => segment.close(), errors)
 }
 
-function attempt(fn: () => void, errors?: unknown[]): void {
+function attempt(fn: () => void, errors?: Error[]): void {
   try {
     fn()
   } catch (error) {
-    errors?.push(error)
+    errors?.push(error instanceof Error ? error : new Error(String(error)))
   }
 }
