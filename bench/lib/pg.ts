@@ -29,21 +29,45 @@ export function openPool(max: number): pg.Pool {
   return pool
 }
 
-/** A `query(text, params)` that forwards to a pool and counts every statement and row written. */
+/**
+ * A pg Pool look-alike that forwards to a real pool and counts every statement and the rows each
+ * reported written, including those run on clients checked out with `connect()` (transactions).
+ */
 export class CountingPool {
   readonly counters: WriteCounters = { statements: 0, rows: 0 }
   constructor(readonly pool: pg.Pool) {}
 
+  /** Clients the pool holds (lets libraries tell a Pool from a lone Client). */
+  get totalCount(): number {
+    return this.pool.totalCount
+  }
+
   async query(text: string, params?: unknown[]): Promise<QueryResultLike> {
-    const result = await this.pool.query(text, params)
-    this.counters.statements += 1
-    this.counters.rows += result.rowCount ?? 0
-    return result
+    return this.count(await this.pool.query(text, params))
+  }
+
+  async connect(): Promise<{ query: CountingPool['query']; release: (destroy?: Error | boolean) => void }> {
+    const client = await this.pool.connect()
+    return {
+      query: async (text, params) => this.count(await client.query(text, params)),
+      release: (destroy) => client.release(destroy),
+    }
   }
 
   async end(): Promise<void> {
     await this.pool.end()
   }
+
+  private count(result: pg.QueryResult): QueryResultLike {
+    this.counters.statements += 1
+    this.counters.rows += isWrite(result.command) ? (result.rowCount ?? 0) : 0
+    return result
+  }
+}
+
+// SELECTs (read-through, checks) also report a rowCount; only writes count as rows written.
+function isWrite(command: string): boolean {
+  return command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE'
 }
 
 /** A table name from a system name: `direct-16` becomes `bench_direct_16`. */
@@ -94,14 +118,15 @@ export async function upsertRows(db: CountingPool, table: string, rows: readonly
   )
 }
 
-// ON CONFLICT cannot touch one row twice in a statement, so a batch keeps one row per key.
+// ON CONFLICT cannot touch one row twice in a statement, so a batch keeps one row per key; and
+// concurrent batches lock rows in key order, so two of them cannot deadlock.
 function newestPerKey(rows: readonly Row[]): Row[] {
   const byKey = new Map<string, Row>()
   for (const row of rows) {
     const seen = byKey.get(row.key)
     if (seen === undefined || seen.version < row.version) byKey.set(row.key, row)
   }
-  return [...byKey.values()]
+  return [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
 }
 
 /** `n_tup_ins + n_tup_upd` of a table: rows PostgreSQL itself counted as written. */

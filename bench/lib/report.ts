@@ -125,7 +125,7 @@ Redis ${m.redis}; BullMQ ${m.bullmq}. PostgreSQL, Redis and the benchmark share 
 **Settings:** ${ctx.settings}
 
 Figures are medians over the runs. "vs ${ctx.baseline}" ratios are taken within each run (against ${ctx.baseline} measured
-minutes apart on the same machine) and then medianed. Latency is the acknowledgement latency seen by a writer.
+in the same invocation, minutes apart, on the same machine) and then medianed. Latency is the acknowledgement latency seen by a writer.
 "DB rows" is counted at each system's own pool (rowCount of its writes); "pg_stat rows" is PostgreSQL's own
 \`n_tup_ins + n_tup_upd\` for the system's table over the run. "writes/row" is writes acknowledged per row written
 (coalescing). "drain" is how long after the load stopped the database had every acknowledged write. See bench/README.md

@@ -41,11 +41,8 @@ export class WriteBehindSystem implements BenchSystem {
   async setup(): Promise<TableInfo> {
     const pool = openPool(CONNECTIONS)
     this.db = new CountingPool(pool)
+    // The store creates its built-in table (key, value, version, deleted, updated_at) on first use.
     await pool.query(`DROP TABLE IF EXISTS ${this.table}`)
-    await pool.query(
-      `CREATE TABLE ${this.table} (key text PRIMARY KEY, value jsonb, version bigint NOT NULL,
-         deleted boolean NOT NULL DEFAULT false, updated_at timestamptz NOT NULL DEFAULT now())`,
-    )
     this.dir = await mkdtemp(join(tmpdir(), `wbbench-${this.level}-`))
     const { WriteBehindCache } = (await import(ENGINE)) as { WriteBehindCache: { open(o: object): Promise<CacheLike> } }
     const { PostgresStore } = (await import(POSTGRES)) as { PostgresStore: new (o: object) => object }
