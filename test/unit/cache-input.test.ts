@@ -1,0 +1,116 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { InvalidKeyError, InvalidValueError, MemoryStore, WriteBehindCache } from '../../src/index.js'
+import { openTestCache } from '../helpers/open.js'
+
+const cyclic: Record<string, unknown> = { a: 1 }
+cyclic.self = cyclic
+
+const badValues: Array<[string, unknown]> = [
+  ['undefined', undefined],
+  ['a function', () => 1],
+  ['a symbol', Symbol('s')],
+  ['a BigInt', 10n],
+  ['NaN', NaN],
+  ['Infinity', Infinity],
+  ['a cycle', cyclic],
+  ['a Map', new Map([[1, 2]])],
+  ['a Set', new Set([1])],
+  ['a nested function', { a: { b: () => 1 } }],
+  ['a nested undefined', { a: [1, undefined] }],
+  ['a class instance', new (class Point { x = 1 })()],
+]
+
+describe('bad input gets a typed error and applies nothing', () => {
+  for (const [name, value] of badValues) {
+    it(`rejects ${name} as a value`, async () => {
+      const store = new MemoryStore()
+      const { cache } = await openTestCache(store)
+      await assert.rejects(cache.set('k', value), (e: unknown) => e instanceof InvalidValueError && e.code === 'E_INVALID_VALUE' && e.key === 'k')
+      assert.equal(await cache.get('k'), undefined)
+      assert.equal(cache.stats().writes, 0)
+      assert.equal(cache.stats().lastVersion, 0, 'no version was issued')
+      await cache.close()
+    })
+  }
+
+  const badKeys: Array<[string, unknown]> = [
+    ['a number', 42],
+    ['null', null],
+    ['undefined', undefined],
+    ['an object', { k: 1 }],
+    ['an empty string', ''],
+    ['a key over maxKeyBytes', 'x'.repeat(1025)],
+    ['a multibyte key over maxKeyBytes', 'é'.repeat(513)],
+  ]
+  for (const [name, key] of badKeys) {
+    it(`rejects ${name} as a key, in set, get and delete`, async () => {
+      const { cache } = await openTestCache(new MemoryStore())
+      const isKeyError = (e: unknown) => e instanceof InvalidKeyError && e.code === 'E_INVALID_KEY'
+      await assert.rejects(cache.set(key as string, 1), isKeyError)
+      await assert.rejects(cache.get(key as string), isKeyError)
+      await assert.rejects(cache.delete(key as string), isKeyError)
+      assert.equal(cache.stats().writes, 0)
+      await cache.close()
+    })
+  }
+
+  it('rejects a value over maxValueBytes, counting UTF-8 bytes', async () => {
+    const { cache } = await openTestCache(new MemoryStore(), { maxValueBytes: 100 })
+    await cache.set('ok', 'a'.repeat(98))
+    await assert.rejects(cache.set('big', 'a'.repeat(99)), { code: 'E_INVALID_VALUE' })
+    await assert.rejects(cache.set('wide', 'é'.repeat(50)), { code: 'E_INVALID_VALUE' })
+    await cache.close()
+  })
+
+  it('setMany validates everything before applying anything', async () => {
+    const store = new MemoryStore()
+    const { cache } = await openTestCache(store)
+    await assert.rejects(cache.setMany([['a', 1], ['b', 2], ['c', undefined]]), { code: 'E_INVALID_VALUE' })
+    assert.equal(await cache.get('a'), undefined)
+    assert.equal(cache.stats().writes, 0)
+    await cache.setMany([['a', 1], ['b', 2]])
+    assert.deepEqual(await cache.getMany(['a', 'b']), [1, 2])
+    await cache.close()
+  })
+
+  it('stores plain JSON data exactly, and gives back a copy', async () => {
+    const { cache } = await openTestCache(new MemoryStore())
+    const value = { s: 'ünï', n: -1.5, b: false, z: null, a: [1, [2, { c: 'd' }]], e: {} }
+    await cache.set('k', value)
+    value.s = 'mutated after set'
+    const read = (await cache.get('k')) as typeof value
+    assert.deepEqual(read, { s: 'ünï', n: -1.5, b: false, z: null, a: [1, [2, { c: 'd' }]], e: {} })
+    await cache.close()
+  })
+})
+
+describe('options are validated at the door', () => {
+  const store = new MemoryStore()
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['no store', { store: undefined }, /store must be a Store/],
+    ['a store without writeBatch', { store: { load: async () => new Map() } }, /store must be a Store/],
+    ['an unknown durability', { durability: 'fast' }, /durability must be one of/],
+    ["durability 'log' without a dir", { durability: 'log' }, /needs a dir/],
+    ['a zero batch size', { flush: { batchSize: 0 } }, /flush\.batchSize must be a number >= 1/],
+    ['a fractional concurrency', { flush: { concurrency: 1.5 } }, /flush\.concurrency must be a whole number/],
+    ['a bad whenFull', { backlog: { whenFull: 'drop' } }, /backlog\.whenFull must be one of/],
+    ['a negative interval', { flush: { intervalMs: -1 } }, /flush\.intervalMs/],
+    ['a string maxEntries', { backlog: { maxEntries: '10' } }, /backlog\.maxEntries/],
+    ['an empty dir', { dir: '' }, /dir must be a non-empty string/],
+    ['coalesce not a boolean', { coalesce: 'yes' }, /coalesce must be true or false/],
+    ['retry.maxDelayMs below baseDelayMs', { retry: { baseDelayMs: 100, maxDelayMs: 10 } }, /retry\.maxDelayMs/],
+  ]
+  for (const [name, options, message] of cases) {
+    it(`throws a TypeError naming the option for ${name}`, async () => {
+      await assert.rejects(WriteBehindCache.open({ store, warn: () => {}, ...options } as never), (e: unknown) => e instanceof TypeError && message.test(e.message))
+    })
+  }
+
+  it('warns once, with a code, that a cache without a dir can lose acknowledged writes', async () => {
+    const warnings: string[] = []
+    const cache = await WriteBehindCache.open({ store, warn: (code) => warnings.push(code) })
+    assert.deepEqual(warnings, ['WB_NO_LOG'])
+    await cache.close()
+  })
+})
