@@ -1,0 +1,194 @@
+// `writebehind dlq`: list (read-only, works without the lock), drop (dry run unless --yes, under
+// the directory lock), replay through an injected replayer, and usage errors with exit codes.
+import { describe, it, beforeEach, afterEach } from 'node:test'
+import assert from 'node:assert/strict'
+import { appendFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { run, type Replayer } from '../../src/cli/commands/dlq.js'
+import { DeadLetterQueue, readDeadLetters, type DeadLetter } from '../../src/flush/dead-letters.js'
+import { DEAD_LETTER_FILE } from '../../src/flush/dead-letter-file.js'
+import { acquireLock, releaseLock, LOCK_FILE } from '../../src/log/lock.js'
+
+function letter(key: string, version: number): DeadLetter {
+  return {
+    key,
+    version,
+    kind: 'set',
+    encoded: '{"n":1}',
+    error: { name: 'StoreError', code: 'E_POISON', message: `bad row ${key}`, retryable: false },
+    attempts: 2,
+    firstFailedAt: Date.UTC(2026, 0, 1),
+    lastFailedAt: Date.UTC(2026, 0, 1, 0, 0, 5),
+  }
+}
+
+let dir: string
+let file: string
+
+async function cli(...args: string[]): Promise<{ code: number; text: string }> {
+  return cliWith({}, ...args)
+}
+
+async function cliWith(deps: Parameters<typeof run>[2], ...args: string[]): Promise<{ code: number; text: string }> {
+  let text = ''
+  const out = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      text += chunk.toString()
+      done()
+    },
+  })
+  const code = await run(args, out, deps)
+  return { code, text }
+}
+
+const keysLeft = async () => (await readDeadLetters(dir)).letters.map((l) => l.key)
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'wb-dlq-cli-'))
+  file = join(dir, DEAD_LETTER_FILE)
+  const queue = await DeadLetterQueue.open(dir)
+  await queue.add([letter('user:1', 4), letter('user:2', 7), letter('order:9', 2)])
+  await queue.close()
+})
+
+afterEach(async () => {
+  releaseLock(dir)
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('dlq list', () => {
+  it('prints one line per dead letter with its error, and a count', async () => {
+    const { code, text } = await cli('list', dir)
+    assert.equal(code, 0)
+    const lines = text.trim().split('\n')
+    assert.equal(lines.length, 4)
+    assert.match(lines[0]!, /^user:1\tv4\tset\tattempts=2\t2026-01-01T00:00:05.000Z\tStoreError \[E_POISON\]: bad row user:1$/)
+    assert.equal(lines[3], '3 dead letters')
+  })
+
+  it('prints JSON with --json and filters with --prefix', async () => {
+    const { code, text } = await cli('list', dir, '--json', '--prefix', 'user:')
+    assert.equal(code, 0)
+    assert.deepEqual(JSON.parse(text), [letter('user:1', 4), letter('user:2', 7)])
+    const human = await cli('list', dir, '--prefix', 'order:')
+    assert.match(human.text, /^order:9\t/)
+    assert.match(human.text, /1 dead letter \(of 3\)/)
+  })
+
+  it('only reads: works while a cache holds the dir and leaves a torn tail alone', async () => {
+    acquireLock(dir)
+    await appendFile(file, '{"crc":"0000')
+    const before = await readFile(file)
+    const { code, text } = await cli('list', dir)
+    assert.equal(code, 0)
+    assert.match(text, /3 dead letters/)
+    assert.match(text, /ignored 12 bytes/)
+    assert.deepEqual(await readFile(file), before)
+  })
+
+  it('fails with exit 1 on a missing dir or a corrupt file', async () => {
+    const missing = await cli('list', join(dir, 'nope'))
+    assert.equal(missing.code, 1)
+    assert.match(missing.text, /no such directory/)
+    await rm(file)
+    await appendFile(file, 'garbage\n{"crc":"00000000","op":"remove","key":"a","version":1}\n')
+    const corrupt = await cli('list', dir)
+    assert.equal(corrupt.code, 1)
+    assert.match(corrupt.text, /corrupt in .*dead-letters\.log at offset 0/)
+  })
+
+  it('an empty dir lists nothing', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'wb-dlq-cli-empty-'))
+    try {
+      assert.deepEqual(await cli('list', empty), { code: 0, text: '0 dead letters\n' })
+      await assert.rejects(stat(join(empty, DEAD_LETTER_FILE)), { code: 'ENOENT' })
+    } finally {
+      await rm(empty, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('dlq drop', () => {
+  it('without --yes only says what it would drop', async () => {
+    const before = await readFile(file)
+    const { code, text } = await cli('drop', dir, '--prefix', 'user:')
+    assert.equal(code, 0)
+    assert.match(text, /Would drop 2 dead letters/)
+    assert.match(text, /user:1\t/)
+    assert.match(text, /--yes/)
+    assert.deepEqual(await readFile(file), before)
+  })
+
+  it('drops by --key (repeatable), --prefix and --all with --yes, durably', async () => {
+    assert.deepEqual(await cli('drop', dir, '--key', 'user:1', '--key', 'order:9', '--key', 'nope', '--yes'), { code: 0, text: 'Dropped 2 dead letters.\n' })
+    assert.deepEqual(await keysLeft(), ['user:2'])
+    const queue = await DeadLetterQueue.open(dir)
+    await queue.add([letter('user:3', 1), letter('x', 1)])
+    await queue.close()
+    assert.equal((await cli('drop', dir, '--prefix', 'user:', '--yes')).code, 0)
+    assert.deepEqual(await keysLeft(), ['x'])
+    assert.deepEqual(await cli('drop', dir, '--all', '--yes'), { code: 0, text: 'Dropped 1 dead letter.\n' })
+    assert.deepEqual(await keysLeft(), [])
+    await assert.rejects(stat(join(dir, LOCK_FILE)), { code: 'ENOENT' }, 'the lock is released')
+  })
+
+  it('refuses while a cache holds the dir', async () => {
+    acquireLock(dir)
+    const { code, text } = await cli('drop', dir, '--all', '--yes')
+    assert.equal(code, 1)
+    assert.match(text, /in use by another writebehind process/)
+    assert.equal((await keysLeft()).length, 3)
+  })
+
+  it('needs exactly one kind of selection', async () => {
+    const none = await cli('drop', dir, '--yes')
+    assert.equal(none.code, 2)
+    assert.match(none.text, /--key K/)
+    assert.equal((await cli('drop', dir, '--all', '--prefix', 'u', '--yes')).code, 2)
+    assert.equal((await keysLeft()).length, 3)
+  })
+})
+
+describe('dlq replay', () => {
+  it('replays through the injected replayer and removes only what it replayed', async () => {
+    const seen: DeadLetter[][] = []
+    const replayer: Replayer = async (letters) => {
+      seen.push([...letters])
+      return { replayed: letters.filter((l) => l.key !== 'user:2') }
+    }
+    let storeArg = ''
+    const deps = {
+      createReplayer: async ({ store }: { store: string }) => {
+        storeArg = store
+        return replayer
+      },
+    }
+    const { code, text } = await cliWith(deps, 'replay', dir, '--store', 'app.db', '--prefix', 'user:')
+    assert.equal(storeArg, 'app.db')
+    assert.deepEqual(seen[0]!.map((l) => l.key), ['user:1', 'user:2'])
+    assert.equal(code, 1, 'not everything was replayed')
+    assert.match(text, /Replayed 1 dead letter of 2\. The rest stay/)
+    assert.deepEqual(await keysLeft(), ['user:2', 'order:9'])
+  })
+
+  it('says it is not wired yet without a replayer, and touches nothing', async () => {
+    const before = await readFile(file)
+    const { code, text } = await cli('replay', dir, '--store', 'app.db')
+    assert.equal(code, 1)
+    assert.match(text, /not available/)
+    assert.deepEqual(await readFile(file), before)
+    assert.equal((await cli('replay', dir)).code, 2, '--store is required')
+  })
+})
+
+describe('dlq usage', () => {
+  it('exits 2 with the usage for unknown commands, options and extra arguments', async () => {
+    for (const args of [[], ['frobnicate', dir], ['list'], ['list', dir, '--bogus'], ['list', dir, 'extra'], ['list', dir, '--all']]) {
+      const { code, text } = await cli(...args)
+      assert.equal(code, 2, args.join(' '))
+      assert.match(text, /Usage:/)
+    }
+  })
+})
