@@ -2,8 +2,10 @@
  * A circuit breaker for the flush pipeline. After `threshold` consecutive retryable failures the
  * circuit opens: flushing pauses and, once a backed-off probe time is reached, exactly one batch
  * (the probe) may go (half-open). The probe's success closes the circuit; its failure schedules
- * the next probe further out. Permanent errors (bad data) say nothing about the store being down,
- * so they never open the circuit: a poison row is not an outage.
+ * the next probe further out. Permanent errors (bad data) never open the circuit: a poison row is
+ * not an outage. A store that rejects the data has answered, so for the circuit a permanent error
+ * counts as a sign of life, like a success (this also keeps a probe that hits a poison row from
+ * stalling the bisection that isolates it).
  *
  * The breaker owns no timers: the flusher asks `canFlush()` and may use `nextProbeAt` to schedule
  * its own wake-up on the same `Clock`.
@@ -90,13 +92,13 @@ export class CircuitBreaker {
   }
 
   /**
-   * Records a failed batch. A permanent error (see `isRetryable`) neither counts nor resets the
-   * count; if it ends a probe, the slot is freed so another probe may go at once. A retryable one
-   * counts, opens the circuit at the threshold, and after a failed probe pushes the next one out.
+   * Records a failed batch (or ping). A retryable error counts, opens the circuit at the
+   * threshold, and after a failed probe pushes the next probe out. A permanent error (see
+   * `isRetryable`) means the store answered and refused the data: it is recorded as a success.
    */
   recordFailure(error: unknown): void {
     if (!isRetryable(error)) {
-      this.probeInFlight = false
+      this.recordSuccess()
       return
     }
     this.consecutiveFailures++

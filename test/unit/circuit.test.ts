@@ -62,18 +62,24 @@ describe('CircuitBreaker', () => {
     assert.equal(breaker.failures, 2)
   })
 
-  it('ignores permanent errors: a poison row is not an outage', () => {
+  it('never opens on permanent errors: a poison row is not an outage', () => {
     const { breaker, opened } = setup()
     failTimes(breaker, 50, poison)
     failTimes(breaker, 10, () => new TypeError('bad data'))
     assert.equal(breaker.state, 'closed')
     assert.equal(breaker.failures, 0)
+    assert.equal(opened.length, 0)
+  })
+
+  it('treats a permanent error as a sign of life: it ends a failure streak', () => {
+    const { breaker } = setup()
     failTimes(breaker, 2)
-    failTimes(breaker, 5, poison)
-    assert.equal(breaker.state, 'closed', 'permanent errors neither count nor reset the streak')
+    breaker.recordFailure(poison())
+    failTimes(breaker, 2)
+    assert.equal(breaker.state, 'closed')
+    assert.equal(breaker.failures, 2)
     breaker.recordFailure(outage())
     assert.equal(breaker.state, 'open')
-    assert.equal(opened.length, 1)
   })
 
   it('classifies through the cause chain', () => {
@@ -150,17 +156,16 @@ describe('CircuitBreaker', () => {
     assert.equal(breaker.canFlush(), true, 'closed again: no probe limit')
   })
 
-  it('a permanent error on the probe frees the slot without pushing the schedule', async () => {
-    const { clock, breaker } = setup()
+  it('a permanent error on the probe closes the circuit: the store answered', async () => {
+    const { clock, breaker, closed } = setup()
     failTimes(breaker, 3)
     await clock.advance(750)
-    const due = breaker.nextProbeAt
     assert.equal(breaker.canFlush(), true)
     breaker.recordFailure(poison())
-    assert.equal(breaker.state, 'open')
-    assert.equal(breaker.nextProbeAt, due)
-    assert.equal(breaker.canFlush(), true, 'another probe may go at once')
-    assert.equal(breaker.canFlush(), false)
+    assert.equal(breaker.state, 'closed')
+    assert.deepEqual(closed, [{ openForMs: 750 }])
+    assert.equal(breaker.canFlush(), true)
+    assert.equal(breaker.canFlush(), true, 'the bisection of the poison batch can go on at full speed')
   })
 
   it('a late failure of a batch sent before opening does not move the probe', () => {
