@@ -126,7 +126,7 @@ describe('SqliteStore options and identifiers', () => {
     assert.throws(() => new SqliteStore({ path, table: { ...leaderboard('version'), key: ['a', 'b'], keyToColumns: undefined } }), { message: /keyToColumns/ })
     assert.throws(() => new SqliteStore({ path, maxRowsPerStatement: 0 }), { name: 'TypeError', message: /maxRowsPerStatement/ })
     assert.throws(() => new SqliteStore({ path, table: leaderboard('version'), createTable: true }), { message: /createTable/ })
-    assert.throws(() => new SqliteStore({} as never), { message: /path or database/ })
+    assert.throws(() => new SqliteStore({}), { message: /path or database/ })
   })
 
   it('quotes a valid schema-qualified, mixed-case table name', async () => {

@@ -21,6 +21,8 @@ export interface PgQueryable {
 /** A client checked out of a `pg` Pool. */
 export interface PgPoolClientLike extends PgQueryable {
   release(destroy?: Error | boolean): void
+  on?(event: 'error', listener: (error: Error) => void): unknown
+  removeListener?(event: 'error', listener: (error: Error) => void): unknown
 }
 
 /** A `pg` Pool: queries, and `connect()` to check out a client for a transaction. */
@@ -56,8 +58,13 @@ export class PostgresExecutor implements SqlExecutor {
 
   private async onPooledClient(statements: readonly Statement[]): Promise<ExecResult[]> {
     const client = await (this.pool as PgPoolLike).connect()
+    // A checked-out pg client emits socket errors (ECONNRESET) besides failing the query; unheard,
+    // they would crash the process. The failed query already reports the loss.
+    const ignore = (): void => undefined
+    client.on?.('error', ignore)
     try {
       const results = await inTransaction(client, statements)
+      client.removeListener?.('error', ignore)
       client.release()
       return results
     } catch (error) {
