@@ -7,8 +7,9 @@
  *
  * The CRC covers the bytes after the `"crc":"........",` prefix, so a line is checked without
  * re-serialising it and stays plain JSON for `jq`. A bad or unterminated LAST line is a torn
- * append (its `add` never resolved) and is ignored; a bad line followed by good ones is
- * corruption and throws `LogCorruptionError`, because dropping it could drop a dead letter.
+ * append (its `add` never resolved) and is ignored; a bad line followed by good ones, or a bad
+ * tail holding more than one record start, is corruption and throws `LogCorruptionError`,
+ * because dropping it could drop an acknowledged dead letter.
  * This module knows bytes and records; the queue's rules live in `dead-letters.ts`.
  */
 import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises'
@@ -52,7 +53,7 @@ export function parseLog(bytes: Buffer, file: string): ParsedLog {
     const line = bytes.subarray(offset, end === -1 ? bytes.length : end)
     const result = end === -1 ? 'the line is not terminated' : decodeLine(line)
     if (typeof result === 'string') {
-      if (isLast) return { records, validBytes: offset, tornBytes: bytes.length - offset }
+      if (isLast && isTornAppend(bytes.subarray(offset))) return { records, validBytes: offset, tornBytes: bytes.length - offset }
       throw new LogCorruptionError(file, offset, `dead-letter record ${result}; no dead letter was dropped, fix or remove that line by hand`)
     }
     records.push(result)
@@ -61,11 +62,21 @@ export function parseLog(bytes: Buffer, file: string): ParsedLog {
   return { records, validBytes: offset, tornBytes: 0 }
 }
 
+/**
+ * Whether a bad tail can be what a crash leaves of an append: the start of at most one record. A
+ * torn append keeps its whole lines intact, so a second record start in the tail means damage
+ * (a newline flipped into something else) to lines that were acknowledged.
+ */
+function isTornAppend(tail: Buffer): boolean {
+  return tail.indexOf(PREFIX, 1, 'latin1') === -1
+}
+
 /** A decoded record, or the reason the line is bad. */
 function decodeLine(line: Buffer): DeadLetterRecord | string {
   if (line.length <= BODY_START || line.toString('latin1', 0, PREFIX.length) !== PREFIX) return 'has no crc prefix'
-  const expected = Number.parseInt(line.toString('latin1', PREFIX.length, PREFIX.length + 8), 16)
-  if (crc32(line.subarray(BODY_START)) !== expected) return 'fails its checksum'
+  const hex = line.toString('latin1', PREFIX.length, PREFIX.length + 8)
+  // Exactly as written (lowercase): parseInt alone would also accept 'A' for 'a', or a short prefix.
+  if (!/^[0-9a-f]{8}$/.test(hex) || crc32(line.subarray(BODY_START)) !== Number.parseInt(hex, 16)) return 'fails its checksum'
   let parsed: unknown
   try {
     parsed = JSON.parse(line.toString('utf8'))
