@@ -29,7 +29,7 @@ export class Admission {
   /** Queues `apply`; the returned promise follows the promise `apply` returns once admitted. */
   enqueue(apply: () => Promise<void>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ apply: () => apply().then(resolve, reject), reject, needsRoom: true })
+      this.queue.push({ apply: () => void apply().then(resolve, reject), reject, needsRoom: true })
     })
   }
 

@@ -23,20 +23,10 @@ export interface ReplayReport {
 }
 
 export class DeadLetterHooks {
-  /** Letters added since open, in order (what `flush()` reports). */
-  private readonly log: DeadLetter[] = []
   private readonly replaying = new Set<PendingOp>()
   private readonly replayedOk: PendingOp[] = []
 
   constructor(private readonly parts: CacheParts) {}
-
-  get added(): number {
-    return this.log.length
-  }
-
-  addedSince(mark: number): DeadLetter[] {
-    return this.log.slice(mark)
-  }
 
   /** Persists failed ops as dead letters, pins their values, rejects write-throughs on them. */
   async add(ops: readonly PendingOp[], error: Error): Promise<void> {
@@ -53,7 +43,6 @@ export class DeadLetterHooks {
       lastFailedAt: now,
     }))
     await this.parts.dlq.add(letters)
-    this.log.push(...letters)
     this.parts.counters.deadLettered += letters.length
     for (const op of ops) this.settleDead(op, error)
   }

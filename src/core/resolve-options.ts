@@ -93,7 +93,7 @@ function checkStore(store: unknown): void {
 function num(value: unknown, name: string, fallback: number, min: number): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || Number.isNaN(value) || value < min) {
-    throw new TypeError(`${name} must be a number >= ${min}, got ${String(value)}`)
+    throw new TypeError(`${name} must be a number >= ${min}, got ${show(value)}`)
   }
   return value
 }
@@ -122,6 +122,10 @@ function optionalBoolean(value: unknown, name: string): boolean | undefined {
 
 function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined
-  if (!allowed.includes(value as T)) throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${String(value)}`)
+  if (!allowed.includes(value as T)) throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${show(value)}`)
   return value as T
+}
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? `'${value}'` : typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value)
 }

@@ -22,7 +22,7 @@ import { openCache } from './open-cache.js'
 import type { Entry, MemoryTier } from './memory-tier.js'
 import type { CacheOptions, Durability, ResolvedOptions, WriteOptions } from './options.js'
 import type { ReadThrough } from './read-through.js'
-import type { CacheEvents, CacheStats } from './stats.js'
+import type { CacheEvents, CacheStats, RecoveryReport } from './stats.js'
 import { buildStats, type Counters } from './stats-builder.js'
 import { checkKey, encodeValue } from './validate.js'
 import type { VersionSource } from './versions.js'
@@ -68,7 +68,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
       checkKey(key, this.options.maxKeyBytes)
       return this.write(key, encodeValue(key, value, this.options), options?.durability ?? this.options.durability)
     } catch (error) {
-      return Promise.reject(error as Error)
+      return rejected(error)
     }
   }
 
@@ -79,7 +79,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
       checkKey(key, this.options.maxKeyBytes)
       return this.write(key, null, options?.durability ?? this.options.durability)
     } catch (error) {
-      return Promise.reject(error as Error)
+      return rejected(error)
     }
   }
 
@@ -98,7 +98,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
       const durability = options?.durability ?? this.options.durability
       return Promise.all(encoded.map(([key, text]) => this.write(key, text, durability))).then(() => undefined)
     } catch (error) {
-      return Promise.reject(error as Error)
+      return rejected(error)
     }
   }
 
@@ -115,7 +115,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
       this.counters.misses++
       return this.loadOne(key)
     } catch (error) {
-      return Promise.reject(error as Error)
+      return rejected(error)
     }
   }
 
@@ -136,16 +136,17 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   }
 
   /**
-   * Resolves once every write made before the call is in the store (or, if it failed for good, in
-   * the dead-letter queue: `deadLettered` lists those). Waits through outages; see `close()` for
-   * a bounded wait.
+   * Resolves once every write made before the call is in the store, or, if it failed for good, in
+   * the dead-letter queue: `deadLettered` lists the dead letters of writes made before the call
+   * (so an empty list means everything is in the store). Waits through outages; `close()` has a
+   * bounded wait.
    */
   async flush(): Promise<{ deadLettered: DeadLetter[] }> {
     this.assertOpen('flush')
-    const before = this.deadLetterHooks.added
     await this.admission.drained()
+    const mark = this.versions.current
     await this.scheduler.flushAll()
-    return { deadLettered: this.deadLetterHooks.addedSince(before) }
+    return { deadLettered: this.parts.dlq.list({ maxVersion: mark }) }
   }
 
   /** Counters and gauges: backlog, lag (oldest dirty age), coalescing, flushes, failures. */
@@ -177,6 +178,11 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   close(): Promise<CloseReport> {
     this.closing ??= closeCache(this.parts)
     return this.closing
+  }
+
+  /** What `open()` replayed from the dirty log; undefined without a dir. */
+  get recovery(): RecoveryReport | undefined {
+    return this.parts.recovery
   }
 
   get closed(): boolean {
@@ -254,4 +260,8 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   private assertOpen(operation: string): void {
     if (this.closing !== undefined) throw new CacheClosedError(operation)
   }
+}
+
+function rejected(error: unknown): Promise<never> {
+  return Promise.reject(error instanceof Error ? error : new Error(String(error)))
 }

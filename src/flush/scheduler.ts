@@ -141,7 +141,10 @@ export class FlushScheduler {
     if (this.waiters.length === 0) return
     const low = this.lowWater()
     const still: FlushWaiter[] = []
-    for (const w of this.waiters) (w.mark <= low ? w.resolve() : still.push(w))
+    for (const w of this.waiters) {
+      if (w.mark <= low) w.resolve()
+      else still.push(w)
+    }
     this.waiters = still
   }
 }

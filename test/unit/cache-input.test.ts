@@ -103,7 +103,7 @@ describe('options are validated at the door', () => {
   ]
   for (const [name, options, message] of cases) {
     it(`throws a TypeError naming the option for ${name}`, async () => {
-      await assert.rejects(WriteBehindCache.open({ store, warn: () => {}, ...options } as never), (e: unknown) => e instanceof TypeError && message.test(e.message))
+      await assert.rejects(WriteBehindCache.open({ store, warn: () => {}, ...options }), (e: unknown) => e instanceof TypeError && message.test(e.message))
     })
   }
 
