@@ -1,0 +1,96 @@
+/**
+ * The demo's final report: the numbers gathered at the end of a run, as a plain object (printed
+ * as JSON with `--json`) and as readable text.
+ */
+import type { CloseReport } from '../core/close.js'
+import type { CacheStats } from '../core/stats.js'
+import type { CheckResult } from './demo-check.js'
+import type { Leaderboard } from './demo-workload.js'
+import { count, duration } from './progress.js'
+
+export interface DemoReport {
+  readonly settings: Readonly<Record<string, string | number | boolean | undefined>>
+  /** Writes whose promise resolved. */
+  readonly writes: number
+  readonly players: number
+  readonly writeSeconds: number
+  readonly writesPerSecond: number
+  /** Ops the store accepted (rows written or fenced). */
+  readonly rowsWritten: number
+  readonly fenced: number
+  /** `store.writeBatch` calls (one transaction each). */
+  readonly batches: number
+  /** SQL statements run on the database. */
+  readonly statements: number
+  readonly coalescingRatio: number
+  readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number; readonly mean: number }
+  readonly drainMs: number
+  readonly close: { readonly drained: boolean; readonly unflushed: number; readonly safeInLog: boolean; readonly errors: string[] }
+  readonly failedBatches: number
+  readonly deadLettered: number
+  readonly check: CheckResult
+  readonly warnings: string[]
+  readonly ok: boolean
+}
+
+export interface ReportInputs {
+  settings: DemoReport['settings']
+  board: Leaderboard
+  writeMs: number
+  stats: CacheStats
+  statements: number
+  drainMs: number
+  close: CloseReport
+  check: CheckResult
+  warnings: string[]
+}
+
+export function buildReport(inputs: ReportInputs): DemoReport {
+  const { board, stats, close, check } = inputs
+  const writeSeconds = inputs.writeMs / 1000
+  return {
+    settings: inputs.settings,
+    writes: board.acked,
+    players: board.distinctPlayers(),
+    writeSeconds,
+    writesPerSecond: writeSeconds > 0 ? board.acked / writeSeconds : 0,
+    rowsWritten: stats.flush.ops,
+    fenced: stats.flush.fenced,
+    batches: stats.flush.batches,
+    statements: inputs.statements,
+    coalescingRatio: stats.coalescingRatio,
+    latencyMs: { p50: board.latency.percentile(50), p99: board.latency.percentile(99), max: board.latency.max, mean: board.latency.mean },
+    drainMs: inputs.drainMs,
+    close: { drained: close.drained, unflushed: close.unflushed, safeInLog: close.safeInLog, errors: close.errors.map((e) => e.message) },
+    failedBatches: stats.flush.failedBatches,
+    deadLettered: stats.flush.deadLettered,
+    check,
+    warnings: inputs.warnings,
+    ok: check.ok && close.drained && close.errors.length === 0,
+  }
+}
+
+/** The report as text, one fact per line. */
+export function formatReport(r: DemoReport): string {
+  const lines = [
+    '',
+    `writes acknowledged   ${count(r.writes)} in ${r.writeSeconds.toFixed(1)} s (${count(r.writesPerSecond)} writes/s), ${count(r.players)} players`,
+    `ack latency           p50 ${duration(r.latencyMs.p50)}  p99 ${duration(r.latencyMs.p99)}  max ${duration(r.latencyMs.max)}`,
+    `rows written to DB    ${count(r.rowsWritten)}${r.fenced > 0 ? ` (${count(r.fenced)} fenced)` : ''}`,
+    `DB batches            ${count(r.batches)} transactions, ${count(r.statements)} statements`,
+    `coalescing ratio      ${r.coalescingRatio.toFixed(2)} writes per row`,
+    `drain at close        ${duration(r.drainMs)}: ${r.close.drained ? 'drained' : `NOT drained, ${count(r.close.unflushed)} entries left${r.close.safeInLog ? ' (safe in the log)' : ''}`}`,
+  ]
+  if (r.failedBatches > 0 || r.deadLettered > 0) lines.push(`failures              ${r.failedBatches} failed batches, ${r.deadLettered} dead-lettered`)
+  for (const error of r.close.errors) lines.push(`close error           ${error}`)
+  for (const warning of r.warnings) lines.push(`warning               ${warning}`)
+  lines.push(checkLine(r.check))
+  for (const mismatch of r.check.mismatches) lines.push(`  ${mismatch}`)
+  return `${lines.join('\n')}\n`
+}
+
+function checkLine(check: CheckResult): string {
+  if (check.ok) return `check: OK (${count(check.players)} players match)`
+  const more = check.mismatchCount > check.mismatches.length ? `, first ${check.mismatches.length} shown` : ''
+  return `check: FAILED: ${count(check.mismatchCount)} mismatches between the database and the last values written (${count(check.matched)} of ${count(check.players)} players match${more}):`
+}

@@ -1,0 +1,61 @@
+/**
+ * The `writebehind` command: reads `process.argv`, loads the named command lazily (so a command's
+ * dependencies load only when it runs), and sets `process.exitCode` from what it returns.
+ *
+ *   writebehind demo | inspect | verify | recover | dlq | help | --version
+ *
+ * Exit codes: 0 success, 1 the command failed, 2 bad usage (an unknown command among them).
+ * Importing this module runs the CLI: it is the entry point, not a library.
+ */
+import { readFileSync } from 'node:fs'
+import { MAIN_USAGE } from './usage.js'
+
+/** What every module under `commands/` exports. */
+export interface CommandModule {
+  run(args: string[], out: NodeJS.WritableStream): Promise<number>
+}
+
+const COMMANDS = new Set(['demo', 'inspect', 'verify', 'recover', 'dlq'])
+
+/** Runs the CLI with `argv` (the arguments after the script), writing to `out`; resolves with the exit code. */
+async function main(argv: readonly string[], out: NodeJS.WritableStream): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    out.write(MAIN_USAGE)
+    return 0
+  }
+  if (name === '--version' || name === '-v') {
+    out.write(`${version()}\n`)
+    return 0
+  }
+  if (!COMMANDS.has(name)) {
+    out.write(`error: unknown command "${name}"\n\n${MAIN_USAGE}`)
+    return 2
+  }
+  // A template path keeps each command out of the static graph: only the one used is loaded.
+  const command = (await import(`./commands/${name}.js`)) as CommandModule
+  return command.run(rest, out)
+}
+
+/** The package version, from package.json (two levels up from src/cli, three from dist/src/cli). */
+function version(): string {
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown }
+      if (pkg.name === 'writebehind' && typeof pkg.version === 'string') return pkg.version
+    } catch {
+      // not at this level: try the next
+    }
+  }
+  return 'unknown'
+}
+
+main(process.argv.slice(2), process.stdout).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    process.stderr.write(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    process.exitCode = 1
+  },
+)

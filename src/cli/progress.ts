@@ -1,0 +1,82 @@
+/**
+ * Live progress for long-running commands. On a terminal one status line is rewritten in place;
+ * anywhere else (a pipe, a file, CI) a plain line is printed at a slower pace, with no control
+ * characters. Uses real timers: progress is about wall-clock time.
+ */
+
+export interface ProgressOptions {
+  /** Redraw period on a terminal. @default 500 */
+  ttyIntervalMs?: number
+  /** Line period when the output is not a terminal. @default 2000 */
+  plainIntervalMs?: number
+}
+
+/** True when `out` is a terminal (a TTY write stream). */
+export function isTerminal(out: NodeJS.WritableStream): boolean {
+  return (out as { isTTY?: unknown }).isTTY === true
+}
+
+export class ProgressLine {
+  private timer: ReturnType<typeof setInterval> | undefined
+  private readonly tty: boolean
+  private drawn = false
+
+  /** `render` builds the status line; it is called once per tick. */
+  constructor(
+    private readonly out: NodeJS.WritableStream,
+    private readonly render: () => string,
+    private readonly options: ProgressOptions = {},
+  ) {
+    this.tty = isTerminal(out)
+  }
+
+  /** Starts ticking. */
+  start(): void {
+    if (this.timer !== undefined) return
+    const period = this.tty ? (this.options.ttyIntervalMs ?? 500) : (this.options.plainIntervalMs ?? 2000)
+    this.timer = setInterval(() => this.draw(), period)
+  }
+
+  /** Stops ticking; on a terminal, draws the line a last time and ends it. */
+  stop(): void {
+    if (this.timer === undefined) return
+    clearInterval(this.timer)
+    this.timer = undefined
+    if (this.tty) {
+      this.draw()
+      this.out.write('\n')
+    }
+  }
+
+  private draw(): void {
+    const line = this.render()
+    // \r back to column 0, then erase to the end of the line so a shorter line leaves no debris.
+    if (this.tty) this.out.write(`\r${line}\x1b[K`)
+    else this.out.write(`${line}\n`)
+    this.drawn = true
+  }
+
+  /** Whether at least one line was drawn. */
+  get started(): boolean {
+    return this.drawn
+  }
+}
+
+/** A text progress bar: `[#########.........]  45%`. */
+export function progressBar(done: number, total: number, width = 30): string {
+  const fraction = total <= 0 ? 1 : Math.min(1, Math.max(0, done / total))
+  const filled = Math.round(fraction * width)
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}%`
+}
+
+/** A count with thousands separators: 1234567 → "1,234,567". */
+export function count(n: number): string {
+  return Math.round(n).toLocaleString('en-US')
+}
+
+/** Milliseconds, readable: "0.42 ms", "12.3 ms", "1.52 s". */
+export function duration(ms: number): string {
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`
+  if (ms >= 10) return `${ms.toFixed(1)} ms`
+  return `${ms.toFixed(2)} ms`
+}
