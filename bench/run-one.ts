@@ -71,7 +71,7 @@ function toResult(load: LoadResult, m: {
   const failures = load.failed > 0 ? `; ${load.failed} writes failed (${load.firstError})` : ''
   return {
     system: job.system, workload: job.workload, run: job.run,
-    acked: load.acked, failed: load.failed, loadMs: load.elapsedMs,
+    acked: load.acked, failed: load.failed, keys: load.lastAcked.size, loadMs: load.elapsedMs,
     writesPerSec: load.acked / (load.elapsedMs / 1000),
     p50Ms: lat.p50, p99Ms: lat.p99, p999Ms: lat.p999,
     dbStatements: m.counted.statements, dbRows: m.counted.rows, pgStatRows: m.pgStatRows,
@@ -88,7 +88,7 @@ function failed(error: unknown): RunResult {
   const nan = Number.NaN
   return {
     system: job.system, workload: job.workload, run: job.run, error: message,
-    acked: 0, failed: 0, loadMs: nan, writesPerSec: nan, p50Ms: nan, p99Ms: nan, p999Ms: nan,
+    acked: 0, failed: 0, keys: nan, loadMs: nan, writesPerSec: nan, p50Ms: nan, p99Ms: nan, p999Ms: nan,
     dbStatements: nan, dbRows: nan, pgStatRows: nan, coalescing: nan, drainMs: nan, peakRssMb: nan,
     correct: false, verifyNote: message,
   }

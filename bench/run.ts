@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util'
 import { describeMachine } from './lib/machine.js'
 import { renderReport } from './lib/report.js'
 import type { Job, RunResult } from './lib/result.js'
-import { BASELINE, SYSTEMS } from './systems/index.js'
+import { BASELINE, DEFAULT_SYSTEMS, SYSTEMS } from './systems/index.js'
 import { allWorkloads, type Workload } from './workloads.js'
 
 interface Plan {
@@ -62,7 +62,7 @@ function parsePlan(argv: string[]): Plan {
       out: { type: 'string', default: 'bench/RESULTS.md' },
     },
   })
-  const systems = pick([...SYSTEMS.keys()], values.systems, (s) => s, 'systems')
+  const systems = values.systems === undefined ? [...DEFAULT_SYSTEMS] : pick([...SYSTEMS.keys()], values.systems, (s) => s, 'systems')
   return {
     workloads: pick(allWorkloads(), values.only, (w) => w.name, 'only'),
     // The baseline always runs, first, so every ratio has its denominator from the same run.
@@ -94,7 +94,7 @@ async function measure(job: Job): Promise<RunResult> {
     const nan = Number.NaN
     const message = err instanceof Error ? err.message : String(err)
     return {
-      system: job.system, workload: job.workload, run: job.run, error: message, acked: 0, failed: 0,
+      system: job.system, workload: job.workload, run: job.run, error: message, acked: 0, failed: 0, keys: nan,
       loadMs: nan, writesPerSec: nan, p50Ms: nan, p99Ms: nan, p999Ms: nan, dbStatements: nan, dbRows: nan,
       pgStatRows: nan, coalescing: nan, drainMs: nan, peakRssMb: nan, correct: false, verifyNote: message,
     }

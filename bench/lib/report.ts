@@ -34,6 +34,8 @@ export interface Summary {
   dbRows: number
   pgStatRows: number
   coalescing: number
+  /** Median over runs of acked ÷ distinct keys: the writes/row of perfect coalescing. */
+  bestCoalescing: number
   drainMs: number
   peakRssMb: number
   correct: boolean
@@ -62,7 +64,7 @@ export function summarise(runs: readonly RunResult[], systems: readonly string[]
       p50Ms: m((r) => r.p50Ms), p99Ms: m((r) => r.p99Ms), p999Ms: m((r) => r.p999Ms),
       p99Gain: median(ok.map((r) => vsBase(r, (a, b) => b.p99Ms / a.p99Ms))),
       dbStatements: m((r) => r.dbStatements), dbRows: m((r) => r.dbRows), pgStatRows: m((r) => r.pgStatRows),
-      coalescing: m((r) => r.coalescing), drainMs: m((r) => r.drainMs), peakRssMb: m((r) => r.peakRssMb),
+      coalescing: m((r) => r.coalescing), bestCoalescing: m((r) => r.acked / r.keys), drainMs: m((r) => r.drainMs), peakRssMb: m((r) => r.peakRssMb),
       correct: ok.length === mine.length && mine.every((r) => r.correct),
     }]
   })
@@ -70,9 +72,9 @@ export function summarise(runs: readonly RunResult[], systems: readonly string[]
 
 function table(summaries: readonly Summary[], baseline: string): string {
   const head =
-    `| system | writes/s | vs ${baseline} | p50 ms | p99 ms | p99.9 ms | p99 vs ${baseline} | DB statements | DB rows | pg_stat rows | writes/row | drain s | peak RSS MB | final state |\n` +
+    `| system | writes/s | vs ${baseline} | p50 ms | p99 ms | p99.9 ms | p99 vs ${baseline} | DB statements | DB rows | pg_stat rows | writes/row (best possible) | drain s | peak RSS MB | final state |\n` +
     '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n'
-  return head + summaries.map((s) => `| ${s.system} | ${fmt(s.writesPerSec)} | ${times(s.speedup)} | ${ms(s.p50Ms)} | ${ms(s.p99Ms)} | ${ms(s.p999Ms)} | ${times(s.p99Gain)} lower | ${fmt(s.dbStatements)} | ${fmt(s.dbRows)} | ${fmt(s.pgStatRows)} | ${fmt(s.coalescing, 2)} | ${fmt(s.drainMs / 1000, 2)} | ${fmt(s.peakRssMb)} | ${s.errors.length > 0 ? `ERROR: ${s.errors[0]}` : s.correct ? 'ok' : '**MISMATCH**'} |`).join('\n')
+  return head + summaries.map((s) => `| ${s.system} | ${fmt(s.writesPerSec)} | ${times(s.speedup)} | ${ms(s.p50Ms)} | ${ms(s.p99Ms)} | ${ms(s.p999Ms)} | ${times(s.p99Gain)} lower | ${fmt(s.dbStatements)} | ${fmt(s.dbRows)} | ${fmt(s.pgStatRows)} | ${fmt(s.coalescing, 2)} (${fmt(s.bestCoalescing, 2)}) | ${fmt(s.drainMs / 1000, 2)} | ${fmt(s.peakRssMb)} | ${s.errors.length > 0 ? `ERROR: ${s.errors[0]}` : s.correct ? 'ok' : '**MISMATCH**'} |`).join('\n')
 }
 
 /** The project's targets, checked against the summaries (only those whose systems ran). */
@@ -94,7 +96,8 @@ export function targets(byWorkload: ReadonlyMap<string, Summary[]>): string[] {
     }
     if (workload === 'zipf') {
       const saved = 1 - 1 / log.coalescing
-      lines.push(`- zipf: writebehind-log wrote ${fmt(100 * saved, 1)}% fewer DB rows than writes acknowledged (target ≥ 97%): ${verdict(saved >= 0.97)}`)
+      const best = 1 - 1 / log.bestCoalescing
+      lines.push(`- zipf: writebehind-log wrote ${fmt(100 * saved, 1)}% fewer DB rows than writes acknowledged (target ≥ 97%): ${verdict(saved >= 0.97)}; one row per distinct key written, the best any system could do in this run, would be ${fmt(100 * best, 1)}% fewer`)
       lines.push(`- zipf: writebehind-log final state equals the last acknowledged values in every run: ${verdict(log.correct)}`)
     }
   }
@@ -128,7 +131,7 @@ Figures are medians over the runs. "vs ${ctx.baseline}" ratios are taken within 
 in the same invocation, minutes apart, on the same machine) and then medianed. Latency is the acknowledgement latency seen by a writer.
 "DB rows" is counted at each system's own pool (rowCount of its writes); "pg_stat rows" is PostgreSQL's own
 \`n_tup_ins + n_tup_upd\` for the system's table over the run. "writes/row" is writes acknowledged per row written
-(coalescing). "drain" is how long after the load stopped the database had every acknowledged write. See bench/README.md
+(coalescing); in brackets, writes acknowledged ÷ distinct keys written, the best any system could do. "drain" is how long after the load stopped the database had every acknowledged write. See bench/README.md
 for the method and its caveats; these numbers are not comparable across machines.
 
 ## Results

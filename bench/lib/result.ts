@@ -9,6 +9,8 @@ export interface RunResult {
   readonly error?: string
   readonly acked: number
   readonly failed: number
+  /** Distinct keys written: the fewest rows any system could have written. */
+  readonly keys: number
   readonly loadMs: number
   /** Acknowledged writes per second of load. */
   readonly writesPerSec: number

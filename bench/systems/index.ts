@@ -1,5 +1,5 @@
 /**
- * Every benchmarked system by name, in the order the harness runs them.
+ * Every benchmarked system by name, in the order the harness runs them, and the default set.
  */
 import { BullMqSystem } from './bullmq.js'
 import { DirectSystem } from './direct.js'
@@ -18,7 +18,12 @@ export const SYSTEMS: ReadonlyMap<string, SystemFactory> = new Map<string, Syste
   ['writebehind-log', () => new WriteBehindSystem('log')],
   ['writebehind-disk', () => new WriteBehindSystem('disk')],
   ['writebehind-store', () => new WriteBehindSystem('store')],
+  // Opt-in: flushes by time only (batches up to 20k), trading staleness for coalescing.
+  ['writebehind-log-1s', () => new WriteBehindSystem('log', { suffix: '1s', flush: { intervalMs: 1000, batchSize: 20_000 } })],
 ])
+
+/** What runs without --systems: every system above except the opt-in variants. */
+export const DEFAULT_SYSTEMS: readonly string[] = [...SYSTEMS.keys()].filter((name) => name !== 'writebehind-log-1s')
 
 /** The system every ratio is taken against. */
 export const BASELINE = 'direct-1'

@@ -3,7 +3,7 @@
  * `store`), flushing into PostgreSQL through its PostgresStore over a counting pg Pool, with its
  * dirty log in a temp folder. The flush settings are the documented defaults, so the numbers show
  * what a user gets out of the box. A write is acknowledged when `cache.set` resolves; the drain
- * is `cache.flush()`.
+ * is `cache.flush()`. A variant can pass its own flush settings (see systems/index.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -12,6 +12,14 @@ import { CountingPool, openPool, tableFor } from '../lib/pg.js'
 import type { BenchSystem, BenchValue, TableInfo } from './types.js'
 
 export type Level = 'memory' | 'log' | 'disk' | 'store'
+
+/** Flush settings for a variant; omitted fields keep the cache's defaults. */
+export interface FlushSettings {
+  intervalMs?: number
+  batchSize?: number
+  maxDelayMs?: number
+  concurrency?: number
+}
 
 const CONNECTIONS = 4
 
@@ -33,8 +41,11 @@ export class WriteBehindSystem implements BenchSystem {
   private cache: CacheLike | undefined
   private dir: string | undefined
 
-  constructor(private readonly level: Level) {
-    this.name = `writebehind-${level}`
+  constructor(
+    private readonly level: Level,
+    private readonly variant?: { suffix: string; flush: FlushSettings },
+  ) {
+    this.name = `writebehind-${level}${variant === undefined ? '' : `-${variant.suffix}`}`
     this.table = tableFor(this.name)
   }
 
@@ -50,6 +61,7 @@ export class WriteBehindSystem implements BenchSystem {
       store: new PostgresStore({ pool: this.db, table: this.table }),
       dir: this.dir,
       durability: this.level,
+      ...(this.variant === undefined ? {} : { flush: this.variant.flush }),
     })
     return { table: this.table, keyColumn: 'key', valueColumn: 'value', deletedColumn: 'deleted' }
   }
