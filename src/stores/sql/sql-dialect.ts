@@ -14,6 +14,11 @@ export interface Statement {
   readonly rows: number
   /** Whether the statement is a fenced upsert (its result tells how many rows were fenced). */
   readonly fencedUpsert: boolean
+  /**
+   * Only for dialects with `preparedPerRow`: run `text` once per parameter list (then `params` is
+   * empty), in the same transaction; the result's rowCount is the sum over the runs.
+   */
+  readonly each?: readonly (readonly unknown[])[]
 }
 
 /** What the core needs from a driver's answer. */
@@ -52,6 +57,8 @@ export interface SqlDialect {
   readonly label: string
   /** Most bound parameters one statement may carry. */
   readonly maxParams: number
+  /** With one row per statement, send one prepared statement and its rows (`Statement.each`). */
+  readonly preparedPerRow?: boolean
   quote(identifier: string): string
   /** The SQL text of the `n`-th (1-based) parameter: `$n` or `?`. */
   placeholder(n: number): string

@@ -8,7 +8,7 @@
 import type { BatchResult, LoadedEntry, OpFailure, Store, StoreOp } from '../../contracts/store.js'
 import { StoreError } from '../../errors.js'
 import type { PreparedRow, SqlDialect, SqlExecutor, Statement } from './sql-dialect.js'
-import { type ChunkLimits, deleteStatements, loadStatements, purgeStatement, tableName, upsertStatements } from './statements.js'
+import { type ChunkLimits, deleteStatements, loadStatements, perRowUpsert, purgeStatement, tableName, upsertStatements } from './statements.js'
 import { builtInTable, DEFAULT_TABLE, mappedTable, type ResolvedTable, type TableMapping } from './table-mapping.js'
 
 /** Options every SQL store shares. */
@@ -176,12 +176,17 @@ export class SqlStore implements Store {
     const removes = rows.filter((row) => row.deleted && !keepsTombstones)
     const statements: Statement[] = []
     if (upserts.length > 0) {
-      const name = tableName(this.dialect, this.table)
-      const fast = this.dialect.fastUpsert?.(name, this.table, upserts, this.limits)
-      statements.push(...(fast ?? upsertStatements(this.dialect, this.table, upserts, this.limits)))
+      statements.push(...this.upserts(upserts))
     }
     if (removes.length > 0) statements.push(...deleteStatements(this.dialect, this.table, removes, this.limits))
     return statements
+  }
+
+  private upserts(rows: readonly PreparedRow[]): Statement[] {
+    const { dialect, table, limits } = this
+    if (dialect.preparedPerRow === true && limits.maxRows === 1) return [perRowUpsert(dialect, table, rows)]
+    const fast = dialect.fastUpsert?.(tableName(dialect, table), table, rows, limits)
+    return fast ?? upsertStatements(dialect, table, rows, limits)
   }
 
   /** Runs `fn`, turning a driver error into a `StoreError` that says whether a retry can help. */

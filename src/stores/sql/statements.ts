@@ -60,6 +60,13 @@ export function upsertStatements(dialect: SqlDialect, table: ResolvedTable, rows
   })
 }
 
+/** One single-row upsert run once per row (`Statement.each`): one prepared statement for the batch. */
+export function perRowUpsert(dialect: SqlDialect, table: ResolvedTable, rows: readonly PreparedRow[]): Statement {
+  const [first] = upsertStatements(dialect, table, rows.slice(0, 1), { maxRows: 1, maxBytes: Infinity })
+  const text = (first as Statement).text
+  return { text, params: [], rows: rows.length, fencedUpsert: table.versionColumn !== undefined, each: rows.map((row) => row.values) }
+}
+
 /** `DELETE` statements for deletes on a table without a `deleted` column (fenced by version if any). */
 export function deleteStatements(dialect: SqlDialect, table: ResolvedTable, rows: readonly PreparedRow[], limits: ChunkLimits): Statement[] {
   const name = tableName(dialect, table)

@@ -17,6 +17,7 @@ const RETRYABLE = /^SQLITE_(BUSY|LOCKED|IOERR|PROTOCOL|CANTOPEN|FULL|INTERRUPT)/
 export const sqliteDialect: SqlDialect = {
   label: 'SQLite',
   maxParams: 32_766,
+  preparedPerRow: true,
   quote,
   placeholder: () => '?',
   bool: (value) => (value ? 1 : 0),

@@ -42,10 +42,10 @@ export class SqliteExecutor implements SqlExecutor {
 
   async transaction(statements: readonly Statement[]): Promise<ExecResult[]> {
     const db = await this.db
-    db.exec('BEGIN IMMEDIATE')
+    this.prepared(db, 'BEGIN IMMEDIATE').run()
     try {
       const results = statements.map((statement) => this.runOne(db, statement))
-      db.exec('COMMIT')
+      this.prepared(db, 'COMMIT').run()
       return results
     } catch (error) {
       rollback(db)
@@ -59,8 +59,13 @@ export class SqliteExecutor implements SqlExecutor {
     if (this.source.database === undefined) (await this.db).close()
   }
 
-  private runOne(db: SqliteDatabaseLike, statement: Pick<Statement, 'text' | 'params'>): ExecResult {
+  private runOne(db: SqliteDatabaseLike, statement: Pick<Statement, 'text' | 'params' | 'each'>): ExecResult {
     const prepared = this.prepared(db, statement.text)
+    if (statement.each !== undefined) {
+      let changes = 0
+      for (const params of statement.each) changes += prepared.run(...params).changes
+      return { rowCount: changes, rows: [] }
+    }
     if (prepared.reader) {
       const rows = prepared.all(...statement.params) as SqlRow[]
       return { rowCount: rows.length, rows }
