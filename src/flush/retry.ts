@@ -24,6 +24,12 @@ export interface ErrorDescription {
   retryable: boolean
 }
 
+/**
+ * Longest message kept in a description. A database error can quote the whole failed batch, and
+ * the description is stored with every dead letter of that batch.
+ */
+export const MAX_MESSAGE_LENGTH = 2_000
+
 /** How deep a `cause` chain is followed (a cycle must not hang us). */
 const MAX_CAUSE_DEPTH = 16
 
@@ -82,16 +88,19 @@ function findRetryableFlag(error: unknown): boolean | undefined {
   return undefined
 }
 
-/** A JSON-safe `{ name, code?, message, retryable }` for any thrown value (errors or not). */
+/**
+ * A JSON-safe `{ name, code?, message, retryable }` for any thrown value (errors or not); the
+ * message is cut at `MAX_MESSAGE_LENGTH` characters.
+ */
 export function describeError(error: unknown): ErrorDescription {
   const retryable = isRetryable(error)
-  if (!isObject(error)) return { name: typeof error, message: safeString(error), retryable }
+  if (!isObject(error)) return { name: typeof error, message: clip(safeString(error)), retryable }
   const name = readProperty(error, 'name')
   const message = readProperty(error, 'message')
   const code = readProperty(error, 'code')
   const description: ErrorDescription = {
     name: typeof name === 'string' && name !== '' ? name : 'Error',
-    message: typeof message === 'string' ? message : safeString(error),
+    message: clip(typeof message === 'string' ? message : safeString(error)),
     retryable,
   }
   if (typeof code === 'string' || typeof code === 'number') description.code = String(code)
@@ -109,6 +118,10 @@ function readProperty(target: object, name: string): unknown {
   } catch {
     return undefined
   }
+}
+
+function clip(message: string): string {
+  return message.length <= MAX_MESSAGE_LENGTH ? message : `${message.slice(0, MAX_MESSAGE_LENGTH - 1)}…`
 }
 
 function safeString(value: unknown): string {

@@ -68,6 +68,17 @@ describe('dlq list', () => {
     assert.equal(lines[3], '3 dead letters')
   })
 
+  it('keeps one letter on one line: control characters in keys and messages are escaped', async () => {
+    const queue = await DeadLetterQueue.open(dir)
+    await queue.add([{ ...letter('multi\nline\tkey\u007f', 1), error: { name: 'Error', message: 'ERROR: bad\nDETAIL: row 3', retryable: false } }])
+    await queue.close()
+    const { text } = await cli('list', dir, '--prefix', 'multi')
+    const lines = text.trim().split('\n')
+    assert.equal(lines.length, 2)
+    assert.equal(lines[0]!.split('\t').length, 6)
+    assert.match(lines[0]!, /^multi\\nline\\tkey\\u007f\t.*ERROR: bad\\nDETAIL: row 3$/)
+  })
+
   it('prints JSON with --json and filters with --prefix', async () => {
     const { code, text } = await cli('list', dir, '--json', '--prefix', 'user:')
     assert.equal(code, 0)

@@ -2,7 +2,7 @@
 // classification of errors into retryable and permanent.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { backoffCeiling, backoffDelay, describeError, isRetryable, type RetryPolicy } from '../../src/flush/retry.js'
+import { backoffCeiling, backoffDelay, describeError, isRetryable, MAX_MESSAGE_LENGTH, type RetryPolicy } from '../../src/flush/retry.js'
 import { InvalidKeyError, InvalidValueError, StoreError } from '../../src/errors.js'
 import { seededRandom } from '../helpers/seeded-random.js'
 
@@ -128,6 +128,13 @@ describe('describeError', () => {
     assert.deepEqual(describeError('boom'), { name: 'string', message: 'boom', retryable: true })
     assert.deepEqual(describeError(null), { name: 'object', message: 'null', retryable: true })
     assert.deepEqual(describeError({ retryable: false }), { name: 'Error', message: '[object Object]', retryable: false })
+  })
+
+  it('cuts very long messages (a database error quoting a whole batch)', () => {
+    const long = describeError(new Error('x'.repeat(100_000)))
+    assert.equal(long.message.length, MAX_MESSAGE_LENGTH)
+    assert.ok(long.message.endsWith('…'))
+    assert.equal(describeError(new Error('y'.repeat(MAX_MESSAGE_LENGTH))).message.length, MAX_MESSAGE_LENGTH)
   })
 
   it('is JSON-safe: survives a round trip unchanged', () => {

@@ -104,7 +104,16 @@ export function formatLetter(letter: DeadLetter): string {
   const { error } = letter
   const why = `${error.name}${error.code === undefined ? '' : ` [${error.code}]`}: ${error.message}`
   const when = new Date(letter.lastFailedAt).toISOString()
-  return `${letter.key}\tv${letter.version}\t${letter.kind}\tattempts=${letter.attempts}\t${when}\t${why}`
+  return [printable(letter.key), `v${letter.version}`, letter.kind, `attempts=${letter.attempts}`, when, printable(why)].join('\t')
+}
+
+/** Escapes control characters (newlines, tabs) so that one letter stays one line. */
+function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => {
+    const escaped = JSON.stringify(c).slice(1, -1) // \n, \t, \u0001; JSON leaves DEL as is
+    return escaped === c ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : escaped
+  })
 }
 
 async function drop(parsed: Parsed, out: NodeJS.WritableStream): Promise<number> {
