@@ -1,0 +1,181 @@
+/**
+ * `writebehind recover`: a cache whose store is down closes without flushing (its writes stay in
+ * the dirty log); `recover` then flushes that log into a SQLite file offline. Real files, real
+ * SQLite, in-process command.
+ */
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import Database from 'better-sqlite3'
+import { run } from '../../src/cli/commands/recover.js'
+import { systemClock } from '../../src/contracts/clock.js'
+import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
+import { MemoryStore } from '../../src/stores/memory-store.js'
+import { OutageStore } from '../helpers/faulty-stores.js'
+
+/** A stream that keeps what is written to it. */
+function capture(): Writable & { text: () => string } {
+  const chunks: string[] = []
+  const stream = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      chunks.push(chunk.toString())
+      done()
+    },
+  })
+  return Object.assign(stream, { text: () => chunks.join('') })
+}
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'wb-cli-recover-'))
+}
+
+interface Row {
+  key: string
+  value: string | null
+  deleted: number
+}
+
+function readRows(path: string, table = 'writebehind_entries'): Map<string, Row> {
+  const db = new Database(path, { readonly: true })
+  try {
+    const rows = db.prepare(`SELECT "key", "value", "deleted" FROM "${table}"`).all() as Row[]
+    return new Map(rows.map((row) => [row.key, row]))
+  } finally {
+    db.close()
+  }
+}
+
+/**
+ * Writes through a cache whose store is always down, then closes it at once: nothing reaches a
+ * store, everything stays in the log. Returns the last value per key (undefined = deleted).
+ */
+async function leaveDirtyLog(dir: string): Promise<Map<string, unknown>> {
+  const store = new OutageStore(new MemoryStore(), systemClock, { from: 0, to: Number.POSITIVE_INFINITY })
+  const cache = await WriteBehindCache.open({
+    store,
+    dir,
+    durability: 'log',
+    closeTimeoutMs: 0,
+    flush: { intervalMs: 60_000 },
+    retry: { maxAttempts: 1000, baseDelayMs: 60_000 },
+  })
+  const expected = new Map<string, unknown>()
+  for (let i = 0; i < 40; i++) {
+    const key = `user:${i % 25}`
+    const value = { n: i, name: `player ${i}` }
+    await cache.set(key, value)
+    expected.set(key, value)
+  }
+  await cache.delete('user:3')
+  expected.set('user:3', undefined)
+  const report = await cache.close()
+  assert.equal(report.drained, false, 'the failing store must leave writes unflushed')
+  assert.equal(report.safeInLog, true)
+  assert.equal(report.unflushed, 25)
+  return expected
+}
+
+function assertStoreHolds(dbPath: string, expected: Map<string, unknown>, table?: string): void {
+  const rows = readRows(dbPath, table)
+  assert.equal(rows.size, expected.size)
+  for (const [key, value] of expected) {
+    const row = rows.get(key)
+    assert.ok(row !== undefined, `${key} missing from the store`)
+    if (value === undefined) assert.equal(row.deleted, 1, `${key} should be a tombstone`)
+    else assert.deepEqual([row.deleted, JSON.parse(row.value ?? 'null')], [0, value], key)
+  }
+}
+
+describe('writebehind recover', () => {
+  it('flushes every write a closed-without-flushing cache left in its log into SQLite', async () => {
+    const root = await tempDir()
+    try {
+      const dir = join(root, 'cache')
+      const dbPath = join(root, 'app.db')
+      const expected = await leaveDirtyLog(dir)
+      const out = capture()
+      const code = await run([dir, '--store', dbPath], out)
+      assert.equal(code, 0, out.text())
+      assert.match(out.text(), /25 keys to flush/)
+      assert.match(out.text(), /flushed 25 of 25 keys/)
+      assert.match(out.text(), /close: drained, 0 unflushed/)
+      assert.doesNotMatch(out.text(), /\x1b|\r/, 'no control characters when the output is not a terminal')
+      assertStoreHolds(dbPath, expected)
+
+      // The checkpoint moved on: a second run finds nothing to do and changes nothing.
+      const again = capture()
+      assert.equal(await run([dir, '--store', dbPath], again), 0, again.text())
+      assert.match(again.text(), /0 keys to flush/)
+      assertStoreHolds(dbPath, expected)
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+
+  it('writes into the table given by --table', async () => {
+    const root = await tempDir()
+    try {
+      const dir = join(root, 'cache')
+      const dbPath = join(root, 'app.db')
+      const expected = await leaveDirtyLog(dir)
+      const out = capture()
+      assert.equal(await run([dir, '--store', dbPath, '--table', 'recovered_rows'], out), 0, out.text())
+      assertStoreHolds(dbPath, expected, 'recovered_rows')
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+
+  it('exits 1 and keeps the log when the store cannot be written, and a later run succeeds', async () => {
+    const root = await tempDir()
+    try {
+      const dir = join(root, 'cache')
+      const dbPath = join(root, 'app.db')
+      const expected = await leaveDirtyLog(dir)
+      const out = capture()
+      // A directory is not a database file: SQLite cannot open it (a retryable error), so nothing drains.
+      const code = await run([dir, '--store', root, '--timeout', '300'], out)
+      assert.equal(code, 1, out.text())
+      assert.match(out.text(), /flushed 0 of 25 keys/)
+      assert.match(out.text(), /close: NOT drained, 25 unflushed/)
+      assert.match(out.text(), /close error: unable to open database file/)
+
+      const retry = capture()
+      assert.equal(await run([dir, '--store', dbPath], retry), 0, retry.text())
+      assertStoreHolds(dbPath, expected)
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+
+  it('rejects bad usage with exit 2 and a missing directory with exit 1', async () => {
+    const root = await tempDir()
+    try {
+      const noStore = capture()
+      assert.equal(await run([root], noStore), 2)
+      assert.match(noStore.text(), /needs --store/)
+      assert.match(noStore.text(), /Usage: writebehind recover/)
+
+      const noDir = capture()
+      assert.equal(await run(['--store', join(root, 'x.db')], noDir), 2)
+      assert.match(noDir.text(), /needs the cache directory/)
+
+      const badTimeout = capture()
+      assert.equal(await run([root, '--store', join(root, 'x.db'), '--timeout', 'soon'], badTimeout), 2)
+      assert.match(badTimeout.text(), /--timeout must be a whole number/)
+
+      const missing = capture()
+      assert.equal(await run([join(root, 'nope'), '--store', join(root, 'x.db')], missing), 1)
+      assert.match(missing.text(), /no such directory/)
+
+      const help = capture()
+      assert.equal(await run(['--help'], help), 0)
+      assert.match(help.text(), /--store/)
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+})
