@@ -12,8 +12,16 @@ export type Durability = 'memory' | 'log' | 'disk' | 'store'
 export interface FlushOptions {
   /** Flush whatever is dirty this often. @default 500 */
   intervalMs?: number
-  /** Ops per `store.writeBatch` call; a batch this full is flushed at once. @default 500 */
+  /** Most ops per `store.writeBatch` call. @default 500 */
   batchSize?: number
+  /**
+   * A flush starts at once, without waiting for the interval, when this many unflushed entries
+   * wait (the "batch full" trigger). With coalescing the default is high on purpose: flushing a
+   * key early forfeits coalescing its next writes, so the interval sets the coalescing window and
+   * this trigger only relieves backlog pressure before `backlog.maxEntries` is reached.
+   * @default batchSize with `coalesce: false`; else max(batchSize, backlog.maxEntries / 4)
+   */
+  triggerEntries?: number
   /** A dirty key is flushed no later than this after its first unflushed write. @default 5000 */
   maxDelayMs?: number
   /** Batches in flight at once (never two with the same key). @default 2 */

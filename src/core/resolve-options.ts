@@ -26,6 +26,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
       batchSize: int(options.flush?.batchSize, 'flush.batchSize', 500, 1),
       maxDelayMs: num(options.flush?.maxDelayMs, 'flush.maxDelayMs', 5000, 1),
       concurrency: int(options.flush?.concurrency, 'flush.concurrency', 2, 1),
+      triggerEntries: 0,
     },
     backlog: {
       maxEntries: int(options.backlog?.maxEntries, 'backlog.maxEntries', 1_000_000, 1),
@@ -52,8 +53,14 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     clock: options.clock ?? systemClock,
     warn,
   }
+  resolved.flush.triggerEntries = int(options.flush?.triggerEntries, 'flush.triggerEntries', defaultTrigger(resolved), 1)
   warnAboutRisks(resolved, options)
   return resolved
+}
+
+function defaultTrigger(resolved: ResolvedOptions): number {
+  const { batchSize } = resolved.flush
+  return resolved.coalesce ? Math.max(batchSize, Math.floor(resolved.backlog.maxEntries / 4)) : batchSize
 }
 
 function resolveDurability(value: Durability | undefined, dir: string | undefined): Durability {

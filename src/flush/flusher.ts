@@ -45,6 +45,8 @@ export class Flusher {
   private gateWaiters: Array<() => void> = []
   private readonly sleepers = new Set<() => void>()
   private stopped = false
+  private opsInFlight = 0
+  private bytesInFlight = 0
   retries = 0
   /** Ops left unsettled by `stop()` (still safe in the log, where there is one). */
   readonly abandoned: PendingOp[] = []
@@ -75,16 +77,13 @@ export class Flusher {
     return old
   }
 
+  /** Ops in flights (kept as a running sum: it is read on every write). */
   inFlightOps(): number {
-    let n = 0
-    for (const f of this.flights) n += f.ops
-    return n
+    return this.opsInFlight
   }
 
   inFlightBytes(): number {
-    let n = 0
-    for (const f of this.flights) n += f.bytes
-    return n
+    return this.bytesInFlight
   }
 
   /** Starts a flight for `ops` (non-empty, none of them busy); resolves when it ends. Never rejects. */
@@ -94,6 +93,8 @@ export class Flusher {
     const flight: Flight = { minVersion: minOf(ops, (o) => o.version), oldestSince: minOf(ops, (o) => o.since), ops: ops.length, bytes }
     for (const op of ops) this.busy.add(op.key)
     this.flights.add(flight)
+    this.opsInFlight += flight.ops
+    this.bytesInFlight += flight.bytes
     return this.run(ops)
       .catch((error: unknown) => {
         // Which ops settled is unknown: keep them all below the low-water mark (safe in the log).
@@ -102,6 +103,8 @@ export class Flusher {
       })
       .finally(() => {
         this.flights.delete(flight)
+        this.opsInFlight -= flight.ops
+        this.bytesInFlight -= flight.bytes
         for (const op of ops) this.busy.delete(op.key)
         this.hooks.flightEnded()
       })

@@ -1,7 +1,8 @@
 /**
  * Decides when batches go. A batch is taken from the backlog when:
  *   - the interval ticks (everything dirty at that moment is drained),
- *   - a full batch is waiting,
+ *   - the backlog holds `triggerEntries` (a full batch with `coalesce: false`; backlog pressure
+ *     with coalescing, where flushing a key early would forfeit coalescing its next writes),
  *   - the oldest dirty write reaches `maxDelayMs` (bounded staleness, however hot the key),
  *   - `flush()` or `close()` asks (everything written before the call is drained),
  *   - a write at durability `store` waits for its key (that key goes first).
@@ -56,9 +57,9 @@ export class FlushScheduler {
     return since === Infinity ? 0 : Math.max(0, this.clock.now() - since)
   }
 
-  /** After every write: a full batch goes at once; otherwise make sure a timer is armed. */
+  /** After every write: a full backlog flushes at once; otherwise make sure a timer is armed. */
   afterWrite(): void {
-    if (this.backlog.size >= this.options.batchSize || this.urgent.size > 0) this.queuePump()
+    if (this.backlog.size >= this.options.triggerEntries || this.urgent.size > 0) this.queuePump()
     else if (this.timer === undefined) this.arm()
   }
 
@@ -96,7 +97,7 @@ export class FlushScheduler {
 
   private due(): boolean {
     if (this.backlog.size === 0) return false
-    if (this.backlog.size >= this.options.batchSize || this.urgent.size > 0) return true
+    if (this.backlog.size >= this.options.triggerEntries || this.urgent.size > 0) return true
     if ((this.backlog.lowestVersion() ?? Infinity) <= this.drainMark) return true
     return (this.backlog.oldestSince() ?? Infinity) <= this.clock.now() - this.options.maxDelayMs
   }
@@ -129,6 +130,7 @@ export class FlushScheduler {
   private tick(): void {
     this.timer = undefined
     this.timerDue = Infinity
+    this.versions.catchUp()
     const now = this.clock.now()
     if (now >= this.lastDrainAt + this.options.intervalMs) {
       this.lastDrainAt = now

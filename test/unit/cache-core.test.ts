@@ -51,7 +51,7 @@ describe('coalescing', () => {
 describe('per-key order and exclusivity', () => {
   it('never puts one key in two in-flight batches, and a put then delete ends deleted', async () => {
     const gated = new GatedStore(new MemoryStore())
-    const { cache, clock } = await openTestCache(gated, { flush: { batchSize: 2, concurrency: 4, intervalMs: 10 } })
+    const { cache, clock } = await openTestCache(gated, { flush: { batchSize: 2, concurrency: 4, intervalMs: 10, triggerEntries: 2 } })
     await cache.set('a', 1)
     await cache.set('b', 1)
     const first = await gated.nextBatch()

@@ -59,14 +59,14 @@ describe('the cache against a model', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(stepArb, { minLength: 1, maxLength: 60 }),
-        fc.record({ coalesce: fc.boolean(), concurrency: fc.integer({ min: 1, max: 3 }), batchSize: fc.integer({ min: 1, max: 4 }), failRate: fc.constantFrom(0, 0.3), seed: fc.integer() }),
+        fc.record({ coalesce: fc.boolean(), concurrency: fc.integer({ min: 1, max: 3 }), batchSize: fc.integer({ min: 1, max: 4 }), triggerEntries: fc.constantFrom(1, 3, 1000), failRate: fc.constantFrom(0, 0.3), seed: fc.integer() }),
         async (steps, config) => {
           const inner = new MemoryStore()
           const exclusive = new ExclusiveStore(inner)
           const store = config.failRate === 0 ? exclusive : new FlakyStore(exclusive, { failRate: config.failRate, random: seededRandom(config.seed) })
           const { cache, clock } = await openTestCache(store, {
             coalesce: config.coalesce,
-            flush: { concurrency: config.concurrency, batchSize: config.batchSize, intervalMs: 100 },
+            flush: { concurrency: config.concurrency, batchSize: config.batchSize, triggerEntries: config.triggerEntries, intervalMs: 100 },
             retry: { baseDelayMs: 1, maxDelayMs: 20, maxAttempts: 1000, circuitThreshold: 1000 },
           })
           const model = new Map<string, number>()
