@@ -116,7 +116,7 @@ export async function readLog(dir: string): Promise<ParsedLog> {
  */
 export async function rewriteLog(dir: string, lines: readonly string[]): Promise<void> {
   const file = join(dir, DEAD_LETTER_FILE)
-  const tmp = `${file}.tmp`
+  const tmp = tmpPath(dir)
   const handle = await open(tmp, 'w', FILE_MODE)
   try {
     await handle.writeFile(lines.join(''), 'utf8')
@@ -129,6 +129,15 @@ export async function rewriteLog(dir: string, lines: readonly string[]): Promise
   await handle.close()
   await rename(tmp, file)
   await syncDir(dir)
+}
+
+/** Removes what a crash in the middle of `rewriteLog` may have left (the live file is untouched). */
+export async function removeStaleTemp(dir: string): Promise<void> {
+  await rm(tmpPath(dir), { force: true })
+}
+
+function tmpPath(dir: string): string {
+  return join(dir, `${DEAD_LETTER_FILE}.tmp`)
 }
 
 /** Makes a directory's entries (new files, renames) durable. */

@@ -13,7 +13,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CacheClosedError } from '../errors.js'
 import type { ErrorDescription } from './retry.js'
-import { DEAD_LETTER_FILE, encodeRecord, LogAppender, readLog, rewriteLog, type DeadLetterRecord } from './dead-letter-file.js'
+import { DEAD_LETTER_FILE, encodeRecord, LogAppender, readLog, removeStaleTemp, rewriteLog, type DeadLetterRecord } from './dead-letter-file.js'
 
 /** A write that could not be flushed, as kept in the queue. JSON-safe. */
 export interface DeadLetter {
@@ -65,13 +65,14 @@ export class DeadLetterQueue {
 
   /**
    * Opens the queue in `dir` (created if missing), or an in-memory queue when `dir` is undefined.
-   * Drops a torn last line, and compacts the file when it holds more than twice as many records
-   * as live letters. Throws `LogCorruptionError` for a bad line anywhere but at the end.
+   * Drops a torn last line (and a temp file left by a crash during compaction), and compacts the
+   * file when it holds more than twice as many records as live letters. Throws `LogCorruptionError` for a bad line anywhere but at the end.
    */
   static async open(dir: string | undefined): Promise<DeadLetterQueue> {
     if (dir === undefined) return new DeadLetterQueue(undefined, new Map(), undefined, 0)
     if (typeof dir !== 'string' || dir === '') throw new TypeError(`dir must be a non-empty string or undefined, got ${String(dir)}`)
     await mkdir(dir, { recursive: true, mode: 0o700 })
+    await removeStaleTemp(dir)
     const parsed = await readLog(dir)
     const letters = replay(parsed.records)
     let size = parsed.validBytes

@@ -217,6 +217,16 @@ describe('DeadLetterQueue on disk', () => {
     assert.deepEqual(keysOf(queue.list()), ['hot@10', 'x@1', 'z@1', 'w@1'])
   })
 
+  it('ignores and removes a temp file left by a crash during compaction', async () => {
+    let queue = await openQueue()
+    await queue.add([letter('a', 1)])
+    await queue.close()
+    await writeFile(`${file}.tmp`, 'half a compaction')
+    queue = await openQueue()
+    assert.deepEqual(keysOf(queue.list()), ['a@1'])
+    await assert.rejects(stat(`${file}.tmp`), { code: 'ENOENT' })
+  })
+
   it('does not rewrite a file that has not grown past 2x', async () => {
     let queue = await openQueue()
     await queue.add([letter('a', 1), letter('b', 1)])
