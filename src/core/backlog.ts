@@ -27,6 +27,8 @@ export interface Backlog {
   oldestSince(): number | undefined
   /** The lowest version waiting, or undefined when empty. */
   lowestVersion(): number | undefined
+  /** The keys waiting (a key may repeat with `coalesce: false`). */
+  keys(): Iterable<string>
 }
 
 export class CoalescingBacklog implements Backlog {
@@ -76,6 +78,10 @@ export class CoalescingBacklog implements Backlog {
 
   lowestVersion(): number | undefined {
     return this.front()?.dirtyVersion
+  }
+
+  keys(): Iterable<string> {
+    return this.dirty.keys()
   }
 
   private front(): Entry | undefined {
@@ -134,6 +140,10 @@ export class OrderedBacklog implements Backlog {
 
   lowestVersion(): number | undefined {
     return this.queue[this.head]?.version
+  }
+
+  *keys(): Iterable<string> {
+    for (let i = this.head; i < this.queue.length; i++) yield (this.queue[i] as PendingOp).key
   }
 
   private compact(consumedTo: number, kept: PendingOp[]): void {

@@ -58,7 +58,7 @@ async function drainWithin(parts: CacheParts, timeoutMs: number): Promise<boolea
 /** Keys with writes not yet in the store: still dirty, or left in a flight by the stop. */
 function unflushedKeys(parts: CacheParts): string[] {
   const keys = new Set<string>()
-  for (const op of parts.backlog.take(Infinity, new Set())) keys.add(op.key)
+  for (const key of parts.backlog.keys()) keys.add(key)
   for (const op of parts.flusher.abandoned) keys.add(op.key)
   for (const key of parts.flusher.busy) keys.add(key)
   return [...keys]

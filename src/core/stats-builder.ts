@@ -42,5 +42,12 @@ export function buildStats(parts: CacheParts): CacheStats {
     circuit: parts.circuit.state,
     deadLetters: parts.dlq.size,
     lastVersion: parts.versions.current,
+    log: logStats(parts),
   }
+}
+
+function logStats(parts: CacheParts): CacheStats['log'] {
+  if (parts.log === undefined) return undefined
+  const { segments, bytes, writes, fsyncs } = parts.log.stats()
+  return { segments, bytes, writes, fsyncs }
 }

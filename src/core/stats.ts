@@ -35,6 +35,8 @@ export interface CacheStats {
   readonly deadLetters: number
   /** The highest version issued so far. */
   readonly lastVersion: number
+  /** The dirty log (undefined without a dir): segments on disk, bytes, fs writes and fsyncs. */
+  readonly log: { readonly segments: number; readonly bytes: number; readonly writes: number; readonly fsyncs: number } | undefined
 }
 
 /** Events, by name, with their payloads (`cache.on(name, listener)`). */
