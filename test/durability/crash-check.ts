@@ -40,6 +40,15 @@ export class AckBook {
     return this.last.get(index)
   }
 
+  /** A copy frozen at this moment (what was acknowledged when a power cut came). */
+  clone(): AckBook {
+    const copy = new AckBook()
+    for (const [index, last] of this.last) copy.last.set(index, { ...last })
+    for (const [index, seq] of this.announced) copy.announced.set(index, seq)
+    copy.total = this.total
+    return copy
+  }
+
   /** The highest seq of a delete the child announced for this key (0 if none). */
   lastIntent(index: number): number {
     return this.announced.get(index) ?? 0
@@ -98,6 +107,7 @@ export async function checkRecovery(dir: string, db: string, durability: CrashDu
 
 /** Every row of the table, by key; empty when the table does not exist yet. */
 export function readRows(db: string): Map<string, Row> {
+  if (!existsSync(db)) return new Map()
   const sqlite = new Database(db, { readonly: true, fileMustExist: true })
   try {
     const exists = sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(TABLE)
