@@ -8,6 +8,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MemoryStore, WriteBehindCache, type Store, type StoreOp } from '../../src/index.js'
+import { GatedStore } from '../helpers/faulty-stores.js'
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'wb-cache-log-'))
@@ -64,6 +65,26 @@ describe('durability levels on the dirty log', () => {
       const third = await WriteBehindCache.open({ store, dir })
       assert.equal(third.recovery?.records, 0, 'after a drained close the checkpoint covers everything')
       await third.close()
+    })
+  })
+
+  it('a close that times out keeps every unflushed write in the log, in flight or not', async () => {
+    await withDir(async (dir) => {
+      const gated = new GatedStore(new MemoryStore())
+      const first = await WriteBehindCache.open({ store: gated, dir, closeTimeoutMs: 50, flush: { intervalMs: 3_600_000, concurrency: 1, batchSize: 1 } })
+      await first.set('b', 'b')
+      await first.set('c', 'c')
+      const z = first.set('z', 'z', { durability: 'store' }) // jumps the queue: the only batch in flight
+      z.catch(() => undefined)
+      await gated.nextBatch()
+      const report = await first.close()
+      assert.deepEqual([...report.unflushedKeys].sort(), ['b', 'c', 'z'])
+      const store = new MemoryStore()
+      const second = await WriteBehindCache.open({ store, dir })
+      await second.flush()
+      assert.deepEqual(store.snapshot(), new Map([['b', 'b'], ['c', 'c'], ['z', 'z']]))
+      await second.close()
+      await gated.open()
     })
   })
 
