@@ -47,7 +47,13 @@ export async function run(args: string[], out: NodeJS.WritableStream): Promise<n
     out.write(`error: ${error.message}\n\n${DEMO_USAGE}`)
     return 2
   }
-  const report = await runDemo(settings, out)
+  let report: DemoReport
+  try {
+    report = await runDemo(settings, out)
+  } catch (error) {
+    out.write(`error: ${error instanceof Error ? error.message : JSON.stringify(error)}\n`)
+    return 1
+  }
   out.write(settings.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report))
   return report.ok ? 0 : 1
 }

@@ -1,0 +1,193 @@
+/**
+ * The leaderboard demo (`writebehind demo`, `npm run demo`) run in-process on real SQLite files,
+ * its end-of-run database check, and the real `writebehind` binary's dispatch and exit codes.
+ */
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
+import Database from 'better-sqlite3'
+import { run } from '../../src/cli/commands/demo.js'
+import { checkDatabase } from '../../src/cli/demo-check.js'
+import type { DemoReport } from '../../src/cli/demo-report.js'
+import { Leaderboard } from '../../src/cli/demo-workload.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const BIN = join(ROOT, 'bin', 'writebehind.js')
+
+function capture(): Writable & { text: () => string } {
+  const chunks: string[] = []
+  const stream = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      chunks.push(chunk.toString())
+      done()
+    },
+  })
+  return Object.assign(stream, { text: () => chunks.join('') })
+}
+
+async function withTemp(use: (root: string) => Promise<void>): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'wb-cli-demo-'))
+  try {
+    await use(root)
+  } finally {
+    await rm(root, { recursive: true, force: true })
+  }
+}
+
+function countRows(path: string): number {
+  const db = new Database(path, { readonly: true })
+  try {
+    return (db.prepare('SELECT COUNT(*) AS n FROM writebehind_entries WHERE deleted = 0').get() as { n: number }).n
+  } finally {
+    db.close()
+  }
+}
+
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+describe('writebehind demo', () => {
+  it('runs the workload, drains at close and finds the database equal to the last writes', async () => {
+    await withTemp(async (root) => {
+      const db = join(root, 'demo.db')
+      const dir = join(root, 'log')
+      const out = capture()
+      const code = await run(['--duration', '2', '--players', '1000', '--db', db, '--dir', dir, '--json'], out)
+      const report = JSON.parse(out.text()) as DemoReport
+      assert.equal(code, 0, out.text())
+      assert.equal(report.check.ok, true, report.check.mismatches.join('\n'))
+      assert.equal(report.ok, true)
+      assert.ok(report.writes > 0, 'some writes were acknowledged')
+      assert.ok(report.rowsWritten > 0 && report.rowsWritten <= report.writes, `rows ${report.rowsWritten} vs writes ${report.writes}`)
+      assert.ok(report.players > 0 && report.players <= 1000)
+      assert.equal(report.check.players, report.players)
+      assert.equal(report.close.drained, true)
+      assert.ok(report.latencyMs.p50 <= report.latencyMs.p99 && report.latencyMs.p99 <= report.latencyMs.max)
+      assert.ok(report.batches > 0 && report.statements >= report.batches)
+      assert.equal(countRows(db), report.players, 'one row per distinct player written')
+    })
+  })
+
+  it('recreates the database and cleans the log dir on each run, and runs without a dir at durability memory', async () => {
+    await withTemp(async (root) => {
+      const db = join(root, 'demo.db')
+      const dir = join(root, 'log')
+      const first = capture()
+      assert.equal(await run(['--duration', '0.3', '--players', '50', '--db', db, '--dir', dir], first), 0, first.text())
+      assert.match(first.text(), /check: OK \(\d+ players match\)/)
+      assert.ok(!first.text().includes('\r') && !first.text().includes('\u001b'), 'plain output when not a terminal')
+
+      const second = capture()
+      assert.equal(await run(['--duration', '0.3', '--players', '50', '--db', db, '--durability', 'memory', '--json'], second), 0, second.text())
+      const report = JSON.parse(second.text()) as DemoReport
+      assert.equal(report.settings.dir, undefined)
+      assert.ok(report.warnings.some((w) => w.startsWith('WB_NO_LOG')), 'the no-log warning is reported')
+      assert.equal(countRows(db), report.players, 'the second run starts from an empty database')
+    })
+  })
+
+  it('refuses to clean a --dir that holds files that are not writebehind\'s', async () => {
+    await withTemp(async (root) => {
+      const dir = join(root, 'precious')
+      await mkdir(dir)
+      await writeFile(join(dir, 'thesis.tex'), 'do not delete')
+      const out = capture()
+      assert.equal(await run(['--duration', '0', '--db', join(root, 'd.db'), '--dir', dir], out), 1)
+      assert.match(out.text(), /^error: refusing to clean/)
+      assert.deepEqual(await readdir(dir), ['thesis.tex'])
+    })
+  })
+
+  it('rejects bad options with exit 2 and the usage', async () => {
+    for (const args of [['--players', 'many'], ['--writers', '0'], ['--durability', 'paper'], ['--zipf'], ['--nope'], ['extra']]) {
+      const out = capture()
+      assert.equal(await run(args, out), 2, args.join(' '))
+      assert.match(out.text(), /^error: /)
+      assert.match(out.text(), /Usage: writebehind demo/)
+    }
+    const help = capture()
+    assert.equal(await run(['--help'], help), 0)
+    for (const option of ['--duration', '--players', '--writers', '--zipf', '--db', '--dir', '--durability', '--interval', '--batch', '--json']) {
+      assert.ok(help.text().includes(option), `help lists ${option}`)
+    }
+  })
+})
+
+describe('demo database check', () => {
+  it('reports missing, stale, deleted and extra rows', async () => {
+    await withTemp(async (root) => {
+      const path = join(root, 'check.db')
+      const db = new Database(path)
+      db.exec('CREATE TABLE writebehind_entries (key TEXT PRIMARY KEY, value TEXT, version INTEGER, deleted INTEGER)')
+      const insert = db.prepare('INSERT INTO writebehind_entries VALUES (?, ?, 1, ?)')
+      const board = new Leaderboard(10)
+      for (const id of [0, 1, 2, 3]) {
+        board.scores[id] = id + 5
+        board.updatedAt[id] = 1000 + id
+      }
+      insert.run('player:0', JSON.stringify({ score: 5, updatedAt: 1000 }), 0) // matches
+      insert.run('player:1', JSON.stringify({ score: 5, updatedAt: 1001 }), 0) // stale score (expected 6)
+      insert.run('player:2', JSON.stringify({ score: 7, updatedAt: 1002 }), 1) // tombstone
+      insert.run('player:9', JSON.stringify({ score: 1, updatedAt: 1 }), 0) // never written by the demo
+      db.close() // player:3 is missing
+
+      const result = await checkDatabase(path, 'writebehind_entries', board)
+      assert.equal(result.ok, false)
+      assert.equal(result.players, 4)
+      assert.equal(result.rows, 4)
+      assert.equal(result.matched, 1)
+      assert.equal(result.mismatchCount, 4)
+      const text = result.mismatches.join('\n')
+      assert.match(text, /player:1: database has score 5 .* expected 6/)
+      assert.match(text, /player:2: deleted/)
+      assert.match(text, /player:9: unexpected row/)
+      assert.match(text, /player:3: missing/)
+    })
+  })
+})
+
+describe('writebehind binary', () => {
+  it('prints the usage with every command on help and with no arguments (exit 0)', () => {
+    for (const args of [['help'], []]) {
+      const { status, stdout } = cli(...args)
+      assert.equal(status, 0)
+      for (const command of ['demo', 'inspect', 'verify', 'recover', 'dlq', 'help', '--version']) {
+        assert.match(stdout, new RegExp(`^  ${command}\\b`, 'm'), `usage lists ${command}`)
+      }
+      assert.match(stdout, /--durability/)
+    }
+  })
+
+  it('exits 2 on an unknown command, after saying so', () => {
+    const { status, stdout } = cli('nonsense')
+    assert.equal(status, 2)
+    assert.match(stdout, /unknown command "nonsense"/)
+    assert.match(stdout, /Usage: writebehind <command>/)
+  })
+
+  it('runs a short demo as a real process that exits 0 on its own', async () => {
+    await withTemp(async (root) => {
+      const { status, stdout, stderr } = cli('demo', '--duration', '1', '--players', '200', '--db', join(root, 'd.db'), '--dir', join(root, 'log'))
+      assert.equal(status, 0, stdout + stderr)
+      assert.match(stdout, /writes acknowledged +[\d,]+ in/)
+      assert.match(stdout, /drain at close .*: drained/)
+      assert.match(stdout, /check: OK \(\d+ players match\)/)
+    })
+  })
+
+  it('prints the package version and passes a command\'s exit code through', () => {
+    const version = cli('--version')
+    assert.equal(version.status, 0)
+    assert.equal(version.stdout.trim(), '0.1.0')
+    const bad = cli('demo', '--players', 'lots')
+    assert.equal(bad.status, 2)
+    assert.match(bad.stdout, /--players must be a whole number/)
+  })
+})
