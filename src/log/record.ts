@@ -12,13 +12,15 @@
  * (torn tail) without trusting the length. Types: 1 = set, 2 = delete (no value bytes; a set with
  * an empty value has zero value bytes and type 1).
  *
- * Checksum: CRC-32 (IEEE) through `zlib.crc32`, native since Node 20.15. Measured on the dev box:
- * 4.3M/s for 40-byte bodies (a JS table CRC32C does 10M/s there), 2.9M/s vs 2.3M/s at 200 bytes,
- * and 0.98M/s vs 0.11M/s at 4 KB. The native call costs ~0.2 µs fixed but is ~9x faster on real
- * values, which is where append and replay spend their time, and it needs no code of our own.
- * CRC32C's stronger error detection matters little against torn writes and bit flips of one record.
+ * Checksum: CRC-32 (IEEE), not CRC32C, because Node has it natively (`zlib.crc32`, Node ≥ 20.15)
+ * and CRC32C only in JS. Measured on the dev box: at 40-byte bodies zlib.crc32 did 4.3M/s and a
+ * JS table CRC32C 10M/s, at 200 B 2.9M/s vs 2.3M/s, at 4 KB 0.98M/s vs 0.11M/s, so CRC32C would
+ * cost ~9x on real values. Short bodies, where the native call's fixed cost dominates, use a JS
+ * slicing-by-8 CRC-32 of the same polynomial (crc32.ts): same bytes on disk either way. Against
+ * torn writes and bit flips within one record both detect every 1-3 bit error; CRC32C's edge is
+ * on long bursts, which the length check and torn-tail rules already bound.
  */
-import { crc32 } from 'node:zlib'
+import { crc32 } from './crc32.js'
 import type { LogRecord } from './types.js'
 
 export const SEGMENT_MAGIC = 0x4c444257 // 'WBDL' read as a little-endian u32
@@ -64,7 +66,7 @@ export function encodeRecord(buf: Buffer, offset: number, record: LogRecord): nu
   const len = end - body
   buf.writeUInt32LE(len, offset)
   buf.writeUInt32LE(~len >>> 0, offset + 4)
-  buf.writeUInt32LE(crc32(buf.subarray(body, end)), offset + 8)
+  buf.writeUInt32LE(crc32(buf, body, end), offset + 8)
   return end
 }
 
@@ -115,18 +117,18 @@ export function scanRecords(
   let records = 0
   let lastVersion = afterVersion
   while (offset < buf.length) {
-    const decoded = decodeAt(buf, offset, lastVersion)
-    if ('reason' in decoded) return { end: offset, records, lastVersion, problem: decoded }
-    const { record, end } = decoded
+    const record = decodeAt(buf, offset, lastVersion)
+    if ('reason' in record) return { end: offset, records, lastVersion, problem: record }
     onRecord?.(record, offset)
     records++
     lastVersion = record.version
-    offset = end
+    offset += FRAME_HEADER_BYTES + buf.readUInt32LE(offset)
   }
   return { end: offset, records, lastVersion, problem: undefined }
 }
 
-type Decoded = { record: LogRecord; end: number } | ScanProblem
+/** A record, or why there is none; the record's frame length is its `len` field (no wrapper object on the hot path). */
+type Decoded = LogRecord | ScanProblem
 
 /** Decodes the record at `offset`, or says why it cannot. */
 function decodeAt(buf: Buffer, offset: number, afterVersion: number): Decoded {
@@ -140,7 +142,7 @@ function decodeAt(buf: Buffer, offset: number, afterVersion: number): Decoded {
   const body = offset + FRAME_HEADER_BYTES
   const end = body + len
   if (end > buf.length) return torn(offset, `record of ${len} bytes cut short at end of file`)
-  if (crc32(buf.subarray(body, end)) !== buf.readUInt32LE(offset + 8)) return corrupt(offset, 'checksum mismatch')
+  if (crc32(buf, body, end) !== buf.readUInt32LE(offset + 8)) return corrupt(offset, 'checksum mismatch')
   return decodeBody(buf, offset, body, end, afterVersion)
 }
 
@@ -158,8 +160,7 @@ function decodeBody(buf: Buffer, offset: number, body: number, end: number, afte
   if (type === TYPE_DELETE && keyEnd !== end) return corrupt(offset, 'delete record with a value')
   const key = buf.toString('utf8', keyStart, keyEnd)
   const encoded = type === TYPE_SET ? buf.toString('utf8', keyEnd, end) : null
-  const record: LogRecord = { kind: type === TYPE_SET ? 'set' : 'delete', key, version, encoded }
-  return { record, end }
+  return { kind: type === TYPE_SET ? 'set' : 'delete', key, version, encoded }
 }
 
 function tornOrZero(buf: Buffer, offset: number, reason: string): ScanProblem {

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { basename } from 'node:path'
 import { describe, it } from 'node:test'
 import { crc32 } from 'node:zlib'
+import { crc32 as fastCrc32, NATIVE_CRC_THRESHOLD } from '../../src/log/crc32.js'
 import fc from 'fast-check'
 import { LogCorruptionError, LogFormatError } from '../../src/errors.js'
 import { DirtyLog } from '../../src/log/dirty-log.js'
@@ -56,6 +57,18 @@ function mutate(buf: Buffer, m: Mutation): Buffer {
   if (m.type === 'insert') return Buffer.concat([out.subarray(0, at), Buffer.from(m.bytes ?? []), out.subarray(at)])
   return out
 }
+
+describe('crc32', () => {
+  it('the JS slicing-by-8 CRC equals zlib.crc32 for every length and offset, on both sides of the threshold', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: NATIVE_CRC_THRESHOLD * 2 }), fc.nat({ max: 9 }), (bytes, pad) => {
+        const buf = Buffer.concat([Buffer.alloc(pad, 0xa5), Buffer.from(bytes)])
+        assert.equal(fastCrc32(buf, pad, buf.length), crc32(buf.subarray(pad)))
+      }),
+      { numRuns: 2000 },
+    )
+  })
+})
 
 describe('record reader fuzz', () => {
   it('random bytes: never throws, never yields a record whose checksum fails', () => {
