@@ -1,6 +1,7 @@
-// Losing the database in the middle of a large writeBatch. A fault-injecting TCP proxy sits in
-// front of the shared PostgreSQL and MariaDB and cuts every connection part-way through the
-// batch's bytes. The batch must reject with a retryable StoreError and leave nothing half-applied
+// Losing the database in the middle of a large writeBatch, two ways: a fault-injecting TCP proxy in
+// front of the shared PostgreSQL and MariaDB cuts every connection part-way through the batch's
+// bytes; and our own throwaway PostgreSQL and MariaDB are SIGKILLed while the batch's transaction
+// is half sent (earlier statements executed, uncommitted), then restarted through crash recovery. The batch must reject with a retryable StoreError and leave nothing half-applied
 // (a batch is one transaction); once the server is back, redelivering that batch, newer ones and
 // old ones again must end in exactly the "highest version wins" state.
 import assert from 'node:assert/strict'
@@ -13,6 +14,7 @@ import { MySqlStore } from '../../src/stores/sql/mysql/index.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import { loadedValue, setOp } from '../../src/testing/index.js'
 import { FaultProxy } from '../helpers/fault-proxy.js'
+import { type OwnServer, startOwnMariaDb, startOwnPostgres } from '../helpers/own-servers.js'
 import { MYSQL_URL, mysqlPool, PG_URL, pgPool, uniqueName } from '../helpers/store-servers.js'
 
 const KEYS = 4000
@@ -40,26 +42,52 @@ async function versions(store: Store): Promise<number[]> {
   })
 }
 
+/** How a test loses the server in the middle of a batch, and gets it back. */
+interface Outage {
+  /** Arms the loss; resolves once the server is gone (the batch then in flight must fail). */
+  loseDuringNextBatch(): Promise<void>
+  recover(): Promise<void>
+}
+
 /** The scenario, the same for every server: write v1, lose the server mid-v2, recover, replay. */
-async function scenario(proxy: FaultProxy, through: Store, direct: Store): Promise<void> {
+async function scenario(outage: Outage, through: Store, direct: Store): Promise<void> {
   await through.writeBatch(batch(1))
-  const cut = proxy.cutAfter(300_000) // the v2 batch is ~1 MB: this lands mid-statement
+  const lost = outage.loseDuringNextBatch()
   const failed = await through.writeBatch(batch(2)).catch((e: unknown) => e)
-  await cut
+  await lost
   assert.ok(failed instanceof StoreError, `a StoreError, got ${String(failed)}`)
   assert.equal(failed.retryable, true, 'losing the server is retryable')
-  assert.deepEqual(new Set(await versions(direct)), new Set([1]), 'nothing of the cut batch applied')
-
   const refused = await through.writeBatch(batch(2)).catch((e: unknown) => e)
   assert.ok(refused instanceof StoreError && refused.retryable, 'a write while the server is unreachable is retryable')
 
-  proxy.restore()
+  await outage.recover()
+  assert.deepEqual(new Set(await versions(direct)), new Set([1]), 'nothing of the lost batch applied')
   await through.writeBatch(batch(2)) // redelivery of the failed batch
   await through.writeBatch(batch(3, 0, KEYS / 2)) // a newer batch on half the keys
   await through.writeBatch(batch(2)) // the old batch once more
   await through.writeBatch(batch(1)) // and the oldest
   const expected = Array.from({ length: KEYS }, (_, i) => (i < KEYS / 2 ? 3 : 2))
   assert.deepEqual(await versions(direct), expected)
+}
+
+/** The proxy cuts every connection ~300 KB into the ~1 MB batch. */
+function proxyCut(proxy: FaultProxy): Outage {
+  return { loseDuringNextBatch: () => proxy.cutAfter(300_000), recover: async () => proxy.restore() }
+}
+
+/** The proxy holds the batch ~500 KB in (mid-transaction), then the server is SIGKILLed and later restarted (crash recovery). */
+function serverCrash(proxy: FaultProxy, server: OwnServer, uncommittedWriters: () => Promise<number>): Outage {
+  return {
+    loseDuringNextBatch: async () => {
+      await proxy.holdAfter(500_000)
+      assert.equal(await uncommittedWriters(), 1, 'the crash hits a transaction that has already written rows')
+      await server.crash()
+    },
+    recover: async () => {
+      await server.start()
+      proxy.restore()
+    },
+  }
 }
 
 describe('PostgreSQL lost mid-batch', () => {
@@ -83,7 +111,7 @@ describe('PostgreSQL lost mid-batch', () => {
   ] as const) {
     it(`rejects retryably, applies nothing, then ends exact after redelivery (${label})`, async () => {
       const table = uniqueName('loss')
-      await scenario(proxy, new PostgresStore({ pool: proxied, table, ...options }), new PostgresStore({ pool: direct, table }))
+      await scenario(proxyCut(proxy), new PostgresStore({ pool: proxied, table, ...options }), new PostgresStore({ pool: direct, table }))
       await direct.query(`DROP TABLE ${table}`)
     })
   }
@@ -106,8 +134,65 @@ describe('MariaDB lost mid-batch', () => {
   for (const [label, maxRowsPerStatement] of [['one statement', 5000], ['a transaction of 8 statements', 500]] as const) {
     it(`rejects retryably, applies nothing, then ends exact after redelivery (${label})`, async () => {
       const table = uniqueName('loss')
-      await scenario(proxy, new MySqlStore({ pool: proxied, table, maxRowsPerStatement }), new MySqlStore({ pool: direct, table }))
+      await scenario(proxyCut(proxy), new MySqlStore({ pool: proxied, table, maxRowsPerStatement }), new MySqlStore({ pool: direct, table }))
       await direct.query(`DROP TABLE ${table}`)
     })
   }
+})
+
+describe('own PostgreSQL killed -9 mid-transaction', () => {
+  let server: OwnServer
+  let proxy: FaultProxy
+  let direct: pg.Pool
+  let proxied: pg.Pool
+  before(async () => {
+    server = await startOwnPostgres()
+    proxy = new FaultProxy('127.0.0.1', server.port)
+    direct = new pg.Pool({ connectionString: server.url, max: 2 })
+    direct.on('error', () => undefined)
+    proxied = new pg.Pool({ connectionString: viaProxy(server.url, await proxy.listen()), max: 2 })
+    proxied.on('error', () => undefined)
+  })
+  after(async () => {
+    await proxy.close()
+    await Promise.all([proxied.end(), direct.end()])
+    await server.destroy()
+  })
+
+  it('rejects retryably; after crash recovery nothing is half-applied and redelivery ends exact', async () => {
+    const table = uniqueName('crash')
+    const options = { batchPath: 'values', maxRowsPerStatement: 500 } as const
+    const writers = async (): Promise<number> => {
+      const sql = 'SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()'
+      return (await direct.query<{ n: number }>(sql)).rows[0]!.n
+    }
+    await scenario(serverCrash(proxy, server, writers), new PostgresStore({ pool: proxied, table, ...options }), new PostgresStore({ pool: direct, table }))
+  })
+})
+
+describe('own MariaDB killed -9 mid-transaction', () => {
+  let server: OwnServer
+  let proxy: FaultProxy
+  let direct: mysql.Pool
+  let proxied: mysql.Pool
+  before(async () => {
+    server = await startOwnMariaDb()
+    proxy = new FaultProxy('127.0.0.1', server.port)
+    direct = mysql.createPool({ uri: server.url, connectionLimit: 2 })
+    proxied = mysql.createPool({ uri: viaProxy(server.url, await proxy.listen()), connectionLimit: 2 })
+  })
+  after(async () => {
+    await proxy.close()
+    await Promise.all([proxied.end(), direct.end()])
+    await server.destroy()
+  })
+
+  it('rejects retryably; after crash recovery nothing is half-applied and redelivery ends exact', async () => {
+    const table = uniqueName('crash')
+    const writers = async (): Promise<number> => {
+      const [rows] = await direct.query('SELECT count(*) AS n FROM information_schema.innodb_trx WHERE trx_rows_modified > 0')
+      return Number((rows as { n: number }[])[0]!.n)
+    }
+    await scenario(serverCrash(proxy, server, writers), new MySqlStore({ pool: proxied, table, maxRowsPerStatement: 500 }), new MySqlStore({ pool: direct, table }))
+  })
 })

@@ -9,8 +9,10 @@ export class FaultProxy {
   private up = true
   /** Client→server bytes still allowed before every connection is cut; undefined = unlimited. */
   private budget: number | undefined
-  /** Called once when an armed cut fires. */
+  /** Called once when an armed cut (or hold) fires. */
   private onCut: (() => void) | undefined
+  /** What happens when the budget runs out: cut every connection, or hold (drop) further client bytes. */
+  private mode: 'cut' | 'hold' = 'cut'
 
   constructor(
     private readonly targetHost: string,
@@ -27,6 +29,17 @@ export class FaultProxy {
 
   /** After `bytes` more client→server bytes, cut every connection and go down; resolves when it fired. */
   cutAfter(bytes: number): Promise<void> {
+    this.mode = 'cut'
+    this.budget = bytes
+    return new Promise((resolve) => (this.onCut = resolve))
+  }
+
+  /**
+   * After `bytes` more client→server bytes, stop forwarding client bytes (connections stay open, so
+   * the server sits mid-statement, mid-transaction) until `restore()`; resolves when it fired.
+   */
+  holdAfter(bytes: number): Promise<void> {
+    this.mode = 'hold'
     this.budget = bytes
     return new Promise((resolve) => (this.onCut = resolve))
   }
@@ -45,11 +58,19 @@ export class FaultProxy {
   /** Accepts and forwards connections again. */
   restore(): void {
     this.up = true
+    this.budget = undefined
   }
 
   async close(): Promise<void> {
     this.cut()
     await new Promise<void>((resolve) => this.server.close(() => resolve()))
+  }
+
+  private budgetSpent(): void {
+    if (this.mode === 'cut') return this.cut()
+    const done = this.onCut
+    this.onCut = undefined
+    done?.()
   }
 
   private accept(client: net.Socket): void {
@@ -82,7 +103,7 @@ export class FaultProxy {
       upstream.write(chunk)
       return
     }
-    upstream.write(chunk.subarray(0, this.budget), () => this.cut())
+    upstream.write(chunk.subarray(0, this.budget), () => this.budgetSpent())
     this.budget = 0
   }
 }
