@@ -65,8 +65,9 @@ export class DeadLetterQueue {
 
   /**
    * Opens the queue in `dir` (created if missing), or an in-memory queue when `dir` is undefined.
-   * Drops a torn last line (and a temp file left by a crash during compaction), and compacts the
-   * file when it holds more than twice as many records as live letters. Throws `LogCorruptionError` for a bad line anywhere but at the end.
+   * Drops a torn last line (an add that never resolved; see `tornBytes`) and a temp file left by a
+   * crash during compaction, and compacts the file when it holds more than twice as many records
+   * as live letters. Throws `LogCorruptionError` for a bad line anywhere but at the end.
    */
   static async open(dir: string | undefined): Promise<DeadLetterQueue> {
     if (dir === undefined) return new DeadLetterQueue(undefined, new Map(), undefined, 0)
