@@ -23,6 +23,13 @@ describeStoreConformance('MySqlStore', async () => {
   return { store, cleanup: async () => void (await pool.query(`DROP TABLE IF EXISTS ${table}`)) }
 })
 
+describeStoreConformance('MySqlStore on a lone connection (transactions serialized)', async () => {
+  const table = uniqueName('conn')
+  const connection = await mysql.createConnection({ uri: MYSQL_URL })
+  const store = new MySqlStore({ pool: connection, table, maxRowsPerStatement: 150 })
+  return { store, cleanup: async () => { await connection.query(`DROP TABLE IF EXISTS ${table}`); await connection.end() } }
+})
+
 function leaderboard(name: string): TableMapping {
   return {
     name,

@@ -25,6 +25,14 @@ for (const batchPath of ['unnest', 'values'] as const) {
   })
 }
 
+describeStoreConformance('PostgresStore on a lone Client (transactions serialized)', async () => {
+  const table = uniqueName('client')
+  const client = new pg.Client({ connectionString: PG_URL })
+  await client.connect()
+  const store = new PostgresStore({ pool: client, table, maxRowsPerStatement: 150 })
+  return { store, cleanup: async () => { await client.query(`DROP TABLE IF EXISTS ${table}`); await client.end() } }
+})
+
 function leaderboard(name: string): TableMapping {
   return {
     name,

@@ -15,7 +15,11 @@ export interface MySqlStoreOptions extends SqlStoreOptions {
 
 /**
  * A Store on MySQL or MariaDB. Each batch is one transaction of fenced multi-row
- * `INSERT ... ON DUPLICATE KEY UPDATE` statements, so redelivery is harmless.
+ * `INSERT ... ON DUPLICATE KEY UPDATE` statements, so redelivery is harmless. Values go through
+ * mysql2's `query(sql, values)` placeholders (escaped by the driver, never spliced by the store).
+ * The built-in table's key is VARBINARY(1024), so keys compare byte for byte (no case folding, no
+ * trailing-space padding) and may be up to 1024 UTF-8 bytes; values are JSON (MariaDB checks them,
+ * MySQL 8 normalizes their text).
  *
  * ```ts
  * const store = new MySqlStore({ pool: mysql.createPool({ uri }) })

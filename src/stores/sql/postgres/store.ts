@@ -22,6 +22,11 @@ export interface PostgresStoreOptions extends SqlStoreOptions {
  * A Store on PostgreSQL. Each batch is one transaction of fenced upserts
  * (`ON CONFLICT (key) DO UPDATE ... WHERE version < EXCLUDED.version`), so redelivery is harmless.
  *
+ * The built-in table keeps values as jsonb: `load` returns equal JSON, not the same bytes (key
+ * order and spacing are normalized), and PostgreSQL refuses `\u0000` inside JSON strings and NUL
+ * in keys, so such an op fails its batch as not retryable (the cache isolates it and dead-letters
+ * it). Map onto your own table with a `text` column if you need those.
+ *
  * ```ts
  * const store = new PostgresStore({ pool: new pg.Pool({ connectionString }) })
  * ```
