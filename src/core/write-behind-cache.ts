@@ -126,12 +126,15 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     const missing = keys.filter((k) => this.memory.get(k) === undefined)
     this.counters.hits += keys.length - missing.length
     this.counters.misses += missing.length
-    const loads = missing.length > 0 ? this.reader.loadMany(missing) : []
-    const loaded = await Promise.all(loads)
-    missing.forEach((key, i) => this.remember(key, loaded[i]))
+    const loaded = await Promise.all(missing.length > 0 ? this.reader.loadMany(missing) : [])
+    const values = new Map<string, V | undefined>()
+    for (const [i, key] of missing.entries()) {
+      const fresh = this.memory.peek(key) !== undefined || !this.reader.takeStale(key)
+      values.set(key, fresh ? this.remember(key, loaded[i]) : await this.loadOne(key))
+    }
     return keys.map((key) => {
       const entry = this.memory.peek(key)
-      return entry === undefined ? undefined : this.decode(entry.encoded)
+      return entry !== undefined ? this.decode(entry.encoded) : values.get(key)
     })
   }
 
@@ -216,6 +219,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
 
   private apply(key: string, encoded: string | null, durability: Durability): Promise<void> {
     const version = this.versions.next()
+    this.reader.noteWrite(key)
     const entry = this.memory.write(key, encoded, version)
     this.backlog.record(entry, this.memory.lastSizeDelta, this.options.clock.now())
     const counters = this.counters
@@ -238,9 +242,14 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   }
 
   private async loadOne(key: string): Promise<V | undefined> {
-    const [loading] = this.reader.loadMany([key])
-    const loaded = await (loading as Promise<LoadedEntry | undefined>)
-    return this.remember(key, loaded)
+    for (;;) {
+      const [loading] = this.reader.loadMany([key])
+      const loaded = await (loading as Promise<LoadedEntry | undefined>)
+      const current = this.memory.peek(key)
+      if (current !== undefined) return this.decode(current.encoded)
+      // Written (and already flushed and dropped, e.g. a delete) while the load was out: load again.
+      if (!this.reader.takeStale(key)) return this.remember(key, loaded)
+    }
   }
 
   /** Caches a loaded entry unless a write got there first; returns the key's current value. */

@@ -250,3 +250,29 @@ describe('close', () => {
     assert.equal(report.safeInLog, false, 'no dir, so nothing is in a log')
   })
 })
+
+describe('read-through racing a write', () => {
+  it('never caches a value loaded before a delete that was flushed while the load was out', async () => {
+    const store = new MemoryStore()
+    await store.writeBatch([{ kind: 'set', key: 'k', version: 1, encoded: '"old"', value: 'old' }])
+    const inner = store.load.bind(store)
+    let hold: Promise<void> | undefined
+    let release!: () => void
+    store.load = async (keys) => {
+      const result = await inner(keys)
+      if (hold !== undefined) await hold
+      return result
+    }
+    const { cache } = await openTestCache(store)
+    hold = new Promise<void>((r) => (release = r))
+    const reading = cache.get('k')
+    await settle()
+    await cache.delete('k')
+    await cache.flush() // the tombstone lands and the entry leaves memory
+    hold = undefined
+    release()
+    assert.equal(await reading, undefined, 'the read that raced the delete does not return the old value')
+    assert.equal(await cache.get('k'), undefined, 'and the old value was not cached')
+    await cache.close()
+  })
+})
