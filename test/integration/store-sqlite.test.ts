@@ -8,6 +8,7 @@ import { after, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { StoreError } from '../../src/errors.js'
 import { isRetryable } from '../../src/stores/sql/sqlite/dialect.js'
+import { chunk } from '../../src/stores/sql/statements.js'
 import { SqliteStore } from '../../src/stores/sql/sqlite/index.js'
 import { deleteOp, describeStoreConformance, setOp } from '../../src/testing/index.js'
 
@@ -189,5 +190,25 @@ describe('SqliteStore errors, fenced counts and purges', () => {
     assert.deepEqual(db.prepare('SELECT key, deleted FROM writebehind_entries ORDER BY key').all(), [{ key: 'fresh', deleted: 1 }, { key: 'live', deleted: 0 }])
     await assert.rejects(store.purgeTombstones(-1), TypeError)
     db.close()
+  })
+})
+
+describe('statement chunking (shared by every dialect)', () => {
+  it('splits rows by row cap, parameter cap and byte cap, never leaving a chunk empty', () => {
+    const rows = Array.from({ length: 10 }, (_, i) => ({ bytes: i === 4 ? 500 : 10 }))
+    const sizes = (limits: { maxRows: number; maxBytes: number }, perRow: number, maxParams: number): number[] =>
+      chunk(rows, limits, perRow, maxParams).map((part) => part.length)
+    assert.deepEqual(sizes({ maxRows: 4, maxBytes: Infinity }, 4, 1000), [4, 4, 2])
+    assert.deepEqual(sizes({ maxRows: 100, maxBytes: Infinity }, 4, 12), [3, 3, 3, 1])
+    assert.deepEqual(sizes({ maxRows: 100, maxBytes: 100 }, 4, 1000), [4, 1, 5])
+    assert.deepEqual(sizes({ maxRows: 100, maxBytes: 1 }, 4, 1000), Array<number>(10).fill(1))
+  })
+
+  it('a batch split by the byte cap still lands as one transaction', async () => {
+    const store = new SqliteStore({ path: join(dir, `bytes-${files++}.db`), maxRowsPerStatement: 50, maxStatementBytes: 2000 })
+    const ops = Array.from({ length: 120 }, (_, i) => setOp(`b${i}`, 1, { i, pad: 'x'.repeat(100) }))
+    assert.deepEqual(await store.writeBatch(ops), { fenced: 0 })
+    assert.equal((await store.load(ops.map((op) => op.key))).size, 120)
+    await store.close()
   })
 })

@@ -22,8 +22,17 @@ export interface SqlStoreOptions {
   createTable?: boolean
   /** Most rows in one statement; a batch larger than this becomes several statements in one transaction. */
   maxRowsPerStatement?: number
-  /** Most bytes of bound values in one statement (keep it under MySQL's max_allowed_packet). @default 4 MiB */
+  /**
+   * Most bytes of bound values in one statement (estimated at 3 bytes per character), to stay under
+   * the server's packet limit. @default 16 MiB for PostgreSQL and SQLite, 4 MiB for MySQL
+   */
   maxStatementBytes?: number
+}
+
+/** A dialect's default statement limits. */
+export interface StatementDefaults {
+  readonly maxRows: number
+  readonly maxBytes: number
 }
 
 /** Keys per `SELECT` in `load`. */
@@ -41,13 +50,13 @@ export class SqlStore implements Store {
     protected readonly dialect: SqlDialect,
     protected readonly executor: SqlExecutor,
     options: SqlStoreOptions,
-    defaultMaxRows: number,
+    defaults: StatementDefaults,
   ) {
     const table = options.table ?? DEFAULT_TABLE
     this.table = typeof table === 'string' ? builtInTable(table) : mappedTable(table)
     this.limits = {
-      maxRows: positiveInteger(options.maxRowsPerStatement ?? defaultMaxRows, 'maxRowsPerStatement'),
-      maxBytes: positiveInteger(options.maxStatementBytes ?? 4 << 20, 'maxStatementBytes'),
+      maxRows: positiveInteger(options.maxRowsPerStatement ?? defaults.maxRows, 'maxRowsPerStatement'),
+      maxBytes: positiveInteger(options.maxStatementBytes ?? defaults.maxBytes, 'maxStatementBytes'),
     }
     if (options.createTable === true && !this.table.builtIn) {
       throw new TypeError('createTable cannot be true with a table mapping: a mapped table is yours and is never created')

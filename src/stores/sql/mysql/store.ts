@@ -32,6 +32,6 @@ export class MySqlStore extends SqlStore {
     if (typeof pool !== 'object' || pool === null || typeof (pool as MySqlQueryable).query !== 'function') {
       throw new TypeError('pool must be a mysql2/promise pool or connection (an object with query(sql, values))')
     }
-    super(mysqlDialect, new MySqlExecutor(options.pool), options, 1000)
+    super(mysqlDialect, new MySqlExecutor(options.pool), options, { maxRows: 1000, maxBytes: 4 << 20 })
   }
 }

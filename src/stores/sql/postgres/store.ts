@@ -40,6 +40,6 @@ export class PostgresStore extends SqlStore {
     }
     const path = options.batchPath ?? 'unnest'
     if (path !== 'unnest' && path !== 'values') throw new TypeError(`batchPath must be 'unnest' or 'values'; got ${String(path)}`)
-    super(postgresDialect(path), new PostgresExecutor(options.pool), options, 5000)
+    super(postgresDialect(path), new PostgresExecutor(options.pool), options, { maxRows: 5000, maxBytes: 16 << 20 })
   }
 }

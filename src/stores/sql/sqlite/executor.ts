@@ -4,6 +4,7 @@
  * dependency) in WAL mode, or uses an open Database. better-sqlite3 is synchronous, so a batch's
  * transaction cannot interleave with another; prepared statements are cached by SQL text.
  */
+import { StoreError } from '../../../errors.js'
 import type { ExecResult, SqlExecutor, Statement } from '../sql-dialect.js'
 import type { SqlRow } from '../table-mapping.js'
 
@@ -98,7 +99,7 @@ async function openDatabase(path: string): Promise<SqliteDatabaseLike> {
   try {
     Database = ((await import('better-sqlite3')) as unknown as { default: typeof Database }).default
   } catch (cause) {
-    throw new Error('SqliteStore needs the better-sqlite3 package: npm install better-sqlite3', { cause })
+    throw new StoreError('SqliteStore needs the better-sqlite3 package: npm install better-sqlite3', { retryable: false, cause })
   }
   const db = new Database(path)
   db.pragma('journal_mode = WAL')

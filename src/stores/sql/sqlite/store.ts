@@ -29,6 +29,6 @@ export class SqliteStore extends SqlStore {
     if (path !== undefined && (typeof path !== 'string' || path === '')) throw new TypeError('path must be a non-empty string')
     if (database !== undefined && typeof database?.prepare !== 'function') throw new TypeError('database must be an open better-sqlite3 Database')
     const source = path !== undefined ? { path } : { database: database as SqliteDatabaseLike }
-    super(sqliteDialect, new SqliteExecutor(source), options, 1)
+    super(sqliteDialect, new SqliteExecutor(source), options, { maxRows: 1, maxBytes: 16 << 20 })
   }
 }
