@@ -184,12 +184,20 @@ describe('dlq replay', () => {
     assert.deepEqual(await keysLeft(), ['user:2', 'order:9'])
   })
 
-  it('says it is not wired yet without a replayer, and touches nothing', async () => {
-    const before = await readFile(file)
-    const { code, text } = await cli('replay', dir, '--store', 'app.db')
-    assert.equal(code, 1)
-    assert.match(text, /not available/)
-    assert.deepEqual(await readFile(file), before)
+  it('by default replays through a cache into the SQLite store, with the original versions', async () => {
+    const db = join(dir, 'app.db')
+    const { code, text } = await cli('replay', dir, '--store', db, '--prefix', 'user:')
+    assert.equal(code, 0, text)
+    assert.match(text, /Replayed 2 dead letters; 0 superseded by newer writes; 0 failed again/)
+    assert.deepEqual(await keysLeft(), ['order:9'])
+    const { default: Database } = await import('better-sqlite3')
+    const sqlite = new Database(db, { readonly: true })
+    const rows = sqlite.prepare('SELECT key, value, version FROM writebehind_entries ORDER BY key').all()
+    sqlite.close()
+    assert.deepEqual(rows, [
+      { key: 'user:1', value: '{"n":1}', version: 4 },
+      { key: 'user:2', value: '{"n":1}', version: 7 },
+    ])
     assert.equal((await cli('replay', dir)).code, 2, '--store is required')
   })
 })

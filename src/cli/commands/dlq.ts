@@ -167,12 +167,28 @@ async function replayCommand(parsed: Parsed, out: NodeJS.WritableStream, deps: D
   }
   const store = parsed.values.store
   if (store === undefined) throw new UsageError('dlq replay needs --store <sqlite path>')
-  if (deps.createReplayer === undefined) {
-    out.write('error: dlq replay is not available in this build yet (no replayer is wired); the dead letters are untouched.\n')
-    return 1
-  }
+  if (deps.createReplayer === undefined) return replayThroughCache(parsed.dir, store, selection(parsed, false), out)
   const replayer = await deps.createReplayer({ store })
   return replayDeadLetters(parsed.dir, selection(parsed, false), replayer, out)
+}
+
+/**
+ * The default replay: opens a cache on the dir with a SqliteStore (this takes the dir's lock and
+ * replays the dirty log first, so a newer write of a key wins over its dead letter), replays the
+ * selected letters with their original versions, and closes.
+ */
+async function replayThroughCache(dir: string, path: string, filter: DeadLetterFilter | undefined, out: NodeJS.WritableStream): Promise<number> {
+  const { WriteBehindCache } = await import('../../core/write-behind-cache.js')
+  const { SqliteStore } = await import('../../stores/sql/sqlite/index.js')
+  const cache = await WriteBehindCache.open({ store: new SqliteStore({ path }), dir, warn: () => {} })
+  try {
+    const report = await cache.replayDeadLetters(filter)
+    out.write(`Replayed ${plural(report.replayed)}; ${report.superseded} superseded by newer writes; ${report.failed} failed again (still in the queue).\n`)
+    return report.failed > 0 || report.busy > 0 ? 1 : 0
+  } finally {
+    const closed = await cache.close()
+    if (!closed.drained) out.write(`warning: ${closed.unflushed} writes from the log could not be flushed; they stay in the log.\n`)
+  }
 }
 
 /**
