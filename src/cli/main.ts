@@ -32,9 +32,25 @@ async function main(argv: readonly string[], out: NodeJS.WritableStream): Promis
     out.write(`error: unknown command "${name}"\n\n${MAIN_USAGE}`)
     return 2
   }
-  // A template path keeps each command out of the static graph: only the one used is loaded.
-  const command = (await import(`./commands/${name}.js`)) as CommandModule
+  const command = await load(name)
+  if (command === undefined) {
+    out.write(`error: the ${name} command is not part of this build\n`)
+    return 1
+  }
   return command.run(rest, out)
+}
+
+/** Imports `commands/<name>`; undefined when that module is missing (not its dependencies). */
+async function load(name: string): Promise<CommandModule | undefined> {
+  const specifier = `./commands/${name}.js`
+  try {
+    // A template path keeps each command out of the static graph: only the one used is loaded.
+    return (await import(specifier)) as CommandModule
+  } catch (error) {
+    const missing = (error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(`commands/${name}.`)
+    if (missing) return undefined
+    throw error
+  }
 }
 
 /** The package version, from package.json (two levels up from src/cli, three from dist/src/cli). */

@@ -74,9 +74,10 @@ export function count(n: number): string {
   return Math.round(n).toLocaleString('en-US')
 }
 
-/** Milliseconds, readable: "0.42 ms", "12.3 ms", "1.52 s". */
+/** Milliseconds, readable: "42 µs", "4.20 ms", "12.3 ms", "1.52 s". */
 export function duration(ms: number): string {
   if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`
   if (ms >= 10) return `${ms.toFixed(1)} ms`
-  return `${ms.toFixed(2)} ms`
+  if (ms >= 1) return `${ms.toFixed(2)} ms`
+  return `${Math.round(ms * 1000)} µs`
 }
