@@ -8,9 +8,9 @@
  * Writer `w` owns the keys whose index is `w` modulo `writers`, so a key's sequence numbers are
  * issued in version order. It issues bursts of 1-4 writes without waiting in between (one key may
  * have several writes in flight), then waits for the whole burst. Every write is reported to the
- * parent only AFTER its promise resolved (acks are batched every few ms). A delete is announced
- * first, and issued only once the announcement is handed to the OS: a tombstone the parent finds
- * can then always be matched with a delete the child may have made.
+ * parent only AFTER its promise resolved (acks are batched: one IPC message per event-loop turn).
+ * A delete is announced first, and issued only once the announcement is handed to the OS: a
+ * tombstone the parent finds can then always be matched with a delete the child may have made.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import { WriteBehindCache } from '../../src/index.js'
@@ -18,7 +18,6 @@ import { SqliteStore } from '../../src/stores/sql/sqlite/index.js'
 import { seededRandom } from '../helpers/seeded-random.js'
 import { keyName, SEQ_PER_RUN, valueFor, type Ack, type ChildConfig, type ChildMessage, type Intent } from './crash-protocol.js'
 
-const ACK_EVERY_MS = 3
 const DELETE_SHARE = 0.15
 
 interface PlannedOp {
@@ -81,6 +80,8 @@ async function issue(cache: WriteBehindCache, op: PlannedOp): Promise<void> {
   const key = keyName(op.index)
   if (op.kind === 'delete') await cache.delete(key)
   else await cache.set(key, valueFor(op.index, op.seq))
+  // Batched per event-loop turn: the first ack of a turn schedules one IPC message for them all.
+  if (acks.length === 0) setImmediate(flushAcks)
   acks.push([op.index, op.seq, op.kind === 'delete' ? 1 : 0])
 }
 
@@ -97,7 +98,6 @@ async function main(): Promise<void> {
   cache.on('recovered', (report) => (recoveredRecords = report.records))
   await new Promise((resolve) => setImmediate(resolve))
   send({ t: 'ready', recoveredRecords })
-  setInterval(flushAcks, ACK_EVERY_MS)
   await Promise.all(Array.from({ length: config.writers }, (_, w) => writer(cache, w)))
 }
 

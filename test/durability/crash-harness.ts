@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { seededRandom } from '../helpers/seeded-random.js'
-import { AckBook, checkRecovery, copyCrashed } from './crash-check.js'
+import { AckBook, checkRecovery, copyCrashed, type CheckResult } from './crash-check.js'
 import type { ChildConfig, ChildMessage, CrashDurability } from './crash-protocol.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -57,7 +57,7 @@ export async function runTrial(options: TrialOptions): Promise<KillResult[]> {
     const before = book.total
     const failures = await runChild({ ...base, run }, delayMs, book)
     const copy = copyCrashed(base.dir, base.db, join(work, `check-${run}`))
-    const check = await checkRecovery(copy.dir, copy.db, options.durability, base.keys, book)
+    const check = await checkRecovery(copy.dir, copy.db, options.durability, base.keys, book).catch(failedCheck)
     failures.push(...check.failures)
     if (failures.length > 0) failures.push(`(crashed state kept in ${work}; the copy checked is ${copy.dir})`)
     else rmSync(join(work, `check-${run}`), { recursive: true, force: true })
@@ -74,6 +74,12 @@ export async function runTrial(options: TrialOptions): Promise<KillResult[]> {
 export function describeKill(r: KillResult): string {
   const status = r.failures.length === 0 ? 'ok' : `FAILED (${r.failures.length})`
   return `seed ${r.seed} run ${r.run} ${r.durability}: killed after ${r.delayMs} ms, ${r.acked} acked writes, recovered ${r.recoveredKeys} keys (${r.recoveredRecords} records), ${r.liveRows} live rows: ${status}`
+}
+
+/** A check that threw (recovery refused the dir, a write after recovery failed) is a failure too. */
+function failedCheck(error: unknown): CheckResult {
+  const reason = error instanceof Error ? (error.stack ?? error.message) : String(error)
+  return { failures: [`the recovery check threw: ${reason}`], recoveredKeys: 0, recoveredRecords: 0, liveRows: 0 }
 }
 
 function childConfig(work: string, options: TrialOptions, random: () => number): ChildConfig {
