@@ -39,6 +39,8 @@ interface Row {
   name: string
   records: number
   seconds: number
+  /** CPU time of this process (user + system) during the measurement: less sensitive to other load than wall time. */
+  cpuSeconds?: number
   note?: string
 }
 
@@ -49,10 +51,21 @@ function record(version: number): LogRecord {
   return { kind: 'set', key: KEYS[version % KEYS.length]!, version, encoded: VALUE }
 }
 
+let lastCpuSeconds = 0
+
+/** Wall seconds of `fn`; its CPU seconds are left in `lastCpuSeconds`. */
 async function time(fn: () => Promise<void> | void): Promise<number> {
+  const cpu = process.cpuUsage()
   const start = performance.now()
   await fn()
-  return (performance.now() - start) / 1000
+  const wall = (performance.now() - start) / 1000
+  const used = process.cpuUsage(cpu)
+  lastCpuSeconds = (used.user + used.system) / 1e6
+  return wall
+}
+
+function timed(level: string, name: string, records: number, seconds: number, note?: string): Row {
+  return { level, name, records, seconds, cpuSeconds: lastCpuSeconds, note }
 }
 
 async function openLog(options: Partial<DirtyLogOptions> = {}) {
@@ -86,7 +99,7 @@ async function measureLog(level: 'log' | 'disk', name: string, n: number, run: (
   const stats = log.stats()
   await log.close()
   const per = level === 'log' ? `${(n / stats.writes).toFixed(1)} rec/write` : `${(n / Math.max(1, stats.fsyncs)).toFixed(1)} rec/fsync`
-  rows.push({ level, name: `${name} [${scheduling}]`, records: n, seconds, note: per })
+  rows.push(timed(level, `${name} [${scheduling}]`, n, seconds, per))
 }
 
 function encodedRecordBytes(): Buffer {
@@ -98,14 +111,28 @@ function encodedRecordBytes(): Buffer {
 async function rawLimits(): Promise<void> {
   const bytes = encodedRecordBytes()
   const path = join(root, 'raw')
-  let fd = openSync(path, 'w', 0o600)
-  rows.push({ level: 'log', name: 'RAW fs.writeSync loop (1 record/call)', records: N_LOG, seconds: await time(() => { for (let i = 0; i < N_LOG; i++) writeSync(fd, bytes) }) })
-  rows.push({ level: 'disk', name: 'RAW writeSync + fdatasyncSync loop', records: N_SYNC_SEQ, seconds: await time(() => { for (let i = 0; i < N_SYNC_SEQ; i++) { writeSync(fd, bytes); fdatasyncSync(fd) } }) })
+  const fd = openSync(path, 'w', 0o600)
+  const writeLoop = () => {
+    for (let i = 0; i < N_LOG; i++) writeSync(fd, bytes)
+  }
+  rows.push(timed('log', 'RAW fs.writeSync loop (1 record/call)', N_LOG, await time(writeLoop)))
+  const syncLoop = () => {
+    for (let i = 0; i < N_SYNC_SEQ; i++) {
+      writeSync(fd, bytes)
+      fdatasyncSync(fd)
+    }
+  }
+  rows.push(timed('disk', 'RAW writeSync + fdatasyncSync loop', N_SYNC_SEQ, await time(syncLoop)))
   const asyncSync = (): Promise<void> => new Promise((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())))
-  rows.push({ level: 'disk', name: 'RAW writeSync + async fdatasync loop', records: N_SYNC_SEQ, seconds: await time(async () => { for (let i = 0; i < N_SYNC_SEQ; i++) { writeSync(fd, bytes); await asyncSync() } }) })
+  const asyncSyncLoop = async () => {
+    for (let i = 0; i < N_SYNC_SEQ; i++) {
+      writeSync(fd, bytes)
+      await asyncSync()
+    }
+  }
+  rows.push(timed('disk', 'RAW writeSync + async fdatasync loop', N_SYNC_SEQ, await time(asyncSyncLoop)))
   closeSync(fd)
-  fd = -1
-  rows.push({ level: 'memory', name: 'RAW JSON.stringify + Buffer copy + Map.set', records: N_REPLAY, seconds: await time(() => memoryLoop(N_REPLAY)) })
+  rows.push(timed('memory', 'RAW JSON.stringify + Buffer copy + Map.set', N_REPLAY, await time(() => memoryLoop(N_REPLAY))))
 }
 
 function memoryLoop(n: number): void {
@@ -131,7 +158,7 @@ async function replay(): Promise<void> {
     await again.close()
   })
   if (count !== N_REPLAY) throw new Error(`replayed ${count} of ${N_REPLAY}`)
-  rows.push({ level: 'replay', name: 'DirtyLog.open() replay', records: count, seconds, note: 'open: lock, scan, fsync, new segment' })
+  rows.push(timed('replay', 'DirtyLog.open() replay', count, seconds, 'open: lock, scan, fsync, new segment'))
 }
 
 function report(): void {
@@ -143,12 +170,13 @@ function report(): void {
     memory: undefined,
   }
   console.log(`\nnode ${process.version}, ${quick ? 'quick' : 'full'} run, records ≈ ${encodedRecordBytes().length} bytes each\n`)
-  console.log('| level | measurement | records | records/s | vs raw | note |')
-  console.log('|---|---|---:|---:|---:|---|')
+  console.log('| level | measurement | records | records/s | vs raw | CPU µs/record | note |')
+  console.log('|---|---|---:|---:|---:|---:|---|')
   for (const row of rows) {
     const base = baseline[row.level]
     const ratio = base === undefined || base === row ? '' : `${((rate(row) / rate(base)) * 100).toFixed(0)}%`
-    console.log(`| ${row.level} | ${row.name} | ${row.records} | ${Math.round(rate(row)).toLocaleString('en-US')} | ${ratio} | ${row.note ?? ''} |`)
+    const cpu = row.cpuSeconds === undefined ? '' : ((row.cpuSeconds / row.records) * 1e6).toFixed(2)
+    console.log(`| ${row.level} | ${row.name} | ${row.records} | ${Math.round(rate(row)).toLocaleString('en-US')} | ${ratio} | ${cpu} | ${row.note ?? ''} |`)
   }
 }
 

@@ -32,12 +32,16 @@ interface Deferred {
   reject(error: Error): void
 }
 
-/** A promise with its settle functions; a rejection nobody awaits is not an unhandled rejection. */
-function deferred(): Deferred {
+/**
+ * A promise with its settle functions. `unawaited` ones (a background fsync round nobody waits
+ * for) get a no-op handler so their rejection is not an unhandled rejection; the others are
+ * returned to callers, who must handle them (and skipping the extra promise is measurably cheaper).
+ */
+function deferred(unawaited = false): Deferred {
   let resolve!: () => void
   let reject!: (error: Error) => void
   const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)))
-  promise.catch(() => {})
+  if (unawaited) promise.catch(() => {})
   return { promise, resolve, reject }
 }
 
@@ -207,7 +211,7 @@ export class DirtyLog {
   /** Starts an fdatasync round for everything written so far (and the directory if a file was created). */
   private startSync(): void {
     if (this.state === 'closed' || !this.writeBuffered()) return
-    const waiter = this.syncWaiter ?? deferred()
+    const waiter = this.syncWaiter ?? deferred(true)
     this.syncWaiter = undefined
     const target = this.writtenPos
     this.inFlight = { target, waiter }
