@@ -5,10 +5,14 @@
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { Writable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { run } from '../../src/cli/commands/recover.js'
 import { systemClock } from '../../src/contracts/clock.js'
@@ -89,7 +93,55 @@ function assertStoreHolds(dbPath: string, expected: Map<string, unknown>, table?
   }
 }
 
+const SRC = fileURLToPath(new URL('../../src/', import.meta.url))
+
+/**
+ * A real process writes at durability `disk` to a store that never answers, says "ready" once
+ * every write is acknowledged, and is then killed with SIGKILL: its log (and a stale LOCK) is all
+ * that is left. Returns the last value per key (undefined = deleted).
+ */
+async function killWriterProcess(dir: string): Promise<Map<string, unknown>> {
+  const code = `
+    import { WriteBehindCache } from ${JSON.stringify(join(SRC, 'core/write-behind-cache.ts'))}
+    const hung = { writeBatch: () => new Promise(() => {}), load: async () => new Map() }
+    const cache = await WriteBehindCache.open({ store: hung, dir: ${JSON.stringify(dir)}, durability: 'disk' })
+    for (let i = 0; i < 120; i++) await cache.set('k:' + (i % 50), { i })
+    await cache.delete('k:7')
+    process.stdout.write('ready\\n')
+    setInterval(() => {}, 1000)
+  `
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let output = ''
+  child.stdout.setEncoding('utf8')
+  child.stdout.on('data', (chunk: string) => {
+    output += chunk
+    if (output.includes('ready')) child.kill('SIGKILL')
+  })
+  const [exitCode, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null]
+  assert.equal(signal, 'SIGKILL', `the writer should be killed after writing (exit ${exitCode}, output ${output})`)
+  assert.ok(existsSync(join(dir, 'LOCK')), 'the killed writer left its lock behind')
+  const expected = new Map<string, unknown>()
+  for (let i = 0; i < 120; i++) expected.set(`k:${i % 50}`, { i })
+  expected.set('k:7', undefined)
+  return expected
+}
+
 describe('writebehind recover', () => {
+  it('flushes the log of a process killed with SIGKILL (stale lock included) into SQLite', async () => {
+    const root = await tempDir()
+    try {
+      const dir = join(root, 'cache')
+      const dbPath = join(root, 'app.db')
+      const expected = await killWriterProcess(dir)
+      const out = capture()
+      assert.equal(await run([dir, '--store', dbPath], out), 0, out.text())
+      assert.match(out.text(), /50 keys to flush/)
+      assertStoreHolds(dbPath, expected)
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+
   it('flushes every write a closed-without-flushing cache left in its log into SQLite', async () => {
     const root = await tempDir()
     try {
