@@ -91,7 +91,8 @@ async function main(): Promise<void> {
     dir: config.dir,
     durability: config.durability,
     segmentBytes: config.segmentBytes,
-    flush: { intervalMs: config.flushIntervalMs, batchSize: config.batchSize, maxDelayMs: 50, concurrency: 2 },
+    coalesce: config.coalesce,
+    flush: { intervalMs: config.flushIntervalMs, batchSize: config.batchSize, maxDelayMs: 50, concurrency: config.concurrency },
     warn: () => {},
   })
   let recoveredRecords = 0

@@ -35,6 +35,8 @@ export interface KillResult {
   readonly seed: number
   readonly run: number
   readonly durability: CrashDurability
+  /** The child's cache settings, in short. */
+  readonly setup: string
   readonly delayMs: number
   /** Writes the child reported as acknowledged in this run. */
   readonly acked: number
@@ -62,7 +64,7 @@ export async function runTrial(options: TrialOptions): Promise<KillResult[]> {
     if (failures.length > 0) failures.push(`(crashed state kept in ${work}; the copy checked is ${copy.dir})`)
     else rmSync(join(work, `check-${run}`), { recursive: true, force: true })
     const { recoveredKeys, recoveredRecords, liveRows } = check
-    const result = { seed: options.seed, run, durability: options.durability, delayMs, acked: book.total - before, recoveredKeys, recoveredRecords, liveRows, failures }
+    const result = { seed: options.seed, run, durability: options.durability, setup: describeSetup(base), delayMs, acked: book.total - before, recoveredKeys, recoveredRecords, liveRows, failures }
     results.push(result)
     options.onKill?.(result)
   }
@@ -73,13 +75,18 @@ export async function runTrial(options: TrialOptions): Promise<KillResult[]> {
 /** One line for a kill's result. */
 export function describeKill(r: KillResult): string {
   const status = r.failures.length === 0 ? 'ok' : `FAILED (${r.failures.length})`
-  return `seed ${r.seed} run ${r.run} ${r.durability}: killed after ${r.delayMs} ms, ${r.acked} acked writes, recovered ${r.recoveredKeys} keys (${r.recoveredRecords} records), ${r.liveRows} live rows: ${status}`
+  return `seed ${r.seed} run ${r.run} ${r.durability} (${r.setup}): killed after ${r.delayMs} ms, ${r.acked} acked writes, recovered ${r.recoveredKeys} keys (${r.recoveredRecords} records), ${r.liveRows} live rows: ${status}`
 }
 
 /** A check that threw (recovery refused the dir, a write after recovery failed) is a failure too. */
 function failedCheck(error: unknown): CheckResult {
   const reason = error instanceof Error ? (error.stack ?? error.message) : String(error)
   return { failures: [`the recovery check threw: ${reason}`], recoveredKeys: 0, recoveredRecords: 0, liveRows: 0 }
+}
+
+function describeSetup(c: ChildConfig): string {
+  const mode = c.coalesce ? 'coalescing' : 'ordered'
+  return `${c.keys} keys, ${c.segmentBytes >> 10} KiB segments, flush every ${c.flushIntervalMs} ms, batches ${c.batchSize} x${c.concurrency}, ${mode}`
 }
 
 function childConfig(work: string, options: TrialOptions, random: () => number): ChildConfig {
@@ -95,6 +102,8 @@ function childConfig(work: string, options: TrialOptions, random: () => number):
     segmentBytes: pick([16 * 1024, 64 * 1024]),
     flushIntervalMs: pick([2, 10, 30]),
     batchSize: pick([20, 100, 500]),
+    concurrency: pick([1, 2, 4]),
+    coalesce: random() < 0.75,
   }
 }
 

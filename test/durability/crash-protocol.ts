@@ -31,6 +31,10 @@ export interface ChildConfig {
   readonly segmentBytes: number
   readonly flushIntervalMs: number
   readonly batchSize: number
+  /** Flights in parallel. */
+  readonly concurrency: number
+  /** Coalescing backlog (true) or every write flushed in order (false). */
+  readonly coalesce: boolean
 }
 
 /** An acknowledged write: [key index, seq, 1 if a delete else 0]. */
