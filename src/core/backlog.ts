@@ -12,6 +12,7 @@
  * holds the lowest unflushed version: what the checkpoint's low-water mark needs.
  */
 import type { Codec } from '../contracts/codec.js'
+import type { CoarseClock } from './coarse-clock.js'
 import type { Entry } from './memory-tier.js'
 import { opFor, type PendingOp } from './pending-op.js'
 
@@ -20,7 +21,7 @@ export interface Backlog {
   readonly size: number
   readonly bytes: number
   /** Records a write just applied to `entry`; `sizeDelta` is how much it changed the entry's size. */
-  record(entry: Entry, sizeDelta: number, now: number): void
+  record(entry: Entry, sizeDelta: number): void
   /** Takes up to `max` ops, oldest first, skipping busy keys; `urgent` keys go first when given. */
   take(max: number, busy: ReadonlySet<string>, urgent?: ReadonlySet<string>): PendingOp[]
   /** Clock time of the oldest waiting write, or undefined when empty. */
@@ -35,7 +36,10 @@ export class CoalescingBacklog implements Backlog {
   private readonly dirty = new Map<string, Entry>()
   private byteCount = 0
 
-  constructor(private readonly codec: Codec) {}
+  constructor(
+    private readonly codec: Codec,
+    private readonly clock: CoarseClock,
+  ) {}
 
   get size(): number {
     return this.dirty.size
@@ -45,12 +49,12 @@ export class CoalescingBacklog implements Backlog {
     return this.byteCount
   }
 
-  record(entry: Entry, sizeDelta: number, now: number): void {
+  record(entry: Entry, sizeDelta: number): void {
     if (entry.dirtySince !== 0) {
       this.byteCount += sizeDelta
       return
     }
-    entry.dirtySince = now
+    entry.dirtySince = this.clock.now()
     entry.dirtyVersion = entry.version
     this.dirty.set(entry.key, entry)
     this.byteCount += entry.size
@@ -103,7 +107,10 @@ export class OrderedBacklog implements Backlog {
   private head = 0
   private byteCount = 0
 
-  constructor(private readonly codec: Codec) {}
+  constructor(
+    private readonly codec: Codec,
+    private readonly clock: CoarseClock,
+  ) {}
 
   get size(): number {
     return this.queue.length - this.head
@@ -113,8 +120,8 @@ export class OrderedBacklog implements Backlog {
     return this.byteCount
   }
 
-  record(entry: Entry, _sizeDelta: number, now: number): void {
-    const op = opFor(entry, now, this.codec)
+  record(entry: Entry): void {
+    const op = opFor(entry, this.clock.now(), this.codec)
     this.queue.push(op)
     this.byteCount += op.size
   }

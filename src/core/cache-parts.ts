@@ -12,6 +12,7 @@ import { FlushScheduler } from '../flush/scheduler.js'
 import { Admission } from './admission.js'
 import { CoalescingBacklog, OrderedBacklog, type Backlog } from './backlog.js'
 import { Checkpointer } from './checkpointer.js'
+import { CoarseClock } from './coarse-clock.js'
 import { DeadLetterHooks } from './dead-letter-hooks.js'
 import { MemoryTier } from './memory-tier.js'
 import type { ResolvedOptions } from './options.js'
@@ -48,7 +49,8 @@ export class CacheParts {
   ) {
     const { clock, codec } = options
     this.memory = new MemoryTier(options.memory)
-    this.backlog = options.coalesce ? new CoalescingBacklog(codec) : new OrderedBacklog(codec)
+    const coarse = new CoarseClock(clock)
+    this.backlog = options.coalesce ? new CoalescingBacklog(codec, coarse) : new OrderedBacklog(codec, coarse)
     this.versions = new VersionSource(clock, versionFloor)
     this.circuit = new CircuitBreaker(
       {

@@ -44,7 +44,7 @@ async function openLog(options: ResolvedOptions): Promise<{ log: DirtyLog; recov
 /** Re-dirties every record above the checkpoint, in order (so the latest version of a key wins). */
 function replay(parts: CacheParts, recovered: Recovered, started: number): void {
   const now = parts.options.clock.now()
-  for (const record of recovered.records) redirty(parts, record, now)
+  for (const record of recovered.records) redirty(parts, record)
   parts.recovery = {
     records: recovered.records.length,
     keys: parts.backlog.size,
@@ -60,8 +60,8 @@ function replay(parts: CacheParts, recovered: Recovered, started: number): void 
   if (recovered.records.length > 0) void parts.scheduler.flushAll()
 }
 
-function redirty(parts: CacheParts, record: LogRecord, now: number): void {
+function redirty(parts: CacheParts, record: LogRecord): void {
   parts.versions.observe(record.version)
   const entry = parts.memory.write(record.key, record.encoded, record.version)
-  parts.backlog.record(entry, parts.memory.lastSizeDelta, now)
+  parts.backlog.record(entry, parts.memory.lastSizeDelta)
 }

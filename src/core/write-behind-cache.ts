@@ -221,7 +221,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     const version = this.versions.next()
     this.reader.noteWrite(key)
     const entry = this.memory.write(key, encoded, version)
-    this.backlog.record(entry, this.memory.lastSizeDelta, this.options.clock.now())
+    this.backlog.record(entry, this.memory.lastSizeDelta)
     const counters = this.counters
     counters.writes++
     if (this.backlog.size > counters.highWaterEntries) counters.highWaterEntries = this.backlog.size
