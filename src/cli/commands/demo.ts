@@ -7,6 +7,7 @@
 import { readdir, rm } from 'node:fs/promises'
 import { WriteBehindCache } from '../../core/write-behind-cache.js'
 import type { Durability } from '../../core/options.js'
+import type { SqliteDatabaseLike } from '../../stores/sql/sqlite/executor.js'
 import { SqliteStore } from '../../stores/sql/sqlite/store.js'
 import { numberOption, parseArgs, stringOption, UsageError, type ParsedArgs } from '../args.js'
 import { checkDatabase } from '../demo-check.js'
@@ -82,24 +83,12 @@ async function runDemo(settings: DemoSettings, out: NodeJS.WritableStream): Prom
   const counter: StatementCounter = { statements: 0 }
   const database = await countingDatabase(settings.db, counter)
   const warnings: string[] = []
-  const cache = await WriteBehindCache.open<PlayerValue>({
-    store: new SqliteStore({ database, table: TABLE }),
-    dir: settings.dir,
-    durability: settings.durability,
-    flush: { intervalMs: settings.interval, batchSize: settings.batch },
-    warn: (code, message) => warnings.push(`${code}: ${message}`),
+  const cache = await openDemoCache(settings, database, warnings).catch((error: unknown) => {
+    database.close()
+    throw error
   })
   const board = new Leaderboard(settings.players)
-  if (!settings.json) out.write(header(settings))
-  const progress = settings.json ? undefined : new ProgressLine(out, statusLine(cache, board))
-  progress?.start()
-  const started = performance.now()
-  const failure = await runWorkload(cache, board, { ...settings, deadline: started + settings.duration * 1000 }).then(
-    () => undefined,
-    (error: unknown) => error,
-  )
-  const writeMs = performance.now() - started
-  progress?.stop()
+  const { writeMs, failure } = await writeFor(settings, cache, board, out)
   const closing = performance.now()
   const close = await cache.close()
   const drainMs = performance.now() - closing
@@ -110,6 +99,30 @@ async function runDemo(settings: DemoSettings, out: NodeJS.WritableStream): Prom
   const check = await checkDatabase(settings.db, TABLE, board)
   const report = buildReport({ settings: { ...settings }, board, writeMs, stats: cache.stats(), statements: counter.statements, drainMs, close, check, warnings })
   return failure === undefined ? report : { ...report, ok: false }
+}
+
+function openDemoCache(settings: DemoSettings, database: SqliteDatabaseLike, warnings: string[]): Promise<WriteBehindCache<PlayerValue>> {
+  return WriteBehindCache.open<PlayerValue>({
+    store: new SqliteStore({ database, table: TABLE }),
+    dir: settings.dir,
+    durability: settings.durability,
+    flush: { intervalMs: settings.interval, batchSize: settings.batch },
+    warn: (code, message) => warnings.push(`${code}: ${message}`),
+  })
+}
+
+/** Runs the writers for the set duration with live progress; a failed write ends the run early. */
+async function writeFor(settings: DemoSettings, cache: WriteBehindCache<PlayerValue>, board: Leaderboard, out: NodeJS.WritableStream): Promise<{ writeMs: number; failure: unknown }> {
+  if (!settings.json) out.write(header(settings))
+  const progress = settings.json ? undefined : new ProgressLine(out, statusLine(cache, board))
+  progress?.start()
+  const started = performance.now()
+  const failure = await runWorkload(cache, board, { ...settings, deadline: started + settings.duration * 1000 }).then(
+    () => undefined,
+    (error: unknown) => error,
+  )
+  progress?.stop()
+  return { writeMs: performance.now() - started, failure }
 }
 
 function header(s: DemoSettings): string {

@@ -57,29 +57,38 @@ function parse(args: string[]): RecoverSettings | undefined {
 async function recover(settings: RecoverSettings, out: NodeJS.WritableStream): Promise<number> {
   const info = await stat(settings.dir).catch(() => undefined)
   if (info?.isDirectory() !== true) throw new Error(`no such directory: ${settings.dir}`)
-  const store = new SqliteStore({ path: settings.store, table: settings.table })
   const warnings: string[] = []
-  const cache = await WriteBehindCache.open({ store, dir: settings.dir, closeTimeoutMs: settings.timeoutMs, warn: (code, m) => warnings.push(`${code}: ${m}`) }).catch(
-    async (error: unknown) => {
-      await store.close()
-      throw error
-    },
-  )
-  let recovered = { records: 0, keys: 0 }
-  cache.on('recovered', (report) => (recovered = report))
-  await nextTurn() // open() emits 'recovered' on the next turn
-  const { records, keys: total } = recovered
+  const { cache, records, keys: total } = await openForRecovery(settings, warnings)
   out.write(`recovering ${settings.dir} into ${settings.store} (table ${settings.table}): ${count(records)} log records, ${count(total)} keys to flush\n`)
-  const flushed = (): number => Math.min(total, cache.stats().flush.ops + cache.stats().flush.deadLettered)
+  const flushed = (): number => {
+    const { flush } = cache.stats()
+    return Math.min(total, flush.ops + flush.deadLettered)
+  }
   const progress = new ProgressLine(out, () => `flushing ${progressBar(flushed(), total)} ${count(flushed())}/${count(total)}`)
   progress.start()
   const started = performance.now()
   const close = await cache.close()
   progress.stop()
-  const stats = cache.stats()
-  out.write(summary(total, stats.flush.ops, stats.flush.deadLettered, close, performance.now() - started))
+  const { flush } = cache.stats()
+  out.write(summary(total, flush.ops, flush.deadLettered, close, performance.now() - started))
   for (const warning of warnings) out.write(`warning: ${warning}\n`)
   return close.drained && close.errors.length === 0 ? 0 : 1
+}
+
+/** Opens a cache on the dir (which replays its log and starts flushing) and says what it replayed. */
+async function openForRecovery(settings: RecoverSettings, warnings: string[]): Promise<{ cache: WriteBehindCache; records: number; keys: number }> {
+  const store = new SqliteStore({ path: settings.store, table: settings.table })
+  const warn = (code: string, message: string): void => {
+    warnings.push(`${code}: ${message}`)
+  }
+  const cache = await WriteBehindCache.open({ store, dir: settings.dir, closeTimeoutMs: settings.timeoutMs, warn }).catch(async (error: unknown) => {
+    await store.close()
+    throw error
+  })
+  let recovered = { records: 0, keys: 0 }
+  cache.on('recovered', (report) => (recovered = report))
+  await nextTurn() // open() emits 'recovered' on the next turn (only when it replayed something)
+  return { cache, records: recovered.records, keys: recovered.keys }
 }
 
 function summary(keys: number, flushed: number, deadLettered: number, close: CloseReport, ms: number): string {
