@@ -29,7 +29,14 @@ export class Admission {
   /** Queues `apply`; the returned promise follows the promise `apply` returns once admitted. */
   enqueue(apply: () => Promise<void>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ apply: () => void apply().then(resolve, reject), reject, needsRoom: true })
+      const run = (): void => {
+        try {
+          apply().then(resolve, reject)
+        } catch (error) {
+          reject(error instanceof Error ? error : new Error(String(error)))
+        }
+      }
+      this.queue.push({ apply: run, reject, needsRoom: true })
     })
   }
 

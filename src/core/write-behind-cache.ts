@@ -219,14 +219,15 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
 
   private apply(key: string, encoded: string | null, durability: Durability): Promise<void> {
     const version = this.versions.next()
+    const log = this.parts.log
+    // The log first: if it has failed (a full disk), it throws and nothing of the write is applied.
+    if (log !== undefined) log.append({ kind: encoded === null ? 'delete' : 'set', key, version, encoded })
     this.reader.noteWrite(key)
     const entry = this.memory.write(key, encoded, version)
     this.backlog.record(entry, this.memory.lastSizeDelta)
     const counters = this.counters
     counters.writes++
     if (this.backlog.size > counters.highWaterEntries) counters.highWaterEntries = this.backlog.size
-    const log = this.parts.log
-    if (log !== undefined) log.append({ kind: encoded === null ? 'delete' : 'set', key, version, encoded })
     if (durability === 'store') return this.waitForStore(entry, version)
     this.scheduler.afterWrite()
     if (durability === 'memory' || log === undefined) return RESOLVED
