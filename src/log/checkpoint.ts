@@ -8,10 +8,11 @@
  * old one, fsync the directory.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs'
-import { open, rename } from 'node:fs/promises'
+import { open, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { LogFormatError } from '../errors.js'
+import type { LogEvent } from './types.js'
 
 export const CHECKPOINT_FILE = 'CHECKPOINT'
 const TEMP_FILE = 'CHECKPOINT.tmp'
@@ -55,6 +56,23 @@ export async function writeCheckpoint(dir: string, checkpoint: Checkpoint): Prom
     await file.close()
   }
   await rename(temp, join(dir, CHECKPOINT_FILE))
+  await fsyncDir(dir)
+}
+
+/**
+ * Deletes segments a checkpoint made unneeded (every record ≤ lowWater), then fsyncs the
+ * directory. Call only after the checkpoint itself is durable.
+ */
+export async function deleteSegments(
+  dir: string,
+  segments: ReadonlyArray<{ readonly name: string; readonly maxVersion: number }>,
+  emit: (e: LogEvent) => void,
+): Promise<void> {
+  if (segments.length === 0) return
+  for (const segment of segments) {
+    await unlink(join(dir, segment.name))
+    emit({ type: 'segment-deleted', segment: segment.name, highestVersion: segment.maxVersion })
+  }
   await fsyncDir(dir)
 }
 

@@ -15,35 +15,15 @@
  * `LogFailedError` (retrying an fsync after EIO can report success for lost pages).
  */
 import { fdatasync, fsync, mkdirSync, openSync, closeSync } from 'node:fs'
-import { unlink } from 'node:fs/promises'
-import { join } from 'node:path'
 import type { TimerHandle } from '../contracts/clock.js'
 import { CacheClosedError, LogFailedError } from '../errors.js'
-import { fsyncDir, readCheckpoint, removeCheckpointLeftovers, writeCheckpoint, type Checkpoint } from './checkpoint.js'
+import { deleteSegments, readCheckpoint, removeCheckpointLeftovers, writeCheckpoint, type Checkpoint } from './checkpoint.js'
 import { acquireLock, releaseLock } from './lock.js'
 import { checkRecord, resolveLogOptions, type ResolvedLogOptions } from './log-options.js'
 import { recover, type SegmentInfo } from './recovery.js'
+import { deferred, type Deferred } from './deferred.js'
 import { SegmentWriter } from './segment-writer.js'
 import type { DirtyLogOptions, LogRecord, LogStats, Recovered } from './types.js'
-
-interface Deferred {
-  readonly promise: Promise<void>
-  resolve(): void
-  reject(error: Error): void
-}
-
-/**
- * A promise with its settle functions. `unawaited` ones (a background fsync round nobody waits
- * for) get a no-op handler so their rejection is not an unhandled rejection; the others are
- * returned to callers, who must handle them (and skipping the extra promise is measurably cheaper).
- */
-function deferred(unawaited = false): Deferred {
-  let resolve!: () => void
-  let reject!: (error: Error) => void
-  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)))
-  if (unawaited) promise.catch(() => {})
-  return { promise, resolve, reject }
-}
 
 const RESOLVED = Promise.resolve()
 
@@ -122,7 +102,8 @@ export class DirtyLog {
     this.appendedPos += this.active.append(record)
     this.highest = record.version
     this.counts.appendedRecords++
-    if (this.active.bufferedBytes >= this.options.writeThresholdBytes) this.writeBuffered()
+    // fail() returns the failure writeBuffered() already recorded
+    if (this.active.bufferedBytes >= this.options.writeThresholdBytes && !this.writeBuffered()) throw this.fail(undefined)
     this.scheduleWrite()
   }
 
@@ -149,12 +130,13 @@ export class DirtyLog {
    * Records that every version ≤ `lowWater` is flushed or superseded, durably, then deletes every
    * whole segment (never the active one) whose highest version is ≤ it. Marks only move up: a
    * lower `lowWater` than before is ignored, and `highWater` is raised to the highest version
-   * appended. Calls run one at a time, in call order.
+   * appended. Calls run one at a time, in call order; `close()` waits for them, and a call after
+   * `close()` began rejects with `CacheClosedError`.
    */
   checkpoint(lowWater: number, highWater: number): Promise<void> {
     if (!Number.isSafeInteger(lowWater) || lowWater < 0) return Promise.reject(new TypeError('lowWater must be a non-negative safe integer'))
     if (!Number.isSafeInteger(highWater) || highWater < 0) return Promise.reject(new TypeError('highWater must be a non-negative safe integer'))
-    if (this.state === 'closed') return Promise.reject(new CacheClosedError('checkpoint the dirty log'))
+    if (this.state !== 'open') return Promise.reject(new CacheClosedError('checkpoint the dirty log'))
     const run = () => this.runCheckpoint(lowWater, highWater)
     const result = this.checkpointChain.then(run, run)
     this.checkpointChain = result.catch(() => {})
@@ -297,13 +279,8 @@ export class DirtyLog {
     await writeCheckpoint(this.options.dir, { lowWater: low, highWater: high })
     this.checkpointed = { lowWater: low, highWater: high }
     const doomed = this.closed.filter((segment) => segment.maxVersion <= low)
-    if (doomed.length === 0) return
     this.closed = this.closed.filter((segment) => segment.maxVersion > low)
-    for (const segment of doomed) {
-      await unlink(join(this.options.dir, segment.name))
-      this.options.emit({ type: 'segment-deleted', segment: segment.name, highestVersion: segment.maxVersion })
-    }
-    await fsyncDir(this.options.dir)
+    await deleteSegments(this.options.dir, doomed, this.options.emit)
   }
 
   private async runClose(): Promise<void> {

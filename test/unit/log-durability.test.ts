@@ -173,4 +173,27 @@ describe('I/O failure', () => {
     await assert.rejects(log.close(), LogFailedError)
     assert.equal(existsSync(join(dir, 'LOCK')), false, 'the lock is released even so')
   })
+
+  it('a write failing past the size threshold makes that append throw at once', async () => {
+    const { log } = await DirtyLog.open({ dir: tempDir(), writeThresholdBytes: 64 })
+    const active = (log as unknown as { active: { writeOut(): boolean } }).active
+    active.writeOut = () => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+    }
+    assert.throws(() => log.append({ kind: 'set', key: 'k', version: 1, encoded: JSON.stringify('x'.repeat(100)) }), /ENOSPC/)
+    await assert.rejects(log.close(), LogFailedError)
+  })
+
+  it('a checkpoint asked for once close() has begun is refused; close waits for one already running', async () => {
+    const dir = tempDir()
+    const { log } = await DirtyLog.open({ dir })
+    for (const record of makeRecords(5)) log.append(record)
+    const running = log.checkpoint(5, 5)
+    const closing = log.close()
+    await assert.rejects(log.checkpoint(5, 5), /closed or closing/)
+    await Promise.all([running, closing])
+    const { log: again, recovered } = await DirtyLog.open({ dir })
+    assert.equal(recovered.lowWater, 5)
+    await again.close()
+  })
 })
