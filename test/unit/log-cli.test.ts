@@ -5,6 +5,7 @@ import { Writable } from 'node:stream'
 import { describe, it } from 'node:test'
 import { run as inspect } from '../../src/cli/commands/inspect.js'
 import { run as verify } from '../../src/cli/commands/verify.js'
+import { DEAD_LETTER_FILE, encodeRecord as encodeDeadLetter, type DeadLetterRecord } from '../../src/flush/dead-letter-file.js'
 import { DirtyLog } from '../../src/log/dirty-log.js'
 import { isAlive } from '../../src/log/lock.js'
 import type { LogRecord } from '../../src/log/types.js'
@@ -60,6 +61,7 @@ describe('writebehind inspect', () => {
     for (const s of report.segments.filter((s: { records: number }) => s.records > 0)) assert.ok(s.firstVersion <= s.lastVersion)
     assert.deepEqual(report.problems, [])
     assert.equal(report.lock, null)
+    assert.equal(report.deadLetters, 0, 'no dead-letter file reads as none')
   })
 
   it('prints a readable summary, limited to --limit dirty keys', async () => {
@@ -71,6 +73,7 @@ describe('writebehind inspect', () => {
     assert.match(text, /dirty keys: \d+/)
     assert.match(text, /\.\.\. and \d+ more/)
     assert.match(text, /writer: none/)
+    assert.match(text, /dead letters: 0/)
   })
 
   it('reads a live log without the lock and without disturbing the writer', async () => {
@@ -97,6 +100,14 @@ describe('writebehind inspect', () => {
     writeFileSync(join(dir, 'LOCK'), `${pid}\n`)
     const { text } = await capture(inspect, [dir])
     assert.match(text, new RegExp(`writer: pid ${pid} \\(not running: stale lock\\)`))
+  })
+
+  it('counts the dead letters of the directory', async () => {
+    const { dir } = await sampleLog()
+    const letter = { key: 'poison', version: 7, kind: 'set' as const, encoded: '1', error: { name: 'Error', message: 'boom' }, attempts: 3, firstFailedAt: 1, lastFailedAt: 2 }
+    writeFileSync(join(dir, DEAD_LETTER_FILE), encodeDeadLetter({ op: 'add', ...letter } as DeadLetterRecord))
+    const { text } = await capture(inspect, [dir, '--json'])
+    assert.equal(JSON.parse(text).deadLetters, 1)
   })
 
   it('bad arguments → 64 with usage; a missing directory → 66', async () => {

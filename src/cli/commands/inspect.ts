@@ -1,9 +1,12 @@
 /**
- * `writebehind inspect <dir> [--json] [--limit n]`: what a log directory holds — its segments
- * (name, bytes, records, version range), the checkpoint, the dirty keys (latest record per key
- * above the low-water mark; the first `n`, default 50), total bytes, the lock holder and any
- * problems. Reads without taking the writer lock. Exit 0, or 64/66 for bad arguments.
+ * `writebehind inspect <dir> [--json] [--limit n]`: what a cache directory holds — its log
+ * segments (name, bytes, records, version range), the checkpoint, the dirty keys (latest record
+ * per key above the low-water mark; the first `n`, default 50), total bytes, the lock holder, the
+ * number of dead letters (`writebehind dlq list` shows them) and any problems. Reads without
+ * taking the writer lock. Exit 0, or 64/66 for bad arguments.
  */
+import { readDeadLetters } from '../../flush/dead-letters.js'
+import { WriteBehindError } from '../../errors.js'
 import { readLogView, type LogView } from '../../log/log-reader.js'
 import { parseLogArgs } from './log-args.js'
 
@@ -17,7 +20,7 @@ export async function run(args: string[], out: NodeJS.WritableStream): Promise<n
     return parsed.code
   }
   const view = readLogView(parsed.dir)
-  const report = toReport(view, parsed.limit)
+  const report = { ...toReport(view, parsed.limit), deadLetters: await countDeadLetters(parsed.dir) }
   out.write(parsed.json ? `${JSON.stringify(report, null, 2)}\n` : formatText(report))
   return 0
 }
@@ -48,7 +51,17 @@ function toReport(view: LogView, limit: number) {
   }
 }
 
-type Report = ReturnType<typeof toReport>
+/** The number of dead letters, or why they could not be read. */
+async function countDeadLetters(dir: string): Promise<number | string> {
+  try {
+    return (await readDeadLetters(dir)).letters.length
+  } catch (error) {
+    if (error instanceof WriteBehindError) return error.message
+    throw error
+  }
+}
+
+type Report = ReturnType<typeof toReport> & { deadLetters: number | string }
 
 function formatText(report: Report): string {
   const lines = [`log ${report.dir}`]
@@ -63,6 +76,7 @@ function formatText(report: Report): string {
   lines.push(`dirty keys: ${report.dirtyKeyCount}`)
   for (const k of report.dirtyKeys) lines.push(`  ${JSON.stringify(k.key)}  v${k.version}  ${k.kind}${k.kind === 'set' ? `  ${k.valueBytes} bytes` : ''}`)
   if (report.dirtyKeyCount > report.dirtyKeys.length) lines.push(`  ... and ${report.dirtyKeyCount - report.dirtyKeys.length} more (--limit)`)
+  lines.push(typeof report.deadLetters === 'number' ? `dead letters: ${report.deadLetters}` : `dead letters: unreadable: ${report.deadLetters}`)
   for (const p of report.problems) lines.push(`problem: ${p.kind} in ${p.file} at offset ${p.offset}: ${p.reason}`)
   return `${lines.join('\n')}\n`
 }
