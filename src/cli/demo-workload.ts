@@ -47,6 +47,8 @@ export interface WorkloadOptions {
   seed: number
   /** Writers stop starting new writes at this `performance.now()` time. */
   deadline: number
+  /** Stops the writers early (Ctrl-C). */
+  signal?: AbortSignal
 }
 
 /** The key of player `id`. */
@@ -55,15 +57,16 @@ export function playerKey(id: number): string {
 }
 
 /**
- * Runs the writers until the deadline; resolves when every writer's last write is acknowledged.
- * The first failed write stops all writers and rejects with its error.
+ * Runs the writers until the deadline or the signal; resolves when every writer's last write is
+ * acknowledged. The first failed write stops all writers and rejects with its error.
  */
 export async function runWorkload(cache: WriteBehindCache<PlayerValue>, board: Leaderboard, options: WorkloadOptions): Promise<void> {
   const sampler = new ZipfSampler(board.players, options.zipf, options.seed)
-  const state = { failed: false }
+  const failed = new AbortController()
+  const stop = options.signal === undefined ? failed.signal : AbortSignal.any([failed.signal, options.signal])
   const writers = Array.from({ length: options.writers }, () =>
-    writer(cache, board, sampler, options.deadline, state).catch((error: unknown) => {
-      state.failed = true
+    writer(cache, board, sampler, options.deadline, stop).catch((error: unknown) => {
+      failed.abort()
       throw error
     }),
   )
@@ -72,8 +75,8 @@ export async function runWorkload(cache: WriteBehindCache<PlayerValue>, board: L
   if (failure !== undefined) throw failure.reason
 }
 
-async function writer(cache: WriteBehindCache<PlayerValue>, board: Leaderboard, sampler: ZipfSampler, deadline: number, state: { failed: boolean }): Promise<void> {
-  for (let i = 1; !state.failed && performance.now() < deadline; i++) {
+async function writer(cache: WriteBehindCache<PlayerValue>, board: Leaderboard, sampler: ZipfSampler, deadline: number, stop: AbortSignal): Promise<void> {
+  for (let i = 1; !stop.aborted && performance.now() < deadline; i++) {
     const id = sampler.next()
     // The counter moves before set() is called, and set() versions synchronously, so the
     // highest score of a player is also its newest version: the value the store must end with.

@@ -37,23 +37,26 @@ export class ProgressLine {
     this.timer = setInterval(() => this.draw(), period)
   }
 
-  /** Stops ticking; on a terminal, draws the line a last time and ends it. */
+  /** Stops ticking; on a terminal, ends the status line so what follows starts on a fresh one. */
   stop(): void {
     if (this.timer === undefined) return
     clearInterval(this.timer)
     this.timer = undefined
-    if (this.tty) {
-      this.draw()
-      this.out.write('\n')
-    }
+    if (this.tty && this.drawn) this.out.write('\n')
   }
 
   private draw(): void {
     const line = this.render()
     // \r back to column 0, then erase to the end of the line so a shorter line leaves no debris.
-    if (this.tty) this.out.write(`\r${line}\x1b[K`)
+    if (this.tty) this.out.write(`\r${this.fit(line)}\x1b[K`)
     else this.out.write(`${line}\n`)
     this.drawn = true
+  }
+
+  /** Cuts a line to the terminal's width: a wrapped line could not be redrawn in place. */
+  private fit(line: string): string {
+    const columns = (this.out as { columns?: unknown }).columns
+    return typeof columns === 'number' && columns > 1 && line.length >= columns ? line.slice(0, columns - 1) : line
   }
 
   /** Whether at least one line was drawn. */
@@ -79,5 +82,6 @@ export function duration(ms: number): string {
   if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`
   if (ms >= 10) return `${ms.toFixed(1)} ms`
   if (ms >= 1) return `${ms.toFixed(2)} ms`
+  if (ms === 0) return '0 ms'
   return `${Math.round(ms * 1000)} µs`
 }

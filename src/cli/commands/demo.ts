@@ -116,12 +116,18 @@ async function writeFor(settings: DemoSettings, cache: WriteBehindCache<PlayerVa
   if (!settings.json) out.write(header(settings))
   const progress = settings.json ? undefined : new ProgressLine(out, statusLine(cache, board))
   progress?.start()
+  // Ctrl-C ends the writing early but still closes, drains and checks; a second Ctrl-C kills.
+  const interrupt = new AbortController()
+  const onInterrupt = (): void => interrupt.abort()
+  process.once('SIGINT', onInterrupt)
   const started = performance.now()
-  const failure = await runWorkload(cache, board, { ...settings, deadline: started + settings.duration * 1000 }).then(
+  const failure = await runWorkload(cache, board, { ...settings, deadline: started + settings.duration * 1000, signal: interrupt.signal }).then(
     () => undefined,
     (error: unknown) => error,
   )
+  process.off('SIGINT', onInterrupt)
   progress?.stop()
+  if (interrupt.signal.aborted && !settings.json) out.write('interrupted: writers stopped early; closing and checking\n')
   return { writeMs: performance.now() - started, failure }
 }
 
