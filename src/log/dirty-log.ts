@@ -14,7 +14,7 @@
  * Failure is sticky: after a write or fsync error every pending and later promise rejects with
  * `LogFailedError` (retrying an fsync after EIO can report success for lost pages).
  */
-import { fdatasync, fsync, mkdirSync, openSync, closeSync } from 'node:fs'
+import { fdatasync, fsync, fsyncSync, mkdirSync, openSync, closeSync } from 'node:fs'
 import type { TimerHandle } from '../contracts/clock.js'
 import { CacheClosedError, LogFailedError } from '../errors.js'
 import { deleteSegments, readCheckpoint, removeCheckpointLeftovers, writeCheckpoint, type Checkpoint } from './checkpoint.js'
@@ -228,6 +228,9 @@ export class DirtyLog {
     try {
       old.writeAndSyncNow()
       this.active = SegmentWriter.create(this.options.dir, old.seq + 1)
+      // The waiters resolved below may have records in `old`, whose name is not durable until the
+      // directory is fsynced after its creation (no sync round may have done it yet): do it now.
+      fsyncSync(this.dirFd)
     } catch (error) {
       throw this.fail(error)
     }
@@ -242,7 +245,7 @@ export class DirtyLog {
     else this.retired.push(old)
     this.activeStartPos = this.appendedPos
     this.appendedPos += this.active.bufferedBytes
-    this.dirDirty = true
+    this.dirDirty = false // the fsync above came after the new segment's creation
   }
 
   /** Enters the failed state (once) and returns the failure every later call reports. */
