@@ -2,6 +2,8 @@
  * A simulated power loss: copies a live dirty-log directory as a power cut would leave it, each
  * segment cut at the offset the log reports as fsynced (`DirtyLog.stats().syncedOffsets`), the
  * other files (checkpoint, dead letters) whole, and the `LOCK` left out (its process is gone).
+ * Given the names whose directory entries were fsynced (dir-sync-tracker.ts), a segment whose
+ * entry was not is left out too: after a power loss its name may be gone, whatever its contents.
  * Synchronous, so the copy, the offsets and whatever the caller records in the same turn agree.
  */
 import { copyFileSync, mkdirSync, openSync, readdirSync, closeSync, readSync, statSync, writeFileSync } from 'node:fs'
@@ -23,13 +25,16 @@ export interface PowerCut {
   readonly droppedBytes: number
   /** Segments copied. */
   readonly segments: number
+  /** Segments left out because their directory entry was not fsynced. */
+  readonly vanished: string[]
 }
 
 /** Copies `dir` to `to` as a power loss would leave it now (see the module header). */
-export function copyAtSyncedOffsets(dir: string, to: string, synced: Readonly<Record<string, number>>): PowerCut {
+export function copyAtSyncedOffsets(dir: string, to: string, synced: Readonly<Record<string, number>>, durableNames?: ReadonlySet<string>): PowerCut {
   mkdirSync(to, { recursive: true })
   let droppedBytes = 0
   let segments = 0
+  const vanished: string[] = []
   for (const name of readdirSync(dir)) {
     if (name === 'LOCK' || name.startsWith('LOCK.')) continue
     if (!SEGMENT.test(name)) {
@@ -39,11 +44,16 @@ export function copyAtSyncedOffsets(dir: string, to: string, synced: Readonly<Re
     const keep = synced[name]
     if (keep === undefined) throw new Error(`segment ${name} is on disk but the log reports no synced offset for it`)
     const size = statSync(join(dir, name)).size
+    if (durableNames !== undefined && !durableNames.has(name)) {
+      vanished.push(name)
+      droppedBytes += size
+      continue
+    }
     writeFileSync(join(to, name), readPrefix(join(dir, name), Math.min(keep, size)))
     droppedBytes += Math.max(0, size - keep)
     segments++
   }
-  return { droppedBytes, segments }
+  return { droppedBytes, segments, vanished }
 }
 
 function readPrefix(path: string, bytes: number): Buffer {
