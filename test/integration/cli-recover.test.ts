@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
@@ -218,6 +218,11 @@ describe('writebehind recover', () => {
       const badTimeout = capture()
       assert.equal(await run([root, '--store', join(root, 'x.db'), '--timeout', 'soon'], badTimeout), 2)
       assert.match(badTimeout.text(), /--timeout must be a whole number/)
+
+      const empty = capture()
+      assert.equal(await run([root, '--store', join(root, 'x.db')], empty), 1)
+      assert.match(empty.text(), /not a writebehind cache directory/)
+      assert.deepEqual(await readdir(root), [], 'recover creates nothing in a directory that is not a cache dir')
 
       const missing = capture()
       assert.equal(await run([join(root, 'nope'), '--store', join(root, 'x.db')], missing), 1)

@@ -4,7 +4,7 @@
  * replays the dirty log above its checkpoint (re-dirtying those keys); closing it drains them to
  * the store. Exit 0 when everything was flushed (or dead-lettered), 1 otherwise, 2 on bad usage.
  */
-import { stat } from 'node:fs/promises'
+import { readdir, stat } from 'node:fs/promises'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { CloseReport } from '../../core/close.js'
 import { WriteBehindCache } from '../../core/write-behind-cache.js'
@@ -55,8 +55,7 @@ function parse(args: string[]): RecoverSettings | undefined {
 }
 
 async function recover(settings: RecoverSettings, out: NodeJS.WritableStream): Promise<number> {
-  const info = await stat(settings.dir).catch(() => undefined)
-  if (info?.isDirectory() !== true) throw new Error(`no such directory: ${settings.dir}`)
+  await requireCacheDir(settings.dir)
   const warnings: string[] = []
   const { cache, records, keys: total } = await openForRecovery(settings, warnings)
   out.write(`recovering ${settings.dir} into ${settings.store} (table ${settings.table}): ${count(records)} log records, ${count(total)} keys to flush\n`)
@@ -73,6 +72,16 @@ async function recover(settings: RecoverSettings, out: NodeJS.WritableStream): P
   out.write(summary(total, flush.ops, flush.deadLettered, close, performance.now() - started))
   for (const warning of warnings) out.write(`warning: ${warning}\n`)
   return close.drained && close.errors.length === 0 ? 0 : 1
+}
+
+/** Refuses a path that is not a directory, or a directory no cache ever wrote (opening one would create a log there). */
+async function requireCacheDir(dir: string): Promise<void> {
+  const info = await stat(dir).catch(() => undefined)
+  if (info?.isDirectory() !== true) throw new Error(`no such directory: ${dir}`)
+  const names = await readdir(dir)
+  if (!names.some((name) => name === 'CHECKPOINT' || /^segment-\d+\.wbl$/.test(name))) {
+    throw new Error(`${dir} is not a writebehind cache directory (no CHECKPOINT and no log segments): nothing to recover`)
+  }
 }
 
 /** Opens a cache on the dir (which replays its log and starts flushing) and says what it replayed. */
