@@ -77,11 +77,12 @@ export class DirSyncTracker {
     const proto = Object.getPrototypeOf(handle) as { sync: SyncFn }
     await handle.close()
     const sync = proto.sync
-    const tracker = this
+    const namesIfOurs = (fd: number): string[] | undefined => this.namesIfOurs(fd)
+    const markDurable = (names: string[] | undefined): void => this.markDurable(names)
     proto.sync = async function (this: { fd: number }) {
-      const names = tracker.namesIfOurs(this.fd)
+      const names = namesIfOurs(this.fd)
       await sync.call(this)
-      tracker.markDurable(names)
+      markDurable(names)
     }
     this.restore.push(() => (proto.sync = sync))
   }
