@@ -3,6 +3,7 @@
  * to `append`. A bad value throws a `TypeError` naming it.
  */
 import { systemClock, type Clock } from '../contracts/clock.js'
+import { MAX_BODY_BYTES } from './record.js'
 import type { DirtyLogOptions, LogEvent, LogRecord } from './types.js'
 
 export interface ResolvedLogOptions {
@@ -17,6 +18,8 @@ export interface ResolvedLogOptions {
 }
 
 const MIB = 1024 * 1024
+/** Key + value bytes a record may hold: the reader treats a larger body as damage. */
+const MAX_RECORD_BYTES = MAX_BODY_BYTES - 13
 
 export function resolveLogOptions(options: DirtyLogOptions): ResolvedLogOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('DirtyLog options must be an object')
@@ -61,5 +64,9 @@ export function checkRecord(record: LogRecord, lastVersion: number): void {
     if (encoded !== null) throw new TypeError('record.encoded must be null for a delete')
   } else {
     throw new TypeError(`record.kind must be 'set' or 'delete'; got ${String(kind)}`)
+  }
+  // Exact UTF-8 size only when the cheap bound (3 bytes per UTF-16 unit) says it could matter.
+  if (3 * (key.length + (encoded?.length ?? 0)) > MAX_RECORD_BYTES && Buffer.byteLength(key) + Buffer.byteLength(encoded ?? '') > MAX_RECORD_BYTES) {
+    throw new TypeError(`record is larger than the log's ${MAX_RECORD_BYTES}-byte limit for key + value`)
   }
 }
