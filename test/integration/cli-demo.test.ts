@@ -15,6 +15,9 @@ import { run } from '../../src/cli/commands/demo.js'
 import { checkDatabase } from '../../src/cli/demo-check.js'
 import type { DemoReport } from '../../src/cli/demo-report.js'
 import { Leaderboard } from '../../src/cli/demo-workload.js'
+import { parseArgs, UsageError } from '../../src/cli/args.js'
+import { LatencyHistogram } from '../../src/cli/latency.js'
+import { ZipfSampler } from '../../src/cli/zipf.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const BIN = join(ROOT, 'bin', 'writebehind.js')
@@ -150,6 +153,73 @@ describe('demo database check', () => {
       assert.match(text, /player:9: unexpected row/)
       assert.match(text, /player:3: missing/)
     })
+  })
+})
+
+describe('demo building blocks', () => {
+  it('Zipf sampler: seeded, in range, skewed as 1/(k+1)^s', () => {
+    const draw = (seed: number): number[] => {
+      const sampler = new ZipfSampler(1000, 1.1, seed)
+      return Array.from({ length: 50 }, () => sampler.next())
+    }
+    assert.deepEqual(draw(7), draw(7), 'same seed, same sequence')
+    assert.notDeepEqual(draw(7), draw(8))
+
+    const n = 1000
+    const sampler = new ZipfSampler(n, 1.1, 42)
+    const counts = new Array<number>(n).fill(0)
+    const samples = 200_000
+    for (let i = 0; i < samples; i++) {
+      const rank = sampler.next()
+      assert.ok(Number.isInteger(rank) && rank >= 0 && rank < n)
+      counts[rank]!++
+    }
+    let harmonic = 0
+    for (let k = 1; k <= n; k++) harmonic += 1 / Math.pow(k, 1.1)
+    for (const rank of [0, 1, 9]) {
+      const expected = samples / Math.pow(rank + 1, 1.1) / harmonic
+      assert.ok(Math.abs(counts[rank]! - expected) < expected * 0.05, `rank ${rank}: ${counts[rank]} draws, expected about ${expected.toFixed(0)}`)
+    }
+
+    const uniform = new ZipfSampler(10, 0, 1)
+    const seen = new Array<number>(10).fill(0)
+    for (let i = 0; i < 50_000; i++) seen[uniform.next()]!++
+    for (const c of seen) assert.ok(c > 4500 && c < 5500, `exponent 0 is uniform: ${seen.join(',')}`)
+    assert.throws(() => new ZipfSampler(0, 1, 1), TypeError)
+    assert.throws(() => new ZipfSampler(10, -1, 1), TypeError)
+  })
+
+  it('latency histogram: percentiles within 2 %, exact max, 0 when empty', () => {
+    const h = new LatencyHistogram()
+    assert.equal(h.percentile(99), 0)
+    for (let ms = 1; ms <= 1000; ms++) h.record(ms)
+    h.record(0.004)
+    const near = (actual: number, expected: number): void => assert.ok(Math.abs(actual - expected) <= expected * 0.02, `${actual} vs ${expected}`)
+    near(h.percentile(50), 500)
+    near(h.percentile(99), 990)
+    assert.equal(h.max, 1000)
+    assert.equal(h.percentile(100), 1000)
+    assert.equal(h.count, 1001)
+    assert.equal(h.percentile(0), 0.004, 'microsecond values are kept exactly')
+  })
+
+  it('argument parser: --name value, --name=value, flags, positionals, and clear errors', () => {
+    const specs = {
+      n: { type: 'number', help: '', default: 3, min: 1, integer: true },
+      s: { type: 'string', help: '', choices: ['a', 'b'] },
+      f: { type: 'flag', help: '' },
+    } as const
+    assert.deepEqual(parseArgs(['x', '--n', '5', '--s=b', '--f', '--', '--n'], specs), { options: { n: 5, s: 'b', f: true }, positionals: ['x', '--n'] })
+    assert.deepEqual(parseArgs([], specs).options, { n: 3, s: undefined, f: false })
+    const fails = (args: string[], message: RegExp): void => assert.throws(() => parseArgs(args, specs), (e: unknown) => e instanceof UsageError && message.test(e.message))
+    fails(['--n'], /--n needs a value/)
+    fails(['--n', '--f'], /--n needs a value/)
+    fails(['--n', '1.5'], /--n must be a whole number >= 1/)
+    fails(['--n', '0'], /--n must be a whole number >= 1/)
+    fails(['--n', ''], /--n must be a whole number/)
+    fails(['--s', 'c'], /--s must be one of a, b/)
+    fails(['--f=1'], /--f takes no value/)
+    fails(['--what'], /unknown option --what/)
   })
 })
 
