@@ -49,13 +49,15 @@ ${describeOptions(RECOVER_OPTIONS)}
 export const MAIN_USAGE = `Usage: writebehind <command> [options]
 
 Commands:
-  demo                      run the leaderboard demo on SQLite (no server needed)
-  inspect <dir>             show what a cache directory holds (log segments, checkpoint, dead letters)
-  verify <dir>              check every record of a dirty log (checksums, framing)
-  recover <dir> --store <f> flush a dead process's dirty log into a SQLite store
-  dlq list|drop|replay <dir> inspect, drop or replay dead letters
-  help                      show this help
-  --version                 print the version
+  demo [options]                  run the leaderboard demo on SQLite (no server needed)
+  inspect <dir> [--json] [--limit n]
+                                  show what a cache directory holds (log segments, checkpoint,
+                                  dirty keys, dead letters)
+  verify <dir> [--json]           check every record of a dirty log (checksums, framing, order)
+  recover <dir> --store <file>    flush a dead process's dirty log into a SQLite store
+  dlq list|drop|replay <dir>      list, drop or replay dead letters
+  help                            show this help
+  --version                       print the version
 
 Run \`writebehind <command> --help\` for a command's own options.
 
