@@ -4,7 +4,8 @@
  *
  *   writebehind demo | inspect | verify | recover | dlq | help | --version
  *
- * Exit codes: 0 success, 1 the command failed, 2 bad usage (an unknown command among them).
+ * The exit code is the command's own (see each command's header); main itself exits 2 on an
+ * unknown command and 1 when a command throws.
  * Importing this module runs the CLI: it is the entry point, not a library.
  */
 import { readFileSync } from 'node:fs'
