@@ -1,4 +1,4 @@
-// Store micro-benchmark: `npx tsx bench/stores.bench.ts [--rounds 3] [--batches 20] [--only postgres,mysql,sqlite]`.
+// Store micro-benchmark: `npx tsx bench/stores.bench.ts [--batches 60] [--only postgres,mysql,sqlite]`.
 //
 // Per dialect, store.writeBatch throughput (ops/s) for 1000- and 100-op batches, fencing included,
 // beside the best raw batched upsert of the same rows written by hand with the same driver on the
@@ -6,8 +6,8 @@
 // one. Method: every variant writes the same batches (keys cycle over 5 batches' worth per worker,
 // version = batch number, so the first batches insert and the rest update) into its own fresh table;
 // with N connections, N workers write disjoint key ranges concurrently (as the cache never puts one
-// key in two in-flight batches). Variants are interleaved round by round and the best round is kept,
-// which damps drift on a shared 2-core machine. Caveats: loopback servers with default settings on
+// key in two in-flight batches). Variants are interleaved batch by batch (rotating which goes first)
+// and each is timed only during its own batches, so background load hits them all alike. Caveats: loopback servers with default settings on
 // the same machine as the client, so figures compare paths; they are not production capacities.
 import mysql from 'mysql2/promise'
 import pg from 'pg'
@@ -23,8 +23,7 @@ import { SqliteStore } from '../src/stores/sql/sqlite/index.js'
 
 const PG_URL = process.env.WB_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const MYSQL_URL = process.env.WB_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
-const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, batches: { type: 'string', default: '20' }, only: { type: 'string' } } })
-const ROUNDS = Number(args.rounds)
+const { values: args } = parseArgs({ options: { batches: { type: 'string', default: '60' }, only: { type: 'string' } } })
 const BATCHES = Number(args.batches)
 /** SQLite batches are so fast that it runs ten times as many per round. */
 let batchScale = 1
@@ -58,15 +57,30 @@ function batchesFor(worker: number, size: number): StoreOp[][] {
   )
 }
 
-async function measure(variant: Variant, size: number, connections: number): Promise<number> {
-  const { writers, teardown } = await variant.setup(connections)
-  const work = writers.map((_, w) => batchesFor(w, size))
-  await Promise.all(writers.map((write, w) => write(work[w]![0]!))) // warm-up (creates rows, prepares)
-  const start = process.hrtime.bigint()
-  await Promise.all(writers.map(async (write, w) => { for (const batch of work[w]!) await write(batch) }))
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9
-  await teardown()
-  return (writers.length * BATCHES * batchScale * size) / seconds
+/**
+ * Runs every variant on the same batches, interleaved batch by batch (the starting variant rotates),
+ * so load from anything else on the machine falls on all of them alike. Returns ops/s per variant.
+ */
+async function compare(variants: Variant[], size: number, connections: number): Promise<Map<Variant, number>> {
+  const setups: Awaited<ReturnType<Variant['setup']>>[] = []
+  for (const variant of variants) setups.push(await variant.setup(connections))
+  const work = Array.from({ length: connections }, (_, w) => batchesFor(w, size))
+  const elapsed = variants.map(() => 0)
+  const runBatch = async (v: number, b: number): Promise<void> => {
+    await Promise.all(setups[v]!.writers.map((write, w) => write(work[w]![b]!)))
+  }
+  for (let v = 0; v < variants.length; v++) await runBatch(v, 0) // warm-up: creates rows, prepares statements
+  for (let b = 1; b < work[0]!.length; b++) {
+    for (let i = 0; i < variants.length; i++) {
+      const v = (b + i) % variants.length
+      const start = process.hrtime.bigint()
+      await runBatch(v, b)
+      elapsed[v]! += Number(process.hrtime.bigint() - start) / 1e9
+    }
+  }
+  for (const setup of setups) await setup.teardown()
+  const ops = connections * (work[0]!.length - 1) * size
+  return new Map(variants.map((variant, v) => [variant, ops / elapsed[v]!]))
 }
 
 // ---- PostgreSQL -------------------------------------------------------------------------------
@@ -168,11 +182,7 @@ async function bench(dialect: string, variants: Variant[], connectionCounts: num
   const rows: Row[] = []
   for (const size of [1000, 100]) {
     for (const connections of connectionCounts) {
-      const best = new Map<Variant, number>()
-      for (let round = 0; round < ROUNDS; round++) {
-        for (const variant of variants) best.set(variant, Math.max(best.get(variant) ?? 0, await measure(variant, size, connections)))
-      }
-      for (const [variant, opsPerSec] of best) rows.push({ dialect, batch: size, connections, variant: variant.name, raw: variant.raw, opsPerSec })
+      for (const [variant, opsPerSec] of await compare(variants, size, connections)) rows.push({ dialect, batch: size, connections, variant: variant.name, raw: variant.raw, opsPerSec })
       process.stderr.write(`${dialect} batch ${size} × ${connections} conn done\n`)
     }
   }

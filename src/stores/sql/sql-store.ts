@@ -142,14 +142,9 @@ export class SqlStore implements Store {
 
   /** Collapses duplicate keys to their highest version and maps ops to rows, isolating bad ops. */
   private prepare(ops: readonly StoreOp[]): { rows: PreparedRow[]; failures: OpFailure[] } {
-    const latest = new Map<string, number>()
-    ops.forEach((op, index) => {
-      const held = latest.get(op.key)
-      if (held === undefined || (ops[held] as StoreOp).version <= op.version) latest.set(op.key, index)
-    })
     const rows: PreparedRow[] = []
     const failed = new Map<string, Error>()
-    for (const index of latest.values()) {
+    for (const index of latestPerKey(ops)) {
       const op = ops[index] as StoreOp
       try {
         rows.push(this.toRow(op, index))
@@ -158,10 +153,12 @@ export class SqlStore implements Store {
       }
     }
     const failures: OpFailure[] = []
-    ops.forEach((op, index) => {
-      const error = failed.get(op.key)
-      if (error !== undefined) failures.push({ index, error })
-    })
+    if (failed.size > 0) {
+      ops.forEach((op, index) => {
+        const error = failed.get(op.key)
+        if (error !== undefined) failures.push({ index, error })
+      })
+    }
     return { rows, failures }
   }
 
@@ -169,9 +166,9 @@ export class SqlStore implements Store {
     if (!Number.isSafeInteger(op.version) || op.version <= 0) throw new TypeError(`version must be a positive safe integer; got ${op.version}`)
     const { table, dialect } = this
     const deleted = op.kind === 'delete'
-    const values: unknown[] = [...table.keyValues(op.key)]
-    if (deleted) for (const _ of table.valueColumns) values.push(null)
-    else values.push(...table.valueValues(op))
+    const values: unknown[] = table.keyValues(op.key).slice()
+    if (deleted) for (let i = 0; i < table.valueColumns.length; i++) values.push(null)
+    else for (const value of table.valueValues(op)) values.push(value)
     if (table.versionColumn !== undefined) values.push(op.version)
     if (table.deletedColumn !== undefined) values.push(dialect.bool(deleted))
     const bytes = 64 + op.key.length * 3 + (deleted ? 0 : op.encoded.length * 3)
@@ -212,6 +209,17 @@ export class SqlStore implements Store {
       throw new StoreError(`${this.dialect.label} could not ${what}: ${reason}. ${advice}`, { retryable, cause: error })
     }
   }
+}
+
+/** Indices of the highest-version op of each key (the last one on a tie), in first-seen key order. */
+function latestPerKey(ops: readonly StoreOp[]): Iterable<number> {
+  const latest = new Map<string, number>()
+  for (let index = 0; index < ops.length; index++) {
+    const op = ops[index] as StoreOp
+    const held = latest.get(op.key)
+    if (held === undefined || (ops[held] as StoreOp).version <= op.version) latest.set(op.key, index)
+  }
+  return latest.size === ops.length ? ops.keys() : latest.values()
 }
 
 function tryKeyValues(table: ResolvedTable, key: string): readonly unknown[] | undefined {

@@ -48,16 +48,23 @@ export function upsertStatements(dialect: SqlDialect, table: ResolvedTable, rows
   const suffix = table.updatedAtColumn === undefined ? '' : `, ${dialect.now}`
   return chunk(rows, limits, columns.length, dialect.maxParams).map((part) => {
     const params: unknown[] = []
-    const tuples = part.map((row) => {
-      const marks = row.values.map((value) => {
-        params.push(value)
-        return dialect.placeholder(params.length)
-      })
-      return `(${marks.join(', ')}${suffix})`
-    })
+    const tuples: string[] = []
+    // With `?` placeholders every row's tuple is the same text: build it once.
+    const fixed = dialect.placeholder(1) === dialect.placeholder(2) ? tuple(dialect, 1, columns.length, suffix) : undefined
+    for (const row of part) {
+      for (const value of row.values) params.push(value)
+      tuples.push(fixed ?? tuple(dialect, params.length - row.values.length + 1, row.values.length, suffix))
+    }
     const text = dialect.upsert(name, table, quoted, tuples.join(', '))
     return { text, params, rows: part.length, fencedUpsert: table.versionColumn !== undefined }
   })
+}
+
+/** `(<placeholders first..first+count-1><suffix>)`; the same text for every row with `?` placeholders. */
+function tuple(dialect: SqlDialect, first: number, count: number, suffix: string): string {
+  const marks: string[] = []
+  for (let n = first; n < first + count; n++) marks.push(dialect.placeholder(n))
+  return `(${marks.join(', ')}${suffix})`
 }
 
 /** One single-row upsert run once per row (`Statement.each`): one prepared statement for the batch. */
