@@ -12,7 +12,7 @@ import type { Workload } from './workloads.js'
 export interface LoadOptions {
   readonly durationMs: number
   readonly writers: number
-  /** Upper bound on writes issued (the latency array's size). */
+  /** Upper bound on writes issued (give or take one per writer; sizes the latency array). */
   readonly maxWrites: number
   /** Called about once a second with the running totals. */
   readonly onProgress?: (acked: number, elapsedMs: number) => void
@@ -32,62 +32,82 @@ export interface LoadResult {
   readonly firstError: string | undefined
 }
 
-interface State {
-  issued: number
-  acked: number
-  failed: number
-  firstError: string | undefined
-}
-
 /** Drives `workload` through `system` and returns what was acknowledged. */
 export async function runLoad(system: BenchSystem, workload: Workload, options: LoadOptions): Promise<LoadResult> {
-  const latencies = new Float64Array(options.maxWrites)
-  const lastAcked = new Map<string, BenchValue>()
-  const failedKeys = new Set<string>()
-  const state: State = { issued: 0, acked: 0, failed: 0, firstError: undefined }
-  const start = performance.now()
-  const progress = setInterval(() => options.onProgress?.(state.acked, performance.now() - start), 1000)
+  const load = new Load(system, workload, options)
+  const progress = setInterval(() => options.onProgress?.(load.acked, load.elapsed()), 1000)
   try {
-    const writer = async (id: number): Promise<void> => {
-      const keys = workload.keys(id)
-      for (;;) {
-        const elapsed = performance.now() - start
-        if (elapsed >= options.durationMs || state.issued >= options.maxWrites) return
-        const pause = workload.pauseAt(elapsed)
-        if (pause > 0) {
-          await sleep(Math.min(pause, options.durationMs - elapsed))
-          continue
-        }
-        // Each write arrives as its own macrotask, like a request would: without this, a write
-        // that resolves in a microtask would starve the system's timers and I/O.
-        await yieldToLoop()
-        const key = keys.next()
-        const value: BenchValue = { seq: ++state.issued, score: (state.issued * 7919) % 1_000_003 }
-        const t0 = performance.now()
-        try {
-          await system.write(key, value)
-        } catch (err) {
-          state.failed += 1
-          state.firstError ??= err instanceof Error ? err.message : String(err)
-          failedKeys.add(key)
-          continue
-        }
-        latencies[state.acked++] = performance.now() - t0
-        const seen = lastAcked.get(key)
-        if (seen === undefined || seen.seq < value.seq) lastAcked.set(key, value)
-      }
-    }
-    await Promise.all(Array.from({ length: options.writers }, (_, id) => writer(id)))
+    await Promise.all(Array.from({ length: options.writers }, (_, id) => load.writer(id)))
   } finally {
     clearInterval(progress)
   }
-  return {
-    acked: state.acked,
-    failed: state.failed,
-    elapsedMs: performance.now() - start,
-    latencies: latencies.subarray(0, state.acked),
-    lastAcked,
-    failedKeys,
-    firstError: state.firstError,
+  return load.result()
+}
+
+/** One load's shared state: the counters, the latency array and the last acknowledged values. */
+class Load {
+  acked = 0
+  private issued = 0
+  private failed = 0
+  private firstError: string | undefined
+  private readonly latencies: Float64Array
+  private readonly lastAcked = new Map<string, BenchValue>()
+  private readonly failedKeys = new Set<string>()
+  private readonly start = performance.now()
+
+  constructor(
+    private readonly system: BenchSystem,
+    private readonly workload: Workload,
+    private readonly options: LoadOptions,
+  ) {
+    // Writers check the count before they yield, so each may overshoot it by one write.
+    this.latencies = new Float64Array(options.maxWrites + options.writers)
+  }
+
+  elapsed(): number {
+    return performance.now() - this.start
+  }
+
+  /** One writer: waits for its turn, writes, records, until the time or the count runs out. */
+  async writer(id: number): Promise<void> {
+    const keys = this.workload.keys(id)
+    while (await this.nextTurn()) await this.writeOne(keys.next())
+  }
+
+  result(): LoadResult {
+    const { acked, failed, lastAcked, failedKeys, firstError } = this
+    return { acked, failed, elapsedMs: this.elapsed(), latencies: this.latencies.subarray(0, acked), lastAcked, failedKeys, firstError }
+  }
+
+  // False once the load is over; otherwise waits out a pause and yields before the write.
+  private async nextTurn(): Promise<boolean> {
+    for (;;) {
+      const elapsed = this.elapsed()
+      if (elapsed >= this.options.durationMs || this.issued >= this.options.maxWrites) return false
+      const pause = this.workload.pauseAt(elapsed)
+      if (pause === 0) break
+      await sleep(Math.min(pause, this.options.durationMs - elapsed))
+    }
+    // Each write arrives as its own macrotask, like a request would: without this, a write that
+    // resolves in a microtask would starve the system's timers and I/O.
+    await yieldToLoop()
+    return true
+  }
+
+  private async writeOne(key: string): Promise<void> {
+    const seq = ++this.issued
+    const value: BenchValue = { seq, score: (seq * 7919) % 1_000_003 }
+    const t0 = performance.now()
+    try {
+      await this.system.write(key, value)
+    } catch (err) {
+      this.failed += 1
+      this.firstError ??= err instanceof Error ? err.message : String(err)
+      this.failedKeys.add(key)
+      return
+    }
+    this.latencies[this.acked++] = performance.now() - t0
+    const seen = this.lastAcked.get(key)
+    if (seen === undefined || seen.seq < value.seq) this.lastAcked.set(key, value)
   }
 }

@@ -24,9 +24,11 @@ import { encodeRecord, maxEncodedBytes } from '../src/log/record.js'
 import type { DirtyLogOptions, LogRecord } from '../src/log/types.js'
 
 const quick = process.argv.includes('--quick')
-const N_LOG = quick ? 50_000 : 300_000
-const N_SYNC_SEQ = quick ? 500 : 3_000
-const N_SYNC_CONC = quick ? 50_000 : 300_000
+/** Every measurement runs once per round, round-robin, and rows sum their rounds: drifting load on the box then weighs on every row alike. */
+const ROUNDS = quick ? 2 : 4
+const N_LOG = quick ? 25_000 : 100_000
+const N_SYNC_SEQ = quick ? 250 : 1_000
+const N_SYNC_CONC = quick ? 25_000 : 100_000
 const N_REPLAY = quick ? 100_000 : 1_000_000
 const WRITERS = 256
 const KEYS = Array.from({ length: 10_000 }, (_, i) => `user:${i}`)
@@ -45,6 +47,17 @@ interface Row {
 }
 
 const rows: Row[] = []
+
+/** Adds a measurement to its row (same name), or starts the row. */
+function add(row: Row): void {
+  const existing = rows.find((r) => r.name === row.name)
+  if (existing === undefined) rows.push(row)
+  else {
+    existing.records += row.records
+    existing.seconds += row.seconds
+    existing.cpuSeconds = (existing.cpuSeconds ?? 0) + (row.cpuSeconds ?? 0)
+  }
+}
 const rate = (row: Row) => row.records / row.seconds
 
 function record(version: number): LogRecord {
@@ -99,7 +112,7 @@ async function measureLog(level: 'log' | 'disk', name: string, n: number, run: (
   const stats = log.stats()
   await log.close()
   const per = level === 'log' ? `${(n / stats.writes).toFixed(1)} rec/write` : `${(n / Math.max(1, stats.fsyncs)).toFixed(1)} rec/fsync`
-  rows.push(timed(level, `${name} [${scheduling}]`, n, seconds, per))
+  add(timed(level, `${name} [${scheduling}]`, n, seconds, per))
 }
 
 function encodedRecordBytes(): Buffer {
@@ -115,14 +128,14 @@ async function rawLimits(): Promise<void> {
   const writeLoop = () => {
     for (let i = 0; i < N_LOG; i++) writeSync(fd, bytes)
   }
-  rows.push(timed('log', 'RAW fs.writeSync loop (1 record/call)', N_LOG, await time(writeLoop)))
+  add(timed('log', 'RAW fs.writeSync loop (1 record/call)', N_LOG, await time(writeLoop)))
   const syncLoop = () => {
     for (let i = 0; i < N_SYNC_SEQ; i++) {
       writeSync(fd, bytes)
       fdatasyncSync(fd)
     }
   }
-  rows.push(timed('disk', 'RAW writeSync + fdatasyncSync loop', N_SYNC_SEQ, await time(syncLoop)))
+  add(timed('disk', 'RAW writeSync + fdatasyncSync loop', N_SYNC_SEQ, await time(syncLoop)))
   const asyncSync = (): Promise<void> => new Promise((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())))
   const asyncSyncLoop = async () => {
     for (let i = 0; i < N_SYNC_SEQ; i++) {
@@ -130,9 +143,9 @@ async function rawLimits(): Promise<void> {
       await asyncSync()
     }
   }
-  rows.push(timed('disk', 'RAW writeSync + async fdatasync loop', N_SYNC_SEQ, await time(asyncSyncLoop)))
+  add(timed('disk', 'RAW writeSync + async fdatasync loop', N_SYNC_SEQ, await time(asyncSyncLoop)))
   closeSync(fd)
-  rows.push(timed('memory', 'RAW JSON.stringify + Buffer copy + Map.set', N_REPLAY, await time(() => memoryLoop(N_REPLAY))))
+  add(timed('memory', 'RAW JSON.stringify + Buffer copy + Map.set', N_REPLAY, await time(() => memoryLoop(N_REPLAY))))
 }
 
 function memoryLoop(n: number): void {
@@ -146,11 +159,16 @@ function memoryLoop(n: number): void {
   }
 }
 
-async function replay(): Promise<void> {
+/** Builds the log that `replay` opens, once. */
+async function buildReplayLog(): Promise<string> {
   const dir = join(root, 'replay')
   const { log } = await DirtyLog.open({ dir })
   for (let v = 1; v <= N_REPLAY; v++) log.append(record(v))
   await log.close()
+  return dir
+}
+
+async function replay(dir: string): Promise<void> {
   let count = 0
   const seconds = await time(async () => {
     const { log: again, recovered } = await DirtyLog.open({ dir })
@@ -158,7 +176,7 @@ async function replay(): Promise<void> {
     await again.close()
   })
   if (count !== N_REPLAY) throw new Error(`replayed ${count} of ${N_REPLAY}`)
-  rows.push(timed('replay', 'DirtyLog.open() replay', count, seconds, 'open: lock, scan, fsync, new segment'))
+  add(timed('replay', 'DirtyLog.open() replay', count, seconds, 'open: lock, scan, fsync, new segment'))
 }
 
 function report(): void {
@@ -169,7 +187,7 @@ function report(): void {
     replay: raw('RAW JSON.stringify'),
     memory: undefined,
   }
-  console.log(`\nnode ${process.version}, ${quick ? 'quick' : 'full'} run, records ≈ ${encodedRecordBytes().length} bytes each\n`)
+  console.log(`\nnode ${process.version}, ${quick ? 'quick' : 'full'} run, ${ROUNDS} rounds, records ≈ ${encodedRecordBytes().length} bytes each\n`)
   console.log('| level | measurement | records | records/s | vs raw | CPU µs/record | note |')
   console.log('|---|---|---:|---:|---:|---:|---|')
   for (const row of rows) {
@@ -184,14 +202,17 @@ async function main(): Promise<void> {
   try {
     await measureLog('log', 'warm-up', 20_000, (log) => sequential(log, 20_000, 'written'), 'microtask')
     rows.length = 0
-    await rawLimits()
-    for (const scheduling of ['microtask', 'immediate'] as const) {
-      await measureLog('log', 'append+written, 1 writer', N_LOG, (log) => sequential(log, N_LOG, 'written'), scheduling)
-      await measureLog('log', `append+written, ${WRITERS} writers`, N_LOG, (log) => concurrent(log, N_LOG, 'written', WRITERS), scheduling)
-      await measureLog('disk', 'append+synced, 1 writer', N_SYNC_SEQ, (log) => sequential(log, N_SYNC_SEQ, 'synced'), scheduling)
-      await measureLog('disk', `append+synced, ${WRITERS} writers`, N_SYNC_CONC, (log) => concurrent(log, N_SYNC_CONC, 'synced', WRITERS), scheduling)
+    const replayDir = await buildReplayLog()
+    for (let round = 0; round < ROUNDS; round++) {
+      await rawLimits()
+      for (const scheduling of ['microtask', 'immediate'] as const) {
+        await measureLog('log', 'append+written, 1 writer', N_LOG, (log) => sequential(log, N_LOG, 'written'), scheduling)
+        await measureLog('log', `append+written, ${WRITERS} writers`, N_LOG, (log) => concurrent(log, N_LOG, 'written', WRITERS), scheduling)
+        await measureLog('disk', 'append+synced, 1 writer', N_SYNC_SEQ, (log) => sequential(log, N_SYNC_SEQ, 'synced'), scheduling)
+        await measureLog('disk', `append+synced, ${WRITERS} writers`, N_SYNC_CONC, (log) => concurrent(log, N_SYNC_CONC, 'synced', WRITERS), scheduling)
+      }
+      await replay(replayDir)
     }
-    await replay()
     report()
   } finally {
     rmSync(root, { recursive: true, force: true })

@@ -5,6 +5,7 @@
  * Started by bench/run.ts as `node --import tsx bench/run-one.ts '<job json>'`.
  */
 import { writeFile } from 'node:fs/promises'
+import type pg from 'pg'
 import { performance } from 'node:perf_hooks'
 import { runLoad, type LoadResult } from './driver.js'
 import { openPool, settledTuplesWritten, tuplesWritten } from './lib/pg.js'
@@ -13,7 +14,7 @@ import { latencySummary } from './lib/stats.js'
 import { verifyFinalState } from './lib/verify.js'
 import { SYSTEMS } from './systems/index.js'
 import type { BenchSystem, TableInfo } from './systems/types.js'
-import { allWorkloads } from './workloads.js'
+import { allWorkloads, type Workload } from './workloads.js'
 
 
 const job = JSON.parse(process.argv[2] ?? '{}') as Job
@@ -35,11 +36,22 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
   }
 }
 
-async function measure(system: BenchSystem, teardown: () => Promise<void>, admin: ReturnType<typeof openPool>): Promise<RunResult> {
+async function measure(system: BenchSystem, teardown: () => Promise<void>, admin: pg.Pool): Promise<RunResult> {
   const workload = allWorkloads().find((w) => w.name === job.workload)
   if (workload === undefined) throw new Error(`unknown workload ${job.workload}`)
   const info: TableInfo = await system.setup()
   const before = await tuplesWritten(admin, info.table)
+  const { load, drainMs } = await loadAndDrain(system, workload)
+  const peakRssMb = process.resourceUsage().maxRSS / 1024
+  const counted = system.dbStats()
+  await teardown()
+  const pgStatRows = (await settledTuplesWritten(admin, info.table, before + counted.rows)) - before
+  const verify = await verifyFinalState(admin, info, load.lastAcked, load.failedKeys)
+  if (!verify.ok) log(`FINAL STATE MISMATCH: ${verify.mismatches} keys differ, ${verify.unexpected} unexpected rows; ${verify.examples.join('; ')}`)
+  return toResult(load, { drainMs, peakRssMb, counted, pgStatRows, verify })
+}
+
+async function loadAndDrain(system: BenchSystem, workload: Workload): Promise<{ load: LoadResult; drainMs: number }> {
   log(`load for ${job.durationMs} ms with ${job.writers} writers`)
   const load = await runLoad(system, workload, {
     durationMs: job.durationMs,
@@ -49,14 +61,7 @@ async function measure(system: BenchSystem, teardown: () => Promise<void>, admin
   })
   const drainStart = performance.now()
   await withTimeout(system.drain(), job.drainTimeoutMs, 'drain')
-  const drainMs = performance.now() - drainStart
-  const peakRssMb = process.resourceUsage().maxRSS / 1024
-  const counted = system.dbStats()
-  await teardown()
-  const pgStatRows = (await settledTuplesWritten(admin, info.table, before + counted.rows)) - before
-  const verify = await verifyFinalState(admin, info, load.lastAcked, load.failedKeys)
-  if (!verify.ok) log(`FINAL STATE MISMATCH: ${verify.mismatches} keys differ, ${verify.unexpected} unexpected rows; ${verify.examples.join('; ')}`)
-  return toResult(load, { drainMs, peakRssMb, counted, pgStatRows, verify })
+  return { load, drainMs: performance.now() - drainStart }
 }
 
 function toResult(load: LoadResult, m: {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { describeMachine } from './lib/machine.js'
-import { renderReport } from './lib/report.js'
+import { renderReport, type ReportContext } from './lib/report.js'
 import type { Job, RunResult } from './lib/result.js'
 import { BASELINE, DEFAULT_SYSTEMS, SYSTEMS } from './systems/index.js'
 import { allWorkloads, type Workload } from './workloads.js'
@@ -107,24 +107,18 @@ function describe(r: RunResult): string {
   return `${rate} writes/s, p99 ${r.p99Ms.toFixed(3)} ms, ${r.dbRows.toLocaleString('en-US')} rows, drain ${(r.drainMs / 1000).toFixed(2)} s, ${r.correct ? 'state ok' : `STATE MISMATCH (${r.verifyNote})`}`
 }
 
-async function main(): Promise<void> {
-  const plan = parsePlan(process.argv.slice(2))
-  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim()
-  const machine = await describeMachine()
+/** Runs every measurement of the plan in order, rewriting the report after each round of runs. */
+async function runAll(plan: Plan, ctx: Omit<ReportContext, 'date'>, scratch: string): Promise<void> {
   const total = plan.runs * plan.workloads.length * plan.systems.length
-  console.log(`writebehind bench: ${total} measurements of ${plan.durationMs / 1000} s (${plan.systems.join(', ')}; ${plan.workloads.map((w) => w.name).join(', ')}; ${plan.runs} run(s))`)
-  const scratch = await mkdtemp(join(tmpdir(), 'wbbench-results-'))
   const results: RunResult[] = []
-  const settings = `${plan.writers} concurrent writers, ${plan.durationMs / 1000} s of load per measurement, at most ${plan.maxWrites.toLocaleString('en-US')} writes, ${plan.runs} run(s), each measurement in a fresh process.`
-  const ctx = { command, machine, settings, workloads: plan.workloads, systems: plan.systems, baseline: BASELINE }
-  let done = 0
   for (let run = 1; run <= plan.runs; run++) {
     for (const workload of plan.workloads) {
       for (const system of plan.systems) {
-        done += 1
-        console.log(`[${done}/${total}] ${system} / ${workload.name} / run ${run}`)
-        const job: Job = { system, workload: workload.name, run, durationMs: plan.durationMs, writers: plan.writers, maxWrites: plan.maxWrites, drainTimeoutMs: plan.drainTimeoutMs, out: join(scratch, `${done}.json`) }
-        const result = await measure(job)
+        const n = results.length + 1
+        console.log(`[${n}/${total}] ${system} / ${workload.name} / run ${run}`)
+        const { durationMs, writers, maxWrites, drainTimeoutMs } = plan
+        const out = join(scratch, `${n}.json`)
+        const result = await measure({ system, workload: workload.name, run, durationMs, writers, maxWrites, drainTimeoutMs, out })
         results.push(result)
         console.log(`  → ${describe(result)}`)
       }
@@ -132,7 +126,24 @@ async function main(): Promise<void> {
     // Rewritten after every run so an interrupted benchmark still leaves its results.
     await writeFile(plan.out, renderReport({ ...ctx, date: new Date().toISOString() }, results))
   }
-  await rm(scratch, { recursive: true, force: true })
+}
+
+async function main(): Promise<void> {
+  const plan = parsePlan(process.argv.slice(2))
+  const total = plan.runs * plan.workloads.length * plan.systems.length
+  console.log(`writebehind bench: ${total} measurements of ${plan.durationMs / 1000} s (${plan.systems.join(', ')}; ${plan.workloads.map((w) => w.name).join(', ')}; ${plan.runs} run(s))`)
+  const ctx = {
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, ''),
+    machine: await describeMachine(),
+    settings: `${plan.writers} concurrent writers, ${plan.durationMs / 1000} s of load per measurement, at most ${plan.maxWrites.toLocaleString('en-US')} writes, ${plan.runs} run(s), each measurement in a fresh process.`,
+    workloads: plan.workloads, systems: plan.systems, baseline: BASELINE,
+  }
+  const scratch = await mkdtemp(join(tmpdir(), 'wbbench-results-'))
+  try {
+    await runAll(plan, ctx, scratch)
+  } finally {
+    await rm(scratch, { recursive: true, force: true })
+  }
   console.log(`wrote ${plan.out}`)
 }
 

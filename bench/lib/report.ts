@@ -70,11 +70,22 @@ export function summarise(runs: readonly RunResult[], systems: readonly string[]
   })
 }
 
+const TABLE_HEAD = (baseline: string): string =>
+  `| system | writes/s | vs ${baseline} | p50 ms | p99 ms | p99.9 ms | p99 vs ${baseline} | DB statements | DB rows | pg_stat rows | writes/row (best possible) | drain s | peak RSS MB | final state |\n` +
+  '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n'
+
+function row(s: Summary): string {
+  const state = s.errors.length > 0 ? `ERROR: ${s.errors[0]}` : s.correct ? 'ok' : '**MISMATCH**'
+  const cells = [
+    s.system, fmt(s.writesPerSec), times(s.speedup), ms(s.p50Ms), ms(s.p99Ms), ms(s.p999Ms), `${times(s.p99Gain)} lower`,
+    fmt(s.dbStatements), fmt(s.dbRows), fmt(s.pgStatRows), `${fmt(s.coalescing, 2)} (${fmt(s.bestCoalescing, 2)})`,
+    fmt(s.drainMs / 1000, 2), fmt(s.peakRssMb), state,
+  ]
+  return `| ${cells.join(' | ')} |`
+}
+
 function table(summaries: readonly Summary[], baseline: string): string {
-  const head =
-    `| system | writes/s | vs ${baseline} | p50 ms | p99 ms | p99.9 ms | p99 vs ${baseline} | DB statements | DB rows | pg_stat rows | writes/row (best possible) | drain s | peak RSS MB | final state |\n` +
-    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n'
-  return head + summaries.map((s) => `| ${s.system} | ${fmt(s.writesPerSec)} | ${times(s.speedup)} | ${ms(s.p50Ms)} | ${ms(s.p99Ms)} | ${ms(s.p999Ms)} | ${times(s.p99Gain)} lower | ${fmt(s.dbStatements)} | ${fmt(s.dbRows)} | ${fmt(s.pgStatRows)} | ${fmt(s.coalescing, 2)} (${fmt(s.bestCoalescing, 2)}) | ${fmt(s.drainMs / 1000, 2)} | ${fmt(s.peakRssMb)} | ${s.errors.length > 0 ? `ERROR: ${s.errors[0]}` : s.correct ? 'ok' : '**MISMATCH**'} |`).join('\n')
+  return TABLE_HEAD(baseline) + summaries.map(row).join('\n')
 }
 
 /** The project's targets, checked against the summaries (only those whose systems ran). */
