@@ -152,7 +152,7 @@ function statusLine(cache: WriteBehindCache<PlayerValue>, board: Leaderboard): (
     last = { at: now, writes: board.acked, ops: stats.flush.ops }
     return (
       `${((now - start) / 1000).toFixed(1).padStart(5)} s  writes ${count(writeRate)}/s  DB rows ${count(rowRate)}/s  ` +
-      `backlog ${count(stats.backlog.entries)}  oldest ${duration(stats.backlog.oldestDirtyAgeMs)}  coalescing ${stats.coalescingRatio.toFixed(1)}x`
+      `backlog ${count(stats.backlog.entries)}  oldest ${duration(stats.backlog.oldestDirtyAgeMs)}  coalescing ${stats.flush.ops === 0 ? '-' : `${stats.coalescingRatio.toFixed(1)}x`}`
     )
   }
 }
