@@ -108,7 +108,7 @@ function describe(r: RunResult): string {
 }
 
 /** Runs every measurement of the plan in order, rewriting the report after each round of runs. */
-async function runAll(plan: Plan, ctx: Omit<ReportContext, 'date'>, scratch: string): Promise<void> {
+async function runAll(plan: Plan, ctx: Omit<ReportContext, 'date'>, scratch: string): Promise<RunResult[]> {
   const total = plan.runs * plan.workloads.length * plan.systems.length
   const results: RunResult[] = []
   for (let run = 1; run <= plan.runs; run++) {
@@ -126,6 +126,7 @@ async function runAll(plan: Plan, ctx: Omit<ReportContext, 'date'>, scratch: str
     // Rewritten after every run so an interrupted benchmark still leaves its results.
     await writeFile(plan.out, renderReport({ ...ctx, date: new Date().toISOString() }, results))
   }
+  return results
 }
 
 async function main(): Promise<void> {
@@ -139,12 +140,19 @@ async function main(): Promise<void> {
     workloads: plan.workloads, systems: plan.systems, baseline: BASELINE,
   }
   const scratch = await mkdtemp(join(tmpdir(), 'wbbench-results-'))
+  let results: RunResult[]
   try {
-    await runAll(plan, ctx, scratch)
+    results = await runAll(plan, ctx, scratch)
   } finally {
     await rm(scratch, { recursive: true, force: true })
   }
   console.log(`wrote ${plan.out}`)
+  const bad = results.filter((r) => !r.correct)
+  if (bad.length > 0) {
+    console.error(`FAILED: ${bad.length} measurement(s) errored or left the database different from the last acknowledged values:`)
+    for (const r of bad) console.error(`  ${r.system} / ${r.workload} / run ${r.run}: ${r.verifyNote}`)
+    process.exitCode = 1
+  }
 }
 
 await main()
