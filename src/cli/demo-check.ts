@@ -33,7 +33,9 @@ export async function checkDatabase(path: string, table: string, board: Leaderbo
   const { default: Database } = await import('better-sqlite3')
   const db = new Database(path, { readonly: true, fileMustExist: true })
   try {
-    const rows = db.prepare(`SELECT "key", "value", "deleted" FROM "${table.replaceAll('"', '""')}"`).all() as Row[]
+    // No write ever reached the store (a zero-length run): the table was never created.
+    const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined
+    const rows = exists ? (db.prepare(`SELECT "key", "value", "deleted" FROM "${table.replaceAll('"', '""')}"`).all() as Row[]) : []
     return compare(rows, board)
   } finally {
     db.close()

@@ -96,6 +96,15 @@ describe('writebehind demo', () => {
     })
   })
 
+  it('passes the check on a zero-length run (no write, no table)', async () => {
+    await withTemp(async (root) => {
+      const out = capture()
+      assert.equal(await run(['--duration', '0', '--db', join(root, 'd.db'), '--dir', join(root, 'log'), '--json'], out), 0, out.text())
+      const report = JSON.parse(out.text()) as DemoReport
+      assert.deepEqual([report.writes, report.rowsWritten, report.check.ok, report.check.rows], [0, 0, true, 0])
+    })
+  })
+
   it('refuses to clean a --dir that holds files that are not writebehind\'s', async () => {
     await withTemp(async (root) => {
       const dir = join(root, 'precious')
