@@ -6,6 +6,7 @@
  */
 import { readdir, stat } from 'node:fs/promises'
 import { setImmediate as nextTurn } from 'node:timers/promises'
+import type { Store } from '../../contracts/store.js'
 import type { CloseReport } from '../../core/close.js'
 import { WriteBehindCache } from '../../core/write-behind-cache.js'
 import { SqliteStore } from '../../stores/sql/sqlite/store.js'
@@ -57,6 +58,8 @@ function parse(args: string[]): RecoverSettings | undefined {
 async function recover(settings: RecoverSettings, out: NodeJS.WritableStream): Promise<number> {
   await requireCacheDir(settings.dir)
   const warnings: string[] = []
+  // Timed from open(): replay starts flushing at once, and a fast store may be done before close().
+  const started = performance.now()
   const { cache, records, keys: total } = await openForRecovery(settings, warnings)
   out.write(`recovering ${settings.dir} into ${settings.store} (table ${settings.table}): ${count(records)} log records, ${count(total)} keys to flush\n`)
   const flushed = (): number => {
@@ -65,7 +68,6 @@ async function recover(settings: RecoverSettings, out: NodeJS.WritableStream): P
   }
   const progress = new ProgressLine(out, () => `flushing ${progressBar(flushed(), total)} ${count(flushed())}/${count(total)}`)
   progress.start()
-  const started = performance.now()
   const close = await cache.close()
   progress.stop()
   const { flush } = cache.stats()
@@ -86,12 +88,12 @@ async function requireCacheDir(dir: string): Promise<void> {
 
 /** Opens a cache on the dir (which replays its log and starts flushing) and says what it replayed. */
 async function openForRecovery(settings: RecoverSettings, warnings: string[]): Promise<{ cache: WriteBehindCache; records: number; keys: number }> {
-  const store = new SqliteStore({ path: settings.store, table: settings.table })
+  const store = yieldingStore(new SqliteStore({ path: settings.store, table: settings.table }))
   const warn = (code: string, message: string): void => {
     warnings.push(`${code}: ${message}`)
   }
   const cache = await WriteBehindCache.open({ store, dir: settings.dir, closeTimeoutMs: settings.timeoutMs, warn }).catch(async (error: unknown) => {
-    await store.close()
+    await store.close?.()
     throw error
   })
   let recovered = { records: 0, keys: 0 }
@@ -110,4 +112,20 @@ function summary(keys: number, flushed: number, deadLettered: number, close: Clo
   for (const key of close.unflushedKeys.slice(0, 10)) lines.push(`  unflushed: ${key}`)
   for (const error of close.errors) lines.push(`close error: ${error.message}`)
   return `${lines.join('\n')}\n`
+}
+
+/**
+ * The store, with one event-loop turn before each batch. better-sqlite3 is synchronous and the
+ * flusher starts the next batch as soon as one ends, so without this a long replay would run
+ * start to finish in one turn and the progress line (a timer) would never be drawn.
+ */
+function yieldingStore(store: SqliteStore): Store {
+  return {
+    writeBatch: async (ops) => {
+      await nextTurn()
+      return store.writeBatch(ops)
+    },
+    load: (keys) => store.load(keys),
+    close: () => store.close(),
+  }
 }
