@@ -167,8 +167,8 @@ function sqliteVariant(name: string, raw: boolean, make: (db: Database.Database)
 }
 
 const sqliteVariants: Variant[] = [
-  sqliteVariant('store (1 row/stmt)', false, (db) => { const s = new SqliteStore({ database: db }); return (ops) => s.writeBatch(ops) }),
-  sqliteVariant('store (100 rows/stmt)', false, (db) => { const s = new SqliteStore({ database: db, maxRowsPerStatement: 100 }); return (ops) => s.writeBatch(ops) }),
+  sqliteVariant('store (default: 100 rows/stmt)', false, (db) => { const s = new SqliteStore({ database: db }); return (ops) => s.writeBatch(ops) }),
+  sqliteVariant('store (1 row/stmt, run per row)', false, (db) => { const s = new SqliteStore({ database: db, maxRowsPerStatement: 1 }); return (ops) => s.writeBatch(ops) }),
   sqliteVariant('raw prepared stmt in tx', true, (db) => {
     const stmt = db.prepare(`INSERT INTO writebehind_entries AS t (key, value, version, deleted, updated_at) VALUES (?, ?, ?, ?, strftime('%Y-%m-%d %H:%M:%f', 'now')) ${PG_SET.replaceAll('EXCLUDED', 'excluded')}`)
     const run = db.transaction((ops: readonly StoreOp[]) => { for (const o of ops) stmt.run(o.key, o.kind === 'set' ? o.encoded : null, o.version, o.kind === 'delete' ? 1 : 0) })

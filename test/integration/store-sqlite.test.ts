@@ -21,8 +21,8 @@ describeStoreConformance('SqliteStore', async () => {
   return { store, cleanup: () => store.close() }
 })
 
-describeStoreConformance('SqliteStore, 50 rows per statement', async () => {
-  const store = new SqliteStore({ path: join(dir, `multirow-${files++}.db`), maxRowsPerStatement: 50 })
+describeStoreConformance('SqliteStore, one prepared row statement run per row', async () => {
+  const store = new SqliteStore({ path: join(dir, `per-row-${files++}.db`), maxRowsPerStatement: 1 })
   return { store, cleanup: () => store.close() }
 })
 
@@ -174,11 +174,14 @@ describe('SqliteStore errors, fenced counts and purges', () => {
     assert.equal(isRetryable(new TypeError('bad binding')), false)
   })
 
-  it('reports fenced ops in the batch result', async () => {
-    const store = new SqliteStore({ path: join(dir, `fenced-${files++}.db`) })
-    assert.deepEqual(await store.writeBatch([setOp('a', 2, 'a'), setOp('b', 2, 'b'), setOp('c', 2, 'c')]), { fenced: 0 })
-    assert.deepEqual(await store.writeBatch([setOp('a', 3, 'a3'), setOp('b', 1, 'old'), deleteOp('c', 2), setOp('d', 1, 'd')]), { fenced: 2 })
-    await store.close()
+  it('reports fenced ops in the batch result (multi-row and per-row statements)', async () => {
+    for (const maxRowsPerStatement of [100, 2, 1]) {
+      const store = new SqliteStore({ path: join(dir, `fenced-${files++}.db`), maxRowsPerStatement })
+      assert.deepEqual(await store.writeBatch([setOp('a', 2, 'a'), setOp('b', 2, 'b'), setOp('c', 2, 'c')]), { fenced: 0 })
+      const second = [setOp('a', 3, 'a3'), setOp('b', 1, 'old'), deleteOp('c', 2), setOp('d', 1, 'd')]
+      assert.deepEqual(await store.writeBatch(second), { fenced: 2 }, `× ${maxRowsPerStatement}`)
+      await store.close()
+    }
   })
 
   it('purges tombstones older than the given age, keeping fresh ones and live rows', async () => {

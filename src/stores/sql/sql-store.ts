@@ -164,13 +164,8 @@ export class SqlStore implements Store {
 
   private toRow(op: StoreOp, index: number): PreparedRow {
     if (!Number.isSafeInteger(op.version) || op.version <= 0) throw new TypeError(`version must be a positive safe integer; got ${op.version}`)
-    const { table, dialect } = this
     const deleted = op.kind === 'delete'
-    const values: unknown[] = table.keyValues(op.key).slice()
-    if (deleted) for (let i = 0; i < table.valueColumns.length; i++) values.push(null)
-    else for (const value of table.valueValues(op)) values.push(value)
-    if (table.versionColumn !== undefined) values.push(op.version)
-    if (table.deletedColumn !== undefined) values.push(dialect.bool(deleted))
+    const values = this.table.rowValues(op, this.dialect.bool)
     const bytes = 64 + op.key.length * 3 + (deleted ? 0 : op.encoded.length * 3)
     return { index, key: op.key, version: op.version, deleted, values, bytes }
   }
@@ -178,8 +173,8 @@ export class SqlStore implements Store {
   /** Upserts (sets, and deletes as tombstones) then plain deletes for tables without tombstones. */
   private plan(rows: readonly PreparedRow[]): Statement[] {
     const keepsTombstones = this.table.deletedColumn !== undefined
-    const upserts = rows.filter((row) => !row.deleted || keepsTombstones)
-    const removes = rows.filter((row) => row.deleted && !keepsTombstones)
+    const upserts = keepsTombstones ? rows : rows.filter((row) => !row.deleted)
+    const removes = keepsTombstones ? [] : rows.filter((row) => row.deleted)
     const statements: Statement[] = []
     if (upserts.length > 0) {
       statements.push(...this.upserts(upserts))

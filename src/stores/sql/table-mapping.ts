@@ -3,7 +3,7 @@
  * `updated_at`) or a user's own table, described by a `TableMapping`. Both resolve to one
  * `ResolvedTable` that the core turns into rows and back, so the dialects never care which it is.
  */
-import type { LoadedEntry, StoreSetOp } from '../../contracts/store.js'
+import type { LoadedEntry, StoreOp } from '../../contracts/store.js'
 import { validateIdentifier, validateTableName } from './identifiers.js'
 
 /** A row as the driver returns it, by column name. */
@@ -63,8 +63,11 @@ export interface ResolvedTable {
   readonly updatedAtColumn: string | undefined
   /** Key column values for a cache key (may throw: the op then fails on its own). */
   keyValues(key: string): readonly unknown[]
-  /** Value column values for a set (may throw: the op then fails on its own). */
-  valueValues(op: StoreSetOp): readonly unknown[]
+  /**
+   * The bound values of the op's row, in `writeColumns` order: key columns, value columns (NULLs for
+   * a delete), then version and deleted if the table has them. May throw: the op then fails alone.
+   */
+  rowValues(op: StoreOp, bool: (deleted: boolean) => unknown): unknown[]
   rowKey(row: SqlRow): string
   rowEntry(row: SqlRow): LoadedEntry
 }
@@ -83,7 +86,7 @@ export function builtInTable(name: string, option = 'table'): ResolvedTable {
     deletedColumn: 'deleted',
     updatedAtColumn: 'updated_at',
     keyValues: (key) => [key],
-    valueValues: (op) => [op.encoded],
+    rowValues: (op, bool) => [op.key, op.kind === 'set' ? op.encoded : null, op.version, bool(op.kind === 'delete')],
     rowKey: (row) => textOf(row.key),
     rowEntry: (row) => ({ version: Number(row.version), encoded: textOf(row.value) }),
   }
@@ -114,16 +117,23 @@ export function mappedTable(mapping: TableMapping, option = 'table'): ResolvedTa
   const columnsToKey = optionalFunction(mapping.columnsToKey, `${option}.columnsToKey`) ?? ((row: SqlRow) => textOf(row[single]))
   const fromRow = optionalFunction(mapping.fromRow, `${option}.fromRow`) ?? ((row: SqlRow) => pick(row, valueColumns))
   const versionColumn = optionalColumn(mapping.version, `${option}.version`)
+  const deletedColumn = optionalColumn(mapping.deleted, `${option}.deleted`)
   return {
     builtIn: false,
     nameParts: validateTableName(mapping.name, `${option}.name`),
     keyColumns,
     valueColumns,
     versionColumn,
-    deletedColumn: optionalColumn(mapping.deleted, `${option}.deleted`),
+    deletedColumn,
     updatedAtColumn: optionalColumn(mapping.updatedAt, `${option}.updatedAt`),
     keyValues: (key) => checkedKeyValues(keyToColumns(key), keyColumns.length, key),
-    valueValues: (op) => converters.map(([, fn]) => fn(op.value, op.key)),
+    rowValues: (op, bool) => {
+      const values = checkedKeyValues(keyToColumns(op.key), keyColumns.length, op.key).slice()
+      for (const [, fn] of converters) values.push(op.kind === 'set' ? fn(op.value, op.key) : null)
+      if (versionColumn !== undefined) values.push(op.version)
+      if (deletedColumn !== undefined) values.push(bool(op.kind === 'delete'))
+      return values
+    },
     rowKey: columnsToKey,
     rowEntry: (row) => ({ version: versionColumn === undefined ? 0 : Number(row[versionColumn]), value: fromRow(row) }),
   }
