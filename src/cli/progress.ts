@@ -1,10 +1,13 @@
 /**
  * Live progress for long-running commands. On a terminal one status line is rewritten in place;
  * anywhere else (a pipe, a file, CI) a plain line is printed at a slower pace, with no control
- * characters. Uses real timers: progress is about wall-clock time.
+ * characters.
  */
+import { systemClock, type Clock, type TimerHandle } from '../contracts/clock.js'
 
 export interface ProgressOptions {
+  /** Time source for the ticks. @default the system clock */
+  clock?: Clock
   /** Redraw period on a terminal. @default 500 */
   ttyIntervalMs?: number
   /** Line period when the output is not a terminal. @default 2000 */
@@ -17,8 +20,9 @@ export function isTerminal(out: NodeJS.WritableStream): boolean {
 }
 
 export class ProgressLine {
-  private timer: ReturnType<typeof setInterval> | undefined
+  private timer: TimerHandle | undefined
   private readonly tty: boolean
+  private readonly clock: Clock
   private drawn = false
 
   /** `render` builds the status line; it is called once per tick. */
@@ -28,21 +32,28 @@ export class ProgressLine {
     private readonly options: ProgressOptions = {},
   ) {
     this.tty = isTerminal(out)
+    this.clock = options.clock ?? systemClock
   }
 
   /** Starts ticking. */
   start(): void {
-    if (this.timer !== undefined) return
-    const period = this.tty ? (this.options.ttyIntervalMs ?? 500) : (this.options.plainIntervalMs ?? 2000)
-    this.timer = setInterval(() => this.draw(), period)
+    if (this.timer === undefined) this.schedule()
   }
 
   /** Stops ticking; on a terminal, ends the status line so what follows starts on a fresh one. */
   stop(): void {
     if (this.timer === undefined) return
-    clearInterval(this.timer)
+    this.clock.clearTimeout(this.timer)
     this.timer = undefined
     if (this.tty && this.drawn) this.out.write('\n')
+  }
+
+  private schedule(): void {
+    const period = this.tty ? (this.options.ttyIntervalMs ?? 500) : (this.options.plainIntervalMs ?? 2000)
+    this.timer = this.clock.setTimeout(() => {
+      this.draw()
+      this.schedule()
+    }, period)
   }
 
   private draw(): void {

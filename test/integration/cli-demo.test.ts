@@ -18,6 +18,8 @@ import { Leaderboard } from '../../src/cli/demo-workload.js'
 import { parseArgs, UsageError } from '../../src/cli/args.js'
 import { LatencyHistogram } from '../../src/cli/latency.js'
 import { ZipfSampler } from '../../src/cli/zipf.js'
+import { ProgressLine, progressBar } from '../../src/cli/progress.js'
+import { FakeClock } from '../../src/testing/fake-clock.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const BIN = join(ROOT, 'bin', 'writebehind.js')
@@ -210,6 +212,29 @@ describe('demo building blocks', () => {
     assert.equal(h.percentile(100), 1000)
     assert.equal(h.count, 1001)
     assert.equal(h.percentile(0), 0.004, 'microsecond values are kept exactly')
+  })
+
+  it('progress line: rewritten in place on a terminal (cut to its width), plain lines elsewhere', async () => {
+    const clock = new FakeClock()
+    let n = 0
+    const tty = Object.assign(capture(), { isTTY: true, columns: 12 })
+    const live = new ProgressLine(tty, () => `tick ${++n} and some more text`, { clock })
+    live.start()
+    await clock.advance(1600)
+    live.stop()
+    await clock.advance(5000)
+    assert.equal(tty.text(), '\rtick 1 and \u001b[K\rtick 2 and \u001b[K\rtick 3 and \u001b[K\n', 'every 500 ms, cut to 11 columns')
+
+    n = 0
+    const pipe = capture()
+    const plain = new ProgressLine(pipe, () => `tick ${++n}`, { clock })
+    plain.start()
+    await clock.advance(4500)
+    plain.stop()
+    await clock.advance(5000)
+    assert.equal(pipe.text(), 'tick 1\ntick 2\n', 'every 2 s, no control characters')
+    assert.equal(progressBar(5, 10, 10), '[#####.....]  50%')
+    assert.equal(progressBar(0, 0, 4), '[####] 100%')
   })
 
   it('argument parser: --name value, --name=value, flags, positionals, and clear errors', () => {
