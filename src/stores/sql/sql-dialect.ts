@@ -63,7 +63,7 @@ export interface SqlDialect {
   /** The SQL text of the `n`-th (1-based) parameter: `$n` or `?`. */
   placeholder(n: number): string
   /** A JS boolean as the driver should bind it (SQLite binds 1/0). */
-  bool(value: boolean): unknown
+  readonly bool: (value: boolean) => unknown
   /** The SQL expression for "now" written into `updated_at`. */
   readonly now: string
   /** DDL creating the built-in table (and its index) if missing; `name` is already quoted. */
