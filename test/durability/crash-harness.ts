@@ -56,20 +56,26 @@ export async function runTrial(options: TrialOptions): Promise<KillResult[]> {
   const results: KillResult[] = []
   for (let run = 1; run <= options.kills; run++) {
     const delayMs = Math.round(min + random() * (max - min))
-    const before = book.total
-    const failures = await runChild({ ...base, run }, delayMs, book)
-    const copy = copyCrashed(base.dir, base.db, join(work, `check-${run}`))
-    const check = await checkRecovery(copy.dir, copy.db, options.durability, base.keys, book).catch(failedCheck)
-    failures.push(...check.failures)
-    if (failures.length > 0) failures.push(`(crashed state kept in ${work}; the copy checked is ${copy.dir})`)
-    else rmSync(join(work, `check-${run}`), { recursive: true, force: true })
-    const { recoveredKeys, recoveredRecords, liveRows } = check
-    const result = { seed: options.seed, run, durability: options.durability, setup: describeSetup(base), delayMs, acked: book.total - before, recoveredKeys, recoveredRecords, liveRows, failures }
+    const result = await killAndCheck(options, { ...base, run }, delayMs, book, work)
     results.push(result)
     options.onKill?.(result)
   }
   if (results.every((r) => r.failures.length === 0)) rmSync(work, { recursive: true, force: true })
   return results
+}
+
+/** One kill of a chain: run the child, kill it, check a copy of what it left. */
+async function killAndCheck(options: TrialOptions, config: ChildConfig, delayMs: number, book: AckBook, work: string): Promise<KillResult> {
+  const before = book.total
+  const failures = await runChild(config, delayMs, book)
+  const copy = copyCrashed(config.dir, config.db, join(work, `check-${config.run}`))
+  const check = await checkRecovery(copy.dir, copy.db, config.durability, config.keys, book).catch(failedCheck)
+  failures.push(...check.failures)
+  if (failures.length > 0) failures.push(`(crashed state kept in ${work}; the copy checked is ${copy.dir})`)
+  else rmSync(join(work, `check-${config.run}`), { recursive: true, force: true })
+  const { recoveredKeys, recoveredRecords, liveRows } = check
+  const { seed, durability } = options
+  return { seed, run: config.run, durability, setup: describeSetup(config), delayMs, acked: book.total - before, recoveredKeys, recoveredRecords, liveRows, failures }
 }
 
 /** One line for a kill's result. */
@@ -112,37 +118,40 @@ function childConfig(work: string, options: TrialOptions, random: () => number):
  * Resolves, once the child is gone and its last messages are read, with what went wrong.
  */
 function runChild(config: ChildConfig, delayMs: number, book: AckBook): Promise<string[]> {
-  const failures: string[] = []
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(config)], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: { ...process.env, NODE_NO_WARNINGS: '1' },
   })
-  let stderr = ''
-  let killed = false
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const run = { failures: [] as string[], stderr: '', killed: false }
+  child.stderr?.on('data', (chunk: Buffer) => (run.stderr += chunk.toString()))
   const kill = (): void => {
-    killed = true
+    run.killed = true
     child.kill('SIGKILL')
   }
   const notReady = setTimeout(() => {
-    failures.push(`the child was not ready within ${READY_TIMEOUT_MS} ms`)
+    run.failures.push(`the child was not ready within ${READY_TIMEOUT_MS} ms`)
     kill()
   }, READY_TIMEOUT_MS)
   child.on('message', (message: ChildMessage) => {
     if (message.t === 'ready') {
       clearTimeout(notReady)
       setTimeout(kill, delayMs)
-    } else if (message.t === 'acks') for (const ack of message.a) book.ack(ack)
-    else if (message.t === 'intents') for (const intent of message.d) book.intent(intent)
-    else failures.push(`the child failed: ${message.message}`)
+    } else record(message, book, run.failures)
   })
-  const gone = new Promise<void>((resolve) => child.once('disconnect', resolve))
+  const disconnected = new Promise<void>((resolve) => child.once('disconnect', resolve))
   return new Promise((resolve) => {
     child.once('close', (code, signal) => {
       clearTimeout(notReady)
-      if (!killed || signal !== 'SIGKILL') failures.push(`the child exited by itself (code ${code}, signal ${signal}): ${stderr.slice(-2000)}`)
-      void gone.then(() => resolve(failures))
+      if (!run.killed || signal !== 'SIGKILL') run.failures.push(`the child exited by itself (code ${code}, signal ${signal}): ${run.stderr.slice(-2000)}`)
+      // Every message the child got into the pipe before it died is delivered before 'disconnect'.
+      void disconnected.then(() => resolve(run.failures))
     })
   })
+}
+
+function record(message: Exclude<ChildMessage, { t: 'ready' }>, book: AckBook, failures: string[]): void {
+  if (message.t === 'acks') for (const ack of message.a) book.ack(ack)
+  else if (message.t === 'intents') for (const intent of message.d) book.intent(intent)
+  else failures.push(`the child failed: ${message.message}`)
 }
