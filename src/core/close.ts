@@ -13,7 +13,7 @@ export interface CloseReport {
   readonly unflushed: number
   /** Up to 100 of their keys. */
   readonly unflushedKeys: string[]
-  /** True when those entries are safe in the dirty log and will be replayed by the next open(). */
+  /** True when the dirty log closed cleanly: unflushed entries are in it and the next open() replays them. */
   readonly safeInLog: boolean
   /** Cleanups that failed (log, dead-letter queue, store). */
   readonly errors: Error[]
@@ -27,15 +27,14 @@ export async function closeCache(parts: CacheParts): Promise<CloseReport> {
   parts.admission.rejectAll(new CacheClosedError('write'))
   const leftover = unflushedKeys(parts)
   const errors: Error[] = []
-  await attempt(errors, () => parts.checkpointer.final())
-  await attempt(errors, async () => parts.log?.close())
+  const logOk = (await attempt(errors, () => parts.checkpointer.final())) && (await attempt(errors, async () => parts.log?.close()))
   await attempt(errors, () => parts.dlq.close())
   await attempt(errors, async () => parts.options.store.close?.())
   return {
     drained: drained && leftover.length === 0,
     unflushed: leftover.length,
     unflushedKeys: leftover.slice(0, 100),
-    safeInLog: parts.log !== undefined && errors.length === 0,
+    safeInLog: parts.log !== undefined && logOk,
     errors,
   }
 }
@@ -64,10 +63,13 @@ function unflushedKeys(parts: CacheParts): string[] {
   return [...keys]
 }
 
-async function attempt(errors: Error[], cleanup: () => Promise<unknown>): Promise<void> {
+/** Runs one cleanup, collecting its error; true when it succeeded. */
+async function attempt(errors: Error[], cleanup: () => Promise<unknown>): Promise<boolean> {
   try {
     await cleanup()
+    return true
   } catch (error) {
     errors.push(error instanceof Error ? error : new Error(String(error)))
+    return false
   }
 }

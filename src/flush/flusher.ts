@@ -278,6 +278,10 @@ export class Flusher {
 type Outcome = { ok: true; result: BatchResult | void } | { ok: false; error: Error }
 
 async function attempt(store: Store, ops: readonly PendingOp[]): Promise<Outcome> {
+  // One event-loop turn before every store call: a synchronous store (better-sqlite3) would
+  // otherwise run a long flush (replay on open, close) batch after batch without letting timers
+  // and I/O in.
+  await new Promise<void>((resolve) => setImmediate(resolve))
   try {
     return { ok: true, result: await store.writeBatch(ops) }
   } catch (error) {

@@ -65,6 +65,12 @@ function describeBasics(test: Case): void {
     values.forEach((value, i) => assertEntry(loaded, `rt:${i}`, 10 + i, value))
   })
 
+  test('ping(), where the store has one, answers while the store is up', async (store) => {
+    if (store.ping === undefined) return
+    await store.ping()
+    await store.ping()
+  })
+
   test('a delete hides the key from load', async (store) => {
     await write(store, [setOp('del:a', 1, 'a'), setOp('del:b', 2, 'b')])
     await write(store, [deleteOp('del:a', 3)])

@@ -127,6 +127,14 @@ export class SqlStore implements Store {
     return result.rowCount
   }
 
+  /**
+   * A `SELECT 1` round trip: the cache's open circuit probes with it, so an outage does not spend
+   * the retry budget of real entries. Rejects with a retryable `StoreError` while the server is down.
+   */
+  async ping(): Promise<void> {
+    await this.guard('ping the server', () => this.executor.query('SELECT 1', []))
+  }
+
   /** Releases what the store owns. A pool you passed in stays open: end it yourself. Safe to call twice. */
   async close(): Promise<void> {
     this.closing ??= this.executor.close()
