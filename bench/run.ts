@@ -5,7 +5,8 @@
  *   npm run bench -- --only zipf --systems direct-1,writebehind-log --duration 5s --runs 3
  *
  * Options: --only <workloads>, --systems <names>, --duration <5s|500ms>, --runs <N>,
- * --writers <W>, --max-writes <N>, --drain-timeout <120s>, --out <file>.
+ * --writers <W>, --max-writes <N>, --drain-timeout <120s>, --out <file>; --list prints the
+ * systems and workloads.
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -19,6 +20,7 @@ import { BASELINE, DEFAULT_SYSTEMS, SYSTEMS } from './systems/index.js'
 import { allWorkloads, type Workload } from './workloads.js'
 
 interface Plan {
+  list: boolean
   workloads: Workload[]
   systems: string[]
   runs: number
@@ -59,11 +61,13 @@ function parsePlan(argv: string[]): Plan {
       only: { type: 'string' }, systems: { type: 'string' }, duration: { type: 'string', default: '5s' },
       runs: { type: 'string', default: '1' }, writers: { type: 'string', default: '64' },
       'max-writes': { type: 'string', default: '3000000' }, 'drain-timeout': { type: 'string', default: '120s' },
-      out: { type: 'string', default: 'bench/RESULTS.md' },
+      out: { type: 'string', default: 'bench/RESULTS.md' }, list: { type: 'boolean', default: false },
     },
   })
+
   const systems = values.systems === undefined ? [...DEFAULT_SYSTEMS] : pick([...SYSTEMS.keys()], values.systems, (s) => s, 'systems')
   return {
+    list: values.list,
     workloads: pick(allWorkloads(), values.only, (w) => w.name, 'only'),
     // The baseline always runs, first, so every ratio has its denominator from the same run.
     systems: systems.includes(BASELINE) ? systems : [BASELINE, ...systems],
@@ -129,8 +133,15 @@ async function runAll(plan: Plan, ctx: Omit<ReportContext, 'date'>, scratch: str
   return results
 }
 
+function list(): void {
+  const optIn = [...SYSTEMS.keys()].filter((s) => !DEFAULT_SYSTEMS.includes(s))
+  console.log(`systems: ${[...SYSTEMS.keys()].join(', ')} (default: all but ${optIn.join(', ')})`)
+  for (const w of allWorkloads()) console.log(`workload ${w.name}: ${w.description}`)
+}
+
 async function main(): Promise<void> {
   const plan = parsePlan(process.argv.slice(2))
+  if (plan.list) return list()
   const total = plan.runs * plan.workloads.length * plan.systems.length
   console.log(`writebehind bench: ${total} measurements of ${plan.durationMs / 1000} s (${plan.systems.join(', ')}; ${plan.workloads.map((w) => w.name).join(', ')}; ${plan.runs} run(s))`)
   const ctx = {
