@@ -8,29 +8,20 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { FlushOptions } from '../../src/core/options.js'
 import { CountingPool, openPool, tableFor } from '../lib/pg.js'
 import type { BenchSystem, BenchValue, TableInfo } from './types.js'
 
 export type Level = 'memory' | 'log' | 'disk' | 'store'
 
-/** Flush settings for a variant; omitted fields keep the cache's defaults. */
-export interface FlushSettings {
-  intervalMs?: number
-  batchSize?: number
-  maxDelayMs?: number
-  concurrency?: number
-}
-
 const CONNECTIONS = 4
 
-/** The part of the cache's public API the benchmark calls (see ARCHITECTURE.md). */
-interface CacheLike {
-  set(key: string, value: unknown): Promise<void>
-  flush(): Promise<void>
-  close(): Promise<unknown>
-}
+type Engine = typeof import('../../src/core/write-behind-cache.js')
+type Postgres = typeof import('../../src/stores/sql/postgres/index.js')
+type Cache = Awaited<ReturnType<Engine['WriteBehindCache']['open']>>
 
-// Loaded lazily so the other systems still run while the engine or the store is missing or broken.
+// Loaded at setup (type-checked above, imported only here) so that the other systems still run
+// while someone is mid-edit in the engine or the store.
 const ENGINE = '../../src/core/write-behind-cache.js'
 const POSTGRES = '../../src/stores/sql/postgres/index.js'
 
@@ -38,12 +29,12 @@ export class WriteBehindSystem implements BenchSystem {
   readonly name: string
   private readonly table: string
   private db: CountingPool | undefined
-  private cache: CacheLike | undefined
+  private cache: Cache | undefined
   private dir: string | undefined
 
   constructor(
     private readonly level: Level,
-    private readonly variant?: { suffix: string; flush: FlushSettings },
+    private readonly variant?: { suffix: string; flush: FlushOptions },
   ) {
     this.name = `writebehind-${level}${variant === undefined ? '' : `-${variant.suffix}`}`
     this.table = tableFor(this.name)
@@ -55,8 +46,8 @@ export class WriteBehindSystem implements BenchSystem {
     // The store creates its built-in table (key, value, version, deleted, updated_at) on first use.
     await pool.query(`DROP TABLE IF EXISTS ${this.table}`)
     this.dir = await mkdtemp(join(tmpdir(), `wbbench-${this.level}-`))
-    const { WriteBehindCache } = (await import(ENGINE)) as { WriteBehindCache: { open(o: object): Promise<CacheLike> } }
-    const { PostgresStore } = (await import(POSTGRES)) as { PostgresStore: new (o: object) => object }
+    const { WriteBehindCache } = (await import(ENGINE)) as Engine
+    const { PostgresStore } = (await import(POSTGRES)) as Postgres
     this.cache = await WriteBehindCache.open({
       store: new PostgresStore({ pool: this.db, table: this.table }),
       dir: this.dir,
