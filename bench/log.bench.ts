@@ -1,118 +1,84 @@
 /**
  * Dirty-log micro-benchmark: `npx tsx bench/log.bench.ts [--quick]`.
  *
- * Measures, in one run and on the same temp dir, each durability level's log path beside the raw
- * limit of the machine, and prints ratios (never a lone absolute time):
- *   memory  — bare JSON.stringify + Buffer copy + Map.set loop (what `memory` costs at best)
- *   log     — append + await written(): one sequential writer; 256 concurrent writers;
+ * Measures each durability level's log path beside the raw limit of the machine in the same run
+ * and prints ratios (never a lone absolute time):
+ *   memory  — a bare JSON.stringify + Buffer copy + Map.set loop (what `memory` costs at best)
+ *   log     — append + await written(): one sequential writer, and 256 concurrent writers,
  *             vs a bare fs.writeSync loop writing the same record bytes one record per call
- *   disk    — append + await synced(): one sequential writer; 256 concurrent writers;
- *             vs a bare writeSync + fdatasyncSync loop (and its async-fdatasync form)
- *   replay  — DirtyLog.open() of a 1M-record log vs the bare JSON/Map loop over as many records
- * `log` and `disk` run with both write schedulings (microtask, setImmediate) to pick the default.
+ *   disk    — append + await synced(): one sequential writer, and 256 concurrent writers,
+ *             vs a bare writeSync + fdatasyncSync loop (and the same with async fdatasync)
+ *   replay  — DirtyLog.open() of a 1M-record log, vs the bare JSON/Map loop over as many records
+ * Each log path runs with both write schedulings (microtask, setImmediate) to pick the default.
  *
- * Caveats: a VM's fsync cost depends on its virtual disk cache; other processes on the box add
- * noise (run it twice); records are ~70 bytes (a short key and a small JSON value), the case
- * where per-record overhead dominates. Targets from the issue: log ≥ 700k/s one writer; disk ≥
- * 250k/s with 256 writers and ≥ 80% of the raw fsync rate with one; replay ≥ 1M records/s.
+ * Method: fsync latency on a shared VM drifts by 5x within seconds, so the sequential contenders
+ * (raw loops and the log) run in small chunks taken in turn, many times over, and each row sums
+ * its chunks: drift then weighs on every contender alike. The concurrent and replay rows run once
+ * per round, rounds repeated. Every measurement starts on a fresh, fsynced file and deletes what
+ * it wrote afterwards, so no row pays for another's dirty pages. "CPU µs/record" is this
+ * process's user+system time: unlike records/s it barely moves with other load on the box.
+ *
+ * Caveats: records are ~74 bytes (short key, small JSON value), where per-record overhead
+ * dominates; a VM's fsync cost depends on its virtual disk cache; run it twice. Targets from the
+ * issue: log ≥ 700k/s one writer; disk ≥ 250k/s with 256 writers and ≥ 80% of the raw fsync rate
+ * with one; replay ≥ 1M records/s.
  */
 import { closeSync, fdatasync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DirtyLog } from '../src/log/dirty-log.js'
 import { encodeRecord, maxEncodedBytes } from '../src/log/record.js'
-import type { DirtyLogOptions, LogRecord } from '../src/log/types.js'
+import type { LogRecord } from '../src/log/types.js'
 
 const quick = process.argv.includes('--quick')
-/** Every measurement runs once per round, round-robin, and rows sum their rounds: drifting load on the box then weighs on every row alike. */
-const ROUNDS = quick ? 2 : 4
-const N_LOG = quick ? 25_000 : 100_000
-const N_SYNC_SEQ = quick ? 250 : 1_000
-const N_SYNC_CONC = quick ? 25_000 : 100_000
+const ROUNDS = quick ? 1 : 3
+/** Sequential rows: records per chunk and chunks per round. */
+const CHUNKS = quick ? 5 : 10
+const LOG_CHUNK = quick ? 5_000 : 10_000
+const SYNC_CHUNK = quick ? 20 : 40
+const N_CONCURRENT = quick ? 50_000 : 200_000
 const N_REPLAY = quick ? 100_000 : 1_000_000
 const WRITERS = 256
+const SCHEDULINGS = ['microtask', 'immediate'] as const
 const KEYS = Array.from({ length: 10_000 }, (_, i) => `user:${i}`)
 const VALUE = JSON.stringify({ score: 9001, name: 'player-42', ok: true })
 const root = mkdtempSync(join(tmpdir(), 'wb-log-bench-'))
-let dirs = 0
+let files = 0
 
 interface Row {
   level: string
   name: string
   records: number
   seconds: number
-  /** CPU time of this process (user + system) during the measurement: less sensitive to other load than wall time. */
-  cpuSeconds?: number
-  note?: string
+  cpuSeconds: number
+  /** Writes or fsyncs issued, for the records-per-syscall note. */
+  syscalls?: number
+  baseline?: boolean
 }
 
 const rows: Row[] = []
 
-/** Adds a measurement to its row (same name), or starts the row. */
-function add(row: Row): void {
-  const existing = rows.find((r) => r.name === row.name)
-  if (existing === undefined) rows.push(row)
-  else {
-    existing.records += row.records
-    existing.seconds += row.seconds
-    existing.cpuSeconds = (existing.cpuSeconds ?? 0) + (row.cpuSeconds ?? 0)
-  }
-}
-const rate = (row: Row) => row.records / row.seconds
-
-function record(version: number): LogRecord {
-  return { kind: 'set', key: KEYS[version % KEYS.length]!, version, encoded: VALUE }
+/** Adds a measurement to the row of the same name, or starts that row. */
+function add(level: string, name: string, records: number, run: { seconds: number; cpuSeconds: number }, baseline = false): Row {
+  let row = rows.find((r) => r.name === name)
+  if (row === undefined) rows.push((row = { level, name, records: 0, seconds: 0, cpuSeconds: 0, baseline }))
+  row.records += records
+  row.seconds += run.seconds
+  row.cpuSeconds += run.cpuSeconds
+  return row
 }
 
-let lastCpuSeconds = 0
-
-/** Wall seconds of `fn`; its CPU seconds are left in `lastCpuSeconds`. */
-async function time(fn: () => Promise<void> | void): Promise<number> {
+async function time(fn: () => Promise<void> | void): Promise<{ seconds: number; cpuSeconds: number }> {
   const cpu = process.cpuUsage()
   const start = performance.now()
   await fn()
-  const wall = (performance.now() - start) / 1000
+  const seconds = (performance.now() - start) / 1000
   const used = process.cpuUsage(cpu)
-  lastCpuSeconds = (used.user + used.system) / 1e6
-  return wall
+  return { seconds, cpuSeconds: (used.user + used.system) / 1e6 }
 }
 
-function timed(level: string, name: string, records: number, seconds: number, note?: string): Row {
-  return { level, name, records, seconds, cpuSeconds: lastCpuSeconds, note }
-}
-
-async function openLog(options: Partial<DirtyLogOptions> = {}) {
-  return (await DirtyLog.open({ dir: join(root, `log-${dirs++}`), ...options })).log
-}
-
-/** append + await `wait` from one writer. */
-async function sequential(log: DirtyLog, n: number, wait: 'written' | 'synced'): Promise<void> {
-  for (let v = 1; v <= n; v++) {
-    log.append(record(v))
-    await (wait === 'written' ? log.written() : log.synced())
-  }
-}
-
-/** append + await `wait` from `writers` concurrent async writers, n records in all. */
-async function concurrent(log: DirtyLog, n: number, wait: 'written' | 'synced', writers: number): Promise<void> {
-  let version = 0
-  const writer = async () => {
-    while (version < n) {
-      log.append(record(++version))
-      await (wait === 'written' ? log.written() : log.synced())
-    }
-  }
-  await Promise.all(Array.from({ length: writers }, writer))
-}
-
-async function measureLog(level: 'log' | 'disk', name: string, n: number, run: (log: DirtyLog) => Promise<void>, scheduling: 'microtask' | 'immediate') {
-  const log = await openLog({ writeScheduling: scheduling })
-  await log.synced()
-  const seconds = await time(() => run(log))
-  const stats = log.stats()
-  await log.close()
-  const per = level === 'log' ? `${(n / stats.writes).toFixed(1)} rec/write` : `${(n / Math.max(1, stats.fsyncs)).toFixed(1)} rec/fsync`
-  add(timed(level, `${name} [${scheduling}]`, n, seconds, per))
+function record(version: number): LogRecord {
+  return { kind: 'set', key: KEYS[version % KEYS.length]!, version, encoded: VALUE }
 }
 
 function encodedRecordBytes(): Buffer {
@@ -121,31 +87,98 @@ function encodedRecordBytes(): Buffer {
   return buf.subarray(0, encodeRecord(buf, 0, r))
 }
 
-async function rawLimits(): Promise<void> {
-  const bytes = encodedRecordBytes()
-  const path = join(root, 'raw')
+/** A fresh path under the temp root. */
+function freshPath(name: string): string {
+  return join(root, `${name}-${files++}`)
+}
+
+/** A fresh file, created and fsynced, so a timed loop's first fsync pays nothing extra. */
+function freshFd(): { fd: number; path: string } {
+  const path = freshPath('raw')
   const fd = openSync(path, 'w', 0o600)
-  const writeLoop = () => {
-    for (let i = 0; i < N_LOG; i++) writeSync(fd, bytes)
+  fdatasyncSync(fd)
+  return { fd, path }
+}
+
+/** One contender of an interleaved comparison: `run(n)` does n more records. */
+interface Contender {
+  level: string
+  name: string
+  baseline?: boolean
+  run(n: number): Promise<void> | void
+  /** Finishes; returns the syscalls (writes or fsyncs) it issued, if it counts them. */
+  finish(): Promise<number | undefined> | number | undefined
+}
+
+/** Runs the contenders in turn, `chunk` records at a time, `chunks` times; rows sum their chunks. */
+async function interleaved(contenders: Contender[], chunks: number, chunk: number): Promise<void> {
+  for (let c = 0; c < chunks; c++) {
+    for (const contender of contenders) add(contender.level, contender.name, chunk, await time(() => contender.run(chunk)), contender.baseline)
   }
-  add(timed('log', 'RAW fs.writeSync loop (1 record/call)', N_LOG, await time(writeLoop)))
-  const syncLoop = () => {
-    for (let i = 0; i < N_SYNC_SEQ; i++) {
-      writeSync(fd, bytes)
-      fdatasyncSync(fd)
+  for (const contender of contenders) {
+    const syscalls = await contender.finish()
+    const row = rows.find((r) => r.name === contender.name)!
+    if (syscalls !== undefined) row.syscalls = (row.syscalls ?? 0) + syscalls
+  }
+}
+
+function rawWrites(bytes: Buffer): Contender {
+  const { fd, path } = freshFd()
+  return {
+    level: 'log',
+    name: 'RAW fs.writeSync loop (1 record/call)',
+    baseline: true,
+    run: (n) => {
+      for (let i = 0; i < n; i++) writeSync(fd, bytes)
+    },
+    finish: () => (closeSync(fd), rmSync(path), undefined),
+  }
+}
+
+function rawSyncs(bytes: Buffer, mode: 'sync' | 'async'): Contender {
+  const { fd, path } = freshFd()
+  const asyncSync = () => new Promise<void>((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())))
+  return {
+    level: 'disk',
+    name: mode === 'sync' ? 'RAW writeSync + fdatasyncSync loop' : 'RAW writeSync + async fdatasync loop',
+    baseline: mode === 'sync',
+    run: async (n) => {
+      for (let i = 0; i < n; i++) {
+        writeSync(fd, bytes)
+        if (mode === 'sync') fdatasyncSync(fd)
+        else await asyncSync()
+      }
+    },
+    finish: () => (closeSync(fd), rmSync(path), undefined),
+  }
+}
+
+/** A log contender: `writers` async writers doing append + await written()/synced(). */
+async function logContender(level: 'log' | 'disk', writers: number, scheduling: (typeof SCHEDULINGS)[number]): Promise<Contender> {
+  const dir = freshPath('log')
+  const { log } = await DirtyLog.open({ dir, writeScheduling: scheduling })
+  await log.synced()
+  const base = log.stats()
+  let version = 0
+  const wait = level === 'log' ? () => log.written() : () => log.synced()
+  const run = async (n: number) => {
+    const end = version + n
+    const writer = async () => {
+      while (version < end) {
+        log.append(record(++version))
+        await wait()
+      }
     }
+    await Promise.all(Array.from({ length: writers }, writer))
   }
-  add(timed('disk', 'RAW writeSync + fdatasyncSync loop', N_SYNC_SEQ, await time(syncLoop)))
-  const asyncSync = (): Promise<void> => new Promise((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())))
-  const asyncSyncLoop = async () => {
-    for (let i = 0; i < N_SYNC_SEQ; i++) {
-      writeSync(fd, bytes)
-      await asyncSync()
-    }
+  const finish = async () => {
+    const stats = log.stats()
+    await log.close()
+    rmSync(dir, { recursive: true, force: true })
+    return level === 'log' ? stats.writes - base.writes : stats.fsyncs - base.fsyncs
   }
-  add(timed('disk', 'RAW writeSync + async fdatasync loop', N_SYNC_SEQ, await time(asyncSyncLoop)))
-  closeSync(fd)
-  add(timed('memory', 'RAW JSON.stringify + Buffer copy + Map.set', N_REPLAY, await time(() => memoryLoop(N_REPLAY))))
+  const what = level === 'log' ? 'append+written' : 'append+synced'
+  return { level, name: `${what}, ${writers} writer${writers > 1 ? 's' : ''} [${scheduling}]`, run, finish }
 }
 
 function memoryLoop(n: number): void {
@@ -159,9 +192,9 @@ function memoryLoop(n: number): void {
   }
 }
 
-/** Builds the log that `replay` opens, once. */
+/** Builds the log that the replay rows open, once. */
 async function buildReplayLog(): Promise<string> {
-  const dir = join(root, 'replay')
+  const dir = freshPath('replay')
   const { log } = await DirtyLog.open({ dir })
   for (let v = 1; v <= N_REPLAY; v++) log.append(record(v))
   await log.close()
@@ -170,49 +203,48 @@ async function buildReplayLog(): Promise<string> {
 
 async function replay(dir: string): Promise<void> {
   let count = 0
-  const seconds = await time(async () => {
-    const { log: again, recovered } = await DirtyLog.open({ dir })
+  const run = await time(async () => {
+    const { log, recovered } = await DirtyLog.open({ dir })
     count = recovered.records.length
-    await again.close()
+    await log.close()
   })
   if (count !== N_REPLAY) throw new Error(`replayed ${count} of ${N_REPLAY}`)
-  add(timed('replay', 'DirtyLog.open() replay', count, seconds, 'open: lock, scan, fsync, new segment'))
+  add('replay', 'DirtyLog.open() replay (lock, scan, fsync, new segment)', count, run)
+}
+
+async function round(replayDir: string): Promise<void> {
+  const bytes = encodedRecordBytes()
+  await interleaved([rawWrites(bytes), ...(await Promise.all(SCHEDULINGS.map((s) => logContender('log', 1, s))))], CHUNKS, LOG_CHUNK)
+  await interleaved([rawSyncs(bytes, 'sync'), rawSyncs(bytes, 'async'), ...(await Promise.all(SCHEDULINGS.map((s) => logContender('disk', 1, s))))], CHUNKS, SYNC_CHUNK)
+  for (const level of ['log', 'disk'] as const) {
+    for (const scheduling of SCHEDULINGS) await interleaved([await logContender(level, WRITERS, scheduling)], 1, N_CONCURRENT)
+  }
+  add('memory', 'RAW JSON.stringify + Buffer copy + Map.set', N_REPLAY, await time(() => memoryLoop(N_REPLAY)), true)
+  await replay(replayDir)
 }
 
 function report(): void {
-  const raw = (name: string) => rows.find((r) => r.name.startsWith(name))
-  const baseline: Record<string, Row | undefined> = {
-    log: raw('RAW fs.writeSync'),
-    disk: raw('RAW writeSync + fdatasyncSync'),
-    replay: raw('RAW JSON.stringify'),
-    memory: undefined,
-  }
-  console.log(`\nnode ${process.version}, ${quick ? 'quick' : 'full'} run, ${ROUNDS} rounds, records ≈ ${encodedRecordBytes().length} bytes each\n`)
-  console.log('| level | measurement | records | records/s | vs raw | CPU µs/record | note |')
-  console.log('|---|---|---:|---:|---:|---:|---|')
+  const rate = (row: Row) => row.records / row.seconds
+  const baselineOf = (level: string) => rows.find((r) => r.baseline && r.level === (level === 'replay' ? 'memory' : level))
+  console.log(`\nnode ${process.version}, ${quick ? 'quick' : 'full'} run, ${ROUNDS} round(s), records ≈ ${encodedRecordBytes().length} bytes each\n`)
+  console.log('| level | measurement | records | records/s | vs raw | CPU µs/record | records per write/fsync |')
+  console.log('|---|---|---:|---:|---:|---:|---:|')
   for (const row of rows) {
-    const base = baseline[row.level]
+    const base = baselineOf(row.level)
     const ratio = base === undefined || base === row ? '' : `${((rate(row) / rate(base)) * 100).toFixed(0)}%`
-    const cpu = row.cpuSeconds === undefined ? '' : ((row.cpuSeconds / row.records) * 1e6).toFixed(2)
-    console.log(`| ${row.level} | ${row.name} | ${row.records} | ${Math.round(rate(row)).toLocaleString('en-US')} | ${ratio} | ${cpu} | ${row.note ?? ''} |`)
+    const perSyscall = row.syscalls === undefined ? '' : (row.records / Math.max(1, row.syscalls)).toFixed(1)
+    const cpu = ((row.cpuSeconds / row.records) * 1e6).toFixed(2)
+    console.log(`| ${row.level} | ${row.name} | ${row.records} | ${Math.round(rate(row)).toLocaleString('en-US')} | ${ratio} | ${cpu} | ${perSyscall} |`)
   }
 }
 
 async function main(): Promise<void> {
   try {
-    await measureLog('log', 'warm-up', 20_000, (log) => sequential(log, 20_000, 'written'), 'microtask')
-    rows.length = 0
+    const warm = await logContender('log', 1, 'microtask')
+    await warm.run(20_000)
+    await warm.finish()
     const replayDir = await buildReplayLog()
-    for (let round = 0; round < ROUNDS; round++) {
-      await rawLimits()
-      for (const scheduling of ['microtask', 'immediate'] as const) {
-        await measureLog('log', 'append+written, 1 writer', N_LOG, (log) => sequential(log, N_LOG, 'written'), scheduling)
-        await measureLog('log', `append+written, ${WRITERS} writers`, N_LOG, (log) => concurrent(log, N_LOG, 'written', WRITERS), scheduling)
-        await measureLog('disk', 'append+synced, 1 writer', N_SYNC_SEQ, (log) => sequential(log, N_SYNC_SEQ, 'synced'), scheduling)
-        await measureLog('disk', `append+synced, ${WRITERS} writers`, N_SYNC_CONC, (log) => concurrent(log, N_SYNC_CONC, 'synced', WRITERS), scheduling)
-      }
-      await replay(replayDir)
-    }
+    for (let r = 0; r < ROUNDS; r++) await round(replayDir)
     report()
   } finally {
     rmSync(root, { recursive: true, force: true })

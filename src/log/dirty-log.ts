@@ -3,13 +3,18 @@
  * appended here before its promise resolves, and replayed by `open()` after a crash.
  *
  * Group commit. `append` only encodes into the active segment's buffer. The first append of an
- * event-loop turn schedules one fs write (in a microtask: for a sequential awaiting writer this
- * avoids an event-loop turn per record and was ~2x faster than setImmediate in bench/log.bench.ts,
- * while 256 concurrent writers still land in one write, since their continuations all run before
- * the scheduled microtask); a buffer past `writeThresholdBytes` is written at once. `written()`
- * callers share that write. `synced()` callers share one fdatasync round; while a round runs, new
- * callers queue for the next one, which starts as soon as it ends (classic group commit). fsync is
- * async so the event loop keeps serving while the disk works.
+ * event-loop turn schedules one fs write; a buffer past `writeThresholdBytes` is written at once.
+ * `written()` callers share that write. `synced()` callers share one fdatasync round; while a
+ * round runs, new callers queue for the next one, which starts as soon as it ends (classic group
+ * commit). fsync is async, so the event loop keeps serving while the disk works.
+ *
+ * The write is scheduled in a microtask, not with setImmediate. bench/log.bench.ts, interleaved,
+ * 74-byte records: one sequential `append + await written()` writer ran 225k/s with microtask vs
+ * 171k/s with setImmediate (2.5 vs 3.7 CPU µs per record: no event-loop turn per record); with
+ * 256 concurrent writers both did 1.37M/s at 256 records per write (their continuations all run
+ * before the scheduled microtask, so grouping is the same); `synced()` rates were within noise.
+ * Writes use a raw fd and `writeSync` (see segment-writer.ts); fdatasync is the async form, which
+ * measured no slower than a blocking fdatasyncSync loop for one writer and keeps the loop free.
  *
  * Failure is sticky: after a write or fsync error every pending and later promise rejects with
  * `LogFailedError` (retrying an fsync after EIO can report success for lost pages).
