@@ -94,6 +94,7 @@ describe('report', () => {
     const [base, wb] = summarise(runs, ['direct-1', 'writebehind-log'], 'direct-1')
     assert.equal(base!.speedup, 1)
     assert.equal(wb!.writesPerSec, 20_000)
+    assert.deepEqual(wb!.writesPerSecRange, [10_000, 30_000])
     assert.equal(wb!.speedup, 150) // median of 200, 150, 100
     assert.equal(wb!.p99Gain, 100) // median of 100, 200, 50
     assert.equal(wb!.bestCoalescing, 10)

@@ -23,6 +23,8 @@ export interface Summary {
   runs: number
   errors: string[]
   writesPerSec: number
+  /** The lowest and highest writes/s over the runs: how noisy the machine was. */
+  writesPerSecRange: [number, number]
   /** Median over runs of (this system's writes/s ÷ baseline's in the same run). */
   speedup: number
   p50Ms: number
@@ -60,6 +62,7 @@ export function summarise(runs: readonly RunResult[], systems: readonly string[]
     return [{
       system, runs: mine.length, errors: mine.flatMap((r) => (r.error === undefined ? [] : [r.error])),
       writesPerSec: m((r) => r.writesPerSec),
+      writesPerSecRange: [Math.min(...ok.map((r) => r.writesPerSec)), Math.max(...ok.map((r) => r.writesPerSec))],
       speedup: median(ok.map((r) => vsBase(r, (a, b) => a.writesPerSec / b.writesPerSec))),
       p50Ms: m((r) => r.p50Ms), p99Ms: m((r) => r.p99Ms), p999Ms: m((r) => r.p999Ms),
       p99Gain: median(ok.map((r) => vsBase(r, (a, b) => b.p99Ms / a.p99Ms))),
@@ -71,13 +74,13 @@ export function summarise(runs: readonly RunResult[], systems: readonly string[]
 }
 
 const TABLE_HEAD = (baseline: string): string =>
-  `| system | writes/s | vs ${baseline} | p50 ms | p99 ms | p99.9 ms | p99 vs ${baseline} | DB statements | DB rows | pg_stat rows | writes/row (best possible) | drain s | peak RSS MB | final state |\n` +
-  '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n'
+  `| system | writes/s | (min–max) | vs ${baseline} | p50 ms | p99 ms | p99.9 ms | p99 vs ${baseline} | DB statements | DB rows | pg_stat rows | writes/row (best possible) | drain s | peak RSS MB | final state |\n` +
+  '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n'
 
 function row(s: Summary): string {
   const state = s.errors.length > 0 ? `ERROR: ${s.errors[0]}` : s.correct ? 'ok' : '**MISMATCH**'
   const cells = [
-    s.system, fmt(s.writesPerSec), times(s.speedup), ms(s.p50Ms), ms(s.p99Ms), ms(s.p999Ms), `${times(s.p99Gain)} lower`,
+    s.system, fmt(s.writesPerSec), `${fmt(s.writesPerSecRange[0])}–${fmt(s.writesPerSecRange[1])}`, times(s.speedup), ms(s.p50Ms), ms(s.p99Ms), ms(s.p999Ms), `${times(s.p99Gain)} lower`,
     fmt(s.dbStatements), fmt(s.dbRows), fmt(s.pgStatRows), `${fmt(s.coalescing, 2)} (${fmt(s.bestCoalescing, 2)})`,
     fmt(s.drainMs / 1000, 2), fmt(s.peakRssMb), state,
   ]
