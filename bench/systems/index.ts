@@ -18,7 +18,7 @@ export const SYSTEMS: ReadonlyMap<string, SystemFactory> = new Map<string, Syste
   ['writebehind-log', () => new WriteBehindSystem('log')],
   ['writebehind-disk', () => new WriteBehindSystem('disk')],
   ['writebehind-store', () => new WriteBehindSystem('store')],
-  // Opt-in: flushes by time only (batches up to 20k), trading staleness for coalescing.
+  // Opt-in: flushes every second in batches of up to 20k, trading staleness for coalescing.
   ['writebehind-log-1s', () => new WriteBehindSystem('log', { suffix: '1s', flush: { intervalMs: 1000, batchSize: 20_000 } })],
 ])
 
