@@ -85,7 +85,8 @@ export class DirtyLog {
       const checkpoint = readCheckpoint(dir)
       const result = await recover(dir, checkpoint, resolved.recovery, resolved.emit)
       dirFd = openSync(dir, 'r')
-      const active = SegmentWriter.create(dir, result.lastSeq + 1)
+      const last = result.segments.at(-1)
+      const active = last === undefined ? SegmentWriter.create(dir, result.lastSeq + 1, 0) : SegmentWriter.create(dir, last.seq + 1, last.bytes)
       const log = new DirtyLog(resolved, active, dirFd, result.segments, result.recovered, checkpoint)
       return { log, recovered: result.recovered }
     } catch (error) {
@@ -232,7 +233,7 @@ export class DirtyLog {
     const old = this.active
     try {
       old.writeAndSyncNow()
-      this.active = SegmentWriter.create(this.options.dir, old.seq + 1)
+      this.active = SegmentWriter.create(this.options.dir, old.seq + 1, old.bytes)
       // The waiters resolved below may have records in `old`, whose name is not durable until the
       // directory is fsynced after its creation (no sync round may have done it yet): do it now.
       fsyncSync(this.dirFd)

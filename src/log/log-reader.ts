@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { WriteBehindError } from '../errors.js'
 import { readCheckpoint, type Checkpoint } from './checkpoint.js'
 import { isAlive, LOCK_FILE, readPid } from './lock.js'
-import { listSegments, scanSegment, type SegmentScan } from './segment-reader.js'
+import { checkChain, listSegments, scanSegment, type SegmentScan } from './segment-reader.js'
 import type { LogRecord } from './types.js'
 
 export interface LogProblem {
@@ -37,20 +37,23 @@ export function readLogView(dir: string): LogView {
   const lowWater = checkpoint?.lowWater ?? 0
   const latest = new Map<string, LogRecord>()
   const segments: SegmentScan[] = []
-  const files = listSegments(dir)
   let lastVersion = 0
-  for (const [index, file] of files.entries()) {
+  for (const file of listSegments(dir)) {
     const scan = scanSafely(dir, file, lastVersion, problems, (record) => {
       if (record.version <= lowWater) return
       latest.delete(record.key)
       latest.set(record.key, record)
     })
     if (scan === undefined) continue
+    const previous = segments.at(-1)
+    if (previous?.problem === undefined && previous !== undefined) segments[segments.length - 1] = checkChain(previous, scan)
     segments.push(scan)
     if (scan.records > 0) lastVersion = scan.lastVersion
+  }
+  for (const [index, scan] of segments.entries()) {
     const problem = scan.problem
     if (problem === undefined) continue
-    const isTornTail = problem.kind === 'torn' && index === files.length - 1
+    const isTornTail = problem.kind === 'torn' && index === segments.length - 1
     problems.push({ kind: isTornTail ? 'torn' : 'corrupt', file: scan.name, offset: problem.offset, reason: problem.reason })
   }
   const pid = readPid(join(dir, LOCK_FILE))

@@ -2,7 +2,10 @@
  * The on-disk format of the dirty log: the segment header and the record frame, with the
  * allocation-light encoder used by the append path and the scanner used by recovery and the CLI.
  *
- * Segment: `WBDL` magic, a format version byte (1), three zero bytes; then records back to back.
+ * Segment header (24 bytes): `WBDL` magic, format version byte (1), 3 zero bytes, `prevBytes`
+ * u64 (the size of the segment before it when this one was started, 0 if none), a CRC-32 of those
+ * 16 bytes, 4 zero bytes; then records back to back. `prevBytes` chains the segments: a segment
+ * cut short exactly at a record boundary, or missing, would otherwise lose records silently.
  * Record frame (little-endian):
  *
  *   len u32 | ~len u32 | crc u32 | type u8 | version u64 | keyLen u32 | key (UTF-8) | value (UTF-8)
@@ -25,7 +28,7 @@ import type { LogRecord } from './types.js'
 
 export const SEGMENT_MAGIC = 0x4c444257 // 'WBDL' read as a little-endian u32
 export const FORMAT_VERSION = 1
-export const SEGMENT_HEADER_BYTES = 8
+export const SEGMENT_HEADER_BYTES = 24
 /** len + ~len + crc. */
 export const FRAME_HEADER_BYTES = 12
 /** type + version + keyLen. */
@@ -36,11 +39,14 @@ const TYPE_SET = 1
 const TYPE_DELETE = 2
 const TWO_32 = 4294967296
 
-/** The segment header bytes. */
-export function segmentHeader(): Buffer {
+/** The header of a segment whose predecessor is `prevBytes` long (0 when it has none). */
+export function segmentHeader(prevBytes: number): Buffer {
   const header = Buffer.alloc(SEGMENT_HEADER_BYTES)
   header.writeUInt32LE(SEGMENT_MAGIC, 0)
   header[4] = FORMAT_VERSION
+  header.writeUInt32LE(prevBytes >>> 0, 8)
+  header.writeUInt32LE(Math.floor(prevBytes / TWO_32), 12)
+  header.writeUInt32LE(crc32(header, 0, 16), 16)
   return header
 }
 
@@ -86,11 +92,15 @@ export interface ScanResult {
   readonly problem: ScanProblem | undefined
 }
 
-/** Reads the segment header; returns a reason it is unusable, or undefined when valid. */
-export function checkSegmentHeader(buf: Buffer): { kind: 'torn' | 'format'; reason: string } | undefined {
+export type SegmentHeaderCheck =
+  | { readonly kind: 'valid'; readonly prevBytes: number }
+  | { readonly kind: 'torn' | 'format' | 'corrupt'; readonly reason: string }
+
+/** Reads a segment header: its `prevBytes`, or why it is unusable (`torn`: cut short or zero-filled). */
+export function checkSegmentHeader(buf: Buffer): SegmentHeaderCheck {
+  const fixed = segmentHeader(0).subarray(0, 8)
   if (buf.length < SEGMENT_HEADER_BYTES) {
-    const valid = segmentHeader()
-    const isPrefix = buf.every((b, i) => b === valid[i]) || buf.every((b) => b === 0)
+    const isPrefix = buf.subarray(0, 8).equals(fixed.subarray(0, Math.min(8, buf.length))) || isZero(buf, 0)
     return isPrefix ? { kind: 'torn', reason: 'segment header cut short' } : { kind: 'format', reason: 'not a writebehind log segment (bad magic)' }
   }
   if (buf.readUInt32LE(0) !== SEGMENT_MAGIC) {
@@ -98,7 +108,10 @@ export function checkSegmentHeader(buf: Buffer): { kind: 'torn' | 'format'; reas
     return { kind: 'format', reason: 'not a writebehind log segment (bad magic)' }
   }
   if (buf[4] !== FORMAT_VERSION) return { kind: 'format', reason: `unknown log format version ${buf[4]} (this build reads ${FORMAT_VERSION})` }
-  return undefined
+  if (crc32(buf, 0, 16) !== buf.readUInt32LE(16)) return { kind: 'corrupt', reason: 'segment header checksum mismatch' }
+  const high = buf.readUInt32LE(12)
+  if (high > 0x1fffff) return { kind: 'corrupt', reason: 'segment header prevBytes out of range' }
+  return { kind: 'valid', prevBytes: high * TWO_32 + buf.readUInt32LE(8) }
 }
 
 /**

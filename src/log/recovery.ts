@@ -35,7 +35,10 @@ export interface RecoveryResult {
   readonly recovered: Recovered
   /** Surviving segments, oldest first. */
   readonly segments: SegmentInfo[]
-  /** Highest segment number seen (0 if none), so new segments sort after every old one. */
+  /**
+   * Highest segment number seen (0 if none). With survivors, the next segment follows the last
+   * survivor (the chain check wants consecutive numbers; files after it were deleted).
+   */
   readonly lastSeq: number
 }
 

@@ -46,6 +46,8 @@ export interface SegmentProblem {
 export interface SegmentScan extends SegmentFile {
   /** File size in bytes. */
   readonly bytes: number
+  /** From the header: the size the previous segment had when this one started (undefined if the header is unreadable). */
+  readonly prevBytes: number | undefined
   /** Offset after the last intact record (the whole file when there is no problem). */
   readonly end: number
   /** Intact records before any problem. */
@@ -68,10 +70,11 @@ export function scanSegment(
 ): SegmentScan {
   const buf = readFileSync(join(dir, file.name))
   const header = checkSegmentHeader(buf)
-  if (header?.kind === 'format') throw new LogFormatError(join(dir, file.name), header.reason)
-  if (header !== undefined) {
-    const problem = { kind: 'torn' as const, offset: 0, reason: header.reason, recordsFromOffset: 0, versionAfter: 0 }
-    return { ...file, bytes: buf.length, end: 0, records: 0, firstVersion: 0, lastVersion: 0, problem }
+  if (header.kind === 'format') throw new LogFormatError(join(dir, file.name), header.reason)
+  if (header.kind !== 'valid') {
+    const after = header.kind === 'torn' ? { recordsFromOffset: 0, versionAfter: 0 } : countFrom(buf, SEGMENT_HEADER_BYTES)
+    const problem = { kind: header.kind, offset: 0, reason: header.reason, ...after }
+    return { ...file, bytes: buf.length, prevBytes: undefined, end: 0, records: 0, firstVersion: 0, lastVersion: 0, problem }
   }
   let firstVersion = 0
   const result = scanRecords(buf, SEGMENT_HEADER_BYTES, afterVersion, (record) => {
@@ -80,7 +83,8 @@ export function scanSegment(
   })
   const lastVersion = result.records === 0 ? 0 : result.lastVersion
   const problem = result.problem === undefined ? undefined : { ...result.problem, ...countFrom(buf, result.problem.offset) }
-  return { ...file, bytes: buf.length, end: result.end, records: result.records, firstVersion, lastVersion, problem }
+  const { records, end } = result
+  return { ...file, bytes: buf.length, prevBytes: header.prevBytes, end, records, firstVersion, lastVersion, problem }
 }
 
 /**
@@ -119,15 +123,35 @@ function isAllZero(buf: Buffer, offset: number): boolean {
   return true
 }
 
-/** Scans every segment of `dir` in order, each continuing the version order of the one before. */
+/**
+ * Scans every segment of `dir` in order, each continuing the version order of the one before, and
+ * checks the chain: after the first, each segment must have the next number and must name its
+ * predecessor's exact size. A break is reported as a problem at the end of the predecessor (it was
+ * cut short, or a segment after it is missing).
+ */
 export function scanAllSegments(dir: string, onRecord?: (record: LogRecord, segmentIndex: number) => void): SegmentScan[] {
   const scans: SegmentScan[] = []
   let lastVersion = 0
   for (const file of listSegments(dir)) {
     const index = scans.length
     const scan = scanSegment(dir, file, lastVersion, onRecord && ((record) => onRecord(record, index)))
+    const previous = scans[index - 1]
+    if (previous !== undefined && previous.problem === undefined) scans[index - 1] = checkChain(previous, scan)
     scans.push(scan)
     if (scan.records > 0) lastVersion = scan.lastVersion
   }
   return scans
+}
+
+/** `previous` with a problem if `next` does not continue it exactly. */
+export function checkChain(previous: SegmentScan, next: SegmentScan): SegmentScan {
+  const at = { offset: previous.bytes, recordsFromOffset: 0, versionAfter: 0 }
+  if (next.seq !== previous.seq + 1) {
+    return { ...previous, problem: { kind: 'corrupt', ...at, reason: `the segment after it (number ${previous.seq + 1}) is missing` } }
+  }
+  if (next.prevBytes !== undefined && next.prevBytes !== previous.bytes) {
+    const reason = `segment is ${previous.bytes} bytes but ${next.name} was started when it was ${next.prevBytes} bytes`
+    return { ...previous, problem: { kind: 'corrupt', ...at, reason } }
+  }
+  return previous
 }

@@ -38,12 +38,15 @@ export class SegmentWriter {
     this.fileBytes = 0
   }
 
-  /** Creates segment `seq` in `dir` (mode 0600, must not exist) and writes its header. */
-  static create(dir: string, seq: number): SegmentWriter {
+  /**
+   * Creates segment `seq` in `dir` (mode 0600, must not exist) and buffers its header, which names
+   * the size of segment `seq - 1` (`prevBytes`, 0 when there is none).
+   */
+  static create(dir: string, seq: number, prevBytes: number): SegmentWriter {
     const name = segmentName(seq)
     const fd = openSync(join(dir, name), 'wx', 0o600)
     const writer = new SegmentWriter(seq, name, fd)
-    const header = segmentHeader()
+    const header = segmentHeader(prevBytes)
     header.copy(writer.buf, 0)
     writer.len = header.length
     return writer

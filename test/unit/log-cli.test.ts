@@ -153,6 +153,16 @@ describe('writebehind verify', () => {
     assert.deepEqual(JSON.parse(json.text).problems[0], { kind: 'corrupt', file: basename(victim), offset: bad, reason: 'checksum mismatch' })
   })
 
+  it('a middle segment cut at a record boundary → exit 2', async () => {
+    const { dir } = await sampleLog()
+    const [first] = segmentPaths(dir)
+    const offsets = recordOffsets(first!)
+    writeFileSync(first!, readFileSync(first!).subarray(0, offsets[offsets.length - 2]))
+    const { code, text } = await capture(verify, [dir])
+    assert.equal(code, 2)
+    assert.match(text, new RegExp(`CORRUPT: ${basename(first!)} at offset ${offsets[offsets.length - 2]}: .*was started when it was`))
+  })
+
   it('a damaged checkpoint or segment magic → exit 2', async () => {
     const { dir } = await sampleLog()
     flipBit(join(dir, 'CHECKPOINT'), 12)

@@ -11,6 +11,9 @@ import { encodeRecord, maxEncodedBytes, scanRecords, segmentHeader } from '../..
 import type { LogRecord } from '../../src/log/types.js'
 import { copyLog, makeRecords, segmentPaths, tempDir, writeLog } from './log-helpers.js'
 
+/** Fuzz budget: `WB_FUZZ_RUNS=20 npm test -- test/unit/log-fuzz.test.ts` runs 20x the default. */
+const runs = (n: number) => n * Math.max(1, Number(process.env.WB_FUZZ_RUNS ?? 1) || 1)
+
 /** Every record the scanner yields must re-encode to exactly the bytes it came from (so its CRC held). */
 function assertScanIsSound(buf: Buffer): void {
   const scratch = Buffer.alloc(buf.length * 3 + 64)
@@ -65,7 +68,7 @@ describe('crc32', () => {
         const buf = Buffer.concat([Buffer.alloc(pad, 0xa5), Buffer.from(bytes)])
         assert.equal(fastCrc32(buf, pad, buf.length), crc32(buf.subarray(pad)))
       }),
-      { numRuns: 2000 },
+      { numRuns: runs(2000) },
     )
   })
 })
@@ -76,7 +79,7 @@ describe('record reader fuzz', () => {
       fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => {
         assertScanIsSound(Buffer.from(bytes))
       }),
-      { numRuns: 3000 },
+      { numRuns: runs(3000) },
     )
   })
 
@@ -89,7 +92,7 @@ describe('record reader fuzz', () => {
         Buffer.from(body).copy(frame, 12)
         assertScanIsSound(frame)
       }),
-      { numRuns: 3000 },
+      { numRuns: runs(3000) },
     )
   })
 
@@ -114,7 +117,7 @@ describe('record reader fuzz', () => {
         assert.equal(seen.length + (result.problem === undefined ? 0 : 1), 1)
         if (type === 7 || 13 + keyLen > b.length) assert.equal(seen.length, 0)
       }),
-      { numRuns: 3000 },
+      { numRuns: runs(3000) },
     )
   })
 
@@ -128,7 +131,7 @@ describe('record reader fuzz', () => {
         scanRecords(buf, 0, 0, (record) => seen.push(record))
         assert.deepEqual(seen, records.slice(0, seen.length))
       }),
-      { numRuns: 2000 },
+      { numRuns: runs(2000) },
     )
   })
 
@@ -142,7 +145,7 @@ describe('record reader fuzz', () => {
         const wellFormed = (s: string | null) => (s === null ? null : Buffer.from(s, 'utf8').toString('utf8'))
         assert.deepEqual(seen, records.map((r) => ({ ...r, key: wellFormed(r.key)!, encoded: wellFormed(r.encoded) })))
       }),
-      { numRuns: 500 },
+      { numRuns: runs(500) },
     )
   })
 })
@@ -156,7 +159,7 @@ describe('DirtyLog.open fuzz', () => {
     await fc.assert(
       fc.asyncProperty(fc.nat({ max: paths.length - 1 }), fc.array(mutationArb, { minLength: 1, maxLength: 3 }), fc.constantFrom('strict' as const, 'truncate' as const), async (which, mutations, recovery) => {
         const path = paths[which]!
-        let buf = readFileSync(path)
+        let buf: Buffer = readFileSync(path)
         for (const m of mutations) buf = mutate(buf, m)
         const dir = copyLog(source)
         writeFileSync(`${dir}/${basename(path)}`, buf)
@@ -168,7 +171,7 @@ describe('DirtyLog.open fuzz', () => {
           assert.ok(error instanceof LogCorruptionError || error instanceof LogFormatError, `unexpected ${String(error)}`)
         }
       }),
-      { numRuns: 150 },
+      { numRuns: runs(150) },
     )
   })
 
@@ -176,7 +179,7 @@ describe('DirtyLog.open fuzz', () => {
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 64 }), async (bytes) => {
         const dir = tempDir('fuzz-rand')
-        writeFileSync(`${dir}/segment-000000000001.wbl`, Buffer.concat([segmentHeader().subarray(0, bytes.length % 9), bytes]))
+        writeFileSync(`${dir}/segment-000000000001.wbl`, Buffer.concat([segmentHeader(0).subarray(0, bytes.length % 25), bytes]))
         try {
           const { log } = await DirtyLog.open({ dir })
           await log.close()
@@ -184,7 +187,7 @@ describe('DirtyLog.open fuzz', () => {
           assert.ok(error instanceof LogCorruptionError || error instanceof LogFormatError, `unexpected ${String(error)}`)
         }
       }),
-      { numRuns: 150 },
+      { numRuns: runs(150) },
     )
   })
 })

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { readFileSync, statSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { describe, it } from 'node:test'
 import { LogCorruptionError, LogFormatError } from '../../src/errors.js'
@@ -168,6 +168,42 @@ describe('recovery: corruption', () => {
     const name = basename(paths[0]!)
     const copy = copyLog(dir, { [name]: statSync(paths[0]!).size - 2 })
     await assert.rejects(DirtyLog.open({ dir: copy }), (e: unknown) => e instanceof LogCorruptionError && e.segment === name)
+  })
+
+  it('a middle segment cut exactly at a record boundary is caught by the segment chain', async () => {
+    const { dir, records, paths } = await multiSegmentLog()
+    const victim = paths[1]!
+    const offsets = recordOffsets(victim)
+    const cut = offsets[offsets.length - 3]!
+    const copy = copyLog(dir, { [basename(victim)]: cut })
+    await assert.rejects(DirtyLog.open({ dir: copy }), (error: unknown) => {
+      assert.ok(error instanceof LogCorruptionError)
+      assert.equal(error.segment, basename(victim))
+      assert.equal(error.offset, cut)
+      assert.match(error.message, /was started when it was/)
+      return true
+    })
+    const { log, recovered } = await DirtyLog.open({ dir: copy, recovery: 'truncate' })
+    const kept = recordIndex(paths, 1, offsets.length - 3)
+    assert.deepEqual(recovered.records, records.slice(0, kept))
+    assert.equal(recovered.truncations[0]?.droppedRecords, records.length - kept - 2, 'records of the later segments')
+    log.append({ kind: 'set', key: 'new', version: 1000, encoded: '1' })
+    await log.close()
+    const again = await DirtyLog.open({ dir: copy })
+    assert.deepEqual(again.recovered.records, [...records.slice(0, kept), { kind: 'set', key: 'new', version: 1000, encoded: '1' }], 'the chain is whole again')
+    await again.log.close()
+  })
+
+  it('a missing middle segment is caught by the segment chain', async () => {
+    const { dir, paths } = await multiSegmentLog()
+    rmSync(paths[1]!)
+    await assert.rejects(DirtyLog.open({ dir }), (e: unknown) => e instanceof LogCorruptionError && e.segment === basename(paths[0]!) && /missing/.test(e.message))
+  })
+
+  it('a damaged segment header → LogCorruptionError', async () => {
+    const { dir, paths } = await multiSegmentLog()
+    flipBit(paths[1]!, 9)
+    await assert.rejects(DirtyLog.open({ dir }), (e: unknown) => e instanceof LogCorruptionError && e.segment === basename(paths[1]!) && e.offset === 0)
   })
 
   it('an unknown magic or format version → LogFormatError', async () => {
