@@ -74,6 +74,11 @@ async function write(cache: WriteBehindCache, book: AckBook, { index, seq, remov
   book.ack([index, seq, remove ? 1 : 0])
 }
 
+async function untilRolled(cache: WriteBehindCache, segments: number): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (logOf(cache).stats().segments < segments && Date.now() < deadline) await sleep(10)
+}
+
 /** A power cut now: the acknowledged writes and the log as a power loss would leave them. */
 function powerCut(cache: WriteBehindCache, dir: string, to: string, book: AckBook, durable?: ReadonlySet<string>): { book: AckBook; cut: PowerCut; dir: string } {
   const frozen = book.clone()
@@ -98,6 +103,7 @@ async function diskCuts(name: string, segmentBytes: number, seed: number, writer
     const writers = startWriters(cache, book, seed, writerCount)
     for (let i = 0; i < CUTS; i++) {
       await sleep(30 + Math.floor(random() * 70))
+      if (i === CUTS - 1) await untilRolled(cache, 3) // the last cut comes after rolls, however slow the disk
       cuts.push(powerCut(cache, dir, join(work, `${name}-cut-${i}`), book, tracker.durableNames()))
     }
     await writers.stop()
@@ -111,9 +117,10 @@ async function diskCuts(name: string, segmentBytes: number, seed: number, writer
     const vanished = cut.vanished.length > 0 ? ` (${cut.vanished.length} not yet in a fsynced directory: ${cut.vanished.join(', ')})` : ''
     console.log(`${name} cut ${i}: ${acked.total} acked writes, ${cut.segments} segments${vanished}, ${cut.droppedBytes} unsynced bytes dropped, recovered ${result.recoveredKeys} keys`)
     assert.deepEqual(result.failures, [], `${name} cut ${i} lost or corrupted acknowledged writes`)
-    assert.ok(acked.total > 0 && result.recoveredKeys > 0, `cut ${i} had acknowledged writes to recover`)
+    // An early cut may come before the first fsync round ends (a busy disk); the last comes after rolls.
+    if (i === CUTS - 1) assert.ok(acked.total > 0 && result.recoveredKeys > 0, `cut ${i} had acknowledged writes to recover`)
   }
-  assert.ok(segmentsRolled > 1, `the log rolled segments during the run (${segmentsRolled})`)
+  assert.ok(segmentsRolled >= 3, `the log rolled segments during the run (${segmentsRolled})`)
   assert.ok(cuts.some((c) => c.cut.droppedBytes > 0), 'some cut came while written bytes were not yet fsynced (else it proves nothing)')
 }
 
