@@ -287,8 +287,9 @@ export class DirtyLog {
     const high = Math.max(this.checkpointed.highWater, highWater, this.highest, low)
     await writeCheckpoint(this.options.dir, { lowWater: low, highWater: high })
     this.checkpointed = { lowWater: low, highWater: high }
-    const doomed = this.closed.filter((segment) => segment.maxVersion <= low)
-    this.closed = this.closed.filter((segment) => segment.maxVersion > low)
+    // Only a leading run: deleting from the middle would break the segment chain.
+    const keepFrom = this.closed.findIndex((segment) => segment.maxVersion > low)
+    const doomed = this.closed.splice(0, keepFrom === -1 ? this.closed.length : keepFrom)
     await deleteSegments(this.options.dir, doomed, this.options.emit)
   }
 

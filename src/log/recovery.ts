@@ -91,24 +91,32 @@ function planCuts(scans: SegmentScan[], mode: 'strict' | 'truncate'): Plan {
   return { truncation, cutIndex: index }
 }
 
-/** Cuts and deletes files per the plan, deletes segments wholly ≤ lowWater, fsyncs survivors. */
+/**
+ * Applies the plan in a crash-safe order: first deletes the segments after the cut (newest
+ * first, then fsyncs the directory), then cuts, so a crash in between never leaves a chain break
+ * that a later strict open would call corruption. Then deletes the leading segments that hold
+ * nothing above lowWater and trailing empty ones (only ends of the chain, never its middle), and
+ * fsyncs what survives.
+ */
 async function applyPlan(dir: string, scans: SegmentScan[], plan: Plan, lowWater: number): Promise<SegmentInfo[]> {
-  const survivors: SegmentInfo[] = []
-  let deleted = false
-  for (const [index, scan] of scans.entries()) {
-    const path = join(dir, scan.name)
-    const cutHere = index === plan.cutIndex && plan.truncation !== undefined
-    const bytes = cutHere ? scan.end : scan.bytes
-    if (index > plan.cutIndex || bytes === 0 || scan.lastVersion <= lowWater) {
-      await unlink(path)
-      deleted = true
-      continue
-    }
-    if (cutHere) await truncate(path, bytes)
-    await fdatasyncFile(path)
-    survivors.push({ name: scan.name, seq: scan.seq, bytes, records: scan.records, maxVersion: scan.lastVersion })
-  }
-  if (deleted) await fsyncDir(dir)
+  const afterCut = scans.slice(plan.cutIndex + 1).reverse()
+  for (const scan of afterCut) await unlink(join(dir, scan.name))
+  if (afterCut.length > 0) await fsyncDir(dir)
+  const kept = scans.slice(0, plan.cutIndex + 1).map((scan, index) => {
+    const cut = index === plan.cutIndex && plan.truncation !== undefined
+    return { name: scan.name, seq: scan.seq, bytes: cut ? scan.end : scan.bytes, records: scan.records, maxVersion: scan.lastVersion, cut }
+  })
+  const cutOne = kept.find((segment) => segment.cut && segment.bytes > 0)
+  if (cutOne !== undefined) await truncate(join(dir, cutOne.name), cutOne.bytes)
+  let first = 0
+  while (first < kept.length && (kept[first]!.records === 0 || kept[first]!.maxVersion <= lowWater)) first++
+  let end = kept.length
+  while (end > first && kept[end - 1]!.records === 0) end--
+  const doomed = [...kept.slice(0, first), ...kept.slice(end)]
+  for (const segment of doomed) await unlink(join(dir, segment.name))
+  if (doomed.length > 0) await fsyncDir(dir)
+  const survivors = kept.slice(first, end).map(({ cut: _cut, ...segment }) => segment)
+  for (const segment of survivors) await fdatasyncFile(join(dir, segment.name))
   return survivors
 }
 

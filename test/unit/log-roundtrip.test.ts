@@ -141,6 +141,25 @@ describe('DirtyLog segments and checkpoints', () => {
     await second.log.close()
   })
 
+  it('sessions that append nothing, small segments and checkpoints in between never break the segment chain', async () => {
+    const dir = tempDir()
+    const records = makeRecords(240)
+    let next = 0
+    for (let session = 0; session < 12; session++) {
+      const { log, recovered } = await DirtyLog.open({ dir, segmentBytes: 700 })
+      assert.equal(recovered.highestVersion, next, `session ${session}`)
+      const batch = session % 3 === 1 ? 0 : 30
+      for (const record of records.slice(next, next + batch)) log.append(record)
+      next += batch
+      if (session % 4 === 3) await log.checkpoint(next - 10, next)
+      await log.close()
+    }
+    const { log, recovered } = await DirtyLog.open({ dir })
+    const lowWater = recovered.lowWater
+    assert.deepEqual(recovered.records, records.slice(lowWater, next))
+    await log.close()
+  })
+
   it('checkpoint validates its arguments and never moves lowWater down', async () => {
     const dir = tempDir()
     const { log } = await DirtyLog.open({ dir })
