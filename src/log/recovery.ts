@@ -7,8 +7,11 @@
  * - Any other problem (bad checksum or framing anywhere, a segment cut short before later ones)
  *   throws `LogCorruptionError` naming the segment and offset, unless `mode` is `truncate`: then
  *   the bad record, the rest of its segment and every later segment are dropped and counted.
- * - Whole segments whose records are all ≤ lowWater are deleted (a crash may have come between a
- *   checkpoint and its deletions).
+ * - Leading segments whose records are all ≤ lowWater are deleted (a crash may have come between a
+ *   checkpoint and its deletions), and so are empty segments at the end (a session that appended
+ *   nothing); a segment is never deleted from the middle, which would break the segment chain.
+ * - Segments are chained (each header names its predecessor's size): a middle segment cut short at
+ *   a record boundary, or missing, is corruption like any other.
  * - Every surviving segment is fsynced, so what recovery returns is on disk before new appends.
  *
  * Non-last segments never hold torn tails after a power loss, because the writer fsyncs a segment
