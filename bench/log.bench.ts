@@ -12,8 +12,8 @@
  * Each log path runs with both write schedulings (microtask, setImmediate) to pick the default.
  *
  * Method: fsync latency on a shared VM drifts by 5x within seconds, so the sequential contenders
- * (raw loops and the log) run in small chunks taken in turn, many times over, and each row sums
- * its chunks: drift then weighs on every contender alike. The concurrent and replay rows run once
+ * (raw loops and the log) run in small chunks taken in turn, in a new random order each time,
+ * many times over, and each row sums its chunks: drift then weighs on every contender alike. The concurrent and replay rows run once
  * per round, rounds repeated. Every measurement starts on a fresh, fsynced file and deletes what
  * it wrote afterwards, so no row pays for another's dirty pages. "CPU µs/record" is this
  * process's user+system time: unlike records/s it barely moves with other load on the box.
@@ -33,9 +33,9 @@ import type { LogRecord } from '../src/log/types.js'
 const quick = process.argv.includes('--quick')
 const ROUNDS = quick ? 1 : 3
 /** Sequential rows: records per chunk and chunks per round. */
-const CHUNKS = quick ? 5 : 10
-const LOG_CHUNK = quick ? 5_000 : 10_000
-const SYNC_CHUNK = quick ? 20 : 40
+const CHUNKS = quick ? 5 : 20
+const LOG_CHUNK = quick ? 5_000 : 5_000
+const SYNC_CHUNK = quick ? 20 : 25
 const N_CONCURRENT = quick ? 50_000 : 200_000
 const N_REPLAY = quick ? 100_000 : 1_000_000
 const WRITERS = 256
@@ -110,16 +110,28 @@ interface Contender {
   finish(): Promise<number | undefined> | number | undefined
 }
 
-/** Runs the contenders in turn, `chunk` records at a time, `chunks` times; rows sum their chunks. */
+/**
+ * Runs the contenders in turn, `chunk` records at a time, `chunks` times, in a new random order
+ * each time (a fixed order measurably favoured some positions); rows sum their chunks.
+ */
 async function interleaved(contenders: Contender[], chunks: number, chunk: number): Promise<void> {
   for (let c = 0; c < chunks; c++) {
-    for (const contender of contenders) add(contender.level, contender.name, chunk, await time(() => contender.run(chunk)), contender.baseline)
+    for (const contender of shuffled(contenders)) add(contender.level, contender.name, chunk, await time(() => contender.run(chunk)), contender.baseline)
   }
   for (const contender of contenders) {
     const syscalls = await contender.finish()
     const row = rows.find((r) => r.name === contender.name)!
     if (syscalls !== undefined) row.syscalls = (row.syscalls ?? 0) + syscalls
   }
+}
+
+function shuffled<T>(items: readonly T[]): T[] {
+  const copy = [...items]
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[copy[i], copy[j]] = [copy[j]!, copy[i]!]
+  }
+  return copy
 }
 
 function rawWrites(bytes: Buffer): Contender {
@@ -229,7 +241,9 @@ function report(): void {
   console.log(`\nnode ${process.version}, ${quick ? 'quick' : 'full'} run, ${ROUNDS} round(s), records ≈ ${encodedRecordBytes().length} bytes each\n`)
   console.log('| level | measurement | records | records/s | vs raw | CPU µs/record | records per write/fsync |')
   console.log('|---|---|---:|---:|---:|---:|---:|')
-  for (const row of rows) {
+  const levels = ['log', 'disk', 'memory', 'replay']
+  const rank = (row: Row) => levels.indexOf(row.level) * 10 + (row.baseline ? 0 : row.name.startsWith('RAW') ? 1 : row.name.includes(', 1 writer') ? 2 : 3)
+  for (const row of [...rows].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name))) {
     const base = baselineOf(row.level)
     const ratio = base === undefined || base === row ? '' : `${((rate(row) / rate(base)) * 100).toFixed(0)}%`
     const perSyscall = row.syscalls === undefined ? '' : (row.records / Math.max(1, row.syscalls)).toFixed(1)

@@ -8,11 +8,12 @@
  * round runs, new callers queue for the next one, which starts as soon as it ends (classic group
  * commit). fsync is async, so the event loop keeps serving while the disk works.
  *
- * The write is scheduled in a microtask, not with setImmediate. bench/log.bench.ts, interleaved,
- * 74-byte records: one sequential `append + await written()` writer ran 225k/s with microtask vs
- * 171k/s with setImmediate (2.5 vs 3.7 CPU µs per record: no event-loop turn per record); with
- * 256 concurrent writers both did 1.37M/s at 256 records per write (their continuations all run
- * before the scheduled microtask, so grouping is the same); `synced()` rates were within noise.
+ * The write is scheduled in a microtask, not with setImmediate. bench/log.bench.ts (interleaved,
+ * 74-byte records, 2-core VM): one sequential `append + await written()` writer ran 402k/s with
+ * microtask vs 245k/s with setImmediate (2.35 vs 3.78 CPU µs per record: no event-loop turn per
+ * record); with 256 concurrent writers both ran ~1.8M/s at 256 records per write (their
+ * continuations all run before the scheduled microtask, so grouping is the same); `synced()`
+ * rates were within noise of each other.
  * Writes use a raw fd and `writeSync` (see segment-writer.ts); fdatasync is the async form, which
  * measured no slower than a blocking fdatasyncSync loop for one writer and keeps the loop free.
  *
