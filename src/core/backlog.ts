@@ -13,6 +13,7 @@
  */
 import type { Codec } from '../contracts/codec.js'
 import type { CoarseClock } from './coarse-clock.js'
+import { EntryList } from './entry-list.js'
 import type { Entry } from './memory-tier.js'
 import { opFor, type PendingOp } from './pending-op.js'
 
@@ -33,12 +34,15 @@ export interface Backlog {
 }
 
 export class CoalescingBacklog implements Backlog {
-  private readonly dirty = new Map<string, Entry>()
+  /** Dirty entries in the order of their first unflushed write (an intrusive list: no hashing). */
+  private readonly dirty = new EntryList<Entry>()
   private byteCount = 0
 
   constructor(
     private readonly codec: Codec,
     private readonly clock: CoarseClock,
+    /** The memory tier's lookup, for urgent keys. */
+    private readonly lookup: (key: string) => Entry | undefined,
   ) {}
 
   get size(): number {
@@ -56,7 +60,7 @@ export class CoalescingBacklog implements Backlog {
     }
     entry.dirtySince = this.clock.now()
     entry.dirtyVersion = entry.version
-    this.dirty.set(entry.key, entry)
+    this.dirty.push(entry)
     this.byteCount += entry.size
   }
 
@@ -64,38 +68,35 @@ export class CoalescingBacklog implements Backlog {
     const ops: PendingOp[] = []
     if (urgent !== undefined) {
       for (const key of urgent) {
-        const entry = this.dirty.get(key)
         if (ops.length >= max) return ops
-        if (entry !== undefined && !busy.has(key)) ops.push(this.takeEntry(entry))
+        const entry = this.lookup(key)
+        if (entry !== undefined && entry.list === this.dirty && !busy.has(key)) ops.push(this.takeEntry(entry))
       }
     }
-    for (const entry of this.dirty.values()) {
-      if (ops.length >= max) break
-      if (!busy.has(entry.key)) ops.push(this.takeEntry(entry))
+    let entry = this.dirty.head
+    while (entry !== undefined && ops.length < max) {
+      const next = entry.next
+      if (busy.size === 0 || !busy.has(entry.key)) ops.push(this.takeEntry(entry))
+      entry = next
     }
     return ops
   }
 
   oldestSince(): number | undefined {
-    return this.front()?.dirtySince
+    return this.dirty.head?.dirtySince
   }
 
   lowestVersion(): number | undefined {
-    return this.front()?.dirtyVersion
+    return this.dirty.head?.dirtyVersion
   }
 
-  keys(): Iterable<string> {
-    return this.dirty.keys()
-  }
-
-  private front(): Entry | undefined {
-    for (const entry of this.dirty.values()) return entry
-    return undefined
+  *keys(): Iterable<string> {
+    for (const entry of this.dirty) yield entry.key
   }
 
   private takeEntry(entry: Entry): PendingOp {
     const op = opFor(entry, entry.dirtySince, this.codec)
-    this.dirty.delete(entry.key)
+    this.dirty.remove(entry)
     this.byteCount -= entry.size
     entry.dirtySince = 0
     return op

@@ -50,7 +50,9 @@ export class CacheParts {
     const { clock, codec } = options
     this.memory = new MemoryTier(options.memory)
     const coarse = new CoarseClock(clock)
-    this.backlog = options.coalesce ? new CoalescingBacklog(codec, coarse) : new OrderedBacklog(codec, coarse)
+    this.backlog = options.coalesce
+      ? new CoalescingBacklog(codec, coarse, (key) => this.memory.peek(key))
+      : new OrderedBacklog(codec, coarse)
     this.versions = new VersionSource(clock, versionFloor)
     this.circuit = new CircuitBreaker(
       {
@@ -110,7 +112,7 @@ export class CacheParts {
   private applied(op: PendingOp): void {
     this.counters.ops++
     this.deadLetters.noteApplied(op)
-    const entry = this.memory.peek(op.key)
+    const entry = op.entry ?? this.memory.peek(op.key)
     if (entry === undefined || entry.version < op.version) return
     if (entry.version === op.version) {
       entry.pinned = false

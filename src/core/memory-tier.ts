@@ -1,3 +1,5 @@
+import { EntryList, type Linked } from './entry-list.js'
+
 /**
  * The memory tier: the latest value of every cached key, dirty or clean. It bounds memory by
  * evicting CLEAN entries only, least recently used first; a dirty, in-flight or dead-lettered
@@ -9,15 +11,17 @@
  */
 
 /** One cached key. `encoded === null` is a deleted key whose tombstone is not yet flushed. */
-export class Entry {
+export class Entry implements Linked<Entry> {
+  prev: Entry | undefined = undefined
+  next: Entry | undefined = undefined
+  /** The dirty list (backlog) or the clean LRU list the entry is in, if any. */
+  list: object | undefined = undefined
   /** Clock time of the first unflushed write; 0 when the entry is not in the dirty set. */
   dirtySince = 0
   /** Version of the first unflushed write (valid when `dirtySince !== 0`). */
   dirtyVersion = 0
   /** Set while the entry's value is held only by the dead-letter queue; keeps it from eviction. */
   pinned = false
-  /** Whether the entry sits in the clean (evictable) set; saves a map lookup on every write. */
-  evictable = false
   /** Writes at durability `store` waiting for this key's flush. */
   waiters: Waiter[] | undefined = undefined
 
@@ -45,8 +49,8 @@ export interface MemoryBounds {
 
 export class MemoryTier {
   private readonly entries = new Map<string, Entry>()
-  /** Clean, evictable entries in least-recently-used order (first = coldest). */
-  private readonly clean = new Map<string, Entry>()
+  /** Clean, evictable entries in least-recently-used order (head = coldest). */
+  private readonly clean = new EntryList<Entry>()
   private totalBytes = 0
   evictions = 0
   /** How much the last `write` changed the written entry's size (the backlog's byte count needs it). */
@@ -65,9 +69,9 @@ export class MemoryTier {
   /** The entry for `key`, marking it recently used. */
   get(key: string): Entry | undefined {
     const entry = this.entries.get(key)
-    if (entry !== undefined && entry.evictable) {
-      this.clean.delete(key)
-      this.clean.set(key, entry)
+    if (entry !== undefined && entry.list === this.clean) {
+      this.clean.remove(entry)
+      this.clean.push(entry)
     }
     return entry
   }
@@ -94,10 +98,7 @@ export class MemoryTier {
     entry.pinned = false
     this.lastSizeDelta = entry.size - before
     this.totalBytes += this.lastSizeDelta
-    if (entry.evictable) {
-      entry.evictable = false
-      this.clean.delete(key)
-    }
+    if (entry.list === this.clean) this.clean.remove(entry)
     return entry
   }
 
@@ -122,37 +123,33 @@ export class MemoryTier {
       this.remove(entry)
       return
     }
-    this.clean.delete(entry.key)
-    this.clean.set(entry.key, entry)
-    entry.evictable = true
-    this.evictIfNeeded()
+    if (entry.list === this.clean) this.clean.remove(entry)
+    this.clean.push(entry)
+    if (this.entries.size > this.bounds.maxEntries || this.totalBytes > this.bounds.maxBytes) this.evictIfNeeded()
   }
 
   /** Keeps the entry (a dead letter's value) out of eviction until it is written or replayed. */
   pin(entry: Entry): void {
     entry.pinned = true
-    entry.evictable = false
-    this.clean.delete(entry.key)
+    if (entry.list === this.clean) this.clean.remove(entry)
   }
 
   /** Drops every clean entry (dirty, in-flight and pinned ones stay). */
   clearClean(): void {
-    for (const entry of this.clean.values()) this.remove(entry)
+    for (const entry of this.clean) this.remove(entry)
   }
 
   private remove(entry: Entry): void {
     if (this.entries.get(entry.key) !== entry) return
     this.entries.delete(entry.key)
-    this.clean.delete(entry.key)
-    entry.evictable = false
+    if (entry.list === this.clean) this.clean.remove(entry)
     this.totalBytes -= entry.size
   }
 
   private evictIfNeeded(): void {
     const { maxEntries, maxBytes } = this.bounds
-    while ((this.entries.size > maxEntries || this.totalBytes > maxBytes) && this.clean.size > 0) {
-      const coldest = this.clean.values().next().value as Entry
-      this.remove(coldest)
+    while ((this.entries.size > maxEntries || this.totalBytes > maxBytes) && this.clean.head !== undefined) {
+      this.remove(this.clean.head)
       this.evictions++
     }
   }
