@@ -229,7 +229,12 @@ export class DirtyLog {
     if (this.syncWaiter !== undefined) this.startSync()
   }
 
-  /** Closes the active segment durably (blocking: once per `segmentBytes`) and starts the next. */
+  /**
+   * Closes the active segment durably (blocking: once per `segmentBytes`) and starts the next. The
+   * old segment's data and the directory (both names) are fsynced before any waiter resolves. A
+   * power loss between the create and the directory fsync can at worst keep an empty new segment
+   * without its predecessor's name; recovery removes an empty last segment, so the chain holds.
+   */
   private roll(): void {
     const old = this.active
     try {

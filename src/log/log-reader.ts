@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { WriteBehindError } from '../errors.js'
 import { readCheckpoint, type Checkpoint } from './checkpoint.js'
 import { isAlive, LOCK_FILE, readPid } from './lock.js'
-import { checkChain, listSegments, scanSegment, type SegmentScan } from './segment-reader.js'
+import { checkChains, listSegments, scanSegment, type SegmentScan } from './segment-reader.js'
 import type { LogRecord } from './types.js'
 
 export interface LogProblem {
@@ -45,12 +45,10 @@ export function readLogView(dir: string): LogView {
       latest.set(record.key, record)
     })
     if (scan === undefined) continue
-    const previous = segments.at(-1)
-    if (previous?.problem === undefined && previous !== undefined) segments[segments.length - 1] = checkChain(previous, scan)
     segments.push(scan)
     if (scan.records > 0) lastVersion = scan.lastVersion
   }
-  for (const [index, scan] of segments.entries()) {
+  for (const [index, scan] of checkChains(segments).entries()) {
     const problem = scan.problem
     if (problem === undefined) continue
     const isTornTail = problem.kind === 'torn' && index === segments.length - 1

@@ -12,10 +12,11 @@
  *   nothing); a segment is never deleted from the middle, which would break the segment chain.
  * - Segments are chained (each header names its predecessor's size): a middle segment cut short at
  *   a record boundary, or missing, is corruption like any other.
- * - Every surviving segment is fsynced, so what recovery returns is on disk before new appends.
+ * - Every surviving segment, and the directory, is fsynced, so what recovery returns (names
+ *   included) is on disk before the new segment is created.
  *
- * Non-last segments never hold torn tails after a power loss, because the writer fsyncs a segment
- * before it creates the next one.
+ * Non-last segments never hold torn tails after a power loss, nor go missing, because the writer
+ * fsyncs a segment and the directory before it creates the next one.
  */
 import { open, truncate, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -117,9 +118,10 @@ async function applyPlan(dir: string, scans: SegmentScan[], plan: Plan, lowWater
   while (end > first && kept[end - 1]!.records === 0) end--
   const doomed = [...kept.slice(0, first), ...kept.slice(end)]
   for (const segment of doomed) await unlink(join(dir, segment.name))
-  if (doomed.length > 0) await fsyncDir(dir)
   const survivors = kept.slice(first, end).map(({ cut: _cut, ...segment }) => segment)
   for (const segment of survivors) await fdatasyncFile(join(dir, segment.name))
+  // Always: a crashed session may have created its last segment without ever fsyncing the directory.
+  await fsyncDir(dir)
   return survivors
 }
 

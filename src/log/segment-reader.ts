@@ -124,10 +124,8 @@ function isAllZero(buf: Buffer, offset: number): boolean {
 }
 
 /**
- * Scans every segment of `dir` in order, each continuing the version order of the one before, and
- * checks the chain: after the first, each segment must have the next number and must name its
- * predecessor's exact size. A break is reported as a problem at the end of the predecessor (it was
- * cut short, or a segment after it is missing).
+ * Scans every segment of `dir` in order, each continuing the version order of the one before,
+ * then checks the chain (see `checkChains`).
  */
 export function scanAllSegments(dir: string, onRecord?: (record: LogRecord, segmentIndex: number) => void): SegmentScan[] {
   const scans: SegmentScan[] = []
@@ -135,16 +133,29 @@ export function scanAllSegments(dir: string, onRecord?: (record: LogRecord, segm
   for (const file of listSegments(dir)) {
     const index = scans.length
     const scan = scanSegment(dir, file, lastVersion, onRecord && ((record) => onRecord(record, index)))
-    const previous = scans[index - 1]
-    if (previous !== undefined && previous.problem === undefined) scans[index - 1] = checkChain(previous, scan)
     scans.push(scan)
     if (scan.records > 0) lastVersion = scan.lastVersion
   }
-  return scans
+  return checkChains(scans)
+}
+
+/**
+ * After the first, each segment must have the next number and must name its predecessor's exact
+ * size; a break becomes a problem at the end of the predecessor (cut short, or a segment after it
+ * missing). An empty LAST segment is exempt: it holds nothing, recovery removes it, and a power
+ * loss during a roll may keep it without its predecessor's name on filesystems that reorder.
+ */
+export function checkChains(scans: SegmentScan[]): SegmentScan[] {
+  return scans.map((scan, index) => {
+    const next = scans[index + 1]
+    if (next === undefined || scan.problem !== undefined) return scan
+    if (index + 1 === scans.length - 1 && next.records === 0) return scan
+    return checkChain(scan, next)
+  })
 }
 
 /** `previous` with a problem if `next` does not continue it exactly. */
-export function checkChain(previous: SegmentScan, next: SegmentScan): SegmentScan {
+function checkChain(previous: SegmentScan, next: SegmentScan): SegmentScan {
   const at = { offset: previous.bytes, recordsFromOffset: 0, versionAfter: 0 }
   if (next.seq !== previous.seq + 1) {
     return { ...previous, problem: { kind: 'corrupt', ...at, reason: `the segment after it (number ${previous.seq + 1}) is missing` } }

@@ -7,7 +7,8 @@ import { LogFailedError } from '../../src/errors.js'
 import { DirtyLog } from '../../src/log/dirty-log.js'
 import type { LogEvent, LogRecord } from '../../src/log/types.js'
 import { FakeClock, settle } from '../../src/testing/fake-clock.js'
-import { copyLog, makeRecords, tempDir } from './log-helpers.js'
+import { DirSyncTracker } from '../durability/dir-sync-tracker.js'
+import { copyLog, makeRecords, tempDir, writeLog } from './log-helpers.js'
 
 /** Lets real I/O callbacks (an fdatasync in the thread pool) run until `done()` holds. */
 async function until(done: () => boolean): Promise<void> {
@@ -54,6 +55,43 @@ describe('power-loss simulation', () => {
     const after = log.stats()
     assert.equal(after.lastSyncedOffset, after.bytes)
     await log.close()
+  })
+})
+
+describe('directory entries', () => {
+  it('every segment but the active one has a durable name, even with no synced() call', async () => {
+    const dir = tempDir()
+    const tracker = await DirSyncTracker.install(dir)
+    try {
+      const { log } = await DirtyLog.open({ dir, segmentBytes: 800 })
+      for (const record of makeRecords(100)) {
+        log.append(record)
+        await log.written()
+      }
+      const stats = log.stats()
+      assert.ok(stats.segments >= 3)
+      const durable = tracker.durableNames()
+      for (const name of Object.keys(stats.syncedOffsets)) {
+        if (name !== stats.activeSegment) assert.ok(durable.has(name), `${name} could vanish in a power loss`)
+      }
+      await log.close()
+    } finally {
+      tracker.uninstall()
+    }
+  })
+
+  it('open makes the names of recovered segments durable before it creates a new one', async () => {
+    const dir = tempDir()
+    await writeLog(dir, makeRecords(5), {})
+    const tracker = await DirSyncTracker.install(dir)
+    try {
+      const { log } = await DirtyLog.open({ dir })
+      const { activeSegment, syncedOffsets } = log.stats()
+      for (const name of Object.keys(syncedOffsets)) if (name !== activeSegment) assert.ok(tracker.durableNames().has(name), name)
+      await log.close()
+    } finally {
+      tracker.uninstall()
+    }
   })
 })
 

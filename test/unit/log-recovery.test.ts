@@ -200,6 +200,20 @@ describe('recovery: corruption', () => {
     await assert.rejects(DirtyLog.open({ dir }), (e: unknown) => e instanceof LogCorruptionError && e.segment === basename(paths[0]!) && /missing/.test(e.message))
   })
 
+  it('an empty last segment whose predecessor vanished (power loss mid-roll) is not a chain break', async () => {
+    const { dir, records, paths } = await multiSegmentLog()
+    const last = paths.at(-1)!
+    const lost = paths.at(-2)!
+    for (const lastSize of [0, 24]) {
+      const copy = copyLog(dir, { [basename(last)]: lastSize })
+      rmSync(join(copy, basename(lost)))
+      const { log, recovered } = await DirtyLog.open({ dir: copy })
+      const survivingRecords = paths.slice(0, -2).reduce((n, p) => n + recordOffsets(p).length - 1, 0)
+      assert.deepEqual(recovered.records, records.slice(0, survivingRecords), `last segment cut to ${lastSize}`)
+      await log.close()
+    }
+  })
+
   it('a damaged segment header → LogCorruptionError', async () => {
     const { dir, paths } = await multiSegmentLog()
     flipBit(paths[1]!, 9)
