@@ -4,7 +4,7 @@
  *      1M distinct keys, beside a bare `Map.set` loop that allocates one object per write.
  *   2. Flushing N dirty rows into SQLite through the cache, beside a raw prepared fenced upsert
  *      loop over the same rows, committing one transaction per batch of the same size (each
- *      commit is an fsync in WAL mode with synchronous=FULL, SQLite's default, as in the store).
+ *      commit is an fsync in WAL mode with synchronous=FULL, as SqliteStore opens its databases).
  * Run: npx tsx bench/core.bench.ts [--runs 3] [--quick]
  * Prints medians of the runs and the ratio to the raw figure.
  */
@@ -60,6 +60,7 @@ function keysOf(n: number, prefix: string): string[] {
 function rawSqlite(path: string, rows: number, batch: number): number {
   const db = new Database(path)
   db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = FULL') // as SqliteStore opens it
   db.exec(`CREATE TABLE IF NOT EXISTS writebehind_entries (key TEXT PRIMARY KEY, value TEXT, version INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0, updated_at TEXT)`)
   const upsert = db.prepare(
     `INSERT INTO writebehind_entries (key, value, version, deleted, updated_at) VALUES (?, ?, ?, 0, datetime('now'))

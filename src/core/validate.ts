@@ -10,6 +10,8 @@ export function checkKey(key: unknown, maxKeyBytes: number): asserts key is stri
   if (typeof key !== 'string') throw new InvalidKeyError(key, `expected a string, got ${key === null ? 'null' : typeof key}`)
   if (key.length === 0) throw new InvalidKeyError(key, 'the key is empty')
   if (utf8Exceeds(key, maxKeyBytes)) throw new InvalidKeyError(key, `the key is longer than maxKeyBytes (${maxKeyBytes} bytes)`)
+  // A lone surrogate has no UTF-8 form: the log and the stores would turn it into U+FFFD, a different key.
+  if (!(key as string & { isWellFormed(): boolean }).isWellFormed()) throw new InvalidKeyError(key, 'the key holds a lone UTF-16 surrogate (not valid Unicode)')
 }
 
 /** Encodes `value` with the cache's codec, or throws `InvalidValueError`. */

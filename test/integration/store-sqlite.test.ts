@@ -215,3 +215,20 @@ describe('statement chunking (shared by every dialect)', () => {
     await store.close()
   })
 })
+
+describe('SqliteStore durability settings', () => {
+  it('opens a database from a path in WAL mode with synchronous=FULL (a commit survives a power loss)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wb-sqlite-sync-'))
+    try {
+      const store = new SqliteStore({ path: join(dir, 'a.db') })
+      await store.writeBatch([{ kind: 'set', key: 'k', version: 1, encoded: '1', value: 1 }])
+      const executor = (store as unknown as { executor: { db: Promise<{ pragma(s: string, o?: object): unknown }> } }).executor
+      const db = await executor.db
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal')
+      assert.equal(db.pragma('synchronous', { simple: true }), 2, 'FULL')
+      await store.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -43,6 +43,7 @@ describe('bad input gets a typed error and applies nothing', () => {
     ['an empty string', ''],
     ['a key over maxKeyBytes', 'x'.repeat(1025)],
     ['a multibyte key over maxKeyBytes', 'é'.repeat(513)],
+    ['a key with a lone surrogate', 'player:\uD800'],
   ]
   for (const [name, key] of badKeys) {
     it(`rejects ${name} as a key, in set, get and delete`, async () => {

@@ -103,6 +103,9 @@ async function openDatabase(path: string): Promise<SqliteDatabaseLike> {
   }
   const db = new Database(path)
   db.pragma('journal_mode = WAL')
+  // The cache deletes its log once the store has committed, so a commit must survive a power
+  // loss: better-sqlite3 builds default WAL databases to synchronous=NORMAL, which may not.
+  db.pragma('synchronous = FULL')
   db.pragma('busy_timeout = 5000')
   return db
 }

@@ -8,7 +8,12 @@ import { SqliteExecutor, type SqliteDatabaseLike } from './executor.js'
 export interface SqliteStoreOptions extends SqlStoreOptions {
   /** A database file the store opens in WAL mode (and closes in `close()`). Give this or `database`. */
   path?: string
-  /** An open better-sqlite3 Database (yours: the store never closes it). Give this or `path`. */
+  /**
+   * An open better-sqlite3 Database (yours: the store never closes it). Give this or `path`. Set
+   * `synchronous = FULL` on it yourself if writes must survive a power loss: in WAL mode
+   * better-sqlite3 defaults to NORMAL, where a committed batch can roll back after a power cut,
+   * while the cache has already dropped it from its log.
+   */
   database?: SqliteDatabaseLike
 }
 
