@@ -73,6 +73,8 @@ export function summarise(runs: readonly RunResult[], systems: readonly string[]
   })
 }
 
+const gain = (n: number): string => (Number.isFinite(n) && n < 1 ? `${times(1 / n)} higher` : `${times(n)} lower`)
+
 const TABLE_HEAD = (baseline: string): string =>
   `| system | writes/s | (min–max) | vs ${baseline} | p50 ms | p99 ms | p99.9 ms | p99 vs ${baseline} | DB statements | DB rows | pg_stat rows | writes/row (best possible) | drain s | peak RSS MB | final state |\n` +
   '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n'
@@ -80,8 +82,8 @@ const TABLE_HEAD = (baseline: string): string =>
 function row(s: Summary): string {
   const state = s.errors.length > 0 ? `ERROR: ${s.errors[0]}` : s.correct ? 'ok' : '**MISMATCH**'
   const cells = [
-    s.system, fmt(s.writesPerSec), `${fmt(s.writesPerSecRange[0])}–${fmt(s.writesPerSecRange[1])}`, times(s.speedup), ms(s.p50Ms), ms(s.p99Ms), ms(s.p999Ms), `${times(s.p99Gain)} lower`,
-    fmt(s.dbStatements), fmt(s.dbRows), fmt(s.pgStatRows), `${fmt(s.coalescing, 2)} (${fmt(s.bestCoalescing, 2)})`,
+    s.system, fmt(s.writesPerSec), `${fmt(s.writesPerSecRange[0])}–${fmt(s.writesPerSecRange[1])}`, times(s.speedup), ms(s.p50Ms), ms(s.p99Ms), ms(s.p999Ms), gain(s.p99Gain),
+    fmt(s.dbStatements), fmt(s.dbRows), `${fmt(s.pgStatRows)}${s.pgStatRows === s.dbRows ? '' : ' ≠'}`, `${fmt(s.coalescing, 2)} (${fmt(s.bestCoalescing, 2)})`,
     fmt(s.drainMs / 1000, 2), fmt(s.peakRssMb), state,
   ]
   return `| ${cells.join(' | ')} |`
@@ -144,7 +146,7 @@ Redis ${m.redis}; BullMQ ${m.bullmq}. PostgreSQL, Redis and the benchmark share 
 Figures are medians over the runs. "vs ${ctx.baseline}" ratios are taken within each run (against ${ctx.baseline} measured
 in the same invocation, minutes apart, on the same machine) and then medianed. Latency is the acknowledgement latency seen by a writer.
 "DB rows" is counted at each system's own pool (rowCount of its writes); "pg_stat rows" is PostgreSQL's own
-\`n_tup_ins + n_tup_upd\` for the system's table over the run. "writes/row" is writes acknowledged per row written
+\`n_tup_ins + n_tup_upd\` for the system's table over the run (marked ≠ when the two counts differ). "writes/row" is writes acknowledged per row written
 (coalescing); in brackets, writes acknowledged ÷ distinct keys written, the best any system could do. "drain" is how long after the load stopped the database had every acknowledged write. See bench/README.md
 for the method and its caveats; these numbers are not comparable across machines.
 
