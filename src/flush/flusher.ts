@@ -277,11 +277,26 @@ export class Flusher {
 
 type Outcome = { ok: true; result: BatchResult | void } | { ok: false; error: Error }
 
-async function attempt(store: Store, ops: readonly PendingOp[]): Promise<Outcome> {
-  // One event-loop turn before every store call: a synchronous store (better-sqlite3) would
-  // otherwise run a long flush (replay on open, close) batch after batch without letting timers
-  // and I/O in.
+/** Longest run of back-to-back store calls before the flusher lets the event loop turn. */
+const SLICE_MS = 20
+let sliceStart = 0
+
+/**
+ * Yields one event-loop turn once the current slice is used up. A synchronous store
+ * (better-sqlite3) would otherwise run a long flush (replay on open, close) batch after batch
+ * without letting timers and I/O in; yielding before EVERY call instead would hand the loop to
+ * busy writers between batches and starve the flush. Wall-clock time, not the injected clock:
+ * this is about the real event loop.
+ */
+async function yieldIfSliceUsed(): Promise<void> {
+  const now = Date.now()
+  if (now - sliceStart < SLICE_MS) return
   await new Promise<void>((resolve) => setImmediate(resolve))
+  sliceStart = Date.now()
+}
+
+async function attempt(store: Store, ops: readonly PendingOp[]): Promise<Outcome> {
+  await yieldIfSliceUsed()
   try {
     return { ok: true, result: await store.writeBatch(ops) }
   } catch (error) {
