@@ -3,6 +3,7 @@
  * seeded per writer, so a run's key sequence per writer is reproducible (the interleaving of
  * writers is not: it depends on each system's latency).
  */
+import { seededRandom } from '../src/testing/seeded-random.js'
 
 /** Picks keys for one writer. */
 export interface KeyStream {
@@ -19,17 +20,7 @@ export interface Workload {
   pauseAt(elapsedMs: number): number
 }
 
-/** mulberry32: a small, fast, seeded PRNG giving floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { seededRandom }
 
 /** The cumulative distribution of a Zipf law over ranks 1..n with exponent s. */
 export function zipfCdf(n: number, s: number): Float64Array {

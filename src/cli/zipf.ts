@@ -3,18 +3,9 @@
  * 1 / (k + 1)^s. The cumulative table is computed once, so a draw is one random number and a
  * binary search (O(log n)), cheap enough to sit in a hot write loop.
  */
+import { seededRandom } from '../testing/seeded-random.js'
 
-/** A small, fast, seeded PRNG (mulberry32): the same seed gives the same sequence. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
+export { seededRandom }
 
 export class ZipfSampler {
   private readonly cdf: Float64Array

@@ -1,14 +1,2 @@
-/**
- * A small seeded PRNG (mulberry32) for deterministic tests: the same seed gives the same sequence
- * of floats in [0, 1), like `Math.random` but reproducible.
- */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The seeded PRNG the tests share (it lives in writebehind/testing). */
+export { seededRandom } from '../../src/testing/seeded-random.js'

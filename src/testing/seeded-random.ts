@@ -1,0 +1,14 @@
+/**
+ * A small, fast, seeded PRNG (mulberry32) giving floats in [0, 1): like `Math.random`, but the
+ * same seed gives the same sequence, for reproducible tests, benchmarks and the demo's workload.
+ */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
+  }
+}
