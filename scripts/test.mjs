@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the whole test suite (or the files/folders given) with Node's test runner and tsx.
-// `npm test`                      every *.test.ts under test/
+// `npm test`                      every *.test.ts under test/ and bench/ (the harness's own tests)
 // `npm test -- test/unit`         one folder;  `npm test -- test/unit/foo.test.ts` one file
 import { spawnSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
@@ -16,7 +16,7 @@ function collect(path, out) {
 }
 
 const roots = process.argv.slice(2)
-const files = (roots.length > 0 ? roots : ['test']).flatMap((root) => collect(root, []))
+const files = (roots.length > 0 ? roots : ['test', 'bench']).flatMap((root) => collect(root, []))
 if (files.length === 0) {
   console.error('no test files found')
   process.exit(1)
