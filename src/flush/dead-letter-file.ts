@@ -17,6 +17,7 @@ import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { LogCorruptionError } from '../errors.js'
 import type { DeadLetter } from './dead-letters.js'
+import { fsyncDir } from '../log/checkpoint.js'
 
 export const DEAD_LETTER_FILE = 'dead-letters.log'
 export const FILE_MODE = 0o600
@@ -128,7 +129,7 @@ export async function rewriteLog(dir: string, lines: readonly string[]): Promise
   }
   await handle.close()
   await rename(tmp, file)
-  await syncDir(dir)
+  await fsyncDir(dir)
 }
 
 /** Removes what a crash in the middle of `rewriteLog` may have left (the live file is untouched). */
@@ -138,16 +139,6 @@ export async function removeStaleTemp(dir: string): Promise<void> {
 
 function tmpPath(dir: string): string {
   return join(dir, `${DEAD_LETTER_FILE}.tmp`)
-}
-
-/** Makes a directory's entries (new files, renames) durable. */
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
 }
 
 /**
