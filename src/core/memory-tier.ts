@@ -134,11 +134,6 @@ export class MemoryTier {
     if (entry.list === this.clean) this.clean.remove(entry)
   }
 
-  /** Drops every clean entry (dirty, in-flight and pinned ones stay). */
-  clearClean(): void {
-    for (const entry of this.clean) this.remove(entry)
-  }
-
   private remove(entry: Entry): void {
     if (this.entries.get(entry.key) !== entry) return
     this.entries.delete(entry.key)
