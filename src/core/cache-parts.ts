@@ -88,6 +88,17 @@ export class CacheParts {
     ;(this.emitter as unknown as { emit(name: string, ...args: unknown[]): boolean } | undefined)?.emit(name, ...payload)
   }
 
+  /**
+   * Waits until every write made so far (those still waiting for room included) is in the store
+   * or dead-lettered; resolves with the highest version that covers. Used by flush() and close().
+   */
+  async drain(): Promise<number> {
+    await this.admission.drained()
+    const mark = this.versions.current
+    await this.scheduler.flushAll()
+    return mark
+  }
+
   /** Unflushed entries, in flight included. */
   backlogEntries(): number {
     return this.backlog.size + this.flusher.inFlightOps()

@@ -45,10 +45,7 @@ async function drainWithin(parts: CacheParts, timeoutMs: number): Promise<boolea
   const timeout = new Promise<false>((resolve) => {
     timer = clock.setTimeout(() => resolve(false), timeoutMs)
   })
-  const drained = parts.admission
-    .drained()
-    .then(() => parts.scheduler.flushAll())
-    .then(() => true as const)
+  const drained = parts.drain().then(() => true as const)
   const result = await Promise.race([drained, timeout])
   if (timer !== undefined) clock.clearTimeout(timer)
   return result

@@ -49,7 +49,7 @@ export class DeadLetterHooks {
 
   /** Called for every applied op; collects replayed ones. */
   noteApplied(op: PendingOp): void {
-    if (this.replaying.has(op)) this.replayedOk.push(op)
+    if (this.replaying.size > 0 && this.replaying.has(op)) this.replayedOk.push(op)
   }
 
   /** After open: a dead letter's value is served (pinned) unless the log replayed a newer write. */

@@ -146,9 +146,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
    */
   async flush(): Promise<{ deadLettered: DeadLetter[] }> {
     this.assertOpen('flush')
-    await this.admission.drained()
-    const mark = this.versions.current
-    await this.scheduler.flushAll()
+    const mark = await this.parts.drain()
     return { deadLettered: this.parts.dlq.list({ maxVersion: mark }) }
   }
 
