@@ -3,12 +3,12 @@
  * `store`), flushing into PostgreSQL through its PostgresStore over a counting pg Pool, with its
  * dirty log in a temp folder. The flush settings are the documented defaults, so the numbers show
  * what a user gets out of the box. A write is acknowledged when `cache.set` resolves; the drain
- * is `cache.flush()`. A variant can pass its own flush settings (see systems/index.ts).
+ * is `cache.flush()`. A variant can pass its own flush or log-write settings (see systems/index.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { FlushOptions } from '../../src/core/options.js'
+import type { CacheOptions } from '../../src/core/options.js'
 import { CountingPool, openPool, tableFor } from '../lib/pg.js'
 import type { BenchSystem, BenchValue, TableInfo } from './types.js'
 
@@ -34,7 +34,7 @@ export class WriteBehindSystem implements BenchSystem {
 
   constructor(
     private readonly level: Level,
-    private readonly variant?: { suffix: string; flush: FlushOptions },
+    private readonly variant?: { suffix: string; options: Pick<CacheOptions, 'flush' | 'logWriteScheduling'> },
   ) {
     this.name = `writebehind-${level}${variant === undefined ? '' : `-${variant.suffix}`}`
     this.table = tableFor(this.name)
@@ -52,7 +52,7 @@ export class WriteBehindSystem implements BenchSystem {
       store: new PostgresStore({ pool: this.db, table: this.table }),
       dir: this.dir,
       durability: this.level,
-      ...(this.variant === undefined ? {} : { flush: this.variant.flush }),
+      ...this.variant?.options,
     })
     return { table: this.table, keyColumn: 'key', valueColumn: 'value', deletedColumn: 'deleted' }
   }

@@ -37,6 +37,7 @@ async function openLog(options: ResolvedOptions): Promise<{ log: DirtyLog; recov
     segmentBytes: options.segmentBytes,
     syncIntervalMs: options.syncIntervalMs,
     recovery: options.recovery,
+    writeScheduling: options.logWriteScheduling,
     clock: options.clock,
   })
 }

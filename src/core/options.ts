@@ -72,6 +72,14 @@ export interface CacheOptions {
   durability?: Durability
   /** With durability `log`, fsync in the background this often (bounds power-loss exposure). @default undefined (never) */
   syncIntervalMs?: number
+  /**
+   * When the dirty log hands appended records to the OS. `microtask`: at the end of the callback
+   * that wrote them, so `log` acknowledgements take microseconds, but writes made from separate
+   * callbacks (request handlers) cost one `write(2)` each. `immediate`: once per event-loop turn
+   * (`setImmediate`), so every write of a turn shares one `write(2)`; an acknowledgement then waits
+   * for the rest of the turn. @default 'microtask'
+   */
+  logWriteScheduling?: 'microtask' | 'immediate'
   /** Latest value per key per flush (true), or every write in order (false). @default true */
   coalesce?: boolean
   flush?: FlushOptions
@@ -102,6 +110,7 @@ export interface ResolvedOptions {
   dir: string | undefined
   durability: Durability
   syncIntervalMs: number | undefined
+  logWriteScheduling: 'microtask' | 'immediate'
   coalesce: boolean
   flush: Required<FlushOptions>
   backlog: Required<BacklogOptions>

@@ -20,6 +20,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     dir,
     durability,
     syncIntervalMs: optionalNumber(options.syncIntervalMs, 'syncIntervalMs', 1),
+    logWriteScheduling: oneOf(options.logWriteScheduling, 'logWriteScheduling', ['microtask', 'immediate'] as const) ?? 'microtask',
     coalesce: optionalBoolean(options.coalesce, 'coalesce') ?? true,
     flush: {
       intervalMs: num(options.flush?.intervalMs, 'flush.intervalMs', 500, 1),

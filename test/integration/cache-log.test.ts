@@ -44,6 +44,34 @@ describe('durability levels on the dirty log', () => {
     })
   })
 
+  it("logWriteScheduling 'immediate' gives writes from separate callbacks of one turn one write(2); 'microtask' one each", async () => {
+    await withDir(async (dir) => {
+      for (const logWriteScheduling of ['microtask', 'immediate'] as const) {
+        const cache = await WriteBehindCache.open({ store: downStore, dir, logWriteScheduling, closeTimeoutMs: 0, flush: { intervalMs: 60_000 } })
+        try {
+          await cache.set('warm', 0)
+          const before = cache.stats().log!.writes
+          // 20 writers, each in its own macrotask of the same turn, as request handlers would be.
+          await Promise.all(Array.from({ length: 20 }, (_, i) => new Promise<void>((resolve, reject) => {
+            setImmediate(() => { cache.set(`h${i}`, i).then(resolve, reject) })
+          })))
+          const writes = cache.stats().log!.writes - before
+          if (logWriteScheduling === 'microtask') assert.equal(writes, 20, 'one write(2) per callback')
+          else assert.equal(writes, 1, 'one write(2) for the turn')
+        } finally {
+          await cache.close()
+        }
+      }
+      // Both runs' writes were acknowledged at 'log' and the store took none: all are in the log.
+      const store = new MemoryStore()
+      const reopened = await WriteBehindCache.open({ store, dir })
+      await reopened.flush()
+      const snapshot = store.snapshot()
+      for (let i = 0; i < 20; i++) assert.equal(snapshot.get(`h${i}`), i)
+      await reopened.close()
+    })
+  })
+
   it('replays unflushed writes on open, latest version per key, and flushes them', async () => {
     await withDir(async (dir) => {
       const first = await WriteBehindCache.open({ store: downStore, dir, closeTimeoutMs: 50, retry: { baseDelayMs: 1, maxDelayMs: 5 } })

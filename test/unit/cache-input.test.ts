@@ -97,6 +97,7 @@ describe('options are validated at the door', () => {
     ['a zero batch size', { flush: { batchSize: 0 } }, /flush\.batchSize must be a number >= 1/],
     ['a fractional concurrency', { flush: { concurrency: 1.5 } }, /flush\.concurrency must be a whole number/],
     ['a bad whenFull', { backlog: { whenFull: 'drop' } }, /backlog\.whenFull must be one of/],
+    ['an unknown logWriteScheduling', { logWriteScheduling: 'later' }, /logWriteScheduling must be one of 'microtask', 'immediate'/],
     ['a negative interval', { flush: { intervalMs: -1 } }, /flush\.intervalMs/],
     ['a string maxEntries', { backlog: { maxEntries: '10' } }, /backlog\.maxEntries/],
     ['an empty dir', { dir: '' }, /dir must be a non-empty string/],
