@@ -108,6 +108,23 @@ describe('report', () => {
     assert.ok(lines.some((l) => l.includes('final state') && l.includes('**not met**')))
   })
 
+  it("names PostgreSQL's own ceiling next to the throughput target where rows are writes, not on zipf", () => {
+    const uniform = (r: RunResult): RunResult => ({ ...r, workload: 'uniform' })
+    const probe = [result('pg-ceiling', 1, 4_000, Number.NaN), result('pg-ceiling', 2, 8_000, Number.NaN), result('pg-ceiling', 3, 4_000, Number.NaN)]
+    const all = [...runs, ...probe].map(uniform)
+    const lines = targets(new Map([['uniform', summarise(all, ['direct-1', 'writebehind-log', 'pg-ceiling'], 'direct-1')]]))
+    const line = lines.find((l) => l.includes('throughput') && l.includes('direct-1 (target'))!
+    assert.match(line, /ceiling in this run .* was 4,000 rows\/s, 40× direct-1/)
+    assert.match(line, /writebehind-log ran at 500% of that ceiling/)
+    const zipf = targets(new Map([['zipf', summarise([...runs, ...probe], ['direct-1', 'writebehind-log', 'pg-ceiling'], 'direct-1')]]))
+    assert.ok(zipf.every((l) => !l.includes('ceiling')), 'coalescing makes the row ceiling moot on zipf')
+    const md = renderReport(
+      { command: 'c', date: 'd', machine: { cpu: 'x', cores: 2, memoryGb: 1, os: 'y', node: 'v20', postgres: '15', redis: '7', bullmq: '5' }, settings: 's', workloads: [{ name: 'uniform', description: 'u' }], systems: ['direct-1', 'pg-ceiling'], baseline: 'direct-1' },
+      all,
+    )
+    assert.match(md, /\| pg-ceiling \| 4,000 \| 4,000–8,000 \| 40× \| — \| — \| — \| — \|/)
+  })
+
   it('renders a mismatch and an error loudly', () => {
     const failed = result('bullmq', 1, Number.NaN, Number.NaN, { error: 'drain did not finish' })
     const machine = { cpu: 'x', cores: 2, memoryGb: 1, os: 'y', node: 'v20', postgres: '15', redis: '7', bullmq: '5' }

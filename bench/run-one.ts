@@ -7,6 +7,7 @@
 import { writeFile } from 'node:fs/promises'
 import type pg from 'pg'
 import { performance } from 'node:perf_hooks'
+import { CEILING, measureCeiling } from './ceiling.js'
 import { runLoad, type LoadResult } from './driver.js'
 import { openPool, settledTuplesWritten, tuplesWritten } from './lib/pg.js'
 import type { Job, RunResult } from './lib/result.js'
@@ -99,7 +100,32 @@ function failed(error: unknown): RunResult {
   }
 }
 
+/** The pg-ceiling probe (bench/ceiling.ts): its "writes/s" is rows committed per second. */
+async function measureProbe(admin: pg.Pool): Promise<RunResult> {
+  const workload = allWorkloads().find((w) => w.name === job.workload)
+  if (workload === undefined) throw new Error(`unknown workload ${job.workload}`)
+  log(`batched upserts for ${job.durationMs} ms`)
+  const { info, load, counted, tuplesBefore } = await measureCeiling(workload, job.durationMs, admin)
+  const pgStatRows = (await settledTuplesWritten(admin, info.table, tuplesBefore + counted.rows)) - tuplesBefore
+  const verify = await verifyFinalState(admin, info, load.lastAcked, load.failedKeys)
+  const result = toResult(load, { drainMs: 0, peakRssMb: process.resourceUsage().maxRSS / 1024, counted, pgStatRows, verify })
+  return { ...result, writesPerSec: counted.rows / (load.elapsedMs / 1000) }
+}
+
 async function main(): Promise<void> {
+  if (job.system === CEILING) {
+    const admin = openPool(1)
+    let result: RunResult
+    try {
+      result = await measureProbe(admin)
+    } catch (err) {
+      result = failed(err)
+    } finally {
+      await admin.end()
+    }
+    await writeFile(job.out, JSON.stringify(result))
+    return
+  }
   const factory = SYSTEMS.get(job.system)
   if (factory === undefined) throw new Error(`unknown system ${job.system}`)
   const system = factory()

@@ -13,6 +13,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { CEILING } from './ceiling.js'
 import { describeMachine } from './lib/machine.js'
 import { renderReport, type ReportContext } from './lib/report.js'
 import type { Job, RunResult } from './lib/result.js'
@@ -65,7 +66,7 @@ function parsePlan(argv: string[]): Plan {
     },
   })
 
-  const systems = values.systems === undefined ? [...DEFAULT_SYSTEMS] : pick([...SYSTEMS.keys()], values.systems, (s) => s, 'systems')
+  const systems = values.systems === undefined ? [...DEFAULT_SYSTEMS, CEILING] : pick([...SYSTEMS.keys(), CEILING], values.systems, (s) => s, 'systems')
   return {
     list: values.list,
     workloads: pick(allWorkloads(), values.only, (w) => w.name, 'only'),
@@ -108,7 +109,8 @@ async function measure(job: Job): Promise<RunResult> {
 function describe(r: RunResult): string {
   if (r.error !== undefined) return `ERROR ${r.error}`
   const rate = Math.round(r.writesPerSec).toLocaleString('en-US')
-  return `${rate} writes/s, p99 ${r.p99Ms.toFixed(3)} ms, ${r.dbRows.toLocaleString('en-US')} rows, drain ${(r.drainMs / 1000).toFixed(2)} s, ${r.correct ? 'state ok' : `STATE MISMATCH (${r.verifyNote})`}`
+  const p99 = Number.isFinite(r.p99Ms) ? `${r.p99Ms.toFixed(3)} ms` : '—'
+  return `${rate} writes/s, p99 ${p99}, ${r.dbRows.toLocaleString('en-US')} rows, drain ${(r.drainMs / 1000).toFixed(2)} s, ${r.correct ? 'state ok' : `STATE MISMATCH (${r.verifyNote})`}`
 }
 
 /** Runs every measurement of the plan in order, rewriting the report after each round of runs. */
@@ -136,6 +138,7 @@ async function runAll(plan: Plan, ctx: Omit<ReportContext, 'date'>, scratch: str
 function list(): void {
   const optIn = [...SYSTEMS.keys()].filter((s) => !DEFAULT_SYSTEMS.includes(s))
   console.log(`systems: ${[...SYSTEMS.keys()].join(', ')} (default: all but ${optIn.join(', ')})`)
+  console.log(`probe ${CEILING} (runs by default): PostgreSQL's rows/s for fenced 500-row upserts back to back, no cache`)
   for (const w of allWorkloads()) console.log(`workload ${w.name}: ${w.description}`)
 }
 
