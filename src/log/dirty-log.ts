@@ -2,9 +2,10 @@
  * The durable dirty log: every write the cache acknowledges at durability `log` or `disk` is
  * appended here before its promise resolves, and replayed by `open()` after a crash.
  *
- * Group commit. `append` only encodes into the active segment's buffer. The first append of an
- * event-loop turn schedules one fs write; a buffer past `writeThresholdBytes` is written at once.
- * `written()` callers share that write. `synced()` callers share one fdatasync round; while a
+ * Group commit. `append` only encodes into the active segment's buffer; a buffer past
+ * `writeThresholdBytes` is written at once. The first `written()` caller of a callback schedules
+ * one fs write (see below), which every `written()` caller until then shares; appends nobody waits
+ * on are written once per event-loop turn (setImmediate). `synced()` callers share one fdatasync round; while a
  * round runs, new callers queue for the next one, which starts as soon as it ends (classic group
  * commit). fsync is async, so the event loop keeps serving while the disk works.
  *
@@ -46,6 +47,7 @@ export class DirtyLog {
   private highest: number
   private checkpointed: Checkpoint
   private writeScheduled = false
+  private backgroundWriteScheduled = false
   private writeWaiter: Deferred | undefined
   private syncWaiter: Deferred | undefined
   private inFlight: { readonly target: number; readonly waiter: Deferred } | undefined
@@ -111,7 +113,7 @@ export class DirtyLog {
     this.counts.appendedRecords++
     // fail() returns the failure writeBuffered() already recorded
     if (this.active.bufferedBytes >= this.options.writeThresholdBytes && !this.writeBuffered()) throw this.fail(undefined)
-    this.scheduleWrite()
+    this.scheduleBackgroundWrite()
   }
 
   /** Resolves once every record appended before the call is written to the OS (survives a process crash). */
@@ -172,6 +174,22 @@ export class DirtyLog {
     this.writeScheduled = false
     this.writeBuffered()
     if (this.syncWaiter !== undefined && this.inFlight === undefined) this.startSync()
+  }
+
+  /**
+   * An append nobody waits on (durability `memory`) is written once per event-loop turn: one
+   * `write(2)` for every such append of the turn. `written()` and `synced()` callers schedule
+   * their own, earlier write.
+   */
+  private scheduleBackgroundWrite(): void {
+    if (this.writeScheduled || this.backgroundWriteScheduled) return
+    this.backgroundWriteScheduled = true
+    setImmediate(this.runBackgroundWrite)
+  }
+
+  private readonly runBackgroundWrite = (): void => {
+    this.backgroundWriteScheduled = false
+    if (this.state !== 'closed') this.writeBuffered()
   }
 
   private scheduleWrite(): void {

@@ -72,6 +72,31 @@ describe('durability levels on the dirty log', () => {
     })
   })
 
+  it("'memory' writes nobody waits on are logged once per event-loop turn, and still replayed", async () => {
+    await withDir(async (dir) => {
+      const cache = await WriteBehindCache.open({ store: downStore, dir, durability: 'memory', closeTimeoutMs: 0, flush: { intervalMs: 60_000 } })
+      try {
+        await cache.set('warm', 0)
+        await new Promise((resolve) => setImmediate(resolve))
+        const before = cache.stats().log!
+        await Promise.all(Array.from({ length: 20 }, (_, i) => new Promise<void>((resolve, reject) => {
+          setImmediate(() => { cache.set(`m${i}`, i).then(resolve, reject) })
+        })))
+        await new Promise((resolve) => setImmediate(resolve))
+        const after = cache.stats().log!
+        assert.equal(after.writes - before.writes, 1, '20 memory writes of one turn share one write(2)')
+        assert.ok(after.bytes > before.bytes)
+      } finally {
+        await cache.close()
+      }
+      const store = new MemoryStore()
+      const reopened = await WriteBehindCache.open({ store, dir })
+      await reopened.flush()
+      for (let i = 0; i < 20; i++) assert.equal(store.snapshot().get(`m${i}`), i)
+      await reopened.close()
+    })
+  })
+
   it('replays unflushed writes on open, latest version per key, and flushes them', async () => {
     await withDir(async (dir) => {
       const first = await WriteBehindCache.open({ store: downStore, dir, closeTimeoutMs: 50, retry: { baseDelayMs: 1, maxDelayMs: 5 } })
