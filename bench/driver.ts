@@ -5,11 +5,22 @@
  * check compares with the database after the drain.
  */
 import { performance } from 'node:perf_hooks'
+import { MessageChannel } from 'node:worker_threads'
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises'
 import type { BenchSystem, BenchValue } from './systems/types.js'
 import type { Workload } from './workloads.js'
 
+/**
+ * Where in the event loop a writer's next write starts. `immediate`: from a `setImmediate`
+ * callback (the check phase). `io`: from a MessagePort message, delivered in the poll phase like
+ * a request read from a socket, each in its own callback. The two differ for anything deferred
+ * with `setImmediate` (writebehind's `logWriteScheduling: 'immediate'`): from the poll phase it
+ * runs later in the same turn, from the check phase only in the next one.
+ */
+export type Arrival = 'immediate' | 'io'
+
 export interface LoadOptions {
+  readonly arrival?: Arrival
   readonly durationMs: number
   readonly writers: number
   /** Upper bound on writes issued (give or take one per writer; sizes the latency array). */
@@ -71,7 +82,12 @@ class Load {
   /** One writer: waits for its turn, writes, records, until the time or the count runs out. */
   async writer(id: number): Promise<void> {
     const keys = this.workload.keys(id)
-    while (await this.nextTurn()) await this.writeOne(keys.next())
+    const arrive = this.options.arrival === 'io' ? viaPort() : { next: () => yieldToLoop(), close: () => {} }
+    try {
+      while (await this.nextTurn(arrive.next)) await this.writeOne(keys.next())
+    } finally {
+      arrive.close()
+    }
   }
 
   result(): LoadResult {
@@ -80,7 +96,7 @@ class Load {
   }
 
   // False once the load is over; otherwise waits out a pause and yields before the write.
-  private async nextTurn(): Promise<boolean> {
+  private async nextTurn(arrive: () => Promise<unknown>): Promise<boolean> {
     for (;;) {
       const elapsed = this.elapsed()
       if (elapsed >= this.options.durationMs || this.issued >= this.options.maxWrites) return false
@@ -90,7 +106,7 @@ class Load {
     }
     // Each write arrives as its own macrotask, like a request would: without this, a write that
     // resolves in a microtask would starve the system's timers and I/O.
-    await yieldToLoop()
+    await arrive()
     return true
   }
 
@@ -109,5 +125,23 @@ class Load {
     this.latencies[this.acked++] = performance.now() - t0
     const seen = this.lastAcked.get(key)
     if (seen === undefined || seen.seq < value.seq) this.lastAcked.set(key, value)
+  }
+}
+
+/** A writer's own MessageChannel: `next()` resolves from the poll phase, in its own callback. */
+function viaPort(): { next: () => Promise<void>; close: () => void } {
+  const { port1, port2 } = new MessageChannel()
+  let wake: (() => void) | undefined
+  port1.on('message', () => {
+    const resolve = wake
+    wake = undefined
+    resolve?.()
+  })
+  return {
+    next: () => new Promise<void>((resolve) => {
+      wake = resolve
+      port2.postMessage(0)
+    }),
+    close: () => port1.close(),
   }
 }

@@ -2,9 +2,11 @@
 // within-run ratios of the report. Run with `npm test -- bench/harness.test.ts`.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { runLoad, type Arrival } from './driver.js'
 import { renderReport, summarise, targets } from './lib/report.js'
 import type { RunResult } from './lib/result.js'
 import { latencySummary, median } from './lib/stats.js'
+import type { BenchSystem, BenchValue } from './systems/types.js'
 import { bursts, sampleCdf, seededRandom, uniform, zipf, zipfCdf } from './workloads.js'
 
 describe('workloads', () => {
@@ -136,4 +138,33 @@ describe('report', () => {
     assert.match(md, /\| bullmq \|.*ERROR: drain did not finish \|/)
     assert.match(md, /npm run bench/)
   })
+})
+
+describe('driver', () => {
+  // A system whose ack waits for setImmediate, like writebehind's grouped log writes.
+  function deferredAckSystem(): BenchSystem & { stored: Map<string, BenchValue> } {
+    const stored = new Map<string, BenchValue>()
+    return {
+      name: 'deferred', stored,
+      setup: async () => ({ table: 't', keyColumn: 'k', valueColumn: 'v' }),
+      write: (key: string, value: BenchValue) => new Promise<void>((resolve) => {
+        stored.set(key, value)
+        setImmediate(resolve)
+      }),
+      drain: async () => {},
+      dbStats: () => ({ statements: 0, rows: 0 }),
+      teardown: async () => {},
+    }
+  }
+
+  for (const arrival of ['immediate', 'io'] as Arrival[]) {
+    it(`drives writers with ${arrival} arrival, records every ack and the newest value per key`, async () => {
+      const system = deferredAckSystem()
+      const load = await runLoad(system, uniform(50), { arrival, durationMs: 100, writers: 8, maxWrites: 2000 })
+      assert.ok(load.acked > 0 && load.acked <= 2000 + 8, `acked ${load.acked}`)
+      assert.equal(load.latencies.length, load.acked)
+      assert.equal(load.failed, 0)
+      for (const [key, value] of load.lastAcked) assert.equal(system.stored.get(key)?.seq, value.seq)
+    })
+  }
 })

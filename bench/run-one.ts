@@ -55,6 +55,7 @@ async function measure(system: BenchSystem, teardown: () => Promise<void>, admin
 async function loadAndDrain(system: BenchSystem, workload: Workload): Promise<{ load: LoadResult; drainMs: number }> {
   log(`load for ${job.durationMs} ms with ${job.writers} writers`)
   const load = await runLoad(system, workload, {
+    arrival: job.arrival ?? 'immediate',
     durationMs: job.durationMs,
     writers: job.writers,
     maxWrites: job.maxWrites,

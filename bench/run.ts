@@ -5,7 +5,7 @@
  *   npm run bench -- --only zipf --systems direct-1,writebehind-log --duration 5s --runs 3
  *
  * Options: --only <workloads>, --systems <names>, --duration <5s|500ms>, --runs <N>,
- * --writers <W>, --max-writes <N>, --drain-timeout <120s>, --out <file>; --list prints the
+ * --writers <W>, --max-writes <N>, --drain-timeout <120s>, --arrival <immediate|io>, --out <file>; --list prints the
  * systems and workloads.
  */
 import { spawn } from 'node:child_process'
@@ -18,6 +18,7 @@ import { describeMachine } from './lib/machine.js'
 import { renderReport, type ReportContext } from './lib/report.js'
 import type { Job, RunResult } from './lib/result.js'
 import { BASELINE, DEFAULT_SYSTEMS, SYSTEMS } from './systems/index.js'
+import type { Arrival } from './driver.js'
 import { allWorkloads, type Workload } from './workloads.js'
 
 interface Plan {
@@ -29,6 +30,7 @@ interface Plan {
   writers: number
   maxWrites: number
   drainTimeoutMs: number
+  arrival: Arrival
   out: string
 }
 
@@ -38,6 +40,11 @@ function duration(text: string, option: string): number {
   if (match === null) throw new TypeError(`--${option} must look like 5s, 500ms or 2m, got "${text}"`)
   const unit = match[2] === 'ms' ? 1 : match[2] === 'm' ? 60_000 : 1000
   return Number(match[1]) * unit
+}
+
+function arrival(text: string): Arrival {
+  if (text !== 'immediate' && text !== 'io') throw new TypeError(`--arrival must be immediate or io, got "${text}"`)
+  return text
 }
 
 function positiveInt(text: string, option: string): number {
@@ -63,6 +70,7 @@ function parsePlan(argv: string[]): Plan {
       runs: { type: 'string', default: '1' }, writers: { type: 'string', default: '64' },
       'max-writes': { type: 'string', default: '3000000' }, 'drain-timeout': { type: 'string', default: '120s' },
       out: { type: 'string', default: 'bench/RESULTS.md' }, list: { type: 'boolean', default: false },
+      arrival: { type: 'string', default: 'immediate' },
     },
   })
 
@@ -77,6 +85,7 @@ function parsePlan(argv: string[]): Plan {
     writers: positiveInt(values.writers, 'writers'),
     maxWrites: positiveInt(values['max-writes'], 'max-writes'),
     drainTimeoutMs: duration(values['drain-timeout'], 'drain-timeout'),
+    arrival: arrival(values.arrival),
     out: values.out,
   }
 }
@@ -122,9 +131,9 @@ async function runAll(plan: Plan, ctx: Omit<ReportContext, 'date'>, scratch: str
       for (const system of plan.systems) {
         const n = results.length + 1
         console.log(`[${n}/${total}] ${system} / ${workload.name} / run ${run}`)
-        const { durationMs, writers, maxWrites, drainTimeoutMs } = plan
+        const { durationMs, writers, maxWrites, drainTimeoutMs, arrival } = plan
         const out = join(scratch, `${n}.json`)
-        const result = await measure({ system, workload: workload.name, run, durationMs, writers, maxWrites, drainTimeoutMs, out })
+        const result = await measure({ system, workload: workload.name, run, durationMs, writers, maxWrites, drainTimeoutMs, arrival, out })
         results.push(result)
         console.log(`  → ${describe(result)}`)
       }
@@ -150,7 +159,7 @@ async function main(): Promise<void> {
   const ctx = {
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, ''),
     machine: await describeMachine(),
-    settings: `${plan.writers} concurrent writers, ${plan.durationMs / 1000} s of load per measurement, at most ${plan.maxWrites.toLocaleString('en-US')} writes, ${plan.runs} run(s), each measurement in a fresh process.`,
+    settings: `${plan.writers} concurrent writers (each write starting ${plan.arrival === 'io' ? 'from a MessagePort message, in the poll phase' : 'from setImmediate, in the check phase'}), ${plan.durationMs / 1000} s of load per measurement, at most ${plan.maxWrites.toLocaleString('en-US')} writes, ${plan.runs} run(s), each measurement in a fresh process.`,
     workloads: plan.workloads, systems: plan.systems, baseline: BASELINE,
   }
   const scratch = await mkdtemp(join(tmpdir(), 'wbbench-results-'))

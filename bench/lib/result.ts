@@ -40,5 +40,7 @@ export interface Job {
   writers: number
   maxWrites: number
   drainTimeoutMs: number
+  /** How a writer's next write arrives: see `Arrival` in bench/driver.ts. Absent: 'immediate'. */
+  arrival?: 'immediate' | 'io'
   out: string
 }
