@@ -5,17 +5,20 @@
  * check compares with the database after the drain.
  */
 import { performance } from 'node:perf_hooks'
-import { MessageChannel } from 'node:worker_threads'
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import { once } from 'node:events'
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises'
 import type { BenchSystem, BenchValue } from './systems/types.js'
 import type { Workload } from './workloads.js'
 
 /**
  * Where in the event loop a writer's next write starts. `immediate`: from a `setImmediate`
- * callback (the check phase). `io`: from a MessagePort message, delivered in the poll phase like
- * a request read from a socket, each in its own callback. The two differ for anything deferred
- * with `setImmediate` (writebehind's `logWriteScheduling: 'immediate'`): from the poll phase it
- * runs later in the same turn, from the check phase only in the next one.
+ * callback (the check phase). `io`: from a socket's 'data' callback (the poll phase), like a
+ * request: each writer owns a loopback TCP connection to a server in the same process, and sends
+ * itself one byte before each write. The two differ for anything deferred with `setImmediate`
+ * (writebehind's `logWriteScheduling: 'immediate'`): from the poll phase it runs later in the
+ * same turn, from the check phase only in the next one. (A MessagePort was tried first and
+ * rejected: it delivers up to 1000 messages per callback, which starved timers and I/O.)
  */
 export type Arrival = 'immediate' | 'io'
 
@@ -45,12 +48,14 @@ export interface LoadResult {
 
 /** Drives `workload` through `system` and returns what was acknowledged. */
 export async function runLoad(system: BenchSystem, workload: Workload, options: LoadOptions): Promise<LoadResult> {
+  const arrivals = options.arrival === 'io' ? await SocketArrivals.open(options.writers) : undefined
   const load = new Load(system, workload, options)
   const progress = setInterval(() => options.onProgress?.(load.acked, load.elapsed()), 1000)
   try {
-    await Promise.all(Array.from({ length: options.writers }, (_, id) => load.writer(id)))
+    await Promise.all(Array.from({ length: options.writers }, (_, id) => load.writer(id, arrivals?.writer(id) ?? yieldToLoop)))
   } finally {
     clearInterval(progress)
+    await arrivals?.close()
   }
   return load.result()
 }
@@ -80,14 +85,9 @@ class Load {
   }
 
   /** One writer: waits for its turn, writes, records, until the time or the count runs out. */
-  async writer(id: number): Promise<void> {
+  async writer(id: number, arrive: () => Promise<unknown>): Promise<void> {
     const keys = this.workload.keys(id)
-    const arrive = this.options.arrival === 'io' ? viaPort() : { next: () => yieldToLoop(), close: () => {} }
-    try {
-      while (await this.nextTurn(arrive.next)) await this.writeOne(keys.next())
-    } finally {
-      arrive.close()
-    }
+    while (await this.nextTurn(arrive)) await this.writeOne(keys.next())
   }
 
   result(): LoadResult {
@@ -128,20 +128,52 @@ class Load {
   }
 }
 
-/** A writer's own MessageChannel: `next()` resolves from the poll phase, in its own callback. */
-function viaPort(): { next: () => Promise<void>; close: () => void } {
-  const { port1, port2 } = new MessageChannel()
-  let wake: (() => void) | undefined
-  port1.on('message', () => {
-    const resolve = wake
-    wake = undefined
-    resolve?.()
-  })
-  return {
-    next: () => new Promise<void>((resolve) => {
-      wake = resolve
-      port2.postMessage(0)
-    }),
-    close: () => port1.close(),
+/** One loopback connection per writer; `writer(id)()` resolves from that connection's 'data' callback. */
+class SocketArrivals {
+  private constructor(
+    private readonly server: Server,
+    private readonly clients: Socket[],
+    private readonly wakers: (() => void)[],
+  ) {}
+
+  static async open(writers: number): Promise<SocketArrivals> {
+    const wakers: (() => void)[] = []
+    const accepted: Socket[] = []
+    const server = createServer({ noDelay: true }, (socket) => {
+      // The first byte names the writer; every later byte wakes it.
+      socket.once('data', (first) => {
+        const id = first[0]! | (first[1]! << 8)
+        accepted.push(socket)
+        socket.on('data', () => wakers[id]?.())
+        wakers[id]?.()
+      })
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const { port } = server.address() as { port: number }
+    const clients = await Promise.all(Array.from({ length: writers }, async (_, id) => {
+      const client = connect({ port, host: '127.0.0.1', noDelay: true })
+      await once(client, 'connect')
+      const ready = new Promise<void>((resolve) => { wakers[id] = resolve })
+      client.write(Buffer.from([id & 0xff, id >> 8]))
+      await ready
+      return client
+    }))
+    return new SocketArrivals(server, clients, wakers)
+  }
+
+  writer(id: number): () => Promise<void> {
+    const client = this.clients[id]!
+    const byte = Buffer.from([1])
+    return () => new Promise<void>((resolve) => {
+      this.wakers[id] = resolve
+      client.write(byte)
+    })
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.clients) client.destroy()
+    this.server.close()
+    await once(this.server, 'close')
   }
 }
