@@ -18,7 +18,8 @@ import type { Workload } from './workloads.js'
  * itself one byte before each write. The two differ for anything deferred with `setImmediate`
  * (writebehind's `logWriteScheduling: 'immediate'`): from the poll phase it runs later in the
  * same turn, from the check phase only in the next one. (A MessagePort was tried first and
- * rejected: it delivers up to 1000 messages per callback, which starved timers and I/O.)
+ * rejected: under this load it starved timers and I/O, and writebehind's flusher sent no batch
+ * for 3 s.)
  */
 export type Arrival = 'immediate' | 'io'
 
