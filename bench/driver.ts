@@ -139,12 +139,10 @@ class SocketArrivals {
 
   static async open(writers: number): Promise<SocketArrivals> {
     const wakers: (() => void)[] = []
-    const accepted: Socket[] = []
     const server = createServer({ noDelay: true }, (socket) => {
       // The first byte names the writer; every later byte wakes it.
       socket.once('data', (first) => {
         const id = first[0]! | (first[1]! << 8)
-        accepted.push(socket)
         socket.on('data', () => wakers[id]?.())
         wakers[id]?.()
       })

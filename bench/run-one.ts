@@ -37,9 +37,14 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
   }
 }
 
-async function measure(system: BenchSystem, teardown: () => Promise<void>, admin: pg.Pool): Promise<RunResult> {
+function jobWorkload(): Workload {
   const workload = allWorkloads().find((w) => w.name === job.workload)
   if (workload === undefined) throw new Error(`unknown workload ${job.workload}`)
+  return workload
+}
+
+async function measure(system: BenchSystem, teardown: () => Promise<void>, admin: pg.Pool): Promise<RunResult> {
+  const workload = jobWorkload()
   const info: TableInfo = await system.setup()
   const before = await tuplesWritten(admin, info.table)
   const { load, drainMs } = await loadAndDrain(system, workload)
@@ -103,42 +108,36 @@ function failed(error: unknown): RunResult {
 
 /** The pg-ceiling probe (bench/ceiling.ts): its "writes/s" is rows committed per second. */
 async function measureProbe(admin: pg.Pool): Promise<RunResult> {
-  const workload = allWorkloads().find((w) => w.name === job.workload)
-  if (workload === undefined) throw new Error(`unknown workload ${job.workload}`)
   log(`batched upserts for ${job.durationMs} ms`)
-  const { info, load, counted, tuplesBefore } = await measureCeiling(workload, job.durationMs, admin)
+  const { info, load, counted, tuplesBefore } = await measureCeiling(jobWorkload(), job.durationMs, admin)
   const pgStatRows = (await settledTuplesWritten(admin, info.table, tuplesBefore + counted.rows)) - tuplesBefore
   const verify = await verifyFinalState(admin, info, load.lastAcked, load.failedKeys)
   const result = toResult(load, { drainMs: 0, peakRssMb: process.resourceUsage().maxRSS / 1024, counted, pgStatRows, verify })
   return { ...result, writesPerSec: counted.rows / (load.elapsedMs / 1000) }
 }
 
-async function main(): Promise<void> {
-  if (job.system === CEILING) {
-    const admin = openPool(1)
-    let result: RunResult
-    try {
-      result = await measureProbe(admin)
-    } catch (err) {
-      result = failed(err)
-    } finally {
-      await admin.end()
-    }
-    await writeFile(job.out, JSON.stringify(result))
-    return
-  }
+/** One system, torn down even when the measurement fails. */
+async function measureSystem(admin: pg.Pool): Promise<RunResult> {
   const factory = SYSTEMS.get(job.system)
   if (factory === undefined) throw new Error(`unknown system ${job.system}`)
   const system = factory()
   let teardownDone: Promise<void> | undefined
   const teardown = (): Promise<void> => (teardownDone ??= system.teardown())
+  try {
+    return await measure(system, teardown, admin)
+  } catch (err) {
+    await teardown().catch((e: unknown) => log(`teardown failed: ${String(e)}`))
+    throw err
+  }
+}
+
+async function main(): Promise<void> {
   const admin = openPool(1)
   let result: RunResult
   try {
-    result = await measure(system, teardown, admin)
+    result = job.system === CEILING ? await measureProbe(admin) : await measureSystem(admin)
   } catch (err) {
     result = failed(err)
-    await teardown().catch((e: unknown) => log(`teardown failed: ${String(e)}`))
   } finally {
     await admin.end()
   }

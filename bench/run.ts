@@ -159,7 +159,7 @@ async function main(): Promise<void> {
   const ctx = {
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, ''),
     machine: await describeMachine(),
-    settings: `${plan.writers} concurrent writers (each write starting ${plan.arrival === 'io' ? 'from a MessagePort message, in the poll phase' : 'from setImmediate, in the check phase'}), ${plan.durationMs / 1000} s of load per measurement, at most ${plan.maxWrites.toLocaleString('en-US')} writes, ${plan.runs} run(s), each measurement in a fresh process.`,
+    settings: `${plan.writers} concurrent writers (each write starting ${plan.arrival === 'io' ? "from its loopback socket's 'data' callback, in the poll phase" : 'from setImmediate, in the check phase'}), ${plan.durationMs / 1000} s of load per measurement, at most ${plan.maxWrites.toLocaleString('en-US')} writes, ${plan.runs} run(s), each measurement in a fresh process.`,
     workloads: plan.workloads, systems: plan.systems, baseline: BASELINE,
   }
   const scratch = await mkdtemp(join(tmpdir(), 'wbbench-results-'))

@@ -1,3 +1,5 @@
+import type { Arrival } from '../driver.js'
+
 /**
  * What one measured run (one system, one workload, one repetition) reports back to the harness.
  */
@@ -41,6 +43,6 @@ export interface Job {
   maxWrites: number
   drainTimeoutMs: number
   /** How a writer's next write arrives: see `Arrival` in bench/driver.ts. Absent: 'immediate'. */
-  arrival?: 'immediate' | 'io'
+  arrival?: Arrival
   out: string
 }

@@ -4,10 +4,10 @@
  *
  * Group commit. `append` only encodes into the active segment's buffer; a buffer past
  * `writeThresholdBytes` is written at once. The first `written()` caller of a callback schedules
- * one fs write (see below), which every `written()` caller until then shares; appends nobody waits
- * on are written once per event-loop turn (setImmediate). `synced()` callers share one fdatasync round; while a
- * round runs, new callers queue for the next one, which starts as soon as it ends (classic group
- * commit). fsync is async, so the event loop keeps serving while the disk works.
+ * one fs write (see below), which every `written()` caller until then shares; appends nobody
+ * waits on are written once per event-loop turn (setImmediate). `synced()` callers share one
+ * fdatasync round; while a round runs, new callers queue for the next one, which starts as soon
+ * as it ends (classic group commit). fsync is async, so the event loop keeps serving while the disk works.
  *
  * The write is scheduled in a microtask, not with setImmediate. bench/log.bench.ts (interleaved,
  * 74-byte records, 2-core VM): one sequential `append + await written()` writer ran 402k/s with
