@@ -56,6 +56,23 @@ export interface BatchResult {
   readonly failures?: readonly OpFailure[]
   /** How many ops were skipped because the store already held a newer version (for stats). */
   readonly fenced?: number
+  /**
+   * Ops that were NOT applied because the store holds a STRICTLY newer version of their key
+   * (written by another writer, or issued by a cache whose versions fell behind), each with the
+   * version the store holds. An op whose version the store already holds exactly is a redelivery
+   * and counts as applied: do not list it. A fenced op is news, not success: the cache stops
+   * serving its value and rejects a write-through that waited for it (`WriteSupersededError`).
+   * Stores that cannot tell leave this out (their fenced ops then count as applied).
+   */
+  readonly superseded?: readonly SupersededOp[]
+}
+
+/** An op the store refused because it holds a newer version of the key. */
+export interface SupersededOp {
+  /** Index of the op in the batch passed to `writeBatch`. */
+  readonly index: number
+  /** The version the store holds for the key (greater than the op's). */
+  readonly version: number
 }
 
 /** A value read back from a store. Tombstoned (deleted) keys are simply absent. */
@@ -92,6 +109,23 @@ export interface Store {
    * circuit probes with a real batch.
    */
   ping?(): Promise<void>
+
+  /**
+   * Verifies that the store can take writes: reachable, authenticated, its table present (or
+   * created) and readable and writable by this role. Throws a `StoreError` whose message names the
+   * cause and what to do (a missing table, a missing privilege, a wrong password, a missing driver
+   * package). `WriteBehindCache.open()` calls it (unless `checkStore: false`) before it touches
+   * anything, and the CLI's recovery commands call it before they touch a dir. Optional: without
+   * it the cache falls back to `ping()`. May be called repeatedly; changes no row.
+   */
+  check?(): Promise<void>
+
+  /**
+   * The highest version the store holds for any key (0 when empty). The cache raises its version
+   * source above it at open, so that a cache without a dirty log, on a clock that stepped back,
+   * never issues versions that the store would fence. Optional; may cost a scan.
+   */
+  highestVersion?(): Promise<number>
 
   /** Releases resources the store owns. Called once by `cache.close()`; optional. */
   close?(): Promise<void>
