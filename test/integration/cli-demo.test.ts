@@ -113,16 +113,16 @@ describe('writebehind demo', () => {
       await mkdir(dir)
       await writeFile(join(dir, 'thesis.tex'), 'do not delete')
       const out = capture()
-      assert.equal(await run(['--duration', '0', '--db', join(root, 'd.db'), '--dir', dir], out), 1)
+      assert.equal(await run(['--duration', '0', '--db', join(root, 'd.db'), '--dir', dir], out), 64)
       assert.match(out.text(), /^error: refusing to clean/)
       assert.deepEqual(await readdir(dir), ['thesis.tex'])
     })
   })
 
-  it('rejects bad options with exit 2 and the usage', async () => {
+  it('rejects bad options with exit 64 and the usage', async () => {
     for (const args of [['--players', 'many'], ['--writers', '0'], ['--durability', 'paper'], ['--zipf'], ['--nope'], ['extra']]) {
       const out = capture()
-      assert.equal(await run(args, out), 2, args.join(' '))
+      assert.equal(await run(args, out), 64, args.join(' '))
       assert.match(out.text(), /^error: /)
       assert.match(out.text(), /Usage: writebehind demo/)
     }
@@ -269,9 +269,9 @@ describe('writebehind binary', () => {
     }
   })
 
-  it('exits 2 on an unknown command, after saying so', () => {
+  it('exits 64 on an unknown command, after saying so', () => {
     const { status, stdout } = cli('nonsense')
-    assert.equal(status, 2)
+    assert.equal(status, 64)
     assert.match(stdout, /unknown command "nonsense"/)
     assert.match(stdout, /Usage: writebehind <command>/)
   })
@@ -291,7 +291,7 @@ describe('writebehind binary', () => {
     assert.equal(version.status, 0)
     assert.equal(version.stdout.trim(), '0.1.0')
     const bad = cli('demo', '--players', 'lots')
-    assert.equal(bad.status, 2)
+    assert.equal(bad.status, 64)
     assert.match(bad.stdout, /--players must be a whole number/)
   })
 })
