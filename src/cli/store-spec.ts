@@ -149,7 +149,9 @@ async function openConfig(path: string): Promise<CliStore> {
     module = (await import(pathToFileURL(file).href)) as ConfigExports & { default?: unknown }
   } catch (error) {
     const hint = /\.[cm]?tsx?$/.test(file) ? ' (a .ts module loads only when writebehind runs under tsx: use .js or .mjs, or run `node --import tsx`)' : ''
-    throw new CliError(EXIT.USAGE, `cannot load --config ${path}${hint}: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+    // A package the module imports is not installed (its driver, most often): the store is unavailable.
+    const code = (error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND' ? EXIT.UNAVAILABLE : EXIT.USAGE
+    throw new CliError(code, `cannot load --config ${path}${hint}: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
   }
   let exports: ConfigExports = module.store !== undefined ? module : await resolveDefault(module.default)
   if (typeof exports.store === 'function') exports = { ...exports, store: await (exports.store as () => unknown)() }
