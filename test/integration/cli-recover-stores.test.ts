@@ -276,6 +276,28 @@ describe('recover refuses a store that is not usable, leaving the dir byte for b
   })
 })
 
+describe('recover still dead-letters bad data once the store has shown it works', () => {
+  it('a poison row among good ones (whole batch fails, bisected) is dead-lettered, the rest land, exit 0', async () => {
+    await withRoot(async () => {
+      const dir = join(root, 'cache')
+      await leaveDirtyLog(dir)
+      const config = join(root, 'poison.config.mjs')
+      await writeFile(
+        config,
+        `import { PoisonStore } from ${JSON.stringify(fileURLToPath(new URL('../helpers/faulty-stores.ts', import.meta.url)))}
+import { MemoryStore } from ${JSON.stringify(join(SRC, 'stores/memory-store.ts'))}
+export const inner = new MemoryStore()
+export const store = new PoisonStore(inner, { isPoison: (op) => op.key === 'user:14' })
+`,
+      )
+      const { code, text } = await cli(recover, [dir, '--config', config])
+      assert.equal(code, 0, text)
+      assert.match(text, /flushed 24 of 25 keys to the store in .*, 1 dead-lettered/)
+      assert.deepEqual((await readDeadLetters(dir)).letters.map((l) => [l.key, l.error.code]), [['user:14', 'E_POISON']])
+    })
+  })
+})
+
 describe('dlq replay on the stores a user has', () => {
   it('replays into PostgreSQL by URL with the original versions', async () => {
     await withRoot(async () => {
