@@ -17,11 +17,12 @@ export const DURABILITY_MEANING: Readonly<Record<Durability, string>> = {
   store: 'a write is acknowledged once it is committed in the DB; a crash loses no acknowledged write, and the backlog stays empty',
 }
 
-/** What a crash right now would lose, for the live status line. */
-export function crashLoss(durability: Durability, backlog: number): string {
-  if (durability === 'memory') return `loses the latest writes of ${count(backlog)} keys`
-  if (durability === 'log') return `kill -9 loses 0, power loss up to ${count(backlog)} keys`
-  return 'loses 0'
+/** What a crash would lose with `backlog` keys not yet in the DB: `now` for the live line, `then` for the report. */
+export function crashLoss(durability: Durability, backlog: number, when: 'now' | 'then' = 'now'): string {
+  const loses = when === 'now' ? 'loses' : 'would have lost'
+  if (durability === 'memory') return `${loses} the latest writes of ${count(backlog)} keys`
+  if (durability === 'log') return `kill -9 ${loses} nothing, a power loss up to ${count(backlog)} keys`
+  return `${loses} nothing acknowledged`
 }
 
 export interface DemoReport {
@@ -84,7 +85,7 @@ export function buildReport(inputs: ReportInputs): DemoReport {
     coalescingRatio: stats.coalescingRatio,
     durabilityMeaning: DURABILITY_MEANING[inputs.settings.durability as Durability] ?? '',
     backlogAtEnd: inputs.backlogAtEnd,
-    crashAtEnd: crashLoss(inputs.settings.durability as Durability, inputs.backlogAtEnd),
+    crashAtEnd: crashLoss(inputs.settings.durability as Durability, inputs.backlogAtEnd, 'then'),
     latencyMs: { p50: board.latency.percentile(50), p99: board.latency.percentile(99), max: board.latency.max, mean: board.latency.mean },
     drainMs: inputs.drainMs,
     close: { drained: close.drained, unflushed: close.unflushed, safeInLog: close.safeInLog, errors: close.errors.map((e) => e.message) },
@@ -106,7 +107,7 @@ export function formatReport(r: DemoReport): string {
     `DB batches            ${count(r.batches)} transactions, ${count(r.statements)} statements`,
     `coalescing ratio      ${r.coalescingRatio.toFixed(2)} writes acknowledged per row written`,
     `durability            ${String(r.settings.durability)}: ${r.durabilityMeaning}`,
-    `crash as writes ended ${count(r.backlogAtEnd)} keys were not yet in the DB: a crash then ${r.crashAtEnd}`,
+    `crash as writes ended ${r.crashAtEnd} (${count(r.backlogAtEnd)} keys were not yet in the DB)`,
     `drain at close        ${duration(r.drainMs)}: ${r.close.drained ? 'drained' : `NOT drained, ${count(r.close.unflushed)} entries left${r.close.safeInLog ? ' (safe in the log)' : ''}`}`,
   ]
   if (r.failedBatches > 0 || r.deadLettered > 0) lines.push(`failures              ${r.failedBatches} failed batches, ${r.deadLettered} dead-lettered`)
