@@ -185,7 +185,7 @@ function isStore(value: unknown): value is Store {
 }
 
 /** Imports a driver package, or says which one to install. */
-async function requireDriver(specifier: string, forWhat: string, pkg = specifier): Promise<unknown> {
+export async function requireDriver(specifier: string, forWhat: string, pkg = specifier): Promise<unknown> {
   try {
     return await import(specifier)
   } catch (error) {
