@@ -78,7 +78,8 @@ export async function checkStore(opened: CliStore): Promise<void> {
 
 /** The `CliError` for a store that failed its check. */
 export function unavailable(label: string, error: unknown): CliError {
-  const reason = error instanceof Error ? error.message : String(error)
+  // The stores' retry advice is for a running cache; here nothing is retried.
+  const reason = (error instanceof Error ? error.message : String(error)).replace(/ This looks transient \([^)]*\); the batch will be retried\.$/, '')
   return new CliError(EXIT.UNAVAILABLE, `the store ${label} is not usable: ${reason}\nNothing in the dir was changed. Fix the store (or the --store / --config given) and run again.`, { cause: error })
 }
 
