@@ -4,11 +4,14 @@
  *
  *   writebehind demo | inspect | verify | recover | dlq | help | --version
  *
- * The exit code is the command's own (see each command's header); main itself exits 2 on an
- * unknown command and 1 when a command throws.
+ * The exit code is the command's own, in the one convention of exit-codes.ts; main itself exits
+ * 64 on an unknown command and 70 when a command throws. When the reader of stdout goes away
+ * (`writebehind dlq list | head -1`: EPIPE), it exits at once, quietly, with status 0.
  * Importing this module runs the CLI: it is the entry point, not a library.
  */
 import { readFileSync } from 'node:fs'
+import { closest } from './args.js'
+import { EXIT } from './exit-codes.js'
 import { MAIN_USAGE } from './usage.js'
 
 /** What every module under `commands/` exports. */
@@ -30,13 +33,15 @@ async function main(argv: readonly string[], out: NodeJS.WritableStream): Promis
     return 0
   }
   if (!COMMANDS.has(name)) {
-    out.write(`error: unknown command "${name}"\n\n${MAIN_USAGE}`)
-    return 2
+    const close = closest(name.replace(/^-+/, ''), [...COMMANDS, 'help', 'version'])
+    const hint = close === undefined ? '' : ` (did you mean ${close === 'version' ? '--version' : close}?)`
+    out.write(`error: unknown command "${name}"${hint}\n\n${MAIN_USAGE}`)
+    return EXIT.USAGE
   }
   const command = await load(name)
   if (command === undefined) {
     out.write(`error: the ${name} command is not part of this build\n`)
-    return 1
+    return EXIT.INTERNAL
   }
   return command.run(rest, out)
 }
@@ -67,12 +72,23 @@ function version(): string {
   return 'unknown'
 }
 
+// The reader went away (`| head`): nothing more can be shown, so stop now, quietly. Being stopped
+// here is no worse for a dir than being killed, which the log is built to survive.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(EXIT.OK)
+  throw error
+})
+
 main(process.argv.slice(2), process.stdout).then(
-  (code) => {
-    process.exitCode = code
-  },
+  (code) => finish(code),
   (error: unknown) => {
-    process.stderr.write(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
-    process.exitCode = 1
+    process.stderr.write(`error (internal, please report): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    finish(EXIT.INTERNAL)
   },
 )
+
+/** Sets the exit code; a pool a --config module left open (or any other handle) does not keep the process alive. */
+function finish(code: number): void {
+  process.exitCode = code
+  setTimeout(() => process.exit(code), 200).unref()
+}

@@ -1,8 +1,8 @@
 /**
- * The CLI's usage texts and the option specs of the commands this file describes (demo,
- * recover). Kept apart from the commands so `writebehind help` loads none of their dependencies.
+ * The CLI's usage texts and the option specs of every command. Kept apart from the commands so `writebehind help` loads none of their dependencies.
  */
 import { describeOptions, type OptionSpecs } from './args.js'
+import { EXIT_CODES_HELP } from './exit-codes.js'
 
 /** `writebehind demo` options, all with defaults. */
 export const DEMO_OPTIONS = {
@@ -20,14 +20,61 @@ export const DEMO_OPTIONS = {
   help: { type: 'flag', help: 'show this help' },
 } as const satisfies OptionSpecs
 
+/** How the recovery commands (`recover`, `dlq replay`) name their store. */
+export const STORE_OPTIONS = {
+  store: { type: 'string', placeholder: 'url|path', help: 'postgres://, postgresql://, mysql://, mariadb:// URL, or a SQLite path (sqlite:<path>, file:<path>)' },
+  table: { type: 'string', placeholder: 'name', help: `the built-in table in that store (default: writebehind_entries)` },
+  'create-table': { type: 'flag', help: 'create the built-in table if it is missing (default: it must exist, and a SQLite file too)' },
+  config: { type: 'string', placeholder: 'module', help: 'a .js/.mjs/.cjs module exporting `store` (and optionally `codec`, `close`), instead of --store' },
+} as const satisfies OptionSpecs
+
 /** `writebehind recover` options. */
 export const RECOVER_OPTIONS = {
-  store: { type: 'string', help: 'SQLite file to flush into (required)' },
-  table: { type: 'string', help: 'table in that file', default: 'writebehind_entries' },
-  timeout: { type: 'number', help: 'give up draining after this many ms', default: 60_000, min: 0, integer: true },
+  ...STORE_OPTIONS,
+  timeout: { type: 'number', help: 'give up draining after this many ms (what is left stays in the log)', default: 60_000, min: 0, integer: true },
   help: { type: 'flag', help: 'show this help' },
 } as const satisfies OptionSpecs
 
+/** `writebehind dlq` options (each subcommand takes some of them). */
+export const DLQ_OPTIONS = {
+  json: { type: 'flag', help: 'list: print the letters as JSON' },
+  prefix: { type: 'string', placeholder: 'P', help: 'only the letters whose key starts with P' },
+  key: { type: 'strings', placeholder: 'K', help: 'only this key (repeatable)' },
+  all: { type: 'flag', help: 'drop: every letter' },
+  yes: { type: 'flag', help: 'drop: really drop (without it, drop only prints what it would drop)' },
+  ...STORE_OPTIONS,
+  help: { type: 'flag', help: 'show this help' },
+} as const satisfies OptionSpecs
+
+/** `writebehind inspect` / `verify` options. */
+export const INSPECT_OPTIONS = {
+  json: { type: 'flag', help: 'print the report as JSON' },
+  limit: { type: 'number', help: 'dirty keys to list', default: 50, min: 0, integer: true },
+  help: { type: 'flag', help: 'show this help' },
+} as const satisfies OptionSpecs
+
+export const VERIFY_OPTIONS = {
+  json: { type: 'flag', help: 'print the result as JSON' },
+  help: { type: 'flag', help: 'show this help' },
+} as const satisfies OptionSpecs
+
+const STORE_HELP = `The store (recover, dlq replay) is the one the app writes to:
+  --store postgres://user:pass@host:5432/db   PostgreSQL (needs the pg package)
+  --store mysql://user:pass@host:3306/db      MySQL or MariaDB, also mariadb:// (needs mysql2)
+  --store ./app.db | sqlite:./app.db          SQLite (needs better-sqlite3)
+  --table <name>                              the built-in table (default writebehind_entries)
+  --config ./writebehind.config.mjs           a module that builds the store itself (a mapped
+      table, your own pool, a codec): \`export const store = new PostgresStore({ pool, table })\`
+      (or a function returning it, or a default-exported { store, codec, close }); \`close()\`,
+      if exported, runs at the end (end your pool there). .js/.mjs/.cjs; .ts only under tsx.
+The store is checked (reachable, table present and readable, and what store.check() verifies)
+before the dir is touched: a store that is not usable is refused with exit 69 and the dir is
+left as it was. The table must exist unless --create-table is given (a mistyped URL, path or
+table is refused instead of filling a new, empty table). A store that then fails every write
+alike stops the run (exit 69): nothing is dead-lettered, the log and the letters stay as they
+were; only once the store has applied a write in this run is a write it refuses for good
+(bad data) dead-lettered.
+`
 export const DEMO_USAGE = `Usage: writebehind demo [options]
 
 A leaderboard workload on the embedded SQLite store: concurrent writers update Zipf-distributed
@@ -38,12 +85,48 @@ Options:
 ${describeOptions(DEMO_OPTIONS)}
 `
 
-export const RECOVER_USAGE = `Usage: writebehind recover <dir> --store <sqlite path> [options]
+export const RECOVER_USAGE = `Usage: writebehind recover <dir> (--store <url|path> [--table name] | --config <module>) [options]
 
-Flushes what a dead process left in the dirty log of <dir> into a SQLite store, offline.
+Flushes what a dead process left in the dirty log of <dir> into the app's store, offline.
+Exit 0 when everything was flushed (or dead-lettered as bad data), 1 when keys stay in the log.
 
 Options:
 ${describeOptions(RECOVER_OPTIONS)}
+
+${STORE_HELP}
+${EXIT_CODES_HELP}`
+
+export const DLQ_USAGE = `Usage:
+  writebehind dlq list <dir> [--json] [--prefix P]
+  writebehind dlq drop <dir> (--key K ... | --prefix P | --all) [--yes]
+  writebehind dlq replay <dir> (--store <url|path> [--table name] | --config <module>) [--key K ... | --prefix P]
+
+list only reads the file. drop and replay take the dir's lock (refused, exit 75, while a cache
+runs on it). replay writes each letter with its original version (a newer write wins) and exits
+1 when some stay in the queue.
+
+Options:
+${describeOptions(DLQ_OPTIONS)}
+
+${STORE_HELP}
+${EXIT_CODES_HELP}`
+
+export const INSPECT_USAGE = `Usage: writebehind inspect <dir> [--json] [--limit n]
+
+Shows what a cache directory holds, without taking its lock. Exit 0 (64 bad usage, 66 no dir).
+
+Options:
+${describeOptions(INSPECT_OPTIONS)}
+`
+
+export const VERIFY_USAGE = `Usage: writebehind verify <dir> [--json]
+
+Checks every record of the dirty log without taking its lock or repairing anything.
+Exit 0 clean, 1 only a torn tail (repaired by the next open), 2 corrupt or unreadable;
+64 bad usage, 66 no such dir.
+
+Options:
+${describeOptions(VERIFY_OPTIONS)}
 `
 
 export const MAIN_USAGE = `Usage: writebehind <command> [options]
@@ -54,7 +137,8 @@ Commands:
                                   show what a cache directory holds (log segments, checkpoint,
                                   dirty keys, dead letters)
   verify <dir> [--json]           check every record of a dirty log (checksums, framing, order)
-  recover <dir> --store <file>    flush a dead process's dirty log into a SQLite store
+  recover <dir> --store <url|path> | --config <module>
+                                  flush a dead process's dirty log into the app's store
   dlq list|drop|replay <dir>      list, drop or replay dead letters
   help                            show this help
   --version                       print the version
@@ -70,5 +154,7 @@ ${describeOptions(RECOVER_OPTIONS)}
 dlq:
   writebehind dlq list <dir> [--json] [--prefix P]
   writebehind dlq drop <dir> (--key K ... | --prefix P | --all) [--yes]
-  writebehind dlq replay <dir> --store <sqlite path> [--key K ... | --prefix P]
-`
+  writebehind dlq replay <dir> (--store <url|path> | --config <module>) [--key K ... | --prefix P]
+
+${STORE_HELP}
+${EXIT_CODES_HELP}`

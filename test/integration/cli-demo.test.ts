@@ -98,6 +98,26 @@ describe('writebehind demo', () => {
     })
   })
 
+  it('states what the durability level means for a crash, what one would have lost, and what the coalescing figure counts', async () => {
+    await withTemp(async (root) => {
+      const memory = capture()
+      assert.equal(await run(['--duration', '2.3', '--players', '50', '--db', join(root, 'm.db'), '--durability', 'memory', '--interval', '60000'], memory), 0, memory.text())
+      const text = memory.text()
+      assert.match(text, /^durability memory: .*a crash \(process or machine\) loses every acknowledged write not yet in the DB/m)
+      assert.match(text, /writes\/row = writes acknowledged per row written so far \(coalescing\)/)
+      // The live line (every 2 s when not a terminal): the backlog in keys, writes per row, what a crash now would lose.
+      assert.match(text, /backlog [\d,]+ keys \(oldest .*\) +(-|[\d.]+) writes\/row +crash now: loses the latest writes of [\d,]+ keys/)
+      assert.match(text, /^crash as writes ended would have lost the latest writes of [\d,]+ keys \([\d,]+ keys were not yet in the DB\)$/m)
+      assert.match(text, /^coalescing ratio +[\d.]+ writes acknowledged per row written$/m)
+
+      const disk = capture()
+      assert.equal(await run(['--duration', '0.2', '--players', '50', '--db', join(root, 'd.db'), '--dir', join(root, 'log'), '--durability', 'disk', '--json'], disk), 0, disk.text())
+      const report = JSON.parse(disk.text()) as DemoReport
+      assert.match(report.durabilityMeaning, /fsynced; a crash, even a power loss, loses no acknowledged write/)
+      assert.equal(report.crashAtEnd, 'would have lost nothing acknowledged')
+    })
+  })
+
   it('passes the check on a zero-length run (no write, no table)', async () => {
     await withTemp(async (root) => {
       const out = capture()
@@ -113,16 +133,16 @@ describe('writebehind demo', () => {
       await mkdir(dir)
       await writeFile(join(dir, 'thesis.tex'), 'do not delete')
       const out = capture()
-      assert.equal(await run(['--duration', '0', '--db', join(root, 'd.db'), '--dir', dir], out), 1)
+      assert.equal(await run(['--duration', '0', '--db', join(root, 'd.db'), '--dir', dir], out), 64)
       assert.match(out.text(), /^error: refusing to clean/)
       assert.deepEqual(await readdir(dir), ['thesis.tex'])
     })
   })
 
-  it('rejects bad options with exit 2 and the usage', async () => {
+  it('rejects bad options with exit 64 and the usage', async () => {
     for (const args of [['--players', 'many'], ['--writers', '0'], ['--durability', 'paper'], ['--zipf'], ['--nope'], ['extra']]) {
       const out = capture()
-      assert.equal(await run(args, out), 2, args.join(' '))
+      assert.equal(await run(args, out), 64, args.join(' '))
       assert.match(out.text(), /^error: /)
       assert.match(out.text(), /Usage: writebehind demo/)
     }
@@ -269,9 +289,9 @@ describe('writebehind binary', () => {
     }
   })
 
-  it('exits 2 on an unknown command, after saying so', () => {
+  it('exits 64 on an unknown command, after saying so', () => {
     const { status, stdout } = cli('nonsense')
-    assert.equal(status, 2)
+    assert.equal(status, 64)
     assert.match(stdout, /unknown command "nonsense"/)
     assert.match(stdout, /Usage: writebehind <command>/)
   })
@@ -291,7 +311,7 @@ describe('writebehind binary', () => {
     assert.equal(version.status, 0)
     assert.equal(version.stdout.trim(), '0.1.0')
     const bad = cli('demo', '--players', 'lots')
-    assert.equal(bad.status, 2)
+    assert.equal(bad.status, 64)
     assert.match(bad.stdout, /--players must be a whole number/)
   })
 })

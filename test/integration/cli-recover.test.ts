@@ -18,6 +18,7 @@ import { run } from '../../src/cli/commands/recover.js'
 import { systemClock } from '../../src/contracts/clock.js'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { MemoryStore } from '../../src/stores/memory-store.js'
+import { snapshot } from '../helpers/dir-snapshot.js'
 import { OutageStore } from '../helpers/faulty-stores.js'
 
 /** A stream that keeps what is written to it. */
@@ -134,7 +135,7 @@ describe('writebehind recover', () => {
       const dbPath = join(root, 'app.db')
       const expected = await killWriterProcess(dir)
       const out = capture()
-      assert.equal(await run([dir, '--store', dbPath], out), 0, out.text())
+      assert.equal(await run([dir, '--store', dbPath, '--create-table'], out), 0, out.text())
       assert.match(out.text(), /50 keys to flush/)
       assertStoreHolds(dbPath, expected)
     } finally {
@@ -149,7 +150,7 @@ describe('writebehind recover', () => {
       const dbPath = join(root, 'app.db')
       const expected = await leaveDirtyLog(dir)
       const out = capture()
-      const code = await run([dir, '--store', dbPath], out)
+      const code = await run([dir, '--store', dbPath, '--create-table'], out)
       assert.equal(code, 0, out.text())
       assert.match(out.text(), /25 keys to flush/)
       assert.match(out.text(), /flushed 25 of 25 keys/)
@@ -174,58 +175,58 @@ describe('writebehind recover', () => {
       const dbPath = join(root, 'app.db')
       const expected = await leaveDirtyLog(dir)
       const out = capture()
-      assert.equal(await run([dir, '--store', dbPath, '--table', 'recovered_rows'], out), 0, out.text())
+      assert.equal(await run([dir, '--store', dbPath, '--table', 'recovered_rows', '--create-table'], out), 0, out.text())
       assertStoreHolds(dbPath, expected, 'recovered_rows')
     } finally {
       await rm(root, { recursive: true, force: true })
     }
   })
 
-  it('exits 1 and keeps the log when the store cannot be written, and a later run succeeds', async () => {
+  it('exits 69 and leaves the dir unchanged when the store cannot be opened, and a later run succeeds', async () => {
     const root = await tempDir()
     try {
       const dir = join(root, 'cache')
       const dbPath = join(root, 'app.db')
       const expected = await leaveDirtyLog(dir)
+      const before = await snapshot(dir)
       const out = capture()
-      // A directory is not a database file: SQLite cannot open it (a retryable error), so nothing drains.
+      // A directory is not a database file: refused before the dir is touched.
       const code = await run([dir, '--store', root, '--timeout', '300'], out)
-      assert.equal(code, 1, out.text())
-      assert.match(out.text(), /flushed 0 of 25 keys/)
-      assert.match(out.text(), /close: NOT drained, 25 unflushed/)
-      assert.match(out.text(), /close error: unable to open database file/)
+      assert.equal(code, 69, out.text())
+      assert.match(out.text(), /is not a file/)
+      assert.deepEqual(await snapshot(dir), before, 'the dir is byte for byte as it was')
 
       const retry = capture()
-      assert.equal(await run([dir, '--store', dbPath], retry), 0, retry.text())
+      assert.equal(await run([dir, '--store', dbPath, '--create-table'], retry), 0, retry.text())
       assertStoreHolds(dbPath, expected)
     } finally {
       await rm(root, { recursive: true, force: true })
     }
   })
 
-  it('rejects bad usage with exit 2 and a missing directory with exit 1', async () => {
+  it('rejects bad usage with exit 64 and a missing directory with exit 66', async () => {
     const root = await tempDir()
     try {
       const noStore = capture()
-      assert.equal(await run([root], noStore), 2)
+      assert.equal(await run([root], noStore), 64)
       assert.match(noStore.text(), /needs --store/)
       assert.match(noStore.text(), /Usage: writebehind recover/)
 
       const noDir = capture()
-      assert.equal(await run(['--store', join(root, 'x.db')], noDir), 2)
+      assert.equal(await run(['--store', join(root, 'x.db')], noDir), 64)
       assert.match(noDir.text(), /needs the cache directory/)
 
       const badTimeout = capture()
-      assert.equal(await run([root, '--store', join(root, 'x.db'), '--timeout', 'soon'], badTimeout), 2)
+      assert.equal(await run([root, '--store', join(root, 'x.db'), '--timeout', 'soon'], badTimeout), 64)
       assert.match(badTimeout.text(), /--timeout must be a whole number/)
 
       const empty = capture()
-      assert.equal(await run([root, '--store', join(root, 'x.db')], empty), 1)
+      assert.equal(await run([root, '--store', join(root, 'x.db')], empty), 66)
       assert.match(empty.text(), /not a writebehind cache directory/)
       assert.deepEqual(await readdir(root), [], 'recover creates nothing in a directory that is not a cache dir')
 
       const missing = capture()
-      assert.equal(await run([join(root, 'nope'), '--store', join(root, 'x.db')], missing), 1)
+      assert.equal(await run([join(root, 'nope'), '--store', join(root, 'x.db')], missing), 66)
       assert.match(missing.text(), /no such directory/)
 
       const help = capture()

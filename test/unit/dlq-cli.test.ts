@@ -99,14 +99,14 @@ describe('dlq list', () => {
     assert.deepEqual(await readFile(file), before)
   })
 
-  it('fails with exit 1 on a missing dir or a corrupt file', async () => {
+  it('fails with exit 66 on a missing dir, 65 on a corrupt file', async () => {
     const missing = await cli('list', join(dir, 'nope'))
-    assert.equal(missing.code, 1)
+    assert.equal(missing.code, 66)
     assert.match(missing.text, /no such directory/)
     await rm(file)
     await appendFile(file, 'garbage\n{"crc":"00000000","op":"remove","key":"a","version":1}\n')
     const corrupt = await cli('list', dir)
-    assert.equal(corrupt.code, 1)
+    assert.equal(corrupt.code, 65)
     assert.match(corrupt.text, /corrupt in .*dead-letters\.log at offset 0/)
   })
 
@@ -148,16 +148,16 @@ describe('dlq drop', () => {
   it('refuses while a cache holds the dir', async () => {
     acquireLock(dir)
     const { code, text } = await cli('drop', dir, '--all', '--yes')
-    assert.equal(code, 1)
+    assert.equal(code, 75)
     assert.match(text, /in use by another writebehind process/)
     assert.equal((await keysLeft()).length, 3)
   })
 
   it('needs exactly one kind of selection', async () => {
     const none = await cli('drop', dir, '--yes')
-    assert.equal(none.code, 2)
+    assert.equal(none.code, 64)
     assert.match(none.text, /--key K/)
-    assert.equal((await cli('drop', dir, '--all', '--prefix', 'u', '--yes')).code, 2)
+    assert.equal((await cli('drop', dir, '--all', '--prefix', 'u', '--yes')).code, 64)
     assert.equal((await keysLeft()).length, 3)
   })
 })
@@ -186,7 +186,7 @@ describe('dlq replay', () => {
 
   it('by default replays through a cache into the SQLite store, with the original versions', async () => {
     const db = join(dir, 'app.db')
-    const { code, text } = await cli('replay', dir, '--store', db, '--prefix', 'user:')
+    const { code, text } = await cli('replay', dir, '--store', db, '--create-table', '--prefix', 'user:')
     assert.equal(code, 0, text)
     assert.match(text, /Replayed 2 dead letters; 0 superseded by newer writes; 0 failed again/)
     assert.deepEqual(await keysLeft(), ['order:9'])
@@ -198,15 +198,15 @@ describe('dlq replay', () => {
       { key: 'user:1', value: '{"n":1}', version: 4 },
       { key: 'user:2', value: '{"n":1}', version: 7 },
     ])
-    assert.equal((await cli('replay', dir)).code, 2, '--store is required')
+    assert.equal((await cli('replay', dir)).code, 64, '--store is required')
   })
 })
 
 describe('dlq usage', () => {
-  it('exits 2 with the usage for unknown commands, options and extra arguments', async () => {
+  it('exits 64 with the usage for unknown commands, options and extra arguments', async () => {
     for (const args of [[], ['frobnicate', dir], ['list'], ['list', dir, '--bogus'], ['list', dir, 'extra'], ['list', dir, '--all']]) {
       const { code, text } = await cli(...args)
-      assert.equal(code, 2, args.join(' '))
+      assert.equal(code, 64, args.join(' '))
       assert.match(text, /Usage:/)
     }
   })

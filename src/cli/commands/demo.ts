@@ -11,10 +11,11 @@ import type { SqliteDatabaseLike } from '../../stores/sql/sqlite/executor.js'
 import { SqliteStore } from '../../stores/sql/sqlite/store.js'
 import { numberOption, parseArgs, stringOption, UsageError, type ParsedArgs } from '../args.js'
 import { checkDatabase } from '../demo-check.js'
-import { buildReport, formatReport, type DemoReport } from '../demo-report.js'
+import { buildReport, crashLoss, DURABILITY_MEANING, formatReport, type DemoReport } from '../demo-report.js'
 import { countingDatabase, type StatementCounter } from '../counting-database.js'
 import { Leaderboard, runWorkload, type PlayerValue } from '../demo-workload.js'
 import { count, duration, ProgressLine } from '../progress.js'
+import { CliError, EXIT, exitCodeFor } from '../exit-codes.js'
 import { DEMO_OPTIONS, DEMO_USAGE } from '../usage.js'
 
 const TABLE = 'writebehind_entries'
@@ -33,7 +34,7 @@ interface DemoSettings {
   json: boolean
 }
 
-/** Runs the demo with `args` (after `demo`); resolves with the exit code (0 ok, 1 check failed, 2 usage). */
+/** Runs the demo with `args` (after `demo`); resolves with the exit code (0 ok, 1 check failed, 64 usage; exit-codes.ts). */
 export async function run(args: string[], out: NodeJS.WritableStream): Promise<number> {
   let settings: DemoSettings
   try {
@@ -46,17 +47,17 @@ export async function run(args: string[], out: NodeJS.WritableStream): Promise<n
   } catch (error) {
     if (!(error instanceof UsageError)) throw error
     out.write(`error: ${error.message}\n\n${DEMO_USAGE}`)
-    return 2
+    return EXIT.USAGE
   }
   let report: DemoReport
   try {
     report = await runDemo(settings, out)
   } catch (error) {
     out.write(`error: ${error instanceof Error ? error.message : JSON.stringify(error)}\n`)
-    return 1
+    return exitCodeFor(error)
   }
   out.write(settings.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report))
-  return report.ok ? 0 : 1
+  return report.ok ? EXIT.OK : EXIT.NEGATIVE
 }
 
 function toSettings(parsed: ParsedArgs): DemoSettings {
@@ -89,6 +90,7 @@ async function runDemo(settings: DemoSettings, out: NodeJS.WritableStream): Prom
   })
   const board = new Leaderboard(settings.players)
   const { writeMs, failure } = await writeFor(settings, cache, board, out)
+  const backlogAtEnd = cache.stats().backlog.entries
   const closing = performance.now()
   const close = await cache.close()
   const drainMs = performance.now() - closing
@@ -97,7 +99,7 @@ async function runDemo(settings: DemoSettings, out: NodeJS.WritableStream): Prom
   database.close()
   if (failure !== undefined) warnings.push(`a write failed, writers stopped: ${failure instanceof Error ? failure.message : JSON.stringify(failure)}`)
   const check = await checkDatabase(settings.db, TABLE, board)
-  const report = buildReport({ settings: { ...settings }, board, writeMs, stats: cache.stats(), statements: counter.statements, drainMs, close, check, warnings })
+  const report = buildReport({ settings: { ...settings }, board, writeMs, stats: cache.stats(), statements: counter.statements, drainMs, close, check, warnings, backlogAtEnd })
   return failure === undefined ? report : { ...report, ok: false }
 }
 
@@ -114,7 +116,7 @@ function openDemoCache(settings: DemoSettings, database: SqliteDatabaseLike, war
 /** Runs the writers for the set duration with live progress; a failed write ends the run early. */
 async function writeFor(settings: DemoSettings, cache: WriteBehindCache<PlayerValue>, board: Leaderboard, out: NodeJS.WritableStream): Promise<{ writeMs: number; failure: unknown }> {
   if (!settings.json) out.write(header(settings))
-  const progress = settings.json ? undefined : new ProgressLine(out, statusLine(cache, board))
+  const progress = settings.json ? undefined : new ProgressLine(out, statusLine(cache, board, settings.durability))
   progress?.start()
   // Ctrl-C ends the writing early but still closes, drains and checks; a second Ctrl-C kills.
   const interrupt = new AbortController()
@@ -135,12 +137,20 @@ function header(s: DemoSettings): string {
   const where = s.dir === undefined ? 'no log dir' : `log ${s.dir}`
   return (
     `writebehind demo: ${s.writers} writers, ${count(s.players)} players (zipf ${s.zipf}), ${s.duration} s, ` +
-    `durability ${s.durability}, ${s.db}, ${where}, flush every ${s.interval} ms or ${s.batch} ops\n`
+    `durability ${s.durability}, ${s.db}, ${where}, flush every ${s.interval} ms or ${s.batch} ops\n` +
+    `durability ${s.durability}: ${DURABILITY_MEANING[s.durability]}\n` +
+    'status: writes/s acknowledged, DB rows/s written, backlog = keys acknowledged but not yet in the DB, ' +
+    'oldest = age of the oldest of them, writes/row = writes acknowledged per row written so far (coalescing), ' +
+    `crash now = what a crash at that moment would lose at ${s.durability}\n`
   )
 }
 
-/** The live status line: throughput since the last tick, backlog, lag and coalescing. */
-function statusLine(cache: WriteBehindCache<PlayerValue>, board: Leaderboard): () => string {
+/**
+ * The live status line: throughput since the last tick, the backlog (keys acknowledged, not yet in
+ * the DB) and its oldest age, coalescing (writes acknowledged per row written, over the whole run
+ * so far) and what a crash at this moment would lose at the run's durability.
+ */
+function statusLine(cache: WriteBehindCache<PlayerValue>, board: Leaderboard, durability: Durability): () => string {
   const start = performance.now()
   let last = { at: start, writes: 0, ops: 0 }
   return () => {
@@ -152,7 +162,8 @@ function statusLine(cache: WriteBehindCache<PlayerValue>, board: Leaderboard): (
     last = { at: now, writes: board.acked, ops: stats.flush.ops }
     return (
       `${((now - start) / 1000).toFixed(1).padStart(5)} s  writes ${count(writeRate)}/s  DB rows ${count(rowRate)}/s  ` +
-      `backlog ${count(stats.backlog.entries)}  oldest ${duration(stats.backlog.oldestDirtyAgeMs)}  coalescing ${stats.flush.ops === 0 ? '-' : `${stats.coalescingRatio.toFixed(1)}x`}`
+      `backlog ${count(stats.backlog.entries)} keys (oldest ${duration(stats.backlog.oldestDirtyAgeMs)})  ` +
+      `${stats.flush.ops === 0 ? '-' : stats.coalescingRatio.toFixed(1)} writes/row  crash now: ${crashLoss(durability, stats.backlog.entries)}`
     )
   }
 }
@@ -167,7 +178,7 @@ async function prepareFiles(settings: DemoSettings): Promise<void> {
   })
   const foreign = names.filter((name) => !/^(LOCK|CHECKPOINT|segment-\d+\.wbl|dead-letters\.log)/.test(name))
   if (foreign.length > 0) {
-    throw new Error(`refusing to clean ${settings.dir}: it holds files that are not writebehind's (${foreign.slice(0, 3).join(', ')}). Pass another --dir.`)
+    throw new CliError(EXIT.USAGE, `refusing to clean ${settings.dir}: it holds files that are not writebehind's (${foreign.slice(0, 3).join(', ')}). Pass another --dir.`)
   }
   await rm(settings.dir, { recursive: true, force: true })
 }

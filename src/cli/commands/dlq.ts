@@ -3,22 +3,24 @@
  *
  *   writebehind dlq list <dir> [--json] [--prefix P]
  *   writebehind dlq drop <dir> (--key K ... | --prefix P | --all) [--yes]
- *   writebehind dlq replay <dir> --store <sqlite path> [--key K ... | --prefix P]
+ *   writebehind dlq replay <dir> (--store <url|path> [--table T] | --config <module>) [--key K ... | --prefix P]
  *
  * `list` only reads the file, so it works at any time. `drop` and `replay` change the queue and
  * take the directory's lock, so they refuse while a cache holds the dir. `drop` without `--yes`
- * only prints what it would drop. `replay` needs the cache engine: see `replayDeadLetters`.
+ * only prints what it would drop. `replay` checks the store before it touches the dir, and stops
+ * (leaving every letter and its error as they were) when the store fails every write alike.
+ * Exit codes: exit-codes.ts (0 done, 1 letters left in the queue, 64, 65, 66, 69, 75).
  */
 import { stat } from 'node:fs/promises'
-import { parseArgs } from 'node:util'
 import { acquireLock, releaseLock } from '../../log/lock.js'
 import { DeadLetterQueue, deadLetterMatcher, readDeadLetters, type DeadLetter, type DeadLetterFilter, type DeadLetterRef } from '../../flush/dead-letters.js'
+import { onlyOptions, parseArgs, stringOption, stringsOption, UsageError, type ParsedArgs } from '../args.js'
+import { CliError, EXIT, exitCodeFor } from '../exit-codes.js'
+import { GuardedStore, TripwireClock } from '../store-guard.js'
+import { checkStore, openStore, storeChoice, type CliStore } from '../store-spec.js'
+import { DLQ_OPTIONS, DLQ_USAGE } from '../usage.js'
 
-export const USAGE = `Usage:
-  writebehind dlq list <dir> [--json] [--prefix P]
-  writebehind dlq drop <dir> (--key K ... | --prefix P | --all) [--yes]
-  writebehind dlq replay <dir> --store <sqlite path> [--key K ... | --prefix P]
-`
+export const USAGE = DLQ_USAGE
 
 /** What a replay reports: the letters the store accepted (they leave the queue); the rest stay. */
 export interface ReplayOutcome {
@@ -34,62 +36,71 @@ export interface DlqDeps {
   createReplayer?: (options: { store: string }) => Promise<Replayer>
 }
 
-class UsageError extends Error {}
-
-const OPTIONS = {
-  json: { type: 'boolean' },
-  prefix: { type: 'string' },
-  key: { type: 'string', multiple: true },
-  all: { type: 'boolean' },
-  yes: { type: 'boolean' },
-  store: { type: 'string' },
-} as const
+const STORE_FLAGS = ['store', 'table', 'create-table', 'config']
 
 interface Parsed {
   command: string
   dir: string
-  values: { json?: boolean; prefix?: string; key?: string[]; all?: boolean; yes?: boolean; store?: string }
+  args: ParsedArgs
+  values: { json: boolean; prefix?: string | undefined; key?: readonly string[] | undefined; all: boolean; yes: boolean }
 }
 
-/**
- * Runs `dlq <args>` (the arguments after `dlq`), writing to `out`. Resolves with the exit code:
- * 0 done, 1 failed (missing dir, corrupt file, locked dir), 2 bad usage.
- */
+/** Runs `dlq <args>` (the arguments after `dlq`), writing to `out`. Resolves with the exit code. */
 export async function run(args: string[], out: NodeJS.WritableStream, deps: DlqDeps = {}): Promise<number> {
+  let parsed: Parsed | undefined
   try {
-    const parsed = parse(args)
+    parsed = parse(args)
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    out.write(`error: ${error.message}\n\n${USAGE}`)
+    return EXIT.USAGE
+  }
+  if (parsed === undefined) {
+    out.write(USAGE)
+    return EXIT.OK
+  }
+  try {
     await requireDir(parsed.dir)
     if (parsed.command === 'list') return await list(parsed, out)
     if (parsed.command === 'drop') return await drop(parsed, out)
     return await replayCommand(parsed, out, deps)
   } catch (error) {
-    const usage = error instanceof UsageError || (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
-    out.write(`error: ${error instanceof Error ? error.message : String(error)}\n${usage ? USAGE : ''}`)
-    return usage ? 2 : 1
+    const usage = error instanceof UsageError || (error instanceof CliError && error.exitCode === EXIT.USAGE)
+    out.write(`error: ${error instanceof Error ? error.message : String(error)}\n${usage ? `\n${USAGE}` : ''}`)
+    return usage ? EXIT.USAGE : exitCodeFor(error)
   }
 }
 
-function parse(args: string[]): Parsed {
-  const { values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true })
-  const [command, dir, ...extra] = positionals
-  if (command === undefined || !['list', 'drop', 'replay'].includes(command)) throw new UsageError(`unknown dlq command ${command ?? '(none)'}`)
+/** The parsed command, or undefined for `--help`. */
+function parse(args: string[]): Parsed | undefined {
+  const parsed = parseArgs(args, DLQ_OPTIONS)
+  if (parsed.options.help === true) return undefined
+  const [command, dir, ...extra] = parsed.positionals
+  if (command === undefined || !['list', 'drop', 'replay'].includes(command)) throw new UsageError(`unknown dlq command ${command ?? '(none)'}: use list, drop or replay`)
   if (dir === undefined) throw new UsageError(`dlq ${command} needs a directory`)
   if (extra.length > 0) throw new UsageError(`unexpected argument ${extra.join(' ')}`)
-  return { command, dir, values }
+  if (command === 'list') onlyOptions(parsed, 'dlq list', ['json', 'prefix'])
+  if (command === 'drop') onlyOptions(parsed, 'dlq drop', ['key', 'prefix', 'all', 'yes'])
+  if (command === 'replay') onlyOptions(parsed, 'dlq replay', [...STORE_FLAGS, 'key', 'prefix'])
+  const values = {
+    json: parsed.options.json === true,
+    prefix: stringOption(parsed, 'prefix'),
+    key: stringsOption(parsed, 'key'),
+    all: parsed.options.all === true,
+    yes: parsed.options.yes === true,
+  }
+  return { command, dir, args: parsed, values }
 }
 
 async function requireDir(dir: string): Promise<void> {
   const info = await stat(dir).catch(() => undefined)
-  if (info === undefined || !info.isDirectory()) throw new Error(`no such directory: ${dir}`)
+  if (info === undefined || !info.isDirectory()) throw new CliError(EXIT.NO_INPUT, `no such directory: ${dir}`)
 }
 
 async function list({ dir, values }: Parsed, out: NodeJS.WritableStream): Promise<number> {
-  if (values.key !== undefined || values.all === true || values.yes === true || values.store !== undefined) {
-    throw new UsageError('dlq list takes only --json and --prefix')
-  }
   const { letters, tornBytes } = await readDeadLetters(dir)
   const shown = letters.filter(deadLetterMatcher(values.prefix === undefined ? undefined : { prefix: values.prefix }))
-  if (values.json === true) {
+  if (values.json) {
     out.write(`${JSON.stringify(shown, null, 2)}\n`)
     return 0
   }
@@ -117,9 +128,8 @@ function printable(text: string): string {
 }
 
 async function drop(parsed: Parsed, out: NodeJS.WritableStream): Promise<number> {
-  if (parsed.values.store !== undefined || parsed.values.json === true) throw new UsageError('dlq drop takes --key, --prefix, --all and --yes')
   const filter = selection(parsed, true)
-  if (parsed.values.yes !== true) {
+  if (!parsed.values.yes) {
     const { letters } = await readDeadLetters(parsed.dir)
     const doomed = letters.filter(deadLetterMatcher(filter))
     out.write(`Would drop ${plural(doomed.length)}:\n`)
@@ -138,10 +148,10 @@ async function drop(parsed: Parsed, out: NodeJS.WritableStream): Promise<number>
 
 /** The filter that `--key`, `--prefix` and `--all` describe; exactly one kind is required when `required`. */
 function selection({ values }: Parsed, required: boolean): DeadLetterFilter | undefined {
-  const given = [values.key !== undefined, values.prefix !== undefined, values.all === true].filter(Boolean).length
+  const given = [values.key !== undefined, values.prefix !== undefined, values.all].filter(Boolean).length
   if (given > 1) throw new UsageError('give only one of --key, --prefix, --all')
   if (given === 0 && required) throw new UsageError('say what to drop: --key K (repeatable), --prefix P or --all')
-  if (values.key !== undefined) return { keys: values.key }
+  if (values.key !== undefined) return { keys: [...values.key] }
   if (values.prefix !== undefined) return { prefix: values.prefix }
   return undefined
 }
@@ -162,33 +172,58 @@ async function withQueue<T>(dir: string, use: (queue: DeadLetterQueue) => Promis
 }
 
 async function replayCommand(parsed: Parsed, out: NodeJS.WritableStream, deps: DlqDeps): Promise<number> {
-  if (parsed.values.all === true || parsed.values.yes === true || parsed.values.json === true) {
-    throw new UsageError('dlq replay takes --store, and --key or --prefix to replay only some')
+  const a = parsed.args
+  const choice = storeChoice(
+    { store: stringOption(a, 'store'), table: stringOption(a, 'table'), config: stringOption(a, 'config'), createTable: a.options['create-table'] === true },
+    'dlq replay',
+  )
+  const filter = selection(parsed, false)
+  if (deps.createReplayer !== undefined) {
+    const replayer = await deps.createReplayer({ store: choice.store ?? (choice.config as string) })
+    return replayDeadLetters(parsed.dir, filter, replayer, out)
   }
-  const store = parsed.values.store
-  if (store === undefined) throw new UsageError('dlq replay needs --store <sqlite path>')
-  if (deps.createReplayer === undefined) return replayThroughCache(parsed.dir, store, selection(parsed, false), out)
-  const replayer = await deps.createReplayer({ store })
-  return replayDeadLetters(parsed.dir, selection(parsed, false), replayer, out)
+  const opened = await openStore(choice)
+  try {
+    await checkStore(opened)
+    return await replayThroughCache(parsed.dir, opened, filter, out)
+  } finally {
+    await opened.release()
+  }
 }
 
 /**
- * The default replay: opens a cache on the dir with a SqliteStore (this takes the dir's lock and
+ * The default replay: opens a cache on the dir with the store (this takes the dir's lock and
  * replays the dirty log first, so a newer write of a key wins over its dead letter), replays the
- * selected letters with their original versions, and closes.
+ * selected letters with their original versions, and closes. The store is guarded: when it fails
+ * every write alike the run stops with every letter (and its error) as it was.
  */
-async function replayThroughCache(dir: string, path: string, filter: DeadLetterFilter | undefined, out: NodeJS.WritableStream): Promise<number> {
+async function replayThroughCache(dir: string, opened: CliStore, filter: DeadLetterFilter | undefined, out: NodeJS.WritableStream): Promise<number> {
   const { WriteBehindCache } = await import('../../core/write-behind-cache.js')
-  const { SqliteStore } = await import('../../stores/sql/sqlite/index.js')
-  const cache = await WriteBehindCache.open({ store: new SqliteStore({ path }), dir, warn: () => {} })
+  const clock = new TripwireClock()
+  const guard = new GuardedStore(opened, { onTrip: () => clock.trip() })
+  const codec = opened.codec === undefined ? {} : { codec: opened.codec }
+  const cache = await WriteBehindCache.open({ store: guard, dir, clock, warn: () => {}, ...codec }).catch(async (error: unknown) => {
+    await guard.close()
+    throw error
+  })
+  let report: Awaited<ReturnType<typeof cache.replayDeadLetters>> | undefined
   try {
-    const report = await cache.replayDeadLetters(filter)
-    out.write(`Replayed ${plural(report.replayed)}; ${report.superseded} superseded by newer writes; ${report.failed} failed again (still in the queue).\n`)
-    return report.failed > 0 || report.busy > 0 ? 1 : 0
+    // A tripped guard answers nothing, so the replay would wait forever: the trip ends the wait.
+    report = await Promise.race([cache.replayDeadLetters(filter), guard.tripped.then(() => undefined)])
   } finally {
     const closed = await cache.close()
-    if (!closed.drained) out.write(`warning: ${closed.unflushed} writes from the log could not be flushed; they stay in the log.\n`)
+    if (!closed.drained && guard.tripCause === undefined) out.write(`warning: ${closed.unflushed} writes from the log could not be flushed; they stay in the log.\n`)
   }
+  const cause = guard.tripCause
+  if (cause !== undefined || report === undefined) {
+    out.write(
+      `stopped: the store ${opened.label} failed every write alike, or failed its check: ${cause?.message ?? 'unknown'}\n` +
+        'Every dead letter stays in the queue, with its error, as it was. Fix the store (table, privileges, server) and replay again.\n',
+    )
+    return EXIT.UNAVAILABLE
+  }
+  out.write(`Replayed ${plural(report.replayed)}; ${report.superseded} superseded by newer writes; ${report.failed} failed again (still in the queue).\n`)
+  return report.failed > 0 || report.busy > 0 ? EXIT.NEGATIVE : EXIT.OK
 }
 
 /**
@@ -205,7 +240,7 @@ export async function replayDeadLetters(dir: string, filter: DeadLetterFilter | 
     return { tried: letters.length, replayed: outcome.replayed.length }
   })
   out.write(`Replayed ${plural(replayed)} of ${tried}.${replayed < tried ? ' The rest stay in the queue.' : ''}\n`)
-  return replayed < tried ? 1 : 0
+  return replayed < tried ? EXIT.NEGATIVE : EXIT.OK
 }
 
 function plural(n: number): string {

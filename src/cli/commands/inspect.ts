@@ -10,13 +10,11 @@ import { WriteBehindError } from '../../errors.js'
 import { readLogView, type LogView } from '../../log/log-reader.js'
 import { parseLogArgs } from './log-args.js'
 
-const USAGE = 'usage: writebehind inspect <dir> [--json] [--limit n]\n'
-
 /** Runs the command; resolves to the exit code. */
 export async function run(args: string[], out: NodeJS.WritableStream): Promise<number> {
-  const parsed = parseLogArgs(args, 50)
+  const parsed = parseLogArgs(args, 'inspect')
   if ('error' in parsed) {
-    out.write(`inspect: ${parsed.error}\n${USAGE}`)
+    out.write(parsed.error)
     return parsed.code
   }
   const view = readLogView(parsed.dir)

@@ -1,11 +1,15 @@
 /**
- * Argument parsing shared by the log commands (`inspect`, `verify`): one directory and flags.
- * Exit codes follow sysexits for misuse: 64 for bad arguments, 66 for a missing directory.
+ * Argument parsing shared by the log commands (`inspect`, `verify`): one directory and flags,
+ * through the CLI's one parser (args.ts). Exit codes follow the CLI's convention (exit-codes.ts):
+ * 64 for bad arguments, 66 for a missing directory, 0 for `--help`.
  */
 import { statSync } from 'node:fs'
+import { numberOption, parseArgs, UsageError } from '../args.js'
+import { EXIT } from '../exit-codes.js'
+import { INSPECT_OPTIONS, INSPECT_USAGE, VERIFY_OPTIONS, VERIFY_USAGE } from '../usage.js'
 
-export const EXIT_USAGE = 64
-export const EXIT_NO_INPUT = 66
+export const EXIT_USAGE = EXIT.USAGE
+export const EXIT_NO_INPUT = EXIT.NO_INPUT
 
 export interface LogArgs {
   readonly dir: string
@@ -13,24 +17,25 @@ export interface LogArgs {
   readonly limit: number
 }
 
-/** Parses `<dir> [--json] [--limit n]`; returns an error message instead when they are wrong. */
-export function parseLogArgs(args: string[], defaultLimit: number): LogArgs | { error: string; code: number } {
-  let dir: string | undefined
-  let json = false
-  let limit = defaultLimit
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!
-    if (arg === '--json') json = true
-    else if (arg === '--limit') {
-      limit = Number(args[++i])
-      if (!Number.isSafeInteger(limit) || limit < 0) return { error: '--limit takes a non-negative integer', code: EXIT_USAGE }
-    } else if (arg.startsWith('-')) return { error: `unknown option ${arg}`, code: EXIT_USAGE }
-    else if (dir === undefined) dir = arg
-    else return { error: `unexpected argument ${arg}`, code: EXIT_USAGE }
+/**
+ * Parses `<dir> [--json] [--limit n]` (`--limit` for inspect only). Returns instead the text to
+ * print and the exit code when the command should stop: an error with the usage, or `--help`.
+ */
+export function parseLogArgs(args: string[], command: 'inspect' | 'verify'): LogArgs | { error: string; code: number } {
+  const usage = command === 'inspect' ? INSPECT_USAGE : VERIFY_USAGE
+  try {
+    const parsed = parseArgs(args, command === 'inspect' ? INSPECT_OPTIONS : VERIFY_OPTIONS)
+    if (parsed.options.help === true) return { error: usage, code: EXIT.OK }
+    const [dir, ...extra] = parsed.positionals
+    if (dir === undefined) throw new UsageError('missing the log directory')
+    if (extra.length > 0) throw new UsageError(`unexpected argument ${extra.join(' ')}`)
+    if (!isDirectory(dir)) return { error: `${command}: ${dir} is not a directory\n`, code: EXIT.NO_INPUT }
+    return { dir, json: parsed.options.json === true, limit: numberOption(parsed, 'limit') ?? 0 }
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    const synopsis = `writebehind ${command} <dir> [--json]${command === 'inspect' ? ' [--limit n]' : ''}`
+    return { error: `${command}: ${error.message}\nusage: ${synopsis} (see writebehind ${command} --help)\n`, code: EXIT.USAGE }
   }
-  if (dir === undefined) return { error: 'missing the log directory', code: EXIT_USAGE }
-  if (!isDirectory(dir)) return { error: `${dir} is not a directory`, code: EXIT_NO_INPUT }
-  return { dir, json, limit }
 }
 
 function isDirectory(path: string): boolean {

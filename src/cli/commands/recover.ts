@@ -1,23 +1,26 @@
 /**
- * `writebehind recover <dir> --store <sqlite path> [--table name] [--timeout ms]`: flushes what a
- * dead process left in a cache directory into a SQLite store, offline. Opening a cache on the dir
- * replays the dirty log above its checkpoint (re-dirtying those keys); closing it drains them to
- * the store. Exit 0 when everything was flushed (or dead-lettered), 1 otherwise, 2 on bad usage.
+ * `writebehind recover <dir> (--store <url|path> [--table name] | --config <module>)`: flushes what
+ * a dead process left in a cache directory into the app's store, offline. The store is opened
+ * and checked first (see store-spec.ts): a store that is not usable is refused (69) before the dir
+ * is touched. Then a cache opened on the dir replays the dirty log above its checkpoint (re-dirtying
+ * those keys) and its close drains them, through a `GuardedStore` that stops the run (69) instead
+ * of dead-lettering when the store fails every write alike. Exit 0 when everything was flushed (or
+ * dead-lettered as bad data), 1 when keys stay in the log; the other codes are in exit-codes.ts.
  */
 import { readdir, stat } from 'node:fs/promises'
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import type { Store } from '../../contracts/store.js'
 import type { CloseReport } from '../../core/close.js'
 import { WriteBehindCache } from '../../core/write-behind-cache.js'
-import { SqliteStore } from '../../stores/sql/sqlite/store.js'
 import { numberOption, parseArgs, stringOption, UsageError } from '../args.js'
+import { CliError, EXIT, exitCodeFor } from '../exit-codes.js'
 import { count, duration, progressBar, ProgressLine } from '../progress.js'
+import { GuardedStore, TripwireClock } from '../store-guard.js'
+import { checkStore, openStore, storeChoice, type CliStore, type StoreChoice } from '../store-spec.js'
 import { RECOVER_OPTIONS, RECOVER_USAGE } from '../usage.js'
 
 interface RecoverSettings {
   dir: string
-  store: string
-  table: string
+  store: StoreChoice
   timeoutMs: number
 }
 
@@ -27,19 +30,19 @@ export async function run(args: string[], out: NodeJS.WritableStream): Promise<n
   try {
     settings = parse(args)
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error
+    if (!(error instanceof UsageError) && !(error instanceof CliError)) throw error
     out.write(`error: ${error.message}\n\n${RECOVER_USAGE}`)
-    return 2
+    return EXIT.USAGE
   }
   if (settings === undefined) {
     out.write(RECOVER_USAGE)
-    return 0
+    return EXIT.OK
   }
   try {
     return await recover(settings, out)
   } catch (error) {
     out.write(`error: ${error instanceof Error ? error.message : JSON.stringify(error)}\n`)
-    return 1
+    return exitCodeFor(error)
   }
 }
 
@@ -48,20 +51,34 @@ function parse(args: string[]): RecoverSettings | undefined {
   const parsed = parseArgs(args, RECOVER_OPTIONS)
   if (parsed.options.help === true) return undefined
   const [dir, ...extra] = parsed.positionals
-  if (dir === undefined) throw new UsageError('recover needs the cache directory: writebehind recover <dir> --store <sqlite path>')
+  if (dir === undefined) throw new UsageError('recover needs the cache directory: writebehind recover <dir> --store <url|path>')
   if (extra.length > 0) throw new UsageError(`unexpected argument ${extra.join(' ')}`)
-  const store = stringOption(parsed, 'store')
-  if (store === undefined) throw new UsageError('recover needs --store <sqlite path>: the SQLite file to flush into')
-  return { dir, store, table: stringOption(parsed, 'table') as string, timeoutMs: numberOption(parsed, 'timeout') as number }
+  const store = storeChoice(
+    { store: stringOption(parsed, 'store'), table: stringOption(parsed, 'table'), config: stringOption(parsed, 'config'), createTable: parsed.options['create-table'] === true },
+    'recover',
+  )
+  return { dir, store, timeoutMs: numberOption(parsed, 'timeout') as number }
 }
 
 async function recover(settings: RecoverSettings, out: NodeJS.WritableStream): Promise<number> {
   await requireCacheDir(settings.dir)
+  const opened = await openStore(settings.store)
+  try {
+    await checkStore(opened)
+    return await recoverInto(opened, settings, out)
+  } finally {
+    await opened.release()
+  }
+}
+
+async function recoverInto(opened: CliStore, settings: RecoverSettings, out: NodeJS.WritableStream): Promise<number> {
   const warnings: string[] = []
+  const clock = new TripwireClock()
+  const guard = new GuardedStore(opened, { yieldEachBatch: true, onTrip: () => clock.trip() })
   // Timed from open(): replay starts flushing at once, and a fast store may be done before close().
   const started = performance.now()
-  const { cache, records, keys: total } = await openForRecovery(settings, warnings)
-  out.write(`recovering ${settings.dir} into ${settings.store} (table ${settings.table}): ${count(records)} log records, ${count(total)} keys to flush\n`)
+  const { cache, records, keys: total } = await openForRecovery(settings, opened, guard, clock, warnings)
+  out.write(`recovering ${settings.dir} into ${opened.label}: ${count(records)} log records, ${count(total)} keys to flush\n`)
   const flushed = (): number => {
     const { flush } = cache.stats()
     return Math.min(total, flush.ops + flush.deadLettered)
@@ -71,29 +88,44 @@ async function recover(settings: RecoverSettings, out: NodeJS.WritableStream): P
   const close = await cache.close()
   progress.stop()
   const { flush } = cache.stats()
+  const cause = guard.tripCause
+  if (cause !== undefined) {
+    out.write(
+      `stopped: the store ${opened.label} failed every write alike, or failed its check: ${cause.message}\n` +
+        `${count(flush.ops)} keys were flushed; nothing was dead-lettered by this run; ${count(close.unflushed)} keys stay in the log of ${settings.dir}.\n` +
+        'Fix the store (table, privileges, server) and run recover again.\n',
+    )
+    return EXIT.UNAVAILABLE
+  }
   out.write(summary(total, flush.ops, flush.deadLettered, close, performance.now() - started))
   for (const warning of warnings) out.write(`warning: ${warning}\n`)
-  return close.drained && close.errors.length === 0 ? 0 : 1
+  return close.drained && close.errors.length === 0 ? EXIT.OK : EXIT.NEGATIVE
 }
 
 /** Refuses a path that is not a directory, or a directory no cache ever wrote (opening one would create a log there). */
 async function requireCacheDir(dir: string): Promise<void> {
   const info = await stat(dir).catch(() => undefined)
-  if (info?.isDirectory() !== true) throw new Error(`no such directory: ${dir}`)
+  if (info?.isDirectory() !== true) throw new CliError(EXIT.NO_INPUT, `no such directory: ${dir}`)
   const names = await readdir(dir)
   if (!names.some((name) => name === 'CHECKPOINT' || /^segment-\d+\.wbl$/.test(name))) {
-    throw new Error(`${dir} is not a writebehind cache directory (no CHECKPOINT and no log segments): nothing to recover`)
+    throw new CliError(EXIT.NO_INPUT, `${dir} is not a writebehind cache directory (no CHECKPOINT and no log segments): nothing to recover`)
   }
 }
 
 /** Opens a cache on the dir (which replays its log and starts flushing) and says what it replayed. */
-async function openForRecovery(settings: RecoverSettings, warnings: string[]): Promise<{ cache: WriteBehindCache; records: number; keys: number }> {
-  const store = yieldingStore(new SqliteStore({ path: settings.store, table: settings.table }))
+async function openForRecovery(
+  settings: RecoverSettings,
+  opened: CliStore,
+  store: GuardedStore,
+  clock: TripwireClock,
+  warnings: string[],
+): Promise<{ cache: WriteBehindCache; records: number; keys: number }> {
   const warn = (code: string, message: string): void => {
     warnings.push(`${code}: ${message}`)
   }
-  const cache = await WriteBehindCache.open({ store, dir: settings.dir, closeTimeoutMs: settings.timeoutMs, warn }).catch(async (error: unknown) => {
-    await store.close?.()
+  const codec = opened.codec === undefined ? {} : { codec: opened.codec }
+  const cache = await WriteBehindCache.open({ store, dir: settings.dir, closeTimeoutMs: settings.timeoutMs, clock, warn, ...codec }).catch(async (error: unknown) => {
+    await store.close()
     throw error
   })
   let recovered = { records: 0, keys: 0 }
@@ -112,20 +144,4 @@ function summary(keys: number, flushed: number, deadLettered: number, close: Clo
   for (const key of close.unflushedKeys.slice(0, 10)) lines.push(`  unflushed: ${key}`)
   for (const error of close.errors) lines.push(`close error: ${error.message}`)
   return `${lines.join('\n')}\n`
-}
-
-/**
- * The store, with one event-loop turn before each batch. better-sqlite3 is synchronous and the
- * flusher starts the next batch as soon as one ends, so without this a long replay would run
- * start to finish in one turn and the progress line (a timer) would never be drawn.
- */
-function yieldingStore(store: SqliteStore): Store {
-  return {
-    writeBatch: async (ops) => {
-      await nextTurn()
-      return store.writeBatch(ops)
-    },
-    load: (keys) => store.load(keys),
-    close: () => store.close(),
-  }
 }

@@ -8,16 +8,15 @@
 import { readLogView } from '../../log/log-reader.js'
 import { parseLogArgs } from './log-args.js'
 
-const USAGE = 'usage: writebehind verify <dir> [--json]\n'
 export const EXIT_OK = 0
 export const EXIT_TORN_TAIL = 1
 export const EXIT_CORRUPT = 2
 
 /** Runs the command; resolves to the exit code. */
 export async function run(args: string[], out: NodeJS.WritableStream): Promise<number> {
-  const parsed = parseLogArgs(args, 0)
+  const parsed = parseLogArgs(args, 'verify')
   if ('error' in parsed) {
-    out.write(`verify: ${parsed.error}\n${USAGE}`)
+    out.write(parsed.error)
     return parsed.code
   }
   const view = readLogView(parsed.dir)
