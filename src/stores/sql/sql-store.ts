@@ -5,10 +5,23 @@
  * counts, tombstone purges and turning driver errors into `StoreError`s. Dialects only supply SQL
  * text, limits and error classification; executors only run statements on a driver.
  */
-import type { BatchResult, LoadedEntry, OpFailure, Store, StoreOp } from '../../contracts/store.js'
+import type { BatchResult, LoadedEntry, OpFailure, Store, StoreOp, SupersededOp } from '../../contracts/store.js'
 import { StoreError } from '../../errors.js'
-import type { PreparedRow, SqlDialect, SqlExecutor, Statement } from './sql-dialect.js'
-import { type ChunkLimits, deleteStatements, loadStatements, perRowUpsert, purgeStatement, tableName, upsertStatements } from './statements.js'
+import { advice } from './error-classes.js'
+import type { ExecResult, PreparedRow, SqlDialect, SqlExecutor, Statement } from './sql-dialect.js'
+import {
+  type ChunkLimits,
+  deleteStatements,
+  highestVersionStatement,
+  loadStatements,
+  perRowUpsert,
+  purgeStatement,
+  tableName,
+  tableProbe,
+  upsertStatements,
+  versionStatements,
+  writeProbes,
+} from './statements.js'
 import { builtInTable, DEFAULT_TABLE, mappedTable, type ResolvedTable, type TableMapping } from './table-mapping.js'
 
 /** Options every SQL store shares. */
@@ -18,7 +31,12 @@ export interface SqlStoreOptions {
    * or a `TableMapping` onto a table of your own. @default 'writebehind_entries'
    */
   table?: string | TableMapping
-  /** Create the built-in table (and its tombstone index) on first use if it is missing. @default true */
+  /**
+   * Create the built-in table (and its tombstone index) on first use if it is missing. The store
+   * first reads the table (`SELECT ... WHERE 1 = 0`) and issues `CREATE TABLE` only when it is
+   * missing, so a least-privilege role that may read and write the table but not create tables
+   * works once the table exists. @default true
+   */
   createTable?: boolean
   /** Most rows in one statement; a batch larger than this becomes several statements in one transaction. */
   maxRowsPerStatement?: number
@@ -64,9 +82,9 @@ export class SqlStore implements Store {
     this.createTable = this.table.builtIn && options.createTable !== false
   }
 
-  /** Creates the built-in table if needed. Called by the first write or load; safe to call again. */
+  /** Creates the built-in table if it is missing. Called by the first write or load; safe to call again. */
   async init(): Promise<void> {
-    this.ready ??= this.createIfNeeded().catch((error: unknown) => {
+    this.ready ??= (this.createTable ? this.ensureTable() : Promise.resolve()).catch((error: unknown) => {
       this.ready = undefined
       throw error
     })
@@ -74,9 +92,42 @@ export class SqlStore implements Store {
   }
 
   /**
+   * Verifies the store can take writes, changing no row: the server answers and authenticates
+   * this role, the table exists (the built-in one is created if missing and `createTable` allows)
+   * and is readable (`SELECT * ... WHERE 1 = 0`), and writable: the store's own fenced upsert is
+   * run fed by a `SELECT` of zero rows (plus an empty `DELETE` for a table without tombstones), so
+   * the server checks the INSERT, UPDATE (and DELETE) privileges, the columns the store writes and
+   * a read-only database, and writes nothing. Throws a `StoreError` naming the cause and the fix.
+   */
+  async check(): Promise<void> {
+    await this.ensureTable()
+    this.ready ??= Promise.resolve()
+    for (const probe of writeProbes(this.dialect, this.table)) {
+      await this.guard(`write to the table ${this.tableLabel()}`, () => this.executor.query(probe, []))
+    }
+  }
+
+  /**
+   * The highest version held for any key, tombstones included (0 for an empty table, or for a
+   * mapped table without a version column, which is not fenced). A `SELECT max(version)`: with the
+   * built-in table's primary key alone this scans the table (seconds on tens of millions of rows);
+   * an index on the version column makes it instant. The cache calls it once, at open.
+   */
+  async highestVersion(): Promise<number> {
+    const text = highestVersionStatement(this.dialect, this.table)
+    if (text === undefined) return 0
+    await this.init()
+    const result = await this.guard('read the highest version', () => this.executor.query(text, []))
+    const max = result.rows[0]?.wb_max
+    return max === null || max === undefined ? 0 : Number(max)
+  }
+
+  /**
    * Applies the batch as one transaction: an op applies only if its version is newer than the
    * row's. Ops whose mapping throws fail on their own (`failures`); a database error fails the
-   * whole batch with a `StoreError` whose `retryable` says whether a retry can help.
+   * whole batch with a `StoreError` whose `retryable` says whether a retry can help. Ops the store
+   * refused because it holds a strictly newer version are listed in `superseded`, read by one
+   * `SELECT` of the fenced statements' keys after the commit (none when nothing was fenced).
    */
   async writeBatch(ops: readonly StoreOp[]): Promise<BatchResult> {
     if (ops.length === 0) return {}
@@ -84,14 +135,22 @@ export class SqlStore implements Store {
     const { rows, failures } = this.prepare(ops)
     const statements = this.plan(rows)
     let fenced = 0
+    const suspects: PreparedRow[] = []
     if (statements.length > 0) {
       const results = await this.guard('write a batch', () => this.executor.transaction(statements))
       statements.forEach((statement, i) => {
         const result = results[i]
-        if (statement.fencedUpsert && result !== undefined) fenced += this.dialect.fenced(result, statement.rows)
+        if (result === undefined) return
+        const skipped = this.skipped(statement, result)
+        if (statement.fencedUpsert) fenced += skipped
+        if (skipped > 0 && statement.batchRows !== undefined) suspects.push(...statement.batchRows)
       })
     }
-    return failures.length > 0 ? { fenced, failures } : { fenced }
+    const superseded = suspects.length > 0 ? await this.superseded(ops, suspects) : []
+    const out: { fenced: number; failures?: OpFailure[]; superseded?: SupersededOp[] } = { fenced }
+    if (failures.length > 0) out.failures = failures
+    if (superseded.length > 0) out.superseded = superseded
+    return out
   }
 
   /** Reads live values; absent and tombstoned keys are left out. Keys the mapping rejects are absent. */
@@ -141,11 +200,62 @@ export class SqlStore implements Store {
     return this.closing
   }
 
-  private async createIfNeeded(): Promise<void> {
-    if (!this.createTable) return
-    for (const ddl of this.dialect.createTable(tableName(this.dialect, this.table), this.table)) {
-      await this.guard('create the table', () => this.executor.query(ddl, []))
+  /** How many rows of a write statement did not apply (fenced upserts; versioned deletes that matched no row). */
+  private skipped(statement: Statement, result: ExecResult): number {
+    if (statement.fencedUpsert) return this.dialect.fenced(result, statement.rows)
+    if (statement.batchRows === undefined || this.table.versionColumn === undefined) return 0
+    return Math.max(0, statement.rows - result.rowCount)
+  }
+
+  /** The ops of `ops` whose key the store holds at a STRICTLY newer version, with that version. */
+  private async superseded(ops: readonly StoreOp[], suspects: readonly PreparedRow[]): Promise<SupersededOp[]> {
+    const keys = new Set(suspects.map((row) => row.key))
+    const tuples = [...keys].map((key) => this.table.keyValues(key))
+    const stored = new Map<string, number>()
+    const version = this.table.versionColumn as string
+    for (const statement of versionStatements(this.dialect, this.table, tuples, LOAD_CHUNK)) {
+      const result = await this.guard('read the versions of fenced keys', () => this.executor.query(statement.text, statement.params))
+      for (const row of result.rows) stored.set(this.table.rowKey(row), Number(row[version]))
     }
+    const out: SupersededOp[] = []
+    ops.forEach((op, index) => {
+      const held = keys.has(op.key) ? stored.get(op.key) : undefined
+      if (held !== undefined && held > op.version) out.push({ index, version: held })
+    })
+    return out
+  }
+
+  /**
+   * Reads the table (no row); creates the built-in one if it is missing and `createTable` allows.
+   * A role that may not create tables is told so, with the DDL to run.
+   */
+  private async ensureTable(): Promise<void> {
+    const probe = tableProbe(this.dialect, this.table)
+    try {
+      await this.executor.query(probe, [])
+      return
+    } catch (error) {
+      if (!this.createTable || this.dialect.classify(error).cause !== 'table') throw this.storeError(`read the table ${this.tableLabel()}`, error)
+    }
+    const ddl = this.dialect.createTable(tableName(this.dialect, this.table), this.table)
+    for (const statement of ddl) {
+      try {
+        await this.executor.query(statement, [])
+      } catch (error) {
+        const { cause } = this.dialect.classify(error)
+        if (cause !== 'privilege' && cause !== 'read-only') throw this.storeError('create the table', error)
+        throw new StoreError(
+          `${this.dialect.label} has no table ${this.tableLabel()} and this role may not create it: ${message(error)}. ` +
+            `Create it with a role that may (or run your migration), then grant this role SELECT, INSERT and UPDATE on it: ${ddl.join('; ')}. ` +
+            'Writes are kept and retried until it is fixed.',
+          { retryable: true, scope: 'store', cause: error },
+        )
+      }
+    }
+  }
+
+  private tableLabel(): string {
+    return this.table.nameParts.join('.')
   }
 
   /** Collapses duplicate keys to their highest version and maps ops to rows, isolating bad ops. */
@@ -203,15 +313,23 @@ export class SqlStore implements Store {
     try {
       return await fn()
     } catch (error) {
-      if (error instanceof StoreError) throw error
-      const retryable = this.dialect.isRetryable(error)
-      const reason = error instanceof Error ? error.message : String(error)
-      const advice = retryable
-        ? 'This looks transient (connection, timeout, lock); the batch will be retried.'
-        : 'Retrying cannot help: check the data, the table definition and the mapping.'
-      throw new StoreError(`${this.dialect.label} could not ${what}: ${reason}. ${advice}`, { retryable, cause: error })
+      throw this.storeError(what, error)
     }
   }
+
+  /**
+   * A driver error as a `StoreError`: store-wide causes (connection, auth, missing database, table
+   * or column, privilege, read-only, driver) are retryable, data errors are not (error-classes.ts).
+   */
+  private storeError(what: string, error: unknown): StoreError {
+    if (error instanceof StoreError) return error
+    const { scope, cause } = this.dialect.classify(error)
+    return new StoreError(`${this.dialect.label} could not ${what}: ${message(error)}. ${advice(cause)}`, { retryable: scope === 'store', scope, cause: error })
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
 }
 
 /** Indices of the highest-version op of each key (the last one on a tie), in first-seen key order. */

@@ -99,7 +99,12 @@ async function openDatabase(path: string): Promise<SqliteDatabaseLike> {
   try {
     Database = ((await import('better-sqlite3')) as unknown as { default: typeof Database }).default
   } catch (cause) {
-    throw new StoreError('SqliteStore needs the better-sqlite3 package: npm install better-sqlite3', { retryable: false, cause })
+    // Store-wide: every write fails alike until the package is installed, so the writes are kept.
+    throw new StoreError('SqliteStore needs the better-sqlite3 package: npm install better-sqlite3, then restart. Writes are kept and retried until it is fixed.', {
+      retryable: true,
+      scope: 'store',
+      cause,
+    })
   }
   const db = new Database(path)
   db.pragma('journal_mode = WAL')
