@@ -82,6 +82,11 @@ export interface SqlDialect {
   olderThan(updatedAt: string, n: number): string
   /** How many rows of an upsert statement were fenced, from its result. */
   fenced(result: ExecResult, rows: number): number
+  /**
+   * True when the server answers "permission denied" for a table that does not exist, to a role
+   * without privileges on it (MySQL), so a denied read may mean a missing table.
+   */
+  readonly hidesMissingTables?: boolean
   /** Whether the error hits the whole store (retryable) or this data (not), and why: see error-classes.ts. */
   classify(error: unknown): Classified
   /** A faster dialect-specific upsert for these rows, or undefined to use multi-row VALUES. */

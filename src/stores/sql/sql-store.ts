@@ -235,7 +235,9 @@ export class SqlStore implements Store {
       await this.executor.query(probe, [])
       return
     } catch (error) {
-      if (!this.createTable || this.dialect.classify(error).cause !== 'table') throw this.storeError(`read the table ${this.tableLabel()}`, error)
+      const { cause } = this.dialect.classify(error)
+      const maybeMissing = cause === 'table' || (cause === 'privilege' && this.dialect.hidesMissingTables === true)
+      if (!this.createTable || !maybeMissing) throw this.storeError(`read the table ${this.tableLabel()}`, error)
     }
     const ddl = this.dialect.createTable(tableName(this.dialect, this.table), this.table)
     for (const statement of ddl) {
@@ -245,7 +247,8 @@ export class SqlStore implements Store {
         const { cause } = this.dialect.classify(error)
         if (cause !== 'privilege' && cause !== 'read-only') throw this.storeError('create the table', error)
         throw new StoreError(
-          `${this.dialect.label} has no table ${this.tableLabel()} and this role may not create it: ${message(error)}. ` +
+          `${this.dialect.label} has no table ${this.tableLabel()}${this.dialect.hidesMissingTables === true ? ' (or this role may not read it: the server reports both alike)' : ''} ` +
+            `and this role may not create it: ${message(error)}. ` +
             `Create it with a role that may (or run your migration), then grant this role SELECT, INSERT and UPDATE on it: ${ddl.join('; ')}. ` +
             'Writes are kept and retried until it is fixed.',
           { retryable: true, scope: 'store', cause: error },

@@ -24,6 +24,7 @@ export const mysqlDialect: SqlDialect = {
   olderThan: (column) => `${column} < NOW(6) - INTERVAL (? * 1000) MICROSECOND`,
   fenced,
   classify: classifyMySql,
+  hidesMissingTables: true,
 }
 
 /**
