@@ -217,10 +217,14 @@ export class SqlStore implements Store {
       const result = await this.guard('read the versions of fenced keys', () => this.executor.query(statement.text, statement.params))
       for (const row of result.rows) stored.set(this.table.rowKey(row), Number(row[version]))
     }
+    // A key is superseded when the store holds a version above every op of the key in this batch
+    // (an older duplicate overwritten by the batch's own newer op is not news); then all its ops are.
+    const newest = new Map<string, number>()
+    for (const op of ops) if (keys.has(op.key)) newest.set(op.key, Math.max(op.version, newest.get(op.key) ?? 0))
     const out: SupersededOp[] = []
     ops.forEach((op, index) => {
       const held = keys.has(op.key) ? stored.get(op.key) : undefined
-      if (held !== undefined && held > op.version) out.push({ index, version: held })
+      if (held !== undefined && held > (newest.get(op.key) as number)) out.push({ index, version: held })
     })
     return out
   }
