@@ -130,6 +130,30 @@ describe('PostgresStore errors, fenced counts and purges', () => {
     }
   })
 
+  it('superseded costs no round trip when nothing was fenced, one SELECT when something was; unversioned tables report none', async () => {
+    const table = uniqueName('roundtrips')
+    const texts: string[] = []
+    const counting = { query: (text: string, values?: unknown[]) => (texts.push(text), pool.query(text, values)) }
+    const store = new PostgresStore({ pool: counting, table })
+    await store.writeBatch([setOp('a', 5, 'a')])
+    texts.length = 0
+    assert.deepEqual(await store.writeBatch([setOp('a', 6, 'a6'), setOp('b', 1, 'b')]), { fenced: 0 })
+    assert.equal(texts.length, 1, texts.join('\n'))
+    texts.length = 0
+    assert.deepEqual(await store.writeBatch([setOp('a', 6, 'a6'), setOp('b', 1, 'b')]), { fenced: 2 })
+    assert.equal(texts.length, 2, texts.join('\n'))
+    assert.deepEqual(await store.writeBatch([setOp('a', 2, 'old')]), { fenced: 1, superseded: [{ index: 0, version: 6 }] })
+    await pool.query(`DROP TABLE ${table}`)
+
+    const plain = uniqueName('plain')
+    await pool.query(`CREATE TABLE ${plain} (id text PRIMARY KEY, v int)`)
+    const unversioned = new PostgresStore({ pool, table: { name: plain, key: 'id', columns: { v: (value) => value } } })
+    await unversioned.writeBatch([setOp('a', 5, 1)])
+    assert.deepEqual(await unversioned.writeBatch([setOp('a', 2, 2)]), { fenced: 0 })
+    assert.equal(await unversioned.highestVersion(), 0)
+    await pool.query(`DROP TABLE ${plain}`)
+  })
+
   it('purges tombstones older than the given age, keeping fresh ones and live rows', async () => {
     const table = uniqueName('purge')
     const store = new PostgresStore({ pool, table })
