@@ -174,6 +174,8 @@ describe('SqliteStore errors, fenced counts and purges', () => {
     assert.equal(isRetryable(new TypeError('bad binding')), false)
     for (const code of ['SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_PERM', 'SQLITE_NOTADB']) assert.equal(isRetryable({ code }), true, code)
     assert.equal(isRetryable(Object.assign(new Error('no such table: t'), { code: 'SQLITE_ERROR' })), true)
+    // A missing driver package hits every write alike, as on the other stores.
+    for (const code of ['ERR_MODULE_NOT_FOUND', 'MODULE_NOT_FOUND']) assert.equal(isRetryable({ code }), true, code)
     assert.equal(isRetryable(Object.assign(new Error('table t has no column named c'), { code: 'SQLITE_ERROR' })), true)
   })
 
