@@ -121,6 +121,16 @@ describe('PostgreSQL deploy mistakes', () => {
     await storeWide(ghost.writeBatch([setOp('a', 1, 'a')]), /Authentication failed/)
   })
 
+  it('a read-only session (as on a hot standby) fails check() and writes as store-wide, changing nothing', async () => {
+    const table = await builtInTable('')
+    const readOnly = new pg.Pool({ connectionString: PG_URL, max: 1, options: '-c default_transaction_read_only=on' })
+    pools.push(readOnly)
+    const store = new PostgresStore({ pool: readOnly, table })
+    await storeWide(store.check(), /read-only transaction/, /The database is read-only/)
+    await storeWide(store.writeBatch([setOp('a', 9, 'a')]), /read-only transaction/)
+    assert.deepEqual((await admin.query(`SELECT key FROM ${table}`)).rows, [{ key: 'existing' }])
+  })
+
   it('a constraint violation stays permanent (scope op)', async () => {
     const table = uniqueName('cons')
     await admin.query(`CREATE TABLE ${table} (id text PRIMARY KEY, score int NOT NULL CHECK (score >= 0), version bigint NOT NULL)`)
@@ -206,6 +216,24 @@ describe('MariaDB deploy mistakes', () => {
     await storeWide(store.check(), /denied/, /lacks a privilege/)
     await storeWide(store.writeBatch([setOp('a', 9, 'a')]), /denied/)
     await drop(readOnly)
+  })
+
+  it('a read-only session fails check() and writes as store-wide', async () => {
+    const table = await builtInTable('')
+    // One read-only session per store: mysql2 may replace a connection after an error.
+    const readOnlyStore = async (): Promise<{ store: MySqlStore; end: () => Promise<void> }> => {
+      const connection = await mysql.createConnection({ uri: MYSQL_URL })
+      await connection.query('SET SESSION TRANSACTION READ ONLY')
+      return { store: new MySqlStore({ pool: connection, table }), end: () => connection.end() }
+    }
+    const checked = await readOnlyStore()
+    await storeWide(checked.store.check(), /READ ONLY transaction/, /The database is read-only/)
+    const written = await readOnlyStore()
+    await storeWide(written.store.writeBatch([setOp('a', 9, 'a')]), /READ ONLY transaction/)
+    await Promise.all([checked.end(), written.end()])
+    const [rows] = await admin.query(`SELECT CAST(\`key\` AS CHAR) AS k FROM ${table}`)
+    assert.deepEqual(rows, [{ k: 'existing' }])
+    await drop(table)
   })
 
   it('a wrong password and a missing database fail check() as store-wide, like PostgreSQL', async () => {
