@@ -2,12 +2,12 @@
  * The one SQL store core behind PostgresStore, MySqlStore and SqliteStore. It owns what the Store
  * contract asks of every SQL database: collapsing duplicate keys, mapping ops to rows, chunked
  * versioned upserts run as ONE transaction per batch, tombstones, loads, per-op failures, fenced
- * counts, tombstone purges and turning driver errors into `StoreError`s. Dialects only supply SQL
+ * counts, superseded ops, tombstone purges and `check()` (with table-access.ts, which also turns
+ * driver errors into `StoreError`s). Dialects only supply SQL
  * text, limits and error classification; executors only run statements on a driver.
  */
 import type { BatchResult, LoadedEntry, OpFailure, Store, StoreOp, SupersededOp } from '../../contracts/store.js'
 import { StoreError } from '../../errors.js'
-import { advice } from './error-classes.js'
 import type { ExecResult, PreparedRow, SqlDialect, SqlExecutor, Statement } from './sql-dialect.js'
 import {
   type ChunkLimits,
@@ -17,11 +17,9 @@ import {
   perRowUpsert,
   purgeStatement,
   tableName,
-  tableProbe,
   upsertStatements,
-  versionStatements,
-  writeProbes,
 } from './statements.js'
+import { TableAccess } from './table-access.js'
 import { builtInTable, DEFAULT_TABLE, mappedTable, type ResolvedTable, type TableMapping } from './table-mapping.js'
 
 /** Options every SQL store shares. */
@@ -61,6 +59,7 @@ export class SqlStore implements Store {
   protected readonly table: ResolvedTable
   private readonly limits: ChunkLimits
   private readonly createTable: boolean
+  private readonly access: TableAccess
   private ready: Promise<void> | undefined
   private closing: Promise<void> | undefined
 
@@ -80,11 +79,12 @@ export class SqlStore implements Store {
       throw new TypeError('createTable cannot be true with a table mapping: a mapped table is yours and is never created')
     }
     this.createTable = this.table.builtIn && options.createTable !== false
+    this.access = new TableAccess(dialect, executor, this.table, this.createTable)
   }
 
   /** Creates the built-in table if it is missing. Called by the first write or load; safe to call again. */
   async init(): Promise<void> {
-    this.ready ??= (this.createTable ? this.ensureTable() : Promise.resolve()).catch((error: unknown) => {
+    this.ready ??= (this.createTable ? this.access.ensure() : Promise.resolve()).catch((error: unknown) => {
       this.ready = undefined
       throw error
     })
@@ -100,11 +100,8 @@ export class SqlStore implements Store {
    * a read-only database, and writes nothing. Throws a `StoreError` naming the cause and the fix.
    */
   async check(): Promise<void> {
-    await this.ensureTable()
+    await this.access.check()
     this.ready ??= Promise.resolve()
-    for (const probe of writeProbes(this.dialect, this.table)) {
-      await this.guard(`write to the table ${this.tableLabel()}`, () => this.executor.query(probe, []))
-    }
   }
 
   /**
@@ -146,7 +143,7 @@ export class SqlStore implements Store {
         if (skipped > 0 && statement.batchRows !== undefined) suspects.push(...statement.batchRows)
       })
     }
-    const superseded = suspects.length > 0 ? await this.superseded(ops, suspects) : []
+    const superseded = suspects.length > 0 ? await this.access.superseded(ops, suspects) : []
     const out: { fenced: number; failures?: OpFailure[]; superseded?: SupersededOp[] } = { fenced }
     if (failures.length > 0) out.failures = failures
     if (superseded.length > 0) out.superseded = superseded
@@ -207,64 +204,6 @@ export class SqlStore implements Store {
     return Math.max(0, statement.rows - result.rowCount)
   }
 
-  /** The ops of `ops` whose key the store holds at a STRICTLY newer version, with that version. */
-  private async superseded(ops: readonly StoreOp[], suspects: readonly PreparedRow[]): Promise<SupersededOp[]> {
-    const keys = new Set(suspects.map((row) => row.key))
-    const tuples = [...keys].map((key) => this.table.keyValues(key))
-    const stored = new Map<string, number>()
-    const version = this.table.versionColumn as string
-    for (const statement of versionStatements(this.dialect, this.table, tuples, LOAD_CHUNK)) {
-      const result = await this.guard('read the versions of fenced keys', () => this.executor.query(statement.text, statement.params))
-      for (const row of result.rows) stored.set(this.table.rowKey(row), Number(row[version]))
-    }
-    // A key is superseded when the store holds a version above every op of the key in this batch
-    // (an older duplicate overwritten by the batch's own newer op is not news); then all its ops are.
-    const newest = new Map<string, number>()
-    for (const op of ops) if (keys.has(op.key)) newest.set(op.key, Math.max(op.version, newest.get(op.key) ?? 0))
-    const out: SupersededOp[] = []
-    ops.forEach((op, index) => {
-      const held = keys.has(op.key) ? stored.get(op.key) : undefined
-      if (held !== undefined && held > (newest.get(op.key) as number)) out.push({ index, version: held })
-    })
-    return out
-  }
-
-  /**
-   * Reads the table (no row); creates the built-in one if it is missing and `createTable` allows.
-   * A role that may not create tables is told so, with the DDL to run.
-   */
-  private async ensureTable(): Promise<void> {
-    const probe = tableProbe(this.dialect, this.table)
-    try {
-      await this.executor.query(probe, [])
-      return
-    } catch (error) {
-      const { cause } = this.dialect.classify(error)
-      const maybeMissing = cause === 'table' || (cause === 'privilege' && this.dialect.hidesMissingTables === true)
-      if (!this.createTable || !maybeMissing) throw this.storeError(`read the table ${this.tableLabel()}`, error)
-    }
-    const ddl = this.dialect.createTable(tableName(this.dialect, this.table), this.table)
-    for (const statement of ddl) {
-      try {
-        await this.executor.query(statement, [])
-      } catch (error) {
-        const { cause } = this.dialect.classify(error)
-        if (cause !== 'privilege' && cause !== 'read-only') throw this.storeError('create the table', error)
-        throw new StoreError(
-          `${this.dialect.label} has no table ${this.tableLabel()}${this.dialect.hidesMissingTables === true ? ' (or this role may not read it: the server reports both alike)' : ''} ` +
-            `and this role may not create it: ${message(error)}. ` +
-            `Create it with a role that may (or run your migration), then grant this role SELECT, INSERT and UPDATE on it: ${ddl.join('; ')}. ` +
-            'Writes are kept and retried until it is fixed.',
-          { retryable: true, scope: 'store', cause: error },
-        )
-      }
-    }
-  }
-
-  private tableLabel(): string {
-    return this.table.nameParts.join('.')
-  }
-
   /** Collapses duplicate keys to their highest version and maps ops to rows, isolating bad ops. */
   private prepare(ops: readonly StoreOp[]): { rows: PreparedRow[]; failures: OpFailure[] } {
     const rows: PreparedRow[] = []
@@ -316,27 +255,9 @@ export class SqlStore implements Store {
   }
 
   /** Runs `fn`, turning a driver error into a `StoreError` that says whether a retry can help. */
-  private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn()
-    } catch (error) {
-      throw this.storeError(what, error)
-    }
+  private guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return this.access.guard(what, fn)
   }
-
-  /**
-   * A driver error as a `StoreError`: store-wide causes (connection, auth, missing database, table
-   * or column, privilege, read-only, driver) are retryable, data errors are not (error-classes.ts).
-   */
-  private storeError(what: string, error: unknown): StoreError {
-    if (error instanceof StoreError) return error
-    const { scope, cause } = this.dialect.classify(error)
-    return new StoreError(`${this.dialect.label} could not ${what}: ${message(error)}. ${advice(cause)}`, { retryable: scope === 'store', scope, cause: error })
-  }
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }
 
 /** Indices of the highest-version op of each key (the last one on a tie), in first-seen key order. */
