@@ -4,7 +4,7 @@
 // check() names the cause, changes no row, and every such failure is retryable (store-wide) on all
 // three stores, while a constraint violation stays permanent.
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -258,6 +258,17 @@ describe('SQLite deploy mistakes', () => {
     await storeWide(store.writeBatch([setOp('a', 9, 'a')]), /readonly/)
     assert.equal((await store.load(['existing'])).get('existing')?.version, 5)
     database.close()
+  })
+
+  it('a database file that cannot be opened (a missing directory) fails check() and writes as store-wide', async () => {
+    const store = new SqliteStore({ path: join(dir, 'no-such-dir', 'x.db') })
+    await storeWide(store.check(), /cannot open the database file/, /directory does not exist/, /path and its directory exist/)
+    await storeWide(store.writeBatch([setOp('a', 1, 'a')]), /cannot open the database file/)
+    // Once the cause is fixed the same store works: a failed open is not remembered.
+    mkdirSync(join(dir, 'no-such-dir'))
+    await store.check()
+    assert.deepEqual(await store.writeBatch([setOp('a', 1, 'a')]), { fenced: 0 })
+    await store.close()
   })
 
   it('a missing mapped table fails check() and writes as store-wide; the built-in table is created', async () => {

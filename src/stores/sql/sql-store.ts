@@ -3,8 +3,8 @@
  * contract asks of every SQL database: collapsing duplicate keys, mapping ops to rows, chunked
  * versioned upserts run as ONE transaction per batch, tombstones, loads, per-op failures, fenced
  * counts, superseded ops, tombstone purges and `check()` (with table-access.ts, which also turns
- * driver errors into `StoreError`s). Dialects only supply SQL
- * text, limits and error classification; executors only run statements on a driver.
+ * driver errors into `StoreError`s). Dialects only supply SQL text, limits and error
+ * classification; executors only run statements on a driver.
  */
 import type { BatchResult, LoadedEntry, OpFailure, Store, StoreOp, SupersededOp } from '../../contracts/store.js'
 import { StoreError } from '../../errors.js'
