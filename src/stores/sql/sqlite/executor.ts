@@ -31,6 +31,8 @@ const STATEMENT_CACHE = 64
 export class SqliteExecutor implements SqlExecutor {
   /** The open database; a failed open is forgotten, so the next call tries again (the file may be fixed). */
   private opened: Promise<SqliteDatabaseLike> | undefined
+  /** Why the last open failed, until one succeeds: `close()` reports it, as a store that never opened. */
+  private openError: Error | undefined
   private readonly statements = new Map<string, SqliteStatementLike>()
 
   constructor(private readonly source: SqliteSource) {}
@@ -55,15 +57,21 @@ export class SqliteExecutor implements SqlExecutor {
   /** Closes the database if the store opened it from a path; yours stays open. */
   async close(): Promise<void> {
     this.statements.clear()
-    if (this.source.database === undefined && this.opened !== undefined) (await this.opened.catch(() => undefined))?.close()
+    if (this.source.database !== undefined) return
+    if (this.opened !== undefined) (await this.opened).close()
+    else if (this.openError !== undefined) throw this.openError
   }
 
   private get db(): Promise<SqliteDatabaseLike> {
     if (this.source.database !== undefined) return Promise.resolve(this.source.database)
     const opening = (this.opened ??= openDatabase(this.source.path))
-    opening.catch(() => {
-      if (this.opened === opening) this.opened = undefined
-    })
+    opening.then(
+      () => (this.openError = undefined),
+      (error: unknown) => {
+        this.openError = error instanceof Error ? error : new Error(String(error))
+        if (this.opened === opening) this.opened = undefined
+      },
+    )
     return opening
   }
 
@@ -122,7 +130,9 @@ async function openDatabase(path: string): Promise<SqliteDatabaseLike> {
     db.pragma('busy_timeout = 5000')
     return db
   } catch (cause) {
-    // Store-wide whatever the reason (a missing directory is a TypeError in better-sqlite3): no write can land.
+    // SQLite's own codes (SQLITE_CANTOPEN, SQLITE_NOTADB...) are classified as store-wide by the dialect.
+    if (typeof (cause as { code?: unknown }).code === 'string') throw cause
+    // Anything else is store-wide too (a missing directory is a TypeError in better-sqlite3): no write can land.
     const reason = cause instanceof Error ? cause.message : String(cause)
     throw new StoreError(
       `SqliteStore cannot open the database file ${path}: ${reason}. Check that the path and its directory exist and are writable by this process. Writes are kept and retried until it is fixed.`,
