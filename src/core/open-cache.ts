@@ -1,8 +1,9 @@
 /**
  * `WriteBehindCache.open()`: validate the options, check the store (`check()`, else `ping()`,
- * unless `checkStore: false`), take the directory (dirty log + dead-letter
- * queue), replay what the log holds above its checkpoint, re-dirty it and start flushing. The
- * version floor comes from the log and checkpoint, so versions never go backwards (invariant 8).
+ * unless `checkStore: false`) before anything is touched, take the directory (dirty log +
+ * dead-letter queue, warning when it holds letters), replay what the log holds above its
+ * checkpoint, re-dirty it and start flushing. The version floor comes from the log and
+ * checkpoint, so versions never go backwards (invariant 8).
  */
 import type { Store } from '../contracts/store.js'
 import { StoreError } from '../errors.js'
