@@ -60,12 +60,21 @@ export class StoreUnavailableError extends WriteBehindError {
 /**
  * An error raised by a store. `retryable: false` means retrying cannot help (bad data, constraint
  * violation): the op goes to the dead-letter queue at once.
+ *
+ * `scope` says what the failure hits: `store` when it hits every write alike (the server is down,
+ * a wrong password, a missing database, table or column, a missing privilege, a read-only
+ * database, a missing driver package): such an error is retryable, opens the circuit and keeps the
+ * writes until the cause is fixed; `op` when it is about the data of this batch or op (a
+ * constraint violation, a bad value): only those ops are isolated and dead-lettered. Defaults to
+ * `store` when retryable, else `op`.
  */
 export class StoreError extends WriteBehindError {
   readonly retryable: boolean
-  constructor(message: string, options: { retryable: boolean; cause?: unknown; code?: string }) {
+  readonly scope: 'store' | 'op'
+  constructor(message: string, options: { retryable: boolean; cause?: unknown; code?: string; scope?: 'store' | 'op' }) {
     super(options.code ?? 'E_STORE', message, { cause: options.cause })
     this.retryable = options.retryable
+    this.scope = options.scope ?? (options.retryable ? 'store' : 'op')
   }
 }
 

@@ -1,8 +1,12 @@
 /**
- * `WriteBehindCache.open()`: validate the options, take the directory (dirty log + dead-letter
- * queue), replay what the log holds above its checkpoint, re-dirty it and start flushing. The
- * version floor comes from the log and checkpoint, so versions never go backwards (invariant 8).
+ * `WriteBehindCache.open()`: validate the options, check the store (`check()`, else `ping()`,
+ * unless `checkStore: false`) before anything is touched, take the directory (dirty log +
+ * dead-letter queue, warning when it holds letters), replay what the log holds above its
+ * checkpoint, re-dirty it and start flushing. The version floor comes from the log and
+ * checkpoint, so versions never go backwards (invariant 8).
  */
+import type { Store } from '../contracts/store.js'
+import { StoreError } from '../errors.js'
 import type { LogRecord, Recovered } from '../log/types.js'
 import type { DirtyLog } from '../log/dirty-log.js'
 import { DeadLetterQueue } from '../flush/dead-letters.js'
@@ -12,6 +16,7 @@ import { resolveOptions } from './resolve-options.js'
 
 export async function openCache<C>(options: CacheOptions, build: (parts: CacheParts) => C): Promise<C> {
   const resolved = resolveOptions(options)
+  if (resolved.checkStore) await checkStore(resolved.store)
   const started = resolved.clock.now()
   const opened = resolved.dir === undefined ? undefined : await openLog(resolved)
   let dlq: DeadLetterQueue
@@ -21,6 +26,7 @@ export async function openCache<C>(options: CacheOptions, build: (parts: CachePa
     await opened?.log.close()
     throw error
   }
+  if (dlq.size > 0) warnDeadLetters(resolved, dlq.size)
   const parts = new CacheParts(resolved, opened?.log, dlq, opened?.recovered.highestVersion ?? 0)
   const cache = build(parts)
   if (opened !== undefined) replay(parts, opened.recovered, started)
@@ -28,6 +34,32 @@ export async function openCache<C>(options: CacheOptions, build: (parts: CachePa
   parts.alarm.start()
   parts.scheduler.pump()
   return cache
+}
+
+/**
+ * `store.check()`, else `store.ping()`, before anything is touched. A `StoreError` (the SQL stores
+ * name the cause and the fix) is thrown as it is; anything else is wrapped in one.
+ */
+async function checkStore(store: Store): Promise<void> {
+  try {
+    if (store.check !== undefined) await store.check()
+    else if (store.ping !== undefined) await store.ping()
+  } catch (error) {
+    if (error instanceof StoreError) throw error
+    const reason = error instanceof Error ? error.message : String(error)
+    throw new StoreError(
+      `The store failed its check at open: ${reason}. Fix the store (or open with checkStore: false to start anyway; writes then wait in the log until it is back).`,
+      { retryable: true, scope: 'store', cause: error },
+    )
+  }
+}
+
+function warnDeadLetters(options: ResolvedOptions, count: number): void {
+  options.warn(
+    'WB_DEAD_LETTERS',
+    `writebehind: the dead-letter queue in ${String(options.dir)} holds ${count} write${count === 1 ? '' : 's'} that never reached the store. ` +
+      'List them with cache.deadLetters() or `writebehind dlq list <dir>`, fix the cause, then replay them (cache.replayDeadLetters()) or drop them.',
+  )
 }
 
 async function openLog(options: ResolvedOptions): Promise<{ log: DirtyLog; recovered: Recovered }> {

@@ -103,6 +103,13 @@ export interface CacheOptions {
   clock?: Clock
   /** Where one-time warnings go. @default process.emitWarning */
   warn?: (code: string, message: string) => void
+  /**
+   * Check the store before `open()` touches anything: `store.check()` (reachable, authenticated,
+   * table present and writable), else `store.ping()`. A failure rejects `open()` with the store's
+   * error, which names the cause. `false` skips it (a store that is down at open then keeps the
+   * writes in the log until it is back). @default true
+   */
+  checkStore?: boolean
 }
 
 export interface ResolvedOptions {
@@ -125,6 +132,7 @@ export interface ResolvedOptions {
   codec: Codec
   clock: Clock
   warn: (code: string, message: string) => void
+  checkStore: boolean
 }
 
 /** Per-write options of `set`, `delete`, `setMany`. */

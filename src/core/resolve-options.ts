@@ -53,6 +53,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     codec: options.codec ?? strictJson,
     clock: options.clock ?? systemClock,
     warn,
+    checkStore: optionalBoolean(options.checkStore, 'checkStore') ?? true,
   }
   resolved.flush.triggerEntries = int(options.flush?.triggerEntries, 'flush.triggerEntries', defaultTrigger(resolved), 1)
   warnAboutRisks(resolved, options)

@@ -34,8 +34,20 @@ export function loadedValue(entry: LoadedEntry): unknown {
   return entry.encoded !== undefined ? (JSON.parse(entry.encoded) as unknown) : entry.value
 }
 
-/** Registers the conformance cases for the store `factory` makes, under `describe(name)`. */
-export function describeStoreConformance(name: string, factory: StoreFactory): void {
+/** What the store under test claims beyond the required contract. */
+export interface ConformanceOptions {
+  /**
+   * Whether `writeBatch` reports `superseded` ops (fenced by a strictly newer stored version). A
+   * store that cannot tell passes `false`; its fenced ops then count as applied. @default true
+   */
+  superseded?: boolean
+}
+
+/**
+ * Registers the conformance cases for the store `factory` makes, under `describe(name)`. The
+ * optional `check()`, `ping()` and `highestVersion()` are exercised where the store has them.
+ */
+export function describeStoreConformance(name: string, factory: StoreFactory, options: ConformanceOptions = {}): void {
   describe(`Store conformance: ${name}`, () => {
     const test = (title: string, body: (store: Store) => Promise<void>): void => {
       it(title, async () => {
@@ -49,6 +61,8 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
     }
     describeBasics(test)
     describeFencing(test)
+    if (options.superseded !== false) describeSuperseded(test)
+    describeHighestVersion(test)
     describeEdges(test)
     describeModelCheck(test)
   })
@@ -69,6 +83,16 @@ function describeBasics(test: Case): void {
     if (store.ping === undefined) return
     await store.ping()
     await store.ping()
+  })
+
+  test('check(), where the store has one, passes on a usable store and changes nothing', async (store) => {
+    if (store.check === undefined) return
+    await write(store, [setOp('check:a', 3, 'a')])
+    await store.check()
+    await store.check()
+    const loaded = await store.load(['check:a', 'check:missing'])
+    assert.equal(loaded.size, 1)
+    assertEntry(loaded, 'check:a', 3, 'a')
   })
 
   test('a delete hides the key from load', async (store) => {
@@ -151,6 +175,58 @@ function describeFencing(test: Case): void {
     assert.equal(loaded.has('dup:b'), false)
     assertEntry(loaded, 'dup:c', 7, 'c7')
   })
+}
+
+function describeSuperseded(test: Case): void {
+  test('an op fenced by a STRICTLY newer stored version is reported superseded, with that version', async (store) => {
+    await write(store, [setOp('sup:a', 5, 'a5'), deleteOp('sup:b', 6), setOp('sup:c', 2, 'c2')])
+    const result = await write(store, [setOp('sup:a', 3, 'stale'), setOp('sup:b', 4, 'stale'), setOp('sup:c', 7, 'c7'), setOp('sup:d', 1, 'd1')])
+    assert.deepEqual(sortedSuperseded(result), [
+      { index: 0, version: 5 },
+      { index: 1, version: 6 },
+    ])
+    const loaded = await store.load(['sup:a', 'sup:b', 'sup:c', 'sup:d'])
+    assertEntry(loaded, 'sup:a', 5, 'a5')
+    assert.equal(loaded.has('sup:b'), false)
+    assertEntry(loaded, 'sup:c', 7, 'c7')
+    assertEntry(loaded, 'sup:d', 1, 'd1')
+  })
+
+  test('an op fenced by an EQUAL version is a redelivery: not superseded', async (store) => {
+    const batch = [setOp('redeliver:a', 4, 'a'), deleteOp('redeliver:b', 5)]
+    await write(store, batch)
+    assert.deepEqual(sortedSuperseded(await write(store, batch)), [])
+    assert.deepEqual(sortedSuperseded(await write(store, [setOp('fresh:a', 1, 'a')])), [])
+  })
+
+  test('duplicates of a superseded key are all superseded; one overwritten by its own batch is not', async (store) => {
+    await write(store, [setOp('supdup:a', 9, 'a9'), setOp('supdup:b', 5, 'b5')])
+    const result = await write(store, [setOp('supdup:a', 1, 'x'), setOp('supdup:b', 2, 'y'), setOp('supdup:a', 2, 'x2'), setOp('supdup:b', 10, 'b10')])
+    assert.deepEqual(sortedSuperseded(result), [
+      { index: 0, version: 9 },
+      { index: 2, version: 9 },
+    ])
+    const loaded = await store.load(['supdup:a', 'supdup:b'])
+    assertEntry(loaded, 'supdup:a', 9, 'a9')
+    assertEntry(loaded, 'supdup:b', 10, 'b10')
+  })
+}
+
+function describeHighestVersion(test: Case): void {
+  test('highestVersion(), where the store has one, is 0 when empty and the highest version held, tombstones included', async (store) => {
+    if (store.highestVersion === undefined) return
+    assert.equal(await store.highestVersion(), 0)
+    await write(store, [setOp('hv:a', 3, 'a'), setOp('hv:b', 8, 'b')])
+    assert.equal(await store.highestVersion(), 8)
+    await write(store, [deleteOp('hv:a', 12)])
+    assert.equal(await store.highestVersion(), 12)
+    await write(store, [setOp('hv:b', 4, 'stale')])
+    assert.equal(await store.highestVersion(), 12)
+  })
+}
+
+function sortedSuperseded(result: BatchResult | void): { index: number; version: number }[] {
+  return [...(result?.superseded ?? [])].map(({ index, version }) => ({ index, version })).sort((x, y) => x.index - y.index)
 }
 
 function describeEdges(test: Case): void {

@@ -3,7 +3,7 @@
 // group so `crash()` can SIGKILL the server and all its workers at once, then `start()` it again on
 // the same data dir and port (crash recovery). The shared servers are never touched.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -75,8 +75,11 @@ function binary(name: string): string {
   return join(root, version, 'bin', name)
 }
 
-/** A fresh PostgreSQL cluster (run as the `postgres` OS user when we are root, as initdb requires). */
-export async function startOwnPostgres(): Promise<OwnServer> {
+/**
+ * A fresh PostgreSQL cluster (run as the `postgres` OS user when we are root, as initdb requires).
+ * With `password`, TCP logins need it (scram-sha-256) and the URL carries it.
+ */
+export async function startOwnPostgres(options: { password?: string } = {}): Promise<OwnServer> {
   const dir = mkdtempSync(join(tmpdir(), 'wb-pg-'))
   const asUser: { uid?: number; gid?: number } = {}
   if (process.getuid?.() === 0) {
@@ -85,9 +88,17 @@ export async function startOwnPostgres(): Promise<OwnServer> {
     chownSync(dir, asUser.uid, asUser.gid)
   }
   const data = join(dir, 'data')
-  execFileSync(binary('initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-N'], { ...asUser, stdio: 'ignore' })
+  const auth = ['--auth=trust']
+  if (options.password !== undefined) {
+    const pwfile = join(dir, 'pwfile')
+    writeFileSync(pwfile, options.password)
+    if (asUser.uid !== undefined) chownSync(pwfile, asUser.uid, asUser.gid as number)
+    auth.splice(0, 1, '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`)
+  }
+  execFileSync(binary('initdb'), ['-D', data, '-U', 'postgres', ...auth, '-N'], { ...asUser, stdio: 'ignore' })
   const port = await freePort()
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`
+  const login = options.password === undefined ? 'postgres' : `postgres:${encodeURIComponent(options.password)}`
+  const url = `postgres://${login}@127.0.0.1:${port}/postgres`
   const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'shared_buffers=16MB']
   const launch = (): ChildProcess => spawn(binary('postgres'), args, { ...asUser, detached: true, stdio: 'ignore' })
   const probe = async (): Promise<void> => {

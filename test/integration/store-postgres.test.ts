@@ -61,7 +61,7 @@ describe('PostgresStore on your own table', () => {
     const name = await scoresTable()
     const store = new PostgresStore({ pool, table: leaderboard(name) })
     assert.deepEqual(await store.writeBatch([setOp('player:1', 5, { score: 10 }), setOp('player:2', 6, { score: 20 })]), { fenced: 0 })
-    assert.deepEqual(await store.writeBatch([setOp('player:1', 4, { score: 99 }), setOp('player:2', 7, { score: 21 })]), { fenced: 1 })
+    assert.deepEqual(await store.writeBatch([setOp('player:1', 4, { score: 99 }), setOp('player:2', 7, { score: 21 })]), { fenced: 1, superseded: [{ index: 0, version: 5 }] })
     const loaded = await store.load(['player:1', 'player:2', 'player:3', 'nonsense'])
     assert.deepEqual(loaded, new Map([['player:1', { version: 5, value: { score: 10 } }], ['player:2', { version: 7, value: { score: 21 } }]]))
     const bad = await store.writeBatch([deleteOp('player:1', 8), deleteOp('player:2', 3), setOp('bob', 9, { score: 1 })])
@@ -113,7 +113,9 @@ describe('PostgresStore errors, fenced counts and purges', () => {
 
   it('classifies SQLSTATEs and network errors', () => {
     for (const code of ['40001', '40P01', '53300', '57P01', '08006', '55P03', 'ECONNRESET', 'ECONNREFUSED']) assert.equal(isRetryable({ code }), true, code)
-    for (const code of ['23505', '23514', '22P02', '42P01', '42601']) assert.equal(isRetryable({ code }), false, code)
+    for (const code of ['23505', '23514', '22P02', '42601']) assert.equal(isRetryable({ code }), false, code)
+    // Store-wide deploy mistakes (missing table, auth, database, privilege, read-only) are retryable: see error-classes.ts.
+    for (const code of ['42P01', '28P01', '28000', '3D000', '42501', '25006', '42703']) assert.equal(isRetryable({ code }), true, code)
     assert.equal(isRetryable(new Error('Connection terminated unexpectedly')), true)
   })
 
@@ -123,9 +125,33 @@ describe('PostgresStore errors, fenced counts and purges', () => {
       const store = new PostgresStore({ pool, table, batchPath, maxRowsPerStatement })
       assert.deepEqual(await store.writeBatch([setOp('a', 2, 'a'), setOp('b', 2, 'b'), setOp('c', 2, 'c')]), { fenced: 0 })
       const second = [setOp('a', 3, 'a3'), setOp('b', 1, 'old'), deleteOp('c', 2), setOp('d', 1, 'd')]
-      assert.deepEqual(await store.writeBatch(second), { fenced: 2 }, `${batchPath} × ${maxRowsPerStatement}`)
+      assert.deepEqual(await store.writeBatch(second), { fenced: 2, superseded: [{ index: 1, version: 2 }] }, `${batchPath} × ${maxRowsPerStatement}`)
       await pool.query(`DROP TABLE ${table}`)
     }
+  })
+
+  it('superseded costs no round trip when nothing was fenced, one SELECT when something was; unversioned tables report none', async () => {
+    const table = uniqueName('roundtrips')
+    const texts: string[] = []
+    const counting = { query: (text: string, values?: unknown[]) => (texts.push(text), pool.query(text, values)) }
+    const store = new PostgresStore({ pool: counting, table })
+    await store.writeBatch([setOp('a', 5, 'a')])
+    texts.length = 0
+    assert.deepEqual(await store.writeBatch([setOp('a', 6, 'a6'), setOp('b', 1, 'b')]), { fenced: 0 })
+    assert.equal(texts.length, 1, texts.join('\n'))
+    texts.length = 0
+    assert.deepEqual(await store.writeBatch([setOp('a', 6, 'a6'), setOp('b', 1, 'b')]), { fenced: 2 })
+    assert.equal(texts.length, 2, texts.join('\n'))
+    assert.deepEqual(await store.writeBatch([setOp('a', 2, 'old')]), { fenced: 1, superseded: [{ index: 0, version: 6 }] })
+    await pool.query(`DROP TABLE ${table}`)
+
+    const plain = uniqueName('plain')
+    await pool.query(`CREATE TABLE ${plain} (id text PRIMARY KEY, v int)`)
+    const unversioned = new PostgresStore({ pool, table: { name: plain, key: 'id', columns: { v: (value) => value } } })
+    await unversioned.writeBatch([setOp('a', 5, 1)])
+    assert.deepEqual(await unversioned.writeBatch([setOp('a', 2, 2)]), { fenced: 0 })
+    assert.equal(await unversioned.highestVersion(), 0)
+    await pool.query(`DROP TABLE ${plain}`)
   })
 
   it('purges tombstones older than the given age, keeping fresh ones and live rows', async () => {

@@ -55,7 +55,7 @@ describe('SqliteStore on your own table', () => {
     db.exec('CREATE TABLE scores (player_id INTEGER PRIMARY KEY, score INTEGER NOT NULL CHECK (score >= 0), version INTEGER NOT NULL, updated_at TEXT)')
     const store = new SqliteStore({ database: db, table: leaderboard('version') })
     assert.deepEqual(await store.writeBatch([setOp('player:1', 5, { score: 10 }), setOp('player:2', 6, { score: 20 })]), { fenced: 0 })
-    assert.deepEqual(await store.writeBatch([setOp('player:1', 4, { score: 99 }), setOp('player:2', 7, { score: 21 })]), { fenced: 1 })
+    assert.deepEqual(await store.writeBatch([setOp('player:1', 4, { score: 99 }), setOp('player:2', 7, { score: 21 })]), { fenced: 1, superseded: [{ index: 0, version: 5 }] })
     const loaded = await store.load(['player:1', 'player:2', 'player:3', 'nonsense'])
     assert.deepEqual(loaded, new Map([['player:1', { version: 5, value: { score: 10 } }], ['player:2', { version: 7, value: { score: 21 } }]]))
     await store.writeBatch([deleteOp('player:1', 8), deleteOp('player:2', 3)])
@@ -172,6 +172,11 @@ describe('SqliteStore errors, fenced counts and purges', () => {
     for (const code of ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR_WRITE', 'SQLITE_FULL']) assert.equal(isRetryable({ code }), true, code)
     for (const code of ['SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_MISMATCH', 'SQLITE_ERROR', 'SQLITE_TOOBIG']) assert.equal(isRetryable({ code }), false, code)
     assert.equal(isRetryable(new TypeError('bad binding')), false)
+    for (const code of ['SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_PERM', 'SQLITE_NOTADB']) assert.equal(isRetryable({ code }), true, code)
+    assert.equal(isRetryable(Object.assign(new Error('no such table: t'), { code: 'SQLITE_ERROR' })), true)
+    // A missing driver package hits every write alike, as on the other stores.
+    for (const code of ['ERR_MODULE_NOT_FOUND', 'MODULE_NOT_FOUND']) assert.equal(isRetryable({ code }), true, code)
+    assert.equal(isRetryable(Object.assign(new Error('table t has no column named c'), { code: 'SQLITE_ERROR' })), true)
   })
 
   it('reports fenced ops in the batch result (multi-row and per-row statements)', async () => {
@@ -179,7 +184,7 @@ describe('SqliteStore errors, fenced counts and purges', () => {
       const store = new SqliteStore({ path: join(dir, `fenced-${files++}.db`), maxRowsPerStatement })
       assert.deepEqual(await store.writeBatch([setOp('a', 2, 'a'), setOp('b', 2, 'b'), setOp('c', 2, 'c')]), { fenced: 0 })
       const second = [setOp('a', 3, 'a3'), setOp('b', 1, 'old'), deleteOp('c', 2), setOp('d', 1, 'd')]
-      assert.deepEqual(await store.writeBatch(second), { fenced: 2 }, `× ${maxRowsPerStatement}`)
+      assert.deepEqual(await store.writeBatch(second), { fenced: 2, superseded: [{ index: 1, version: 2 }] }, `× ${maxRowsPerStatement}`)
       await store.close()
     }
   })

@@ -154,7 +154,7 @@ describe('a 60-second outage under load', () => {
   it("with whenFull: 'store', a write fails fast with StoreUnavailableError while the circuit is open", async () => {
     const clock = new FakeClock()
     const store = new OutageStore(new PingableMemoryStore(), clock, { from: 0, to: Infinity })
-    const { cache } = await openTestCache(store, { clock, backlog: { maxEntries: 10, whenFull: 'store' }, flush: { batchSize: 5 }, retry: { circuitThreshold: 2 } })
+    const { cache } = await openTestCache(store, { clock, checkStore: false, backlog: { maxEntries: 10, whenFull: 'store' }, flush: { batchSize: 5 }, retry: { circuitThreshold: 2 } })
     for (let i = 0; i < 10; i++) await cache.set(`k${i}`, i)
     for (let i = 0; i < 20 && cache.stats().circuit === 'closed'; i++) await clock.advance(100)
     assert.equal(cache.stats().circuit, 'open')
@@ -200,7 +200,7 @@ describe('close() during an outage', () => {
       const clock = new FakeClock()
       const inner = new PingableMemoryStore()
       const store = new OutageStore(inner, clock, { from: 0, to: Infinity })
-      const { cache } = await openTestCache(store, { clock, dir, closeTimeoutMs: 5000 })
+      const { cache } = await openTestCache(store, { clock, dir, closeTimeoutMs: 5000, checkStore: false })
       for (let i = 0; i < 50; i++) await cache.set(`k${i}`, i)
       const closing = cache.close()
       let settled = false
@@ -228,7 +228,7 @@ describe('staleness alert', () => {
   it('fires when the oldest unflushed write passes maxStalenessMs and again when it recovers', async () => {
     const clock = new FakeClock()
     const store = new OutageStore(new PingableMemoryStore(), clock, { from: 0, to: clock.now() + 10_000 })
-    const { cache } = await openTestCache(store, { clock, alerts: { maxStalenessMs: 3000 } })
+    const { cache } = await openTestCache(store, { clock, alerts: { maxStalenessMs: 3000 }, checkStore: false })
     const alerts: string[] = []
     cache.on('alert:staleness', (e) => alerts.push(`stale>${e.thresholdMs}`))
     cache.on('alert:recovered', () => alerts.push('recovered'))

@@ -3,6 +3,7 @@
  * what its default table looks like, how to count fenced rows and which errors are worth a retry.
  * An executor runs statements on the user's driver. Both are small so each dialect stays thin.
  */
+import type { Classified } from './error-classes.js'
 import type { ChunkLimits } from './statements.js'
 import type { ResolvedTable, SqlRow } from './table-mapping.js'
 
@@ -19,6 +20,8 @@ export interface Statement {
    * empty), in the same transaction; the result's rowCount is the sum over the runs.
    */
   readonly each?: readonly (readonly unknown[])[]
+  /** The rows a write statement carries (to look up the stored versions of fenced ones). */
+  readonly batchRows?: readonly PreparedRow[]
 }
 
 /** What the core needs from a driver's answer. */
@@ -68,16 +71,24 @@ export interface SqlDialect {
   readonly now: string
   /** DDL creating the built-in table (and its index) if missing; `name` is already quoted. */
   createTable(name: string, table: ResolvedTable): readonly string[]
-  /** `INSERT ... VALUES <tuples> <conflict clause>` for the table, fenced when it has a version column. */
-  upsert(name: string, table: ResolvedTable, columns: readonly string[], tuples: string): string
+  /**
+   * `INSERT ... <source> <conflict clause>` for the table, fenced when it has a version column;
+   * `source` is `VALUES (...), (...)` or a `SELECT` (the no-op write probe of `check()`).
+   */
+  upsert(name: string, table: ResolvedTable, columns: readonly string[], source: string): string
   /** The SQL expression reading the built-in `value` column as text (not parsed JSON). */
   valueAsText(column: string): string
   /** The condition `updatedAt` is older than `olderThanMs` (bound as parameter `n`). */
   olderThan(updatedAt: string, n: number): string
   /** How many rows of an upsert statement were fenced, from its result. */
   fenced(result: ExecResult, rows: number): number
-  /** True when the error is worth retrying (lost connection, timeout, deadlock...). */
-  isRetryable(error: unknown): boolean
+  /**
+   * True when the server answers "permission denied" for a table that does not exist, to a role
+   * without privileges on it (MySQL), so a denied read may mean a missing table.
+   */
+  readonly hidesMissingTables?: boolean
+  /** Whether the error hits the whole store (retryable) or this data (not), and why: see error-classes.ts. */
+  classify(error: unknown): Classified
   /** A faster dialect-specific upsert for these rows, or undefined to use multi-row VALUES. */
   fastUpsert?(name: string, table: ResolvedTable, rows: readonly PreparedRow[], limits: ChunkLimits): Statement[] | undefined
 }

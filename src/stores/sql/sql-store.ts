@@ -2,13 +2,24 @@
  * The one SQL store core behind PostgresStore, MySqlStore and SqliteStore. It owns what the Store
  * contract asks of every SQL database: collapsing duplicate keys, mapping ops to rows, chunked
  * versioned upserts run as ONE transaction per batch, tombstones, loads, per-op failures, fenced
- * counts, tombstone purges and turning driver errors into `StoreError`s. Dialects only supply SQL
- * text, limits and error classification; executors only run statements on a driver.
+ * counts, superseded ops, tombstone purges and `check()` (with table-access.ts, which also turns
+ * driver errors into `StoreError`s). Dialects only supply SQL text, limits and error
+ * classification; executors only run statements on a driver.
  */
-import type { BatchResult, LoadedEntry, OpFailure, Store, StoreOp } from '../../contracts/store.js'
+import type { BatchResult, LoadedEntry, OpFailure, Store, StoreOp, SupersededOp } from '../../contracts/store.js'
 import { StoreError } from '../../errors.js'
-import type { PreparedRow, SqlDialect, SqlExecutor, Statement } from './sql-dialect.js'
-import { type ChunkLimits, deleteStatements, loadStatements, perRowUpsert, purgeStatement, tableName, upsertStatements } from './statements.js'
+import type { ExecResult, PreparedRow, SqlDialect, SqlExecutor, Statement } from './sql-dialect.js'
+import {
+  type ChunkLimits,
+  deleteStatements,
+  highestVersionStatement,
+  loadStatements,
+  perRowUpsert,
+  purgeStatement,
+  tableName,
+  upsertStatements,
+} from './statements.js'
+import { TableAccess } from './table-access.js'
 import { builtInTable, DEFAULT_TABLE, mappedTable, type ResolvedTable, type TableMapping } from './table-mapping.js'
 
 /** Options every SQL store shares. */
@@ -18,7 +29,12 @@ export interface SqlStoreOptions {
    * or a `TableMapping` onto a table of your own. @default 'writebehind_entries'
    */
   table?: string | TableMapping
-  /** Create the built-in table (and its tombstone index) on first use if it is missing. @default true */
+  /**
+   * Create the built-in table (and its tombstone index) on first use if it is missing. The store
+   * first reads the table (`SELECT ... WHERE 1 = 0`) and issues `CREATE TABLE` only when it is
+   * missing, so a least-privilege role that may read and write the table but not create tables
+   * works once the table exists. @default true
+   */
   createTable?: boolean
   /** Most rows in one statement; a batch larger than this becomes several statements in one transaction. */
   maxRowsPerStatement?: number
@@ -43,6 +59,7 @@ export class SqlStore implements Store {
   protected readonly table: ResolvedTable
   private readonly limits: ChunkLimits
   private readonly createTable: boolean
+  private readonly access: TableAccess
   private ready: Promise<void> | undefined
   private closing: Promise<void> | undefined
 
@@ -62,11 +79,12 @@ export class SqlStore implements Store {
       throw new TypeError('createTable cannot be true with a table mapping: a mapped table is yours and is never created')
     }
     this.createTable = this.table.builtIn && options.createTable !== false
+    this.access = new TableAccess(dialect, executor, this.table, this.createTable)
   }
 
-  /** Creates the built-in table if needed. Called by the first write or load; safe to call again. */
+  /** Creates the built-in table if it is missing. Called by the first write or load; safe to call again. */
   async init(): Promise<void> {
-    this.ready ??= this.createIfNeeded().catch((error: unknown) => {
+    this.ready ??= (this.createTable ? this.access.ensure() : Promise.resolve()).catch((error: unknown) => {
       this.ready = undefined
       throw error
     })
@@ -74,9 +92,39 @@ export class SqlStore implements Store {
   }
 
   /**
+   * Verifies the store can take writes, changing no row: the server answers and authenticates
+   * this role, the table exists (the built-in one is created if missing and `createTable` allows)
+   * and is readable (`SELECT * ... WHERE 1 = 0`), and writable: the store's own fenced upsert is
+   * run fed by a `SELECT` of zero rows (plus an empty `DELETE` for a table without tombstones), so
+   * the server checks the INSERT, UPDATE (and DELETE) privileges, the columns the store writes and
+   * a read-only database, and writes nothing. Throws a `StoreError` naming the cause and the fix.
+   */
+  async check(): Promise<void> {
+    await this.access.check()
+    this.ready ??= Promise.resolve()
+  }
+
+  /**
+   * The highest version held for any key, tombstones included (0 for an empty table, or for a
+   * mapped table without a version column, which is not fenced). A `SELECT max(version)`: with the
+   * built-in table's primary key alone this scans the table (seconds on tens of millions of rows);
+   * an index on the version column makes it instant. The cache calls it once, at open.
+   */
+  async highestVersion(): Promise<number> {
+    const text = highestVersionStatement(this.dialect, this.table)
+    if (text === undefined) return 0
+    await this.init()
+    const result = await this.guard('read the highest version', () => this.executor.query(text, []))
+    const max = result.rows[0]?.wb_max
+    return max === null || max === undefined ? 0 : Number(max)
+  }
+
+  /**
    * Applies the batch as one transaction: an op applies only if its version is newer than the
    * row's. Ops whose mapping throws fail on their own (`failures`); a database error fails the
-   * whole batch with a `StoreError` whose `retryable` says whether a retry can help.
+   * whole batch with a `StoreError` whose `retryable` says whether a retry can help. Ops the store
+   * refused because it holds a strictly newer version are listed in `superseded`, read by one
+   * `SELECT` of the fenced statements' keys after the commit (none when nothing was fenced).
    */
   async writeBatch(ops: readonly StoreOp[]): Promise<BatchResult> {
     if (ops.length === 0) return {}
@@ -84,14 +132,22 @@ export class SqlStore implements Store {
     const { rows, failures } = this.prepare(ops)
     const statements = this.plan(rows)
     let fenced = 0
+    const suspects: PreparedRow[] = []
     if (statements.length > 0) {
       const results = await this.guard('write a batch', () => this.executor.transaction(statements))
       statements.forEach((statement, i) => {
         const result = results[i]
-        if (statement.fencedUpsert && result !== undefined) fenced += this.dialect.fenced(result, statement.rows)
+        if (result === undefined) return
+        const skipped = this.skipped(statement, result)
+        if (statement.fencedUpsert) fenced += skipped
+        if (skipped > 0 && statement.batchRows !== undefined) suspects.push(...statement.batchRows)
       })
     }
-    return failures.length > 0 ? { fenced, failures } : { fenced }
+    const superseded = suspects.length > 0 ? await this.access.superseded(ops, suspects) : []
+    const out: { fenced: number; failures?: OpFailure[]; superseded?: SupersededOp[] } = { fenced }
+    if (failures.length > 0) out.failures = failures
+    if (superseded.length > 0) out.superseded = superseded
+    return out
   }
 
   /** Reads live values; absent and tombstoned keys are left out. Keys the mapping rejects are absent. */
@@ -141,11 +197,11 @@ export class SqlStore implements Store {
     return this.closing
   }
 
-  private async createIfNeeded(): Promise<void> {
-    if (!this.createTable) return
-    for (const ddl of this.dialect.createTable(tableName(this.dialect, this.table), this.table)) {
-      await this.guard('create the table', () => this.executor.query(ddl, []))
-    }
+  /** How many rows of a write statement did not apply (fenced upserts; versioned deletes that matched no row). */
+  private skipped(statement: Statement, result: ExecResult): number {
+    if (statement.fencedUpsert) return this.dialect.fenced(result, statement.rows)
+    if (statement.batchRows === undefined || this.table.versionColumn === undefined) return 0
+    return Math.max(0, statement.rows - result.rowCount)
   }
 
   /** Collapses duplicate keys to their highest version and maps ops to rows, isolating bad ops. */
@@ -199,18 +255,8 @@ export class SqlStore implements Store {
   }
 
   /** Runs `fn`, turning a driver error into a `StoreError` that says whether a retry can help. */
-  private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn()
-    } catch (error) {
-      if (error instanceof StoreError) throw error
-      const retryable = this.dialect.isRetryable(error)
-      const reason = error instanceof Error ? error.message : String(error)
-      const advice = retryable
-        ? 'This looks transient (connection, timeout, lock); the batch will be retried.'
-        : 'Retrying cannot help: check the data, the table definition and the mapping.'
-      throw new StoreError(`${this.dialect.label} could not ${what}: ${reason}. ${advice}`, { retryable, cause: error })
-    }
+  private guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return this.access.guard(what, fn)
   }
 }
 

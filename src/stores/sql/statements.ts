@@ -55,8 +55,8 @@ export function upsertStatements(dialect: SqlDialect, table: ResolvedTable, rows
       for (const value of row.values) params.push(value)
       tuples.push(fixed ?? tuple(dialect, params.length - row.values.length + 1, row.values.length, suffix))
     }
-    const text = dialect.upsert(name, table, quoted, tuples.join(', '))
-    return { text, params, rows: part.length, fencedUpsert: table.versionColumn !== undefined }
+    const text = dialect.upsert(name, table, quoted, `VALUES ${tuples.join(', ')}`)
+    return { text, params, rows: part.length, fencedUpsert: table.versionColumn !== undefined, batchRows: part }
   })
 }
 
@@ -71,7 +71,7 @@ function tuple(dialect: SqlDialect, first: number, count: number, suffix: string
 export function perRowUpsert(dialect: SqlDialect, table: ResolvedTable, rows: readonly PreparedRow[]): Statement {
   const [first] = upsertStatements(dialect, table, rows.slice(0, 1), { maxRows: 1, maxBytes: Infinity })
   const text = (first as Statement).text
-  return { text, params: [], rows: rows.length, fencedUpsert: table.versionColumn !== undefined, each: rows.map((row) => row.values) }
+  return { text, params: [], rows: rows.length, fencedUpsert: table.versionColumn !== undefined, each: rows.map((row) => row.values), batchRows: rows }
 }
 
 /** `DELETE` statements for deletes on a table without a `deleted` column (fenced by version if any). */
@@ -89,17 +89,37 @@ export function deleteStatements(dialect: SqlDialect, table: ResolvedTable, rows
       if (table.versionColumn !== undefined) terms.push(`${dialect.quote(table.versionColumn)} < ${bind(row.version)}`)
       return `(${terms.join(' AND ')})`
     })
-    return { text: `DELETE FROM ${name} WHERE ${conditions.join(' OR ')}`, params, rows: part.length, fencedUpsert: false }
+    return { text: `DELETE FROM ${name} WHERE ${conditions.join(' OR ')}`, params, rows: part.length, fencedUpsert: false, batchRows: part }
   })
 }
 
 /** `SELECT` statements loading live rows for key column tuples (at most `maxKeys` per statement). */
 export function loadStatements(dialect: SqlDialect, table: ResolvedTable, keys: readonly (readonly unknown[])[], maxKeys: number): Statement[] {
-  const name = tableName(dialect, table)
   const live = table.deletedColumn === undefined ? '' : ` AND (${notDeleted(dialect, table.deletedColumn)})`
   const select = table.builtIn
     ? `${dialect.quote('key')}, ${dialect.valueAsText(dialect.quote('value'))} AS ${dialect.quote('value')}, ${dialect.quote('version')}`
     : '*'
+  return keyedSelects(dialect, table, select, live, keys, maxKeys)
+}
+
+/**
+ * `SELECT` statements reading the stored rows (tombstones too) of key column tuples, for their
+ * versions: the built-in table reads only key and version. Needs a version column.
+ */
+export function versionStatements(dialect: SqlDialect, table: ResolvedTable, keys: readonly (readonly unknown[])[], maxKeys: number): Statement[] {
+  const select = table.builtIn ? `${dialect.quote('key')}, ${dialect.quote('version')}` : '*'
+  return keyedSelects(dialect, table, select, '', keys, maxKeys)
+}
+
+function keyedSelects(
+  dialect: SqlDialect,
+  table: ResolvedTable,
+  select: string,
+  filter: string,
+  keys: readonly (readonly unknown[])[],
+  maxKeys: number,
+): Statement[] {
+  const name = tableName(dialect, table)
   const target = table.keyColumns.length === 1 ? dialect.quote(table.keyColumns[0] as string) : `(${table.keyColumns.map((c) => dialect.quote(c)).join(', ')})`
   const sized = keys.map((values) => ({ values, bytes: 0 }))
   return chunk(sized, { maxRows: maxKeys, maxBytes: Infinity }, table.keyColumns.length, dialect.maxParams).map((part) => {
@@ -111,8 +131,39 @@ export function loadStatements(dialect: SqlDialect, table: ResolvedTable, keys: 
       })
       return marks.length === 1 ? (marks[0] as string) : `(${marks.join(', ')})`
     })
-    return { text: `SELECT ${select} FROM ${name} WHERE ${target} IN (${tuples.join(', ')})${live}`, params, rows: 0, fencedUpsert: false }
+    return { text: `SELECT ${select} FROM ${name} WHERE ${target} IN (${tuples.join(', ')})${filter}`, params, rows: 0, fencedUpsert: false }
   })
+}
+
+/** `SELECT max(version)` over the whole table (tombstones too), as column `wb_max`. */
+export function highestVersionStatement(dialect: SqlDialect, table: ResolvedTable): string | undefined {
+  if (table.versionColumn === undefined) return undefined
+  return `SELECT max(${dialect.quote(table.versionColumn)}) AS ${dialect.quote('wb_max')} FROM ${tableName(dialect, table)}`
+}
+
+/** A read that names the table and no row: fails when the table is missing or not readable. */
+export function tableProbe(dialect: SqlDialect, table: ResolvedTable): string {
+  return `SELECT * FROM ${tableName(dialect, table)} WHERE 1 = 0`
+}
+
+/**
+ * Writes the store's own statements would make, on no row: the fenced upsert fed by a `SELECT`
+ * of zero rows (so the server checks INSERT and UPDATE privileges and a read-only database, and
+ * changes nothing), and for a table without tombstones an empty `DELETE`.
+ */
+export function writeProbes(dialect: SqlDialect, table: ResolvedTable): string[] {
+  const name = tableName(dialect, table)
+  const columns = writeColumns(table)
+  const quoted = columns.map((c) => dialect.quote(c))
+  const nulls = columns.map(() => 'NULL')
+  if (table.updatedAtColumn !== undefined) {
+    quoted.push(dialect.quote(table.updatedAtColumn))
+    nulls.push(dialect.now)
+  }
+  const source = `SELECT ${nulls.join(', ')} FROM (SELECT 1 AS ${dialect.quote('wb_one')}) AS ${dialect.quote('wb_probe')} WHERE 1 = 0`
+  const probes = [dialect.upsert(name, table, quoted, source)]
+  if (table.deletedColumn === undefined) probes.push(`DELETE FROM ${name} WHERE 1 = 0`)
+  return probes
 }
 
 /** The `DELETE` removing tombstones whose `updated_at` is older than the bound parameter $1. */

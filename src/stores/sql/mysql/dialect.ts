@@ -5,16 +5,11 @@
  * affected-rows / `Duplicates:` figures, and errno-based retry classification.
  */
 import type { ExecResult, SqlDialect } from '../sql-dialect.js'
+import { classifyMySql } from '../error-classes.js'
 import { quoteWith } from '../identifiers.js'
 import type { ResolvedTable } from '../table-mapping.js'
 
 const quote = quoteWith('`')
-
-/** Errors a retry can fix: lock wait timeout, deadlock, too many connections, shutdown, lost/killed connections, interrupted query. */
-const RETRYABLE_ERRNOS = new Set([1205, 1213, 1040, 1053, 1077, 1079, 1080, 1158, 1159, 1160, 1161, 1317, 1927, 2002, 2003, 2006, 2013, 2055, 3024, 4031])
-const RETRYABLE_CODES = new Set(['PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'])
-/** SQLSTATE classes a retry cannot fix: data (22), integrity (23), syntax and access (42), cardinality (21). */
-const FINAL_CLASSES = new Set(['21', '22', '23', '42'])
 
 export const mysqlDialect: SqlDialect = {
   label: 'MySQL',
@@ -24,11 +19,12 @@ export const mysqlDialect: SqlDialect = {
   bool: (value) => value,
   now: 'NOW(6)',
   createTable,
-  upsert: (name, table, columns, tuples) => `INSERT INTO ${name} (${columns.join(', ')}) VALUES ${tuples} ${onDuplicateKey(table, columns)}`,
+  upsert: (name, table, columns, source) => `INSERT INTO ${name} (${columns.join(', ')}) ${source} ${onDuplicateKey(table, columns)}`,
   valueAsText: (column) => `CAST(${column} AS CHAR)`,
   olderThan: (column) => `${column} < NOW(6) - INTERVAL (? * 1000) MICROSECOND`,
   fenced,
-  isRetryable,
+  classify: classifyMySql,
+  hidesMissingTables: true,
 }
 
 /**
@@ -64,12 +60,7 @@ function fenced(result: ExecResult, rows: number): number {
   return Math.max(0, duplicates - updated)
 }
 
-/** Connection loss, timeouts, deadlocks, too many connections: retry. Bad data, constraints, syntax: don't. */
+/** True when a retry can help: the failure hits the whole store (see error-classes.ts). */
 export function isRetryable(error: unknown): boolean {
-  const { errno, code, sqlState } = (error ?? {}) as { errno?: unknown; code?: unknown; sqlState?: unknown }
-  if (typeof errno === 'number' && RETRYABLE_ERRNOS.has(errno)) return true
-  if (typeof code === 'string' && RETRYABLE_CODES.has(code)) return true
-  if (errno === 1153 || errno === 1406) return false // packet or data too large: the same batch fails again
-  if (typeof sqlState === 'string' && FINAL_CLASSES.has(sqlState.slice(0, 2))) return false
-  return true
+  return classifyMySql(error).scope === 'store'
 }

@@ -6,6 +6,7 @@
 import type { PreparedRow, SqlDialect, Statement } from '../sql-dialect.js'
 import type { ChunkLimits } from '../statements.js'
 import { chunk } from '../statements.js'
+import { classifyPostgres } from '../error-classes.js'
 import { quoteWith } from '../identifiers.js'
 import type { ResolvedTable } from '../table-mapping.js'
 
@@ -15,11 +16,6 @@ export type PostgresBatchPath = 'unnest' | 'values'
 const quote = quoteWith('"')
 const ALIAS = '"wb_t"'
 
-/** SQLSTATE classes a retry can fix: connection (08), resources (53), operator intervention (57), system (58), rollback (40). */
-const RETRYABLE_CLASSES = new Set(['08', '40', '53', '57', '58'])
-/** Single codes a retry can fix: lock_not_available, object_in_use. */
-const RETRYABLE_CODES = new Set(['55P03', '55006'])
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'])
 
 /** The PostgreSQL dialect; `batchPath` picks the built-in table's upsert form. */
 export function postgresDialect(batchPath: PostgresBatchPath): SqlDialect {
@@ -31,11 +27,11 @@ export function postgresDialect(batchPath: PostgresBatchPath): SqlDialect {
     bool: (value) => value,
     now: 'now()',
     createTable,
-    upsert: (name, table, columns, tuples) => `INSERT INTO ${name} AS ${ALIAS} (${columns.join(', ')}) VALUES ${tuples} ${onConflict(table, columns)}`,
+    upsert: (name, table, columns, source) => `INSERT INTO ${name} AS ${ALIAS} (${columns.join(', ')}) ${source} ${onConflict(table, columns)}`,
     valueAsText: (column) => `${column}::text`,
     olderThan: (column, n) => `${column} < now() - ($${n}::float8 * interval '1 millisecond')`,
     fenced: (result, rows) => Math.max(0, rows - result.rowCount),
-    isRetryable,
+    classify: classifyPostgres,
     fastUpsert: (name, table, rows, limits) => (batchPath === 'unnest' && table.builtIn ? unnestUpsert(name, table, rows, limits) : undefined),
   }
 }
@@ -80,16 +76,11 @@ function unnestUpsert(name: string, table: ResolvedTable, rows: readonly Prepare
       versions.push(row.version)
       deleted.push(row.deleted)
     }
-    return { text, params: [keys, values, versions, deleted], rows: part.length, fencedUpsert: true }
+    return { text, params: [keys, values, versions, deleted], rows: part.length, fencedUpsert: true, batchRows: part }
   })
 }
 
-/** Connection loss, timeouts, deadlocks, serialization failures, too many connections: retry. Bad data, constraints, syntax: don't. */
+/** True when a retry can help: the failure hits the whole store (see error-classes.ts). */
 export function isRetryable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code
-  if (typeof code === 'string') {
-    if (NETWORK_CODES.has(code) || RETRYABLE_CODES.has(code)) return true
-    if (/^[0-9A-Z]{5}$/.test(code)) return RETRYABLE_CLASSES.has(code.slice(0, 2))
-  }
-  return true
+  return classifyPostgres(error).scope === 'store'
 }

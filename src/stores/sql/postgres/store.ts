@@ -16,6 +16,15 @@ export interface PostgresStoreOptions extends SqlStoreOptions {
    * parse), `values` a multi-row VALUES list. Mapped tables always use `values`. @default 'unnest'
    */
   batchPath?: PostgresBatchPath
+  /**
+   * Where the store reports errors that a `pg` Pool (or Client) emits on its own, outside any
+   * query: an idle connection dropped by a server restart, a failover or `pg_terminate_backend`.
+   * Unheard, such an `'error'` event crashes the process, so the store listens on a pool that has
+   * no `'error'` listener yet (the listener stays attached) and reports here; the pool replaces
+   * the connection on its next query. Pass the cache's `warn` to see them in one place.
+   * @default process.emitWarning
+   */
+  warn?: (code: string, message: string) => void
 }
 
 /**
@@ -28,7 +37,9 @@ export interface PostgresStoreOptions extends SqlStoreOptions {
  * it). Map onto your own table with a `text` column if you need those.
  *
  * ```ts
- * const store = new PostgresStore({ pool: new pg.Pool({ connectionString }) })
+ * const pool = new pg.Pool({ connectionString })
+ * pool.on('error', (error) => log.warn('idle PostgreSQL connection lost', error)) // else the store reports it
+ * const store = new PostgresStore({ pool })
  * ```
  */
 export class PostgresStore extends SqlStore {
@@ -40,6 +51,26 @@ export class PostgresStore extends SqlStore {
     }
     const path = options.batchPath ?? 'unnest'
     if (path !== 'unnest' && path !== 'values') throw new TypeError(`batchPath must be 'unnest' or 'values'; got ${String(path)}`)
+    if (options.warn !== undefined && typeof options.warn !== 'function') throw new TypeError('warn must be a function (code, message)')
     super(postgresDialect(path), new PostgresExecutor(options.pool), options, { maxRows: 5000, maxBytes: 16 << 20 })
+    listenForIdleErrors(options.pool, options.warn ?? ((code, message) => process.emitWarning(message, { code })))
   }
+}
+
+interface ErrorEmitter {
+  on(event: 'error', listener: (error: Error) => void): unknown
+  listenerCount(event: 'error'): number
+}
+
+/** Keeps a pool's idle-connection errors from crashing the process (pg emits them as `'error'` events). */
+function listenForIdleErrors(pool: unknown, warn: (code: string, message: string) => void): void {
+  const emitter = pool as Partial<ErrorEmitter>
+  if (typeof emitter.on !== 'function' || typeof emitter.listenerCount !== 'function' || emitter.listenerCount('error') > 0) return
+  emitter.on('error', (error: Error) => {
+    warn(
+      'WB_PG_POOL_ERROR',
+      `writebehind: the PostgreSQL pool lost an idle connection (${error.message}); the pool opens a new one on its next query. ` +
+        'A restart or failover does this; if it keeps happening, check the server and the network. Pass a lone pg Client only if you can reconnect it: a Pool recovers by itself.',
+    )
+  })
 }

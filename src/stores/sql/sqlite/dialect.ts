@@ -4,6 +4,7 @@
  * `updated_at`, and retry classification by SQLite result code (busy/locked/IO: retry).
  */
 import type { SqlDialect } from '../sql-dialect.js'
+import { classifySqlite } from '../error-classes.js'
 import { quoteWith } from '../identifiers.js'
 import type { ResolvedTable } from '../table-mapping.js'
 
@@ -11,8 +12,6 @@ const quote = quoteWith('"')
 const ALIAS = '"wb_t"'
 const NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
 
-/** Result codes a retry can fix: the database is busy or locked by another connection, or I/O failed. */
-const RETRYABLE = /^SQLITE_(BUSY|LOCKED|IOERR|PROTOCOL|CANTOPEN|FULL|INTERRUPT)/
 
 export const sqliteDialect: SqlDialect = {
   label: 'SQLite',
@@ -23,11 +22,11 @@ export const sqliteDialect: SqlDialect = {
   bool: (value) => (value ? 1 : 0),
   now: NOW,
   createTable,
-  upsert: (name, table, columns, tuples) => `INSERT INTO ${name} AS ${ALIAS} (${columns.join(', ')}) VALUES ${tuples} ${onConflict(table, columns)}`,
+  upsert: (name, table, columns, source) => `INSERT INTO ${name} AS ${ALIAS} (${columns.join(', ')}) ${source} ${onConflict(table, columns)}`,
   valueAsText: (column) => column,
   olderThan: (column) => `${column} < strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || (? / 1000.0) || ' seconds')`,
   fenced: (result, rows) => Math.max(0, rows - result.rowCount),
-  isRetryable,
+  classify: classifySqlite,
 }
 
 function createTable(name: string, table: ResolvedTable): string[] {
@@ -54,9 +53,7 @@ function onConflict(table: ResolvedTable, columns: readonly string[]): string {
   return `ON CONFLICT (${table.keyColumns.map(quote).join(', ')}) DO UPDATE SET ${set}${fence}`
 }
 
-/** Busy, locked, I/O: retry. Constraints, type mismatches, syntax, too big: don't. */
+/** True when a retry can help: the failure hits the whole store (see error-classes.ts). */
 export function isRetryable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code
-  if (typeof code === 'string' && code.startsWith('SQLITE_')) return RETRYABLE.test(code)
-  return !(error instanceof TypeError || error instanceof RangeError)
+  return classifySqlite(error).scope === 'store'
 }

@@ -29,13 +29,13 @@ export type SqliteSource = { path: string; database?: undefined } | { database: 
 const STATEMENT_CACHE = 64
 
 export class SqliteExecutor implements SqlExecutor {
-  private readonly db: Promise<SqliteDatabaseLike>
+  /** The open database; a failed open is forgotten, so the next call tries again (the file may be fixed). */
+  private opened: Promise<SqliteDatabaseLike> | undefined
+  /** Why the last open failed, until one succeeds: `close()` reports it, as a store that never opened. */
+  private openError: Error | undefined
   private readonly statements = new Map<string, SqliteStatementLike>()
 
-  constructor(private readonly source: SqliteSource) {
-    this.db = source.database === undefined ? openDatabase(source.path) : Promise.resolve(source.database)
-    this.db.catch(() => undefined) // surfaced by the first query
-  }
+  constructor(private readonly source: SqliteSource) {}
 
   async query(text: string, params: readonly unknown[]): Promise<ExecResult> {
     return this.runOne(await this.db, { text, params })
@@ -57,7 +57,22 @@ export class SqliteExecutor implements SqlExecutor {
   /** Closes the database if the store opened it from a path; yours stays open. */
   async close(): Promise<void> {
     this.statements.clear()
-    if (this.source.database === undefined) (await this.db).close()
+    if (this.source.database !== undefined) return
+    if (this.opened !== undefined) (await this.opened).close()
+    else if (this.openError !== undefined) throw this.openError
+  }
+
+  private get db(): Promise<SqliteDatabaseLike> {
+    if (this.source.database !== undefined) return Promise.resolve(this.source.database)
+    const opening = (this.opened ??= openDatabase(this.source.path))
+    opening.then(
+      () => (this.openError = undefined),
+      (error: unknown) => {
+        this.openError = error instanceof Error ? error : new Error(String(error))
+        if (this.opened === opening) this.opened = undefined
+      },
+    )
+    return opening
   }
 
   private runOne(db: SqliteDatabaseLike, statement: Pick<Statement, 'text' | 'params' | 'each'>): ExecResult {
@@ -99,13 +114,29 @@ async function openDatabase(path: string): Promise<SqliteDatabaseLike> {
   try {
     Database = ((await import('better-sqlite3')) as unknown as { default: typeof Database }).default
   } catch (cause) {
-    throw new StoreError('SqliteStore needs the better-sqlite3 package: npm install better-sqlite3', { retryable: false, cause })
+    // Store-wide: every write fails alike until the package is installed, so the writes are kept.
+    throw new StoreError('SqliteStore needs the better-sqlite3 package: npm install better-sqlite3, then restart. Writes are kept and retried until it is fixed.', {
+      retryable: true,
+      scope: 'store',
+      cause,
+    })
   }
-  const db = new Database(path)
-  db.pragma('journal_mode = WAL')
-  // The cache deletes its log once the store has committed, so a commit must survive a power
-  // loss: better-sqlite3 builds default WAL databases to synchronous=NORMAL, which may not.
-  db.pragma('synchronous = FULL')
-  db.pragma('busy_timeout = 5000')
-  return db
+  try {
+    const db = new Database(path)
+    db.pragma('journal_mode = WAL')
+    // The cache deletes its log once the store has committed, so a commit must survive a power
+    // loss: better-sqlite3 builds default WAL databases to synchronous=NORMAL, which may not.
+    db.pragma('synchronous = FULL')
+    db.pragma('busy_timeout = 5000')
+    return db
+  } catch (cause) {
+    // SQLite's own codes (SQLITE_CANTOPEN, SQLITE_NOTADB...) are classified as store-wide by the dialect.
+    if (typeof (cause as { code?: unknown }).code === 'string') throw cause
+    // Anything else is store-wide too (a missing directory is a TypeError in better-sqlite3): no write can land.
+    const reason = cause instanceof Error ? cause.message : String(cause)
+    throw new StoreError(
+      `SqliteStore cannot open the database file ${path}: ${reason}. Check that the path and its directory exist and are writable by this process. Writes are kept and retried until it is fixed.`,
+      { retryable: true, scope: 'store', cause },
+    )
+  }
 }
