@@ -24,6 +24,8 @@ export class Entry implements Linked<Entry> {
   pinned = false
   /** Writes at durability `store` waiting for this key's flush. */
   waiters: Waiter[] | undefined = undefined
+  /** What to go back to if writes whose log records have not reached the OS are rejected (see `Undo`). */
+  undo: Undo | undefined = undefined
 
   constructor(
     readonly key: string,
@@ -34,6 +36,23 @@ export class Entry implements Linked<Entry> {
   get size(): number {
     return this.key.length + (this.encoded === null ? 0 : this.encoded.length)
   }
+}
+
+/**
+ * The state of an entry before its first revocable write (durability `log` or `disk`) whose log
+ * record has not yet reached the OS. If that write(2) fails, those writes are rejected and the entry
+ * goes back to this state (an acknowledged write of the key, even one in the same failed write,
+ * survives: a write that is not revocable clears `above`). One object per entry, reused.
+ */
+export class Undo {
+  /** The version of the first revocable write since the capture; 0 when nothing is captured. */
+  above = 0
+  /** The value before it; `undefined` when the key was not cached (the entry goes away). */
+  encoded: string | null | undefined = undefined
+  version = 0
+  dirtySince = 0
+  dirtyVersion = 0
+  pinned = false
 }
 
 export interface Waiter {
@@ -81,11 +100,18 @@ export class MemoryTier {
     return this.entries.get(key)
   }
 
-  /** Records a write: creates or updates the entry and takes it out of the evictable set. */
-  write(key: string, encoded: string | null, version: number): Entry {
+  /**
+   * Records a write: creates or updates the entry and takes it out of the evictable set. With
+   * `loggedUpTo` (the highest version whose log record reached the OS), the write is revocable: the
+   * entry's state before it is kept in `entry.undo` unless an unlogged revocable write already did.
+   */
+  write(key: string, encoded: string | null, version: number, loggedUpTo = -1): Entry {
     let entry = this.entries.get(key)
+    if (loggedUpTo >= 0) captureUndo(entry, version, loggedUpTo)
+    else if (entry?.undo !== undefined) entry.undo.above = 0
     if (entry === undefined) {
       entry = new Entry(key, encoded, version)
+      if (loggedUpTo >= 0) (entry.undo = new Undo()).above = version
       this.entries.set(key, entry)
       this.lastSizeDelta = entry.size
       this.totalBytes += entry.size
@@ -100,6 +126,33 @@ export class MemoryTier {
     this.totalBytes += this.lastSizeDelta
     if (entry.list === this.clean) this.clean.remove(entry)
     return entry
+  }
+
+  /**
+   * Puts `entry` back to the state `undo` holds (its revocable writes were rejected); returns how
+   * much that changed its size. A key that was not cached leaves the tier.
+   */
+  revert(entry: Entry, undo: Undo): number {
+    undo.above = 0
+    const before = entry.size
+    if (undo.encoded === undefined) {
+      this.remove(entry)
+      return -before
+    }
+    entry.encoded = undo.encoded
+    entry.version = undo.version
+    entry.pinned = undo.pinned
+    const delta = entry.size - before
+    this.totalBytes += delta
+    return delta
+  }
+
+  /** Every entry whose undo holds a revocable write above `version`. */
+  *revocable(version: number): Iterable<[Entry, Undo]> {
+    for (const entry of this.entries.values()) {
+      const undo = entry.undo
+      if (undo !== undefined && undo.above > version) yield [entry, undo]
+    }
   }
 
   /** Adds a clean entry read from the store, unless the key is cached already. */
@@ -148,4 +201,16 @@ export class MemoryTier {
       this.evictions++
     }
   }
+}
+
+function captureUndo(entry: Entry | undefined, version: number, loggedUpTo: number): void {
+  if (entry === undefined) return
+  const undo = (entry.undo ??= new Undo())
+  if (undo.above > loggedUpTo) return // an unlogged revocable write already captured the state to go back to
+  undo.above = version
+  undo.encoded = entry.encoded
+  undo.version = entry.version
+  undo.dirtySince = entry.dirtySince
+  undo.dirtyVersion = entry.dirtyVersion
+  undo.pinned = entry.pinned
 }

@@ -219,10 +219,16 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     const version = this.versions.next()
     const log = this.parts.log
     // The log first: if it has failed (a full disk), it throws and nothing of the write is applied.
-    if (log !== undefined) log.append({ kind: encoded === null ? 'delete' : 'set', key, version, encoded })
+    // A write that waits for its log record is revocable: if the record's write(2) fails, the
+    // write is rejected and rolled back (revoke.ts), so it keeps what it replaces until then.
+    let loggedUpTo = -1
+    if (log !== undefined) {
+      log.append({ kind: encoded === null ? 'delete' : 'set', key, version, encoded })
+      if (durability === 'log' || durability === 'disk') loggedUpTo = log.writtenVersion
+    }
     this.reader.noteWrite(key)
-    const entry = this.memory.write(key, encoded, version)
-    this.backlog.record(entry, this.memory.lastSizeDelta)
+    const entry = this.memory.write(key, encoded, version, loggedUpTo)
+    this.backlog.record(entry, this.memory.lastSizeDelta, loggedUpTo >= 0 && loggedUpTo < version)
     const counters = this.counters
     counters.writes++
     if (this.backlog.size > counters.highWaterEntries) counters.highWaterEntries = this.backlog.size
