@@ -53,6 +53,12 @@ export class Undo {
   dirtySince = 0
   dirtyVersion = 0
   pinned = false
+
+  /** Nothing captured any more (the write is acknowledged, or rolled back); drops the old value. */
+  clear(): void {
+    this.above = 0
+    this.encoded = undefined
+  }
 }
 
 export interface Waiter {
@@ -74,6 +80,10 @@ export class MemoryTier {
   evictions = 0
   /** How much the last `write` changed the written entry's size (the backlog's byte count needs it). */
   lastSizeDelta = 0
+  /** Entries whose `undo` was captured since the last release, and the highest version captured. */
+  private readonly captured: Array<Entry | undefined> = []
+  private capturedCount = 0
+  private capturedUpTo = 0
 
   constructor(private readonly bounds: MemoryBounds) {}
 
@@ -107,11 +117,17 @@ export class MemoryTier {
    */
   write(key: string, encoded: string | null, version: number, loggedUpTo = -1): Entry {
     let entry = this.entries.get(key)
-    if (loggedUpTo >= 0) captureUndo(entry, version, loggedUpTo)
-    else if (entry?.undo !== undefined) entry.undo.above = 0
+    if (loggedUpTo >= 0) {
+      // Every capture so far is for a write whose record reached the OS: let go of the old values.
+      if (this.capturedCount > 0 && this.capturedUpTo <= loggedUpTo) this.releaseUndo()
+      if (entry !== undefined && captureUndo(entry, version, loggedUpTo)) this.noteCaptured(entry, version)
+    } else if (entry?.undo !== undefined) entry.undo.clear()
     if (entry === undefined) {
       entry = new Entry(key, encoded, version)
-      if (loggedUpTo >= 0) (entry.undo = new Undo()).above = version
+      if (loggedUpTo >= 0) {
+        ;(entry.undo = new Undo()).above = version
+        this.noteCaptured(entry, version)
+      }
       this.entries.set(key, entry)
       this.lastSizeDelta = entry.size
       this.totalBytes += entry.size
@@ -132,28 +148,47 @@ export class MemoryTier {
    * Puts `entry` back to the state `undo` holds (its revocable writes were rejected); returns how
    * much that changed its size. A key that was not cached leaves the tier.
    */
-  revert(entry: Entry, undo: Undo): number {
-    undo.above = 0
-    const before = entry.size
+  revert(entry: Entry, undo: Undo): void {
     if (undo.encoded === undefined) {
       this.remove(entry)
-      return -before
+    } else {
+      const before = entry.size
+      entry.encoded = undo.encoded
+      entry.version = undo.version
+      entry.pinned = undo.pinned
+      this.totalBytes += entry.size - before
     }
-    entry.encoded = undo.encoded
-    entry.version = undo.version
-    entry.pinned = undo.pinned
-    const delta = entry.size - before
-    this.totalBytes += delta
-    return delta
   }
 
-  /** Every entry whose undo holds a revocable write above `version`. */
-  *revocable(version: number): Iterable<[Entry, Undo]> {
-    for (const entry of this.entries.values()) {
+  /**
+   * Every cached entry whose undo holds a revocable write above `version` (its log record did not
+   * reach the OS), each once. Call `releaseUndo()` once they are reverted.
+   */
+  revocable(version: number): Array<[Entry, Undo]> {
+    const found = new Map<Entry, Undo>()
+    for (let i = 0; i < this.capturedCount; i++) {
+      const entry = this.captured[i] as Entry
       const undo = entry.undo
-      if (undo !== undefined && undo.above > version) yield [entry, undo]
+      if (undo !== undefined && undo.above > version && this.entries.get(entry.key) === entry) found.set(entry, undo)
     }
+    return [...found]
   }
+
+  /** Forgets every capture (their writes are acknowledged or rolled back). */
+  releaseUndo(): void {
+    // The slots are reused (no allocation per write), and emptied so evicted entries can go.
+    for (let i = 0; i < this.capturedCount; i++) {
+      ;(this.captured[i] as Entry).undo?.clear()
+      this.captured[i] = undefined
+    }
+    this.capturedCount = 0
+  }
+
+  private noteCaptured(entry: Entry, version: number): void {
+    this.captured[this.capturedCount++] = entry
+    this.capturedUpTo = version
+  }
+
 
   /** Adds a clean entry read from the store, unless the key is cached already. */
   addLoaded(key: string, encoded: string, version: number): Entry {
@@ -203,14 +238,15 @@ export class MemoryTier {
   }
 }
 
-function captureUndo(entry: Entry | undefined, version: number, loggedUpTo: number): void {
-  if (entry === undefined) return
+/** Keeps `entry`'s state before the revocable write `version`; false if an earlier unlogged one did. */
+function captureUndo(entry: Entry, version: number, loggedUpTo: number): boolean {
   const undo = (entry.undo ??= new Undo())
-  if (undo.above > loggedUpTo) return // an unlogged revocable write already captured the state to go back to
+  if (undo.above > loggedUpTo) return false // an unlogged revocable write already captured the state to go back to
   undo.above = version
   undo.encoded = entry.encoded
   undo.version = entry.version
   undo.dirtySince = entry.dirtySince
   undo.dirtyVersion = entry.dirtyVersion
   undo.pinned = entry.pinned
+  return true
 }

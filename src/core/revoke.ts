@@ -16,9 +16,8 @@ import type { Entry, Undo } from './memory-tier.js'
 export function revokeUnlogged(parts: CacheParts, writtenVersion: number): number {
   const { memory, backlog, flusher } = parts
   backlog.dropRevoked(writtenVersion)
-  const reverted: Array<[Entry, Undo]> = [...memory.revocable(writtenVersion)]
-  if (reverted.length === 0) return 0
-  const queued = parts.options.coalesce ? undefined : new Set(backlog.keys())
+  const reverted: Array<[Entry, Undo]> = memory.revocable(writtenVersion)
+  const queued = reverted.length === 0 || parts.options.coalesce ? undefined : new Set(backlog.keys())
   for (const [entry, undo] of reverted) {
     backlog.revert(entry, undo)
     memory.revert(entry, undo)
@@ -26,5 +25,6 @@ export function revokeUnlogged(parts: CacheParts, writtenVersion: number): numbe
     // Clean again unless an op of the key is still in flight (its applied() cleans it) or queued.
     if (!flusher.busy.has(entry.key) && queued?.has(entry.key) !== true) memory.markClean(entry)
   }
+  memory.releaseUndo()
   return reverted.length
 }

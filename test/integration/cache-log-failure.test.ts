@@ -10,6 +10,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LogFailedError, MemoryStore, WriteBehindCache, type CacheOptions } from '../../src/index.js'
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { DirtyLog } from '../../src/log/dirty-log.js'
 import { GatedStore } from '../helpers/faulty-stores.js'
 
 async function withCache(options: Partial<CacheOptions>, fn: (cache: WriteBehindCache<string>, store: MemoryStore) => Promise<void>): Promise<void> {
@@ -120,6 +123,25 @@ describe('a write rejected by a failed log write is not applied', () => {
       assert.equal(cache.stats().memory.entries, 1)
     } finally {
       await cache.close().catch(() => {})
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('a write(2) cut short by a full disk', () => {
+  it('is cut back off the segment, so a restart after a crash does not recover the rejected writes whose records were whole', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wb-log-full-'))
+    try {
+      const child = fileURLToPath(new URL('../helpers/log-full-disk-child.ts', import.meta.url))
+      // 16 KiB file size limit; node ignores SIGXFSZ, so the write fails with EFBIG instead.
+      const result = spawnSync('bash', ['-c', 'ulimit -f 16; exec "$0" "$@"', process.execPath, '--import', 'tsx', child, dir], { encoding: 'utf8' })
+      assert.equal(result.status, 0, result.stderr)
+      assert.deepEqual(JSON.parse(result.stdout), { small: 'E_LOG_FAILED', big: 'E_LOG_FAILED', balance: 'A' })
+      const { log, recovered } = await DirtyLog.open({ dir })
+      await log.close()
+      const keys = recovered.records.map((r) => r.key)
+      assert.ok(!keys.includes('small') && !keys.includes('big'), `recovered ${JSON.stringify(keys)}`)
+    } finally {
       await rm(dir, { recursive: true, force: true })
     }
   })
