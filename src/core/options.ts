@@ -38,6 +38,13 @@ export interface BacklogOptions {
    * `reject` with `BacklogFullError`, or `store` (write through to the store). @default 'wait'
    */
   whenFull?: 'wait' | 'reject' | 'store'
+  /**
+   * With `whenFull: 'wait'`, most writes waiting for room at once (their keys and values are also
+   * held to `maxBytes`); a write past it is rejected with `BacklogFullError`. Writers that await
+   * their writes never reach it; writers that do not would otherwise queue without bound.
+   * @default 100_000
+   */
+  maxWaiting?: number
 }
 
 export interface MemoryOptions {

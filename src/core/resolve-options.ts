@@ -33,6 +33,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
       maxEntries: int(options.backlog?.maxEntries, 'backlog.maxEntries', 1_000_000, 1),
       maxBytes: num(options.backlog?.maxBytes, 'backlog.maxBytes', 256 * MiB, 1),
       whenFull: oneOf(options.backlog?.whenFull, 'backlog.whenFull', ['wait', 'reject', 'store'] as const) ?? 'wait',
+      maxWaiting: num(options.backlog?.maxWaiting, 'backlog.maxWaiting', 100_000, 0),
     },
     memory: {
       maxEntries: num(options.memory?.maxEntries, 'memory.maxEntries', Infinity, 1),

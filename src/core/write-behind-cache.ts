@@ -207,7 +207,11 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
         if (!this.parts.flusher.available) return Promise.reject(new StoreUnavailableError('the backlog is full and the store is failing'))
         return this.apply(key, encoded, 'store')
       case 'wait': {
-        const admitted = this.admission.enqueue(() => (this.closing === undefined ? this.apply(key, encoded, durability) : Promise.reject(new CacheClosedError('write'))))
+        const bytes = key.length + (encoded === null ? 0 : encoded.length)
+        if (!this.admission.hasRoomFor(bytes)) {
+          return Promise.reject(new BacklogFullError(this.parts.backlogEntries(), this.parts.backlogBytes(), this.admission.waiting))
+        }
+        const admitted = this.admission.enqueue(() => (this.closing === undefined ? this.apply(key, encoded, durability) : Promise.reject(new CacheClosedError('write'))), bytes)
         this.admission.release()
         this.scheduler.pump()
         return admitted
