@@ -58,6 +58,17 @@ export class BacklogFullError extends WriteBehindError {
   }
 }
 
+/** Write versions reached `Number.MAX_SAFE_INTEGER`: no later write can be given a version. */
+export class VersionExhaustedError extends WriteBehindError {
+  constructor(readonly version: number) {
+    super(
+      'E_VERSION_EXHAUSTED',
+      `Write versions reached ${version}, the largest safe integer, so this write cannot be versioned. ` +
+        'Something raised them that far (versions read from the store or the log\'s checkpoint high-water mark): find and fix those rows or that checkpoint, then reopen.',
+    )
+  }
+}
+
 /** A write-through (durability `store`, or `whenFull: 'store'`) while the store is failing. */
 export class StoreUnavailableError extends WriteBehindError {
   constructor(reason: string, details: ErrorDetails = {}) {
