@@ -19,6 +19,10 @@ const badValues: Array<[string, unknown]> = [
   ['a nested function', { a: { b: () => 1 } }],
   ['a nested undefined', { a: [1, undefined] }],
   ['a class instance', new (class Point { x = 1 })()],
+  ['-0', -0],
+  ['a nested -0', { n: [1, -0] }],
+  ['a Date', new Date(0)],
+  ['a nested Date', { at: new Date(0) }],
 ]
 
 describe('bad input gets a typed error and applies nothing', () => {
@@ -73,6 +77,53 @@ describe('bad input gets a typed error and applies nothing', () => {
     assert.equal(cache.stats().writes, 0)
     await cache.setMany([['a', 1], ['b', 2]])
     assert.deepEqual(await cache.getMany(['a', 'b']), [1, 2])
+    await cache.close()
+  })
+
+  const reasons: Array<[string, unknown, RegExp]> = [
+    ['-0, saying JSON cannot carry it', -0, /-0 cannot be stored \(JSON and the stores would give it back as 0\)/],
+    ['a Date, saying what to store instead', { at: new Date(0) }, /a Date is not plain JSON data .*toISOString\(\).* at \$\.at\./],
+    ['undefined, in plain words', { a: [1, undefined] }, /: undefined cannot be stored .* at \$\.a\[1\]\./],
+    ['a bigint, in plain words', 10n, /: a bigint cannot be stored/],
+    ['a class instance, by its class', { p: new (class Point {})() }, /an instance of Point is not plain JSON data .* at \$\.p\./],
+  ]
+  for (const [name, value, message] of reasons) {
+    it(`names the reason for ${name}`, async () => {
+      const { cache } = await openTestCache(new MemoryStore())
+      await assert.rejects(cache.set('k', value), (e: unknown) => e instanceof InvalidValueError && message.test(e.message) && !/\ba undefined\b/.test(e.message))
+      await cache.close()
+    })
+  }
+
+  it('names where a cycle closes, not a 512-deep path', async () => {
+    const { cache } = await openTestCache(new MemoryStore())
+    const root: Record<string, unknown> = { a: { b: {} } }
+    ;((root.a as Record<string, unknown>).b as Record<string, unknown>).back = root
+    await assert.rejects(cache.set('k', root), (e: unknown) => e instanceof InvalidValueError && / a cycle \(back to \$\) at \$\.a\.b\.back\./.test(e.message))
+    const list: unknown[] = [1, { inner: [] }]
+    ;((list[1] as { inner: unknown[] }).inner).push(list[1])
+    await assert.rejects(cache.set('k', list), (e: unknown) => e instanceof InvalidValueError && /a cycle \(back to \$\[1\]\) at \$\[1\]\.inner\[0\]\./.test(e.message))
+    const shared = { x: 1 }
+    await cache.set('dag', { a: shared, b: [shared, shared] })
+    assert.deepEqual(await cache.get('dag'), { a: { x: 1 }, b: [{ x: 1 }, { x: 1 }] }, 'a value seen twice, not inside itself, is no cycle')
+    await cache.close()
+  })
+
+  it('stores what it checked: a getter is read once, so a value it returns on a later read cannot get in', async () => {
+    const store = new MemoryStore()
+    const { cache } = await openTestCache(store, { flush: { intervalMs: 60_000 } })
+    let reads = 0
+    const value = {
+      get balance(): unknown {
+        reads++
+        return reads === 1 ? 100 : new Map([['not', 'checked']])
+      },
+    }
+    await cache.set('k', value)
+    assert.equal(reads, 1)
+    assert.deepEqual(await cache.get('k'), { balance: 100 })
+    await cache.flush()
+    assert.deepEqual(store.snapshot().get('k'), { balance: 100 })
     await cache.close()
   })
 
