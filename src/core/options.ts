@@ -9,6 +9,8 @@ import type { Store } from '../contracts/store.js'
 /** What a write's promise waits for. See the README's durability table for what each can lose. */
 export type Durability = 'memory' | 'log' | 'disk' | 'store'
 
+export const DURABILITIES: readonly Durability[] = ['memory', 'log', 'disk', 'store']
+
 export interface FlushOptions {
   /** Flush whatever is dirty this often. @default 500 */
   intervalMs?: number
@@ -104,7 +106,7 @@ export interface CacheOptions {
   recovery?: 'strict' | 'truncate'
   /** Log segment size before it rolls. @default 64 MiB */
   segmentBytes?: number
-  /** Value codec. @default JSON (strict: rejects undefined, functions, symbols, BigInt, NaN, cycles, Map/Set) */
+  /** Value codec. @default JSON (strict: rejects undefined, functions, symbols, BigInt, NaN, -0, cycles, Map/Set, Date, class instances) */
   codec?: Codec
   /** Time source for the scheduler, backoff and ages. @default the system clock */
   clock?: Clock

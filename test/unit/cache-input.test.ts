@@ -154,6 +154,15 @@ describe('options are validated at the door', () => {
     ['an empty dir', { dir: '' }, /dir must be a non-empty string/],
     ['coalesce not a boolean', { coalesce: 'yes' }, /coalesce must be true or false/],
     ['retry.maxDelayMs below baseDelayMs', { retry: { baseDelayMs: 100, maxDelayMs: 10 } }, /retry\.maxDelayMs/],
+    ['a misspelled durabilty', { durabilty: 'disk' }, /^unknown option 'durabilty'; did you mean 'durability'\?$/],
+    ['a ttl (no such option)', { ttl: 60_000 }, /^unknown option 'ttl'; writebehind has no ttl: .*memory\.maxEntries/],
+    ['flush: { interval }', { flush: { interval: 100 } }, /^unknown option 'flush\.interval'; did you mean 'flush\.intervalMs'\?$/],
+    ['a group option at the top level', { batchSize: 10 }, /^unknown option 'batchSize'; did you mean 'flush\.batchSize'\?$/],
+    ['a name nothing is near', { zzzzzzzz: 1 }, /^unknown option 'zzzzzzzz'; expected one of 'store', 'dir'/],
+    ['flush: 500', { flush: 500 }, /^flush must be an object such as \{ intervalMs: … \}, got 500$/],
+    ['retry: true', { retry: true }, /^retry must be an object such as \{ baseDelayMs: … \}, got true$/],
+    ['backlog: an array', { backlog: [] }, /^backlog must be an object .*, got an array$/],
+    ["durability 'stor'", { durability: 'stor' }, /^durability must be one of 'memory', 'log', 'disk', 'store', got 'stor'; did you mean 'store'\?$/],
   ]
   for (const [name, options, message] of cases) {
     it(`throws a TypeError naming the option for ${name}`, async () => {
