@@ -20,7 +20,8 @@ import { closeCache, type CloseReport } from './close.js'
 import type { DeadLetterHooks, ReplayReport } from './dead-letter-hooks.js'
 import { openCache } from './open-cache.js'
 import type { Entry, MemoryTier } from './memory-tier.js'
-import type { CacheOptions, Durability, ResolvedOptions, WriteOptions } from './options.js'
+import { checkWriteOptionNames, oneOf } from './option-names.js'
+import { DURABILITIES, type CacheOptions, type Durability, type ResolvedOptions, type WriteOptions } from './options.js'
 import type { ReadThrough } from './read-through.js'
 import type { CacheEvents, CacheStats, RecoveryReport } from './stats.js'
 import { buildStats, type Counters } from './stats-builder.js'
@@ -66,7 +67,8 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     try {
       this.assertOpen('set')
       checkKey(key, this.options.maxKeyBytes)
-      return this.write(key, encodeValue(key, value, this.options), options?.durability ?? this.options.durability)
+      const durability = this.durabilityOf(options)
+      return this.write(key, encodeValue(key, value, this.options), durability)
     } catch (error) {
       return rejected(error)
     }
@@ -77,7 +79,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     try {
       this.assertOpen('delete')
       checkKey(key, this.options.maxKeyBytes)
-      return this.write(key, null, options?.durability ?? this.options.durability)
+      return this.write(key, null, this.durabilityOf(options))
     } catch (error) {
       return rejected(error)
     }
@@ -90,12 +92,12 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   setMany(entries: Iterable<readonly [string, V]>, options?: WriteOptions): Promise<void> {
     try {
       this.assertOpen('setMany')
+      const durability = this.durabilityOf(options)
       const encoded: Array<[string, string]> = []
       for (const [key, value] of entries) {
         checkKey(key, this.options.maxKeyBytes)
         encoded.push([key, encodeValue(key, value, this.options)])
       }
-      const durability = options?.durability ?? this.options.durability
       return Promise.all(encoded.map(([key, text]) => this.write(key, text, durability))).then(() => undefined)
     } catch (error) {
       return rejected(error)
@@ -188,6 +190,18 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
 
   get closed(): boolean {
     return this.closing !== undefined
+  }
+
+  /** The durability a write's options ask for, checked like the cache's own options. */
+  private durabilityOf(options: WriteOptions | undefined): Durability {
+    if (options === undefined) return this.options.durability
+    checkWriteOptionNames(options)
+    const durability = oneOf(options.durability, 'durability', DURABILITIES)
+    if (durability === undefined) return this.options.durability
+    if (this.parts.log === undefined && (durability === 'log' || durability === 'disk')) {
+      throw new TypeError(`durability '${durability}' needs a dir for the dirty log, and this cache has none; open it with a dir, or write with 'memory' or 'store'`)
+    }
+    return durability
   }
 
   private write(key: string, encoded: string | null, durability: Durability): Promise<void> {

@@ -177,3 +177,43 @@ describe('options are validated at the door', () => {
     await cache.close()
   })
 })
+
+describe('per-write options are checked', () => {
+  const bad: Array<[string, unknown, RegExp]> = [
+    ["durability 'stor'", { durability: 'stor' }, /^durability must be one of 'memory', 'log', 'disk', 'store', got 'stor'; did you mean 'store'\?$/],
+    ["durability 'STORE'", { durability: 'STORE' }, /got 'STORE'; did you mean 'store'\?$/],
+    ['durability 42', { durability: 42 }, /^durability must be one of .*, got 42$/],
+    ["durability 'log' without a dir", { durability: 'log' }, /^durability 'log' needs a dir for the dirty log, and this cache has none/],
+    ["durability 'disk' without a dir", { durability: 'disk' }, /^durability 'disk' needs a dir/],
+    ['a misspelled option', { durabilty: 'store' }, /^unknown write option 'durabilty'; did you mean 'durability'\?$/],
+    ['options that are not an object', 'store', /^write options must be an object such as \{ durability: 'store' \}, got 'store'$/],
+  ]
+  for (const [name, options, message] of bad) {
+    it(`refuses ${name} in set, delete and setMany, applying nothing`, async () => {
+      const store = new MemoryStore()
+      const { cache } = await openTestCache(store)
+      const isIt = (e: unknown) => e instanceof TypeError && message.test(e.message)
+      const opts = options as { durability: 'store' }
+      await assert.rejects(cache.set('k', 1, opts), isIt)
+      await assert.rejects(cache.delete('k', opts), isIt)
+      await assert.rejects(cache.setMany([['k', 1]], opts), isIt)
+      assert.equal(cache.stats().writes, 0)
+      assert.equal(await cache.get('k'), undefined)
+      await cache.flush()
+      assert.equal(store.snapshot().size, 0)
+      await cache.close()
+    })
+  }
+
+  it('takes the good ones as before', async () => {
+    const store = new MemoryStore()
+    const { cache } = await openTestCache(store, { flush: { intervalMs: 60_000 } })
+    await cache.set('s', 1, { durability: 'store' })
+    assert.equal(store.snapshot().get('s'), 1, "durability 'store' waited for the store")
+    await cache.set('m', 2, { durability: 'memory' })
+    await cache.set('d', 3, {})
+    await cache.set('u', 4, { durability: undefined })
+    assert.deepEqual(await cache.getMany(['s', 'm', 'd', 'u']), [1, 2, 3, 4])
+    await cache.close()
+  })
+})
