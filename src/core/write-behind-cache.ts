@@ -6,6 +6,9 @@
  *   set ─► validate ─► admission (backlog cap) ─► version ─► memory tier + backlog ─► log
  *       └─► ack: memory (now) | log (written to the OS) | disk (fsynced) | store (committed)
  *
+ * A `log`/`disk` write is revocable until its record reached the OS: if that write(2) fails it is
+ * rejected and rolled back (revoke.ts), and no batch is taken before the log buffer is written.
+ *
  * Construction and recovery live in `open-cache.ts`, dead letters in `dead-letter-hooks.ts`.
  */
 import { EventEmitter } from 'node:events'
