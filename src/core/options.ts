@@ -43,7 +43,7 @@ export interface BacklogOptions {
   /**
    * With `whenFull: 'wait'`, most writes waiting for room at once (their keys and values are also
    * held to `maxBytes`); a write past it is rejected with `BacklogFullError`. Writers that await
-   * their writes never reach it; writers that do not would otherwise queue without bound.
+   * reach it only with that many writes in flight; writers that do not would otherwise queue without bound.
    * @default 100_000
    */
   maxWaiting?: number
