@@ -85,6 +85,21 @@ describe('a write rejected by a failed log write is not applied', () => {
     }
   })
 
+  it("a 'memory' write whose background log write fails stays acknowledged: served and flushed; later writes are refused", async () => {
+    await withCache({ durability: 'memory' }, async (cache, store) => {
+      const warnings: string[] = []
+      cache.on('warning', (w) => warnings.push(w.code))
+      await cache.set('balance', 'A')
+      breakLog(cache)
+      await new Promise<void>((resolve) => setImmediate(resolve)) // the turn's background write(2) fails
+      assert.deepEqual(warnings, ['WB_LOG_FAILED'])
+      assert.equal(await cache.get('balance'), 'A')
+      await assert.rejects(cache.set('balance', 'B'), isLogFailed)
+      await cache.flush()
+      assert.equal(store.snapshot().get('balance'), 'A')
+    })
+  })
+
   it('the flusher taking a batch between the append and the write(2) sends the acknowledged value, not the rejected one', async () => {
     for (const logWriteScheduling of ['microtask', 'immediate'] as const) {
       // triggerEntries 1: every write queues a pump, in a microtask queued before the log's write(2)
