@@ -36,16 +36,35 @@ export class InvalidValueError extends WriteBehindError {
   }
 }
 
-/** The backlog of unflushed writes is at its cap and `backlog.whenFull` is `reject`. */
+/**
+ * The backlog of unflushed writes is at its cap and `backlog.whenFull` is `reject`; or, with
+ * `whenFull: 'wait'`, as many writes as `backlog.maxWaiting` (or `backlog.maxBytes` of them)
+ * already wait for room (`waiting` is then how many).
+ */
 export class BacklogFullError extends WriteBehindError {
   constructor(
     readonly entries: number,
     readonly bytes: number,
+    readonly waiting?: number,
   ) {
     super(
       'E_BACKLOG_FULL',
-      `The write-behind backlog is full (${entries} entries, ${bytes} bytes unflushed). ` +
-        'The store is not keeping up: retry later, raise backlog.maxEntries/maxBytes, or use whenFull: "wait".',
+      waiting === undefined
+        ? `The write-behind backlog is full (${entries} entries, ${bytes} bytes unflushed). ` +
+            'The store is not keeping up: retry later, raise backlog.maxEntries/maxBytes, or use whenFull: "wait".'
+        : `The write-behind backlog is full (${entries} entries, ${bytes} bytes unflushed) and ${waiting} writes already wait for room (backlog.maxWaiting, backlog.maxBytes). ` +
+            'The store is not keeping up and writers are not waiting for their writes: await them (or limit concurrency), retry later, or raise backlog.maxWaiting.',
+    )
+  }
+}
+
+/** Write versions reached `Number.MAX_SAFE_INTEGER`: no later write can be given a version. */
+export class VersionExhaustedError extends WriteBehindError {
+  constructor(readonly version: number) {
+    super(
+      'E_VERSION_EXHAUSTED',
+      `Write versions reached ${version}, the largest safe integer, so this write cannot be versioned. ` +
+        'Something raised them that far (versions read from the store or the log\'s checkpoint high-water mark): find and fix those rows or that checkpoint, then reopen.',
     )
   }
 }

@@ -5,8 +5,8 @@
  *
  * Contract: `encode` must either return JSON text for the value or throw (the cache turns a throw
  * into an `InvalidValueError`, and nothing of the write is applied); `decode(encode(v))` must give
- * back an equal value (the default codec makes one exception, as JSON does: a Date comes back as
- * its ISO string). Encoding to JSON text keeps the built-in SQL stores' JSON columns valid.
+ * back an equal value (the default codec refuses what JSON would not give back: a Date, -0, a
+ * class instance). Encoding to JSON text keeps the built-in SQL stores' JSON columns valid.
  */
 export interface Codec {
   /** A short name for messages and the log header, such as `json`. */

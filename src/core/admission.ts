@@ -1,7 +1,9 @@
 /**
  * Admission to a full backlog under `whenFull: 'wait'`: writes that find the backlog at its cap
  * wait here in arrival order, and are applied (given their version) as flushes make room. While
- * anyone waits, later writes queue behind them, so per-caller order is kept.
+ * anyone waits, later writes queue behind them, so per-caller order is kept. The queue is bounded
+ * too (`backlog.maxWaiting` writes, `backlog.maxBytes` of their keys and values): writers that do
+ * not await would otherwise grow it without limit; past the bound a write is refused.
  */
 
 interface Waiting {
@@ -9,16 +11,36 @@ interface Waiting {
   readonly reject: (error: Error) => void
   /** False for a `drained()` marker, which takes no room. */
   readonly needsRoom: boolean
+  /** Key plus encoded value length (0 for a marker). */
+  readonly bytes: number
 }
 
 export class Admission {
   private queue: Waiting[] = []
   private head = 0
+  private writes = 0
+  private byteCount = 0
 
-  constructor(private readonly isFull: () => boolean) {}
+  constructor(
+    private readonly isFull: () => boolean,
+    private readonly maxWaiting = Infinity,
+    private readonly maxBytes = Infinity,
+  ) {}
 
+  /** Writes waiting for room. */
   get waiting(): number {
-    return this.queue.length - this.head
+    return this.writes
+  }
+
+  /** Bytes of the keys and values waiting. */
+  get waitingBytes(): number {
+    return this.byteCount
+  }
+
+  /** Whether a write of `bytes` may join the queue (one always may when none waits). */
+  hasRoomFor(bytes: number): boolean {
+    if (this.writes === 0) return true
+    return this.writes < this.maxWaiting && this.byteCount + bytes <= this.maxBytes
   }
 
   /** True when a write may be applied at once. */
@@ -27,7 +49,7 @@ export class Admission {
   }
 
   /** Queues `apply`; the returned promise follows the promise `apply` returns once admitted. */
-  enqueue(apply: () => Promise<void>): Promise<void> {
+  enqueue(apply: () => Promise<void>, bytes: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const run = (): void => {
         try {
@@ -36,15 +58,17 @@ export class Admission {
           reject(error instanceof Error ? error : new Error(String(error)))
         }
       }
-      this.queue.push({ apply: run, reject, needsRoom: true })
+      this.queue.push({ apply: run, reject, needsRoom: true, bytes })
+      this.writes++
+      this.byteCount += bytes
     })
   }
 
   /** Resolves once every write waiting now has been admitted (at once when none waits). */
   drained(): Promise<void> {
-    if (this.waiting === 0) return Promise.resolve()
+    if (this.head === this.queue.length) return Promise.resolve()
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ apply: resolve, reject, needsRoom: false })
+      this.queue.push({ apply: resolve, reject, needsRoom: false, bytes: 0 })
     })
   }
 
@@ -54,6 +78,10 @@ export class Admission {
       const next = this.queue[this.head] as Waiting
       if (next.needsRoom && this.isFull()) break
       this.queue[this.head++] = undefined as unknown as Waiting
+      if (next.needsRoom) {
+        this.writes--
+        this.byteCount -= next.bytes
+      }
       next.apply()
     }
     if (this.head === this.queue.length) {
@@ -67,6 +95,8 @@ export class Admission {
     const rest = this.queue.slice(this.head)
     this.queue = []
     this.head = 0
+    this.writes = 0
+    this.byteCount = 0
     for (const w of rest) w.reject(error)
   }
 }

@@ -14,15 +14,27 @@
 import type { Codec } from '../contracts/codec.js'
 import type { CoarseClock } from './coarse-clock.js'
 import { EntryList } from './entry-list.js'
-import type { Entry } from './memory-tier.js'
+import type { Entry, Undo } from './memory-tier.js'
 import { opFor, type PendingOp } from './pending-op.js'
 
 export interface Backlog {
   /** Unflushed writes waiting for a batch (dirty keys, or queued ops). */
   readonly size: number
   readonly bytes: number
-  /** Records a write just applied to `entry`; `sizeDelta` is how much it changed the entry's size. */
-  record(entry: Entry, sizeDelta: number): void
+  /**
+   * Records a write just applied to `entry`; `sizeDelta` is how much it changed the entry's size;
+   * `revocable` when a log failure may still reject it (durability `log`/`disk`, record unwritten).
+   */
+  record(entry: Entry, sizeDelta: number, revocable?: boolean): void
+  /**
+   * Called first by every `take`: the cache writes the log's buffer to the OS there, so no op
+   * reaches the store before its log record did (a failed write(2) is rolled back before).
+   */
+  beforeTake: (() => void) | undefined
+  /** Puts `entry`'s dirty state back to `undo` (before the memory tier reverts its value). */
+  revert(entry: Entry, undo: Undo): void
+  /** Drops every revocable op above `version` (ops kept per write; the coalescing backlog has none). */
+  dropRevoked(version: number): void
   /** Takes up to `max` ops, oldest first, skipping busy keys; `urgent` keys go first when given. */
   take(max: number, busy: ReadonlySet<string>, urgent?: ReadonlySet<string>): PendingOp[]
   /** Clock time of the oldest waiting write, or undefined when empty. */
@@ -37,6 +49,7 @@ export class CoalescingBacklog implements Backlog {
   /** Dirty entries in the order of their first unflushed write (an intrusive list: no hashing). */
   private readonly dirty = new EntryList<Entry>()
   private byteCount = 0
+  beforeTake: (() => void) | undefined = undefined
 
   constructor(
     private readonly codec: Codec,
@@ -64,7 +77,23 @@ export class CoalescingBacklog implements Backlog {
     this.byteCount += entry.size
   }
 
+  revert(entry: Entry, undo: Undo): void {
+    if (entry.dirtySince === 0) return
+    if (undo.encoded === undefined || undo.dirtySince === 0) {
+      this.dirty.remove(entry)
+      this.byteCount -= entry.size
+      entry.dirtySince = 0
+      return
+    }
+    // Dirty before as now: it keeps its place (the list's order is the low-water mark's).
+    this.byteCount += entry.key.length + (undo.encoded === null ? 0 : undo.encoded.length) - entry.size
+    entry.dirtyVersion = undo.dirtyVersion
+  }
+
+  dropRevoked(): void {}
+
   take(max: number, busy: ReadonlySet<string>, urgent?: ReadonlySet<string>): PendingOp[] {
+    this.beforeTake?.()
     const ops: PendingOp[] = []
     if (urgent !== undefined) {
       for (const key of urgent) {
@@ -107,6 +136,7 @@ export class OrderedBacklog implements Backlog {
   private queue: PendingOp[] = []
   private head = 0
   private byteCount = 0
+  beforeTake: (() => void) | undefined = undefined
 
   constructor(
     private readonly codec: Codec,
@@ -121,14 +151,29 @@ export class OrderedBacklog implements Backlog {
     return this.byteCount
   }
 
-  record(entry: Entry): void {
+  record(entry: Entry, _sizeDelta: number, revocable = false): void {
     const op = opFor(entry, this.clock.now(), this.codec)
+    op.revocable = revocable
     this.queue.push(op)
     this.byteCount += op.size
   }
 
+  revert(): void {}
+
+  dropRevoked(version: number): void {
+    const kept: PendingOp[] = []
+    for (let i = this.head; i < this.queue.length; i++) {
+      const op = this.queue[i] as PendingOp
+      if (op.revocable && op.version > version) this.byteCount -= op.size
+      else kept.push(op)
+    }
+    this.queue = kept
+    this.head = 0
+  }
+
   /** Ops in queue order; an op whose key is busy stays, and so do the later ops of that key. */
   take(max: number, busy: ReadonlySet<string>): PendingOp[] {
+    this.beforeTake?.()
     const ops: PendingOp[] = []
     const kept: PendingOp[] = []
     let i = this.head

@@ -74,7 +74,7 @@ export class CacheParts {
       internalError: (error) => this.emit('warning', { code: 'WB_FLUSH_INTERNAL', message: error.message }),
     })
     this.scheduler = new FlushScheduler(options.flush, this.backlog, this.flusher, this.versions, clock)
-    this.admission = new Admission(() => this.isFull())
+    this.admission = new Admission(() => this.isFull(), options.backlog.maxWaiting, options.backlog.maxBytes)
     this.reader = new ReadThrough(options.store)
     this.checkpointer = new Checkpointer(this)
     this.alarm = new StalenessAlarm(this)

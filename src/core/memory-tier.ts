@@ -24,6 +24,8 @@ export class Entry implements Linked<Entry> {
   pinned = false
   /** Writes at durability `store` waiting for this key's flush. */
   waiters: Waiter[] | undefined = undefined
+  /** What to go back to if writes whose log records have not reached the OS are rejected (see `Undo`). */
+  undo: Undo | undefined = undefined
 
   constructor(
     readonly key: string,
@@ -33,6 +35,29 @@ export class Entry implements Linked<Entry> {
 
   get size(): number {
     return this.key.length + (this.encoded === null ? 0 : this.encoded.length)
+  }
+}
+
+/**
+ * The state of an entry before its first revocable write (durability `log` or `disk`) whose log
+ * record has not yet reached the OS. If that write(2) fails, those writes are rejected and the entry
+ * goes back to this state (an acknowledged write of the key, even one in the same failed write,
+ * survives: a write that is not revocable clears `above`). One object per entry, reused.
+ */
+export class Undo {
+  /** The version of the first revocable write since the capture; 0 when nothing is captured. */
+  above = 0
+  /** The value before it; `undefined` when the key was not cached (the entry goes away). */
+  encoded: string | null | undefined = undefined
+  version = 0
+  dirtySince = 0
+  dirtyVersion = 0
+  pinned = false
+
+  /** Nothing captured any more (the write is acknowledged, or rolled back); drops the old value. */
+  clear(): void {
+    this.above = 0
+    this.encoded = undefined
   }
 }
 
@@ -55,6 +80,10 @@ export class MemoryTier {
   evictions = 0
   /** How much the last `write` changed the written entry's size (the backlog's byte count needs it). */
   lastSizeDelta = 0
+  /** Entries whose `undo` was captured since the last release, and the highest version captured. */
+  private readonly captured: Array<Entry | undefined> = []
+  private capturedCount = 0
+  private capturedUpTo = 0
 
   constructor(private readonly bounds: MemoryBounds) {}
 
@@ -81,11 +110,24 @@ export class MemoryTier {
     return this.entries.get(key)
   }
 
-  /** Records a write: creates or updates the entry and takes it out of the evictable set. */
-  write(key: string, encoded: string | null, version: number): Entry {
+  /**
+   * Records a write: creates or updates the entry and takes it out of the evictable set. With
+   * `loggedUpTo` (the highest version whose log record reached the OS), the write is revocable: the
+   * entry's state before it is kept in `entry.undo` unless an unlogged revocable write already did.
+   */
+  write(key: string, encoded: string | null, version: number, loggedUpTo = -1): Entry {
     let entry = this.entries.get(key)
+    if (loggedUpTo >= 0) {
+      // Every capture so far is for a write whose record reached the OS: let go of the old values.
+      if (this.capturedCount > 0 && this.capturedUpTo <= loggedUpTo) this.releaseUndo()
+      if (entry !== undefined && captureUndo(entry, version, loggedUpTo)) this.noteCaptured(entry, version)
+    } else if (entry?.undo !== undefined) entry.undo.clear()
     if (entry === undefined) {
       entry = new Entry(key, encoded, version)
+      if (loggedUpTo >= 0) {
+        ;(entry.undo = new Undo()).above = version
+        this.noteCaptured(entry, version)
+      }
       this.entries.set(key, entry)
       this.lastSizeDelta = entry.size
       this.totalBytes += entry.size
@@ -101,6 +143,52 @@ export class MemoryTier {
     if (entry.list === this.clean) this.clean.remove(entry)
     return entry
   }
+
+  /**
+   * Puts `entry` back to the state `undo` holds (its revocable writes were rejected); returns how
+   * much that changed its size. A key that was not cached leaves the tier.
+   */
+  revert(entry: Entry, undo: Undo): void {
+    if (undo.encoded === undefined) {
+      this.remove(entry)
+    } else {
+      const before = entry.size
+      entry.encoded = undo.encoded
+      entry.version = undo.version
+      entry.pinned = undo.pinned
+      this.totalBytes += entry.size - before
+    }
+  }
+
+  /**
+   * Every cached entry whose undo holds a revocable write above `version` (its log record did not
+   * reach the OS), each once. Call `releaseUndo()` once they are reverted.
+   */
+  revocable(version: number): Array<[Entry, Undo]> {
+    const found = new Map<Entry, Undo>()
+    for (let i = 0; i < this.capturedCount; i++) {
+      const entry = this.captured[i] as Entry
+      const undo = entry.undo
+      if (undo !== undefined && undo.above > version && this.entries.get(entry.key) === entry) found.set(entry, undo)
+    }
+    return [...found]
+  }
+
+  /** Forgets every capture (their writes are acknowledged or rolled back). */
+  releaseUndo(): void {
+    // The slots are reused (no allocation per write), and emptied so evicted entries can go.
+    for (let i = 0; i < this.capturedCount; i++) {
+      ;(this.captured[i] as Entry).undo?.clear()
+      this.captured[i] = undefined
+    }
+    this.capturedCount = 0
+  }
+
+  private noteCaptured(entry: Entry, version: number): void {
+    this.captured[this.capturedCount++] = entry
+    this.capturedUpTo = version
+  }
+
 
   /** Adds a clean entry read from the store, unless the key is cached already. */
   addLoaded(key: string, encoded: string, version: number): Entry {
@@ -148,4 +236,17 @@ export class MemoryTier {
       this.evictions++
     }
   }
+}
+
+/** Keeps `entry`'s state before the revocable write `version`; false if an earlier unlogged one did. */
+function captureUndo(entry: Entry, version: number, loggedUpTo: number): boolean {
+  const undo = (entry.undo ??= new Undo())
+  if (undo.above > loggedUpTo) return false // an unlogged revocable write already captured the state to go back to
+  undo.above = version
+  undo.encoded = entry.encoded
+  undo.version = entry.version
+  undo.dirtySince = entry.dirtySince
+  undo.dirtyVersion = entry.dirtyVersion
+  undo.pinned = entry.pinned
+  return true
 }

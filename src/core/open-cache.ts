@@ -13,12 +13,15 @@ import { DeadLetterQueue } from '../flush/dead-letters.js'
 import { CacheParts } from './cache-parts.js'
 import type { CacheOptions, ResolvedOptions } from './options.js'
 import { resolveOptions } from './resolve-options.js'
+import { revokeUnlogged } from './revoke.js'
 
 export async function openCache<C>(options: CacheOptions, build: (parts: CacheParts) => C): Promise<C> {
   const resolved = resolveOptions(options)
   if (resolved.checkStore) await checkStore(resolved.store)
   const started = resolved.clock.now()
-  const opened = resolved.dir === undefined ? undefined : await openLog(resolved)
+  // The log's failure rolls back the writes it rejects; the parts exist only after the log opened.
+  let onLogFailed: ((writtenVersion: number) => void) | undefined
+  const opened = resolved.dir === undefined ? undefined : await openLog(resolved, (v) => onLogFailed?.(v))
   let dlq: DeadLetterQueue
   try {
     dlq = await DeadLetterQueue.open(resolved.dir)
@@ -29,6 +32,14 @@ export async function openCache<C>(options: CacheOptions, build: (parts: CachePa
   if (dlq.size > 0) warnDeadLetters(resolved, dlq.size)
   const parts = new CacheParts(resolved, opened?.log, dlq, opened?.recovered.highestVersion ?? 0)
   const cache = build(parts)
+  const log = opened?.log
+  if (log !== undefined) {
+    parts.backlog.beforeTake = () => log.writePending()
+    onLogFailed = (writtenVersion) => {
+      const keys = revokeUnlogged(parts, writtenVersion)
+      parts.emit('warning', { code: 'WB_LOG_FAILED', message: `the dirty log failed; ${keys} key(s) with writes rejected for it were rolled back` })
+    }
+  }
   if (opened !== undefined) replay(parts, opened.recovered, started)
   parts.deadLetters.pinRecovered()
   parts.alarm.start()
@@ -62,7 +73,7 @@ function warnDeadLetters(options: ResolvedOptions, count: number): void {
   )
 }
 
-async function openLog(options: ResolvedOptions): Promise<{ log: DirtyLog; recovered: Recovered }> {
+async function openLog(options: ResolvedOptions, onFailed: (writtenVersion: number) => void): Promise<{ log: DirtyLog; recovered: Recovered }> {
   const { DirtyLog } = await import('../log/dirty-log.js')
   return DirtyLog.open({
     dir: options.dir as string,
@@ -71,6 +82,9 @@ async function openLog(options: ResolvedOptions): Promise<{ log: DirtyLog; recov
     recovery: options.recovery,
     writeScheduling: options.logWriteScheduling,
     clock: options.clock,
+    onEvent: (e) => {
+      if (e.type === 'failed') onFailed(e.writtenVersion)
+    },
   })
 }
 

@@ -9,6 +9,8 @@ import type { Store } from '../contracts/store.js'
 /** What a write's promise waits for. See the README's durability table for what each can lose. */
 export type Durability = 'memory' | 'log' | 'disk' | 'store'
 
+export const DURABILITIES: readonly Durability[] = ['memory', 'log', 'disk', 'store']
+
 export interface FlushOptions {
   /** Flush whatever is dirty this often. @default 500 */
   intervalMs?: number
@@ -38,6 +40,13 @@ export interface BacklogOptions {
    * `reject` with `BacklogFullError`, or `store` (write through to the store). @default 'wait'
    */
   whenFull?: 'wait' | 'reject' | 'store'
+  /**
+   * With `whenFull: 'wait'`, most writes waiting for room at once (their keys and values are also
+   * held to `maxBytes`); a write past it is rejected with `BacklogFullError`. Writers that await
+   * reach it only with that many writes in flight; writers that do not would otherwise queue without bound.
+   * @default 100_000
+   */
+  maxWaiting?: number
 }
 
 export interface MemoryOptions {
@@ -97,7 +106,7 @@ export interface CacheOptions {
   recovery?: 'strict' | 'truncate'
   /** Log segment size before it rolls. @default 64 MiB */
   segmentBytes?: number
-  /** Value codec. @default JSON (strict: rejects undefined, functions, symbols, BigInt, NaN, cycles, Map/Set) */
+  /** Value codec. @default JSON (strict: rejects undefined, functions, symbols, BigInt, NaN, -0, cycles, Map/Set, Date, class instances) */
   codec?: Codec
   /** Time source for the scheduler, backoff and ages. @default the system clock */
   clock?: Clock

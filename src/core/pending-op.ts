@@ -16,6 +16,8 @@ abstract class PendingBase {
    * is in flight (an entry leaves memory only when clean). Saves a map lookup per flushed op.
    */
   entry: Entry | undefined = undefined
+  /** Set (by the ordered backlog) while a log failure may still reject the write this op carries. */
+  revocable = false
 
   constructor(
     readonly key: string,

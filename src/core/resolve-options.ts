@@ -4,13 +4,13 @@
  */
 import { systemClock } from '../contracts/clock.js'
 import { strictJson } from './json-codec.js'
-import type { CacheOptions, Durability, ResolvedOptions } from './options.js'
-
-const DURABILITIES: readonly Durability[] = ['memory', 'log', 'disk', 'store']
+import { checkOptionNames, oneOf } from './option-names.js'
+import { DURABILITIES, type CacheOptions, type Durability, type ResolvedOptions } from './options.js'
 const MiB = 1 << 20
 
 export function resolveOptions(options: CacheOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('WriteBehindCache.open() needs an options object')
+  checkOptionNames(options)
   checkStore(options.store)
   const dir = optionalString(options.dir, 'dir')
   const warn = options.warn ?? defaultWarn
@@ -33,6 +33,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
       maxEntries: int(options.backlog?.maxEntries, 'backlog.maxEntries', 1_000_000, 1),
       maxBytes: num(options.backlog?.maxBytes, 'backlog.maxBytes', 256 * MiB, 1),
       whenFull: oneOf(options.backlog?.whenFull, 'backlog.whenFull', ['wait', 'reject', 'store'] as const) ?? 'wait',
+      maxWaiting: num(options.backlog?.maxWaiting, 'backlog.maxWaiting', 100_000, 0),
     },
     memory: {
       maxEntries: num(options.memory?.maxEntries, 'memory.maxEntries', Infinity, 1),
@@ -129,11 +130,6 @@ function optionalBoolean(value: unknown, name: string): boolean | undefined {
   return value
 }
 
-function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T | undefined {
-  if (value === undefined) return undefined
-  if (!allowed.includes(value as T)) throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${show(value)}`)
-  return value as T
-}
 
 function show(value: unknown): string {
   return typeof value === 'string' ? `'${value}'` : typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value)

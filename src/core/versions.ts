@@ -6,8 +6,17 @@
  * every write. After a restart the floor is the highest version recovered from the log and
  * checkpoint; the clock floor covers a cache with no log at all (as long as it averaged under a
  * million writes a second and the clock did not step back). Versions stay below 2^53 until 2255.
+ *
+ * A clock reading past the year 2200 is implausible (a clock that jumped, e.g. to 2300 for a
+ * moment) and is not taken as a floor: raising the floor is for good, and one such reading would
+ * push every later version past 2^53. Should versions still reach `Number.MAX_SAFE_INTEGER` (a
+ * store or log holding such versions), `next()` throws `VersionExhaustedError`, never a raw error.
  */
 import type { Clock } from '../contracts/clock.js'
+import { VersionExhaustedError } from '../errors.js'
+
+/** Clock readings (ms) at or past this are ignored as floors: 2200-01-01, leaving ~55 years of 1M writes/s below 2^53. */
+export const MAX_PLAUSIBLE_CLOCK_MS = Date.UTC(2200, 0, 1)
 
 export class VersionSource {
   private last: number
@@ -22,12 +31,15 @@ export class VersionSource {
 
   /** The next version; strictly greater than every version issued or observed before. */
   next(): number {
+    if (this.last >= Number.MAX_SAFE_INTEGER) throw new VersionExhaustedError(this.last)
     return ++this.last
   }
 
-  /** Raises the floor to the clock (microseconds), if the clock is ahead. */
+  /** Raises the floor to the clock (microseconds), if the clock is ahead and plausible. */
   catchUp(): void {
-    const fromClock = this.clock.now() * 1000
+    const now = this.clock.now()
+    if (!(now < MAX_PLAUSIBLE_CLOCK_MS)) return
+    const fromClock = Math.floor(now * 1000)
     if (fromClock > this.last) this.last = fromClock
   }
 

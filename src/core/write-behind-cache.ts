@@ -6,6 +6,9 @@
  *   set ─► validate ─► admission (backlog cap) ─► version ─► memory tier + backlog ─► log
  *       └─► ack: memory (now) | log (written to the OS) | disk (fsynced) | store (committed)
  *
+ * A `log`/`disk` write is revocable until its record reached the OS: if that write(2) fails it is
+ * rejected and rolled back (revoke.ts), and no batch is taken before the log buffer is written.
+ *
  * Construction and recovery live in `open-cache.ts`, dead letters in `dead-letter-hooks.ts`.
  */
 import { EventEmitter } from 'node:events'
@@ -20,7 +23,8 @@ import { closeCache, type CloseReport } from './close.js'
 import type { DeadLetterHooks, ReplayReport } from './dead-letter-hooks.js'
 import { openCache } from './open-cache.js'
 import type { Entry, MemoryTier } from './memory-tier.js'
-import type { CacheOptions, Durability, ResolvedOptions, WriteOptions } from './options.js'
+import { checkWriteOptionNames, oneOf } from './option-names.js'
+import { DURABILITIES, type CacheOptions, type Durability, type ResolvedOptions, type WriteOptions } from './options.js'
 import type { ReadThrough } from './read-through.js'
 import type { CacheEvents, CacheStats, RecoveryReport } from './stats.js'
 import { buildStats, type Counters } from './stats-builder.js'
@@ -66,7 +70,8 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     try {
       this.assertOpen('set')
       checkKey(key, this.options.maxKeyBytes)
-      return this.write(key, encodeValue(key, value, this.options), options?.durability ?? this.options.durability)
+      const durability = this.durabilityOf(options)
+      return this.write(key, encodeValue(key, value, this.options), durability)
     } catch (error) {
       return rejected(error)
     }
@@ -77,7 +82,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     try {
       this.assertOpen('delete')
       checkKey(key, this.options.maxKeyBytes)
-      return this.write(key, null, options?.durability ?? this.options.durability)
+      return this.write(key, null, this.durabilityOf(options))
     } catch (error) {
       return rejected(error)
     }
@@ -90,12 +95,12 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   setMany(entries: Iterable<readonly [string, V]>, options?: WriteOptions): Promise<void> {
     try {
       this.assertOpen('setMany')
+      const durability = this.durabilityOf(options)
       const encoded: Array<[string, string]> = []
       for (const [key, value] of entries) {
         checkKey(key, this.options.maxKeyBytes)
         encoded.push([key, encodeValue(key, value, this.options)])
       }
-      const durability = options?.durability ?? this.options.durability
       return Promise.all(encoded.map(([key, text]) => this.write(key, text, durability))).then(() => undefined)
     } catch (error) {
       return rejected(error)
@@ -190,6 +195,18 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     return this.closing !== undefined
   }
 
+  /** The durability a write's options ask for, checked like the cache's own options. */
+  private durabilityOf(options: WriteOptions | undefined): Durability {
+    if (options === undefined) return this.options.durability
+    checkWriteOptionNames(options)
+    const durability = oneOf(options.durability, 'durability', DURABILITIES)
+    if (durability === undefined) return this.options.durability
+    if (this.parts.log === undefined && (durability === 'log' || durability === 'disk')) {
+      throw new TypeError(`durability '${durability}' needs a dir for the dirty log, and this cache has none; open it with a dir, or write with 'memory' or 'store'`)
+    }
+    return durability
+  }
+
   private write(key: string, encoded: string | null, durability: Durability): Promise<void> {
     if (durability === 'store' && !this.parts.flusher.available) {
       return Promise.reject(new StoreUnavailableError('the flush circuit is open after repeated failures'))
@@ -207,7 +224,11 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
         if (!this.parts.flusher.available) return Promise.reject(new StoreUnavailableError('the backlog is full and the store is failing'))
         return this.apply(key, encoded, 'store')
       case 'wait': {
-        const admitted = this.admission.enqueue(() => (this.closing === undefined ? this.apply(key, encoded, durability) : Promise.reject(new CacheClosedError('write'))))
+        const bytes = key.length + (encoded === null ? 0 : encoded.length)
+        if (!this.admission.hasRoomFor(bytes)) {
+          return Promise.reject(new BacklogFullError(this.parts.backlogEntries(), this.parts.backlogBytes(), this.admission.waiting))
+        }
+        const admitted = this.admission.enqueue(() => (this.closing === undefined ? this.apply(key, encoded, durability) : Promise.reject(new CacheClosedError('write'))), bytes)
         this.admission.release()
         this.scheduler.pump()
         return admitted
@@ -219,10 +240,16 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     const version = this.versions.next()
     const log = this.parts.log
     // The log first: if it has failed (a full disk), it throws and nothing of the write is applied.
-    if (log !== undefined) log.append({ kind: encoded === null ? 'delete' : 'set', key, version, encoded })
+    // A write that waits for its log record is revocable: if the record's write(2) fails, the
+    // write is rejected and rolled back (revoke.ts), so it keeps what it replaces until then.
+    let loggedUpTo = -1
+    if (log !== undefined) {
+      log.append({ kind: encoded === null ? 'delete' : 'set', key, version, encoded })
+      if (durability === 'log' || durability === 'disk') loggedUpTo = log.writtenVersion
+    }
     this.reader.noteWrite(key)
-    const entry = this.memory.write(key, encoded, version)
-    this.backlog.record(entry, this.memory.lastSizeDelta)
+    const entry = this.memory.write(key, encoded, version, loggedUpTo)
+    this.backlog.record(entry, this.memory.lastSizeDelta, loggedUpTo >= 0 && loggedUpTo < version)
     const counters = this.counters
     counters.writes++
     if (this.backlog.size > counters.highWaterEntries) counters.highWaterEntries = this.backlog.size

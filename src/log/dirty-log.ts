@@ -19,7 +19,9 @@
  * measured no slower than a blocking fdatasyncSync loop for one writer and keeps the loop free.
  *
  * Failure is sticky: after a write or fsync error every pending and later promise rejects with
- * `LogFailedError` (retrying an fsync after EIO can report success for lost pages).
+ * `LogFailedError` (retrying an fsync after EIO can report success for lost pages). The `failed`
+ * event names the highest version whose record reached the OS: the records above it are lost (a
+ * failed write(2) is cut back off the file, so recovery does not bring them back either).
  */
 import { fdatasync, fsync, fsyncSync, mkdirSync, openSync, closeSync } from 'node:fs'
 import type { TimerHandle } from '../contracts/clock.js'
@@ -45,6 +47,8 @@ export class DirtyLog {
   private syncedPos = 0
   private activeStartPos = 0
   private highest: number
+  /** Highest version whose record reached the OS (a failed write(2) loses those above it). */
+  private writtenHighest: number
   private checkpointed: Checkpoint
   private writeScheduled = false
   private backgroundWriteScheduled = false
@@ -67,6 +71,7 @@ export class DirtyLog {
   ) {
     this.closed = segments
     this.highest = recovered.highestVersion
+    this.writtenHighest = recovered.highestVersion
     this.checkpointed = checkpoint
     this.appendedPos = active.bufferedBytes
     this.armTimer()
@@ -114,6 +119,20 @@ export class DirtyLog {
     // fail() returns the failure writeBuffered() already recorded
     if (this.active.bufferedBytes >= this.options.writeThresholdBytes && !this.writeBuffered()) throw this.fail(undefined)
     this.scheduleBackgroundWrite()
+  }
+
+  /** The highest version whose record reached the OS; records above it are still in the buffer. */
+  get writtenVersion(): number {
+    return this.writtenHighest
+  }
+
+  /**
+   * Hands what is buffered to the OS now (synchronously); a failure puts the log in its failed
+   * state (and emits `failed`) before this returns. The cache calls it before a batch is taken,
+   * so no write reaches the store ahead of its log record.
+   */
+  writePending(): void {
+    if (this.state !== 'closed' && this.writtenPos < this.appendedPos) this.writeBuffered()
   }
 
   /** Resolves once every record appended before the call is written to the OS (survives a process crash). */
@@ -209,6 +228,7 @@ export class DirtyLog {
       return false
     }
     this.writtenPos = this.appendedPos
+    this.writtenHighest = this.highest
     const waiter = this.writeWaiter
     this.writeWaiter = undefined
     waiter?.resolve()
@@ -267,6 +287,7 @@ export class DirtyLog {
     this.counts.writes++
     this.counts.fsyncs++
     this.writtenPos = this.syncedPos = this.appendedPos
+    this.writtenHighest = this.highest
     this.writeWaiter?.resolve()
     this.syncWaiter?.resolve()
     this.writeWaiter = this.syncWaiter = undefined
@@ -286,7 +307,7 @@ export class DirtyLog {
     this.syncWaiter?.reject(this.failure)
     this.writeWaiter = this.syncWaiter = undefined
     this.clearTimer()
-    this.options.emit({ type: 'failed', error: this.failure })
+    this.options.emit({ type: 'failed', error: this.failure, writtenVersion: this.writtenHighest })
     return this.failure
   }
 

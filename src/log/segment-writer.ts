@@ -6,7 +6,7 @@
  * a sequential writer at ~33k writes/s, while `writeSync` of a page-cache write does ~650k/s.
  * fdatasync is the caller's business (it is slow, so it runs async; see dirty-log.ts).
  */
-import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs'
+import { closeSync, fdatasyncSync, ftruncateSync, openSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { encodeRecord, maxEncodedBytes, segmentHeader } from './record.js'
 import { segmentName } from './segment-reader.js'
@@ -71,11 +71,26 @@ export class SegmentWriter {
     return this.len - start
   }
 
-  /** Writes the buffer to the OS; returns whether there was anything to write. Throws on an I/O error. */
+  /**
+   * Writes the buffer to the OS; returns whether there was anything to write. Throws on an I/O
+   * error, after cutting a partial write back off the file (best effort), so that recovery does not
+   * replay records whose writes were rejected.
+   */
   writeOut(): boolean {
     if (this.len === 0) return false
     let done = 0
-    while (done < this.len) done += writeSync(this.fd, this.buf, done, this.len - done, this.fileBytes + done)
+    try {
+      while (done < this.len) done += writeSync(this.fd, this.buf, done, this.len - done, this.fileBytes + done)
+    } catch (error) {
+      if (done > 0) {
+        try {
+          ftruncateSync(this.fd, this.fileBytes)
+        } catch {
+          // the write failed already; a torn record at the tail is cut by recovery
+        }
+      }
+      throw error
+    }
     this.fileBytes += this.len
     this.len = 0
     if (this.buf.length > KEEP_BUFFER_BYTES) this.buf = Buffer.allocUnsafe(INITIAL_BUFFER_BYTES)

@@ -30,7 +30,8 @@ export interface Truncation {
 export type LogEvent =
   | ({ readonly type: 'truncated' } & Truncation)
   | { readonly type: 'segment-deleted'; readonly segment: string; readonly highestVersion: number }
-  | { readonly type: 'failed'; readonly error: Error }
+  /** `writtenVersion`: the highest version whose record reached the OS; every record above it is lost. */
+  | { readonly type: 'failed'; readonly error: Error; readonly writtenVersion: number }
 
 export interface DirtyLogOptions {
   /** Directory of the log (created with mode 0700 if missing). One writer process at a time. */

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { MemoryStore, type StoreOp } from '../../src/index.js'
+import { BacklogFullError, MemoryStore, type StoreOp } from '../../src/index.js'
 import { settle } from '../../src/testing/fake-clock.js'
 import { GatedStore } from '../helpers/faulty-stores.js'
 import { openTestCache } from '../helpers/open.js'
@@ -135,6 +135,46 @@ describe('backlog cap', () => {
     await cache.flush()
     assert.equal((gated.inner as MemoryStore).snapshot().get('c'), 2)
     await cache.close()
+  })
+
+  it("'wait' bounds the writes waiting (backlog.maxWaiting): writers that do not await get BacklogFullError past it", async () => {
+    const gated = new GatedStore(new MemoryStore())
+    const { cache, clock } = await openTestCache(gated, { backlog: { maxEntries: 2, whenFull: 'wait', maxWaiting: 3 }, flush: { batchSize: 2, intervalMs: 10 } })
+    await cache.set('a', 1)
+    await cache.set('b', 1)
+    const outcomes = Array.from({ length: 10 }, (_, i) => cache.set(`w${i}`, i).then(() => 'ok', (e: unknown) => e))
+    await settle()
+    assert.equal(cache.stats().backlog.waitingWrites, 3)
+    await clock.advance(20)
+    await gated.open()
+    const results = await Promise.all(outcomes)
+    assert.deepEqual(results.slice(0, 3), ['ok', 'ok', 'ok'])
+    for (const e of results.slice(3)) {
+      assert.ok(e instanceof BacklogFullError && e.code === 'E_BACKLOG_FULL' && e.waiting === 3 && /backlog\.maxWaiting/.test(e.message), String(e))
+    }
+    await cache.flush()
+    assert.deepEqual([...(gated.inner as MemoryStore).snapshot().keys()].sort(), ['a', 'b', 'w0', 'w1', 'w2'])
+    assert.equal(await cache.get('w3'), undefined, 'a refused write applied nothing')
+    await cache.close()
+  })
+
+  it("'wait' holds the waiting writes' keys and values to backlog.maxBytes too", async () => {
+    const gated = new GatedStore(new MemoryStore())
+    const { cache, clock } = await openTestCache(gated, { backlog: { maxEntries: 1, maxBytes: 1000, whenFull: 'wait' }, flush: { batchSize: 2, intervalMs: 10 } })
+    await cache.set('a', 1)
+    const first = cache.set('big1', 'x'.repeat(600))
+    await assert.rejects(cache.set('big2', 'x'.repeat(600)), (e: unknown) => e instanceof BacklogFullError && e.waiting === 1)
+    await clock.advance(20)
+    await gated.open()
+    await first
+    await cache.close()
+  })
+
+  it('backlog.maxWaiting defaults to 100_000 and must be a number', async () => {
+    const { cache } = await openTestCache(new MemoryStore())
+    assert.equal((cache as unknown as { options: { backlog: { maxWaiting: number } } }).options.backlog.maxWaiting, 100_000)
+    await cache.close()
+    await assert.rejects(openTestCache(new MemoryStore(), { backlog: { maxWaiting: -1 } }), /backlog\.maxWaiting must be a number >= 0/)
   })
 
   it("'store' falls back to write-through: the write resolves once committed", async () => {
