@@ -21,13 +21,43 @@ export async function openCache<C>(options: CacheOptions, build: (parts: CachePa
     await opened?.log.close()
     throw error
   }
-  const parts = new CacheParts(resolved, opened?.log, dlq, opened?.recovered.highestVersion ?? 0)
+  const logged = opened?.recovered.highestVersion ?? 0
+  const floor = logged > 0 ? logged : await storeFloor(resolved)
+  const parts = new CacheParts(resolved, opened?.log, dlq, floor)
   const cache = build(parts)
   if (opened !== undefined) replay(parts, opened.recovered, started)
-  parts.deadLetters.pinRecovered()
+  try {
+    await parts.deadLetters.pinRecovered()
+  } catch (error) {
+    await dlq.close().catch(() => {})
+    await opened?.log.close().catch(() => {})
+    throw error
+  }
   parts.alarm.start()
   parts.scheduler.pump()
   return cache
+}
+
+/**
+ * Without a log (no dir, or a fresh one), versions would start at the clock, which may have
+ * stepped back below versions already in the store: start above the store's high-water mark when
+ * it can tell. A dir whose log and checkpoint hold a mark is not asked: `highestVersion()` may cost
+ * a scan, and the log's mark covers this cache's own writes; a newer row written from elsewhere
+ * is learnt when a flush is superseded.
+ */
+async function storeFloor(options: ResolvedOptions): Promise<number> {
+  const { store } = options
+  if (store.highestVersion === undefined) return 0
+  let highest: unknown
+  try {
+    highest = await store.highestVersion()
+  } catch (error) {
+    options.warn('WB_STORE_VERSION', `writebehind: store.highestVersion() failed (${String(error)}); versions start at the clock, and writes the store fences are reported as superseded`)
+    return 0
+  }
+  if (typeof highest === 'number' && Number.isSafeInteger(highest) && highest >= 0) return highest
+  options.warn('WB_STORE_VERSION', `writebehind: store.highestVersion() returned ${String(highest)}, not a safe integer >= 0; ignored`)
+  return 0
 }
 
 async function openLog(options: ResolvedOptions): Promise<{ log: DirtyLog; recovered: Recovered }> {
