@@ -63,10 +63,12 @@ export interface FlusherOptions extends RetryPolicy {
 interface Flight {
   readonly minVersion: number
   readonly oldestSince: number
-  readonly ops: number
-  readonly bytes: number
+  ops: number
+  bytes: number
   /** True once the flight holds refused writes (no proof yet that the store is healthy). */
   suspect: boolean
+  /** Held ops dropped because a newer write of their key replaced them (their keys already freed). */
+  replaced?: Set<PendingOp>
 }
 
 /** What one attempt leaves: ops to try again at once (after their backoff), and held ops. */
@@ -166,7 +168,7 @@ export class Flusher {
         if (flight.suspect) this.suspects--
         this.opsInFlight -= flight.ops
         this.bytesInFlight -= flight.bytes
-        for (const op of ops) this.busy.delete(op.key)
+        for (const op of ops) if (flight.replaced?.has(op) !== true) this.busy.delete(op.key)
         this.hooks.flightEnded()
       })
   }
@@ -195,9 +197,30 @@ export class Flusher {
       }
       await this.waitHeld(pending)
       if (this.stopped) break
-      pending = await this.run(pending, flight)
+      pending = this.dropReplaced(pending, flight)
+      if (pending.length > 0) pending = await this.run(pending, flight)
     }
     if (pending.length > 0) this.abandon(pending)
+  }
+
+  /**
+   * A held op whose key was written again since is replaced, as coalescing would have replaced it:
+   * the newer write carries the key's value (and resolves or rejects the write-throughs of this
+   * one). Its key is freed now so the newer write can fly.
+   */
+  private dropReplaced(ops: PendingOp[], flight: Flight): PendingOp[] {
+    const kept: PendingOp[] = []
+    for (const op of ops) {
+      if (op.entry === undefined || op.entry.version <= op.version) {
+        kept.push(op)
+        continue
+      }
+      this.busy.delete(op.key)
+      ;(flight.replaced ??= new Set()).add(op)
+      this.settled(flight, [op])
+    }
+    if (kept.length < ops.length) this.hooks.slotFreed()
+    return kept
   }
 
   /** Attempts `ops` until each is settled or held; returns the held ones. */
@@ -210,7 +233,7 @@ export class Flusher {
       const started = this.clock.now()
       const outcome = await attempt(this.store, pending, this.policy.batchTimeoutMs, this.clock)
       const round = outcome.ok
-        ? await this.onSuccess(pending, outcome.result, started)
+        ? await this.onSuccess(pending, outcome.result, started, flight)
         : await this.onFailure(pending, outcome.error, probe, flight)
       held.push(...round.held)
       pending = round.retry
@@ -219,7 +242,7 @@ export class Flusher {
     return held
   }
 
-  private async onSuccess(ops: PendingOp[], result: BatchResult | void, started: number): Promise<Round> {
+  private async onSuccess(ops: PendingOp[], result: BatchResult | void, started: number, flight: Flight): Promise<Round> {
     const failures = result?.failures ?? []
     const failed = new Map(failures.map((f) => [ops[f.index], f.error] as const))
     const superseded = supersededOps(ops, result)
@@ -246,6 +269,7 @@ export class Flusher {
     if (landed.length > 0) {
       const removing = this.hooks.landed(landed)
       if (removing !== undefined && !(await this.settleHook(removing))) round.held.push(...landed)
+      else this.settled(flight, landed)
     }
     const dead: Array<[PendingOp, Error]> = []
     for (const [op, error] of failed) {
@@ -261,7 +285,7 @@ export class Flusher {
         else round.held.push(op)
       } else round.retry.push(op)
     }
-    for (const [op, error] of dead) if (!(await this.settleHook(this.hooks.deadLetter([op], error)))) round.held.push(op)
+    for (const [op, error] of dead) round.held.push(...(await this.deadLetter([op], error, flight)).held)
     if (round.retry.length > 0) await this.backoff(round.retry, failures[0]?.error ?? new Error('op failed'))
     return round
   }
@@ -283,7 +307,7 @@ export class Flusher {
     if (attempts >= this.policy.maxAttempts) {
       this.hooks.batchFailed(ops.length, error, attempts, undefined)
       // Dead-lettered only with proof that other ops landed since these began failing.
-      if (ops.every((op) => this.proofs > op.failingSinceProof)) return this.deadLetter(ops, error)
+      if (ops.every((op) => this.proofs > op.failingSinceProof)) return this.deadLetter(ops, error, flight)
       return { retry: [], held: ops }
     }
     await this.backoff(ops, error)
@@ -300,11 +324,23 @@ export class Flusher {
     for (const o of ops) o.refusedAtProof = this.proofs
     this.hooks.batchFailed(ops.length, error, ops[0]?.attempts ?? 1, undefined)
     if (op === undefined) return this.split(ops, flight)
-    return proven ? this.deadLetter(ops, error) : { retry: [], held: ops }
+    return proven ? this.deadLetter(ops, error, flight) : { retry: [], held: ops }
   }
 
-  private async deadLetter(ops: PendingOp[], error: Error): Promise<Round> {
-    return (await this.settleHook(this.hooks.deadLetter(ops, error))) ? SETTLED : { retry: [], held: ops }
+  private async deadLetter(ops: PendingOp[], error: Error, flight: Flight): Promise<Round> {
+    if (!(await this.settleHook(this.hooks.deadLetter(ops, error)))) return { retry: [], held: ops }
+    this.settled(flight, ops)
+    return SETTLED
+  }
+
+  /** Settled ops stop counting as in flight (the flight's low-water mark stays put until it ends). */
+  private settled(flight: Flight, ops: readonly PendingOp[]): void {
+    for (const op of ops) {
+      flight.ops--
+      flight.bytes -= op.size
+      this.opsInFlight--
+      this.bytesInFlight -= op.size
+    }
   }
 
   /** Awaits a hook's promise; a failure is reported and the caller holds the ops to try again. */
