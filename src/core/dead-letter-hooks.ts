@@ -121,7 +121,10 @@ export class DeadLetterHooks {
     }
     await this.parts.dlq.remove(superseded)
     if (ops.length === 0) return { replayed: 0, superseded: superseded.length, failed: 0, busy }
-    for (const op of ops) this.replaying.add(op)
+    for (const op of ops) {
+      op.redelivery = true
+      this.replaying.add(op)
+    }
     await flusher.start(ops)
     const ok = this.replayedOk.splice(0).filter((op) => this.replaying.has(op))
     for (const op of ops) this.replaying.delete(op)

@@ -88,7 +88,8 @@ function replay(parts: CacheParts, recovered: Recovered, started: number): void 
     for (const t of report.truncations) parts.emit('log:truncated', t)
     if (report.records > 0) parts.emit('recovered', report)
   })
-  if (recovered.records.length > 0) void parts.scheduler.flushAll()
+  // Drains what was replayed at once; close() rejects it if it comes first, which is fine.
+  if (recovered.records.length > 0) parts.scheduler.flushAll().catch(() => {})
 }
 
 function redirty(parts: CacheParts, record: LogRecord): void {

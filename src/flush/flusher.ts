@@ -275,13 +275,13 @@ export class Flusher {
     for (const [op, error] of failed) {
       if (op === undefined) continue
       this.count([op], proofBefore)
-      const proven = applied > 0 || (op.refusedAtProof >= 0 && this.proofs > op.refusedAtProof)
+      const proven = applied > 0 || op.redelivery || (op.refusedAtProof >= 0 && this.proofs > op.refusedAtProof)
       if (!isRetryable(error)) {
         op.refusedAtProof = this.proofs
         if (proven) dead.push([op, error])
         else round.held.push(op)
       } else if (op.attempts >= this.policy.maxAttempts) {
-        if (this.proofs > op.failingSinceProof) dead.push([op, error])
+        if (op.redelivery || this.proofs > op.failingSinceProof) dead.push([op, error])
         else round.held.push(op)
       } else round.retry.push(op)
     }
@@ -307,7 +307,7 @@ export class Flusher {
     if (attempts >= this.policy.maxAttempts) {
       this.hooks.batchFailed(ops.length, error, attempts, undefined)
       // Dead-lettered only with proof that other ops landed since these began failing.
-      if (ops.every((op) => this.proofs > op.failingSinceProof)) return this.deadLetter(ops, error, flight)
+      if (ops.every((op) => op.redelivery || this.proofs > op.failingSinceProof)) return this.deadLetter(ops, error, flight)
       return { retry: [], held: ops }
     }
     await this.backoff(ops, error)
@@ -317,7 +317,7 @@ export class Flusher {
   /** A permanent error for the whole batch: split it, or (one op) dead-letter it only with proof. */
   private async onRefusal(ops: PendingOp[], error: Error, flight: Flight): Promise<Round> {
     const op = ops.length === 1 ? ops[0] : undefined
-    const proven = op !== undefined && op.refusedAtProof >= 0 && this.proofs > op.refusedAtProof
+    const proven = op !== undefined && (op.redelivery || (op.refusedAtProof >= 0 && this.proofs > op.refusedAtProof))
     if (proven) this.circuit.recordSuccess()
     else this.circuit.recordRefusal(error)
     this.count(ops, this.proofs)

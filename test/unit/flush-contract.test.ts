@@ -255,6 +255,22 @@ describe('10.6 a store that refuses every write alike (a missing table, a missin
   })
 })
 
+describe('10.6 replay of a letter that still fails', () => {
+  it('puts it back in the queue at once: it was dead-lettered with proof already', async () => {
+    const inner = new MemoryStore()
+    const store = new PoisonStore(inner, { isPoison: (op) => op.kind === 'set' && op.value === 'poison' })
+    const { cache, clock } = await openTestCache(store)
+    await cache.set('p', 'poison')
+    await cache.set('witness', 1)
+    assert.ok(await settleOn(cache.flush(), clock))
+    const replaying = cache.replayDeadLetters()
+    assert.ok(await settleOn(replaying, clock), 'replay does not wait for new proof')
+    assert.deepEqual(await replaying, { replayed: 0, superseded: 0, failed: 1, busy: 0 })
+    assert.deepEqual(cache.deadLetters().map((l) => l.key), ['p'])
+    await cache.close()
+  })
+})
+
 describe('10.8 every promise settles', () => {
   it('a black-holed store: close() settles a pending write-through and flush() with typed errors', async () => {
     const inner = new MemoryStore()
