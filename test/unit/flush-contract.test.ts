@@ -255,6 +255,23 @@ describe('10.6 a store that refuses every write alike (a missing table, a missin
   })
 })
 
+describe('10.6 a held write and a newer write of its key', () => {
+  it('the newer write replaces the held one (as coalescing would) and lands; nothing is dead-lettered', async () => {
+    const inner = new MemoryStore()
+    const store = new PoisonStore(inner, { isPoison: (op) => op.kind === 'set' && op.value === 'poison' })
+    const { cache, clock } = await openTestCache(store)
+    await cache.set('k', 'poison')
+    assert.equal(await settleOn(cache.flush(), clock, 100, 300), false, 'a lone poison write is held')
+    await cache.set('k', 'good')
+    assert.ok(await settleOn(cache.flush(), clock, 100, 20_000))
+    assert.equal(inner.snapshot().get('k'), 'good')
+    assert.equal(await cache.get('k'), 'good')
+    assert.equal(cache.deadLetters().length, 0)
+    assert.equal(cache.stats().backlog.entries, 0)
+    await cache.close()
+  })
+})
+
 describe('10.6 replay of a letter that still fails', () => {
   it('puts it back in the queue at once: it was dead-lettered with proof already', async () => {
     const inner = new MemoryStore()
