@@ -320,7 +320,8 @@ export class Flusher {
     const proven = op !== undefined && (op.redelivery || (op.refusedAtProof >= 0 && this.proofs > op.refusedAtProof))
     if (proven) this.circuit.recordSuccess()
     else this.circuit.recordRefusal(error)
-    this.count(ops, this.proofs)
+    // A bisection step spends no retry budget of the good ops it carries; a lone op's refusals count.
+    if (op !== undefined) this.count(ops, this.proofs)
     for (const o of ops) o.refusedAtProof = this.proofs
     this.hooks.batchFailed(ops.length, error, ops[0]?.attempts ?? 1, undefined)
     if (op === undefined) return this.split(ops, flight)
