@@ -305,6 +305,7 @@ describe('10.8 every promise settles', () => {
     assert.equal(outcomes.length, 2, 'both promises settled by the time close() resolved')
     for (const e of outcomes) assert.ok(e instanceof CacheClosedError, String(e))
     assert.equal((await closing).drained, false)
+    assert.equal(cache.stats().backlog.entries, 1, 'the write left unsettled is still counted')
   })
 
   it('a store batch times out (flush.batchTimeoutMs) and is retried, so a black hole does not stall flushing', async () => {
