@@ -171,3 +171,34 @@ export class LogFailedError extends WriteBehindError {
     )
   }
 }
+
+/**
+ * A write the store refused because it already holds a strictly newer version of the key (written
+ * by another writer, or by a cache whose versions fell behind). The write is not in the store and
+ * the cache stops serving it; a write at durability `store` that waited for it rejects with this.
+ */
+export class WriteSupersededError extends WriteBehindError {
+  constructor(
+    readonly key: string,
+    readonly version: number,
+    readonly storeVersion: number,
+  ) {
+    super(
+      'E_SUPERSEDED',
+      `The write to "${truncate(key)}" (version ${version}) was not applied: the store holds a newer version (${storeVersion}). ` +
+        'Read the key again (cache.get reads the store) and write again if your value should win.',
+    )
+  }
+}
+
+/** `flush({ timeoutMs })` ran out of time, or its `signal` aborted. Nothing is lost: flushing goes on. */
+export class FlushTimeoutError extends WriteBehindError {
+  constructor(reason: 'timeout' | 'abort', readonly unflushed: number, details: ErrorDetails = {}) {
+    super(
+      reason === 'timeout' ? 'E_FLUSH_TIMEOUT' : 'E_FLUSH_ABORTED',
+      `flush() ${reason === 'timeout' ? 'timed out' : 'was aborted'} with ${unflushed} writes not yet in the store. ` +
+        'Nothing is lost: they stay in the backlog (and the log) and keep flushing; see cache.stats() for why the store is slow or failing.',
+      details,
+    )
+  }
+}

@@ -18,10 +18,14 @@ import { MemoryTier } from './memory-tier.js'
 import type { ResolvedOptions } from './options.js'
 import type { PendingOp } from './pending-op.js'
 import { ReadThrough } from './read-through.js'
-import type { CacheEvents, RecoveryReport } from './stats.js'
+import type { CacheEvents, RecoveryReport, SupersededWrite } from './stats.js'
+import { WriteSupersededError } from '../errors.js'
 import type { Counters } from './stats-builder.js'
 import { StalenessAlarm } from './staleness-alarm.js'
 import { VersionSource } from './versions.js'
+
+/** How many superseded writes `flush()` can report (the counter in stats counts them all). */
+const RECENT_SUPERSEDED = 1000
 
 export class CacheParts {
   readonly memory: MemoryTier
@@ -35,7 +39,9 @@ export class CacheParts {
   readonly deadLetters: DeadLetterHooks
   readonly checkpointer: Checkpointer
   readonly alarm: StalenessAlarm
-  readonly counters: Counters = { writes: 0, hits: 0, misses: 0, batches: 0, ops: 0, fenced: 0, failedBatches: 0, deadLettered: 0, highWaterEntries: 0 }
+  readonly counters: Counters = { writes: 0, hits: 0, misses: 0, batches: 0, ops: 0, fenced: 0, failedBatches: 0, deadLettered: 0, superseded: 0, highWaterEntries: 0 }
+  /** The latest superseded writes, oldest first (at most `RECENT_SUPERSEDED`). */
+  readonly recentSuperseded: SupersededWrite[] = []
   /** What `open()` recovered from the log (undefined without a dir). */
   recovery: RecoveryReport | undefined
   private emitter: EventEmitter<CacheEvents> | undefined
@@ -65,10 +71,13 @@ export class CacheParts {
       clock,
     )
     this.deadLetters = new DeadLetterHooks(this)
-    this.flusher = new Flusher(options.store, options.retry, this.circuit, clock, {
+    this.flusher = new Flusher(options.store, { ...options.retry, batchTimeoutMs: options.flush.batchTimeoutMs }, this.circuit, clock, {
       applied: (op) => this.applied(op),
+      superseded: (op, storeVersion) => this.superseded(op, storeVersion),
+      landed: (ops) => this.deadLetters.retire(ops),
       deadLetter: (ops, error) => this.deadLetters.add(ops, error),
       flightEnded: () => this.flightEnded(),
+      slotFreed: () => this.scheduler.pump(),
       batchDone: (ops, fenced, durationMs) => this.batchDone(ops, fenced, durationMs),
       batchFailed: (ops, error, attempt, retryInMs) => this.batchFailed(ops, error, attempt, retryInMs),
       internalError: (error) => this.emit('warning', { code: 'WB_FLUSH_INTERNAL', message: error.message }),
@@ -135,6 +144,31 @@ export class CacheParts {
     for (const w of waiters) if (w.version <= op.version) w.resolve()
     entry.waiters = rest.length > 0 ? rest : undefined
     if (rest.length === 0) this.scheduler.urgent.delete(op.key)
+  }
+
+  /**
+   * The store holds a newer version than `op`: the write is not in the store. Versions move above
+   * the store's, the cache stops serving the value (the next read goes to the store) unless a
+   * newer local write replaced it, and write-throughs that waited for it reject.
+   */
+  private superseded(op: PendingOp, storeVersion: number): void {
+    this.counters.superseded++
+    this.versions.observe(storeVersion)
+    this.deadLetters.noteApplied(op)
+    const write: SupersededWrite = { key: op.key, version: op.version, storeVersion }
+    this.recentSuperseded.push(write)
+    if (this.recentSuperseded.length > RECENT_SUPERSEDED) this.recentSuperseded.shift()
+    this.emit('superseded', write)
+    const entry = op.entry ?? this.memory.peek(op.key)
+    if (entry === undefined || entry.version < op.version) return
+    const waiters = entry.waiters
+    if (entry.version === op.version && waiters === undefined) this.memory.invalidate(entry)
+    if (waiters === undefined) return
+    const rest = waiters.filter((w) => w.version > op.version)
+    for (const w of waiters) if (w.version <= op.version) w.reject(new WriteSupersededError(op.key, w.version, storeVersion))
+    entry.waiters = rest.length > 0 ? rest : undefined
+    if (rest.length === 0) this.scheduler.urgent.delete(op.key)
+    if (entry.version === op.version && rest.length === 0) this.memory.invalidate(entry)
   }
 
   private flightEnded(): void {

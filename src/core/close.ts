@@ -4,6 +4,7 @@
  * reported, and stays in the dirty log (where there is one) for the next `open()`.
  */
 import { CacheClosedError } from '../errors.js'
+import type { Entry } from './memory-tier.js'
 import type { CacheParts } from './cache-parts.js'
 
 export interface CloseReport {
@@ -15,17 +16,21 @@ export interface CloseReport {
   readonly unflushedKeys: string[]
   /** True when the dirty log closed cleanly: unflushed entries are in it and the next open() replays them. */
   readonly safeInLog: boolean
+  /** Dead letters in the queue (in `dir/dead-letters.log`, or lost with the process without a dir). */
+  readonly deadLetters: number
   /** Cleanups that failed (log, dead-letter queue, store). */
   readonly errors: Error[]
 }
 
 export async function closeCache(parts: CacheParts): Promise<CloseReport> {
   const drained = await drainWithin(parts, parts.options.closeTimeoutMs)
-  parts.scheduler.stop()
+  parts.scheduler.stop(new CacheClosedError('finish flush()'))
   parts.flusher.stop()
   parts.alarm.stop()
   parts.admission.rejectAll(new CacheClosedError('write'))
+  rejectWriteThroughs(parts)
   const leftover = unflushedKeys(parts)
+  const deadLetters = parts.dlq.size
   const errors: Error[] = []
   const logOk = (await attempt(errors, () => parts.checkpointer.final())) && (await attempt(errors, async () => parts.log?.close()))
   await attempt(errors, () => parts.dlq.close())
@@ -35,6 +40,7 @@ export async function closeCache(parts: CacheParts): Promise<CloseReport> {
     unflushed: leftover.length,
     unflushedKeys: leftover.slice(0, 100),
     safeInLog: parts.log !== undefined && logOk,
+    deadLetters,
     errors,
   }
 }
@@ -46,9 +52,23 @@ async function drainWithin(parts: CacheParts, timeoutMs: number): Promise<boolea
     timer = clock.setTimeout(() => resolve(false), timeoutMs)
   })
   const drained = parts.drain().then(() => true as const)
+  drained.catch(() => {}) // after a timeout the drain is rejected by the stop; nobody waits for it any more
   const result = await Promise.race([drained, timeout])
   if (timer !== undefined) clock.clearTimeout(timer)
   return result
+}
+
+/** Every write at durability `store` still waiting rejects: none of them is known to be in the store. */
+function rejectWriteThroughs(parts: CacheParts): void {
+  const error = new CacheClosedError('wait for the store')
+  for (const key of [...parts.scheduler.urgent]) {
+    const entry: Entry | undefined = parts.memory.peek(key)
+    const waiters = entry?.waiters
+    if (entry === undefined || waiters === undefined) continue
+    entry.waiters = undefined
+    for (const w of waiters) w.reject(error)
+  }
+  parts.scheduler.urgent.clear()
 }
 
 /** Keys with writes not yet in the store: still dirty, or left in a flight by the stop. */

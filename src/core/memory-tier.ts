@@ -216,6 +216,16 @@ export class MemoryTier {
     if (this.entries.size > this.bounds.maxEntries || this.totalBytes > this.bounds.maxBytes) this.evictIfNeeded()
   }
 
+  /**
+   * Stops serving a clean entry whose value the store does not hold (superseded there, or a
+   * dropped dead letter): the next read goes to the store. A dirty entry stays.
+   */
+  invalidate(entry: Entry): void {
+    if (entry.dirtySince !== 0) return
+    entry.pinned = false
+    this.remove(entry)
+  }
+
   /** Keeps the entry (a dead letter's value) out of eviction until it is written or replayed. */
   pin(entry: Entry): void {
     entry.pinned = true

@@ -29,8 +29,9 @@ export async function openCache<C>(options: CacheOptions, build: (parts: CachePa
     await opened?.log.close()
     throw error
   }
-  if (dlq.size > 0) warnDeadLetters(resolved, dlq.size)
-  const parts = new CacheParts(resolved, opened?.log, dlq, opened?.recovered.highestVersion ?? 0)
+  const logged = opened?.recovered.highestVersion ?? 0
+  const floor = logged > 0 ? logged : await storeFloor(resolved)
+  const parts = new CacheParts(resolved, opened?.log, dlq, floor)
   const cache = build(parts)
   const log = opened?.log
   if (log !== undefined) {
@@ -41,7 +42,14 @@ export async function openCache<C>(options: CacheOptions, build: (parts: CachePa
     }
   }
   if (opened !== undefined) replay(parts, opened.recovered, started)
-  parts.deadLetters.pinRecovered()
+  try {
+    await parts.deadLetters.pinRecovered()
+  } catch (error) {
+    await dlq.close().catch(() => {})
+    await opened?.log.close().catch(() => {})
+    throw error
+  }
+  if (dlq.size > 0) warnDeadLetters(resolved, dlq.size)
   parts.alarm.start()
   parts.scheduler.pump()
   return cache
@@ -71,6 +79,28 @@ function warnDeadLetters(options: ResolvedOptions, count: number): void {
     `writebehind: the dead-letter queue in ${String(options.dir)} holds ${count} write${count === 1 ? '' : 's'} that never reached the store. ` +
       'List them with cache.deadLetters() or `writebehind dlq list <dir>`, fix the cause, then replay them (cache.replayDeadLetters()) or drop them.',
   )
+}
+
+/**
+ * Without a log (no dir, or a fresh one), versions would start at the clock, which may have
+ * stepped back below versions already in the store: start above the store's high-water mark when
+ * it can tell. A dir whose log and checkpoint hold a mark is not asked: `highestVersion()` may cost
+ * a scan, and the log's mark covers this cache's own writes; a newer row written from elsewhere
+ * is learnt when a flush is superseded.
+ */
+async function storeFloor(options: ResolvedOptions): Promise<number> {
+  const { store } = options
+  if (store.highestVersion === undefined) return 0
+  let highest: unknown
+  try {
+    highest = await store.highestVersion()
+  } catch (error) {
+    options.warn('WB_STORE_VERSION', `writebehind: store.highestVersion() failed (${String(error)}); versions start at the clock, and writes the store fences are reported as superseded`)
+    return 0
+  }
+  if (typeof highest === 'number' && Number.isSafeInteger(highest) && highest >= 0) return highest
+  options.warn('WB_STORE_VERSION', `writebehind: store.highestVersion() returned ${String(highest)}, not a safe integer >= 0; ignored`)
+  return 0
 }
 
 async function openLog(options: ResolvedOptions, onFailed: (writtenVersion: number) => void): Promise<{ log: DirtyLog; recovered: Recovered }> {
@@ -104,7 +134,8 @@ function replay(parts: CacheParts, recovered: Recovered, started: number): void 
     for (const t of report.truncations) parts.emit('log:truncated', t)
     if (report.records > 0) parts.emit('recovered', report)
   })
-  if (recovered.records.length > 0) void parts.scheduler.flushAll()
+  // Drains what was replayed at once; close() rejects it if it comes first, which is fine.
+  if (recovered.records.length > 0) parts.scheduler.flushAll().catch(() => {})
 }
 
 function redirty(parts: CacheParts, record: LogRecord): void {

@@ -28,6 +28,12 @@ export interface FlushOptions {
   maxDelayMs?: number
   /** Batches in flight at once (never two with the same key). @default 2 */
   concurrency?: number
+  /**
+   * A `store.writeBatch` call that has not settled after this long counts as a failed (retryable)
+   * attempt, so a black-holed connection cannot stall flushing. A timed-out batch may still
+   * commit later: fencing makes that harmless. @default 30_000
+   */
+  batchTimeoutMs?: number
 }
 
 export interface BacklogOptions {

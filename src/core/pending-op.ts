@@ -11,6 +11,15 @@ abstract class PendingBase {
   /** Failed attempts so far (retryable failures while the circuit was closed). */
   attempts = 0
   firstFailedAt = 0
+  /** The flusher's proof count (batches that applied ops) when this op first failed; -1 before. */
+  failingSinceProof = -1
+  /** The flusher's proof count at this op's last permanent refusal; -1 before. */
+  refusedAtProof = -1
+  /**
+   * A dead letter being replayed: it was dead-lettered with proof before, so a failure puts it
+   * back in the queue without waiting for new proof (nothing is lost: it is still a letter).
+   */
+  redelivery = false
   /**
    * The memory-tier entry this op was taken from, which stays the key's live entry while the op
    * is in flight (an entry leaves memory only when clean). Saves a map lookup per flushed op.

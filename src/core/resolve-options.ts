@@ -27,6 +27,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
       batchSize: int(options.flush?.batchSize, 'flush.batchSize', 500, 1),
       maxDelayMs: num(options.flush?.maxDelayMs, 'flush.maxDelayMs', 5000, 1),
       concurrency: int(options.flush?.concurrency, 'flush.concurrency', 2, 1),
+      batchTimeoutMs: num(options.flush?.batchTimeoutMs, 'flush.batchTimeoutMs', 30_000, 1),
       triggerEntries: 0,
     },
     backlog: {

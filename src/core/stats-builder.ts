@@ -11,6 +11,7 @@ export interface Counters {
   fenced: number
   failedBatches: number
   deadLettered: number
+  superseded: number
   highWaterEntries: number
 }
 
@@ -35,7 +36,9 @@ export function buildStats(parts: CacheParts): CacheStats {
       failedBatches: c.failedBatches,
       retries: parts.flusher.retries,
       deadLettered: c.deadLettered,
+      superseded: c.superseded,
       inFlightBatches: parts.flusher.flightCount,
+      heldBatches: parts.flusher.heldFlights,
     },
     coalescingRatio: c.ops === 0 ? 0 : c.writes / c.ops,
     memory: { entries: parts.memory.size, bytes: parts.memory.bytes, evictions: parts.memory.evictions },

@@ -26,7 +26,11 @@ export interface CacheStats {
     readonly failedBatches: number
     readonly retries: number
     readonly deadLettered: number
+    /** Ops the store refused because it held a strictly newer version (see `WriteSupersededError`). */
+    readonly superseded: number
     readonly inFlightBatches: number
+    /** Flights holding writes the store refused with no proof yet that it takes others (a deploy mistake?). */
+    readonly heldBatches: number
   }
   /** Writes acknowledged per op written to the store (1 = no coalescing; higher is better). */
   readonly coalescingRatio: number
@@ -44,6 +48,8 @@ export interface CacheEvents {
   flush: [{ ops: number; fenced: number; durationMs: number }]
   'flush:failed': [{ ops: number; error: Error; attempt: number; retryInMs: number | undefined }]
   'dead-letter': [{ key: string; version: number; error: Error }]
+  /** The store held a strictly newer version than a flushed write: the write is not in the store. */
+  superseded: [SupersededWrite]
   'circuit:open': [{ error: Error; failures: number }]
   'circuit:close': [{ openForMs: number }]
   'backlog:full': [{ entries: number; bytes: number }]
@@ -52,6 +58,14 @@ export interface CacheEvents {
   'log:truncated': [{ segment: string; offset: number; droppedRecords: number; reason: string }]
   recovered: [RecoveryReport]
   warning: [{ code: string; message: string }]
+}
+
+/** A write the store refused because it holds a strictly newer version of the key. */
+export interface SupersededWrite {
+  readonly key: string
+  readonly version: number
+  /** The version the store holds. */
+  readonly storeVersion: number
 }
 
 /** What `open()` found in the dirty log (`cache.recovery`). */

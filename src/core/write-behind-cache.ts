@@ -13,7 +13,8 @@
  */
 import { EventEmitter } from 'node:events'
 import type { LoadedEntry } from '../contracts/store.js'
-import { BacklogFullError, CacheClosedError, StoreUnavailableError } from '../errors.js'
+import type { Clock } from '../contracts/clock.js'
+import { BacklogFullError, CacheClosedError, FlushTimeoutError, StoreUnavailableError } from '../errors.js'
 import type { FlushScheduler } from '../flush/scheduler.js'
 import type { DeadLetter, DeadLetterSelector } from '../flush/dead-letters.js'
 import type { Admission } from './admission.js'
@@ -26,7 +27,7 @@ import type { Entry, MemoryTier } from './memory-tier.js'
 import { checkWriteOptionNames, oneOf } from './option-names.js'
 import { DURABILITIES, type CacheOptions, type Durability, type ResolvedOptions, type WriteOptions } from './options.js'
 import type { ReadThrough } from './read-through.js'
-import type { CacheEvents, CacheStats, RecoveryReport } from './stats.js'
+import type { CacheEvents, CacheStats, RecoveryReport, SupersededWrite } from './stats.js'
 import { buildStats, type Counters } from './stats-builder.js'
 import { checkKey, encodeValue } from './validate.js'
 import type { VersionSource } from './versions.js'
@@ -145,14 +146,20 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
 
   /**
    * Resolves once every write made before the call is in the store, or, if it failed for good, in
-   * the dead-letter queue: `deadLettered` lists the dead letters of writes made before the call
-   * (so an empty list means everything is in the store). Waits through outages; `close()` has a
-   * bounded wait.
+   * the dead-letter queue: `deadLettered` lists the dead letters of writes made before the call,
+   * `superseded` the writes the store refused because it held a newer version (the latest 1000),
+   * so two empty lists mean everything is in the store. Waits through outages unless `timeoutMs`
+   * or `signal` says otherwise (then it rejects with `FlushTimeoutError`, losing nothing);
+   * rejects with `CacheClosedError` if the cache closes first.
    */
-  async flush(): Promise<{ deadLettered: DeadLetter[] }> {
+  async flush(options: FlushCallOptions = {}): Promise<FlushReport> {
     this.assertOpen('flush')
-    const mark = await this.parts.drain()
-    return { deadLettered: this.parts.dlq.list({ maxVersion: mark }) }
+    const { timeoutMs, signal } = checkFlushOptions(options)
+    const mark = await withDeadline(this.parts.drain(), timeoutMs, signal, this.options.clock, () => this.parts.backlogEntries())
+    return {
+      deadLettered: this.parts.dlq.list({ maxVersion: mark }),
+      superseded: this.parts.recentSuperseded.filter((w) => w.version <= mark),
+    }
   }
 
   /** Counters and gauges: backlog, lag (oldest dirty age), coalescing, flushes, failures. */
@@ -295,6 +302,60 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   private assertOpen(operation: string): void {
     if (this.closing !== undefined) throw new CacheClosedError(operation)
   }
+}
+
+/** Options of one `flush()` call. */
+export interface FlushCallOptions {
+  /** Reject with `FlushTimeoutError` (`E_FLUSH_TIMEOUT`) after this long; flushing goes on. */
+  timeoutMs?: number
+  /** Reject with `FlushTimeoutError` (`E_FLUSH_ABORTED`) when it aborts; flushing goes on. */
+  signal?: AbortSignal
+}
+
+/** What `flush()` resolves with. */
+export interface FlushReport {
+  /** Dead letters of writes made before the call. */
+  deadLettered: DeadLetter[]
+  /** Writes made before the call that the store refused because it held a newer version. */
+  superseded: SupersededWrite[]
+}
+
+function checkFlushOptions(options: FlushCallOptions): FlushCallOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('flush(options) takes an object: { timeoutMs?, signal? }')
+  const { timeoutMs, signal } = options
+  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0)) {
+    throw new TypeError(`flush timeoutMs must be a number >= 0, got ${String(timeoutMs)}`)
+  }
+  if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function')) {
+    throw new TypeError('flush signal must be an AbortSignal')
+  }
+  return { timeoutMs, signal }
+}
+
+/** `work`, unless the timeout or the signal comes first (then a FlushTimeoutError; `work` goes on). */
+function withDeadline<T>(work: Promise<T>, timeoutMs: number | undefined, signal: AbortSignal | undefined, clock: Clock, unflushed: () => number): Promise<T> {
+  if (timeoutMs === undefined && signal === undefined) return work
+  if (signal?.aborted === true) {
+    work.catch(() => {})
+    return Promise.reject(new FlushTimeoutError('abort', unflushed(), { cause: signal.reason }))
+  }
+  return new Promise<T>((resolve, reject) => {
+    const timer = timeoutMs === undefined ? undefined : clock.setTimeout(() => finish(() => reject(new FlushTimeoutError('timeout', unflushed()))), timeoutMs)
+    const onAbort = (): void => finish(() => reject(new FlushTimeoutError('abort', unflushed(), { cause: signal?.reason })))
+    signal?.addEventListener('abort', onAbort, { once: true })
+    let done = false
+    function finish(settle: () => void): void {
+      if (done) return
+      done = true
+      if (timer !== undefined) clock.clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+      settle()
+    }
+    work.then(
+      (value) => finish(() => resolve(value)),
+      (error: unknown) => finish(() => reject(error instanceof Error ? error : new Error(String(error)))),
+    )
+  })
 }
 
 function rejected(error: unknown): Promise<never> {

@@ -5,7 +5,9 @@
  * the next probe further out. Permanent errors (bad data) never open the circuit: a poison row is
  * not an outage. A store that rejects the data has answered, so for the circuit a permanent error
  * counts as a sign of life, like a success (this also keeps a probe that hits a poison row from
- * stalling the bisection that isolates it).
+ * stalling the bisection that isolates it). But a refusal is a sign of life only when other writes
+ * land: a missing table or privilege refuses everything. The flusher, which knows, records a
+ * refusal without that proof with `recordRefusal`, which counts like an outage.
  *
  * The breaker owns no timers: the flusher asks `canFlush()` and may use `nextProbeAt` to schedule
  * its own wake-up on the same `Clock`.
@@ -101,6 +103,14 @@ export class CircuitBreaker {
       this.recordSuccess()
       return
     }
+    this.recordRefusal(error)
+  }
+
+  /**
+   * Records a failure that counts whatever its error says: a permanent refusal with no proof that
+   * the store takes other writes (a missing table refuses every op alike), or a failed ping.
+   */
+  recordRefusal(error: unknown): void {
     this.consecutiveFailures++
     if (this.openedAt === undefined) {
       if (this.consecutiveFailures >= this.options.threshold) this.open(error)

@@ -114,6 +114,11 @@ export class DeadLetterQueue {
     await this.commit(() => records.filter((record) => this.changes(record)))
   }
 
+  /** The version of `key`'s dead letter, if it has one. */
+  versionOf(key: string): number | undefined {
+    return this.letters.get(key)?.version
+  }
+
   /** The dead letters that match `selector` (all without one), in the order they were dead-lettered. */
   list(selector?: DeadLetterSelector): DeadLetter[] {
     const matches = deadLetterMatcher(selector)

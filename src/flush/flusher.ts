@@ -1,17 +1,32 @@
 /**
  * Runs batches against the store and owns what happens when they fail. A batch is a "flight": its
  * keys are busy (no other batch may take them) until each op is settled, one of:
- *   applied      the store accepted it (or fenced it as older than what it holds);
- *   dead-letter  it failed permanently, or kept failing on its own past `retry.maxAttempts`.
+ *   applied      the store accepted it (or already held that exact version: a redelivery);
+ *   superseded   the store holds a strictly newer version of the key: settled, but NOT applied;
+ *   dead-letter  it failed permanently, or kept failing on its own past `retry.maxAttempts`,
+ *                AND the store was shown to be otherwise healthy (see below).
  * A failing batch is retried with exponential backoff and full jitter. A batch that fails with a
  * permanent error, or keeps failing, is split in halves so the good ops land and a poison op is
- * isolated. Consecutive retryable failures open the circuit: flushing pauses and one probe at a
- * time (the store's `ping()` when it has one, else a real batch) checks for recovery, so an
- * outage neither hammers the database nor burns the retry budget of healthy entries.
+ * isolated. Consecutive failures open the circuit: flushing pauses and one probe at a time (a real
+ * batch, after the store's `ping()` answered when it has one) checks for recovery, so an outage
+ * neither hammers the database nor burns the retry budget of healthy entries.
+ *
+ * Dead-lettering needs proof. A missing table, a wrong password or a missing privilege fails
+ * every op "permanently" at once; dead-lettering them all would empty the backlog into the DLQ.
+ * So an op is dead-lettered only when some OTHER op was applied between this op's failures (a
+ * "proof": a batch that applied at least one op; the good half of a bisection gives one, so does
+ * a per-op failure in a batch whose other ops applied). Without proof the op is HELD: it stays in
+ * its flight (its key busy, counted in the backlog, below the checkpoint) and is retried with
+ * backoff, at once when a proof arrives. Refusals without proof count toward the circuit like
+ * outages, so a store that refuses everything opens it; a held flight does not count toward
+ * `flush.concurrency` and yields the circuit's probe to fresh work, so a lone poison write is
+ * dead-lettered as soon as other traffic lands. A successful `ping()` is not proof: a database
+ * whose table is missing answers pings.
  */
 import type { Clock } from '../contracts/clock.js'
 import type { BatchResult, Store } from '../contracts/store.js'
 import type { PendingOp } from '../core/pending-op.js'
+import { StoreError } from '../errors.js'
 import type { CircuitBreaker } from './circuit.js'
 import { backoffDelay, isRetryable, type RetryPolicy } from './retry.js'
 
@@ -19,41 +34,72 @@ import { backoffDelay, isRetryable, type RetryPolicy } from './retry.js'
 const SPLIT_AFTER = 3
 
 export interface FlusherHooks {
-  /** The op is in the store (applied or fenced). Called before its key stops being busy. */
+  /** The op is in the store (applied, or a redelivery). Called before its key stops being busy. */
   applied(op: PendingOp): void
+  /** The store holds `storeVersion`, strictly newer than the op's: settled, not applied. */
+  superseded(op: PendingOp, storeVersion: number): void
+  /**
+   * The ops reached the store (applied or superseded). Resolves once the dead letters of their
+   * keys that they supersede are removed durably; `undefined` when there is nothing to wait for.
+   */
+  landed(ops: readonly PendingOp[]): Promise<void> | undefined
   /** The ops failed for good; resolves once they are persisted in the dead-letter queue. */
   deadLetter(ops: readonly PendingOp[], error: Error): Promise<void>
   /** A whole flight has ended (all of its ops settled, or the flusher stopped). */
   flightEnded(): void
+  /** A flight holds refused writes and stopped counting toward `flush.concurrency`. */
+  slotFreed(): void
   batchDone(ops: number, fenced: number, durationMs: number): void
   batchFailed(ops: number, error: Error, attempt: number, retryInMs: number | undefined): void
-  /** A hook itself failed (the dead-letter queue could not be written): the ops stay unsettled. */
+  /** A hook itself failed (the dead-letter queue could not be written): the ops are held and retried. */
   internalError(error: Error): void
+}
+
+export interface FlusherOptions extends RetryPolicy {
+  /** A `writeBatch` call that has not settled after this long fails (retryable). */
+  batchTimeoutMs: number
 }
 
 interface Flight {
   readonly minVersion: number
   readonly oldestSince: number
-  readonly ops: number
-  readonly bytes: number
+  ops: number
+  bytes: number
+  /** True once the flight holds refused writes (no proof yet that the store is healthy). */
+  suspect: boolean
+  /** Held ops dropped because a newer write of their key replaced them (their keys already freed). */
+  replaced?: Set<PendingOp>
 }
+
+/** What one attempt leaves: ops to try again at once (after their backoff), and held ops. */
+interface Round {
+  readonly retry: PendingOp[]
+  readonly held: PendingOp[]
+}
+
+const SETTLED: Round = { retry: [], held: [] }
 
 export class Flusher {
   /** Keys in a flight. */
   readonly busy = new Set<string>()
   private readonly flights = new Set<Flight>()
+  private suspects = 0
   private gateWaiters: Array<() => void> = []
   private readonly sleepers = new Set<() => void>()
+  private readonly heldSleepers = new Set<() => void>()
   private stopped = false
   private opsInFlight = 0
   private bytesInFlight = 0
+  /** Batches that applied at least one op: the proof that the store takes writes. */
+  private proofs = 0
   retries = 0
   /** Ops left unsettled by `stop()` (still safe in the log, where there is one). */
   readonly abandoned: PendingOp[] = []
+  private abandonedBytes = 0
 
   constructor(
     private readonly store: Store,
-    private readonly policy: RetryPolicy,
+    private readonly policy: FlusherOptions,
     private readonly circuit: CircuitBreaker,
     private readonly clock: Clock,
     private readonly hooks: FlusherHooks,
@@ -61,6 +107,21 @@ export class Flusher {
 
   get flightCount(): number {
     return this.flights.size
+  }
+
+  /** Flights holding refused writes (waiting for proof that the store is healthy). */
+  get heldFlights(): number {
+    return this.suspects
+  }
+
+  /**
+   * Whether the scheduler may start another flight: fewer than `concurrency` active (not held)
+   * flights while the circuit is closed; while it is open, one, when no active flight is left to
+   * carry the probe (fresh work then proves the store, or not).
+   */
+  canStart(concurrency: number): boolean {
+    const active = this.flights.size - this.suspects
+    return this.circuit.state === 'closed' ? active < concurrency : active === 0
   }
 
   /** The lowest version in any flight (conservative: fixed when the flight starts). */
@@ -74,38 +135,40 @@ export class Flusher {
   oldestSince(): number | undefined {
     let old: number | undefined
     for (const f of this.flights) if (old === undefined || f.oldestSince < old) old = f.oldestSince
+    for (const op of this.abandoned) if (old === undefined || op.since < old) old = op.since
     return old
   }
 
-  /** Ops in flights (kept as a running sum: it is read on every write). */
+  /** Ops in flights, and ops left unsettled (kept as a running sum: it is read on every write). */
   inFlightOps(): number {
-    return this.opsInFlight
+    return this.opsInFlight + this.abandoned.length
   }
 
   inFlightBytes(): number {
-    return this.bytesInFlight
+    return this.bytesInFlight + this.abandonedBytes
   }
 
   /** Starts a flight for `ops` (non-empty, none of them busy); resolves when it ends. Never rejects. */
   start(ops: PendingOp[]): Promise<void> {
     let bytes = 0
     for (const op of ops) bytes += op.size
-    const flight: Flight = { minVersion: minOf(ops, (o) => o.version), oldestSince: minOf(ops, (o) => o.since), ops: ops.length, bytes }
+    const flight: Flight = { minVersion: minOf(ops, (o) => o.version), oldestSince: minOf(ops, (o) => o.since), ops: ops.length, bytes, suspect: false }
     for (const op of ops) this.busy.add(op.key)
     this.flights.add(flight)
     this.opsInFlight += flight.ops
     this.bytesInFlight += flight.bytes
-    return this.run(ops)
+    return this.drive(ops, flight)
       .catch((error: unknown) => {
         // Which ops settled is unknown: keep them all below the low-water mark (safe in the log).
-        this.abandoned.push(...ops)
+        this.abandon(ops)
         this.hooks.internalError(toError(error))
       })
       .finally(() => {
         this.flights.delete(flight)
+        if (flight.suspect) this.suspects--
         this.opsInFlight -= flight.ops
         this.bytesInFlight -= flight.bytes
-        for (const op of ops) this.busy.delete(op.key)
+        for (const op of ops) if (flight.replaced?.has(op) !== true) this.busy.delete(op.key)
         this.hooks.flightEnded()
       })
   }
@@ -115,6 +178,7 @@ export class Flusher {
     this.stopped = true
     this.wakeGate()
     for (const wake of [...this.sleepers]) wake()
+    for (const wake of [...this.heldSleepers]) wake()
   }
 
   /** Whether a write-through may go to the store now (false while the circuit is open). */
@@ -122,81 +186,197 @@ export class Flusher {
     return this.circuit.state === 'closed'
   }
 
-  private async run(ops: PendingOp[]): Promise<void> {
-    let pending = ops
+  /** Runs the flight until every op is settled: held ops wait (for a proof or their backoff) and go again. */
+  private async drive(ops: PendingOp[], flight: Flight): Promise<void> {
+    let pending = await this.run(ops, flight)
     while (pending.length > 0 && !this.stopped) {
-      const probe = await this.gate()
+      if (!flight.suspect) {
+        flight.suspect = true
+        this.suspects++
+        this.hooks.slotFreed()
+      }
+      await this.waitHeld(pending)
+      if (this.stopped) break
+      pending = this.dropReplaced(pending, flight)
+      if (pending.length > 0) pending = await this.run(pending, flight)
+    }
+    if (pending.length > 0) this.abandon(pending)
+  }
+
+  /**
+   * A held op whose key was written again since is replaced, as coalescing would have replaced it:
+   * the newer write carries the key's value (and resolves or rejects the write-throughs of this
+   * one). Its key is freed now so the newer write can fly.
+   */
+  private dropReplaced(ops: PendingOp[], flight: Flight): PendingOp[] {
+    const kept: PendingOp[] = []
+    for (const op of ops) {
+      if (op.entry === undefined || op.entry.version <= op.version) {
+        kept.push(op)
+        continue
+      }
+      this.busy.delete(op.key)
+      ;(flight.replaced ??= new Set()).add(op)
+      this.settled(flight, [op])
+    }
+    if (kept.length < ops.length) this.hooks.slotFreed()
+    return kept
+  }
+
+  /** Attempts `ops` until each is settled or held; returns the held ones. */
+  private async run(ops: PendingOp[], flight: Flight): Promise<PendingOp[]> {
+    let pending = ops
+    const held: PendingOp[] = []
+    while (pending.length > 0 && !this.stopped) {
+      const probe = await this.gate(flight)
       if (this.stopped) break
       const started = this.clock.now()
-      const outcome = await attempt(this.store, pending)
-      pending = outcome.ok
-        ? await this.onSuccess(pending, outcome.result, started)
-        : await this.onFailure(pending, outcome.error, probe)
+      const outcome = await attempt(this.store, pending, this.policy.batchTimeoutMs, this.clock)
+      const round = outcome.ok
+        ? await this.onSuccess(pending, outcome.result, started, flight)
+        : await this.onFailure(pending, outcome.error, probe, flight)
+      held.push(...round.held)
+      pending = round.retry
     }
-    if (pending.length > 0) this.abandoned.push(...pending)
+    if (pending.length > 0) this.abandon(pending)
+    return held
   }
 
-  private async onSuccess(ops: PendingOp[], result: BatchResult | void, started: number): Promise<PendingOp[]> {
-    this.circuit.recordSuccess()
-    this.wakeGate()
+  private async onSuccess(ops: PendingOp[], result: BatchResult | void, started: number, flight: Flight): Promise<Round> {
     const failures = result?.failures ?? []
     const failed = new Map(failures.map((f) => [ops[f.index], f.error] as const))
-    for (const op of ops) if (!failed.has(op)) this.hooks.applied(op)
+    const superseded = supersededOps(ops, result)
+    const landed: PendingOp[] = []
+    let applied = 0
+    for (const op of ops) {
+      if (failed.has(op)) continue
+      const storeVersion = superseded?.get(op)
+      if (storeVersion === undefined) {
+        applied++
+        this.hooks.applied(op)
+      } else {
+        this.hooks.superseded(op, storeVersion)
+      }
+      landed.push(op)
+    }
+    const proofBefore = this.proofs
+    if (applied > 0) this.proveHealthy()
+    if (landed.length > 0 || failed.size === 0) this.circuit.recordSuccess()
+    else this.circuit.recordRefusal(failures[0]?.error ?? new Error('every op failed'))
+    this.wakeGate()
     this.hooks.batchDone(ops.length - failed.size, result?.fenced ?? 0, this.clock.now() - started)
-    const retry: PendingOp[] = []
+    const round: Round = { retry: [], held: [] }
+    if (landed.length > 0) {
+      const removing = this.hooks.landed(landed)
+      if (removing !== undefined && !(await this.settleHook(removing))) round.held.push(...landed)
+      else this.settled(flight, landed)
+    }
+    const dead: Array<[PendingOp, Error]> = []
     for (const [op, error] of failed) {
       if (op === undefined) continue
-      if (!isRetryable(error)) await this.hooks.deadLetter([op], error)
-      else if (this.count([op]) >= this.policy.maxAttempts) await this.hooks.deadLetter([op], error)
-      else retry.push(op)
+      this.count([op], proofBefore)
+      const proven = applied > 0 || op.redelivery || (op.refusedAtProof >= 0 && this.proofs > op.refusedAtProof)
+      if (!isRetryable(error)) {
+        op.refusedAtProof = this.proofs
+        if (proven) dead.push([op, error])
+        else round.held.push(op)
+      } else if (op.attempts >= this.policy.maxAttempts) {
+        if (op.redelivery || this.proofs > op.failingSinceProof) dead.push([op, error])
+        else round.held.push(op)
+      } else round.retry.push(op)
     }
-    if (retry.length > 0) await this.backoff(retry, failures[0]?.error ?? new Error('op failed'))
-    return retry
+    for (const [op, error] of dead) round.held.push(...(await this.deadLetter([op], error, flight)).held)
+    if (round.retry.length > 0) await this.backoff(round.retry, failures[0]?.error ?? new Error('op failed'))
+    return round
   }
 
-  private async onFailure(ops: PendingOp[], error: Error, probe: boolean): Promise<PendingOp[]> {
-    this.circuit.recordFailure(error)
+  private async onFailure(ops: PendingOp[], error: Error, probe: boolean, flight: Flight): Promise<Round> {
     this.wakeGate()
-    if (!isRetryable(error)) {
-      this.hooks.batchFailed(ops.length, error, 1, undefined)
-      if (ops.length === 1) await this.hooks.deadLetter(ops, error)
-      else await this.split(ops)
-      return []
-    }
-    const counted = this.circuit.state === 'closed' || (probe && this.store.ping === undefined)
+    if (!isRetryable(error)) return this.onRefusal(ops, error, flight)
+    this.circuit.recordFailure(error)
+    const counted = this.circuit.state === 'closed' || probe
     if (!counted) {
       this.hooks.batchFailed(ops.length, error, ops[0]?.attempts ?? 0, undefined)
-      return ops
+      return { retry: ops, held: [] }
     }
-    const attempts = this.count(ops)
+    const attempts = this.count(ops, this.proofs)
     if (ops.length > 1 && attempts >= SPLIT_AFTER) {
       this.hooks.batchFailed(ops.length, error, attempts, 0)
-      await this.split(ops)
-      return []
+      return this.split(ops, flight)
     }
     if (attempts >= this.policy.maxAttempts) {
       this.hooks.batchFailed(ops.length, error, attempts, undefined)
-      await this.hooks.deadLetter(ops, error)
-      return []
+      // Dead-lettered only with proof that other ops landed since these began failing.
+      if (ops.every((op) => op.redelivery || this.proofs > op.failingSinceProof)) return this.deadLetter(ops, error, flight)
+      return { retry: [], held: ops }
     }
     await this.backoff(ops, error)
-    return ops
+    return { retry: ops, held: [] }
+  }
+
+  /** A permanent error for the whole batch: split it, or (one op) dead-letter it only with proof. */
+  private async onRefusal(ops: PendingOp[], error: Error, flight: Flight): Promise<Round> {
+    const op = ops.length === 1 ? ops[0] : undefined
+    const proven = op !== undefined && (op.redelivery || (op.refusedAtProof >= 0 && this.proofs > op.refusedAtProof))
+    if (proven) this.circuit.recordSuccess()
+    else this.circuit.recordRefusal(error)
+    // A bisection step spends no retry budget of the good ops it carries; a lone op's refusals count.
+    if (op !== undefined) this.count(ops, this.proofs)
+    for (const o of ops) o.refusedAtProof = this.proofs
+    this.hooks.batchFailed(ops.length, error, ops[0]?.attempts ?? 1, undefined)
+    if (op === undefined) return this.split(ops, flight)
+    return proven ? this.deadLetter(ops, error, flight) : { retry: [], held: ops }
+  }
+
+  private async deadLetter(ops: PendingOp[], error: Error, flight: Flight): Promise<Round> {
+    if (!(await this.settleHook(this.hooks.deadLetter(ops, error)))) return { retry: [], held: ops }
+    this.settled(flight, ops)
+    return SETTLED
+  }
+
+  /** Settled ops stop counting as in flight (the flight's low-water mark stays put until it ends). */
+  private settled(flight: Flight, ops: readonly PendingOp[]): void {
+    for (const op of ops) {
+      flight.ops--
+      flight.bytes -= op.size
+      this.opsInFlight--
+      this.bytesInFlight -= op.size
+    }
+  }
+
+  /** Awaits a hook's promise; a failure is reported and the caller holds the ops to try again. */
+  private async settleHook(work: Promise<void>): Promise<boolean> {
+    try {
+      await work
+      return true
+    } catch (error) {
+      this.hooks.internalError(toError(error))
+      return false
+    }
   }
 
   /** Bisects: each half runs (and if need be splits) on its own, one after the other. */
-  private async split(ops: PendingOp[]): Promise<void> {
+  private async split(ops: PendingOp[], flight: Flight): Promise<Round> {
     const half = Math.ceil(ops.length / 2)
-    await this.run(ops.slice(0, half))
-    await this.run(ops.slice(half))
+    const held = await this.run(ops.slice(0, half), flight)
+    held.push(...(await this.run(ops.slice(half), flight)))
+    return { retry: [], held }
+  }
+
+  /** A batch applied ops: held ops may now be proven poison (or land), so they go again at once. */
+  private proveHealthy(): void {
+    this.proofs++
+    for (const wake of [...this.heldSleepers]) wake()
   }
 
   /** Counts a failed attempt on each op; returns the highest count. */
-  private count(ops: readonly PendingOp[]): number {
+  private count(ops: readonly PendingOp[], proof: number): number {
     let most = 0
     const now = this.clock.now()
     for (const op of ops) {
       op.attempts++
       if (op.firstFailedAt === 0) op.firstFailedAt = now
+      if (op.failingSinceProof < 0) op.failingSinceProof = proof
       if (op.attempts > most) most = op.attempts
     }
     return most
@@ -207,36 +387,56 @@ export class Flusher {
     const delay = backoffDelay(Math.max(1, attempts), this.policy)
     this.retries++
     this.hooks.batchFailed(ops.length, error, attempts, delay)
-    await this.sleep(delay)
+    await this.sleep(delay, this.sleepers)
+  }
+
+  /** Held ops wait for their backoff, or for a proof that the store takes writes, whichever is first. */
+  private async waitHeld(ops: readonly PendingOp[]): Promise<void> {
+    let attempts = 1
+    for (const op of ops) attempts = Math.max(attempts, op.attempts)
+    this.retries++
+    await this.sleep(backoffDelay(attempts, this.policy), this.heldSleepers)
+  }
+
+  private abandon(ops: readonly PendingOp[]): void {
+    for (const op of ops) {
+      this.abandoned.push(op)
+      this.abandonedBytes += op.size
+    }
   }
 
   /**
    * Waits until the circuit lets a batch go. Returns true when this batch is the circuit's probe.
-   * With a store `ping()`, the probe is the ping, and the batch goes only once the store answers.
+   * With a store `ping()`, the ping goes first and the batch is the probe only once the store
+   * answered (a ping proves the store is reachable, not that it takes writes). A held flight
+   * leaves the probe to an active flight when there is one.
    */
-  private async gate(): Promise<boolean> {
+  private async gate(flight: Flight): Promise<boolean> {
     for (;;) {
       if (this.stopped) return false
       const wasOpen = this.circuit.state === 'open'
+      if (wasOpen && flight.suspect && this.flights.size > this.suspects) {
+        await this.waitForCircuit()
+        continue
+      }
       if (this.circuit.canFlush()) {
-        if (!wasOpen || this.store.ping === undefined) return wasOpen
-        if (await this.pingOk()) return false
+        if (!wasOpen) return false
+        if (this.store.ping === undefined || (await this.pingOk())) return true
         continue
       }
       await this.waitForCircuit()
     }
   }
 
+  /** Pings the store in the probe slot; a failure is the probe's failure, a success lets the batch go. */
   private async pingOk(): Promise<boolean> {
     try {
       await this.store.ping?.()
-      this.circuit.recordSuccess()
       return true
     } catch (error) {
-      this.circuit.recordFailure(toError(error))
-      return false
-    } finally {
+      this.circuit.recordRefusal(toError(error))
       this.wakeGate()
+      return false
     }
   }
 
@@ -244,7 +444,9 @@ export class Flusher {
   private waitForCircuit(): Promise<void> {
     return new Promise<void>((resolve) => {
       const probeAt = this.circuit.nextProbeAt
-      const timer = probeAt === undefined ? undefined : this.clock.setTimeout(wake, Math.max(0, probeAt - this.clock.now()))
+      const wait = probeAt === undefined ? 0 : probeAt - this.clock.now()
+      // A probe time already passed means a probe is out: its result wakes the gate.
+      const timer = wait > 0 ? this.clock.setTimeout(wake, wait) : undefined
       const clock = this.clock
       function wake(): void {
         if (timer !== undefined) clock.clearTimeout(timer)
@@ -260,11 +462,11 @@ export class Flusher {
     for (const wake of waiters) wake()
   }
 
-  private sleep(ms: number): Promise<void> {
+  private sleep(ms: number, sleepers: Set<() => void>): Promise<void> {
     if (this.stopped) return Promise.resolve()
     return new Promise<void>((resolve) => {
       const timer = this.clock.setTimeout(done, ms)
-      const { clock, sleepers } = this
+      const clock = this.clock
       sleepers.add(done)
       function done(): void {
         clock.clearTimeout(timer)
@@ -273,6 +475,34 @@ export class Flusher {
       }
     })
   }
+}
+
+/**
+ * The ops the store reported superseded, with the version it holds. An op superseded only by a
+ * later op of the same key in this very batch (which applied) counts as applied.
+ */
+function supersededOps(ops: readonly PendingOp[], result: BatchResult | void): Map<PendingOp, number> | undefined {
+  const reported = result?.superseded
+  if (reported === undefined || reported.length === 0) return undefined
+  const out = new Map<PendingOp, number>()
+  const reportedIndexes = new Set(reported.map((s) => s.index))
+  let newestInBatch: Map<string, number> | undefined
+  for (const { index, version } of reported) {
+    const op = ops[index]
+    if (op === undefined || !(version > op.version)) continue
+    newestInBatch ??= newestApplied(ops, reportedIndexes)
+    if ((newestInBatch.get(op.key) ?? 0) >= version) continue
+    out.set(op, version)
+  }
+  return out
+}
+
+function newestApplied(ops: readonly PendingOp[], skip: ReadonlySet<number>): Map<string, number> {
+  const newest = new Map<string, number>()
+  ops.forEach((op, i) => {
+    if (!skip.has(i) && op.version > (newest.get(op.key) ?? 0)) newest.set(op.key, op.version)
+  })
+  return newest
 }
 
 type Outcome = { ok: true; result: BatchResult | void } | { ok: false; error: Error }
@@ -295,13 +525,34 @@ async function yieldIfSliceUsed(): Promise<void> {
   sliceStart = Date.now()
 }
 
-async function attempt(store: Store, ops: readonly PendingOp[]): Promise<Outcome> {
+/**
+ * One `writeBatch` call, bounded by `timeoutMs` on the injected clock. A call that times out is a
+ * retryable failure; it may still commit later, which fencing makes harmless (the retry carries
+ * the same versions, and a newer write always wins).
+ */
+async function attempt(store: Store, ops: readonly PendingOp[], timeoutMs: number, clock: Clock): Promise<Outcome> {
   await yieldIfSliceUsed()
+  let timer: ReturnType<Clock['setTimeout']> | undefined
   try {
-    return { ok: true, result: await store.writeBatch(ops) }
+    const call = store.writeBatch(ops)
+    const timeout = new Promise<never>((_, reject) => {
+      timer = clock.setTimeout(() => reject(batchTimeout(ops.length, timeoutMs)), timeoutMs)
+    })
+    call.catch(() => {}) // a call that lost the race must not become an unhandled rejection
+    return { ok: true, result: await Promise.race([call, timeout]) }
   } catch (error) {
     return { ok: false, error: toError(error) }
+  } finally {
+    if (timer !== undefined) clock.clearTimeout(timer)
   }
+}
+
+function batchTimeout(ops: number, timeoutMs: number): StoreError {
+  return new StoreError(
+    `store.writeBatch (${ops} ops) did not settle within flush.batchTimeoutMs (${timeoutMs} ms); it is retried. ` +
+      'Check the store connection (a black-holed connection or a lock wait), or raise flush.batchTimeoutMs.',
+    { retryable: true, code: 'E_BATCH_TIMEOUT' },
+  )
 }
 
 function toError(error: unknown): Error {

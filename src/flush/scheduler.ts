@@ -6,7 +6,8 @@
  *   - the oldest dirty write reaches `maxDelayMs` (bounded staleness, however hot the key),
  *   - `flush()` or `close()` asks (everything written before the call is drained),
  *   - a write at durability `store` waits for its key (that key goes first).
- * At most `concurrency` flights run at once, and none starts while the circuit is open.
+ * At most `concurrency` active flights run at once (flights holding refused writes do not count),
+ * and while the circuit is open only one, to carry the probe, when no other is active.
  *
  * It also tracks the low-water mark (every version at or below it is flushed or superseded) that
  * resolves `flush()` calls and feeds the log checkpoint.
@@ -15,11 +16,13 @@ import type { Clock, TimerHandle } from '../contracts/clock.js'
 import type { Backlog } from '../core/backlog.js'
 import type { FlushOptions } from '../core/options.js'
 import type { VersionSource } from '../core/versions.js'
+import { CacheClosedError } from '../errors.js'
 import type { Flusher } from './flusher.js'
 
 interface FlushWaiter {
   readonly mark: number
   readonly resolve: () => void
+  readonly reject: (error: Error) => void
 }
 
 export class FlushScheduler {
@@ -69,7 +72,8 @@ export class FlushScheduler {
     this.drainMark = Math.max(this.drainMark, mark)
     this.pump()
     if (this.lowWater() >= mark) return Promise.resolve()
-    return new Promise<void>((resolve) => this.waiters.push({ mark, resolve }))
+    if (this.stopped) return Promise.reject(new CacheClosedError('flush'))
+    return new Promise<void>((resolve, reject) => this.waiters.push({ mark, resolve, reject }))
   }
 
   /** Called whenever a flight ends: more batches may go and `flush()` calls may be done. */
@@ -81,7 +85,7 @@ export class FlushScheduler {
   /** Starts as many flights as allowed and due. */
   pump(): void {
     if (this.stopped) return
-    while (this.flusher.flightCount < this.options.concurrency && this.flusher.available && this.due()) {
+    while (this.flusher.canStart(this.options.concurrency) && this.due()) {
       const ops = this.backlog.take(this.options.batchSize, this.flusher.busy, this.urgent.size > 0 ? this.urgent : undefined)
       if (ops.length === 0) break
       void this.flusher.start(ops)
@@ -89,10 +93,14 @@ export class FlushScheduler {
     this.arm()
   }
 
-  stop(): void {
+  /** Stops scheduling; `flushAll()` calls still waiting reject with `error` (nothing is lost: it is in the log or reported). */
+  stop(error: Error): void {
     this.stopped = true
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer)
     this.timer = undefined
+    const waiters = this.waiters
+    this.waiters = []
+    for (const w of waiters) w.reject(error)
   }
 
   private due(): boolean {

@@ -4,7 +4,7 @@
  * counts what it saw so tests can assert on batches, ops, applied and fenced writes.
  * Nothing survives the process: it is not a durable store.
  */
-import type { BatchResult, LoadedEntry, Store, StoreOp } from '../contracts/store.js'
+import type { BatchResult, LoadedEntry, Store, StoreOp, SupersededOp } from '../contracts/store.js'
 
 interface Row {
   readonly version: number
@@ -27,23 +27,39 @@ export interface MemoryStoreCounters {
 export class MemoryStore implements Store {
   private readonly rows = new Map<string, Row>()
   private counts = { batches: 0, ops: 0, applied: 0, fenced: 0 }
+  private highest = 0
 
-  /** Applies each op whose version is newer than the held one; older ones are fenced. */
+  /**
+   * Applies each op whose version is newer than the held one; older ones are fenced. An op below
+   * the held version is reported as `superseded` (with the held version); one equal to it is a
+   * redelivery and counts as applied.
+   */
   async writeBatch(ops: readonly StoreOp[]): Promise<BatchResult> {
     this.counts.batches++
     let fenced = 0
-    for (const op of ops) {
+    const superseded: SupersededOp[] = []
+    for (const [index, op] of ops.entries()) {
       this.counts.ops++
       const held = this.rows.get(op.key)
       if (held !== undefined && held.version >= op.version) {
         fenced++
+        if (held.version > op.version) superseded.push({ index, version: held.version })
         continue
       }
       this.rows.set(op.key, { version: op.version, encoded: op.kind === 'set' ? op.encoded : undefined })
+      if (op.version > this.highest) this.highest = op.version
       this.counts.applied++
     }
     this.counts.fenced += fenced
-    return { fenced }
+    return superseded.length > 0 ? { fenced, superseded } : { fenced }
+  }
+
+  /** Always usable (a Map). */
+  async check(): Promise<void> {}
+
+  /** The highest version held for any key, tombstones included (0 when empty). */
+  async highestVersion(): Promise<number> {
+    return this.highest
   }
 
   /** Returns `{ version, encoded }` for each live key; absent and tombstoned keys are left out. */

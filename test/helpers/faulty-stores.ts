@@ -6,11 +6,14 @@
  *   OutageStore  fails every call (retryable) while `from <= clock.now() < to`
  *   SlowStore    answers after a delay on the injected clock
  *   GatedStore   holds each batch until the test releases or fails it
+ *   RefusingStore fails every op permanently while `refusing` (a missing table, a bad password),
+ *                though its `ping()` answers
+ *   BlackHoleStore never settles a `writeBatch` while `swallowing` (a black-holed connection)
  * Each counts `writeBatch` calls, failed calls and ops seen. `ping` is offered only when the
  * inner store has one, so wrapping does not change how a circuit probes.
  */
 import type { Clock } from '../../src/contracts/clock.js'
-import type { BatchResult, LoadedEntry, OpFailure, Store, StoreOp } from '../../src/contracts/store.js'
+import type { BatchResult, LoadedEntry, OpFailure, Store, StoreOp, SupersededOp } from '../../src/contracts/store.js'
 import { StoreError } from '../../src/errors.js'
 
 export interface FaultCounters {
@@ -104,6 +107,8 @@ export interface PoisonOptions {
    * multi-row INSERT. `per-op`: the good ops apply and the poison ones come back as `failures`.
    */
   mode?: 'batch' | 'per-op'
+  /** Fail poison ops with a retryable error instead (a store that misclassifies bad data). @default false */
+  retryable?: boolean
 }
 
 /** Fails permanently on poison ops: the whole batch (so the caller must bisect), or per op. */
@@ -118,22 +123,30 @@ export class PoisonStore extends FaultyStore {
   protected async write(ops: readonly StoreOp[]): Promise<BatchResult | void> {
     if (this.options.mode === 'per-op') return this.writeGoodOps(ops)
     const poison = ops.find((op) => this.options.isPoison(op))
-    if (poison !== undefined) throw poisonError(poison)
+    if (poison !== undefined) throw poisonError(poison, this.options.retryable)
     return this.inner.writeBatch(ops)
   }
 
   private async writeGoodOps(ops: readonly StoreOp[]): Promise<BatchResult> {
     const failures: OpFailure[] = []
     const good: StoreOp[] = []
-    ops.forEach((op, index) => (this.options.isPoison(op) ? failures.push({ index, error: poisonError(op) }) : good.push(op)))
+    const goodIndex: number[] = []
+    ops.forEach((op, index) => {
+      if (this.options.isPoison(op)) failures.push({ index, error: poisonError(op, this.options.retryable) })
+      else {
+        good.push(op)
+        goodIndex.push(index)
+      }
+    })
     const result = good.length > 0 ? await this.inner.writeBatch(good) : undefined
     if (result?.failures !== undefined && result.failures.length > 0) throw new Error('PoisonStore per-op mode needs an inner store without per-op failures')
-    return result?.fenced === undefined ? { failures } : { failures, fenced: result.fenced }
+    const superseded: SupersededOp[] = (result?.superseded ?? []).map((s) => ({ index: goodIndex[s.index] as number, version: s.version }))
+    return { failures, ...(result?.fenced === undefined ? {} : { fenced: result.fenced }), ...(superseded.length > 0 ? { superseded } : {}) }
   }
 }
 
-function poisonError(op: StoreOp): StoreError {
-  return new StoreError(`poison store: cannot apply "${op.key}" v${op.version} (injected bad row)`, { retryable: false, code: 'E_POISON' })
+function poisonError(op: StoreOp, retryable = false): StoreError {
+  return new StoreError(`poison store: cannot apply "${op.key}" v${op.version} (injected bad row)`, { retryable, code: 'E_POISON' })
 }
 
 export interface OutageWindow {
@@ -260,5 +273,40 @@ export class GatedStore extends FaultyStore {
   /** Lets the caller's continuation of the released batch run before `release()` resolves. */
   private async settleTurn(): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve))
+  }
+}
+
+/**
+ * Refuses every op with a permanent error while `refusing` is true, as a store does whose table is
+ * missing or whose role lacks a privilege; `ping()` always answers (a database with a missing
+ * table answers pings). Set `refusing = false` to "fix the deploy".
+ */
+export class RefusingStore extends FaultyStore {
+  refusing = true
+  pings = 0
+
+  constructor(inner: Store) {
+    super(inner)
+    this.ping = async () => {
+      this.pings++
+    }
+  }
+
+  protected async write(ops: readonly StoreOp[]): Promise<BatchResult | void> {
+    if (this.refusing) throw new StoreError('refusing store: relation "cache_entries" does not exist (injected)', { retryable: false, code: 'E_REFUSED' })
+    return this.inner.writeBatch(ops)
+  }
+}
+
+/** While `swallowing`, `writeBatch` never settles (a black-holed connection); later calls go through. */
+export class BlackHoleStore extends FaultyStore {
+  swallowing = true
+  /** Calls that never settled. */
+  swallowed = 0
+
+  protected async write(ops: readonly StoreOp[]): Promise<BatchResult | void> {
+    if (!this.swallowing) return this.inner.writeBatch(ops)
+    this.swallowed++
+    return new Promise<never>(() => {})
   }
 }
