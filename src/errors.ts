@@ -92,17 +92,35 @@ export class CacheClosedError extends WriteBehindError {
   }
 }
 
-/** Another process holds the log directory. */
+/** Another process (or another cache in this one: `inThisProcess`) holds the log directory. */
 export class DirectoryLockedError extends WriteBehindError {
   constructor(
     readonly dir: string,
     readonly pid: number | undefined,
+    readonly inThisProcess = false,
   ) {
     super(
       'E_DIR_LOCKED',
-      `The directory ${dir} is in use by another writebehind process${pid === undefined ? '' : ` (pid ${pid})`}. ` +
-        'Each dir takes one writer: give each process its own dir, or stop the other process.',
+      inThisProcess
+        ? `The directory ${dir} is already open in this process (pid ${pid}): close the cache or log that holds it before opening it again, or give each its own dir.`
+        : `The directory ${dir} is in use by another writebehind process${pid === undefined ? '' : ` (pid ${pid})`}. ` +
+            'Each dir takes one writer: give each process its own dir, or stop the other process.',
     )
+  }
+}
+
+/**
+ * A `dir` that cannot hold a log: `reason` says why (`not-a-directory`: it, or a parent, is a
+ * file; `not-writable`; `unsafe`: others may write to it). The message says what to do.
+ */
+export class InvalidDirectoryError extends WriteBehindError {
+  constructor(
+    readonly dir: string,
+    readonly reason: 'not-a-directory' | 'not-writable' | 'unsafe',
+    message: string,
+    details: ErrorDetails = {},
+  ) {
+    super('E_DIR_INVALID', message, details)
   }
 }
 
