@@ -96,7 +96,7 @@ export class DirtyLog {
       dirFd = openSync(dir, 'r')
       const last = result.segments.at(-1)
       const active = last === undefined ? SegmentWriter.create(dir, result.lastSeq + 1, 0) : SegmentWriter.create(dir, last.seq + 1, last.bytes)
-      const log = new DirtyLog(resolved, active, dirFd, lock, result.segments, result.recovered, checkpoint)
+      const log = new DirtyLog(resolved, active, dirFd, lock, result.segments, result.recovered, result.checkpoint)
       return { log, recovered: result.recovered }
     } catch (error) {
       if (dirFd !== undefined) closeSync(dirFd)
@@ -339,10 +339,13 @@ export class DirtyLog {
     const low = Math.max(this.checkpointed.lowWater, lowWater)
     const high = Math.max(this.checkpointed.highWater, highWater, this.highest, low)
     this.checkLock()
-    await writeCheckpoint(this.options.dir, { lowWater: low, highWater: high })
-    this.checkpointed = { lowWater: low, highWater: high }
     // Only a leading run: deleting from the middle would break the segment chain.
     const keepFrom = this.closed.findIndex((segment) => segment.maxVersion > low)
+    // The chain's anchor: the first segment left once the doomed ones are deleted.
+    const firstSegment = (keepFrom === -1 ? this.active : this.closed[keepFrom]!).seq
+    const next = { lowWater: low, highWater: high, firstSegment }
+    await writeCheckpoint(this.options.dir, next)
+    this.checkpointed = next
     const doomed = this.closed.splice(0, keepFrom === -1 ? this.closed.length : keepFrom)
     await deleteSegments(this.options.dir, doomed, this.options.emit)
   }

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { WriteBehindError } from '../errors.js'
 import { readCheckpoint, type Checkpoint } from './checkpoint.js'
 import { isAlive, LOCK_FILE, readPid } from './lock.js'
-import { checkChains, listSegments, scanSegment, type SegmentScan } from './segment-reader.js'
+import { checkAnchor, checkChains, listSegments, scanSegment, type SegmentScan } from './segment-reader.js'
 import type { LogRecord } from './types.js'
 
 export interface LogProblem {
@@ -48,6 +48,8 @@ export function readLogView(dir: string): LogView {
     segments.push(scan)
     if (scan.records > 0) lastVersion = scan.lastVersion
   }
+  const missing = checkAnchor(segments, checkpoint?.firstSegment)
+  if (missing !== undefined) problems.push({ kind: 'corrupt', file: missing.name, offset: 0, reason: missing.reason })
   for (const [index, scan] of checkChains(segments).entries()) {
     const problem = scan.problem
     if (problem === undefined) continue

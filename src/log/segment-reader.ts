@@ -166,3 +166,27 @@ function checkChain(previous: SegmentScan, next: SegmentScan): SegmentScan {
   }
   return previous
 }
+
+/** Segments missing before the first one present: named, with the reason, for an error or a report. */
+export interface MissingStart {
+  /** The first missing segment's file name. */
+  readonly name: string
+  readonly reason: string
+}
+
+/**
+ * The chain's anchor: the first segment present must start a chain (its header names no
+ * predecessor: `prevBytes` 0) or be at or before `firstSegment`, the first segment the checkpoint
+ * says must exist. Otherwise the segments from `firstSegment` up to it are missing. An unknown
+ * anchor (a format-1 checkpoint) or an unreadable first header (reported on its own) is not judged.
+ */
+export function checkAnchor(scans: readonly SegmentScan[], firstSegment: number | undefined): MissingStart | undefined {
+  const first = scans[0]
+  if (first === undefined || firstSegment === undefined || first.prevBytes === undefined || first.prevBytes === 0) return undefined
+  if (first.seq <= firstSegment) return undefined
+  const missing = first.seq - 1 === firstSegment ? segmentName(firstSegment) : `${segmentName(firstSegment)} to ${segmentName(first.seq - 1)}`
+  return {
+    name: segmentName(firstSegment),
+    reason: `${missing} ${first.seq - 1 === firstSegment ? 'is' : 'are'} missing: the checkpoint says the log starts at segment ${firstSegment}, and ${first.name} continues an earlier segment`,
+  }
+}

@@ -41,7 +41,9 @@ function toReport(view: LogView, limit: number) {
   }))
   return {
     dir: view.dir,
-    checkpoint: view.checkpoint ?? null,
+    checkpoint: view.checkpoint === undefined ? null : { lowWater: view.checkpoint.lowWater, highWater: view.checkpoint.highWater },
+    /** The first segment the checkpoint says must exist (null: unknown, an old checkpoint). */
+    firstSegment: view.checkpoint?.firstSegment ?? null,
     totalBytes: view.segments.reduce((sum, s) => sum + s.bytes, 0),
     segments,
     dirtyKeyCount: view.dirty.length,
