@@ -39,6 +39,7 @@ async function openLog(options: ResolvedOptions): Promise<{ log: DirtyLog; recov
     recovery: options.recovery,
     writeScheduling: options.logWriteScheduling,
     clock: options.clock,
+    warn: options.warn,
   })
 }
 
