@@ -124,25 +124,29 @@ export class InvalidDirectoryError extends WriteBehindError {
   }
 }
 
-/** A record in the dirty log fails its checksum or framing, not at the tail. */
+/**
+ * Damage in the dir: a record of the dirty log that fails its checksum or framing (not at the
+ * tail), a missing segment, or a bad line of the dead-letter file. `remedy` is what applies.
+ */
 export class LogCorruptionError extends WriteBehindError {
   constructor(
     readonly segment: string,
     readonly offset: number,
-    reason: string,
+    readonly reason: string,
+    readonly remedy = 'Run `writebehind verify <dir>` to list the damage; to drop the bad record and everything after it, open with recovery: "truncate".',
   ) {
-    super(
-      'E_LOG_CORRUPT',
-      `The dirty log is corrupt in ${segment} at offset ${offset}: ${reason}. ` +
-        'Run `writebehind verify` on the dir; to drop the bad record and everything after it, open with recovery: "truncate".',
-    )
+    super('E_LOG_CORRUPT', `The dirty log is corrupt in ${segment} at offset ${offset}: ${reason}. ${remedy}`)
   }
 }
 
-/** Something on disk that writebehind cannot read (unknown format version, bad checkpoint). */
+/** Something on disk that writebehind cannot read (unknown format version, bad checkpoint, a directory where a file belongs). */
 export class LogFormatError extends WriteBehindError {
-  constructor(readonly file: string, reason: string) {
-    super('E_LOG_FORMAT', `Cannot read ${file}: ${reason}.`)
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+    readonly remedy?: string,
+  ) {
+    super('E_LOG_FORMAT', `Cannot read ${file}: ${reason}.${remedy === undefined ? '' : ` ${remedy}`}`)
   }
 }
 

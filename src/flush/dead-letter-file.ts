@@ -19,6 +19,7 @@ import { crc32 } from 'node:zlib'
 import { LogCorruptionError } from '../errors.js'
 import type { DeadLetter } from './dead-letters.js'
 import { fsyncDir } from '../log/checkpoint.js'
+import { REMEDY } from '../log/remedies.js'
 import { O_NOFOLLOW, openNewFile } from '../log/safe-files.js'
 
 export const DEAD_LETTER_FILE = 'dead-letters.log'
@@ -57,7 +58,7 @@ export function parseLog(bytes: Buffer, file: string): ParsedLog {
     const result = end === -1 ? 'the line is not terminated' : decodeLine(line)
     if (typeof result === 'string') {
       if (isLast && isTornAppend(bytes.subarray(offset))) return { records, validBytes: offset, tornBytes: bytes.length - offset }
-      throw new LogCorruptionError(file, offset, `dead-letter record ${result}; no dead letter was dropped, fix or remove that line by hand`)
+      throw new LogCorruptionError(file, offset, `dead-letter record ${result}`, REMEDY.deadLetterCorrupt)
     }
     records.push(result)
     offset = end + 1

@@ -17,6 +17,7 @@ import { open, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { LogFormatError } from '../errors.js'
+import { REMEDY } from './remedies.js'
 import { openNewFile, unlinkIfPresentSync } from './safe-files.js'
 import type { LogEvent } from './types.js'
 
@@ -42,19 +43,32 @@ export interface Checkpoint {
 export function readCheckpoint(dir: string): Checkpoint {
   const path = join(dir, CHECKPOINT_FILE)
   if (!existsSync(path)) return { lowWater: 0, highWater: 0, firstSegment: 1 }
-  const buf = readFileSync(path)
-  if (buf.length < 5 || buf.readUInt32LE(0) !== MAGIC) throw new LogFormatError(path, 'not a writebehind checkpoint')
+  const buf = readFileOf(path)
+  const damaged = (reason: string) => new LogFormatError(path, reason, REMEDY.checkpointDamaged)
+  if (buf.length < 5 || buf.readUInt32LE(0) !== MAGIC) throw damaged('not a writebehind checkpoint')
   const bytes = BYTES[buf[4]!]
-  if (bytes === undefined) throw new LogFormatError(path, `unknown checkpoint format version ${buf[4]}`)
-  if (buf.length !== bytes) throw new LogFormatError(path, `a format-${buf[4]} checkpoint is ${bytes} bytes, this one ${buf.length}`)
-  if (crc32(buf.subarray(0, bytes - 4)) !== buf.readUInt32LE(bytes - 4)) throw new LogFormatError(path, 'checkpoint checksum mismatch')
+  if (bytes === undefined) {
+    throw buf[4]! > FORMAT_VERSION ? new LogFormatError(path, `checkpoint format version ${buf[4]} is newer than this build's ${FORMAT_VERSION}`, REMEDY.newerFormat) : damaged(`unknown checkpoint format version ${buf[4]}`)
+  }
+  if (buf.length !== bytes) throw damaged(`a format-${buf[4]} checkpoint is ${bytes} bytes, this one ${buf.length}`)
+  if (crc32(buf.subarray(0, bytes - 4)) !== buf.readUInt32LE(bytes - 4)) throw damaged('checkpoint checksum mismatch')
   const lowWater = readU64(buf, 8)
   const highWater = readU64(buf, 16)
   const firstSegment = bytes === 36 ? readU64(buf, 24) : 0
   if (lowWater === undefined || highWater === undefined || firstSegment === undefined) {
-    throw new LogFormatError(path, 'checkpoint value above Number.MAX_SAFE_INTEGER')
+    throw damaged('checkpoint value above Number.MAX_SAFE_INTEGER')
   }
   return { lowWater, highWater, firstSegment: firstSegment === 0 ? undefined : firstSegment }
+}
+
+/** Reads a file writebehind owns; a directory in its place is `LogFormatError` saying to move it. */
+export function readFileOf(path: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EISDIR') throw new LogFormatError(path, 'it is a directory', REMEDY.isDirectory)
+    throw error
+  }
 }
 
 /** Removes a temp file left by a crash in the middle of `writeCheckpoint`. */

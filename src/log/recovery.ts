@@ -26,6 +26,7 @@ import { open, truncate, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LogCorruptionError } from '../errors.js'
 import { fsyncDir, writeCheckpoint, type Checkpoint } from './checkpoint.js'
+import { REMEDY } from './remedies.js'
 import { checkAnchor, scanAllSegments, type SegmentScan } from './segment-reader.js'
 import type { LogEvent, LogRecord, Recovered, Truncation } from './types.js'
 
@@ -87,7 +88,7 @@ export async function recover(
 function checkStart(scans: SegmentScan[], checkpoint: Checkpoint, mode: 'strict' | 'truncate'): Truncation | undefined {
   const missing = checkAnchor(scans, checkpoint.firstSegment)
   if (missing === undefined) return undefined
-  if (mode === 'strict') throw new LogCorruptionError(missing.name, 0, missing.reason)
+  if (mode === 'strict') throw new LogCorruptionError(missing.name, 0, missing.reason, REMEDY.missingStart)
   return { segment: missing.name, offset: 0, droppedRecords: 0, reason: `${missing.reason}; whatever they held is lost (recovery: truncate; the count is unknown)` }
 }
 

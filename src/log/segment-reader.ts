@@ -4,9 +4,11 @@
  * only, no lock) share it. A segment is read whole into memory: segments are bounded by
  * `segmentBytes`, and one bulk read keeps replay fast.
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { LogFormatError } from '../errors.js'
+import { readFileOf } from './checkpoint.js'
+import { REMEDY } from './remedies.js'
 import { checkSegmentHeader, FRAME_HEADER_BYTES, MAX_BODY_BYTES, scanRecords, SEGMENT_HEADER_BYTES } from './record.js'
 import type { LogRecord } from './types.js'
 
@@ -68,9 +70,11 @@ export function scanSegment(
   afterVersion: number,
   onRecord?: (record: LogRecord) => void,
 ): SegmentScan {
-  const buf = readFileSync(join(dir, file.name))
+  const buf = readFileOf(join(dir, file.name))
   const header = checkSegmentHeader(buf)
-  if (header.kind === 'format') throw new LogFormatError(join(dir, file.name), header.reason)
+  if (header.kind === 'format') {
+    throw new LogFormatError(join(dir, file.name), header.reason, header.reason.startsWith('unknown log format') ? REMEDY.newerFormat : REMEDY.foreignFile)
+  }
   if (header.kind !== 'valid') {
     const after = header.kind === 'torn' ? { recordsFromOffset: 0, versionAfter: 0 } : countFrom(buf, SEGMENT_HEADER_BYTES)
     const problem = { kind: header.kind, offset: 0, reason: header.reason, ...after }

@@ -59,6 +59,8 @@ async function countDeadLetters(dir: string): Promise<number | string> {
     return (await readDeadLetters(dir)).letters.length
   } catch (error) {
     if (error instanceof WriteBehindError) return error.message
+    const code = (error as NodeJS.ErrnoException | undefined)?.code
+    if (typeof code === 'string') return `cannot read it (${code})` // e.g. a directory in its place: no stack trace
     throw error
   }
 }
