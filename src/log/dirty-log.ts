@@ -56,7 +56,7 @@ export class DirtyLog {
   private inFlight: { readonly target: number; readonly waiter: Deferred } | undefined
   private dirDirty = true
   private timer: TimerHandle | undefined
-  private lockTimer: TimerHandle | undefined
+  private lockTimer: NodeJS.Timeout | undefined
   private counts = { appendedRecords: 0, writes: 0, fsyncs: 0 }
   private checkpointChain: Promise<void> = RESOLVED
   private closing: Promise<void> | undefined
@@ -310,19 +310,18 @@ export class DirtyLog {
   private clearTimer(): void {
     if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer)
     this.timer = undefined
-    if (this.lockTimer !== undefined) this.options.clock.clearTimeout(this.lockTimer)
+    clearInterval(this.lockTimer)
     this.lockTimer = undefined
   }
 
-  /** Checks the `LOCK` file every `LOCK_CHECK_MS` (see `checkLock`); an I/O error waits for the next round. */
+  /**
+   * Checks the `LOCK` file every `LOCK_CHECK_MS` (see `checkLock`); an I/O error waits for the
+   * next round. Real time, not the injected clock: it watches other processes (a /tmp cleaner),
+   * and a test's fake clock moving days ahead must not run thousands of checks.
+   */
   private armLockTimer(): void {
-    if (this.state !== 'open' || this.failure !== undefined) return
-    this.lockTimer = this.options.clock.setTimeout(() => {
-      this.lockTimer = undefined
-      attempt(() => this.checkLock())
-      this.armLockTimer()
-    }, LOCK_CHECK_MS)
-    this.lockTimer.unref?.()
+    this.lockTimer = setInterval(() => attempt(() => this.checkLock()), LOCK_CHECK_MS)
+    this.lockTimer.unref()
   }
 
   /**
