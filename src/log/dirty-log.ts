@@ -340,12 +340,14 @@ export class DirtyLog {
     this.checkLock()
     // Only a leading run: deleting from the middle would break the segment chain.
     const keepFrom = this.closed.findIndex((segment) => segment.maxVersion > low)
+    // Counted now: a roll during the write below appends to `closed` a segment that must stay.
+    const doomedCount = keepFrom === -1 ? this.closed.length : keepFrom
     // The chain's anchor: the first segment left once the doomed ones are deleted.
     const firstSegment = (keepFrom === -1 ? this.active : this.closed[keepFrom]!).seq
     const next = { lowWater: low, highWater: high, firstSegment }
     await writeCheckpoint(this.options.dir, next)
     this.checkpointed = next
-    const doomed = this.closed.splice(0, keepFrom === -1 ? this.closed.length : keepFrom)
+    const doomed = this.closed.splice(0, doomedCount)
     await deleteSegments(this.options.dir, doomed, this.options.emit)
   }
 

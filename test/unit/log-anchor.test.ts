@@ -103,6 +103,30 @@ describe('segment chain anchor', () => {
     assert.equal(readCheckpoint(dir).firstSegment, Number(/(\d+)\.wbl$/.exec(segmentPaths(dir)[0]!)![1]))
   })
 
+  it('a segment that rolls while a checkpoint is being written is kept, and the anchor still holds', async () => {
+    const dir = tempDir('anchor-roll')
+    const { log } = await DirtyLog.open({ dir, segmentBytes: 1024 })
+    const records = makeRecords(40)
+    log.append(records[0]!)
+    await log.synced()
+    let landed = false
+    const pending = log.checkpoint(1, 1).then(() => (landed = true)) // only the active segment exists: it becomes the anchor
+    // Append one record per turn while the checkpoint's fsyncs run, so segments roll during it.
+    let next = 1
+    while (!landed && next < records.length) {
+      log.append(records[next++]!)
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    await pending
+    assert.ok(log.stats().segments > 1 && next > 2, 'the log rolled while the checkpoint was written')
+    for (const record of records.slice(next)) log.append(record)
+    await log.synced()
+    await log.close()
+    const { log: again, recovered } = await DirtyLog.open({ dir })
+    assert.deepEqual(recovered.records.map((r) => r.version), records.slice(1).map((r) => r.version))
+    await again.close()
+  })
+
   it('a format-2 checkpoint cut short or with a flipped bit is refused with LogFormatError', async () => {
     const dir = await sixtyRecords(20)
     const good = readFileSync(join(dir, 'CHECKPOINT'))
