@@ -115,6 +115,7 @@ async function openLog(options: ResolvedOptions, onFailed: (writtenVersion: numb
     onEvent: (e) => {
       if (e.type === 'failed') onFailed(e.writtenVersion)
     },
+    warn: options.warn,
   })
 }
 

@@ -12,12 +12,15 @@
  * because dropping it could drop an acknowledged dead letter.
  * This module knows bytes and records; the queue's rules live in `dead-letters.ts`.
  */
+import { constants } from 'node:fs'
 import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { LogCorruptionError } from '../errors.js'
 import type { DeadLetter } from './dead-letters.js'
 import { fsyncDir } from '../log/checkpoint.js'
+import { REMEDY } from '../log/remedies.js'
+import { O_NOFOLLOW, openNewFile } from '../log/safe-files.js'
 
 export const DEAD_LETTER_FILE = 'dead-letters.log'
 export const FILE_MODE = 0o600
@@ -55,7 +58,7 @@ export function parseLog(bytes: Buffer, file: string): ParsedLog {
     const result = end === -1 ? 'the line is not terminated' : decodeLine(line)
     if (typeof result === 'string') {
       if (isLast && isTornAppend(bytes.subarray(offset))) return { records, validBytes: offset, tornBytes: bytes.length - offset }
-      throw new LogCorruptionError(file, offset, `dead-letter record ${result}; no dead letter was dropped, fix or remove that line by hand`)
+      throw new LogCorruptionError(file, offset, `dead-letter record ${result}`, REMEDY.deadLetterCorrupt)
     }
     records.push(result)
     offset = end + 1
@@ -118,7 +121,7 @@ export async function readLog(dir: string): Promise<ParsedLog> {
 export async function rewriteLog(dir: string, lines: readonly string[]): Promise<void> {
   const file = join(dir, DEAD_LETTER_FILE)
   const tmp = tmpPath(dir)
-  const handle = await open(tmp, 'w', FILE_MODE)
+  const handle = await openNewFile(tmp, FILE_MODE) // O_EXCL | O_NOFOLLOW: a planted symlink is not followed
   try {
     await handle.writeFile(lines.join(''), 'utf8')
     await handle.sync()
@@ -156,7 +159,8 @@ export class LogAppender {
 
   /** Opens the file for appending (creating it with mode 0600); `size` is its current valid length. */
   static async open(dir: string, size: number): Promise<LogAppender> {
-    const handle = await open(join(dir, DEAD_LETTER_FILE), 'a', FILE_MODE)
+    const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | O_NOFOLLOW
+    const handle = await open(join(dir, DEAD_LETTER_FILE), flags, FILE_MODE)
     return new LogAppender(handle, size)
   }
 

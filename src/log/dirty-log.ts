@@ -23,11 +23,12 @@
  * event names the highest version whose record reached the OS: the records above it are lost (a
  * failed write(2) is cut back off the file, so recovery does not bring them back either).
  */
-import { fdatasync, fsync, fsyncSync, mkdirSync, openSync, closeSync } from 'node:fs'
+import { fdatasync, fsync, fsyncSync, openSync, closeSync } from 'node:fs'
 import type { TimerHandle } from '../contracts/clock.js'
-import { CacheClosedError, LogFailedError } from '../errors.js'
+import { CacheClosedError, DirectoryLockedError, LogFailedError } from '../errors.js'
 import { deleteSegments, readCheckpoint, removeCheckpointLeftovers, writeCheckpoint, type Checkpoint } from './checkpoint.js'
-import { acquireLock, releaseLock } from './lock.js'
+import { acquireLock, type DirLock } from './lock.js'
+import { prepareLogDir } from './log-dir.js'
 import { checkRecord, resolveLogOptions, type ResolvedLogOptions } from './log-options.js'
 import { recover, type SegmentInfo } from './recovery.js'
 import { deferred, type Deferred } from './deferred.js'
@@ -35,6 +36,8 @@ import { SegmentWriter } from './segment-writer.js'
 import type { DirtyLogOptions, LogRecord, LogStats, Recovered } from './types.js'
 
 const RESOLVED = Promise.resolve()
+/** How often the holder checks its `LOCK` file (and writes it again if it was deleted). */
+const LOCK_CHECK_MS = 1000
 
 export class DirtyLog {
   private state: 'open' | 'closing' | 'closed' = 'open'
@@ -57,6 +60,7 @@ export class DirtyLog {
   private inFlight: { readonly target: number; readonly waiter: Deferred } | undefined
   private dirDirty = true
   private timer: TimerHandle | undefined
+  private lockTimer: NodeJS.Timeout | undefined
   private counts = { appendedRecords: 0, writes: 0, fsyncs: 0 }
   private checkpointChain: Promise<void> = RESOLVED
   private closing: Promise<void> | undefined
@@ -65,6 +69,7 @@ export class DirtyLog {
     private readonly options: ResolvedLogOptions,
     private active: SegmentWriter,
     private readonly dirFd: number,
+    private readonly lock: DirLock,
     segments: SegmentInfo[],
     recovered: Recovered,
     checkpoint: Checkpoint,
@@ -75,6 +80,7 @@ export class DirtyLog {
     this.checkpointed = checkpoint
     this.appendedPos = active.bufferedBytes
     this.armTimer()
+    this.armLockTimer()
   }
 
   /**
@@ -85,8 +91,8 @@ export class DirtyLog {
   static async open(options: DirtyLogOptions): Promise<{ log: DirtyLog; recovered: Recovered }> {
     const resolved = resolveLogOptions(options)
     const { dir } = resolved
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
-    acquireLock(dir)
+    prepareLogDir(dir, resolved.warn)
+    const lock = await acquireLock(dir)
     let dirFd: number | undefined
     try {
       removeCheckpointLeftovers(dir)
@@ -95,11 +101,11 @@ export class DirtyLog {
       dirFd = openSync(dir, 'r')
       const last = result.segments.at(-1)
       const active = last === undefined ? SegmentWriter.create(dir, result.lastSeq + 1, 0) : SegmentWriter.create(dir, last.seq + 1, last.bytes)
-      const log = new DirtyLog(resolved, active, dirFd, result.segments, result.recovered, checkpoint)
+      const log = new DirtyLog(resolved, active, dirFd, lock, result.segments, result.recovered, result.checkpoint)
       return { log, recovered: result.recovered }
     } catch (error) {
       if (dirFd !== undefined) closeSync(dirFd)
-      releaseLock(dir)
+      lock.release()
       throw error
     }
   }
@@ -325,16 +331,44 @@ export class DirtyLog {
   private clearTimer(): void {
     if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer)
     this.timer = undefined
+    clearInterval(this.lockTimer)
+    this.lockTimer = undefined
+  }
+
+  /**
+   * Checks the `LOCK` file every `LOCK_CHECK_MS` (see `checkLock`); an I/O error waits for the
+   * next round. Real time, not the injected clock: it watches other processes (a /tmp cleaner),
+   * and a test's fake clock moving days ahead must not run thousands of checks.
+   */
+  private armLockTimer(): void {
+    this.lockTimer = setInterval(() => attempt(() => this.checkLock()), LOCK_CHECK_MS)
+    this.lockTimer.unref()
+  }
+
+  /**
+   * Writes a deleted `LOCK` file again; if another process's pid is in it (no kernel lock, or a
+   * process in another network namespace), fails the log: two writers would delete each other's
+   * segments, so this one stops before it deletes anything.
+   */
+  private checkLock(): void {
+    const found = this.lock.check()
+    if (found.state === 'taken') throw this.fail(new DirectoryLockedError(this.options.dir, found.pid))
   }
 
   private async runCheckpoint(lowWater: number, highWater: number): Promise<void> {
     const low = Math.max(this.checkpointed.lowWater, lowWater)
     const high = Math.max(this.checkpointed.highWater, highWater, this.highest, low)
-    await writeCheckpoint(this.options.dir, { lowWater: low, highWater: high })
-    this.checkpointed = { lowWater: low, highWater: high }
+    this.checkLock()
     // Only a leading run: deleting from the middle would break the segment chain.
     const keepFrom = this.closed.findIndex((segment) => segment.maxVersion > low)
-    const doomed = this.closed.splice(0, keepFrom === -1 ? this.closed.length : keepFrom)
+    // Counted now: a roll during the write below appends to `closed` a segment that must stay.
+    const doomedCount = keepFrom === -1 ? this.closed.length : keepFrom
+    // The chain's anchor: the first segment left once the doomed ones are deleted.
+    const firstSegment = (keepFrom === -1 ? this.active : this.closed[keepFrom]!).seq
+    const next = { lowWater: low, highWater: high, firstSegment }
+    await writeCheckpoint(this.options.dir, next)
+    this.checkpointed = next
+    const doomed = this.closed.splice(0, doomedCount)
     await deleteSegments(this.options.dir, doomed, this.options.emit)
   }
 
@@ -342,17 +376,20 @@ export class DirtyLog {
     if (this.state === 'open') this.state = 'closing'
     this.clearTimer()
     const errors: Error[] = []
-    await this.checkpointChain
-    while (this.inFlight !== undefined) await this.inFlight.waiter.promise.catch(() => {})
-    if (this.failure === undefined && (this.syncedPos < this.appendedPos || this.dirDirty)) {
-      const waiter = (this.syncWaiter ??= deferred())
-      this.startSync()
-      await waiter.promise.catch((error: Error) => errors.push(error))
+    try {
+      await this.checkpointChain
+      while (this.inFlight !== undefined) await this.inFlight.waiter.promise.catch(() => {})
+      if (this.failure === undefined && (this.syncedPos < this.appendedPos || this.dirDirty)) {
+        const waiter = (this.syncWaiter ??= deferred())
+        this.startSync()
+        await waiter.promise.catch((error: Error) => errors.push(error))
+      }
+    } finally {
+      this.state = 'closed'
+      for (const segment of [...this.retired.splice(0), this.active]) closeQuietly(segment, errors)
+      attempt(() => closeSync(this.dirFd), errors)
+      this.lock.release() // never throws: a failed close leaves the dir free to reopen
     }
-    this.state = 'closed'
-    for (const segment of [...this.retired.splice(0), this.active]) closeQuietly(segment, errors)
-    attempt(() => closeSync(this.dirFd), errors)
-    attempt(() => releaseLock(this.options.dir), errors)
     if (this.failure !== undefined) throw this.failure
     if (errors[0] !== undefined) throw errors[0]
   }

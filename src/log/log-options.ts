@@ -15,6 +15,7 @@ export interface ResolvedLogOptions {
   readonly emit: (e: LogEvent) => void
   readonly writeScheduling: 'microtask' | 'immediate'
   readonly writeThresholdBytes: number
+  readonly warn: (code: string, message: string) => void
 }
 
 const MIB = 1024 * 1024
@@ -24,7 +25,7 @@ const MAX_RECORD_BYTES = MAX_BODY_BYTES - 13
 export function resolveLogOptions(options: DirtyLogOptions): ResolvedLogOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('DirtyLog options must be an object')
   const { dir, segmentBytes = 64 * MIB, syncIntervalMs, recovery = 'strict', clock = systemClock, onEvent } = options
-  const { writeScheduling = 'microtask', writeThresholdBytes = MIB } = options
+  const { writeScheduling = 'microtask', writeThresholdBytes = MIB, warn = defaultWarn } = options
   if (typeof dir !== 'string' || dir === '') throw new TypeError('options.dir must be a non-empty path string')
   if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 64) throw new TypeError('options.segmentBytes must be an integer ≥ 64')
   if (syncIntervalMs !== undefined && !(Number.isFinite(syncIntervalMs) && syncIntervalMs > 0)) {
@@ -33,11 +34,16 @@ export function resolveLogOptions(options: DirtyLogOptions): ResolvedLogOptions 
   if (recovery !== 'strict' && recovery !== 'truncate') throw new TypeError("options.recovery must be 'strict' or 'truncate'")
   if (typeof clock?.setTimeout !== 'function') throw new TypeError('options.clock must implement the Clock contract')
   if (onEvent !== undefined && typeof onEvent !== 'function') throw new TypeError('options.onEvent must be a function')
+  if (typeof warn !== 'function') throw new TypeError('options.warn must be a function')
   if (writeScheduling !== 'microtask' && writeScheduling !== 'immediate') {
     throw new TypeError("options.writeScheduling must be 'microtask' or 'immediate'")
   }
   if (!Number.isSafeInteger(writeThresholdBytes) || writeThresholdBytes < 1) throw new TypeError('options.writeThresholdBytes must be a positive integer')
-  return { dir, segmentBytes, syncIntervalMs, recovery, clock, emit: safeEmitter(onEvent), writeScheduling, writeThresholdBytes }
+  return { dir, segmentBytes, syncIntervalMs, recovery, clock, emit: safeEmitter(onEvent), writeScheduling, writeThresholdBytes, warn }
+}
+
+function defaultWarn(code: string, message: string): void {
+  process.emitWarning(message, { code })
 }
 
 /** A listener's exception must not break the log (it would abort a write or recovery midway). */

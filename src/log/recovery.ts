@@ -11,7 +11,11 @@
  *   checkpoint and its deletions), and so are empty segments at the end (a session that appended
  *   nothing); a segment is never deleted from the middle, which would break the segment chain.
  * - Segments are chained (each header names its predecessor's size): a middle segment cut short at
- *   a record boundary, or missing, is corruption like any other.
+ *   a record boundary, or missing, is corruption like any other. The chain is anchored at its
+ *   start by the checkpoint's `firstSegment`: a missing first segment is corruption too (with
+ *   `truncate`, its loss is reported and the chain re-anchored at the first segment present).
+ * - Before deleting leading segments, recovery writes a checkpoint naming the new first segment,
+ *   so the anchor never points at a segment it deleted.
  * - Every surviving segment, and the directory, is fsynced, so what recovery returns (names
  *   included) is on disk before the new segment is created.
  *
@@ -21,8 +25,9 @@
 import { open, truncate, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LogCorruptionError } from '../errors.js'
-import { fsyncDir, type Checkpoint } from './checkpoint.js'
-import { scanAllSegments, type SegmentScan } from './segment-reader.js'
+import { fsyncDir, writeCheckpoint, type Checkpoint } from './checkpoint.js'
+import { REMEDY } from './remedies.js'
+import { checkAnchor, scanAllSegments, type SegmentScan } from './segment-reader.js'
 import type { LogEvent, LogRecord, Recovered, Truncation } from './types.js'
 
 /** A segment that survived recovery, as the writer tracks it. */
@@ -44,6 +49,8 @@ export interface RecoveryResult {
    * survivor (the chain check wants consecutive numbers; files after it were deleted).
    */
   readonly lastSeq: number
+  /** The checkpoint as recovery left it (re-anchored if it deleted leading segments). */
+  readonly checkpoint: Checkpoint
 }
 
 interface Plan {
@@ -66,17 +73,23 @@ export async function recover(
     records.push(record)
     collected[index] = (collected[index] ?? 0) + 1
   })
+  const lostStart = checkStart(scans, checkpoint, mode)
   const plan = planCuts(scans, mode)
   records.length = collected.slice(0, plan.cutIndex + 1).reduce((sum, n) => sum + (n ?? 0), 0)
-  const survivors = await applyPlan(dir, scans, plan, checkpoint.lowWater)
-  if (plan.truncation !== undefined) emit({ type: 'truncated', ...plan.truncation })
-  const recovered: Recovered = {
-    records,
-    lowWater: checkpoint.lowWater,
-    highestVersion: highestVersion(scans, checkpoint),
-    truncations: plan.truncation === undefined ? [] : [plan.truncation],
-  }
-  return { recovered, segments: survivors, lastSeq: scans.at(-1)?.seq ?? 0 }
+  const highest = highestVersion(scans, checkpoint)
+  const { survivors, anchored } = await applyPlan(dir, scans, plan, { ...checkpoint, highWater: highest })
+  const truncations = [lostStart, plan.truncation].filter((t): t is Truncation => t !== undefined)
+  for (const truncation of truncations) emit({ type: 'truncated', ...truncation })
+  const recovered: Recovered = { records, lowWater: checkpoint.lowWater, highestVersion: highest, truncations }
+  return { recovered, segments: survivors, lastSeq: scans.at(-1)?.seq ?? 0, checkpoint: anchored }
+}
+
+/** A missing first segment: `LogCorruptionError` in strict mode; with `truncate`, the loss reported. */
+function checkStart(scans: SegmentScan[], checkpoint: Checkpoint, mode: 'strict' | 'truncate'): Truncation | undefined {
+  const missing = checkAnchor(scans, checkpoint.firstSegment)
+  if (missing === undefined) return undefined
+  if (mode === 'strict') throw new LogCorruptionError(missing.name, 0, missing.reason, REMEDY.missingStart)
+  return { segment: missing.name, offset: 0, droppedRecords: 0, reason: `${missing.reason}; whatever they held is lost (recovery: truncate; the count is unknown)` }
 }
 
 /** Decides where to cut, or throws for corruption in strict mode. */
@@ -102,7 +115,8 @@ function planCuts(scans: SegmentScan[], mode: 'strict' | 'truncate'): Plan {
  * nothing above lowWater and trailing empty ones (only ends of the chain, never its middle), and
  * fsyncs what survives.
  */
-async function applyPlan(dir: string, scans: SegmentScan[], plan: Plan, lowWater: number): Promise<SegmentInfo[]> {
+async function applyPlan(dir: string, scans: SegmentScan[], plan: Plan, checkpoint: Checkpoint): Promise<{ survivors: SegmentInfo[]; anchored: Checkpoint }> {
+  const { lowWater } = checkpoint
   const afterCut = scans.slice(plan.cutIndex + 1).reverse()
   for (const scan of afterCut) await unlink(join(dir, scan.name))
   if (afterCut.length > 0) await fsyncDir(dir)
@@ -116,13 +130,20 @@ async function applyPlan(dir: string, scans: SegmentScan[], plan: Plan, lowWater
   while (first < kept.length && (kept[first]!.records === 0 || kept[first]!.maxVersion <= lowWater)) first++
   let end = kept.length
   while (end > first && kept[end - 1]!.records === 0) end--
+  const survivors = kept.slice(first, end).map(({ cut: _cut, ...segment }) => segment)
+  // The anchor moves before the segments it stops naming go (none survive: the next segment starts a chain).
+  const newFirst = survivors[0]?.seq
+  let anchored = checkpoint
+  if (newFirst !== undefined && newFirst !== checkpoint.firstSegment) {
+    anchored = { ...checkpoint, firstSegment: newFirst }
+    await writeCheckpoint(dir, anchored)
+  }
   const doomed = [...kept.slice(0, first), ...kept.slice(end)]
   for (const segment of doomed) await unlink(join(dir, segment.name))
-  const survivors = kept.slice(first, end).map(({ cut: _cut, ...segment }) => segment)
   for (const segment of survivors) await fdatasyncFile(join(dir, segment.name))
   // Always: a crashed session may have created its last segment without ever fsyncing the directory.
   await fsyncDir(dir)
-  return survivors
+  return { survivors, anchored }
 }
 
 async function fdatasyncFile(path: string): Promise<void> {

@@ -4,9 +4,11 @@
  * only, no lock) share it. A segment is read whole into memory: segments are bounded by
  * `segmentBytes`, and one bulk read keeps replay fast.
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { LogFormatError } from '../errors.js'
+import { readFileOf } from './checkpoint.js'
+import { REMEDY } from './remedies.js'
 import { checkSegmentHeader, FRAME_HEADER_BYTES, MAX_BODY_BYTES, scanRecords, SEGMENT_HEADER_BYTES } from './record.js'
 import type { LogRecord } from './types.js'
 
@@ -68,9 +70,11 @@ export function scanSegment(
   afterVersion: number,
   onRecord?: (record: LogRecord) => void,
 ): SegmentScan {
-  const buf = readFileSync(join(dir, file.name))
+  const buf = readFileOf(join(dir, file.name))
   const header = checkSegmentHeader(buf)
-  if (header.kind === 'format') throw new LogFormatError(join(dir, file.name), header.reason)
+  if (header.kind === 'format') {
+    throw new LogFormatError(join(dir, file.name), header.reason, header.reason.startsWith('unknown log format') ? REMEDY.newerFormat : REMEDY.foreignFile)
+  }
   if (header.kind !== 'valid') {
     const after = header.kind === 'torn' ? { recordsFromOffset: 0, versionAfter: 0 } : countFrom(buf, SEGMENT_HEADER_BYTES)
     const problem = { kind: header.kind, offset: 0, reason: header.reason, ...after }
@@ -165,4 +169,28 @@ function checkChain(previous: SegmentScan, next: SegmentScan): SegmentScan {
     return { ...previous, problem: { kind: 'corrupt', ...at, reason } }
   }
   return previous
+}
+
+/** Segments missing before the first one present: named, with the reason, for an error or a report. */
+export interface MissingStart {
+  /** The first missing segment's file name. */
+  readonly name: string
+  readonly reason: string
+}
+
+/**
+ * The chain's anchor: the first segment present must start a chain (its header names no
+ * predecessor: `prevBytes` 0) or be at or before `firstSegment`, the first segment the checkpoint
+ * says must exist. Otherwise the segments from `firstSegment` up to it are missing. An unknown
+ * anchor (a format-1 checkpoint) or an unreadable first header (reported on its own) is not judged.
+ */
+export function checkAnchor(scans: readonly SegmentScan[], firstSegment: number | undefined): MissingStart | undefined {
+  const first = scans[0]
+  if (first === undefined || firstSegment === undefined || first.prevBytes === undefined || first.prevBytes === 0) return undefined
+  if (first.seq <= firstSegment) return undefined
+  const missing = first.seq - 1 === firstSegment ? segmentName(firstSegment) : `${segmentName(firstSegment)} to ${segmentName(first.seq - 1)}`
+  return {
+    name: segmentName(firstSegment),
+    reason: `${missing} ${first.seq - 1 === firstSegment ? 'is' : 'are'} missing: the checkpoint says the log starts at segment ${firstSegment}, and ${first.name} continues an earlier segment`,
+  }
 }

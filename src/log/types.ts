@@ -54,6 +54,8 @@ export interface DirtyLogOptions {
   writeScheduling?: 'microtask' | 'immediate'
   /** Write the buffer early once it holds this many bytes. @default 1 MiB */
   writeThresholdBytes?: number
+  /** Receives one-time warnings about the dir (`WB_DIR_GROUP_WRITABLE`, `WB_DIR_FOREIGN_OWNER`). @default process.emitWarning */
+  warn?: (code: string, message: string) => void
 }
 
 export interface Recovered {

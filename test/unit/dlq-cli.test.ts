@@ -89,7 +89,7 @@ describe('dlq list', () => {
   })
 
   it('only reads: works while a cache holds the dir and leaves a torn tail alone', async () => {
-    acquireLock(dir)
+    await acquireLock(dir)
     await appendFile(file, '{"crc":"0000')
     const before = await readFile(file)
     const { code, text } = await cli('list', dir)
@@ -146,10 +146,10 @@ describe('dlq drop', () => {
   })
 
   it('refuses while a cache holds the dir', async () => {
-    acquireLock(dir)
+    await acquireLock(dir)
     const { code, text } = await cli('drop', dir, '--all', '--yes')
     assert.equal(code, 75)
-    assert.match(text, /in use by another writebehind process/)
+    assert.match(text, /in use by another writebehind process|already open in this process/)
     assert.equal((await keysLeft()).length, 3)
   })
 

@@ -150,7 +150,9 @@ describe('writebehind verify', () => {
     assert.match(text, new RegExp(`CORRUPT: ${basename(victim)} at offset ${bad}: checksum mismatch`))
     const json = await capture(verify, [dir, '--json'])
     assert.equal(json.code, 2)
-    assert.deepEqual(JSON.parse(json.text).problems[0], { kind: 'corrupt', file: basename(victim), offset: bad, reason: 'checksum mismatch' })
+    const { remedy, ...problem } = JSON.parse(json.text).problems[0]
+    assert.deepEqual(problem, { kind: 'corrupt', file: basename(victim), offset: bad, reason: 'checksum mismatch' })
+    assert.match(remedy, /recovery: "truncate"/, 'truncate is the remedy for a bad segment record')
   })
 
   it('a middle segment cut at a record boundary → exit 2', async () => {

@@ -158,7 +158,7 @@ function selection({ values }: Parsed, required: boolean): DeadLetterFilter | un
 
 /** Opens the dir's queue under the directory lock (refused while a cache holds the dir). */
 async function withQueue<T>(dir: string, use: (queue: DeadLetterQueue) => Promise<T>): Promise<T> {
-  acquireLock(dir)
+  await acquireLock(dir)
   try {
     const queue = await DeadLetterQueue.open(dir)
     try {

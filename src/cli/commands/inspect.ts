@@ -39,7 +39,9 @@ function toReport(view: LogView, limit: number) {
   }))
   return {
     dir: view.dir,
-    checkpoint: view.checkpoint ?? null,
+    checkpoint: view.checkpoint === undefined ? null : { lowWater: view.checkpoint.lowWater, highWater: view.checkpoint.highWater },
+    /** The first segment the checkpoint says must exist (null: unknown, an old checkpoint). */
+    firstSegment: view.checkpoint?.firstSegment ?? null,
     totalBytes: view.segments.reduce((sum, s) => sum + s.bytes, 0),
     segments,
     dirtyKeyCount: view.dirty.length,
@@ -55,6 +57,8 @@ async function countDeadLetters(dir: string): Promise<number | string> {
     return (await readDeadLetters(dir)).letters.length
   } catch (error) {
     if (error instanceof WriteBehindError) return error.message
+    const code = (error as NodeJS.ErrnoException | undefined)?.code
+    if (typeof code === 'string') return `cannot read it (${code})` // e.g. a directory in its place: no stack trace
     throw error
   }
 }

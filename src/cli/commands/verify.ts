@@ -1,9 +1,10 @@
 /**
  * `writebehind verify <dir> [--json]`: checks every record of every segment (framing, checksum,
- * version order) and the checkpoint, without taking the writer lock or repairing anything.
- * Prints OK, or each problem with its file and byte offset. Exit codes: 0 clean; 1 only a torn
- * tail (a crash mid-write, which the next open repairs); 2 corrupt or unreadable (open fails in
- * strict mode; `recovery: 'truncate'` drops from the bad record on); 64/66 for bad arguments.
+ * version order, the chain and its anchor), the checkpoint and the dead-letter file, without
+ * taking the writer lock or repairing anything. Prints OK, or each problem with its file, byte
+ * offset and the remedy that applies to it. Exit codes: 0 clean; 1 only torn tails (a crash
+ * mid-write, which the next open repairs); 2 corrupt or unreadable (open fails); 64/66 for bad
+ * arguments.
  */
 import { readLogView } from '../../log/log-reader.js'
 import { parseLogArgs } from './log-args.js'
@@ -27,6 +28,6 @@ export async function run(args: string[], out: NodeJS.WritableStream): Promise<n
     return code
   }
   if (code === EXIT_OK) out.write(`OK: ${records} records in ${view.segments.length} segments\n`)
-  for (const p of view.problems) out.write(`${p.kind === 'torn' ? 'TORN TAIL' : 'CORRUPT'}: ${p.file} at offset ${p.offset}: ${p.reason}\n`)
+  for (const p of view.problems) out.write(`${p.kind === 'torn' ? 'TORN TAIL' : 'CORRUPT'}: ${p.file} at offset ${p.offset}: ${p.reason}\n  fix: ${p.remedy}\n`)
   return code
 }
