@@ -17,13 +17,13 @@ after(async () => {
   await pool.end()
 })
 
-describeStoreConformance('MySqlStore', async () => {
+describeStoreConformance({ describe, it }, 'MySqlStore', async () => {
   const table = uniqueName('conf')
   const store = new MySqlStore({ pool, table, maxRowsPerStatement: 150 })
   return { store, cleanup: async () => void (await pool.query(`DROP TABLE IF EXISTS ${table}`)) }
 })
 
-describeStoreConformance('MySqlStore on a lone connection (transactions serialized)', async () => {
+describeStoreConformance({ describe, it }, 'MySqlStore on a lone connection (transactions serialized)', async () => {
   const table = uniqueName('conn')
   const connection = await mysql.createConnection({ uri: MYSQL_URL })
   const store = new MySqlStore({ pool: connection, table, maxRowsPerStatement: 150 })

@@ -18,14 +18,14 @@ after(async () => {
 })
 
 for (const batchPath of ['unnest', 'values'] as const) {
-  describeStoreConformance(`PostgresStore (${batchPath})`, async () => {
+  describeStoreConformance({ describe, it }, `PostgresStore (${batchPath})`, async () => {
     const table = uniqueName('conf')
     const store = new PostgresStore({ pool, table, batchPath, maxRowsPerStatement: 150 })
     return { store, cleanup: async () => void (await pool.query(`DROP TABLE IF EXISTS ${table}`)) }
   })
 }
 
-describeStoreConformance('PostgresStore on a lone Client (transactions serialized)', async () => {
+describeStoreConformance({ describe, it }, 'PostgresStore on a lone Client (transactions serialized)', async () => {
   const table = uniqueName('client')
   const client = new pg.Client({ connectionString: PG_URL })
   await client.connect()
