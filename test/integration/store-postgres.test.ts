@@ -32,7 +32,7 @@ function mappedScores(batchPath: 'unnest' | 'values') {
     const name = await scoresTable()
     return {
       store: new PostgresStore({ pool, table: leaderboard(name), batchPath }),
-      rows: async () => (await pool.query(`SELECT player_id, score FROM ${name} ORDER BY player_id`)).rows,
+      rows: async (): Promise<unknown[]> => (await pool.query(`SELECT player_id, score FROM ${name} ORDER BY player_id`)).rows as unknown[],
       refused: (error: Error) => {
         assert.ok(error instanceof StoreError, 'a StoreError')
         assert.equal((error.cause as { code: string }).code, '23514')
