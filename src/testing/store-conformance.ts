@@ -1,74 +1,94 @@
 /**
  * The conformance suite every Store must pass, built-in or third-party: round trips, tombstones,
  * fencing under redelivery and reordering of old batches, duplicate keys, unicode, large values,
- * concurrency, and a randomized model check ("highest version wins"). It registers node:test
- * cases, so a store's whole test file is a few lines:
+ * concurrency, a randomized model check ("highest version wins"), the error half of the contract
+ * (refused data, per-op failures, fenced counts, `close()` again) and, given a mapped store, your
+ * own table. It registers its cases with the runner you pass, so it runs under node:test, Vitest
+ * and Jest, and a store's whole test file is a few lines:
  *
  * ```ts
+ * import { describe, it } from 'node:test' // or 'vitest', or '@jest/globals'
  * import { describeStoreConformance } from 'writebehind/testing'
- * describeStoreConformance('MyStore', async () => ({ store: new MyStore(), cleanup: () => drop() }))
+ * describeStoreConformance({ describe, it }, 'MyStore', async () => ({ store: new MyStore(), cleanup: () => drop() }))
  * ```
  *
  * Needs `fast-check` (a dev dependency of the project running it).
  */
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import type { BatchResult, LoadedEntry, Store, StoreOp } from '../contracts/store.js'
+import type { Store, StoreOp } from '../contracts/store.js'
+import { describeErrors } from './conformance-errors.js'
+import { describeMapped, type MappedStoreFactory } from './conformance-mapped.js'
+import { assertEntry, deleteOp, setOp, sortedSuperseded, write } from './conformance-ops.js'
+import { type Case, caseRegistrar, type ConformanceRunner, type Declared } from './conformance-runner.js'
+
+export { deleteOp, loadedValue, setOp } from './conformance-ops.js'
 
 /** Makes a fresh, empty store for one test case; `cleanup` runs after the case, pass or fail. */
 export type StoreFactory = () => Promise<{ store: Store; cleanup?: () => Promise<void> }>
 
-/** A set op, with `encoded` as JSON text like the default codec gives. */
-export function setOp(key: string, version: number, value: unknown): StoreOp {
-  return { kind: 'set', key, version, value, encoded: JSON.stringify(value) }
-}
-
-/** A delete op. */
-export function deleteOp(key: string, version: number): StoreOp {
-  return { kind: 'delete', key, version }
-}
-
-/** The decoded value of a loaded entry, whichever form the store returned. */
-export function loadedValue(entry: LoadedEntry): unknown {
-  return entry.encoded !== undefined ? (JSON.parse(entry.encoded) as unknown) : entry.value
-}
-
-/** What the store under test claims beyond the required contract. */
-export interface ConformanceOptions {
+/**
+ * What the store under test claims beyond the required contract. A case the store does not claim
+ * is reported as skipped, with the reason, never as passed.
+ */
+export interface ConformanceOptions extends Declared {
   /**
    * Whether `writeBatch` reports `superseded` ops (fenced by a strictly newer stored version). A
    * store that cannot tell passes `false`; its fenced ops then count as applied. @default true
    */
   superseded?: boolean
+  /** Whether `writeBatch` reports `fenced` counts. @default true */
+  fenced?: boolean
+  /**
+   * An op, at `version`, holding data the store refuses (a NUL where the store cannot keep one, text
+   * that is not JSON for a JSON column, a value breaking a constraint): `writeBatch` must throw an
+   * error marked `retryable: false`, or report that op alone in `failures` so marked. Without it the
+   * case is skipped.
+   */
+  poison?: (version: number) => StoreOp
+  /** A store on your own table (see `MappedStoreFactory`); without it the mapped-table cases are skipped. */
+  mapped?: MappedStoreFactory
+  // ping, check, highestVersion, close (from Declared): leave them out and the suite looks at the store;
+  // a case for a method the store lacks is then skipped while it runs (node:test's `t.skip()`,
+  // Vitest's `context.skip()`). Jest cannot skip a running case: under Jest pass `false` for each
+  // method your store lacks. `true` makes a missing method a failure.
 }
 
 /**
- * Registers the conformance cases for the store `factory` makes, under `describe(name)`. The
- * optional `check()`, `ping()` and `highestVersion()` are exercised where the store has them.
+ * Registers the conformance cases for the store `factory` makes, under `describe('Store
+ * conformance: <name>')` of `runner` (`{ describe, it }` from node:test, vitest or @jest/globals).
+ * The optional `check()`, `ping()`, `highestVersion()` and `close()` are exercised where the store
+ * has them, and reported as skipped where it does not.
  */
-export function describeStoreConformance(name: string, factory: StoreFactory, options: ConformanceOptions = {}): void {
-  describe(`Store conformance: ${name}`, () => {
-    const test = (title: string, body: (store: Store) => Promise<void>): void => {
-      it(title, async () => {
-        const { store, cleanup } = await factory()
-        try {
-          await body(store)
-        } finally {
-          await cleanup?.()
-        }
-      })
-    }
-    describeBasics(test)
-    describeFencing(test)
-    if (options.superseded !== false) describeSuperseded(test)
-    describeHighestVersion(test)
-    describeEdges(test)
-    describeModelCheck(test)
+export function describeStoreConformance(runner: ConformanceRunner, name: string, factory: StoreFactory, options: ConformanceOptions = {}): void {
+  validateRunner(runner, name)
+  runner.describe(`Store conformance: ${name}`, () => {
+    const test = caseRegistrar(runner, factory, options)
+    const onStore: Case = (title, body, caseOptions) => test(title, ({ store }) => body(store), caseOptions)
+    describeBasics(onStore)
+    describeFencing(onStore)
+    describeSuperseded(onStore, options.superseded === false ? 'the options say writeBatch reports no superseded ops' : undefined)
+    describeHighestVersion(onStore)
+    describeEdges(onStore)
+    describeModelCheck(onStore)
+    describeErrors(onStore, options)
+    const mapped = options.mapped ?? (async () => assert.fail('unreachable: the mapped cases are skipped without options.mapped'))
+    describeMapped(caseRegistrar(runner, mapped, options), {
+      fenced: options.fenced !== false,
+      superseded: options.superseded !== false,
+      skip: options.mapped === undefined ? 'no mapped-table factory was given (options.mapped)' : undefined,
+    })
   })
 }
 
-type Case = (title: string, body: (store: Store) => Promise<void>) => void
+function validateRunner(runner: unknown, name: unknown): void {
+  const r = runner as Partial<ConformanceRunner> | undefined
+  if (typeof r?.describe !== 'function' || typeof r.it !== 'function' || typeof r.it.skip !== 'function') {
+    const hint = typeof runner === 'string' ? ` (the runner now comes first: describeStoreConformance({ describe, it }, ${JSON.stringify(runner)}, factory))` : ''
+    throw new TypeError(`runner must be { describe, it } from node:test, vitest or @jest/globals${hint}; got ${typeof runner}`)
+  }
+  if (typeof name !== 'string') throw new TypeError(`name must be a string; got ${typeof name}`)
+}
 
 function describeBasics(test: Case): void {
   test('set then load returns the value and its version', async (store) => {
@@ -79,21 +99,27 @@ function describeBasics(test: Case): void {
     values.forEach((value, i) => assertEntry(loaded, `rt:${i}`, 10 + i, value))
   })
 
-  test('ping(), where the store has one, answers while the store is up', async (store) => {
-    if (store.ping === undefined) return
-    await store.ping()
-    await store.ping()
-  })
+  test(
+    'ping(), where the store has one, answers while the store is up',
+    async (store) => {
+      await store.ping!()
+      await store.ping!()
+    },
+    { needs: 'ping' },
+  )
 
-  test('check(), where the store has one, passes on a usable store and changes nothing', async (store) => {
-    if (store.check === undefined) return
-    await write(store, [setOp('check:a', 3, 'a')])
-    await store.check()
-    await store.check()
-    const loaded = await store.load(['check:a', 'check:missing'])
-    assert.equal(loaded.size, 1)
-    assertEntry(loaded, 'check:a', 3, 'a')
-  })
+  test(
+    'check(), where the store has one, passes on a usable store and changes nothing',
+    async (store) => {
+      await write(store, [setOp('check:a', 3, 'a')])
+      await store.check!()
+      await store.check!()
+      const loaded = await store.load(['check:a', 'check:missing'])
+      assert.equal(loaded.size, 1)
+      assertEntry(loaded, 'check:a', 3, 'a')
+    },
+    { needs: 'check' },
+  )
 
   test('a delete hides the key from load', async (store) => {
     await write(store, [setOp('del:a', 1, 'a'), setOp('del:b', 2, 'b')])
@@ -177,7 +203,7 @@ function describeFencing(test: Case): void {
   })
 }
 
-function describeSuperseded(test: Case): void {
+function describeSuperseded(test: Case, skip: string | undefined): void {
   test('an op fenced by a STRICTLY newer stored version is reported superseded, with that version', async (store) => {
     await write(store, [setOp('sup:a', 5, 'a5'), deleteOp('sup:b', 6), setOp('sup:c', 2, 'c2')])
     const result = await write(store, [setOp('sup:a', 3, 'stale'), setOp('sup:b', 4, 'stale'), setOp('sup:c', 7, 'c7'), setOp('sup:d', 1, 'd1')])
@@ -190,14 +216,14 @@ function describeSuperseded(test: Case): void {
     assert.equal(loaded.has('sup:b'), false)
     assertEntry(loaded, 'sup:c', 7, 'c7')
     assertEntry(loaded, 'sup:d', 1, 'd1')
-  })
+  }, { skip })
 
   test('an op fenced by an EQUAL version is a redelivery: not superseded', async (store) => {
     const batch = [setOp('redeliver:a', 4, 'a'), deleteOp('redeliver:b', 5)]
     await write(store, batch)
     assert.deepEqual(sortedSuperseded(await write(store, batch)), [])
     assert.deepEqual(sortedSuperseded(await write(store, [setOp('fresh:a', 1, 'a')])), [])
-  })
+  }, { skip })
 
   test('duplicates of a superseded key are all superseded; one overwritten by its own batch is not', async (store) => {
     await write(store, [setOp('supdup:a', 9, 'a9'), setOp('supdup:b', 5, 'b5')])
@@ -209,24 +235,24 @@ function describeSuperseded(test: Case): void {
     const loaded = await store.load(['supdup:a', 'supdup:b'])
     assertEntry(loaded, 'supdup:a', 9, 'a9')
     assertEntry(loaded, 'supdup:b', 10, 'b10')
-  })
+  }, { skip })
 }
 
 function describeHighestVersion(test: Case): void {
-  test('highestVersion(), where the store has one, is 0 when empty and the highest version held, tombstones included', async (store) => {
-    if (store.highestVersion === undefined) return
-    assert.equal(await store.highestVersion(), 0)
-    await write(store, [setOp('hv:a', 3, 'a'), setOp('hv:b', 8, 'b')])
-    assert.equal(await store.highestVersion(), 8)
-    await write(store, [deleteOp('hv:a', 12)])
-    assert.equal(await store.highestVersion(), 12)
-    await write(store, [setOp('hv:b', 4, 'stale')])
-    assert.equal(await store.highestVersion(), 12)
-  })
-}
-
-function sortedSuperseded(result: BatchResult | void): { index: number; version: number }[] {
-  return [...(result?.superseded ?? [])].map(({ index, version }) => ({ index, version })).sort((x, y) => x.index - y.index)
+  test(
+    'highestVersion(), where the store has one, is 0 when empty and the highest version held, tombstones included',
+    async (store) => {
+      const highest = (): Promise<number> => store.highestVersion!()
+      assert.equal(await highest(), 0)
+      await write(store, [setOp('hv:a', 3, 'a'), setOp('hv:b', 8, 'b')])
+      assert.equal(await highest(), 8)
+      await write(store, [deleteOp('hv:a', 12)])
+      assert.equal(await highest(), 12)
+      await write(store, [setOp('hv:b', 4, 'stale')])
+      assert.equal(await highest(), 12)
+    },
+    { needs: 'highestVersion' },
+  )
 }
 
 function describeEdges(test: Case): void {
@@ -311,17 +337,4 @@ async function assertModel(store: Store, prefix: string, model: Map<string, Mode
     if (expected === undefined || expected.deleted) assert.equal(loaded.has(key), false, `${key} must be absent`)
     else assertEntry(loaded, key, expected.version, expected.value)
   }
-}
-
-async function write(store: Store, ops: readonly StoreOp[]): Promise<BatchResult | void> {
-  const result = await store.writeBatch(ops)
-  assert.deepEqual(result?.failures ?? [], [], 'valid ops must not fail')
-  return result
-}
-
-function assertEntry(loaded: Map<string, LoadedEntry>, key: string, version: number, value: unknown): void {
-  const entry = loaded.get(key)
-  assert.ok(entry !== undefined, `expected ${key} to be loaded`)
-  assert.equal(entry.version, version, `version of ${key}`)
-  assert.deepEqual(loadedValue(entry), value, `value of ${key}`)
 }

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test'
 import { MemoryStore } from '../../src/stores/memory-store.js'
 import { deleteOp, describeStoreConformance, setOp } from '../../src/testing/index.js'
 
-describeStoreConformance('MemoryStore', async () => ({ store: new MemoryStore() }))
+describeStoreConformance({ describe, it }, 'MemoryStore', async () => ({ store: new MemoryStore() }))
 
 describe('MemoryStore', () => {
   it('counts batches, ops, applied and fenced, and snapshots live values', async () => {

@@ -5,8 +5,9 @@ import { after, before, describe, it } from 'node:test'
 import mysql from 'mysql2/promise'
 import { StoreError } from '../../src/errors.js'
 import { isRetryable } from '../../src/stores/sql/mysql/dialect.js'
-import { MySqlStore, type TableMapping } from '../../src/stores/sql/mysql/index.js'
+import { MySqlStore } from '../../src/stores/sql/mysql/index.js'
 import { deleteOp, describeStoreConformance, setOp } from '../../src/testing/index.js'
+import { leaderboard, notJson } from '../helpers/leaderboard.js'
 import { MYSQL_URL, mysqlPool, uniqueName } from '../helpers/store-servers.js'
 
 let pool: mysql.Pool
@@ -17,35 +18,32 @@ after(async () => {
   await pool.end()
 })
 
-describeStoreConformance('MySqlStore', async () => {
+describeStoreConformance({ describe, it }, 'MySqlStore', async () => {
   const table = uniqueName('conf')
   const store = new MySqlStore({ pool, table, maxRowsPerStatement: 150 })
   return { store, cleanup: async () => void (await pool.query(`DROP TABLE IF EXISTS ${table}`)) }
-})
+}, { poison: notJson, mapped: mappedScores })
 
-describeStoreConformance('MySqlStore on a lone connection (transactions serialized)', async () => {
+/** The suite's leaderboard on a scores table of our own; a CHECK violation is SQLSTATE 23000. */
+async function mappedScores() {
+  const name = await scoresTable()
+  return {
+    store: new MySqlStore({ pool, table: leaderboard(name) }),
+    rows: async () => (await pool.query(`SELECT player_id, score FROM ${name} ORDER BY player_id`))[0] as unknown[],
+    refused: (error: Error) => {
+      assert.ok(error instanceof StoreError, 'a StoreError')
+      assert.equal((error.cause as { sqlState: string }).sqlState, '23000')
+    },
+    cleanup: async () => void (await pool.query(`DROP TABLE IF EXISTS ${name}`)),
+  }
+}
+
+describeStoreConformance({ describe, it }, 'MySqlStore on a lone connection (transactions serialized)', async () => {
   const table = uniqueName('conn')
   const connection = await mysql.createConnection({ uri: MYSQL_URL })
   const store = new MySqlStore({ pool: connection, table, maxRowsPerStatement: 150 })
   return { store, cleanup: async () => { await connection.query(`DROP TABLE IF EXISTS ${table}`); await connection.end() } }
 })
-
-function leaderboard(name: string): TableMapping {
-  return {
-    name,
-    key: 'player_id',
-    keyToColumns: (key) => {
-      const m = /^player:(\d+)$/.exec(key)
-      if (m === null) throw new TypeError(`not a player key: ${key}`)
-      return [Number(m[1])]
-    },
-    columnsToKey: (row) => `player:${String(row.player_id)}`,
-    columns: { score: (value) => (value as { score: number }).score },
-    version: 'version',
-    updatedAt: 'updated_at',
-    fromRow: (row) => ({ score: row.score }),
-  }
-}
 
 async function scoresTable(): Promise<string> {
   const name = uniqueName('scores')
@@ -54,20 +52,6 @@ async function scoresTable(): Promise<string> {
 }
 
 describe('MySqlStore on your own table', () => {
-  it('maps player:<id> onto scores, fenced; a delete removes the row only when newer', async () => {
-    const name = await scoresTable()
-    const store = new MySqlStore({ pool, table: leaderboard(name) })
-    assert.deepEqual(await store.writeBatch([setOp('player:1', 5, { score: 10 }), setOp('player:2', 6, { score: 20 })]), { fenced: 0 })
-    assert.deepEqual(await store.writeBatch([setOp('player:1', 4, { score: 99 }), setOp('player:2', 7, { score: 21 })]), { fenced: 1, superseded: [{ index: 0, version: 5 }] })
-    const loaded = await store.load(['player:1', 'player:2', 'player:3', 'nonsense'])
-    assert.deepEqual(loaded, new Map([['player:1', { version: 5, value: { score: 10 } }], ['player:2', { version: 7, value: { score: 21 } }]]))
-    const bad = await store.writeBatch([deleteOp('player:1', 8), deleteOp('player:2', 3), setOp('bob', 9, { score: 1 })])
-    assert.equal(bad.failures?.[0]?.index, 2)
-    const [rows] = await pool.query(`SELECT player_id, score FROM ${name} ORDER BY player_id`)
-    assert.deepEqual(rows, [{ player_id: 2, score: 21 }])
-    await pool.query(`DROP TABLE ${name}`)
-  })
-
   it('quotes a mixed-case table name and rejects a bad one with a TypeError naming the option', async () => {
     const table = `Wb_Mixed_${process.pid}`
     const store = new MySqlStore({ pool, table })
@@ -80,17 +64,6 @@ describe('MySqlStore on your own table', () => {
 })
 
 describe('MySqlStore errors, fenced counts and purges', () => {
-  it('a constraint violation fails the whole batch with retryable false', async () => {
-    const name = await scoresTable()
-    const store = new MySqlStore({ pool, table: leaderboard(name) })
-    const failed = await store.writeBatch([setOp('player:1', 1, { score: 5 }), setOp('player:2', 2, { score: -1 })]).catch((e: unknown) => e)
-    assert.ok(failed instanceof StoreError, 'a StoreError')
-    assert.equal(failed.retryable, false)
-    assert.equal((failed.cause as { sqlState: string }).sqlState, '23000')
-    assert.equal((await store.load(['player:1'])).size, 0, 'nothing of the failed batch applied')
-    await pool.query(`DROP TABLE ${name}`)
-  })
-
   it('a killed connection fails the batch with retryable true', async () => {
     const table = uniqueName('kill')
     const connection = await mysql.createConnection({ uri: MYSQL_URL })

@@ -5,8 +5,9 @@ import { after, before, describe, it } from 'node:test'
 import pg from 'pg'
 import { StoreError } from '../../src/errors.js'
 import { isRetryable } from '../../src/stores/sql/postgres/dialect.js'
-import { PostgresStore, type TableMapping } from '../../src/stores/sql/postgres/index.js'
+import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import { deleteOp, describeStoreConformance, setOp } from '../../src/testing/index.js'
+import { leaderboard, notJson } from '../helpers/leaderboard.js'
 import { PG_URL, pgPool, uniqueName } from '../helpers/store-servers.js'
 
 let pool: pg.Pool
@@ -18,37 +19,36 @@ after(async () => {
 })
 
 for (const batchPath of ['unnest', 'values'] as const) {
-  describeStoreConformance(`PostgresStore (${batchPath})`, async () => {
+  describeStoreConformance({ describe, it }, `PostgresStore (${batchPath})`, async () => {
     const table = uniqueName('conf')
     const store = new PostgresStore({ pool, table, batchPath, maxRowsPerStatement: 150 })
     return { store, cleanup: async () => void (await pool.query(`DROP TABLE IF EXISTS ${table}`)) }
-  })
+  }, { poison: notJson, mapped: mappedScores(batchPath) })
 }
 
-describeStoreConformance('PostgresStore on a lone Client (transactions serialized)', async () => {
+/** The suite's leaderboard on a scores table of our own; a CHECK violation is SQLSTATE 23514. */
+function mappedScores(batchPath: 'unnest' | 'values') {
+  return async () => {
+    const name = await scoresTable()
+    return {
+      store: new PostgresStore({ pool, table: leaderboard(name), batchPath }),
+      rows: async (): Promise<unknown[]> => (await pool.query(`SELECT player_id, score FROM ${name} ORDER BY player_id`)).rows as unknown[],
+      refused: (error: Error) => {
+        assert.ok(error instanceof StoreError, 'a StoreError')
+        assert.equal((error.cause as { code: string }).code, '23514')
+      },
+      cleanup: async () => void (await pool.query(`DROP TABLE IF EXISTS ${name}`)),
+    }
+  }
+}
+
+describeStoreConformance({ describe, it }, 'PostgresStore on a lone Client (transactions serialized)', async () => {
   const table = uniqueName('client')
   const client = new pg.Client({ connectionString: PG_URL })
   await client.connect()
   const store = new PostgresStore({ pool: client, table, maxRowsPerStatement: 150 })
   return { store, cleanup: async () => { await client.query(`DROP TABLE IF EXISTS ${table}`); await client.end() } }
 })
-
-function leaderboard(name: string): TableMapping {
-  return {
-    name,
-    key: 'player_id',
-    keyToColumns: (key) => {
-      const m = /^player:(\d+)$/.exec(key)
-      if (m === null) throw new TypeError(`not a player key: ${key}`)
-      return [Number(m[1])]
-    },
-    columnsToKey: (row) => `player:${String(row.player_id)}`,
-    columns: { score: (value) => (value as { score: number }).score },
-    version: 'version',
-    updatedAt: 'updated_at',
-    fromRow: (row) => ({ score: row.score }),
-  }
-}
 
 async function scoresTable(): Promise<string> {
   const name = uniqueName('scores')
@@ -57,20 +57,6 @@ async function scoresTable(): Promise<string> {
 }
 
 describe('PostgresStore on your own table', () => {
-  it('maps player:<id> onto scores, fenced; a delete removes the row only when newer', async () => {
-    const name = await scoresTable()
-    const store = new PostgresStore({ pool, table: leaderboard(name) })
-    assert.deepEqual(await store.writeBatch([setOp('player:1', 5, { score: 10 }), setOp('player:2', 6, { score: 20 })]), { fenced: 0 })
-    assert.deepEqual(await store.writeBatch([setOp('player:1', 4, { score: 99 }), setOp('player:2', 7, { score: 21 })]), { fenced: 1, superseded: [{ index: 0, version: 5 }] })
-    const loaded = await store.load(['player:1', 'player:2', 'player:3', 'nonsense'])
-    assert.deepEqual(loaded, new Map([['player:1', { version: 5, value: { score: 10 } }], ['player:2', { version: 7, value: { score: 21 } }]]))
-    const bad = await store.writeBatch([deleteOp('player:1', 8), deleteOp('player:2', 3), setOp('bob', 9, { score: 1 })])
-    assert.equal(bad.failures?.[0]?.index, 2)
-    const { rows } = await pool.query(`SELECT player_id, score FROM ${name} ORDER BY player_id`)
-    assert.deepEqual(rows, [{ player_id: 2, score: 21 }])
-    await pool.query(`DROP TABLE ${name}`)
-  })
-
   it('quotes a mixed-case table name and rejects a bad one with a TypeError naming the option', async () => {
     const table = `Wb_Mixed_${process.pid}`
     const store = new PostgresStore({ pool, table })
@@ -84,17 +70,6 @@ describe('PostgresStore on your own table', () => {
 })
 
 describe('PostgresStore errors, fenced counts and purges', () => {
-  it('a constraint violation fails the whole batch with retryable false', async () => {
-    const name = await scoresTable()
-    const store = new PostgresStore({ pool, table: leaderboard(name) })
-    const failed = await store.writeBatch([setOp('player:1', 1, { score: 5 }), setOp('player:2', 2, { score: -1 })]).catch((e: unknown) => e)
-    assert.ok(failed instanceof StoreError, 'a StoreError')
-    assert.equal(failed.retryable, false)
-    assert.equal((failed.cause as { code: string }).code, '23514')
-    assert.equal((await store.load(['player:1'])).size, 0, 'nothing of the failed batch applied')
-    await pool.query(`DROP TABLE ${name}`)
-  })
-
   it('a dropped connection fails the batch with retryable true', async () => {
     const table = uniqueName('drop')
     const client = new pg.Client({ connectionString: PG_URL })

@@ -16,12 +16,12 @@ const dir = mkdtempSync(join(tmpdir(), 'wb-sqlite-'))
 let files = 0
 after(() => rmSync(dir, { recursive: true, force: true }))
 
-describeStoreConformance('SqliteStore', async () => {
+describeStoreConformance({ describe, it }, 'SqliteStore', async () => {
   const store = new SqliteStore({ path: join(dir, `conformance-${files++}.db`) })
   return { store, cleanup: () => store.close() }
 })
 
-describeStoreConformance('SqliteStore, one prepared row statement run per row', async () => {
+describeStoreConformance({ describe, it }, 'SqliteStore, one prepared row statement run per row', async () => {
   const store = new SqliteStore({ path: join(dir, `per-row-${files++}.db`), maxRowsPerStatement: 1 })
   return { store, cleanup: () => store.close() }
 })
