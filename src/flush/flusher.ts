@@ -277,7 +277,7 @@ export class Flusher {
       this.count([op], proofBefore)
       const proven = applied > 0 || op.redelivery || (op.refusedAtProof >= 0 && this.proofs > op.refusedAtProof)
       if (!isRetryable(error)) {
-        op.refusedAtProof = this.proofs
+        if (op.refusedAtProof < 0) op.refusedAtProof = this.proofs
         if (proven) dead.push([op, error])
         else round.held.push(op)
       } else if (op.attempts >= this.policy.maxAttempts) {
@@ -322,7 +322,8 @@ export class Flusher {
     else this.circuit.recordRefusal(error)
     // A bisection step spends no retry budget of the good ops it carries; a lone op's refusals count.
     if (op !== undefined) this.count(ops, this.proofs)
-    for (const o of ops) o.refusedAtProof = this.proofs
+    // The first refusal counts: a proof that arrives after it, however the op is regrouped, proves it.
+    for (const o of ops) if (o.refusedAtProof < 0) o.refusedAtProof = this.proofs
     this.hooks.batchFailed(ops.length, error, ops[0]?.attempts ?? 1, undefined)
     if (op === undefined) return this.split(ops, flight)
     return proven ? this.deadLetter(ops, error, flight) : { retry: [], held: ops }

@@ -30,20 +30,23 @@ export class MemoryStore implements Store {
   private highest = 0
 
   /**
-   * Applies each op whose version is newer than the held one; older ones are fenced. An op below
-   * the held version is reported as `superseded` (with the held version); one equal to it is a
-   * redelivery and counts as applied.
+   * Applies each op whose version is newer than the held one; older ones are fenced. A fenced op
+   * is reported as `superseded` (with the held version) when the store holds a version above every
+   * op of its key in the batch; one fenced only by a newer op of the same batch, or by an equal
+   * version (a redelivery), counts as applied.
    */
   async writeBatch(ops: readonly StoreOp[]): Promise<BatchResult> {
     this.counts.batches++
     let fenced = 0
-    const superseded: SupersededOp[] = []
+    const fencedByHeld: Array<{ index: number; key: string; version: number }> = []
+    const before = new Map<string, number | undefined>()
     for (const [index, op] of ops.entries()) {
       this.counts.ops++
       const held = this.rows.get(op.key)
+      if (!before.has(op.key)) before.set(op.key, held?.version)
       if (held !== undefined && held.version >= op.version) {
         fenced++
-        if (held.version > op.version) superseded.push({ index, version: held.version })
+        if (held.version > op.version) fencedByHeld.push({ index, key: op.key, version: held.version })
         continue
       }
       this.rows.set(op.key, { version: op.version, encoded: op.kind === 'set' ? op.encoded : undefined })
@@ -51,6 +54,10 @@ export class MemoryStore implements Store {
       this.counts.applied++
     }
     this.counts.fenced += fenced
+    // Superseded only where the batch changed nothing of the key: the held version is the old one.
+    const superseded: SupersededOp[] = fencedByHeld
+      .filter((f) => this.rows.get(f.key)?.version === before.get(f.key))
+      .map(({ index, version }) => ({ index, version }))
     return superseded.length > 0 ? { fenced, superseded } : { fenced }
   }
 

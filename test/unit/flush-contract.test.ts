@@ -255,6 +255,22 @@ describe('10.6 a store that refuses every write alike (a missing table, a missin
   })
 })
 
+describe('10.6 poison writes bisected out of a batch whose good write landed', () => {
+  it('are dead-lettered with no later traffic: the proof from the bisection survives their regrouping', async () => {
+    const inner = new MemoryStore()
+    const store = new PoisonStore(inner, { isPoison: (op) => op.key.startsWith('bad') })
+    const { cache, clock } = await openTestCache(store)
+    await cache.set('bad:1', 1)
+    await cache.set('bad:2', 2)
+    await cache.set('good', 3)
+    assert.ok(await settleOn(cache.flush(), clock, 1000, 600), 'flush settles without further writes')
+    assert.equal(inner.snapshot().get('good'), 3)
+    assert.deepEqual(cache.deadLetters().map((l) => l.key).sort(), ['bad:1', 'bad:2'])
+    assert.equal(cache.stats().backlog.entries, 0)
+    await cache.close()
+  })
+})
+
 describe('10.6 a held write and a newer write of its key', () => {
   it('the newer write replaces the held one (as coalescing would) and lands; nothing is dead-lettered', async () => {
     const inner = new MemoryStore()
