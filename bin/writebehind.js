@@ -12,5 +12,5 @@ if (existsSync(source)) {
   register()
   await import(pathToFileURL(source).href)
 } else {
-  await import(pathToFileURL(join(root, 'dist', 'src', 'cli', 'main.js')).href)
+  await import(pathToFileURL(join(root, 'dist', 'cli', 'main.js')).href)
 }

@@ -59,15 +59,13 @@ async function load(name: string): Promise<CommandModule | undefined> {
   }
 }
 
-/** The package version, from package.json (two levels up from src/cli, three from dist/src/cli). */
+/** The package version, from package.json (two levels up from src/cli and from dist/cli). */
 function version(): string {
-  for (const up of ['../../package.json', '../../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown }
-      if (pkg.name === 'writebehind' && typeof pkg.version === 'string') return pkg.version
-    } catch {
-      // not at this level: try the next
-    }
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name?: unknown; version?: unknown }
+    if (pkg.name === 'writebehind' && typeof pkg.version === 'string') return pkg.version
+  } catch {
+    // not found or not readable: say so below
   }
   return 'unknown'
 }

@@ -12,10 +12,10 @@
  * describeStoreConformance({ describe, it }, 'MyStore', async () => ({ store: new MyStore(), cleanup: () => drop() }))
  * ```
  *
- * Needs `fast-check` (a dev dependency of the project running it).
+ * The model-check case needs `fast-check` (a dev dependency of the project running it); it is
+ * loaded only when that case runs, so the rest of `writebehind/testing` works without it.
  */
 import assert from 'node:assert/strict'
-import fc from 'fast-check'
 import type { Store, StoreOp } from '../contracts/store.js'
 import { describeErrors } from './conformance-errors.js'
 import { describeMapped, type MappedStoreFactory } from './conformance-mapped.js'
@@ -290,6 +290,7 @@ function describeEdges(test: Case): void {
 
 function describeModelCheck(test: Case): void {
   test('random batches with redelivery and shuffled old batches end at "highest version wins"', async (store) => {
+    const fc = await loadFastCheck()
     let run = 0
     const opArb = fc.record({ key: fc.integer({ min: 0, max: 5 }), del: fc.boolean(), value: fc.oneof(fc.integer(), fc.string()) })
     const batchesArb = fc.array(fc.array(opArb, { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 8 })
@@ -307,6 +308,16 @@ function describeModelCheck(test: Case): void {
       { numRuns: 25 },
     )
   })
+}
+
+/** fast-check, imported on first use: `FakeClock` and the helpers must not need it. */
+async function loadFastCheck(): Promise<typeof import('fast-check')> {
+  try {
+    return await import('fast-check')
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') throw error
+    throw new Error('the conformance model check needs fast-check: install it as a dev dependency (npm install -D fast-check)', { cause: error })
+  }
 }
 
 interface ModelEntry {
