@@ -1,0 +1,103 @@
+/**
+ * The package as a stranger installs it: `npm pack` (which builds), the tarball installed into a
+ * scratch project that has no drivers and no fast-check, every subpath of `exports` imported
+ * from the built files by plain node (no tsx), a cache opened and flushed end to end, and the
+ * `writebehind` bin run. Packs a copy of the repo, so the repo's own dist/ is left alone.
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; exports: Record<string, unknown>; bin: Record<string, string> }
+const work = mkdtempSync(join(tmpdir(), 'wb-package-'))
+const app = join(work, 'app')
+
+function node(script: string): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, encoding: 'utf8', timeout: 60_000 })
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+describe('the packed package, installed into a scratch project', () => {
+  let files: string[] = []
+
+  before(() => {
+    const copy = join(work, 'repo')
+    for (const entry of ['package.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'src', 'bin']) {
+      cpSync(join(ROOT, entry), join(copy, entry), { recursive: true })
+    }
+    symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'))
+    const packed = execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: copy, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    const report = JSON.parse(packed.slice(packed.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>
+    files = report[0]?.files.map((f) => f.path) ?? []
+    const tarball = join(work, report[0]?.filename ?? 'missing.tgz')
+    mkdirSync(app)
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'scratch', version: '1.0.0', type: 'module', private: true }))
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', tarball], { cwd: app, stdio: 'pipe' })
+  })
+  after(() => rmSync(work, { recursive: true, force: true }))
+
+  it('ships the built files, the bin, README and LICENSE, and no tests, sources or sourcemaps', () => {
+    assert.ok(files.includes('LICENSE'))
+    assert.ok(files.includes('README.md'))
+    assert.ok(files.includes('dist/index.js'))
+    assert.ok(files.includes('dist/index.d.ts'))
+    assert.ok(files.includes(pkg.bin.writebehind?.replace(/^\.\//, '') ?? 'bin'))
+    const strays = files.filter((f) => f.startsWith('test/') || f.startsWith('src/') || f.endsWith('.map') || f.endsWith('.test.js'))
+    assert.deepEqual(strays, [])
+  })
+
+  it('has none of the optional peers installed: the scratch project is what a user starts from', () => {
+    const installed = readdirSync(join(app, 'node_modules'))
+    for (const peer of ['fast-check', 'pg', 'mysql2', 'better-sqlite3']) assert.equal(installed.includes(peer), false, peer)
+  })
+
+  it('imports every subpath of exports from the built files, without the drivers or fast-check', () => {
+    const subpaths = Object.keys(pkg.exports).map((p) => (p === '.' ? pkg.name : `${pkg.name}/${p.slice(2)}`))
+    assert.deepEqual(subpaths.sort(), ['writebehind', 'writebehind/mysql', 'writebehind/postgres', 'writebehind/sqlite', 'writebehind/testing'])
+    const expected: Record<string, string[]> = {
+      writebehind: ['WriteBehindCache', 'MemoryStore', 'StoreError', 'CacheClosedError', 'WriteSupersededError'],
+      'writebehind/sqlite': ['SqliteStore'],
+      'writebehind/postgres': ['PostgresStore'],
+      'writebehind/mysql': ['MySqlStore'],
+      'writebehind/testing': ['FakeClock', 'describeStoreConformance', 'seededRandom'],
+    }
+    for (const subpath of subpaths) {
+      const result = node(`const m = await import(${JSON.stringify(subpath)}); console.log(JSON.stringify(Object.keys(m)))`)
+      assert.equal(result.status, 0, `${subpath}: ${result.stderr}`)
+      const names = JSON.parse(result.stdout) as string[]
+      for (const name of expected[subpath] ?? []) assert.ok(names.includes(name), `${subpath} exports ${name}`)
+    }
+  })
+
+  it('opens a cache, writes, flushes and closes end to end from the tarball, on a FakeClock from writebehind/testing', () => {
+    const result = node(`
+      import { WriteBehindCache, MemoryStore } from 'writebehind'
+      import { FakeClock } from 'writebehind/testing'
+      const store = new MemoryStore()
+      const clock = new FakeClock()
+      const cache = await WriteBehindCache.open({ store, clock, warn: () => {} })
+      await cache.set('player:1', { score: 7 })
+      await cache.delete('player:2')
+      const flushing = cache.flush()
+      for (let i = 0; i < 20; i++) await clock.advance(100)
+      const report = await flushing
+      const closed = await cache.close()
+      console.log(JSON.stringify({ stored: [...store.snapshot()], deadLettered: report.deadLettered.length, drained: closed.drained }))
+    `)
+    assert.equal(result.status, 0, result.stderr)
+    assert.deepEqual(JSON.parse(result.stdout), { stored: [['player:1', { score: 7 }]], deadLettered: 0, drained: true })
+  })
+
+  it('installs a working writebehind bin', () => {
+    const bin = join(app, 'node_modules', '.bin', 'writebehind')
+    const result = spawnSync(bin, ['--help'], { cwd: app, encoding: 'utf8', timeout: 60_000 })
+    assert.equal(result.status, 0, result.stderr)
+    assert.match(result.stdout, /writebehind/)
+    assert.match(result.stdout, /inspect/)
+  })
+})
