@@ -5,6 +5,7 @@
  * an unknown one, the closest known name); commands print it with their usage and exit 64.
  */
 import { parseArgs as parseNodeArgs } from 'node:util'
+import { editDistance } from '../core/edit-distance.js'
 
 /** Thrown for bad command-line input; commands print it with their usage and exit `EXIT.USAGE`. */
 export class UsageError extends Error {
@@ -82,18 +83,6 @@ export function closest(name: string, known: readonly string[]): string | undefi
     if (distance <= 2 && (best === undefined || distance < best.distance)) best = { name: candidate, distance }
   }
   return best?.name
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1))
-    }
-    previous = current
-  }
-  return previous[b.length] as number
 }
 
 function convertString(name: string, spec: Extract<OptionSpec, { type: 'string' }>, raw: string): string {

@@ -5,6 +5,7 @@
  * types; plain JavaScript and configs built at run time get it here.
  */
 import type { AlertOptions, BacklogOptions, CacheOptions, FlushOptions, MemoryOptions, RetryOptions, WriteOptions } from './options.js'
+import { editDistance } from './edit-distance.js'
 
 type Names<T> = Record<keyof T, true>
 
@@ -95,7 +96,7 @@ function closest(given: string, candidates: readonly string[]): string | undefin
   for (const candidate of candidates) {
     const c = candidate.toLowerCase()
     const tail = c.slice(c.lastIndexOf('.') + 1)
-    let score = Math.min(distance(g, c), distance(last, tail) + (c === tail ? 0 : 0.5))
+    let score = Math.min(editDistance(g, c), editDistance(last, tail) + (c === tail ? 0 : 0.5))
     if (last.length >= 3 && (tail.startsWith(last) || last.startsWith(tail))) score = Math.min(score, 1)
     if (score < bestScore) {
       bestScore = score
@@ -103,18 +104,6 @@ function closest(given: string, candidates: readonly string[]): string | undefin
     }
   }
   return bestScore <= Math.max(2, Math.floor(last.length / 3)) ? best : undefined
-}
-
-function distance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i]
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min((row[j] as number) + 1, (next[j - 1] as number) + 1, (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1))
-    }
-    row = next
-  }
-  return row[b.length] as number
 }
 
 function describe(value: unknown): string {
