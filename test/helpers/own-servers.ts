@@ -22,7 +22,8 @@ export interface OwnServer {
   destroy(): Promise<void>
 }
 
-async function freePort(): Promise<number> {
+/** A free loopback port (nobody listens on it once this resolves). */
+export async function freePort(): Promise<number> {
   const server = net.createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as net.AddressInfo

@@ -8,7 +8,6 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -25,6 +24,7 @@ import { readLogView } from '../../src/log/log-reader.js'
 import { MemoryStore } from '../../src/stores/memory-store.js'
 import { snapshot } from '../helpers/dir-snapshot.js'
 import { OutageStore } from '../helpers/faulty-stores.js'
+import { freePort } from '../helpers/own-servers.js'
 import { MYSQL_URL, mysqlPool, PG_URL, pgPool, uniqueName } from '../helpers/store-servers.js'
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url))
@@ -57,15 +57,6 @@ async function leaveDirtyLog(dir: string): Promise<Map<string, { n: number; name
   const report = await cache.close()
   assert.equal(report.unflushed, 25)
   return expected
-}
-
-/** A loopback port nobody listens on. */
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 function letter(key: string, version: number): DeadLetter {
