@@ -11,23 +11,16 @@ import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { DeadLetterQueue, type DeadLetter } from '../../src/flush/dead-letters.js'
+import { runCaptured } from '../helpers/capture.js'
 
 type Run = (args: string[], out: NodeJS.WritableStream) => Promise<number>
 
 const BIN = fileURLToPath(new URL('../../bin/writebehind.js', import.meta.url))
 
 async function capture(run: Run, args: string[]): Promise<{ code: number; text: string }> {
-  let text = ''
-  const out = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      text += chunk.toString()
-      done()
-    },
-  })
-  return { code: await run(args, out), text }
+  return runCaptured(run, args)
 }
 
 async function command(name: string): Promise<Run> {

@@ -10,7 +10,6 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type mysql from 'mysql2/promise'
@@ -26,19 +25,12 @@ import { snapshot } from '../helpers/dir-snapshot.js'
 import { OutageStore } from '../helpers/faulty-stores.js'
 import { freePort } from '../helpers/own-servers.js'
 import { MYSQL_URL, mysqlPool, PG_URL, pgPool, uniqueName } from '../helpers/store-servers.js'
+import { runCaptured } from '../helpers/capture.js'
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url))
 
 async function cli(command: typeof recover, args: string[]): Promise<{ code: number; text: string }> {
-  let text = ''
-  const out = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      text += chunk.toString()
-      done()
-    },
-  })
-  const code = await command(args, out)
-  return { code, text }
+  return runCaptured(command, args)
 }
 
 /** Writes through a cache whose store is always down and closes at once: 25 keys stay in the log. */

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict'
 import { appendFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import { run, type Replayer } from '../../src/cli/commands/dlq.js'
 import { DeadLetterQueue, readDeadLetters, type DeadLetter } from '../../src/flush/dead-letters.js'
 import { DEAD_LETTER_FILE } from '../../src/flush/dead-letter-file.js'
 import { acquireLock, releaseLock, LOCK_FILE } from '../../src/log/lock.js'
+import { runCaptured } from '../helpers/capture.js'
 
 function letter(key: string, version: number): DeadLetter {
   return {
@@ -32,15 +32,7 @@ async function cli(...args: string[]): Promise<{ code: number; text: string }> {
 }
 
 async function cliWith(deps: Parameters<typeof run>[2], ...args: string[]): Promise<{ code: number; text: string }> {
-  let text = ''
-  const out = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      text += chunk.toString()
-      done()
-    },
-  })
-  const code = await run(args, out, deps)
-  return { code, text }
+  return runCaptured((a, out) => run(a, out, deps), args)
 }
 
 const keysLeft = async () => (await readDeadLetters(dir)).letters.map((l) => l.key)

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict'
 import { readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { Writable } from 'node:stream'
 import { describe, it } from 'node:test'
 import { crc32 } from 'node:zlib'
 import { run as verify } from '../../src/cli/commands/verify.js'
@@ -15,16 +14,10 @@ import { readCheckpoint } from '../../src/log/checkpoint.js'
 import { DirtyLog } from '../../src/log/dirty-log.js'
 import type { LogEvent } from '../../src/log/types.js'
 import { makeRecords, segmentPaths, tempDir } from './log-helpers.js'
+import { runCaptured } from '../helpers/capture.js'
 
 async function verifyCode(dir: string): Promise<{ code: number; text: string }> {
-  let text = ''
-  const out = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      text += chunk.toString()
-      done()
-    },
-  })
-  return { code: await verify([dir], out), text }
+  return runCaptured(verify, [dir])
 }
 
 /** 60 records over several 1 KiB segments; with `checkpointAt`, a checkpoint that deletes the segments below it. */

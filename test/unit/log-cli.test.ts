@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { Writable } from 'node:stream'
 import { describe, it } from 'node:test'
 import { run as inspect } from '../../src/cli/commands/inspect.js'
 import { run as verify } from '../../src/cli/commands/verify.js'
@@ -10,18 +9,11 @@ import { DirtyLog } from '../../src/log/dirty-log.js'
 import { isAlive } from '../../src/log/lock.js'
 import type { LogRecord } from '../../src/log/types.js'
 import { flipBit, makeRecords, recordOffsets, segmentPaths, tempDir, writeLog } from './log-helpers.js'
+import { runCaptured } from '../helpers/capture.js'
 
 /** Runs a command and captures what it prints. */
 async function capture(command: typeof inspect, args: string[]): Promise<{ code: number; text: string }> {
-  let text = ''
-  const out = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      text += chunk.toString()
-      done()
-    },
-  })
-  const code = await command(args, out)
-  return { code, text }
+  return runCaptured(command, args)
 }
 
 /** A closed log of several segments with a checkpoint at lowWater 40. */

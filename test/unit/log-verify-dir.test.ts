@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import { describe, it } from 'node:test'
 import { run as inspect } from '../../src/cli/commands/inspect.js'
 import { run as verify } from '../../src/cli/commands/verify.js'
@@ -15,16 +14,10 @@ import { DEAD_LETTER_FILE, encodeRecord, type DeadLetterRecord } from '../../src
 import { DeadLetterQueue } from '../../src/flush/dead-letters.js'
 import { DirtyLog } from '../../src/log/dirty-log.js'
 import { makeRecords, tempDir, writeLog } from './log-helpers.js'
+import { runCaptured } from '../helpers/capture.js'
 
 async function capture(command: typeof verify, args: string[]): Promise<{ code: number; text: string }> {
-  let text = ''
-  const out = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      text += chunk.toString()
-      done()
-    },
-  })
-  return { code: await command(args, out), text }
+  return runCaptured(command, args)
 }
 
 function letterLine(key: string, version: number): string {
