@@ -19,6 +19,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { Clock, TimerHandle } from '../contracts/clock.js'
 import type { BatchResult, LoadedEntry, Store, StoreOp } from '../contracts/store.js'
 import { isRetryable } from '../flush/retry.js'
+import { toError } from '../to-error.js'
 import { checkStore, type CliStore } from './store-spec.js'
 
 /** How often one key may fail (retryably) before any op was applied, before the guard trips. */
@@ -94,7 +95,7 @@ export class GuardedStore implements Store {
       return this.trip(checkError as Error)
     }
     if (this.appliedOps > 0) return
-    const cause = error instanceof Error ? error : new Error(String(error))
+    const cause = toError(error)
     // A thrown one-op batch, or a batch whose every op failed on its own, is what the cache dead-letters.
     const settles = failed === ops ? ops.length === 1 : failed.length === ops.length
     if (!isRetryable(error) && settles) return this.trip(cause)

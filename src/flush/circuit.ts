@@ -14,6 +14,7 @@
  */
 import type { Clock } from '../contracts/clock.js'
 import { isRetryable } from './retry.js'
+import { toError } from '../to-error.js'
 
 export interface CircuitOptions {
   /** Consecutive retryable failures that open the circuit. */
@@ -153,8 +154,4 @@ function validateOptions(options: CircuitOptions): void {
       throw new TypeError(`circuit ${name} must be a finite number >= 0, got ${String(value)}`)
     }
   }
-}
-
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error))
 }

@@ -21,6 +21,7 @@ import type { DeadLetter } from './dead-letters.js'
 import { fsyncDir } from '../log/checkpoint.js'
 import { REMEDY } from '../log/remedies.js'
 import { O_NOFOLLOW, openNewFile } from '../log/safe-files.js'
+import { toError } from '../to-error.js'
 
 export const DEAD_LETTER_FILE = 'dead-letters.log'
 export const FILE_MODE = 0o600
@@ -174,7 +175,7 @@ export class LogAppender {
       this.size += bytes.length
     } catch (error) {
       await this.handle.truncate(this.size).catch(() => {
-        this.broken = error instanceof Error ? error : new Error(String(error))
+        this.broken = toError(error)
       })
       throw error
     }

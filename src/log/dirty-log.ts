@@ -26,6 +26,7 @@
 import { fdatasync, fsync, fsyncSync, openSync, closeSync } from 'node:fs'
 import type { TimerHandle } from '../contracts/clock.js'
 import { CacheClosedError, DirectoryLockedError, LogFailedError } from '../errors.js'
+import { toError } from '../to-error.js'
 import { deleteSegments, readCheckpoint, removeCheckpointLeftovers, writeCheckpoint, type Checkpoint } from './checkpoint.js'
 import { acquireLock, type DirLock } from './lock.js'
 import { prepareLogDir } from './log-dir.js'
@@ -403,6 +404,6 @@ function attempt(fn: () => void, errors?: Error[]): void {
   try {
     fn()
   } catch (error) {
-    errors?.push(error instanceof Error ? error : new Error(String(error)))
+    errors?.push(toError(error))
   }
 }

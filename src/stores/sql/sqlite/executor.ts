@@ -5,6 +5,7 @@
  * transaction cannot interleave with another; prepared statements are cached by SQL text.
  */
 import { StoreError } from '../../../errors.js'
+import { toError } from '../../../to-error.js'
 import type { ExecResult, SqlExecutor, Statement } from '../sql-dialect.js'
 import type { SqlRow } from '../table-mapping.js'
 
@@ -68,7 +69,7 @@ export class SqliteExecutor implements SqlExecutor {
     opening.then(
       () => (this.openError = undefined),
       (error: unknown) => {
-        this.openError = error instanceof Error ? error : new Error(String(error))
+        this.openError = toError(error)
         if (this.opened === opening) this.opened = undefined
       },
     )
