@@ -17,6 +17,7 @@ import { open, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { LogFormatError } from '../errors.js'
+import { readU64, writeU64 } from './bytes.js'
 import { REMEDY } from './remedies.js'
 import { openNewFile, unlinkIfPresentSync } from './safe-files.js'
 import type { LogEvent } from './types.js'
@@ -27,7 +28,6 @@ const MAGIC = 0x50434257 // 'WBCP' read as a little-endian u32
 const FORMAT_VERSION = 2
 /** Size by format version. */
 const BYTES: Readonly<Record<number, number>> = { 1: 28, 2: 36 }
-const TWO_32 = 4294967296
 
 export interface Checkpoint {
   readonly lowWater: number
@@ -126,14 +126,4 @@ function encodeCheckpoint(checkpoint: Checkpoint): Buffer {
   writeU64(buf, 24, checkpoint.firstSegment ?? 0)
   buf.writeUInt32LE(crc32(buf.subarray(0, 32)), 32)
   return buf
-}
-
-function writeU64(buf: Buffer, offset: number, value: number): void {
-  buf.writeUInt32LE(value >>> 0, offset)
-  buf.writeUInt32LE(Math.floor(value / TWO_32), offset + 4)
-}
-
-function readU64(buf: Buffer, offset: number): number | undefined {
-  const high = buf.readUInt32LE(offset + 4)
-  return high > 0x1fffff ? undefined : high * TWO_32 + buf.readUInt32LE(offset)
 }

@@ -23,6 +23,7 @@
  * torn writes and bit flips within one record both detect every 1-3 bit error; CRC32C's edge is
  * on long bursts, which the length check and torn-tail rules already bound.
  */
+import { isAllZero, readU64, writeU64 } from './bytes.js'
 import { crc32 } from './crc32.js'
 import type { LogRecord } from './types.js'
 
@@ -37,15 +38,13 @@ const BODY_FIXED_BYTES = 13
 export const MAX_BODY_BYTES = 0x40000000
 const TYPE_SET = 1
 const TYPE_DELETE = 2
-const TWO_32 = 4294967296
 
 /** The header of a segment whose predecessor is `prevBytes` long (0 when it has none). */
 export function segmentHeader(prevBytes: number): Buffer {
   const header = Buffer.alloc(SEGMENT_HEADER_BYTES)
   header.writeUInt32LE(SEGMENT_MAGIC, 0)
   header[4] = FORMAT_VERSION
-  header.writeUInt32LE(prevBytes >>> 0, 8)
-  header.writeUInt32LE(Math.floor(prevBytes / TWO_32), 12)
+  writeU64(header, 8, prevBytes)
   header.writeUInt32LE(crc32(header, 0, 16), 16)
   return header
 }
@@ -62,8 +61,7 @@ export function maxEncodedBytes(record: LogRecord): number {
 export function encodeRecord(buf: Buffer, offset: number, record: LogRecord): number {
   const body = offset + FRAME_HEADER_BYTES
   buf[body] = record.kind === 'delete' ? TYPE_DELETE : TYPE_SET
-  buf.writeUInt32LE(record.version >>> 0, body + 1)
-  buf.writeUInt32LE(Math.floor(record.version / TWO_32), body + 5)
+  writeU64(buf, body + 1, record.version)
   const keyStart = body + BODY_FIXED_BYTES
   const keyLen = buf.write(record.key, keyStart, 'utf8')
   buf.writeUInt32LE(keyLen, body + 9)
@@ -100,18 +98,18 @@ export type SegmentHeaderCheck =
 export function checkSegmentHeader(buf: Buffer): SegmentHeaderCheck {
   const fixed = segmentHeader(0).subarray(0, 8)
   if (buf.length < SEGMENT_HEADER_BYTES) {
-    const isPrefix = buf.subarray(0, 8).equals(fixed.subarray(0, Math.min(8, buf.length))) || isZero(buf, 0)
+    const isPrefix = buf.subarray(0, 8).equals(fixed.subarray(0, Math.min(8, buf.length))) || isAllZero(buf, 0)
     return isPrefix ? { kind: 'torn', reason: 'segment header cut short' } : { kind: 'format', reason: 'not a writebehind log segment (bad magic)' }
   }
   if (buf.readUInt32LE(0) !== SEGMENT_MAGIC) {
-    if (isZero(buf, 0)) return { kind: 'torn', reason: 'zero-filled segment' }
+    if (isAllZero(buf, 0)) return { kind: 'torn', reason: 'zero-filled segment' }
     return { kind: 'format', reason: 'not a writebehind log segment (bad magic)' }
   }
   if (buf[4] !== FORMAT_VERSION) return { kind: 'format', reason: `unknown log format version ${buf[4]} (this build reads ${FORMAT_VERSION})` }
   if (crc32(buf, 0, 16) !== buf.readUInt32LE(16)) return { kind: 'corrupt', reason: 'segment header checksum mismatch' }
-  const high = buf.readUInt32LE(12)
-  if (high > 0x1fffff) return { kind: 'corrupt', reason: 'segment header prevBytes out of range' }
-  return { kind: 'valid', prevBytes: high * TWO_32 + buf.readUInt32LE(8) }
+  const prevBytes = readU64(buf, 8)
+  if (prevBytes === undefined) return { kind: 'corrupt', reason: 'segment header prevBytes out of range' }
+  return { kind: 'valid', prevBytes }
 }
 
 /**
@@ -149,7 +147,7 @@ function decodeAt(buf: Buffer, offset: number, afterVersion: number): Decoded {
   if (remaining < FRAME_HEADER_BYTES) return tornOrZero(buf, offset, 'record header cut short')
   const len = buf.readUInt32LE(offset)
   if ((len ^ buf.readUInt32LE(offset + 4)) !== -1) {
-    return isZero(buf, offset) ? torn(offset, 'zero-filled tail') : corrupt(offset, 'bad record length field')
+    return isAllZero(buf, offset) ? torn(offset, 'zero-filled tail') : corrupt(offset, 'bad record length field')
   }
   if (len < BODY_FIXED_BYTES || len > MAX_BODY_BYTES) return corrupt(offset, `impossible record length ${len}`)
   const body = offset + FRAME_HEADER_BYTES
@@ -162,10 +160,9 @@ function decodeAt(buf: Buffer, offset: number, afterVersion: number): Decoded {
 /** Decodes a body whose checksum matched; still validates every field. */
 function decodeBody(buf: Buffer, offset: number, body: number, end: number, afterVersion: number): Decoded {
   const type = buf[body]
-  const high = buf.readUInt32LE(body + 5)
   if (type !== TYPE_SET && type !== TYPE_DELETE) return corrupt(offset, `unknown record type ${type}`)
-  if (high > 0x1fffff) return corrupt(offset, 'version above Number.MAX_SAFE_INTEGER')
-  const version = high * TWO_32 + buf.readUInt32LE(body + 1)
+  const version = readU64(buf, body + 1)
+  if (version === undefined) return corrupt(offset, 'version above Number.MAX_SAFE_INTEGER')
   if (version <= afterVersion) return corrupt(offset, `version ${version} not above the previous ${afterVersion}`)
   const keyStart = body + BODY_FIXED_BYTES
   const keyEnd = keyStart + buf.readUInt32LE(body + 9)
@@ -177,7 +174,7 @@ function decodeBody(buf: Buffer, offset: number, body: number, end: number, afte
 }
 
 function tornOrZero(buf: Buffer, offset: number, reason: string): ScanProblem {
-  return torn(offset, isZero(buf, offset) && buf.length > offset ? 'zero-filled tail' : reason)
+  return torn(offset, isAllZero(buf, offset) && buf.length > offset ? 'zero-filled tail' : reason)
 }
 
 function torn(offset: number, reason: string): ScanProblem {
@@ -186,10 +183,4 @@ function torn(offset: number, reason: string): ScanProblem {
 
 function corrupt(offset: number, reason: string): ScanProblem {
   return { offset, kind: 'corrupt', reason }
-}
-
-/** True when every byte from `offset` to the end is zero (a file extended but never written). */
-function isZero(buf: Buffer, offset: number): boolean {
-  for (let i = offset; i < buf.length; i++) if (buf[i] !== 0) return false
-  return true
 }

@@ -7,6 +7,7 @@
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { LogFormatError } from '../errors.js'
+import { isAllZero } from './bytes.js'
 import { readFileOf } from './checkpoint.js'
 import { REMEDY } from './remedies.js'
 import { checkSegmentHeader, FRAME_HEADER_BYTES, MAX_BODY_BYTES, scanRecords, SEGMENT_HEADER_BYTES } from './record.js'
@@ -120,11 +121,6 @@ function frameBytes(buf: Buffer, offset: number): number | undefined {
   const len = buf.readUInt32LE(offset)
   const intact = (len ^ buf.readUInt32LE(offset + 4)) === -1 && len <= MAX_BODY_BYTES && len > 0
   return intact ? FRAME_HEADER_BYTES + len : undefined
-}
-
-function isAllZero(buf: Buffer, offset: number): boolean {
-  for (let i = offset; i < buf.length; i++) if (buf[i] !== 0) return false
-  return true
 }
 
 /**
