@@ -8,14 +8,13 @@ import type { ChunkLimits } from '../statements.js'
 import { chunk } from '../statements.js'
 import { classifyPostgres } from '../error-classes.js'
 import { quoteWith } from '../identifiers.js'
+import { onConflict, onConflictUpsert, UPSERT_ALIAS } from '../on-conflict.js'
 import type { ResolvedTable } from '../table-mapping.js'
 
 /** How the built-in table's batches are sent: UNNEST arrays, or multi-row VALUES. */
 export type PostgresBatchPath = 'unnest' | 'values'
 
 const quote = quoteWith('"')
-const ALIAS = '"wb_t"'
-
 
 /** The PostgreSQL dialect; `batchPath` picks the built-in table's upsert form. */
 export function postgresDialect(batchPath: PostgresBatchPath): SqlDialect {
@@ -27,7 +26,7 @@ export function postgresDialect(batchPath: PostgresBatchPath): SqlDialect {
     bool: (value) => value,
     now: 'now()',
     createTable,
-    upsert: (name, table, columns, source) => `INSERT INTO ${name} AS ${ALIAS} (${columns.join(', ')}) ${source} ${onConflict(table, columns)}`,
+    upsert: onConflictUpsert(quote),
     valueAsText: (column) => `${column}::text`,
     olderThan: (column, n) => `${column} < now() - ($${n}::float8 * interval '1 millisecond')`,
     fenced: (result, rows) => Math.max(0, rows - result.rowCount),
@@ -46,25 +45,13 @@ function createTable(name: string, table: ResolvedTable): string[] {
   ]
 }
 
-/** `ON CONFLICT (keys) DO UPDATE SET every other column`, fenced when the table has a version. */
-function onConflict(table: ResolvedTable, columns: readonly string[]): string {
-  const keys = table.keyColumns.map(quote).join(', ')
-  const set = columns
-    .slice(table.keyColumns.length)
-    .map((c) => `${c} = EXCLUDED.${c}`)
-    .join(', ')
-  const version = table.versionColumn === undefined ? undefined : quote(table.versionColumn)
-  const fence = version === undefined ? '' : ` WHERE ${ALIAS}.${version} < EXCLUDED.${version}`
-  return `ON CONFLICT (${keys}) DO UPDATE SET ${set}${fence}`
-}
-
 /** The built-in table's upsert as four arrays: one statement text, whatever the batch size. */
 function unnestUpsert(name: string, table: ResolvedTable, rows: readonly PreparedRow[], limits: ChunkLimits): Statement[] {
   const columns = ['"key"', '"value"', '"version"', '"deleted"', '"updated_at"']
   const text =
-    `INSERT INTO ${name} AS ${ALIAS} (${columns.join(', ')}) ` +
+    `INSERT INTO ${name} AS ${UPSERT_ALIAS} (${columns.join(', ')}) ` +
     'SELECT k, v, n, d, now() FROM unnest($1::text[], $2::jsonb[], $3::bigint[], $4::boolean[]) AS u(k, v, n, d) ' +
-    onConflict(table, columns)
+    onConflict(table, columns, quote)
   return chunk(rows, limits, 0, Infinity).map((part) => {
     const keys: unknown[] = []
     const values: unknown[] = []

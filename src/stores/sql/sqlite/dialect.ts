@@ -1,17 +1,16 @@
 /**
  * SQLite SQL for the core: the same `ON CONFLICT ... DO UPDATE ... WHERE version < excluded.version`
- * as PostgreSQL, a TEXT-valued WITHOUT ROWID default table, 1/0 booleans, millisecond ISO-style
+ * as PostgreSQL (on-conflict.ts), a TEXT-valued WITHOUT ROWID default table, 1/0 booleans, millisecond ISO-style
  * `updated_at`, and retry classification by SQLite result code (busy/locked/IO: retry).
  */
 import type { SqlDialect } from '../sql-dialect.js'
 import { classifySqlite } from '../error-classes.js'
 import { quoteWith } from '../identifiers.js'
+import { onConflictUpsert } from '../on-conflict.js'
 import type { ResolvedTable } from '../table-mapping.js'
 
 const quote = quoteWith('"')
-const ALIAS = '"wb_t"'
 const NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
-
 
 export const sqliteDialect: SqlDialect = {
   label: 'SQLite',
@@ -22,7 +21,7 @@ export const sqliteDialect: SqlDialect = {
   bool: (value) => (value ? 1 : 0),
   now: NOW,
   createTable,
-  upsert: (name, table, columns, source) => `INSERT INTO ${name} AS ${ALIAS} (${columns.join(', ')}) ${source} ${onConflict(table, columns)}`,
+  upsert: onConflictUpsert(quote),
   valueAsText: (column) => column,
   olderThan: (column) => `${column} < strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || (? / 1000.0) || ' seconds')`,
   fenced: (result, rows) => Math.max(0, rows - result.rowCount),
@@ -41,16 +40,6 @@ function createTable(name: string, table: ResolvedTable): string[] {
       `"deleted" INTEGER NOT NULL DEFAULT 0, "updated_at" TEXT NOT NULL DEFAULT (${NOW})) WITHOUT ROWID`,
     `CREATE INDEX IF NOT EXISTS ${index} ON ${quote(tableOnly)} ("updated_at") WHERE "deleted"`,
   ]
-}
-
-function onConflict(table: ResolvedTable, columns: readonly string[]): string {
-  const set = columns
-    .slice(table.keyColumns.length)
-    .map((c) => `${c} = excluded.${c}`)
-    .join(', ')
-  const version = table.versionColumn === undefined ? undefined : quote(table.versionColumn)
-  const fence = version === undefined ? '' : ` WHERE ${ALIAS}.${version} < excluded.${version}`
-  return `ON CONFLICT (${table.keyColumns.map(quote).join(', ')}) DO UPDATE SET ${set}${fence}`
 }
 
 /** True when a retry can help: the failure hits the whole store (see error-classes.ts). */
