@@ -13,7 +13,7 @@
  */
 import { stat } from 'node:fs/promises'
 import { acquireLock, releaseLock } from '../../log/lock.js'
-import { DeadLetterQueue, deadLetterMatcher, readDeadLetters, type DeadLetter, type DeadLetterFilter, type DeadLetterRef } from '../../flush/dead-letters.js'
+import { DeadLetterQueue, deadLetterMatcher, readDeadLetters, type DeadLetter, type DeadLetterFilter } from '../../flush/dead-letters.js'
 import { onlyOptions, parseArgs, stringOption, stringsOption, UsageError, type ParsedArgs } from '../args.js'
 import { CliError, EXIT, exitCodeFor } from '../exit-codes.js'
 import { GuardedStore, TripwireClock } from '../store-guard.js'
@@ -21,20 +21,6 @@ import { checkStore, openStore, storeChoice, type CliStore } from '../store-spec
 import { DLQ_OPTIONS, DLQ_USAGE } from '../usage.js'
 
 export const USAGE = DLQ_USAGE
-
-/** What a replay reports: the letters the store accepted (they leave the queue); the rest stay. */
-export interface ReplayOutcome {
-  replayed: readonly DeadLetterRef[]
-}
-
-/** Writes dead letters to a store again (versioned, so an older letter cannot win over newer data). */
-export type Replayer = (letters: readonly DeadLetter[]) => Promise<ReplayOutcome>
-
-/** What the CLI needs from the rest of the program; `createReplayer` is wired by the engine owner. */
-export interface DlqDeps {
-  /** Builds a replayer writing to the given store (`--store`). Without it `dlq replay` is unavailable. */
-  createReplayer?: (options: { store: string }) => Promise<Replayer>
-}
 
 const STORE_FLAGS = ['store', 'table', 'create-table', 'config']
 
@@ -46,7 +32,7 @@ interface Parsed {
 }
 
 /** Runs `dlq <args>` (the arguments after `dlq`), writing to `out`. Resolves with the exit code. */
-export async function run(args: string[], out: NodeJS.WritableStream, deps: DlqDeps = {}): Promise<number> {
+export async function run(args: string[], out: NodeJS.WritableStream): Promise<number> {
   let parsed: Parsed | undefined
   try {
     parsed = parse(args)
@@ -63,7 +49,7 @@ export async function run(args: string[], out: NodeJS.WritableStream, deps: DlqD
     await requireDir(parsed.dir)
     if (parsed.command === 'list') return await list(parsed, out)
     if (parsed.command === 'drop') return await drop(parsed, out)
-    return await replayCommand(parsed, out, deps)
+    return await replayCommand(parsed, out)
   } catch (error) {
     const usage = error instanceof UsageError || (error instanceof CliError && error.exitCode === EXIT.USAGE)
     out.write(`error: ${error instanceof Error ? error.message : String(error)}\n${usage ? `\n${USAGE}` : ''}`)
@@ -171,17 +157,13 @@ async function withQueue<T>(dir: string, use: (queue: DeadLetterQueue) => Promis
   }
 }
 
-async function replayCommand(parsed: Parsed, out: NodeJS.WritableStream, deps: DlqDeps): Promise<number> {
+async function replayCommand(parsed: Parsed, out: NodeJS.WritableStream): Promise<number> {
   const a = parsed.args
   const choice = storeChoice(
     { store: stringOption(a, 'store'), table: stringOption(a, 'table'), config: stringOption(a, 'config'), createTable: a.options['create-table'] === true },
     'dlq replay',
   )
   const filter = selection(parsed, false)
-  if (deps.createReplayer !== undefined) {
-    const replayer = await deps.createReplayer({ store: choice.store ?? (choice.config as string) })
-    return replayDeadLetters(parsed.dir, filter, replayer, out)
-  }
   const opened = await openStore(choice)
   try {
     await checkStore(opened)
@@ -192,10 +174,10 @@ async function replayCommand(parsed: Parsed, out: NodeJS.WritableStream, deps: D
 }
 
 /**
- * The default replay: opens a cache on the dir with the store (this takes the dir's lock and
- * replays the dirty log first, so a newer write of a key wins over its dead letter), replays the
- * selected letters with their original versions, and closes. The store is guarded: when it fails
- * every write alike the run stops with every letter (and its error) as it was.
+ * Opens a cache on the dir with the store (this takes the dir's lock and replays the dirty log
+ * first, so a newer write of a key wins over its dead letter), replays the selected letters with
+ * their original versions, and closes. The store is guarded: when it fails every write alike the
+ * run stops with every letter (and its error) as it was.
  */
 async function replayThroughCache(dir: string, opened: CliStore, filter: DeadLetterFilter | undefined, out: NodeJS.WritableStream): Promise<number> {
   const { WriteBehindCache } = await import('../../core/write-behind-cache.js')
@@ -224,23 +206,6 @@ async function replayThroughCache(dir: string, opened: CliStore, filter: DeadLet
   }
   out.write(`Replayed ${plural(report.replayed)}; ${report.superseded} superseded by newer writes; ${report.failed} failed again (still in the queue).\n`)
   return report.failed > 0 || report.busy > 0 ? EXIT.NEGATIVE : EXIT.OK
-}
-
-/**
- * ENGINE HOOK — replays the selected dead letters of `dir` through `replay` and removes from the
- * queue exactly the ones it reports as replayed (durably), under the directory lock. The cache
- * engine provides `replay` (write each letter to the store with its original version, so fencing
- * keeps newer data); the CLI gets it through `DlqDeps.createReplayer`. Resolves with an exit code.
- */
-export async function replayDeadLetters(dir: string, filter: DeadLetterFilter | undefined, replay: Replayer, out: NodeJS.WritableStream): Promise<number> {
-  const { tried, replayed } = await withQueue(dir, async (queue) => {
-    const letters = queue.list(filter)
-    const outcome = letters.length === 0 ? { replayed: [] } : await replay(letters)
-    await queue.remove(outcome.replayed)
-    return { tried: letters.length, replayed: outcome.replayed.length }
-  })
-  out.write(`Replayed ${plural(replayed)} of ${tried}.${replayed < tried ? ' The rest stay in the queue.' : ''}\n`)
-  return replayed < tried ? EXIT.NEGATIVE : EXIT.OK
 }
 
 function plural(n: number): string {
