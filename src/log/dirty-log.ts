@@ -9,14 +9,13 @@
  * fdatasync round; while a round runs, new callers queue for the next one, which starts as soon
  * as it ends (classic group commit). fsync is async, so the event loop keeps serving while the disk works.
  *
- * The write is scheduled in a microtask, not with setImmediate. bench/log.bench.ts (interleaved,
- * 74-byte records, 2-core VM): one sequential `append + await written()` writer ran 402k/s with
- * microtask vs 245k/s with setImmediate (2.35 vs 3.78 CPU µs per record: no event-loop turn per
- * record); with 256 concurrent writers both ran ~1.8M/s at 256 records per write (their
- * continuations all run before the scheduled microtask, so grouping is the same); `synced()`
- * rates were within noise of each other.
+ * The write is scheduled in a microtask, not with setImmediate: a sequential `append + await
+ * written()` writer then pays no event-loop turn per record, and concurrent writers group just as
+ * well (their continuations all run before the scheduled microtask). bench/log.bench.ts runs both
+ * schedulings side by side.
  * Writes use a raw fd and `writeSync` (see segment-writer.ts); fdatasync is the async form, which
- * measured no slower than a blocking fdatasyncSync loop for one writer and keeps the loop free.
+ * keeps the loop free and costs one writer no more than a blocking fdatasyncSync loop (the same
+ * benchmark compares the two).
  *
  * Failure is sticky: after a write or fsync error every pending and later promise rejects with
  * `LogFailedError` (retrying an fsync after EIO can report success for lost pages). The `failed`

@@ -2,8 +2,8 @@
  * The active segment: a raw fd and a growing, reused append buffer. `append` only encodes into the
  * buffer (no syscall, no allocation beyond a CRC view); `writeOut` hands the whole buffer to the
  * OS in one `writeSync` (looping on short writes). Raw fds and `writeSync` rather than streams or
- * `fs.write`: measured on the dev box, an async `fs.write` round trip through the thread pool caps
- * a sequential writer at ~33k writes/s, while `writeSync` of a page-cache write does ~650k/s.
+ * `fs.write`: an async `fs.write` is a round trip through the thread pool, which caps a sequential
+ * writer far below what a `writeSync` into the page cache does.
  * fdatasync is the caller's business (it is slow, so it runs async; see dirty-log.ts).
  */
 import { closeSync, fdatasyncSync, ftruncateSync, openSync, writeSync } from 'node:fs'
