@@ -1,6 +1,6 @@
 /**
- * A clock reading cheap enough for the write path. `Date.now()` costs tens of nanoseconds here
- * (far more on some virtual machines), a large share of a cached write, so dirty-since times are
+ * A clock reading cheap enough for the write path. A `Date.now()` call is a large share of a
+ * cached write (larger still on some virtual machines), so dirty-since times are
  * read through this: a reading is reused for up to 64 calls within one macrotask, and never across
  * one (a write after idle time always reads the clock afresh). In a tight loop of writes the error
  * is the time of 64 writes, microseconds; it only ever makes an entry look older, which flushes it

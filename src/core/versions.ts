@@ -1,6 +1,6 @@
 /**
  * Issues write versions: unique, increasing, and never below anything issued before, across
- * restarts too (ARCHITECTURE.md invariant 8). Versions count up from a floor of
+ * restarts too (the README's invariant 8). Versions count up from a floor of
  * `max(recovered high-water mark, now_ms * 1000)`, a microsecond-scaled clock reading that is
  * raised again on every flush tick (`catchUp`), so versions track the clock without reading it on
  * every write. After a restart the floor is the highest version recovered from the log and
