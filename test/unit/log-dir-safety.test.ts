@@ -12,7 +12,7 @@ import { rewriteLog } from '../../src/flush/dead-letter-file.js'
 import { InvalidDirectoryError } from '../../src/errors.js'
 import { DirtyLog } from '../../src/log/dirty-log.js'
 import { directoryError } from '../../src/log/log-dir.js'
-import { tempDir } from './log-helpers.js'
+import { chattrWorks, tempDir } from './log-helpers.js'
 
 /** A file outside the log dir that a planted symlink points at, with content that must survive. */
 function victim(): string {
@@ -153,14 +153,3 @@ describe('a dir that cannot hold a log', () => {
     assert.equal(directoryError('/x', Object.assign(new Error('io'), { code: 'EIO' })), undefined)
   })
 })
-
-function chattrWorks(): boolean {
-  const dir = tempDir('chattr-probe')
-  try {
-    execFileSync('chattr', ['+i', dir], { stdio: 'ignore' })
-    execFileSync('chattr', ['-i', dir], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}

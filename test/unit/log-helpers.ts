@@ -1,7 +1,9 @@
 /**
- * Shared helpers for the dirty-log tests: temp dirs, varied records, frame offsets in a segment,
- * and copying a log directory with segments cut short (a simulated crash or power loss).
+ * Shared helpers for the dirty-log tests: temp dirs, whether `chattr +i` works, varied records,
+ * frame offsets in a segment, and copying a log directory with segments cut short (a simulated
+ * crash or power loss).
  */
+import { execFileSync } from 'node:child_process'
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,6 +23,18 @@ export function tempDir(label = 'log'): string {
   const dir = mkdtempSync(join(tmpdir(), `wb-${label}-`))
   made.push(dir)
   return dir
+}
+
+/** Whether `chattr +i` works here (ext4 and root). */
+export function chattrWorks(): boolean {
+  const dir = tempDir('chattr-probe')
+  try {
+    execFileSync('chattr', ['+i', dir], { stdio: 'ignore' })
+    execFileSync('chattr', ['-i', dir], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
 }
 
 const KEYS = ['a', 'κλειδί', '键', '🔑-emoji', 'user:42', 'x'.repeat(300)]

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, it } from 'node:test'
 import { DirectoryLockedError } from '../../src/index.js'
 import { DirtyLog } from '../../src/log/dirty-log.js'
-import { tempDir } from './log-helpers.js'
+import { chattrWorks, tempDir } from './log-helpers.js'
 
 const logModule = fileURLToPath(new URL('../../src/log/dirty-log.ts', import.meta.url))
 const linux = process.platform === 'linux'
@@ -170,15 +170,3 @@ describe('directory lock in one process', () => {
     await again.close()
   })
 })
-
-/** Whether `chattr +i` works here (ext4 and root). */
-function chattrWorks(): boolean {
-  const dir = tempDir('chattr-probe')
-  try {
-    execFileSync('chattr', ['+i', dir], { stdio: 'ignore' })
-    execFileSync('chattr', ['-i', dir], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
