@@ -1,14 +1,21 @@
-/** Runs a CLI command in-process and captures what it prints: `{ code, text }`. */
+/** Captures what a CLI command prints: a stream that keeps its text, and in-process runs as `{ code, text }`. */
 import { Writable } from 'node:stream'
 
-export async function runCaptured(run: (args: string[], out: Writable) => Promise<number>, args: string[]): Promise<{ code: number; text: string }> {
-  let text = ''
-  const out = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      text += chunk.toString()
+/** A stream that keeps what is written to it. */
+export function capture(): Writable & { text: () => string } {
+  const chunks: string[] = []
+  const stream = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      chunks.push(chunk.toString())
       done()
     },
   })
+  return Object.assign(stream, { text: () => chunks.join('') })
+}
+
+/** Runs a CLI command in-process and captures what it prints: `{ code, text }`. */
+export async function runCaptured(run: (args: string[], out: Writable) => Promise<number>, args: string[]): Promise<{ code: number; text: string }> {
+  const out = capture()
   const code = await run(args, out)
-  return { code, text }
+  return { code, text: out.text() }
 }

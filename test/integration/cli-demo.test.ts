@@ -8,7 +8,6 @@ import { spawnSync } from 'node:child_process'
 import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { run } from '../../src/cli/commands/demo.js'
@@ -20,20 +19,10 @@ import { LatencyHistogram } from '../../src/cli/latency.js'
 import { ZipfSampler } from '../../src/cli/zipf.js'
 import { ProgressLine, progressBar } from '../../src/cli/progress.js'
 import { FakeClock } from '../../src/testing/fake-clock.js'
+import { capture } from '../helpers/capture.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const BIN = join(ROOT, 'bin', 'writebehind.js')
-
-function capture(): Writable & { text: () => string } {
-  const chunks: string[] = []
-  const stream = new Writable({
-    write(chunk: Buffer | string, _encoding, done) {
-      chunks.push(chunk.toString())
-      done()
-    },
-  })
-  return Object.assign(stream, { text: () => chunks.join('') })
-}
 
 async function withTemp(use: (root: string) => Promise<void>): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'wb-cli-demo-'))

@@ -11,27 +11,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { run } from '../../src/cli/commands/recover.js'
 import { systemClock } from '../../src/contracts/clock.js'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { MemoryStore } from '../../src/stores/memory-store.js'
+import { capture } from '../helpers/capture.js'
 import { snapshot } from '../helpers/dir-snapshot.js'
 import { OutageStore } from '../helpers/faulty-stores.js'
-
-/** A stream that keeps what is written to it. */
-function capture(): Writable & { text: () => string } {
-  const chunks: string[] = []
-  const stream = new Writable({
-    write(chunk: Buffer | string, _encoding, done) {
-      chunks.push(chunk.toString())
-      done()
-    },
-  })
-  return Object.assign(stream, { text: () => chunks.join('') })
-}
 
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'wb-cli-recover-'))
