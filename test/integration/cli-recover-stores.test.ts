@@ -16,13 +16,10 @@ import type mysql from 'mysql2/promise'
 import type pg from 'pg'
 import { run as dlq } from '../../src/cli/commands/dlq.js'
 import { run as recover } from '../../src/cli/commands/recover.js'
-import { systemClock } from '../../src/contracts/clock.js'
-import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { DeadLetterQueue, readDeadLetters, type DeadLetter } from '../../src/flush/dead-letters.js'
 import { readLogView } from '../../src/log/log-reader.js'
-import { MemoryStore } from '../../src/stores/memory-store.js'
 import { snapshot } from '../helpers/dir-snapshot.js'
-import { OutageStore } from '../helpers/faulty-stores.js'
+import { leaveDirtyLog } from '../helpers/dirty-dir.js'
 import { freePort } from '../helpers/own-servers.js'
 import { MYSQL_URL, mysqlPool, PG_URL, pgPool, uniqueName } from '../helpers/store-servers.js'
 import { runCaptured } from '../helpers/capture.js'
@@ -31,24 +28,6 @@ const SRC = fileURLToPath(new URL('../../src/', import.meta.url))
 
 async function cli(command: typeof recover, args: string[]): Promise<{ code: number; text: string }> {
   return runCaptured(command, args)
-}
-
-/** Writes through a cache whose store is always down and closes at once: 25 keys stay in the log. */
-async function leaveDirtyLog(dir: string): Promise<Map<string, { n: number; name: string } | undefined>> {
-  const store = new OutageStore(new MemoryStore(), systemClock, { from: 0, to: Number.POSITIVE_INFINITY })
-  const cache = await WriteBehindCache.open({ store, dir, durability: 'log', closeTimeoutMs: 0, flush: { intervalMs: 60_000 }, retry: { maxAttempts: 1000, baseDelayMs: 60_000 } })
-  const expected = new Map<string, { n: number; name: string } | undefined>()
-  for (let i = 0; i < 40; i++) {
-    const key = `user:${i % 25}`
-    const value = { n: i, name: `player ${i}` }
-    await cache.set(key, value)
-    expected.set(key, value)
-  }
-  await cache.delete('user:3')
-  expected.set('user:3', undefined)
-  const report = await cache.close()
-  assert.equal(report.unflushed, 25)
-  return expected
 }
 
 function letter(key: string, version: number): DeadLetter {

@@ -14,12 +14,9 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { run } from '../../src/cli/commands/recover.js'
-import { systemClock } from '../../src/contracts/clock.js'
-import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
-import { MemoryStore } from '../../src/stores/memory-store.js'
 import { capture } from '../helpers/capture.js'
 import { snapshot } from '../helpers/dir-snapshot.js'
-import { OutageStore } from '../helpers/faulty-stores.js'
+import { leaveDirtyLog } from '../helpers/dirty-dir.js'
 
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'wb-cli-recover-'))
@@ -39,36 +36,6 @@ function readRows(path: string, table = 'writebehind_entries'): Map<string, Row>
   } finally {
     db.close()
   }
-}
-
-/**
- * Writes through a cache whose store is always down, then closes it at once: nothing reaches a
- * store, everything stays in the log. Returns the last value per key (undefined = deleted).
- */
-async function leaveDirtyLog(dir: string): Promise<Map<string, unknown>> {
-  const store = new OutageStore(new MemoryStore(), systemClock, { from: 0, to: Number.POSITIVE_INFINITY })
-  const cache = await WriteBehindCache.open({
-    store,
-    dir,
-    durability: 'log',
-    closeTimeoutMs: 0,
-    flush: { intervalMs: 60_000 },
-    retry: { maxAttempts: 1000, baseDelayMs: 60_000 },
-  })
-  const expected = new Map<string, unknown>()
-  for (let i = 0; i < 40; i++) {
-    const key = `user:${i % 25}`
-    const value = { n: i, name: `player ${i}` }
-    await cache.set(key, value)
-    expected.set(key, value)
-  }
-  await cache.delete('user:3')
-  expected.set('user:3', undefined)
-  const report = await cache.close()
-  assert.equal(report.drained, false, 'the failing store must leave writes unflushed')
-  assert.equal(report.safeInLog, true)
-  assert.equal(report.unflushed, 25)
-  return expected
 }
 
 function assertStoreHolds(dbPath: string, expected: Map<string, unknown>, table?: string): void {
