@@ -47,8 +47,8 @@ export interface DirtyLogOptions {
   /** Receives truncations, segment deletions and the failure of a write or fsync. */
   onEvent?: (e: LogEvent) => void
   /**
-   * When the fs write for a turn's appends runs: in a microtask (`microtask`, the default, faster
-   * for a sequential writer and as good for concurrent ones: bench/log.bench.ts) or `immediate`.
+   * When the fs write for a turn's appends runs: in a microtask (`microtask`, the default, fastest
+   * for a sequential writer and as good for concurrent ones in our benchmark) or `immediate`.
    * Exposed for the benchmark; there is no reason to change it. @default 'microtask'
    */
   writeScheduling?: 'microtask' | 'immediate'
