@@ -4,8 +4,8 @@
  * reported, and stays in the dirty log (where there is one) for the next `open()`.
  */
 import { CacheClosedError } from '../errors.js'
-import type { Entry } from './memory-tier.js'
-import type { CacheParts } from './cache-parts.js'
+import type { Entry } from '../tier/embedded/memory-tier.js'
+import type { CacheParts } from './engine.js'
 
 export interface CloseReport {
   /** True when everything acknowledged reached the store (or the dead-letter queue). */

@@ -9,11 +9,11 @@ import type { Store } from '../contracts/store.js'
 import { StoreError } from '../errors.js'
 import type { LogRecord, Recovered } from '../log/types.js'
 import type { DirtyLog } from '../log/dirty-log.js'
-import { DeadLetterQueue } from '../flush/dead-letters.js'
-import { CacheParts } from './cache-parts.js'
+import { DeadLetterQueue } from '../dead-letters/queue.js'
+import { CacheParts } from './engine.js'
 import type { CacheOptions, ResolvedOptions } from './options.js'
 import { resolveOptions } from './resolve-options.js'
-import { revokeUnlogged } from './revoke.js'
+import { revokeUnlogged } from '../tier/embedded/revoke.js'
 
 export async function openCache<C>(options: CacheOptions, build: (parts: CacheParts) => C): Promise<C> {
   const resolved = resolveOptions(options)

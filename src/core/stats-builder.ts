@@ -1,5 +1,5 @@
 /** Builds `cache.stats()` from the engine's parts and counters. */
-import type { CacheParts } from './cache-parts.js'
+import type { CacheParts } from './engine.js'
 import type { CacheStats } from './stats.js'
 
 export interface Counters {

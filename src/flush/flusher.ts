@@ -25,7 +25,7 @@
  */
 import type { Clock } from '../contracts/clock.js'
 import type { BatchResult, Store } from '../contracts/store.js'
-import type { PendingOp } from '../core/pending-op.js'
+import type { PendingOp } from './pending-op.js'
 import { StoreError } from '../errors.js'
 import type { CircuitBreaker } from './circuit.js'
 import { backoffDelay, isRetryable, type RetryPolicy } from './retry.js'

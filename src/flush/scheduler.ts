@@ -13,9 +13,9 @@
  * resolves `flush()` calls and feeds the log checkpoint.
  */
 import type { Clock, TimerHandle } from '../contracts/clock.js'
-import type { Backlog } from '../core/backlog.js'
+import type { Backlog } from '../tier/embedded/backlog.js'
 import type { FlushOptions } from '../core/options.js'
-import type { VersionSource } from '../core/versions.js'
+import type { VersionSource } from '../tier/embedded/versions.js'
 import { CacheClosedError } from '../errors.js'
 import type { Flusher } from './flusher.js'
 

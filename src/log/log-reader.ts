@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path'
 import { LogCorruptionError, LogFormatError, WriteBehindError } from '../errors.js'
-import { DEAD_LETTER_FILE, parseLog } from '../flush/dead-letter-file.js'
+import { DEAD_LETTER_FILE, parseLog } from '../dead-letters/file.js'
 import { CHECKPOINT_FILE, readCheckpoint, readFileOf, type Checkpoint } from './checkpoint.js'
 import { REMEDY } from './remedies.js'
 import { isAlive, LOCK_FILE, readPid } from './lock.js'

@@ -3,7 +3,7 @@
  * and the log does not grow while the store keeps up. At most one checkpoint is written at a time
  * and at most one per `MIN_INTERVAL_MS`: each is an fsync, a rename and a directory fsync.
  */
-import type { CacheParts } from './cache-parts.js'
+import type { CacheParts } from '../../core/engine.js'
 
 const MIN_INTERVAL_MS = 1000
 

@@ -9,7 +9,7 @@
  * A write that was already acknowledged (durability `memory` or `store`) is kept even if its
  * record was in the failed write: it stays in memory and is flushed, but is no longer crash-safe.
  */
-import type { CacheParts } from './cache-parts.js'
+import type { CacheParts } from '../../core/engine.js'
 import type { Entry, Undo } from './memory-tier.js'
 
 /** Undoes every revocable write above `writtenVersion`; returns how many keys went back. */

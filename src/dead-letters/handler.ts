@@ -11,10 +11,10 @@
  * letter is pinned only when neither the log nor the store holds something newer.
  */
 import { DeadLetteredError } from '../errors.js'
-import type { DeadLetter, DeadLetterSelector } from '../flush/dead-letters.js'
+import type { DeadLetter, DeadLetterSelector } from './queue.js'
 import { describeError } from '../flush/retry.js'
-import type { CacheParts } from './cache-parts.js'
-import { opFromRecord, type PendingOp } from './pending-op.js'
+import type { CacheParts } from '../core/engine.js'
+import { opFromRecord, type PendingOp } from '../flush/pending-op.js'
 
 export interface ReplayReport {
   /** Letters sent to the store and accepted (applied, or fenced by a newer version there). */

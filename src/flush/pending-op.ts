@@ -5,7 +5,7 @@
  */
 import type { Codec } from '../contracts/codec.js'
 import type { StoreDeleteOp, StoreSetOp } from '../contracts/store.js'
-import type { Entry } from './memory-tier.js'
+import type { Entry } from '../tier/embedded/memory-tier.js'
 
 abstract class PendingBase {
   /** Failed attempts so far (retryable failures while the circuit was closed). */

@@ -3,7 +3,7 @@
  * than the threshold, and `alert:recovered` when it is back under it. Checked when flights end
  * and on a timer, so a store that hangs without failing still raises the alert.
  */
-import type { CacheParts } from './cache-parts.js'
+import type { CacheParts } from '../core/engine.js'
 
 export class StalenessAlarm {
   private raised = false

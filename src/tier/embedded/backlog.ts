@@ -11,11 +11,11 @@
  * how one key never sits in two in-flight batches. Both are ordered by version, so the front also
  * holds the lowest unflushed version: what the checkpoint's low-water mark needs.
  */
-import type { Codec } from '../contracts/codec.js'
+import type { Codec } from '../../contracts/codec.js'
 import type { CoarseClock } from './coarse-clock.js'
 import { EntryList } from './entry-list.js'
 import type { Entry, Undo } from './memory-tier.js'
-import { opFor, type PendingOp } from './pending-op.js'
+import { opFor, type PendingOp } from '../../flush/pending-op.js'
 
 export interface Backlog {
   /** Unflushed writes waiting for a batch (dirty keys, or queued ops). */
