@@ -1,92 +1,105 @@
 /**
- * The engine's parts, wired together: memory tier, backlog, flusher, scheduler, admission,
- * read-through, versions, dirty log and dead letters. The cache facade and its helpers (open,
- * close, stats, dead-letter handling) all work on one `CacheParts`.
+ * The engine: a tier and the flush pipeline, wired together. It builds each part with what that
+ * part reads and calls (no part sees the engine), routes the pipeline's outcomes to their owners
+ * (the tier, the write-through waiters, the dead-letter handler, the events), drains and closes.
+ *
+ *   scheduler ─► tier.take ─► flusher (store, retry, bisect, circuit) ─► outcome per op
+ *   outcome ─► tier (clean / invalidate / pin) · write-throughs (resolve / reject) ·
+ *              dead letters (persist / retire) · events
+ *   flight ended ─► scheduler (next batches, flush() waiters) · backpressure (room) ·
+ *                   tier.settledThrough (checkpoint) · staleness alarm
  */
 import type { EventEmitter } from 'node:events'
-import type { DirtyLog } from '../log/dirty-log.js'
-import { CircuitBreaker } from '../flush/circuit.js'
+import { DeadLetterHandler } from '../dead-letters/handler.js'
 import type { DeadLetterQueue } from '../dead-letters/queue.js'
+import { CacheClosedError, WriteSupersededError } from '../errors.js'
+import { CircuitBreaker } from '../flush/circuit.js'
 import { Flusher } from '../flush/flusher.js'
-import { FlushScheduler } from '../flush/scheduler.js'
-import { Admission } from './backpressure.js'
-import { CoalescingBacklog, OrderedBacklog, type Backlog } from '../tier/embedded/backlog.js'
-import { Checkpointer } from '../tier/embedded/checkpointer.js'
-import { CoarseClock } from '../tier/embedded/coarse-clock.js'
-import { DeadLetterHooks } from '../dead-letters/handler.js'
-import { MemoryTier } from '../tier/embedded/memory-tier.js'
-import type { ResolvedOptions } from './options.js'
 import type { PendingOp } from '../flush/pending-op.js'
-import { ReadThrough } from './read-through.js'
-import type { CacheEvents, RecoveryReport, SupersededWrite } from './stats.js'
-import { WriteSupersededError } from '../errors.js'
-import type { Counters } from './stats-builder.js'
+import { FlushScheduler } from '../flush/scheduler.js'
 import { StalenessAlarm } from '../flush/staleness-alarm.js'
-import { VersionSource } from '../tier/embedded/versions.js'
+import { WriteThroughs } from '../flush/write-throughs.js'
+import type { EmbeddedTier } from '../tier/embedded/embedded-tier.js'
+import { Backpressure } from './backpressure.js'
+import type { CloseReport } from './close.js'
+import type { ResolvedOptions } from './options.js'
+import { ReadThrough } from './read-through.js'
+import type { CacheEvents, CacheStats, RecoveryReport, SupersededWrite } from './stats.js'
+import { buildStats, type ReadCounts } from './stats-builder.js'
 
 /** How many superseded writes `flush()` can report (the counter in stats counts them all). */
 const RECENT_SUPERSEDED = 1000
 
-export class CacheParts {
-  readonly memory: MemoryTier
-  readonly backlog: Backlog
-  readonly versions: VersionSource
+export class Engine {
+  readonly tier: EmbeddedTier
   readonly circuit: CircuitBreaker
   readonly flusher: Flusher
   readonly scheduler: FlushScheduler
-  readonly admission: Admission
-  readonly reader: ReadThrough
-  readonly deadLetters: DeadLetterHooks
-  readonly checkpointer: Checkpointer
+  readonly writeThroughs = new WriteThroughs()
+  readonly backpressure: Backpressure
+  readonly deadLetters: DeadLetterHandler
   readonly alarm: StalenessAlarm
-  readonly counters: Counters = { writes: 0, hits: 0, misses: 0, batches: 0, ops: 0, fenced: 0, failedBatches: 0, deadLettered: 0, superseded: 0, highWaterEntries: 0 }
+  readonly reader: ReadThrough
   /** The latest superseded writes, oldest first (at most `RECENT_SUPERSEDED`). */
-  readonly recentSuperseded: SupersededWrite[] = []
+  private readonly superseded: SupersededWrite[] = []
   /** What `open()` recovered from the log (undefined without a dir). */
   recovery: RecoveryReport | undefined
   private emitter: EventEmitter<CacheEvents> | undefined
-  private fullEpisode = false
 
+  /**
+   * `makeTier` builds the tier, given the keys in flight (the flusher owns that set) and where its
+   * warnings go (`warning` events).
+   */
   constructor(
     readonly options: ResolvedOptions,
-    readonly log: DirtyLog | undefined,
+    makeTier: (inFlight: ReadonlySet<string>, warn: (code: string, message: string) => void) => EmbeddedTier,
     readonly dlq: DeadLetterQueue,
-    versionFloor: number,
   ) {
-    const { clock, codec } = options
-    this.memory = new MemoryTier(options.memory)
-    const coarse = new CoarseClock(clock)
-    this.backlog = options.coalesce
-      ? new CoalescingBacklog(codec, coarse, (key) => this.memory.peek(key))
-      : new OrderedBacklog(codec, coarse)
-    this.versions = new VersionSource(clock, versionFloor)
+    const { clock, retry } = options
     this.circuit = new CircuitBreaker(
       {
-        threshold: options.retry.circuitThreshold,
-        baseDelayMs: Math.max(1, options.retry.baseDelayMs),
-        maxDelayMs: Math.max(1, options.retry.maxDelayMs),
+        threshold: retry.circuitThreshold,
+        baseDelayMs: Math.max(1, retry.baseDelayMs),
+        maxDelayMs: Math.max(1, retry.maxDelayMs),
         onOpen: (e) => this.emit('circuit:open', e),
         onClose: (e) => this.emit('circuit:close', e),
       },
       clock,
     )
-    this.deadLetters = new DeadLetterHooks(this)
-    this.flusher = new Flusher(options.store, { ...options.retry, batchTimeoutMs: options.flush.batchTimeoutMs }, this.circuit, clock, {
+    this.flusher = new Flusher(options.store, { ...retry, batchTimeoutMs: options.flush.batchTimeoutMs }, this.circuit, clock, {
       applied: (op) => this.applied(op),
-      superseded: (op, storeVersion) => this.superseded(op, storeVersion),
+      superseded: (op, storeVersion) => this.supersede(op, storeVersion),
       landed: (ops) => this.deadLetters.retire(ops),
       deadLetter: (ops, error) => this.deadLetters.add(ops, error),
       flightEnded: () => this.flightEnded(),
       slotFreed: () => this.scheduler.pump(),
-      batchDone: (ops, fenced, durationMs) => this.batchDone(ops, fenced, durationMs),
-      batchFailed: (ops, error, attempt, retryInMs) => this.batchFailed(ops, error, attempt, retryInMs),
+      batchDone: (ops, fenced, durationMs) => this.emit('flush', { ops, fenced, durationMs }),
+      batchFailed: (ops, error, attempt, retryInMs) => this.emit('flush:failed', { ops, error, attempt, retryInMs }),
       internalError: (error) => this.emit('warning', { code: 'WB_FLUSH_INTERNAL', message: error.message }),
     })
-    this.scheduler = new FlushScheduler(options.flush, this.backlog, this.flusher, this.versions, clock)
-    this.admission = new Admission(() => this.isFull(), options.backlog.maxWaiting, options.backlog.maxBytes)
+    const tier = (this.tier = makeTier(this.flusher.busy, (code, message) => this.emit('warning', { code, message })))
+    this.scheduler = new FlushScheduler(options.flush, tier, this.flusher, this.writeThroughs.urgent, clock)
+    this.backpressure = new Backpressure(
+      { entries: () => this.backlogEntries(), bytes: () => this.backlogBytes() },
+      options.backlog,
+      (entries, bytes) => this.emit('backlog:full', { entries, bytes }),
+    )
     this.reader = new ReadThrough(options.store)
-    this.checkpointer = new Checkpointer(this)
-    this.alarm = new StalenessAlarm(this)
+    this.deadLetters = new DeadLetterHandler({
+      queue: dlq,
+      tier,
+      store: options.store,
+      clock,
+      codec: options.codec,
+      redeliver: (ops) => this.scheduler.redeliver(ops),
+      inFlight: this.flusher.busy,
+      failWriteThroughs: (key, version, error) => this.writeThroughs.failed(key, version, error),
+      onDeadLetter: (e) => this.emit('dead-letter', e),
+      warn: options.warn,
+    })
+    this.alarm = new StalenessAlarm(options.alerts.maxStalenessMs, clock, () => this.scheduler.oldestAge(), (raised, e) => {
+      this.emit(raised ? 'alert:staleness' : 'alert:recovered', e)
+    })
   }
 
   attach(emitter: EventEmitter<CacheEvents>): void {
@@ -97,98 +110,127 @@ export class CacheParts {
     ;(this.emitter as unknown as { emit(name: string, ...args: unknown[]): boolean } | undefined)?.emit(name, ...payload)
   }
 
+  /** Starts flushing (after recovery). */
+  start(): void {
+    this.alarm.start()
+    this.scheduler.pump()
+  }
+
   /**
    * Waits until every write made so far (those still waiting for room included) is in the store
    * or dead-lettered; resolves with the highest version that covers. Used by flush() and close().
    */
   async drain(): Promise<number> {
-    await this.admission.drained()
-    const mark = this.versions.current
+    await this.backpressure.drained()
+    const mark = this.tier.highestVersion
     await this.scheduler.flushAll()
     return mark
   }
 
   /** Unflushed entries, in flight included. */
   backlogEntries(): number {
-    return this.backlog.size + this.flusher.inFlightOps()
+    return this.tier.waiting + this.flusher.inFlightOps()
   }
 
   backlogBytes(): number {
-    return this.backlog.bytes + this.flusher.inFlightBytes()
+    return this.tier.waitingBytes + this.flusher.inFlightBytes()
   }
 
-  isFull(): boolean {
-    const { maxEntries, maxBytes } = this.options.backlog
-    return this.backlogEntries() >= maxEntries || this.backlogBytes() >= maxBytes
+  /** Superseded writes at or below `mark` among the latest ones. */
+  supersededUpTo(mark: number): SupersededWrite[] {
+    return this.superseded.filter((w) => w.version <= mark)
   }
 
-  noteBacklogFull(): void {
-    if (this.fullEpisode) return
-    this.fullEpisode = true
-    this.emit('backlog:full', { entries: this.backlogEntries(), bytes: this.backlogBytes() })
+  stats(reads: ReadCounts): CacheStats {
+    return buildStats({
+      reads,
+      loads: this.reader.loads,
+      backlog: { entries: this.backlogEntries(), bytes: this.backlogBytes(), highWaterEntries: this.backpressure.highWaterEntries, waiting: this.backpressure.waiting },
+      oldestAgeMs: this.scheduler.oldestAge(),
+      flush: this.flusher.counts,
+      deadLettered: this.deadLetters.deadLettered,
+      inFlightBatches: this.flusher.flightCount,
+      heldBatches: this.flusher.heldFlights,
+      memory: this.tier.memoryStats(),
+      circuit: this.circuit.state,
+      deadLetters: this.dlq.size,
+      lastVersion: this.tier.highestVersion,
+      log: this.tier.logStats(),
+    })
+  }
+
+  /**
+   * Stops flushing after the drain (`drained` says whether it finished), settles every promise
+   * the cache handed out, then releases the log, the dead-letter queue and the store, each cleanup
+   * running even if another fails.
+   */
+  async close(drained: boolean): Promise<CloseReport> {
+    this.scheduler.stop(new CacheClosedError('finish flush()'))
+    this.flusher.stop()
+    this.alarm.stop()
+    this.backpressure.rejectAll(new CacheClosedError('write'))
+    this.writeThroughs.rejectAll(new CacheClosedError('wait for the store'))
+    const leftover = this.unflushedKeys()
+    const deadLetters = this.dlq.size
+    const errors: Error[] = []
+    const logOk = await attempt(errors, () => this.tier.close(this.scheduler.lowWater()))
+    await attempt(errors, () => this.dlq.close())
+    await attempt(errors, async () => this.options.store.close?.())
+    return {
+      drained: drained && leftover.length === 0,
+      unflushed: leftover.length,
+      unflushedKeys: leftover.slice(0, 100),
+      safeInLog: this.tier.hasLog && logOk,
+      deadLetters,
+      errors,
+    }
   }
 
   /** An op reached the store: its entry may be clean now, and write-throughs may resolve. */
   private applied(op: PendingOp): void {
-    this.counters.ops++
     this.deadLetters.noteApplied(op)
-    const entry = op.entry ?? this.memory.peek(op.key)
-    if (entry === undefined || entry.version < op.version) return
-    if (entry.version === op.version) {
-      entry.pinned = false
-      this.memory.markClean(entry)
-    }
-    const waiters = entry.waiters
-    if (waiters === undefined) return
-    const rest = waiters.filter((w) => w.version > op.version)
-    for (const w of waiters) if (w.version <= op.version) w.resolve()
-    entry.waiters = rest.length > 0 ? rest : undefined
-    if (rest.length === 0) this.scheduler.urgent.delete(op.key)
+    this.tier.applied(op)
+    this.writeThroughs.applied(op.key, op.version)
   }
 
   /**
-   * The store holds a newer version than `op`: the write is not in the store. Versions move above
-   * the store's, the cache stops serving the value (the next read goes to the store) unless a
-   * newer local write replaced it, and write-throughs that waited for it reject.
+   * The store holds a newer version than `op`: the write is not in the store. The tier moves its
+   * versions above the store's and stops serving the value unless written since; write-throughs
+   * that waited for it reject.
    */
-  private superseded(op: PendingOp, storeVersion: number): void {
-    this.counters.superseded++
-    this.versions.observe(storeVersion)
+  private supersede(op: PendingOp, storeVersion: number): void {
     this.deadLetters.noteApplied(op)
+    this.tier.superseded(op, storeVersion)
     const write: SupersededWrite = { key: op.key, version: op.version, storeVersion }
-    this.recentSuperseded.push(write)
-    if (this.recentSuperseded.length > RECENT_SUPERSEDED) this.recentSuperseded.shift()
+    this.superseded.push(write)
+    if (this.superseded.length > RECENT_SUPERSEDED) this.superseded.shift()
     this.emit('superseded', write)
-    const entry = op.entry ?? this.memory.peek(op.key)
-    if (entry === undefined || entry.version < op.version) return
-    const waiters = entry.waiters
-    if (entry.version === op.version && waiters === undefined) this.memory.invalidate(entry)
-    if (waiters === undefined) return
-    const rest = waiters.filter((w) => w.version > op.version)
-    for (const w of waiters) if (w.version <= op.version) w.reject(new WriteSupersededError(op.key, w.version, storeVersion))
-    entry.waiters = rest.length > 0 ? rest : undefined
-    if (rest.length === 0) this.scheduler.urgent.delete(op.key)
-    if (entry.version === op.version && rest.length === 0) this.memory.invalidate(entry)
+    this.writeThroughs.failed(op.key, op.version, (version) => new WriteSupersededError(op.key, version, storeVersion))
   }
 
   private flightEnded(): void {
-    const entries = this.backlogEntries()
-    if (entries > this.counters.highWaterEntries) this.counters.highWaterEntries = entries
     this.scheduler.flightEnded()
-    this.admission.release()
-    if (!this.isFull()) this.fullEpisode = false
-    this.checkpointer.request()
+    this.backpressure.roomMade()
+    this.tier.settledThrough(this.scheduler.lowWater())
     this.alarm.check()
   }
 
-  private batchDone(ops: number, fenced: number, durationMs: number): void {
-    this.counters.batches++
-    this.counters.fenced += fenced
-    this.emit('flush', { ops, fenced, durationMs })
+  /** Keys with writes not yet in the store: still dirty, or left in a flight by the stop. */
+  private unflushedKeys(): string[] {
+    const keys = new Set<string>(this.tier.waitingKeys())
+    for (const op of this.flusher.abandoned) keys.add(op.key)
+    for (const key of this.flusher.busy) keys.add(key)
+    return [...keys]
   }
+}
 
-  private batchFailed(ops: number, error: Error, attempt: number, retryInMs: number | undefined): void {
-    this.counters.failedBatches++
-    this.emit('flush:failed', { ops, error, attempt, retryInMs })
+/** Runs one cleanup, collecting its error; true when it succeeded. */
+async function attempt(errors: Error[], cleanup: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await cleanup()
+    return true
+  } catch (error) {
+    errors.push(error instanceof Error ? error : new Error(String(error)))
+    return false
   }
 }

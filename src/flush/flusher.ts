@@ -25,10 +25,12 @@
  */
 import type { Clock } from '../contracts/clock.js'
 import type { BatchResult, Store } from '../contracts/store.js'
-import type { PendingOp } from './pending-op.js'
-import { StoreError } from '../errors.js'
+import { toError } from '../to-error.js'
 import type { CircuitBreaker } from './circuit.js'
+import { CircuitGate } from './circuit-gate.js'
+import type { PendingOp } from './pending-op.js'
 import { backoffDelay, isRetryable, type RetryPolicy } from './retry.js'
+import { callStore, supersededOps, TimeSlice } from './store-call.js'
 
 /** Attempts (while the store is otherwise healthy) after which a multi-op batch is split. */
 const SPLIT_AFTER = 3
@@ -49,7 +51,9 @@ export interface FlusherHooks {
   flightEnded(): void
   /** A flight holds refused writes and stopped counting toward `flush.concurrency`. */
   slotFreed(): void
+  /** A store call returned: `ops` applied or superseded, `fenced` of them skipped by the store as not newer. */
   batchDone(ops: number, fenced: number, durationMs: number): void
+  /** A store call failed, or some of its ops did; `retryInMs` when it is retried after a backoff. */
   batchFailed(ops: number, error: Error, attempt: number, retryInMs: number | undefined): void
   /** A hook itself failed (the dead-letter queue could not be written): the ops are held and retried. */
   internalError(error: Error): void
@@ -79,12 +83,26 @@ interface Round {
 
 const SETTLED: Round = { retry: [], held: [] }
 
+/** What the flusher counted since open (read by `stats()`; only the flusher changes it). */
+export interface FlushCounts {
+  /** Store calls that returned. */
+  batches: number
+  /** Ops the store took: applied, or fenced as not newer. */
+  ops: number
+  fenced: number
+  superseded: number
+  failedBatches: number
+  /** Backoffs slept (failed batches retried, held flights retried). */
+  retries: number
+}
+
 export class Flusher {
   /** Keys in a flight. */
   readonly busy = new Set<string>()
   private readonly flights = new Set<Flight>()
   private suspects = 0
-  private gateWaiters: Array<() => void> = []
+  private readonly gate: CircuitGate
+  private readonly slice = new TimeSlice()
   private readonly sleepers = new Set<() => void>()
   private readonly heldSleepers = new Set<() => void>()
   private stopped = false
@@ -92,7 +110,7 @@ export class Flusher {
   private bytesInFlight = 0
   /** Batches that applied at least one op: the proof that the store takes writes. */
   private proofs = 0
-  retries = 0
+  private readonly counted: FlushCounts = { batches: 0, ops: 0, fenced: 0, superseded: 0, failedBatches: 0, retries: 0 }
   /** Ops left unsettled by `stop()` (still safe in the log, where there is one). */
   readonly abandoned: PendingOp[] = []
   private abandonedBytes = 0
@@ -103,7 +121,13 @@ export class Flusher {
     private readonly circuit: CircuitBreaker,
     private readonly clock: Clock,
     private readonly hooks: FlusherHooks,
-  ) {}
+  ) {
+    this.gate = new CircuitGate(circuit, store, clock)
+  }
+
+  get counts(): Readonly<FlushCounts> {
+    return this.counted
+  }
 
   get flightCount(): number {
     return this.flights.size
@@ -176,7 +200,7 @@ export class Flusher {
   /** Stops retrying: flights waiting on backoff or the circuit end now, their ops unsettled. */
   stop(): void {
     this.stopped = true
-    this.wakeGate()
+    this.gate.stop()
     for (const wake of [...this.sleepers]) wake()
     for (const wake of [...this.heldSleepers]) wake()
   }
@@ -228,10 +252,10 @@ export class Flusher {
     let pending = ops
     const held: PendingOp[] = []
     while (pending.length > 0 && !this.stopped) {
-      const probe = await this.gate(flight)
+      const probe = await this.gate.pass(() => flight.suspect && this.flights.size > this.suspects)
       if (this.stopped) break
       const started = this.clock.now()
-      const outcome = await attempt(this.store, pending, this.policy.batchTimeoutMs, this.clock)
+      const outcome = await callStore(this.store, pending, this.policy.batchTimeoutMs, this.clock, this.slice)
       const round = outcome.ok
         ? await this.onSuccess(pending, outcome.result, started, flight)
         : await this.onFailure(pending, outcome.error, probe, flight)
@@ -253,8 +277,10 @@ export class Flusher {
       const storeVersion = superseded?.get(op)
       if (storeVersion === undefined) {
         applied++
+        this.counted.ops++
         this.hooks.applied(op)
       } else {
+        this.counted.superseded++
         this.hooks.superseded(op, storeVersion)
       }
       landed.push(op)
@@ -263,8 +289,11 @@ export class Flusher {
     if (applied > 0) this.proveHealthy()
     if (landed.length > 0 || failed.size === 0) this.circuit.recordSuccess()
     else this.circuit.recordRefusal(failures[0]?.error ?? new Error('every op failed'))
-    this.wakeGate()
-    this.hooks.batchDone(ops.length - failed.size, result?.fenced ?? 0, this.clock.now() - started)
+    this.gate.wake()
+    const fenced = result?.fenced ?? 0
+    this.counted.batches++
+    this.counted.fenced += fenced
+    this.hooks.batchDone(ops.length - failed.size, fenced, this.clock.now() - started)
     const round: Round = { retry: [], held: [] }
     if (landed.length > 0) {
       const removing = this.hooks.landed(landed)
@@ -291,21 +320,21 @@ export class Flusher {
   }
 
   private async onFailure(ops: PendingOp[], error: Error, probe: boolean, flight: Flight): Promise<Round> {
-    this.wakeGate()
+    this.gate.wake()
     if (!isRetryable(error)) return this.onRefusal(ops, error, flight)
     this.circuit.recordFailure(error)
     const counted = this.circuit.state === 'closed' || probe
     if (!counted) {
-      this.hooks.batchFailed(ops.length, error, ops[0]?.attempts ?? 0, undefined)
+      this.failed(ops.length, error, ops[0]?.attempts ?? 0, undefined)
       return { retry: ops, held: [] }
     }
     const attempts = this.count(ops, this.proofs)
     if (ops.length > 1 && attempts >= SPLIT_AFTER) {
-      this.hooks.batchFailed(ops.length, error, attempts, 0)
+      this.failed(ops.length, error, attempts, 0)
       return this.split(ops, flight)
     }
     if (attempts >= this.policy.maxAttempts) {
-      this.hooks.batchFailed(ops.length, error, attempts, undefined)
+      this.failed(ops.length, error, attempts, undefined)
       // Dead-lettered only with proof that other ops landed since these began failing.
       if (ops.every((op) => op.redelivery || this.proofs > op.failingSinceProof)) return this.deadLetter(ops, error, flight)
       return { retry: [], held: ops }
@@ -324,7 +353,7 @@ export class Flusher {
     if (op !== undefined) this.count(ops, this.proofs)
     // The first refusal counts: a proof that arrives after it, however the op is regrouped, proves it.
     for (const o of ops) if (o.refusedAtProof < 0) o.refusedAtProof = this.proofs
-    this.hooks.batchFailed(ops.length, error, ops[0]?.attempts ?? 1, undefined)
+    this.failed(ops.length, error, ops[0]?.attempts ?? 1, undefined)
     if (op === undefined) return this.split(ops, flight)
     return proven ? this.deadLetter(ops, error, flight) : { retry: [], held: ops }
   }
@@ -343,6 +372,11 @@ export class Flusher {
       this.opsInFlight--
       this.bytesInFlight -= op.size
     }
+  }
+
+  private failed(ops: number, error: Error, attempt: number, retryInMs: number | undefined): void {
+    this.counted.failedBatches++
+    this.hooks.batchFailed(ops, error, attempt, retryInMs)
   }
 
   /** Awaits a hook's promise; a failure is reported and the caller holds the ops to try again. */
@@ -386,8 +420,8 @@ export class Flusher {
   private async backoff(ops: readonly PendingOp[], error: Error): Promise<void> {
     const attempts = ops[0]?.attempts ?? 1
     const delay = backoffDelay(Math.max(1, attempts), this.policy)
-    this.retries++
-    this.hooks.batchFailed(ops.length, error, attempts, delay)
+    this.counted.retries++
+    this.failed(ops.length, error, attempts, delay)
     await this.sleep(delay, this.sleepers)
   }
 
@@ -395,7 +429,7 @@ export class Flusher {
   private async waitHeld(ops: readonly PendingOp[]): Promise<void> {
     let attempts = 1
     for (const op of ops) attempts = Math.max(attempts, op.attempts)
-    this.retries++
+    this.counted.retries++
     await this.sleep(backoffDelay(attempts, this.policy), this.heldSleepers)
   }
 
@@ -404,63 +438,6 @@ export class Flusher {
       this.abandoned.push(op)
       this.abandonedBytes += op.size
     }
-  }
-
-  /**
-   * Waits until the circuit lets a batch go. Returns true when this batch is the circuit's probe.
-   * With a store `ping()`, the ping goes first and the batch is the probe only once the store
-   * answered (a ping proves the store is reachable, not that it takes writes). A held flight
-   * leaves the probe to an active flight when there is one.
-   */
-  private async gate(flight: Flight): Promise<boolean> {
-    for (;;) {
-      if (this.stopped) return false
-      const wasOpen = this.circuit.state === 'open'
-      if (wasOpen && flight.suspect && this.flights.size > this.suspects) {
-        await this.waitForCircuit()
-        continue
-      }
-      if (this.circuit.canFlush()) {
-        if (!wasOpen) return false
-        if (this.store.ping === undefined || (await this.pingOk())) return true
-        continue
-      }
-      await this.waitForCircuit()
-    }
-  }
-
-  /** Pings the store in the probe slot; a failure is the probe's failure, a success lets the batch go. */
-  private async pingOk(): Promise<boolean> {
-    try {
-      await this.store.ping?.()
-      return true
-    } catch (error) {
-      this.circuit.recordRefusal(toError(error))
-      this.wakeGate()
-      return false
-    }
-  }
-
-  /** Resolves when the circuit changes or its next probe time comes. */
-  private waitForCircuit(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const probeAt = this.circuit.nextProbeAt
-      const wait = probeAt === undefined ? 0 : probeAt - this.clock.now()
-      // A probe time already passed means a probe is out: its result wakes the gate.
-      const timer = wait > 0 ? this.clock.setTimeout(wake, wait) : undefined
-      const clock = this.clock
-      function wake(): void {
-        if (timer !== undefined) clock.clearTimeout(timer)
-        resolve()
-      }
-      this.gateWaiters.push(wake)
-    })
-  }
-
-  private wakeGate(): void {
-    const waiters = this.gateWaiters
-    this.gateWaiters = []
-    for (const wake of waiters) wake()
   }
 
   private sleep(ms: number, sleepers: Set<() => void>): Promise<void> {
@@ -476,88 +453,6 @@ export class Flusher {
       }
     })
   }
-}
-
-/**
- * The ops the store reported superseded, with the version it holds. An op superseded only by a
- * later op of the same key in this very batch (which applied) counts as applied.
- */
-function supersededOps(ops: readonly PendingOp[], result: BatchResult | void): Map<PendingOp, number> | undefined {
-  const reported = result?.superseded
-  if (reported === undefined || reported.length === 0) return undefined
-  const out = new Map<PendingOp, number>()
-  const reportedIndexes = new Set(reported.map((s) => s.index))
-  let newestInBatch: Map<string, number> | undefined
-  for (const { index, version } of reported) {
-    const op = ops[index]
-    if (op === undefined || !(version > op.version)) continue
-    newestInBatch ??= newestApplied(ops, reportedIndexes)
-    if ((newestInBatch.get(op.key) ?? 0) >= version) continue
-    out.set(op, version)
-  }
-  return out
-}
-
-function newestApplied(ops: readonly PendingOp[], skip: ReadonlySet<number>): Map<string, number> {
-  const newest = new Map<string, number>()
-  ops.forEach((op, i) => {
-    if (!skip.has(i) && op.version > (newest.get(op.key) ?? 0)) newest.set(op.key, op.version)
-  })
-  return newest
-}
-
-type Outcome = { ok: true; result: BatchResult | void } | { ok: false; error: Error }
-
-/** Longest run of back-to-back store calls before the flusher lets the event loop turn. */
-const SLICE_MS = 20
-let sliceStart = 0
-
-/**
- * Yields one event-loop turn once the current slice is used up. A synchronous store
- * (better-sqlite3) would otherwise run a long flush (replay on open, close) batch after batch
- * without letting timers and I/O in; yielding before EVERY call instead would hand the loop to
- * busy writers between batches and starve the flush. Wall-clock time, not the injected clock:
- * this is about the real event loop.
- */
-async function yieldIfSliceUsed(): Promise<void> {
-  const now = Date.now()
-  if (now - sliceStart < SLICE_MS) return
-  await new Promise<void>((resolve) => setImmediate(resolve))
-  sliceStart = Date.now()
-}
-
-/**
- * One `writeBatch` call, bounded by `timeoutMs` on the injected clock. A call that times out is a
- * retryable failure; it may still commit later, which fencing makes harmless (the retry carries
- * the same versions, and a newer write always wins).
- */
-async function attempt(store: Store, ops: readonly PendingOp[], timeoutMs: number, clock: Clock): Promise<Outcome> {
-  await yieldIfSliceUsed()
-  let timer: ReturnType<Clock['setTimeout']> | undefined
-  try {
-    const call = store.writeBatch(ops)
-    const timeout = new Promise<never>((_, reject) => {
-      timer = clock.setTimeout(() => reject(batchTimeout(ops.length, timeoutMs)), timeoutMs)
-    })
-    call.catch(() => {}) // a call that lost the race must not become an unhandled rejection
-    return { ok: true, result: await Promise.race([call, timeout]) }
-  } catch (error) {
-    return { ok: false, error: toError(error) }
-  } finally {
-    if (timer !== undefined) clock.clearTimeout(timer)
-  }
-}
-
-function batchTimeout(ops: number, timeoutMs: number): StoreError {
-  return new StoreError(
-    `store.writeBatch (${ops} ops) did not settle within flush.batchTimeoutMs (${timeoutMs} ms); it is retried. ` +
-      'Check the store connection (a black-holed connection or a lock wait), or raise flush.batchTimeoutMs.',
-    { retryable: true, code: 'E_BATCH_TIMEOUT' },
-  )
-}
-
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error))
 }
 
 function minOf<T>(items: readonly T[], pick: (item: T) => number): number {
