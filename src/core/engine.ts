@@ -21,11 +21,26 @@ import { StalenessAlarm } from '../flush/staleness-alarm.js'
 import { WriteThroughs } from '../flush/write-throughs.js'
 import type { EmbeddedTier } from '../tier/embedded/embedded-tier.js'
 import { Backpressure } from './backpressure.js'
-import type { CloseReport } from './close.js'
 import type { ResolvedOptions } from './options.js'
 import { ReadThrough } from './read-through.js'
 import type { CacheEvents, CacheStats, RecoveryReport, SupersededWrite } from './stats.js'
 import { buildStats, type ReadCounts } from './stats-builder.js'
+
+/** What `close()` resolves with. */
+export interface CloseReport {
+  /** True when everything acknowledged reached the store (or the dead-letter queue). */
+  readonly drained: boolean
+  /** Unflushed entries left behind. */
+  readonly unflushed: number
+  /** Up to 100 of their keys. */
+  readonly unflushedKeys: string[]
+  /** True when the dirty log closed cleanly: unflushed entries are in it and the next open() replays them. */
+  readonly safeInLog: boolean
+  /** Dead letters in the queue (in `dir/dead-letters.log`, or lost with the process without a dir). */
+  readonly deadLetters: number
+  /** Cleanups that failed (log, dead-letter queue, store). */
+  readonly errors: Error[]
+}
 
 /** How many superseded writes `flush()` can report (the counter in stats counts them all). */
 const RECENT_SUPERSEDED = 1000
@@ -160,11 +175,13 @@ export class Engine {
   }
 
   /**
-   * Stops flushing after the drain (`drained` says whether it finished), settles every promise
-   * the cache handed out, then releases the log, the dead-letter queue and the store, each cleanup
-   * running even if another fails.
+   * `cache.close()`: drains for up to `closeTimeoutMs`, stops flushing, settles every promise the
+   * cache handed out, then releases the log, the dead-letter queue and the store, each cleanup
+   * running even if another fails. What could not be flushed in time is reported, and stays in
+   * the dirty log (where there is one) for the next `open()`.
    */
-  async close(drained: boolean): Promise<CloseReport> {
+  async close(): Promise<CloseReport> {
+    const drained = await this.drainWithin(this.options.closeTimeoutMs)
     this.scheduler.stop(new CacheClosedError('finish flush()'))
     this.flusher.stop()
     this.alarm.stop()
@@ -184,6 +201,20 @@ export class Engine {
       deadLetters,
       errors,
     }
+  }
+
+  /** Whether the drain finished within `timeoutMs`. */
+  private async drainWithin(timeoutMs: number): Promise<boolean> {
+    const { clock } = this.options
+    let timer: ReturnType<typeof clock.setTimeout> | undefined
+    const timeout = new Promise<false>((resolve) => {
+      timer = clock.setTimeout(() => resolve(false), timeoutMs)
+    })
+    const drained = this.drain().then(() => true as const)
+    drained.catch(() => {}) // after a timeout the drain is rejected by the stop; nobody waits for it any more
+    const result = await Promise.race([drained, timeout])
+    if (timer !== undefined) clock.clearTimeout(timer)
+    return result
   }
 
   /** An op reached the store: its entry may be clean now, and write-throughs may resolve. */

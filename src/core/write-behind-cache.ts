@@ -15,8 +15,7 @@ import type { DeadLetter, DeadLetterSelector } from '../dead-letters/queue.js'
 import type { ReplayReport } from '../dead-letters/handler.js'
 import { BacklogFullError, CacheClosedError, FlushTimeoutError, StoreUnavailableError } from '../errors.js'
 import type { EmbeddedTier } from '../tier/embedded/embedded-tier.js'
-import { closeCache, type CloseReport } from './close.js'
-import type { Engine } from './engine.js'
+import type { CloseReport, Engine } from './engine.js'
 import { openCache } from './open-cache.js'
 import { checkWriteOptionNames, oneOf } from './option-names.js'
 import { DURABILITIES, type CacheOptions, type Durability, type ResolvedOptions, type WriteOptions } from './options.js'
@@ -169,7 +168,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
    * Safe to call twice: the second call gets the first call's promise.
    */
   close(): Promise<CloseReport> {
-    this.closing ??= closeCache(this.engine, this.options.closeTimeoutMs, this.options.clock)
+    this.closing ??= this.engine.close()
     return this.closing
   }
 

@@ -7,7 +7,7 @@
  */
 import { readDeadLetters } from '../../dead-letters/queue.js'
 import { WriteBehindError } from '../../errors.js'
-import { readLogView, type LogView } from '../../log/log-reader.js'
+import { readLogView, type LogView } from '../dir-view.js'
 import { parseLogArgs } from './log-args.js'
 
 /** Runs the command; resolves to the exit code. */
