@@ -144,11 +144,11 @@ export class Engine {
 
   /** Unflushed entries, in flight included. */
   backlogEntries(): number {
-    return this.tier.waiting + this.flusher.inFlightOps()
+    return this.tier.waiting + this.flusher.flights.opsInFlight
   }
 
   backlogBytes(): number {
-    return this.tier.waitingBytes + this.flusher.inFlightBytes()
+    return this.tier.waitingBytes + this.flusher.flights.bytesInFlight
   }
 
   /** Superseded writes at or below `mark` among the latest ones. */
@@ -164,8 +164,8 @@ export class Engine {
       oldestAgeMs: this.scheduler.oldestAge(),
       flush: this.flusher.counts,
       deadLettered: this.deadLetters.deadLettered,
-      inFlightBatches: this.flusher.flightCount,
-      heldBatches: this.flusher.heldFlights,
+      inFlightBatches: this.flusher.flights.count,
+      heldBatches: this.flusher.flights.held,
       memory: this.tier.memoryStats(),
       circuit: this.circuit.state,
       deadLetters: this.dlq.size,
@@ -249,7 +249,7 @@ export class Engine {
   /** Keys with writes not yet in the store: still dirty, or left in a flight by the stop. */
   private unflushedKeys(): string[] {
     const keys = new Set<string>(this.tier.waitingKeys())
-    for (const op of this.flusher.abandoned) keys.add(op.key)
+    for (const op of this.flusher.flights.abandoned) keys.add(op.key)
     for (const key of this.flusher.busy) keys.add(key)
     return [...keys]
   }

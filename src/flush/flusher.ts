@@ -28,6 +28,7 @@ import type { BatchResult, Store } from '../contracts/store.js'
 import { toError } from '../to-error.js'
 import type { CircuitBreaker } from './circuit.js'
 import { CircuitGate } from './circuit-gate.js'
+import { Flights, type Flight } from './flights.js'
 import type { PendingOp } from './pending-op.js'
 import { backoffDelay, isRetryable, type RetryPolicy } from './retry.js'
 import { callStore, supersededOps, TimeSlice } from './store-call.js'
@@ -64,17 +65,6 @@ export interface FlusherOptions extends RetryPolicy {
   batchTimeoutMs: number
 }
 
-interface Flight {
-  readonly minVersion: number
-  readonly oldestSince: number
-  ops: number
-  bytes: number
-  /** True once the flight holds refused writes (no proof yet that the store is healthy). */
-  suspect: boolean
-  /** Held ops dropped because a newer write of their key replaced them (their keys already freed). */
-  replaced?: Set<PendingOp>
-}
-
 /** What one attempt leaves: ops to try again at once (after their backoff), and held ops. */
 interface Round {
   readonly retry: PendingOp[]
@@ -97,23 +87,16 @@ export interface FlushCounts {
 }
 
 export class Flusher {
-  /** Keys in a flight. */
-  readonly busy = new Set<string>()
-  private readonly flights = new Set<Flight>()
-  private suspects = 0
+  /** Keys in flight, ops and bytes in flight, held flights: read by the scheduler and the engine. */
+  readonly flights = new Flights()
   private readonly gate: CircuitGate
   private readonly slice = new TimeSlice()
   private readonly sleepers = new Set<() => void>()
   private readonly heldSleepers = new Set<() => void>()
   private stopped = false
-  private opsInFlight = 0
-  private bytesInFlight = 0
   /** Batches that applied at least one op: the proof that the store takes writes. */
   private proofs = 0
   private readonly counted: FlushCounts = { batches: 0, ops: 0, fenced: 0, superseded: 0, failedBatches: 0, retries: 0 }
-  /** Ops left unsettled by `stop()` (still safe in the log, where there is one). */
-  readonly abandoned: PendingOp[] = []
-  private abandonedBytes = 0
 
   constructor(
     private readonly store: Store,
@@ -129,13 +112,9 @@ export class Flusher {
     return this.counted
   }
 
-  get flightCount(): number {
-    return this.flights.size
-  }
-
-  /** Flights holding refused writes (waiting for proof that the store is healthy). */
-  get heldFlights(): number {
-    return this.suspects
+  /** Keys in a flight. */
+  get busy(): ReadonlySet<string> {
+    return this.flights.busy
   }
 
   /**
@@ -144,55 +123,21 @@ export class Flusher {
    * carry the probe (fresh work then proves the store, or not).
    */
   canStart(concurrency: number): boolean {
-    const active = this.flights.size - this.suspects
+    const active = this.flights.active
     return this.circuit.state === 'closed' ? active < concurrency : active === 0
-  }
-
-  /** The lowest version in any flight (conservative: fixed when the flight starts). */
-  lowestVersion(): number | undefined {
-    let low: number | undefined
-    for (const f of this.flights) if (low === undefined || f.minVersion < low) low = f.minVersion
-    for (const op of this.abandoned) if (low === undefined || op.version < low) low = op.version
-    return low
-  }
-
-  oldestSince(): number | undefined {
-    let old: number | undefined
-    for (const f of this.flights) if (old === undefined || f.oldestSince < old) old = f.oldestSince
-    for (const op of this.abandoned) if (old === undefined || op.since < old) old = op.since
-    return old
-  }
-
-  /** Ops in flights, and ops left unsettled (kept as a running sum: it is read on every write). */
-  inFlightOps(): number {
-    return this.opsInFlight + this.abandoned.length
-  }
-
-  inFlightBytes(): number {
-    return this.bytesInFlight + this.abandonedBytes
   }
 
   /** Starts a flight for `ops` (non-empty, none of them busy); resolves when it ends. Never rejects. */
   start(ops: PendingOp[]): Promise<void> {
-    let bytes = 0
-    for (const op of ops) bytes += op.size
-    const flight: Flight = { minVersion: minOf(ops, (o) => o.version), oldestSince: minOf(ops, (o) => o.since), ops: ops.length, bytes, suspect: false }
-    for (const op of ops) this.busy.add(op.key)
-    this.flights.add(flight)
-    this.opsInFlight += flight.ops
-    this.bytesInFlight += flight.bytes
+    const flight = this.flights.begin(ops)
     return this.drive(ops, flight)
       .catch((error: unknown) => {
         // Which ops settled is unknown: keep them all below the low-water mark (safe in the log).
-        this.abandon(ops)
+        this.flights.abandon(ops)
         this.hooks.internalError(toError(error))
       })
       .finally(() => {
-        this.flights.delete(flight)
-        if (flight.suspect) this.suspects--
-        this.opsInFlight -= flight.ops
-        this.bytesInFlight -= flight.bytes
-        for (const op of ops) if (flight.replaced?.has(op) !== true) this.busy.delete(op.key)
+        this.flights.end(flight, ops)
         this.hooks.flightEnded()
       })
   }
@@ -214,17 +159,13 @@ export class Flusher {
   private async drive(ops: PendingOp[], flight: Flight): Promise<void> {
     let pending = await this.run(ops, flight)
     while (pending.length > 0 && !this.stopped) {
-      if (!flight.suspect) {
-        flight.suspect = true
-        this.suspects++
-        this.hooks.slotFreed()
-      }
+      if (this.flights.suspect(flight)) this.hooks.slotFreed()
       await this.waitHeld(pending)
       if (this.stopped) break
       pending = this.dropReplaced(pending, flight)
       if (pending.length > 0) pending = await this.run(pending, flight)
     }
-    if (pending.length > 0) this.abandon(pending)
+    if (pending.length > 0) this.flights.abandon(pending)
   }
 
   /**
@@ -239,9 +180,7 @@ export class Flusher {
         kept.push(op)
         continue
       }
-      this.busy.delete(op.key)
-      ;(flight.replaced ??= new Set()).add(op)
-      this.settled(flight, [op])
+      this.flights.replace(flight, op)
     }
     if (kept.length < ops.length) this.hooks.slotFreed()
     return kept
@@ -252,7 +191,7 @@ export class Flusher {
     let pending = ops
     const held: PendingOp[] = []
     while (pending.length > 0 && !this.stopped) {
-      const probe = await this.gate.pass(() => flight.suspect && this.flights.size > this.suspects)
+      const probe = await this.gate.pass(() => flight.suspect && this.flights.active > 0)
       if (this.stopped) break
       const started = this.clock.now()
       const outcome = await callStore(this.store, pending, this.policy.batchTimeoutMs, this.clock, this.slice)
@@ -262,7 +201,7 @@ export class Flusher {
       held.push(...round.held)
       pending = round.retry
     }
-    if (pending.length > 0) this.abandon(pending)
+    if (pending.length > 0) this.flights.abandon(pending)
     return held
   }
 
@@ -298,7 +237,7 @@ export class Flusher {
     if (landed.length > 0) {
       const removing = this.hooks.landed(landed)
       if (removing !== undefined && !(await this.settleHook(removing))) round.held.push(...landed)
-      else this.settled(flight, landed)
+      else this.flights.settled(flight, landed)
     }
     const dead: Array<[PendingOp, Error]> = []
     for (const [op, error] of failed) {
@@ -360,18 +299,8 @@ export class Flusher {
 
   private async deadLetter(ops: PendingOp[], error: Error, flight: Flight): Promise<Round> {
     if (!(await this.settleHook(this.hooks.deadLetter(ops, error)))) return { retry: [], held: ops }
-    this.settled(flight, ops)
+    this.flights.settled(flight, ops)
     return SETTLED
-  }
-
-  /** Settled ops stop counting as in flight (the flight's low-water mark stays put until it ends). */
-  private settled(flight: Flight, ops: readonly PendingOp[]): void {
-    for (const op of ops) {
-      flight.ops--
-      flight.bytes -= op.size
-      this.opsInFlight--
-      this.bytesInFlight -= op.size
-    }
   }
 
   private failed(ops: number, error: Error, attempt: number, retryInMs: number | undefined): void {
@@ -433,13 +362,6 @@ export class Flusher {
     await this.sleep(backoffDelay(attempts, this.policy), this.heldSleepers)
   }
 
-  private abandon(ops: readonly PendingOp[]): void {
-    for (const op of ops) {
-      this.abandoned.push(op)
-      this.abandonedBytes += op.size
-    }
-  }
-
   private sleep(ms: number, sleepers: Set<() => void>): Promise<void> {
     if (this.stopped) return Promise.resolve()
     return new Promise<void>((resolve) => {
@@ -453,10 +375,4 @@ export class Flusher {
       }
     })
   }
-}
-
-function minOf<T>(items: readonly T[], pick: (item: T) => number): number {
-  let low = Infinity
-  for (const item of items) low = Math.min(low, pick(item))
-  return low
 }

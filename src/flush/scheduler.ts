@@ -60,14 +60,14 @@ export class FlushScheduler {
   /** Every version at or below this is in the store or superseded by a newer flushed one. */
   lowWater(): number {
     const a = this.tier.lowestWaiting()
-    const b = this.flusher.lowestVersion()
+    const b = this.flusher.flights.lowestVersion()
     if (a === undefined && b === undefined) return this.tier.highestVersion
     return Math.min(a ?? Infinity, b ?? Infinity) - 1
   }
 
   /** Age of the oldest unflushed write, 0 when there is none. */
   oldestAge(): number {
-    const since = Math.min(this.tier.oldestWaiting() ?? Infinity, this.flusher.oldestSince() ?? Infinity)
+    const since = Math.min(this.tier.oldestWaiting() ?? Infinity, this.flusher.flights.oldestSince() ?? Infinity)
     return since === Infinity ? 0 : Math.max(0, this.clock.now() - since)
   }
 
