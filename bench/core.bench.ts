@@ -87,7 +87,7 @@ async function cacheFlushSqlite(path: string, rows: number, batchSize: number): 
     warn: () => {},
   })
   for (let i = 0; i < rows; i++) await cache.set(`row:${i}`, { score: i })
-  ;(cache as unknown as { parts: { options: { flush: { batchSize: number } } } }).parts.options.flush.batchSize = batchSize
+  ;(cache as unknown as { engine: { options: { flush: { batchSize: number } } } }).engine.options.flush.batchSize = batchSize
   const t = process.hrtime.bigint()
   await cache.flush()
   const rate = perSecond(rows, t)

@@ -3,25 +3,25 @@
  * unless `checkStore: false`) before anything is touched, take the directory (dirty log +
  * dead-letter queue, warning when it holds letters), replay what the log holds above its
  * checkpoint, re-dirty it and start flushing. The version floor comes from the log and
- * checkpoint, so versions never go backwards (invariant 8).
+ * checkpoint, so versions never go backwards (README, invariant 8).
  */
 import type { Store } from '../contracts/store.js'
+import { DeadLetterQueue } from '../dead-letters/queue.js'
 import { StoreError } from '../errors.js'
-import type { LogRecord, Recovered } from '../log/types.js'
 import type { DirtyLog } from '../log/dirty-log.js'
-import { DeadLetterQueue } from '../flush/dead-letters.js'
-import { CacheParts } from './cache-parts.js'
+import type { Recovered } from '../log/types.js'
+import { EmbeddedTier } from '../tier/embedded/embedded-tier.js'
+import { Engine } from './engine.js'
 import type { CacheOptions, ResolvedOptions } from './options.js'
 import { resolveOptions } from './resolve-options.js'
-import { revokeUnlogged } from './revoke.js'
 
-export async function openCache<C>(options: CacheOptions, build: (parts: CacheParts) => C): Promise<C> {
+export async function openCache<C>(options: CacheOptions, build: (engine: Engine) => C): Promise<C> {
   const resolved = resolveOptions(options)
   if (resolved.checkStore) await checkStore(resolved.store)
   const started = resolved.clock.now()
-  // The log's failure rolls back the writes it rejects; the parts exist only after the log opened.
-  let onLogFailed: ((writtenVersion: number) => void) | undefined
-  const opened = resolved.dir === undefined ? undefined : await openLog(resolved, (v) => onLogFailed?.(v))
+  // The log's failure rolls back the writes it rejects; the tier exists only after the log opened.
+  let tier: EmbeddedTier | undefined
+  const opened = resolved.dir === undefined ? undefined : await openLog(resolved, (v) => tier?.logFailed(v))
   let dlq: DeadLetterQueue
   try {
     dlq = await DeadLetterQueue.open(resolved.dir)
@@ -31,27 +31,18 @@ export async function openCache<C>(options: CacheOptions, build: (parts: CachePa
   }
   const logged = opened?.recovered.highestVersion ?? 0
   const floor = logged > 0 ? logged : await storeFloor(resolved)
-  const parts = new CacheParts(resolved, opened?.log, dlq, floor)
-  const cache = build(parts)
-  const log = opened?.log
-  if (log !== undefined) {
-    parts.backlog.beforeTake = () => log.writePending()
-    onLogFailed = (writtenVersion) => {
-      const keys = revokeUnlogged(parts, writtenVersion)
-      parts.emit('warning', { code: 'WB_LOG_FAILED', message: `the dirty log failed; ${keys} key(s) with writes rejected for it were rolled back` })
-    }
-  }
-  if (opened !== undefined) replay(parts, opened.recovered, started)
+  const engine = new Engine(resolved, (inFlight, warn) => (tier = new EmbeddedTier({ ...resolved, inFlight, warn }, opened?.log, opened?.recovered, floor)), dlq)
+  const cache = build(engine)
+  recover(engine, started)
   try {
-    await parts.deadLetters.pinRecovered()
+    await engine.deadLetters.pinRecovered()
   } catch (error) {
     await dlq.close().catch(() => {})
     await opened?.log.close().catch(() => {})
     throw error
   }
   if (dlq.size > 0) warnDeadLetters(resolved, dlq.size)
-  parts.alarm.start()
-  parts.scheduler.pump()
+  engine.start()
   return cache
 }
 
@@ -119,28 +110,16 @@ async function openLog(options: ResolvedOptions, onFailed: (writtenVersion: numb
   })
 }
 
-/** Re-dirties every record above the checkpoint, in order (so the latest version of a key wins). */
-function replay(parts: CacheParts, recovered: Recovered, started: number): void {
-  const now = parts.options.clock.now()
-  for (const record of recovered.records) redirty(parts, record)
-  parts.recovery = {
-    records: recovered.records.length,
-    keys: parts.backlog.size,
-    durationMs: now - started,
-    truncations: recovered.truncations,
-  }
+/** Re-dirties what the log held above its checkpoint and starts draining it. */
+function recover(engine: Engine, started: number): void {
+  const recovered = engine.tier.recover()
+  if (recovered === undefined) return
+  const report = (engine.recovery = { ...recovered, truncations: [...recovered.truncations], durationMs: engine.options.clock.now() - started })
   // Emitted after open() resolves, so listeners attached right after `await open()` see them.
-  const report = parts.recovery
   setImmediate(() => {
-    for (const t of report.truncations) parts.emit('log:truncated', t)
-    if (report.records > 0) parts.emit('recovered', report)
+    for (const t of report.truncations) engine.emit('log:truncated', t)
+    if (report.records > 0) engine.emit('recovered', report)
   })
   // Drains what was replayed at once; close() rejects it if it comes first, which is fine.
-  if (recovered.records.length > 0) parts.scheduler.flushAll().catch(() => {})
-}
-
-function redirty(parts: CacheParts, record: LogRecord): void {
-  parts.versions.observe(record.version)
-  const entry = parts.memory.write(record.key, record.encoded, record.version)
-  parts.backlog.record(entry, parts.memory.lastSizeDelta)
+  if (report.records > 0) engine.scheduler.flushAll().catch(() => {})
 }

@@ -1,56 +1,58 @@
-/** Builds `cache.stats()` from the engine's parts and counters. */
-import type { CacheParts } from './cache-parts.js'
+/** Builds `cache.stats()` from what each owner reports; it reads, and changes nothing. */
+import type { FlushCounts } from '../flush/flusher.js'
 import type { CacheStats } from './stats.js'
 
-export interface Counters {
-  writes: number
-  hits: number
-  misses: number
-  batches: number
-  ops: number
-  fenced: number
-  failedBatches: number
-  deadLettered: number
-  superseded: number
-  highWaterEntries: number
+/** The facade's own counters. */
+export interface ReadCounts {
+  readonly writes: number
+  readonly hits: number
+  readonly misses: number
 }
 
-export function buildStats(parts: CacheParts): CacheStats {
-  const c = parts.counters
-  const entries = parts.backlogEntries()
-  c.highWaterEntries = Math.max(c.highWaterEntries, entries)
+export interface StatsSources {
+  readonly reads: ReadCounts
+  readonly loads: number
+  readonly backlog: { readonly entries: number; readonly bytes: number; readonly highWaterEntries: number; readonly waiting: number }
+  readonly oldestAgeMs: number
+  readonly flush: Readonly<FlushCounts>
+  readonly deadLettered: number
+  readonly inFlightBatches: number
+  readonly heldBatches: number
+  readonly memory: CacheStats['memory']
+  readonly circuit: CacheStats['circuit']
+  readonly deadLetters: number
+  readonly lastVersion: number
+  readonly log: CacheStats['log']
+}
+
+export function buildStats(s: StatsSources): CacheStats {
+  const { reads, flush } = s
   return {
-    writes: c.writes,
-    reads: { hits: c.hits, misses: c.misses, loads: parts.reader.loads },
+    writes: reads.writes,
+    reads: { hits: reads.hits, misses: reads.misses, loads: s.loads },
     backlog: {
-      entries,
-      bytes: parts.backlogBytes(),
-      highWaterEntries: c.highWaterEntries,
-      oldestDirtyAgeMs: parts.scheduler.oldestAge(),
-      waitingWrites: parts.admission.waiting,
+      entries: s.backlog.entries,
+      bytes: s.backlog.bytes,
+      highWaterEntries: s.backlog.highWaterEntries,
+      oldestDirtyAgeMs: s.oldestAgeMs,
+      waitingWrites: s.backlog.waiting,
     },
     flush: {
-      batches: c.batches,
-      ops: c.ops,
-      fenced: c.fenced,
-      failedBatches: c.failedBatches,
-      retries: parts.flusher.retries,
-      deadLettered: c.deadLettered,
-      superseded: c.superseded,
-      inFlightBatches: parts.flusher.flightCount,
-      heldBatches: parts.flusher.heldFlights,
+      batches: flush.batches,
+      ops: flush.ops,
+      fenced: flush.fenced,
+      failedBatches: flush.failedBatches,
+      retries: flush.retries,
+      deadLettered: s.deadLettered,
+      superseded: flush.superseded,
+      inFlightBatches: s.inFlightBatches,
+      heldBatches: s.heldBatches,
     },
-    coalescingRatio: c.ops === 0 ? 0 : c.writes / c.ops,
-    memory: { entries: parts.memory.size, bytes: parts.memory.bytes, evictions: parts.memory.evictions },
-    circuit: parts.circuit.state,
-    deadLetters: parts.dlq.size,
-    lastVersion: parts.versions.current,
-    log: logStats(parts),
+    coalescingRatio: flush.ops === 0 ? 0 : reads.writes / flush.ops,
+    memory: s.memory,
+    circuit: s.circuit,
+    deadLetters: s.deadLetters,
+    lastVersion: s.lastVersion,
+    log: s.log,
   }
-}
-
-function logStats(parts: CacheParts): CacheStats['log'] {
-  if (parts.log === undefined) return undefined
-  const { segments, bytes, writes, fsyncs } = parts.log.stats()
-  return { segments, bytes, writes, fsyncs }
 }

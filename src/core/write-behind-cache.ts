@@ -1,69 +1,47 @@
 /**
- * WriteBehindCache: the public face of the engine. A write is validated, versioned, applied to
- * the memory tier and the backlog, appended to the dirty log (with a `dir`), and acknowledged at
- * its durability level; the flush scheduler and the flusher take it to the store later.
+ * WriteBehindCache: the public face of the engine. It validates every call at the door (keys,
+ * values, per-write options), applies backpressure, and hands the write to the tier; the flush
+ * pipeline takes it to the store later (`engine.ts` wires them).
  *
- *   set ─► validate ─► admission (backlog cap) ─► version ─► memory tier + backlog ─► log
+ *   set ─► validate + encode ─► backpressure (whenFull) ─► tier.write (version, memory, backlog, log)
  *       └─► ack: memory (now) | log (written to the OS) | disk (fsynced) | store (committed)
  *
- * A `log`/`disk` write is revocable until its record reached the OS: if that write(2) fails it is
- * rejected and rolled back (revoke.ts), and no batch is taken before the log buffer is written.
- *
- * Construction and recovery live in `open-cache.ts`, dead letters in `dead-letter-hooks.ts`.
+ * Construction and recovery live in `open-cache.ts`, the tier in `src/tier/embedded/`.
  */
 import { EventEmitter } from 'node:events'
-import type { LoadedEntry } from '../contracts/store.js'
 import type { Clock } from '../contracts/clock.js'
+import type { LoadedEntry } from '../contracts/store.js'
+import type { DeadLetter, DeadLetterSelector } from '../dead-letters/queue.js'
+import type { ReplayReport } from '../dead-letters/handler.js'
 import { BacklogFullError, CacheClosedError, FlushTimeoutError, StoreUnavailableError } from '../errors.js'
-import type { FlushScheduler } from '../flush/scheduler.js'
-import type { DeadLetter, DeadLetterSelector } from '../flush/dead-letters.js'
-import type { Admission } from './admission.js'
-import type { Backlog } from './backlog.js'
-import type { CacheParts } from './cache-parts.js'
-import { closeCache, type CloseReport } from './close.js'
-import type { DeadLetterHooks, ReplayReport } from './dead-letter-hooks.js'
+import type { EmbeddedTier } from '../tier/embedded/embedded-tier.js'
+import type { CloseReport, Engine } from './engine.js'
 import { openCache } from './open-cache.js'
-import type { Entry, MemoryTier } from './memory-tier.js'
 import { checkWriteOptionNames, oneOf } from './option-names.js'
 import { DURABILITIES, type CacheOptions, type Durability, type ResolvedOptions, type WriteOptions } from './options.js'
-import type { ReadThrough } from './read-through.js'
 import type { CacheEvents, CacheStats, RecoveryReport, SupersededWrite } from './stats.js'
-import { buildStats, type Counters } from './stats-builder.js'
 import { checkKey, encodeValue } from './validate.js'
-import type { VersionSource } from './versions.js'
 
 const RESOLVED: Promise<void> = Promise.resolve()
 
 export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   /** Opens a cache: validates options, takes the dir, replays the log, starts flushing. */
   static async open<V = unknown>(options: CacheOptions): Promise<WriteBehindCache<V>> {
-    return openCache(options, (parts) => new WriteBehindCache<V>(parts))
+    return openCache(options, (engine) => new WriteBehindCache<V>(engine))
   }
 
   private readonly options: ResolvedOptions
-  private readonly memory: MemoryTier
-  private readonly backlog: Backlog
-  private readonly scheduler: FlushScheduler
-  private readonly admission: Admission
-  private readonly reader: ReadThrough
-  private readonly versions: VersionSource
-  private readonly deadLetterHooks: DeadLetterHooks
-  private readonly counters: Counters
+  private readonly tier: EmbeddedTier
+  /** Counted here, read by `stats()`. */
+  private readonly counts = { writes: 0, hits: 0, misses: 0 }
   private closing: Promise<CloseReport> | undefined
 
   /** @internal use `WriteBehindCache.open()` */
-  constructor(private readonly parts: CacheParts) {
+  constructor(private readonly engine: Engine) {
     super()
-    this.options = parts.options
-    this.memory = parts.memory
-    this.backlog = parts.backlog
-    this.scheduler = parts.scheduler
-    this.admission = parts.admission
-    this.reader = parts.reader
-    this.versions = parts.versions
-    this.deadLetterHooks = parts.deadLetters
-    this.counters = parts.counters
-    parts.attach(this)
+    this.options = engine.options
+    this.tier = engine.tier
+    engine.attach(this)
   }
 
   /** Writes `value` under `key`. Resolves when the write is as durable as its level promises. */
@@ -113,12 +91,12 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     try {
       this.assertOpen('get')
       checkKey(key, this.options.maxKeyBytes)
-      const entry = this.memory.get(key)
+      const entry = this.tier.lookup(key)
       if (entry !== undefined) {
-        this.counters.hits++
+        this.counts.hits++
         return Promise.resolve(this.decode(entry.encoded))
       }
-      this.counters.misses++
+      this.counts.misses++
       return this.loadOne(key)
     } catch (error) {
       return rejected(error)
@@ -129,17 +107,18 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   async getMany(keys: readonly string[]): Promise<Array<V | undefined>> {
     this.assertOpen('getMany')
     for (const key of keys) checkKey(key, this.options.maxKeyBytes)
-    const missing = keys.filter((k) => this.memory.get(k) === undefined)
-    this.counters.hits += keys.length - missing.length
-    this.counters.misses += missing.length
-    const loaded = await Promise.all(missing.length > 0 ? this.reader.loadMany(missing) : [])
+    const missing = keys.filter((k) => this.tier.lookup(k) === undefined)
+    this.counts.hits += keys.length - missing.length
+    this.counts.misses += missing.length
+    const reader = this.engine.reader
+    const loaded = await Promise.all(missing.length > 0 ? reader.loadMany(missing) : [])
     const values = new Map<string, V | undefined>()
     for (const [i, key] of missing.entries()) {
-      const fresh = this.memory.peek(key) !== undefined || !this.reader.takeStale(key)
+      const fresh = this.tier.peek(key) !== undefined || !reader.takeStale(key)
       values.set(key, fresh ? this.remember(key, loaded[i]) : await this.loadOne(key))
     }
     return keys.map((key) => {
-      const entry = this.memory.peek(key)
+      const entry = this.tier.peek(key)
       return entry !== undefined ? this.decode(entry.encoded) : values.get(key)
     })
   }
@@ -155,32 +134,32 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   async flush(options: FlushCallOptions = {}): Promise<FlushReport> {
     this.assertOpen('flush')
     const { timeoutMs, signal } = checkFlushOptions(options)
-    const mark = await withDeadline(this.parts.drain(), timeoutMs, signal, this.options.clock, () => this.parts.backlogEntries())
+    const mark = await withDeadline(this.engine.drain(), timeoutMs, signal, this.options.clock, () => this.engine.backlogEntries())
     return {
-      deadLettered: this.parts.dlq.list({ maxVersion: mark }),
-      superseded: this.parts.recentSuperseded.filter((w) => w.version <= mark),
+      deadLettered: this.engine.dlq.list({ maxVersion: mark }),
+      superseded: this.engine.supersededUpTo(mark),
     }
   }
 
   /** Counters and gauges: backlog, lag (oldest dirty age), coalescing, flushes, failures. */
   stats(): CacheStats {
-    return buildStats(this.parts)
+    return this.engine.stats(this.counts)
   }
 
   /** Dead letters (writes that could not be flushed), oldest first. */
   deadLetters(filter?: DeadLetterSelector): DeadLetter[] {
-    return this.parts.dlq.list(filter)
+    return this.engine.dlq.list(filter)
   }
 
   /** Sends dead letters to the store again, with their original versions (a newer write wins). */
   replayDeadLetters(filter?: DeadLetterSelector): Promise<ReplayReport> {
     this.assertOpen('replayDeadLetters')
-    return this.deadLetterHooks.replay(filter)
+    return this.engine.deadLetters.replay(filter)
   }
 
   /** Discards dead letters for good; returns how many. */
   dropDeadLetters(filter?: DeadLetterSelector): Promise<number> {
-    return this.deadLetterHooks.drop(filter)
+    return this.engine.deadLetters.drop(filter)
   }
 
   /**
@@ -189,13 +168,13 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
    * Safe to call twice: the second call gets the first call's promise.
    */
   close(): Promise<CloseReport> {
-    this.closing ??= closeCache(this.parts)
+    this.closing ??= this.engine.close()
     return this.closing
   }
 
   /** What `open()` replayed from the dirty log; undefined without a dir. */
   get recovery(): RecoveryReport | undefined {
-    return this.parts.recovery
+    return this.engine.recovery
   }
 
   get closed(): boolean {
@@ -208,91 +187,77 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     checkWriteOptionNames(options)
     const durability = oneOf(options.durability, 'durability', DURABILITIES)
     if (durability === undefined) return this.options.durability
-    if (this.parts.log === undefined && (durability === 'log' || durability === 'disk')) {
+    if (!this.tier.hasLog && (durability === 'log' || durability === 'disk')) {
       throw new TypeError(`durability '${durability}' needs a dir for the dirty log, and this cache has none; open it with a dir, or write with 'memory' or 'store'`)
     }
     return durability
   }
 
   private write(key: string, encoded: string | null, durability: Durability): Promise<void> {
-    if (durability === 'store' && !this.parts.flusher.available) {
+    if (durability === 'store' && !this.engine.flusher.available) {
       return Promise.reject(new StoreUnavailableError('the flush circuit is open after repeated failures'))
     }
-    if (this.admission.canApplyNow()) return this.apply(key, encoded, durability)
+    if (this.engine.backpressure.canApplyNow()) return this.apply(key, encoded, durability)
     return this.whenFull(key, encoded, durability)
   }
 
   private whenFull(key: string, encoded: string | null, durability: Durability): Promise<void> {
-    this.parts.noteBacklogFull()
+    const { backpressure } = this.engine
+    backpressure.noteFull()
     switch (this.options.backlog.whenFull) {
       case 'reject':
-        return Promise.reject(new BacklogFullError(this.parts.backlogEntries(), this.parts.backlogBytes()))
+        return Promise.reject(new BacklogFullError(this.engine.backlogEntries(), this.engine.backlogBytes()))
       case 'store':
-        if (!this.parts.flusher.available) return Promise.reject(new StoreUnavailableError('the backlog is full and the store is failing'))
+        if (!this.engine.flusher.available) return Promise.reject(new StoreUnavailableError('the backlog is full and the store is failing'))
         return this.apply(key, encoded, 'store')
       case 'wait': {
         const bytes = key.length + (encoded === null ? 0 : encoded.length)
-        if (!this.admission.hasRoomFor(bytes)) {
-          return Promise.reject(new BacklogFullError(this.parts.backlogEntries(), this.parts.backlogBytes(), this.admission.waiting))
+        if (!backpressure.hasRoomFor(bytes)) {
+          return Promise.reject(new BacklogFullError(this.engine.backlogEntries(), this.engine.backlogBytes(), backpressure.waiting))
         }
-        const admitted = this.admission.enqueue(() => (this.closing === undefined ? this.apply(key, encoded, durability) : Promise.reject(new CacheClosedError('write'))), bytes)
-        this.admission.release()
-        this.scheduler.pump()
+        const admitted = backpressure.enqueue(() => (this.closing === undefined ? this.apply(key, encoded, durability) : Promise.reject(new CacheClosedError('write'))), bytes)
+        backpressure.release()
+        this.engine.scheduler.pump()
         return admitted
       }
     }
   }
 
+  /** Applies an admitted write; the promise is its acknowledgement at `durability`. */
   private apply(key: string, encoded: string | null, durability: Durability): Promise<void> {
-    const version = this.versions.next()
-    const log = this.parts.log
-    // The log first: if it has failed (a full disk), it throws and nothing of the write is applied.
-    // A write that waits for its log record is revocable: if the record's write(2) fails, the
-    // write is rejected and rolled back (revoke.ts), so it keeps what it replaces until then.
-    let loggedUpTo = -1
-    if (log !== undefined) {
-      log.append({ kind: encoded === null ? 'delete' : 'set', key, version, encoded })
-      if (durability === 'log' || durability === 'disk') loggedUpTo = log.writtenVersion
+    const { engine, tier } = this
+    engine.reader.noteWrite(key)
+    const version = tier.write(key, encoded, durability)
+    this.counts.writes++
+    engine.backpressure.noteWaiting(tier.waiting)
+    if (durability === 'store') {
+      const committed = engine.writeThroughs.wait(key, version)
+      engine.scheduler.afterWrite()
+      return committed
     }
-    this.reader.noteWrite(key)
-    const entry = this.memory.write(key, encoded, version, loggedUpTo)
-    this.backlog.record(entry, this.memory.lastSizeDelta, loggedUpTo >= 0 && loggedUpTo < version)
-    const counters = this.counters
-    counters.writes++
-    if (this.backlog.size > counters.highWaterEntries) counters.highWaterEntries = this.backlog.size
-    if (durability === 'store') return this.waitForStore(entry, version)
-    this.scheduler.afterWrite()
-    if (durability === 'memory' || log === undefined) return RESOLVED
-    return durability === 'log' ? log.written() : log.synced()
-  }
-
-  private waitForStore(entry: Entry, version: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      ;(entry.waiters ??= []).push({ version, resolve, reject })
-      this.scheduler.urgent.add(entry.key)
-      this.scheduler.afterWrite()
-    })
+    engine.scheduler.afterWrite()
+    return durability === 'memory' ? RESOLVED : tier.whenDurable(durability)
   }
 
   private async loadOne(key: string): Promise<V | undefined> {
+    const reader = this.engine.reader
     for (;;) {
-      const [loading] = this.reader.loadMany([key])
+      const [loading] = reader.loadMany([key])
       const loaded = await (loading as Promise<LoadedEntry | undefined>)
-      const current = this.memory.peek(key)
+      const current = this.tier.peek(key)
       if (current !== undefined) return this.decode(current.encoded)
       // Written (and already flushed and dropped, e.g. a delete) while the load was out: load again.
-      if (!this.reader.takeStale(key)) return this.remember(key, loaded)
+      if (!reader.takeStale(key)) return this.remember(key, loaded)
     }
   }
 
   /** Caches a loaded entry unless a write got there first; returns the key's current value. */
   private remember(key: string, loaded: LoadedEntry | undefined): V | undefined {
-    const current = this.memory.peek(key)
+    const current = this.tier.peek(key)
     if (current !== undefined) return this.decode(current.encoded)
     if (loaded === undefined) return undefined
-    this.versions.observe(loaded.version)
     const encoded = loaded.encoded ?? this.options.codec.encode(loaded.value)
-    return this.decode(this.memory.addLoaded(key, encoded, loaded.version).encoded)
+    return this.decode(this.tier.addLoaded(key, encoded, loaded.version).encoded)
   }
 
   private decode(encoded: string | null): V | undefined {

@@ -25,10 +25,13 @@
  */
 import type { Clock } from '../contracts/clock.js'
 import type { BatchResult, Store } from '../contracts/store.js'
-import type { PendingOp } from '../core/pending-op.js'
-import { StoreError } from '../errors.js'
+import { toError } from '../to-error.js'
 import type { CircuitBreaker } from './circuit.js'
+import { CircuitGate } from './circuit-gate.js'
+import { Flights, type Flight } from './flights.js'
+import type { PendingOp } from './pending-op.js'
 import { backoffDelay, isRetryable, type RetryPolicy } from './retry.js'
+import { callStore, supersededOps, TimeSlice } from './store-call.js'
 
 /** Attempts (while the store is otherwise healthy) after which a multi-op batch is split. */
 const SPLIT_AFTER = 3
@@ -49,7 +52,9 @@ export interface FlusherHooks {
   flightEnded(): void
   /** A flight holds refused writes and stopped counting toward `flush.concurrency`. */
   slotFreed(): void
+  /** A store call returned: `ops` applied or superseded, `fenced` of them skipped by the store as not newer. */
   batchDone(ops: number, fenced: number, durationMs: number): void
+  /** A store call failed, or some of its ops did; `retryInMs` when it is retried after a backoff. */
   batchFailed(ops: number, error: Error, attempt: number, retryInMs: number | undefined): void
   /** A hook itself failed (the dead-letter queue could not be written): the ops are held and retried. */
   internalError(error: Error): void
@@ -60,17 +65,6 @@ export interface FlusherOptions extends RetryPolicy {
   batchTimeoutMs: number
 }
 
-interface Flight {
-  readonly minVersion: number
-  readonly oldestSince: number
-  ops: number
-  bytes: number
-  /** True once the flight holds refused writes (no proof yet that the store is healthy). */
-  suspect: boolean
-  /** Held ops dropped because a newer write of their key replaced them (their keys already freed). */
-  replaced?: Set<PendingOp>
-}
-
 /** What one attempt leaves: ops to try again at once (after their backoff), and held ops. */
 interface Round {
   readonly retry: PendingOp[]
@@ -79,23 +73,30 @@ interface Round {
 
 const SETTLED: Round = { retry: [], held: [] }
 
+/** What the flusher counted since open (read by `stats()`; only the flusher changes it). */
+export interface FlushCounts {
+  /** Store calls that returned. */
+  batches: number
+  /** Ops the store took: applied, or fenced as not newer. */
+  ops: number
+  fenced: number
+  superseded: number
+  failedBatches: number
+  /** Backoffs slept (failed batches retried, held flights retried). */
+  retries: number
+}
+
 export class Flusher {
-  /** Keys in a flight. */
-  readonly busy = new Set<string>()
-  private readonly flights = new Set<Flight>()
-  private suspects = 0
-  private gateWaiters: Array<() => void> = []
+  /** Keys in flight, ops and bytes in flight, held flights: read by the scheduler and the engine. */
+  readonly flights = new Flights()
+  private readonly gate: CircuitGate
+  private readonly slice = new TimeSlice()
   private readonly sleepers = new Set<() => void>()
   private readonly heldSleepers = new Set<() => void>()
   private stopped = false
-  private opsInFlight = 0
-  private bytesInFlight = 0
   /** Batches that applied at least one op: the proof that the store takes writes. */
   private proofs = 0
-  retries = 0
-  /** Ops left unsettled by `stop()` (still safe in the log, where there is one). */
-  readonly abandoned: PendingOp[] = []
-  private abandonedBytes = 0
+  private readonly counted: FlushCounts = { batches: 0, ops: 0, fenced: 0, superseded: 0, failedBatches: 0, retries: 0 }
 
   constructor(
     private readonly store: Store,
@@ -103,15 +104,17 @@ export class Flusher {
     private readonly circuit: CircuitBreaker,
     private readonly clock: Clock,
     private readonly hooks: FlusherHooks,
-  ) {}
-
-  get flightCount(): number {
-    return this.flights.size
+  ) {
+    this.gate = new CircuitGate(circuit, store, clock)
   }
 
-  /** Flights holding refused writes (waiting for proof that the store is healthy). */
-  get heldFlights(): number {
-    return this.suspects
+  get counts(): Readonly<FlushCounts> {
+    return this.counted
+  }
+
+  /** Keys in a flight. */
+  get busy(): ReadonlySet<string> {
+    return this.flights.busy
   }
 
   /**
@@ -120,55 +123,21 @@ export class Flusher {
    * carry the probe (fresh work then proves the store, or not).
    */
   canStart(concurrency: number): boolean {
-    const active = this.flights.size - this.suspects
+    const active = this.flights.active
     return this.circuit.state === 'closed' ? active < concurrency : active === 0
-  }
-
-  /** The lowest version in any flight (conservative: fixed when the flight starts). */
-  lowestVersion(): number | undefined {
-    let low: number | undefined
-    for (const f of this.flights) if (low === undefined || f.minVersion < low) low = f.minVersion
-    for (const op of this.abandoned) if (low === undefined || op.version < low) low = op.version
-    return low
-  }
-
-  oldestSince(): number | undefined {
-    let old: number | undefined
-    for (const f of this.flights) if (old === undefined || f.oldestSince < old) old = f.oldestSince
-    for (const op of this.abandoned) if (old === undefined || op.since < old) old = op.since
-    return old
-  }
-
-  /** Ops in flights, and ops left unsettled (kept as a running sum: it is read on every write). */
-  inFlightOps(): number {
-    return this.opsInFlight + this.abandoned.length
-  }
-
-  inFlightBytes(): number {
-    return this.bytesInFlight + this.abandonedBytes
   }
 
   /** Starts a flight for `ops` (non-empty, none of them busy); resolves when it ends. Never rejects. */
   start(ops: PendingOp[]): Promise<void> {
-    let bytes = 0
-    for (const op of ops) bytes += op.size
-    const flight: Flight = { minVersion: minOf(ops, (o) => o.version), oldestSince: minOf(ops, (o) => o.since), ops: ops.length, bytes, suspect: false }
-    for (const op of ops) this.busy.add(op.key)
-    this.flights.add(flight)
-    this.opsInFlight += flight.ops
-    this.bytesInFlight += flight.bytes
+    const flight = this.flights.begin(ops)
     return this.drive(ops, flight)
       .catch((error: unknown) => {
         // Which ops settled is unknown: keep them all below the low-water mark (safe in the log).
-        this.abandon(ops)
+        this.flights.abandon(ops)
         this.hooks.internalError(toError(error))
       })
       .finally(() => {
-        this.flights.delete(flight)
-        if (flight.suspect) this.suspects--
-        this.opsInFlight -= flight.ops
-        this.bytesInFlight -= flight.bytes
-        for (const op of ops) if (flight.replaced?.has(op) !== true) this.busy.delete(op.key)
+        this.flights.end(flight, ops)
         this.hooks.flightEnded()
       })
   }
@@ -176,7 +145,7 @@ export class Flusher {
   /** Stops retrying: flights waiting on backoff or the circuit end now, their ops unsettled. */
   stop(): void {
     this.stopped = true
-    this.wakeGate()
+    this.gate.stop()
     for (const wake of [...this.sleepers]) wake()
     for (const wake of [...this.heldSleepers]) wake()
   }
@@ -190,17 +159,13 @@ export class Flusher {
   private async drive(ops: PendingOp[], flight: Flight): Promise<void> {
     let pending = await this.run(ops, flight)
     while (pending.length > 0 && !this.stopped) {
-      if (!flight.suspect) {
-        flight.suspect = true
-        this.suspects++
-        this.hooks.slotFreed()
-      }
+      if (this.flights.suspect(flight)) this.hooks.slotFreed()
       await this.waitHeld(pending)
       if (this.stopped) break
       pending = this.dropReplaced(pending, flight)
       if (pending.length > 0) pending = await this.run(pending, flight)
     }
-    if (pending.length > 0) this.abandon(pending)
+    if (pending.length > 0) this.flights.abandon(pending)
   }
 
   /**
@@ -215,9 +180,7 @@ export class Flusher {
         kept.push(op)
         continue
       }
-      this.busy.delete(op.key)
-      ;(flight.replaced ??= new Set()).add(op)
-      this.settled(flight, [op])
+      this.flights.replace(flight, op)
     }
     if (kept.length < ops.length) this.hooks.slotFreed()
     return kept
@@ -228,17 +191,17 @@ export class Flusher {
     let pending = ops
     const held: PendingOp[] = []
     while (pending.length > 0 && !this.stopped) {
-      const probe = await this.gate(flight)
+      const probe = await this.gate.pass(() => flight.suspect && this.flights.active > 0)
       if (this.stopped) break
       const started = this.clock.now()
-      const outcome = await attempt(this.store, pending, this.policy.batchTimeoutMs, this.clock)
+      const outcome = await callStore(this.store, pending, this.policy.batchTimeoutMs, this.clock, this.slice)
       const round = outcome.ok
         ? await this.onSuccess(pending, outcome.result, started, flight)
         : await this.onFailure(pending, outcome.error, probe, flight)
       held.push(...round.held)
       pending = round.retry
     }
-    if (pending.length > 0) this.abandon(pending)
+    if (pending.length > 0) this.flights.abandon(pending)
     return held
   }
 
@@ -253,8 +216,10 @@ export class Flusher {
       const storeVersion = superseded?.get(op)
       if (storeVersion === undefined) {
         applied++
+        this.counted.ops++
         this.hooks.applied(op)
       } else {
+        this.counted.superseded++
         this.hooks.superseded(op, storeVersion)
       }
       landed.push(op)
@@ -263,13 +228,16 @@ export class Flusher {
     if (applied > 0) this.proveHealthy()
     if (landed.length > 0 || failed.size === 0) this.circuit.recordSuccess()
     else this.circuit.recordRefusal(failures[0]?.error ?? new Error('every op failed'))
-    this.wakeGate()
-    this.hooks.batchDone(ops.length - failed.size, result?.fenced ?? 0, this.clock.now() - started)
+    this.gate.wake()
+    const fenced = result?.fenced ?? 0
+    this.counted.batches++
+    this.counted.fenced += fenced
+    this.hooks.batchDone(ops.length - failed.size, fenced, this.clock.now() - started)
     const round: Round = { retry: [], held: [] }
     if (landed.length > 0) {
       const removing = this.hooks.landed(landed)
       if (removing !== undefined && !(await this.settleHook(removing))) round.held.push(...landed)
-      else this.settled(flight, landed)
+      else this.flights.settled(flight, landed)
     }
     const dead: Array<[PendingOp, Error]> = []
     for (const [op, error] of failed) {
@@ -291,21 +259,21 @@ export class Flusher {
   }
 
   private async onFailure(ops: PendingOp[], error: Error, probe: boolean, flight: Flight): Promise<Round> {
-    this.wakeGate()
+    this.gate.wake()
     if (!isRetryable(error)) return this.onRefusal(ops, error, flight)
     this.circuit.recordFailure(error)
     const counted = this.circuit.state === 'closed' || probe
     if (!counted) {
-      this.hooks.batchFailed(ops.length, error, ops[0]?.attempts ?? 0, undefined)
+      this.failed(ops.length, error, ops[0]?.attempts ?? 0, undefined)
       return { retry: ops, held: [] }
     }
     const attempts = this.count(ops, this.proofs)
     if (ops.length > 1 && attempts >= SPLIT_AFTER) {
-      this.hooks.batchFailed(ops.length, error, attempts, 0)
+      this.failed(ops.length, error, attempts, 0)
       return this.split(ops, flight)
     }
     if (attempts >= this.policy.maxAttempts) {
-      this.hooks.batchFailed(ops.length, error, attempts, undefined)
+      this.failed(ops.length, error, attempts, undefined)
       // Dead-lettered only with proof that other ops landed since these began failing.
       if (ops.every((op) => op.redelivery || this.proofs > op.failingSinceProof)) return this.deadLetter(ops, error, flight)
       return { retry: [], held: ops }
@@ -324,25 +292,20 @@ export class Flusher {
     if (op !== undefined) this.count(ops, this.proofs)
     // The first refusal counts: a proof that arrives after it, however the op is regrouped, proves it.
     for (const o of ops) if (o.refusedAtProof < 0) o.refusedAtProof = this.proofs
-    this.hooks.batchFailed(ops.length, error, ops[0]?.attempts ?? 1, undefined)
+    this.failed(ops.length, error, ops[0]?.attempts ?? 1, undefined)
     if (op === undefined) return this.split(ops, flight)
     return proven ? this.deadLetter(ops, error, flight) : { retry: [], held: ops }
   }
 
   private async deadLetter(ops: PendingOp[], error: Error, flight: Flight): Promise<Round> {
     if (!(await this.settleHook(this.hooks.deadLetter(ops, error)))) return { retry: [], held: ops }
-    this.settled(flight, ops)
+    this.flights.settled(flight, ops)
     return SETTLED
   }
 
-  /** Settled ops stop counting as in flight (the flight's low-water mark stays put until it ends). */
-  private settled(flight: Flight, ops: readonly PendingOp[]): void {
-    for (const op of ops) {
-      flight.ops--
-      flight.bytes -= op.size
-      this.opsInFlight--
-      this.bytesInFlight -= op.size
-    }
+  private failed(ops: number, error: Error, attempt: number, retryInMs: number | undefined): void {
+    this.counted.failedBatches++
+    this.hooks.batchFailed(ops, error, attempt, retryInMs)
   }
 
   /** Awaits a hook's promise; a failure is reported and the caller holds the ops to try again. */
@@ -386,8 +349,8 @@ export class Flusher {
   private async backoff(ops: readonly PendingOp[], error: Error): Promise<void> {
     const attempts = ops[0]?.attempts ?? 1
     const delay = backoffDelay(Math.max(1, attempts), this.policy)
-    this.retries++
-    this.hooks.batchFailed(ops.length, error, attempts, delay)
+    this.counted.retries++
+    this.failed(ops.length, error, attempts, delay)
     await this.sleep(delay, this.sleepers)
   }
 
@@ -395,72 +358,8 @@ export class Flusher {
   private async waitHeld(ops: readonly PendingOp[]): Promise<void> {
     let attempts = 1
     for (const op of ops) attempts = Math.max(attempts, op.attempts)
-    this.retries++
+    this.counted.retries++
     await this.sleep(backoffDelay(attempts, this.policy), this.heldSleepers)
-  }
-
-  private abandon(ops: readonly PendingOp[]): void {
-    for (const op of ops) {
-      this.abandoned.push(op)
-      this.abandonedBytes += op.size
-    }
-  }
-
-  /**
-   * Waits until the circuit lets a batch go. Returns true when this batch is the circuit's probe.
-   * With a store `ping()`, the ping goes first and the batch is the probe only once the store
-   * answered (a ping proves the store is reachable, not that it takes writes). A held flight
-   * leaves the probe to an active flight when there is one.
-   */
-  private async gate(flight: Flight): Promise<boolean> {
-    for (;;) {
-      if (this.stopped) return false
-      const wasOpen = this.circuit.state === 'open'
-      if (wasOpen && flight.suspect && this.flights.size > this.suspects) {
-        await this.waitForCircuit()
-        continue
-      }
-      if (this.circuit.canFlush()) {
-        if (!wasOpen) return false
-        if (this.store.ping === undefined || (await this.pingOk())) return true
-        continue
-      }
-      await this.waitForCircuit()
-    }
-  }
-
-  /** Pings the store in the probe slot; a failure is the probe's failure, a success lets the batch go. */
-  private async pingOk(): Promise<boolean> {
-    try {
-      await this.store.ping?.()
-      return true
-    } catch (error) {
-      this.circuit.recordRefusal(toError(error))
-      this.wakeGate()
-      return false
-    }
-  }
-
-  /** Resolves when the circuit changes or its next probe time comes. */
-  private waitForCircuit(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const probeAt = this.circuit.nextProbeAt
-      const wait = probeAt === undefined ? 0 : probeAt - this.clock.now()
-      // A probe time already passed means a probe is out: its result wakes the gate.
-      const timer = wait > 0 ? this.clock.setTimeout(wake, wait) : undefined
-      const clock = this.clock
-      function wake(): void {
-        if (timer !== undefined) clock.clearTimeout(timer)
-        resolve()
-      }
-      this.gateWaiters.push(wake)
-    })
-  }
-
-  private wakeGate(): void {
-    const waiters = this.gateWaiters
-    this.gateWaiters = []
-    for (const wake of waiters) wake()
   }
 
   private sleep(ms: number, sleepers: Set<() => void>): Promise<void> {
@@ -476,92 +375,4 @@ export class Flusher {
       }
     })
   }
-}
-
-/**
- * The ops the store reported superseded, with the version it holds. An op superseded only by a
- * later op of the same key in this very batch (which applied) counts as applied.
- */
-function supersededOps(ops: readonly PendingOp[], result: BatchResult | void): Map<PendingOp, number> | undefined {
-  const reported = result?.superseded
-  if (reported === undefined || reported.length === 0) return undefined
-  const out = new Map<PendingOp, number>()
-  const reportedIndexes = new Set(reported.map((s) => s.index))
-  let newestInBatch: Map<string, number> | undefined
-  for (const { index, version } of reported) {
-    const op = ops[index]
-    if (op === undefined || !(version > op.version)) continue
-    newestInBatch ??= newestApplied(ops, reportedIndexes)
-    if ((newestInBatch.get(op.key) ?? 0) >= version) continue
-    out.set(op, version)
-  }
-  return out
-}
-
-function newestApplied(ops: readonly PendingOp[], skip: ReadonlySet<number>): Map<string, number> {
-  const newest = new Map<string, number>()
-  ops.forEach((op, i) => {
-    if (!skip.has(i) && op.version > (newest.get(op.key) ?? 0)) newest.set(op.key, op.version)
-  })
-  return newest
-}
-
-type Outcome = { ok: true; result: BatchResult | void } | { ok: false; error: Error }
-
-/** Longest run of back-to-back store calls before the flusher lets the event loop turn. */
-const SLICE_MS = 20
-let sliceStart = 0
-
-/**
- * Yields one event-loop turn once the current slice is used up. A synchronous store
- * (better-sqlite3) would otherwise run a long flush (replay on open, close) batch after batch
- * without letting timers and I/O in; yielding before EVERY call instead would hand the loop to
- * busy writers between batches and starve the flush. Wall-clock time, not the injected clock:
- * this is about the real event loop.
- */
-async function yieldIfSliceUsed(): Promise<void> {
-  const now = Date.now()
-  if (now - sliceStart < SLICE_MS) return
-  await new Promise<void>((resolve) => setImmediate(resolve))
-  sliceStart = Date.now()
-}
-
-/**
- * One `writeBatch` call, bounded by `timeoutMs` on the injected clock. A call that times out is a
- * retryable failure; it may still commit later, which fencing makes harmless (the retry carries
- * the same versions, and a newer write always wins).
- */
-async function attempt(store: Store, ops: readonly PendingOp[], timeoutMs: number, clock: Clock): Promise<Outcome> {
-  await yieldIfSliceUsed()
-  let timer: ReturnType<Clock['setTimeout']> | undefined
-  try {
-    const call = store.writeBatch(ops)
-    const timeout = new Promise<never>((_, reject) => {
-      timer = clock.setTimeout(() => reject(batchTimeout(ops.length, timeoutMs)), timeoutMs)
-    })
-    call.catch(() => {}) // a call that lost the race must not become an unhandled rejection
-    return { ok: true, result: await Promise.race([call, timeout]) }
-  } catch (error) {
-    return { ok: false, error: toError(error) }
-  } finally {
-    if (timer !== undefined) clock.clearTimeout(timer)
-  }
-}
-
-function batchTimeout(ops: number, timeoutMs: number): StoreError {
-  return new StoreError(
-    `store.writeBatch (${ops} ops) did not settle within flush.batchTimeoutMs (${timeoutMs} ms); it is retried. ` +
-      'Check the store connection (a black-holed connection or a lock wait), or raise flush.batchTimeoutMs.',
-    { retryable: true, code: 'E_BATCH_TIMEOUT' },
-  )
-}
-
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error))
-}
-
-function minOf<T>(items: readonly T[], pick: (item: T) => number): number {
-  let low = Infinity
-  for (const item of items) low = Math.min(low, pick(item))
-  return low
 }

@@ -5,19 +5,21 @@
  *     with coalescing, where flushing a key early would forfeit coalescing its next writes),
  *   - the oldest dirty write reaches `maxDelayMs` (bounded staleness, however hot the key),
  *   - `flush()` or `close()` asks (everything written before the call is drained),
- *   - a write at durability `store` waits for its key (that key goes first).
+ *   - a write at durability `store` waits for its key (that key goes first),
+ *   - dead letters are replayed (`redeliver`: same batch size, same concurrency as any flush).
  * At most `concurrency` active flights run at once (flights holding refused writes do not count),
  * and while the circuit is open only one, to carry the probe, when no other is active.
  *
  * It also tracks the low-water mark (every version at or below it is flushed or superseded) that
- * resolves `flush()` calls and feeds the log checkpoint.
+ * resolves `flush()` calls and is handed to the tier as flights end (the embedded tier checkpoints
+ * its log with it).
  */
 import type { Clock, TimerHandle } from '../contracts/clock.js'
-import type { Backlog } from '../core/backlog.js'
 import type { FlushOptions } from '../core/options.js'
-import type { VersionSource } from '../core/versions.js'
 import { CacheClosedError } from '../errors.js'
+import type { DirtyTier } from './dirty-tier.js'
 import type { Flusher } from './flusher.js'
+import type { PendingOp } from './pending-op.js'
 
 interface FlushWaiter {
   readonly mark: number
@@ -25,22 +27,31 @@ interface FlushWaiter {
   readonly reject: (error: Error) => void
 }
 
+/** Dead letters sent again, waiting for a flight slot; `done` resolves when their flights ended. */
+interface Redelivery {
+  ops: PendingOp[]
+  flights: Array<Promise<void>>
+  done: () => void
+}
+
 export class FlushScheduler {
-  /** Keys with a write-through waiting; taken before anything else. */
-  readonly urgent = new Set<string>()
   private drainMark = 0
   private lastDrainAt: number
   private timer: TimerHandle | undefined
   private timerDue = Infinity
   private pumpQueued = false
   private waiters: FlushWaiter[] = []
+  private redeliveries: Redelivery[] = []
+  /** True while an asynchronous `tier.take` is out: no second take starts before it settles. */
+  private taking = false
   private stopped = false
 
   constructor(
     private readonly options: Required<FlushOptions>,
-    private readonly backlog: Backlog,
+    private readonly tier: DirtyTier,
     private readonly flusher: Flusher,
-    private readonly versions: VersionSource,
+    /** Keys with a write-through waiting (owned by `WriteThroughs`): taken before anything else. */
+    private readonly urgent: ReadonlyMap<string, unknown>,
     private readonly clock: Clock,
   ) {
     this.lastDrainAt = clock.now()
@@ -48,27 +59,40 @@ export class FlushScheduler {
 
   /** Every version at or below this is in the store or superseded by a newer flushed one. */
   lowWater(): number {
-    const a = this.backlog.lowestVersion()
-    const b = this.flusher.lowestVersion()
-    if (a === undefined && b === undefined) return this.versions.current
+    const a = this.tier.lowestWaiting()
+    const b = this.flusher.flights.lowestVersion()
+    if (a === undefined && b === undefined) return this.tier.highestVersion
     return Math.min(a ?? Infinity, b ?? Infinity) - 1
   }
 
   /** Age of the oldest unflushed write, 0 when there is none. */
   oldestAge(): number {
-    const since = Math.min(this.backlog.oldestSince() ?? Infinity, this.flusher.oldestSince() ?? Infinity)
+    const since = Math.min(this.tier.oldestWaiting() ?? Infinity, this.flusher.flights.oldestSince() ?? Infinity)
     return since === Infinity ? 0 : Math.max(0, this.clock.now() - since)
   }
 
   /** After every write: a full backlog flushes at once; otherwise make sure a timer is armed. */
   afterWrite(): void {
-    if (this.backlog.size >= this.options.triggerEntries || this.urgent.size > 0) this.queuePump()
+    if (this.tier.waiting >= this.options.triggerEntries || this.urgent.size > 0) this.queuePump()
     else if (this.timer === undefined) this.arm()
+  }
+
+  /**
+   * Sends `ops` (replayed dead letters) through the pipeline like any flush: in batches of at most
+   * `batchSize`, within `concurrency`, after the keys' current flights. Resolves when all of their
+   * flights ended (never rejects; outcomes go to the flusher's hooks); at once after `stop()`.
+   */
+  redeliver(ops: PendingOp[]): Promise<void> {
+    if (this.stopped || ops.length === 0) return Promise.resolve()
+    return new Promise<void>((done) => {
+      this.redeliveries.push({ ops, flights: [], done })
+      this.pump()
+    })
   }
 
   /** Resolves once everything written before the call is flushed or dead-lettered. */
   flushAll(): Promise<void> {
-    const mark = this.versions.current
+    const mark = this.tier.highestVersion
     this.drainMark = Math.max(this.drainMark, mark)
     this.pump()
     if (this.lowWater() >= mark) return Promise.resolve()
@@ -82,13 +106,19 @@ export class FlushScheduler {
     this.resolveWaiters()
   }
 
-  /** Starts as many flights as allowed and due. */
+  /** Starts as many flights as allowed and due: replayed dead letters first, then the tier's ops. */
   pump(): void {
-    if (this.stopped) return
-    while (this.flusher.canStart(this.options.concurrency) && this.due()) {
-      const ops = this.backlog.take(this.options.batchSize, this.flusher.busy, this.urgent.size > 0 ? this.urgent : undefined)
-      if (ops.length === 0) break
-      void this.flusher.start(ops)
+    if (this.stopped || this.taking) return
+    while (this.flusher.canStart(this.options.concurrency)) {
+      if (this.startRedelivery()) continue
+      if (!this.due()) break
+      const taken = this.tier.take(this.options.batchSize, this.flusher.busy, this.urgent.size > 0 ? this.urgent : undefined)
+      if (!Array.isArray(taken)) {
+        this.takeLater(taken)
+        return
+      }
+      if (taken.length === 0) break
+      void this.flusher.start(taken)
     }
     this.arm()
   }
@@ -96,6 +126,7 @@ export class FlushScheduler {
   /** Stops scheduling; `flushAll()` calls still waiting reject with `error` (nothing is lost: it is in the log or reported). */
   stop(error: Error): void {
     this.stopped = true
+    for (const r of this.redeliveries.splice(0)) r.done()
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer)
     this.timer = undefined
     const waiters = this.waiters
@@ -104,10 +135,46 @@ export class FlushScheduler {
   }
 
   private due(): boolean {
-    if (this.backlog.size === 0) return false
-    if (this.backlog.size >= this.options.triggerEntries || this.urgent.size > 0) return true
-    if ((this.backlog.lowestVersion() ?? Infinity) <= this.drainMark) return true
-    return (this.backlog.oldestSince() ?? Infinity) <= this.clock.now() - this.options.maxDelayMs
+    const waiting = this.tier.waiting
+    if (waiting === 0) return false
+    if (waiting >= this.options.triggerEntries || this.urgent.size > 0) return true
+    if ((this.tier.lowestWaiting() ?? Infinity) <= this.drainMark) return true
+    return (this.tier.oldestWaiting() ?? Infinity) <= this.clock.now() - this.options.maxDelayMs
+  }
+
+  /** An asynchronous take (a tier over the network): start its flight when it answers, then pump again. */
+  private takeLater(taken: Promise<PendingOp[]>): void {
+    this.taking = true
+    taken.then(
+      (ops) => {
+        this.taking = false
+        if (ops.length > 0 && !this.stopped) void this.flusher.start(ops)
+        this.pump()
+      },
+      () => {
+        // A failed claim changed nothing in the tier: the next tick or write tries again.
+        this.taking = false
+        this.arm()
+      },
+    )
+  }
+
+  /** Starts one batch of the oldest redelivery whose ops' keys are free; false when none can go. */
+  private startRedelivery(): boolean {
+    for (const r of this.redeliveries) {
+      const batch: PendingOp[] = []
+      const rest: PendingOp[] = []
+      for (const op of r.ops) (batch.length < this.options.batchSize && !this.flusher.busy.has(op.key) ? batch : rest).push(op)
+      if (batch.length === 0) continue
+      r.ops = rest
+      r.flights.push(this.flusher.start(batch))
+      if (rest.length === 0) {
+        this.redeliveries.splice(this.redeliveries.indexOf(r), 1)
+        void Promise.all(r.flights).then(r.done)
+      }
+      return true
+    }
+    return false
   }
 
   private queuePump(): void {
@@ -121,12 +188,12 @@ export class FlushScheduler {
 
   /** Arms the timer for the next interval tick or staleness deadline, whichever is first. */
   private arm(): void {
-    if (this.stopped || this.backlog.size === 0) return
+    if (this.stopped || this.tier.waiting === 0) return
     const now = this.clock.now()
     // An owed interval tick fires at once; a staleness deadline already passed does not re-arm
     // (its keys are busy or flights are full, and the end of a flight pumps again).
     let due = Math.max(now, this.lastDrainAt + this.options.intervalMs)
-    const stale = (this.backlog.oldestSince() ?? Infinity) + this.options.maxDelayMs
+    const stale = (this.tier.oldestWaiting() ?? Infinity) + this.options.maxDelayMs
     if (stale > now && stale < due) due = stale
     if (this.timer !== undefined && this.timerDue <= due) return
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer)
@@ -138,11 +205,11 @@ export class FlushScheduler {
   private tick(): void {
     this.timer = undefined
     this.timerDue = Infinity
-    this.versions.catchUp()
+    this.tier.tick()
     const now = this.clock.now()
     if (now >= this.lastDrainAt + this.options.intervalMs) {
       this.lastDrainAt = now
-      this.drainMark = Math.max(this.drainMark, this.versions.current)
+      this.drainMark = Math.max(this.drainMark, this.tier.highestVersion)
     }
     this.pump()
   }

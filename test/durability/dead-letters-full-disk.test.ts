@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { DeadLetterQueue } from '../../src/flush/dead-letters.js'
+import { DeadLetterQueue } from '../../src/dead-letters/queue.js'
 
 const child = fileURLToPath(new URL('../helpers/dlq-full-disk-child.ts', import.meta.url))
 

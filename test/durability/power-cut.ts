@@ -13,9 +13,9 @@ import type { DirtyLog } from '../../src/log/dirty-log.js'
 
 const SEGMENT = /^segment-\d+\.wbl$/
 
-/** The cache's dirty log. The cache exposes no log stats, so this reads it from the engine's parts. */
+/** The cache's dirty log. The cache exposes no log stats, so this reads it from the engine's tier. */
 export function logOf(cache: WriteBehindCache): DirtyLog {
-  const log = cache['parts'].log
+  const log = cache['engine'].tier['log']
   if (log === undefined) throw new Error('the cache has no dirty log (no dir)')
   return log
 }

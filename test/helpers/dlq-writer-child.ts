@@ -3,7 +3,7 @@
  * prefixed with argv[3]) one by one (some with big values so appends span pages), printing `acked <key>` after each add
  * resolved, until it is killed.
  */
-import { DeadLetterQueue } from '../../src/flush/dead-letters.js'
+import { DeadLetterQueue } from '../../src/dead-letters/queue.js'
 
 const [dir, prefix = ''] = process.argv.slice(2)
 if (dir === undefined) throw new TypeError('usage: dlq-writer-child <dir> [key prefix]')

@@ -29,7 +29,7 @@ async function withCache(options: Partial<CacheOptions>, fn: (cache: WriteBehind
 
 /** Makes the log's next write(2) fail: /dev/full takes the segment's fd number (ENOSPC), else EBADF. */
 function breakLog(cache: WriteBehindCache<string>): void {
-  const log = (cache as unknown as { parts: { log: { active: { fd: number } } } }).parts.log
+  const log = (cache as unknown as { engine: { tier: { log: { active: { fd: number } } } } }).engine.tier.log
   const fd = log.active.fd
   closeSync(fd)
   if (existsSync('/dev/full')) {

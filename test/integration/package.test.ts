@@ -2,7 +2,10 @@
  * The package as a stranger installs it: `npm pack` (which builds), the tarball installed into a
  * scratch project that has no drivers and no fast-check, every subpath of `exports` imported
  * from the built files by plain node (no tsx), a cache opened and flushed end to end, and the
- * `writebehind` bin run. Packs a copy of the repo, so the repo's own dist/ is left alone.
+ * `writebehind` bin run, and the tarball linted by publint (`--strict`) and are-the-types-wrong
+ * (`--profile esm-only`: the package is ESM only, so CommonJS and node10 resolution are not
+ * checked). Both read the tarball alone, with no network. Packs a copy of the repo, so the repo's
+ * own dist/ is left alone.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -16,6 +19,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; exports: Record<string, unknown>; bin: Record<string, string> }
 const work = mkdtempSync(join(tmpdir(), 'wb-package-'))
 const app = join(work, 'app')
+const subpaths = Object.keys(pkg.exports).map((p) => (p === '.' ? pkg.name : `${pkg.name}/${p.slice(2)}`))
+const bin = (name: string): string => join(ROOT, 'node_modules', '.bin', name)
 
 function node(script: string): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, encoding: 'utf8', timeout: 60_000 })
@@ -24,6 +29,7 @@ function node(script: string): { status: number | null; stdout: string; stderr: 
 
 describe('the packed package, installed into a scratch project', () => {
   let files: string[] = []
+  let tarball = ''
 
   before(() => {
     const copy = join(work, 'repo')
@@ -34,7 +40,7 @@ describe('the packed package, installed into a scratch project', () => {
     const packed = execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: copy, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
     const report = JSON.parse(packed.slice(packed.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>
     files = report[0]?.files.map((f) => f.path) ?? []
-    const tarball = join(work, report[0]?.filename ?? 'missing.tgz')
+    tarball = join(work, report[0]?.filename ?? 'missing.tgz')
     mkdirSync(app)
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'scratch', version: '1.0.0', type: 'module', private: true }))
     execFileSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', tarball], { cwd: app, stdio: 'pipe' })
@@ -57,8 +63,7 @@ describe('the packed package, installed into a scratch project', () => {
   })
 
   it('imports every subpath of exports from the built files, without the drivers or fast-check', () => {
-    const subpaths = Object.keys(pkg.exports).map((p) => (p === '.' ? pkg.name : `${pkg.name}/${p.slice(2)}`))
-    assert.deepEqual(subpaths.sort(), ['writebehind', 'writebehind/mysql', 'writebehind/postgres', 'writebehind/sqlite', 'writebehind/testing'])
+    assert.deepEqual([...subpaths].sort(), ['writebehind', 'writebehind/mysql', 'writebehind/postgres', 'writebehind/sqlite', 'writebehind/testing'])
     const expected: Record<string, string[]> = {
       writebehind: ['WriteBehindCache', 'MemoryStore', 'StoreError', 'CacheClosedError', 'WriteSupersededError'],
       'writebehind/sqlite': ['SqliteStore'],
@@ -99,5 +104,16 @@ describe('the packed package, installed into a scratch project', () => {
     assert.equal(result.status, 0, result.stderr)
     assert.match(result.stdout, /writebehind/)
     assert.match(result.stdout, /inspect/)
+  })
+
+  it('passes publint --strict: every warning is a failure', () => {
+    const result = spawnSync(bin('publint'), ['--strict', tarball], { cwd: work, encoding: 'utf8', timeout: 60_000 })
+    assert.equal(result.status, 0, `publint found problems in the tarball:\n${result.stdout}${result.stderr}`)
+  })
+
+  it('passes are-the-types-wrong for an ESM-only package: every subpath types and resolves under node16 and bundler', () => {
+    const result = spawnSync(bin('attw'), [tarball, '--profile', 'esm-only', '--format', 'ascii', '--no-color'], { cwd: work, encoding: 'utf8', timeout: 60_000 })
+    assert.equal(result.status, 0, `attw found problems in the tarball:\n${result.stdout}${result.stderr}`)
+    for (const subpath of subpaths) assert.ok(result.stdout.includes(`"${subpath}"`), `attw checked ${subpath}`)
   })
 })

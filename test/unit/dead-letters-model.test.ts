@@ -7,8 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { DeadLetterQueue, type DeadLetter } from '../../src/flush/dead-letters.js'
-import { encodeRecord, parseLog, type DeadLetterRecord } from '../../src/flush/dead-letter-file.js'
+import { DeadLetterQueue, type DeadLetter } from '../../src/dead-letters/queue.js'
+import { encodeRecord, parseLog, type DeadLetterRecord } from '../../src/dead-letters/file.js'
 import { LogCorruptionError } from '../../src/errors.js'
 
 type Step = { op: 'add'; letters: DeadLetter[] } | { op: 'remove'; refs: { key: string; version: number }[] }

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict'
 import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DeadLetterQueue, readDeadLetters, type DeadLetter } from '../../src/flush/dead-letters.js'
-import { DEAD_LETTER_FILE, encodeRecord } from '../../src/flush/dead-letter-file.js'
+import { DeadLetterQueue, readDeadLetters, type DeadLetter } from '../../src/dead-letters/queue.js'
+import { DEAD_LETTER_FILE, encodeRecord } from '../../src/dead-letters/file.js'
 import { CacheClosedError, LogCorruptionError } from '../../src/errors.js'
 
 function letter(key: string, version: number, extra: Partial<DeadLetter> = {}): DeadLetter {

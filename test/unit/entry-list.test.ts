@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { EntryList, type Linked } from '../../src/core/entry-list.js'
+import { EntryList, type Linked } from '../../src/tier/embedded/entry-list.js'
 
 class Item implements Linked<Item> {
   prev: Item | undefined = undefined

@@ -364,7 +364,7 @@ describe('10.8 every promise settles', () => {
     const store = new PoisonStore(inner, { isPoison: (op) => op.kind === 'set' && op.value === 'poison' })
     const { cache, clock } = await openTestCache(store)
     // The dead-letter queue fails as a full disk would: it accepts no more letters.
-    await (cache as unknown as { parts: { dlq: { close(): Promise<void> } } }).parts.dlq.close()
+    await (cache as unknown as { engine: { dlq: { close(): Promise<void> } } }).engine.dlq.close()
     const warnings: string[] = []
     cache.on('warning', ({ code }) => warnings.push(code))
     await cache.set('p', 'poison')

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { MemoryStore, VersionExhaustedError, WriteBehindCache } from '../../src/index.js'
 import type { Clock } from '../../src/contracts/clock.js'
-import { VersionSource } from '../../src/core/versions.js'
+import { VersionSource } from '../../src/tier/embedded/versions.js'
 import { FakeClock } from '../../src/testing/fake-clock.js'
 
 /** A FakeClock whose reading can be thrown off by `offsetMs`, as a stepped system clock is. */

@@ -5,9 +5,9 @@
  * number of dead letters (`writebehind dlq list` shows them) and any problems. Reads without
  * taking the writer lock. Exit 0, or 64/66 for bad arguments.
  */
-import { readDeadLetters } from '../../flush/dead-letters.js'
+import { readDeadLetters } from '../../dead-letters/queue.js'
 import { WriteBehindError } from '../../errors.js'
-import { readLogView, type LogView } from '../../log/log-reader.js'
+import { readLogView, type LogView } from '../dir-view.js'
 import { parseLogArgs } from './log-args.js'
 
 /** Runs the command; resolves to the exit code. */

@@ -6,7 +6,7 @@
  * mid-write, which the next open repairs); 2 corrupt or unreadable (open fails); 64/66 for bad
  * arguments.
  */
-import { readLogView } from '../../log/log-reader.js'
+import { readLogView } from '../dir-view.js'
 import { parseLogArgs } from './log-args.js'
 
 export const EXIT_OK = 0

@@ -9,12 +9,16 @@
  * the letter (durably, before the flight ends, so the checkpoint cannot pass the newer write while
  * the letter is still on disk), and the letter is neither served nor replayed again. At open a
  * letter is pinned only when neither the log nor the store holds something newer.
+ *
+ * Replay goes through the scheduler like any flush (batch size, concurrency, one flight per key).
  */
+import type { Clock } from '../contracts/clock.js'
+import type { Codec } from '../contracts/codec.js'
+import type { Store } from '../contracts/store.js'
 import { DeadLetteredError } from '../errors.js'
-import type { DeadLetter, DeadLetterSelector } from '../flush/dead-letters.js'
+import { opFromRecord, type PendingOp } from '../flush/pending-op.js'
 import { describeError } from '../flush/retry.js'
-import type { CacheParts } from './cache-parts.js'
-import { opFromRecord, type PendingOp } from './pending-op.js'
+import type { DeadLetter, DeadLetterQueue, DeadLetterSelector } from './queue.js'
 
 export interface ReplayReport {
   /** Letters sent to the store and accepted (applied, or fenced by a newer version there). */
@@ -27,15 +31,49 @@ export interface ReplayReport {
   readonly busy: number
 }
 
-export class DeadLetterHooks {
+/** What the handler needs of the tier that serves the letters' values. */
+export interface DeadLetterTier {
+  /** The cached version of `key`, if it is cached. */
+  versionOf(key: string): number | undefined
+  /** `op` is in the queue now: keep serving its value. */
+  deadLettered(op: PendingOp): void
+  /** Serve a recovered letter's value. */
+  pin(key: string, encoded: string | null, version: number): void
+  /** Stop serving `key` at `version` (only if it is a pinned letter's value, with `onlyPinned`). */
+  unpin(key: string, version: number, onlyPinned: boolean): void
+}
+
+export interface DeadLetterDeps {
+  readonly queue: DeadLetterQueue
+  readonly tier: DeadLetterTier
+  readonly store: Pick<Store, 'load'>
+  readonly clock: Clock
+  readonly codec: Codec
+  /** Sends replayed ops through the flush pipeline; resolves when their flights ended. */
+  readonly redeliver: (ops: PendingOp[]) => Promise<void>
+  /** Keys in a flight now. */
+  readonly inFlight: ReadonlySet<string>
+  /** A write-through waiting on a dead-lettered version rejects. */
+  readonly failWriteThroughs: (key: string, version: number, error: (waiterVersion: number) => Error) => void
+  readonly onDeadLetter: (event: { key: string; version: number; error: Error }) => void
+  readonly warn: (code: string, message: string) => void
+}
+
+export class DeadLetterHandler {
   private readonly replaying = new Set<PendingOp>()
   private readonly replayedOk: PendingOp[] = []
+  private added = 0
 
-  constructor(private readonly parts: CacheParts) {}
+  constructor(private readonly deps: DeadLetterDeps) {}
+
+  /** Dead letters added since open. */
+  get deadLettered(): number {
+    return this.added
+  }
 
   /** Persists failed ops as dead letters, pins their values, rejects write-throughs on them. */
   async add(ops: readonly PendingOp[], error: Error): Promise<void> {
-    const now = this.parts.options.clock.now()
+    const now = this.deps.clock.now()
     const description = describeError(error)
     const letters = ops.map((op): DeadLetter => ({
       key: op.key,
@@ -47,12 +85,16 @@ export class DeadLetterHooks {
       firstFailedAt: op.firstFailedAt === 0 ? now : op.firstFailedAt,
       lastFailedAt: now,
     }))
-    await this.parts.dlq.add(letters)
-    this.parts.counters.deadLettered += letters.length
-    for (const op of ops) this.settleDead(op, error)
+    await this.deps.queue.add(letters)
+    this.added += letters.length
+    for (const op of ops) {
+      this.deps.tier.deadLettered(op)
+      this.deps.onDeadLetter({ key: op.key, version: op.version, error })
+      this.deps.failWriteThroughs(op.key, op.version, () => new DeadLetteredError(op.key, op.version, error))
+    }
   }
 
-  /** Called for every applied op; collects replayed ones. */
+  /** Called for every op that reached the store; collects replayed ones. */
   noteApplied(op: PendingOp): void {
     if (this.replaying.size > 0 && this.replaying.has(op)) this.replayedOk.push(op)
   }
@@ -62,14 +104,14 @@ export class DeadLetterHooks {
    * superseded and leave the queue. `undefined` when there are none (the common case, no await).
    */
   retire(ops: readonly PendingOp[]): Promise<void> | undefined {
-    const { dlq } = this.parts
-    if (dlq.size === 0) return undefined
+    const { queue } = this.deps
+    if (queue.size === 0) return undefined
     let refs: Array<{ key: string; version: number }> | undefined
     for (const op of ops) {
-      const version = dlq.versionOf(op.key)
+      const version = queue.versionOf(op.key)
       if (version !== undefined && version <= op.version) (refs ??= []).push({ key: op.key, version: op.version })
     }
-    return refs === undefined ? undefined : dlq.remove(refs)
+    return refs === undefined ? undefined : queue.remove(refs)
   }
 
   /**
@@ -78,87 +120,63 @@ export class DeadLetterHooks {
    * store that cannot be read now leaves the letters pinned (warning `WB_DLQ_UNCHECKED`).
    */
   async pinRecovered(): Promise<void> {
-    const { dlq, memory, versions } = this.parts
-    const letters = dlq.list().filter((letter) => {
-      const entry = memory.peek(letter.key)
-      return entry === undefined || entry.version < letter.version
-    })
+    const { queue, tier } = this.deps
+    const letters = queue.list().filter((letter) => (tier.versionOf(letter.key) ?? 0) < letter.version)
     if (letters.length === 0) return
     const stored = await this.storedVersions(letters.map((l) => l.key))
     const superseded = letters.filter((l) => (stored.get(l.key) ?? 0) > l.version)
-    if (superseded.length > 0) await dlq.remove(superseded)
+    if (superseded.length > 0) await queue.remove(superseded)
     for (const letter of letters) {
       if ((stored.get(letter.key) ?? 0) > letter.version) continue
-      versions.observe(letter.version)
-      memory.pin(memory.write(letter.key, letter.encoded, letter.version))
+      tier.pin(letter.key, letter.encoded, letter.version)
     }
   }
 
-  private async storedVersions(keys: readonly string[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>()
-    try {
-      const loaded = await this.parts.options.store.load(keys)
-      for (const [key, entry] of loaded) out.set(key, entry.version)
-    } catch (error) {
-      this.parts.options.warn(
-        'WB_DLQ_UNCHECKED',
-        `writebehind: could not read the store to check ${keys.length} dead letters against it (${String(error)}); their values are served until a newer write lands`,
-      )
-    }
-    return out
-  }
-
+  /** Sends matching letters to the store again, with their original versions (a newer write wins). */
   async replay(selector?: DeadLetterSelector): Promise<ReplayReport> {
-    const { memory, flusher, options } = this.parts
+    const { queue, tier, clock, codec } = this.deps
     const superseded: DeadLetter[] = []
     const ops: PendingOp[] = []
     let busy = 0
-    for (const letter of this.parts.dlq.list(selector)) {
-      const entry = memory.peek(letter.key)
-      if (entry !== undefined && entry.version > letter.version) superseded.push(letter)
-      else if (flusher.busy.has(letter.key)) busy++
-      else ops.push(opFromRecord(letter.key, letter.version, letter.encoded, options.clock.now(), options.codec))
+    for (const letter of queue.list(selector)) {
+      if ((tier.versionOf(letter.key) ?? 0) > letter.version) superseded.push(letter)
+      else if (this.deps.inFlight.has(letter.key)) busy++
+      else ops.push(opFromRecord(letter.key, letter.version, letter.encoded, clock.now(), codec))
     }
-    await this.parts.dlq.remove(superseded)
+    await queue.remove(superseded)
     if (ops.length === 0) return { replayed: 0, superseded: superseded.length, failed: 0, busy }
     for (const op of ops) {
       op.redelivery = true
       this.replaying.add(op)
     }
-    await flusher.start(ops)
+    await this.deps.redeliver(ops)
     const ok = this.replayedOk.splice(0).filter((op) => this.replaying.has(op))
     for (const op of ops) this.replaying.delete(op)
-    await this.parts.dlq.remove(ok)
+    await queue.remove(ok)
     // Replayed means applied, or fenced by something newer in the store: the store knows which.
-    for (const op of ok) {
-      const entry = memory.peek(op.key)
-      if (entry !== undefined && entry.version === op.version) memory.invalidate(entry)
-    }
+    for (const op of ok) tier.unpin(op.key, op.version, false)
     return { replayed: ok.length, superseded: superseded.length, failed: ops.length - ok.length, busy }
   }
 
   /** Discards matching dead letters; their values are no longer served (the next read goes to the store). */
   async drop(selector?: DeadLetterSelector): Promise<number> {
-    const letters = this.parts.dlq.list(selector)
-    await this.parts.dlq.remove(letters)
-    for (const letter of letters) {
-      const entry = this.parts.memory.peek(letter.key)
-      if (entry === undefined || entry.version !== letter.version || !entry.pinned) continue
-      this.parts.memory.invalidate(entry)
-    }
+    const letters = this.deps.queue.list(selector)
+    await this.deps.queue.remove(letters)
+    for (const letter of letters) this.deps.tier.unpin(letter.key, letter.version, true)
     return letters.length
   }
 
-  private settleDead(op: PendingOp, error: Error): void {
-    const entry = this.parts.memory.peek(op.key)
-    if (entry === undefined) return
-    if (entry.version === op.version && entry.dirtySince === 0) this.parts.memory.pin(entry)
-    this.parts.emit('dead-letter', { key: op.key, version: op.version, error })
-    const waiters = entry.waiters
-    if (waiters === undefined) return
-    const rest = waiters.filter((w) => w.version > op.version)
-    for (const w of waiters) if (w.version <= op.version) w.reject(new DeadLetteredError(op.key, op.version, error))
-    entry.waiters = rest.length > 0 ? rest : undefined
-    if (rest.length === 0) this.parts.scheduler.urgent.delete(op.key)
+  private async storedVersions(keys: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>()
+    try {
+      const loaded = await this.deps.store.load(keys)
+      for (const [key, entry] of loaded) out.set(key, entry.version)
+    } catch (error) {
+      this.deps.warn(
+        'WB_DLQ_UNCHECKED',
+        `writebehind: could not read the store to check ${keys.length} dead letters against it (${String(error)}); their values are served until a newer write lands`,
+      )
+    }
+    return out
   }
 }

@@ -1,5 +1,7 @@
 /**
- * Admission to a full backlog under `whenFull: 'wait'`: writes that find the backlog at its cap
+ * Backpressure: whether the backlog (waiting entries plus those in flight) is at its cap, the
+ * `backlog:full` episode, the high-water mark, and admission to a full backlog under
+ * `whenFull: 'wait'`: writes that find the backlog at its cap
  * wait here in arrival order, and are applied (given their version) as flushes make room. While
  * anyone waits, later writes queue behind them, so per-caller order is kept. The queue is bounded
  * too (`backlog.maxWaiting` writes, `backlog.maxBytes` of their keys and values): writers that do
@@ -15,17 +17,61 @@ interface Waiting {
   readonly bytes: number
 }
 
-export class Admission {
+/** How many entries and bytes are unflushed now (waiting in the tier, and in flight). */
+export interface BacklogSize {
+  entries(): number
+  bytes(): number
+}
+
+export interface BacklogLimits {
+  readonly maxEntries: number
+  readonly maxBytes: number
+  readonly maxWaiting: number
+}
+
+export class Backpressure {
   private queue: Waiting[] = []
   private head = 0
   private writes = 0
   private byteCount = 0
+  private fullEpisode = false
+  private highWater = 0
 
   constructor(
-    private readonly isFull: () => boolean,
-    private readonly maxWaiting = Infinity,
-    private readonly maxBytes = Infinity,
+    private readonly size: BacklogSize,
+    private readonly limits: BacklogLimits,
+    /** Called once per full episode (until the backlog is below its cap again). */
+    private readonly onFull: (entries: number, bytes: number) => void,
   ) {}
+
+  /** The most unflushed entries seen (updated as writes land and flights end). */
+  get highWaterEntries(): number {
+    return Math.max(this.highWater, this.size.entries())
+  }
+
+  isFull(): boolean {
+    return this.size.entries() >= this.limits.maxEntries || this.size.bytes() >= this.limits.maxBytes
+  }
+
+  /** After a write: keeps the high-water mark of waiting entries. */
+  noteWaiting(waiting: number): void {
+    if (waiting > this.highWater) this.highWater = waiting
+  }
+
+  /** A write found the backlog full: `backlog:full`, once per episode. */
+  noteFull(): void {
+    if (this.fullEpisode) return
+    this.fullEpisode = true
+    this.onFull(this.size.entries(), this.size.bytes())
+  }
+
+  /** A flight ended: room may have been made. Admits waiting writes; ends the full episode. */
+  roomMade(): void {
+    const entries = this.size.entries()
+    if (entries > this.highWater) this.highWater = entries
+    this.release()
+    if (!this.isFull()) this.fullEpisode = false
+  }
 
   /** Writes waiting for room. */
   get waiting(): number {
@@ -40,7 +86,7 @@ export class Admission {
   /** Whether a write of `bytes` may join the queue (one always may when none waits). */
   hasRoomFor(bytes: number): boolean {
     if (this.writes === 0) return true
-    return this.writes < this.maxWaiting && this.byteCount + bytes <= this.maxBytes
+    return this.writes < this.limits.maxWaiting && this.byteCount + bytes <= this.limits.maxBytes
   }
 
   /** True when a write may be applied at once. */

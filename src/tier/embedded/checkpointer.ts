@@ -3,7 +3,8 @@
  * and the log does not grow while the store keeps up. At most one checkpoint is written at a time
  * and at most one per `MIN_INTERVAL_MS`: each is an fsync, a rename and a directory fsync.
  */
-import type { CacheParts } from './cache-parts.js'
+import type { Clock } from '../../contracts/clock.js'
+import type { DirtyLog } from '../../log/dirty-log.js'
 
 const MIN_INTERVAL_MS = 1000
 
@@ -14,17 +15,24 @@ export class Checkpointer {
   private timerArmed = false
   private closed = false
 
-  constructor(private readonly parts: CacheParts) {}
+  constructor(
+    private readonly log: DirtyLog,
+    private readonly clock: Clock,
+    /** Every version at or below it is settled (in the store, superseded or dead-lettered). */
+    private readonly lowWater: () => number,
+    /** The highest version issued, the floor of the next open's versions. */
+    private readonly highWater: () => number,
+    private readonly onError: (error: unknown) => void,
+  ) {}
 
   /** Asks for a checkpoint; it is written now or after the interval, unless nothing moved. */
   request(): void {
-    const { log, options } = this.parts
-    if (log === undefined || this.closed || this.running !== undefined || this.timerArmed) return
-    if (this.parts.scheduler.lowWater() <= this.written) return
-    const wait = this.lastAt + MIN_INTERVAL_MS - options.clock.now()
+    if (this.closed || this.running !== undefined || this.timerArmed) return
+    if (this.lowWater() <= this.written) return
+    const wait = this.lastAt + MIN_INTERVAL_MS - this.clock.now()
     if (wait > 0) {
       this.timerArmed = true
-      const timer = options.clock.setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         this.timerArmed = false
         this.request()
       }, wait)
@@ -42,17 +50,14 @@ export class Checkpointer {
   }
 
   private async write(): Promise<void> {
-    const { log, scheduler, versions, options } = this.parts
-    const low = scheduler.lowWater()
-    if (log === undefined || low <= this.written) return
-    this.lastAt = options.clock.now()
-    this.running = log.checkpoint(low, versions.current).then(
+    const low = this.lowWater()
+    if (low <= this.written) return
+    this.lastAt = this.clock.now()
+    this.running = this.log.checkpoint(low, this.highWater()).then(
       () => {
         this.written = Math.max(this.written, low)
       },
-      (error: unknown) => {
-        this.parts.emit('warning', { code: 'WB_CHECKPOINT_FAILED', message: `writing the checkpoint failed: ${String(error)}` })
-      },
+      (error: unknown) => this.onError(error),
     )
     await this.running
     this.running = undefined

@@ -6,7 +6,7 @@
  * is the time of 64 writes, microseconds; it only ever makes an entry look older, which flushes it
  * sooner, never later.
  */
-import type { Clock } from '../contracts/clock.js'
+import type { Clock } from '../../contracts/clock.js'
 
 const REUSE = 64
 

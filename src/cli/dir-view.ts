@@ -7,12 +7,12 @@
  */
 import { join } from 'node:path'
 import { LogCorruptionError, LogFormatError, WriteBehindError } from '../errors.js'
-import { DEAD_LETTER_FILE, parseLog } from '../flush/dead-letter-file.js'
-import { CHECKPOINT_FILE, readCheckpoint, readFileOf, type Checkpoint } from './checkpoint.js'
-import { REMEDY } from './remedies.js'
-import { isAlive, LOCK_FILE, readPid } from './lock.js'
-import { checkAnchor, checkChains, listSegments, scanSegment, type SegmentScan } from './segment-reader.js'
-import type { LogRecord } from './types.js'
+import { DEAD_LETTER_FILE, parseLog } from '../dead-letters/file.js'
+import { CHECKPOINT_FILE, readCheckpoint, readFileOf, type Checkpoint } from '../log/checkpoint.js'
+import { REMEDY } from '../log/remedies.js'
+import { isAlive, LOCK_FILE, readPid } from '../log/lock.js'
+import { checkAnchor, checkChains, listSegments, scanSegment, type SegmentScan } from '../log/segment-reader.js'
+import type { LogRecord } from '../log/types.js'
 
 export interface LogProblem {
   /**

@@ -5,7 +5,11 @@
  */
 import type { Codec } from '../contracts/codec.js'
 import type { StoreDeleteOp, StoreSetOp } from '../contracts/store.js'
-import type { Entry } from './memory-tier.js'
+
+/** What the pipeline may read of a tier's record of a key: its latest version. */
+export interface TierEntry {
+  readonly version: number
+}
 
 abstract class PendingBase {
   /** Failed attempts so far (retryable failures while the circuit was closed). */
@@ -21,10 +25,11 @@ abstract class PendingBase {
    */
   redelivery = false
   /**
-   * The memory-tier entry this op was taken from, which stays the key's live entry while the op
-   * is in flight (an entry leaves memory only when clean). Saves a map lookup per flushed op.
+   * The tier's record of the key this op was taken from (the embedded tier: its memory-tier entry,
+   * which stays the key's live entry while the op is in flight). Its `version` moving past the
+   * op's means the key was written again since. Saves the tier a lookup per flushed op.
    */
-  entry: Entry | undefined = undefined
+  entry: TierEntry | undefined = undefined
   /** Set (by the ordered backlog) while a log failure may still reject the write this op carries. */
   revocable = false
 
@@ -68,7 +73,7 @@ export class PendingDelete extends PendingBase implements StoreDeleteOp {
 export type PendingOp = PendingSet | PendingDelete
 
 /** The op that flushes an entry's current value. */
-export function opFor(entry: Entry, since: number, codec: Codec): PendingOp {
+export function opFor(entry: TierEntry & { readonly key: string; readonly encoded: string | null }, since: number, codec: Codec): PendingOp {
   const op = entry.encoded === null ? new PendingDelete(entry.key, entry.version, since) : new PendingSet(entry.key, entry.version, since, entry.encoded, codec)
   op.entry = entry
   return op

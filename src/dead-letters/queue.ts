@@ -12,8 +12,8 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CacheClosedError } from '../errors.js'
-import type { ErrorDescription } from './retry.js'
-import { DEAD_LETTER_FILE, encodeRecord, LogAppender, readLog, removeStaleTemp, rewriteLog, type DeadLetterRecord } from './dead-letter-file.js'
+import type { ErrorDescription } from '../flush/retry.js'
+import { DEAD_LETTER_FILE, encodeRecord, LogAppender, readLog, removeStaleTemp, rewriteLog, type DeadLetterRecord } from './file.js'
 
 /** A write that could not be flushed, as kept in the queue. JSON-safe. */
 export interface DeadLetter {

@@ -12,8 +12,8 @@
  * push every later version past 2^53. Should versions still reach `Number.MAX_SAFE_INTEGER` (a
  * store or log holding such versions), `next()` throws `VersionExhaustedError`, never a raw error.
  */
-import type { Clock } from '../contracts/clock.js'
-import { VersionExhaustedError } from '../errors.js'
+import type { Clock } from '../../contracts/clock.js'
+import { VersionExhaustedError } from '../../errors.js'
 
 /** Clock readings (ms) at or past this are ignored as floors: 2200-01-01, leaving ~55 years of 1M writes/s below 2^53. */
 export const MAX_PLAUSIBLE_CLOCK_MS = Date.UTC(2200, 0, 1)

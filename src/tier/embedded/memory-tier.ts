@@ -22,8 +22,6 @@ export class Entry implements Linked<Entry> {
   dirtyVersion = 0
   /** Set while the entry's value is held only by the dead-letter queue; keeps it from eviction. */
   pinned = false
-  /** Writes at durability `store` waiting for this key's flush. */
-  waiters: Waiter[] | undefined = undefined
   /** What to go back to if writes whose log records have not reached the OS are rejected (see `Undo`). */
   undo: Undo | undefined = undefined
 
@@ -59,12 +57,6 @@ export class Undo {
     this.above = 0
     this.encoded = undefined
   }
-}
-
-export interface Waiter {
-  readonly version: number
-  resolve(): void
-  reject(error: Error): void
 }
 
 export interface MemoryBounds {

@@ -11,13 +11,15 @@
  * how one key never sits in two in-flight batches. Both are ordered by version, so the front also
  * holds the lowest unflushed version: what the checkpoint's low-water mark needs.
  */
-import type { Codec } from '../contracts/codec.js'
+import type { Codec } from '../../contracts/codec.js'
 import type { CoarseClock } from './coarse-clock.js'
 import { EntryList } from './entry-list.js'
 import type { Entry, Undo } from './memory-tier.js'
-import { opFor, type PendingOp } from './pending-op.js'
+import { opFor, type PendingOp } from '../../flush/pending-op.js'
 
 export interface Backlog {
+  /** True for the coalescing backlog (one op per dirty key), false for the ordered one. */
+  readonly coalescing: boolean
   /** Unflushed writes waiting for a batch (dirty keys, or queued ops). */
   readonly size: number
   readonly bytes: number
@@ -26,17 +28,12 @@ export interface Backlog {
    * `revocable` when a log failure may still reject it (durability `log`/`disk`, record unwritten).
    */
   record(entry: Entry, sizeDelta: number, revocable?: boolean): void
-  /**
-   * Called first by every `take`: the cache writes the log's buffer to the OS there, so no op
-   * reaches the store before its log record did (a failed write(2) is rolled back before).
-   */
-  beforeTake: (() => void) | undefined
   /** Puts `entry`'s dirty state back to `undo` (before the memory tier reverts its value). */
   revert(entry: Entry, undo: Undo): void
   /** Drops every revocable op above `version` (ops kept per write; the coalescing backlog has none). */
   dropRevoked(version: number): void
   /** Takes up to `max` ops, oldest first, skipping busy keys; `urgent` keys go first when given. */
-  take(max: number, busy: ReadonlySet<string>, urgent?: ReadonlySet<string>): PendingOp[]
+  take(max: number, busy: ReadonlySet<string>, urgent?: ReadonlyMap<string, unknown>): PendingOp[]
   /** Clock time of the oldest waiting write, or undefined when empty. */
   oldestSince(): number | undefined
   /** The lowest version waiting, or undefined when empty. */
@@ -49,7 +46,7 @@ export class CoalescingBacklog implements Backlog {
   /** Dirty entries in the order of their first unflushed write (an intrusive list: no hashing). */
   private readonly dirty = new EntryList<Entry>()
   private byteCount = 0
-  beforeTake: (() => void) | undefined = undefined
+  readonly coalescing = true
 
   constructor(
     private readonly codec: Codec,
@@ -92,11 +89,10 @@ export class CoalescingBacklog implements Backlog {
 
   dropRevoked(): void {}
 
-  take(max: number, busy: ReadonlySet<string>, urgent?: ReadonlySet<string>): PendingOp[] {
-    this.beforeTake?.()
+  take(max: number, busy: ReadonlySet<string>, urgent?: ReadonlyMap<string, unknown>): PendingOp[] {
     const ops: PendingOp[] = []
     if (urgent !== undefined) {
-      for (const key of urgent) {
+      for (const key of urgent.keys()) {
         if (ops.length >= max) return ops
         const entry = this.lookup(key)
         if (entry !== undefined && entry.list === this.dirty && !busy.has(key)) ops.push(this.takeEntry(entry))
@@ -136,7 +132,7 @@ export class OrderedBacklog implements Backlog {
   private queue: PendingOp[] = []
   private head = 0
   private byteCount = 0
-  beforeTake: (() => void) | undefined = undefined
+  readonly coalescing = false
 
   constructor(
     private readonly codec: Codec,
@@ -173,7 +169,6 @@ export class OrderedBacklog implements Backlog {
 
   /** Ops in queue order; an op whose key is busy stays, and so do the later ops of that key. */
   take(max: number, busy: ReadonlySet<string>): PendingOp[] {
-    this.beforeTake?.()
     const ops: PendingOp[] = []
     const kept: PendingOp[] = []
     let i = this.head

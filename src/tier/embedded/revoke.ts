@@ -9,21 +9,23 @@
  * A write that was already acknowledged (durability `memory` or `store`) is kept even if its
  * record was in the failed write: it stays in memory and is flushed, but is no longer crash-safe.
  */
-import type { CacheParts } from './cache-parts.js'
-import type { Entry, Undo } from './memory-tier.js'
+import type { Backlog } from './backlog.js'
+import type { Entry, MemoryTier, Undo } from './memory-tier.js'
 
-/** Undoes every revocable write above `writtenVersion`; returns how many keys went back. */
-export function revokeUnlogged(parts: CacheParts, writtenVersion: number): number {
-  const { memory, backlog, flusher } = parts
+/**
+ * Undoes every revocable write above `writtenVersion`; returns how many keys went back. `inFlight`
+ * holds the keys of ops in a flight (their outcome cleans the entry).
+ */
+export function revokeUnlogged(memory: MemoryTier, backlog: Backlog, inFlight: ReadonlySet<string>, writtenVersion: number): number {
   backlog.dropRevoked(writtenVersion)
   const reverted: Array<[Entry, Undo]> = memory.revocable(writtenVersion)
-  const queued = reverted.length === 0 || parts.options.coalesce ? undefined : new Set(backlog.keys())
+  const queued = reverted.length === 0 || backlog.coalescing ? undefined : new Set(backlog.keys())
   for (const [entry, undo] of reverted) {
     backlog.revert(entry, undo)
     memory.revert(entry, undo)
     if (undo.encoded === undefined || entry.dirtySince !== 0) continue
     // Clean again unless an op of the key is still in flight (its applied() cleans it) or queued.
-    if (!flusher.busy.has(entry.key) && queued?.has(entry.key) !== true) memory.markClean(entry)
+    if (!inFlight.has(entry.key) && queued?.has(entry.key) !== true) memory.markClean(entry)
   }
   memory.releaseUndo()
   return reverted.length

@@ -1,0 +1,267 @@
+/**
+ * The engine: a tier and the flush pipeline, wired together. It builds each part with what that
+ * part reads and calls (no part sees the engine), routes the pipeline's outcomes to their owners
+ * (the tier, the write-through waiters, the dead-letter handler, the events), drains and closes.
+ *
+ *   scheduler ─► tier.take ─► flusher (store, retry, bisect, circuit) ─► outcome per op
+ *   outcome ─► tier (clean / invalidate / pin) · write-throughs (resolve / reject) ·
+ *              dead letters (persist / retire) · events
+ *   flight ended ─► scheduler (next batches, flush() waiters) · backpressure (room) ·
+ *                   tier.settledThrough (checkpoint) · staleness alarm
+ */
+import type { EventEmitter } from 'node:events'
+import { DeadLetterHandler } from '../dead-letters/handler.js'
+import type { DeadLetterQueue } from '../dead-letters/queue.js'
+import { CacheClosedError, WriteSupersededError } from '../errors.js'
+import { CircuitBreaker } from '../flush/circuit.js'
+import { Flusher } from '../flush/flusher.js'
+import type { PendingOp } from '../flush/pending-op.js'
+import { FlushScheduler } from '../flush/scheduler.js'
+import { StalenessAlarm } from '../flush/staleness-alarm.js'
+import { WriteThroughs } from '../flush/write-throughs.js'
+import type { EmbeddedTier } from '../tier/embedded/embedded-tier.js'
+import { Backpressure } from './backpressure.js'
+import type { ResolvedOptions } from './options.js'
+import { ReadThrough } from './read-through.js'
+import type { CacheEvents, CacheStats, RecoveryReport, SupersededWrite } from './stats.js'
+import { buildStats, type ReadCounts } from './stats-builder.js'
+
+/** What `close()` resolves with. */
+export interface CloseReport {
+  /** True when everything acknowledged reached the store (or the dead-letter queue). */
+  readonly drained: boolean
+  /** Unflushed entries left behind. */
+  readonly unflushed: number
+  /** Up to 100 of their keys. */
+  readonly unflushedKeys: string[]
+  /** True when the dirty log closed cleanly: unflushed entries are in it and the next open() replays them. */
+  readonly safeInLog: boolean
+  /** Dead letters in the queue (in `dir/dead-letters.log`, or lost with the process without a dir). */
+  readonly deadLetters: number
+  /** Cleanups that failed (log, dead-letter queue, store). */
+  readonly errors: Error[]
+}
+
+/** How many superseded writes `flush()` can report (the counter in stats counts them all). */
+const RECENT_SUPERSEDED = 1000
+
+export class Engine {
+  readonly tier: EmbeddedTier
+  readonly circuit: CircuitBreaker
+  readonly flusher: Flusher
+  readonly scheduler: FlushScheduler
+  readonly writeThroughs = new WriteThroughs()
+  readonly backpressure: Backpressure
+  readonly deadLetters: DeadLetterHandler
+  readonly alarm: StalenessAlarm
+  readonly reader: ReadThrough
+  /** The latest superseded writes, oldest first (at most `RECENT_SUPERSEDED`). */
+  private readonly superseded: SupersededWrite[] = []
+  /** What `open()` recovered from the log (undefined without a dir). */
+  recovery: RecoveryReport | undefined
+  private emitter: EventEmitter<CacheEvents> | undefined
+
+  /**
+   * `makeTier` builds the tier, given the keys in flight (the flusher owns that set) and where its
+   * warnings go (`warning` events).
+   */
+  constructor(
+    readonly options: ResolvedOptions,
+    makeTier: (inFlight: ReadonlySet<string>, warn: (code: string, message: string) => void) => EmbeddedTier,
+    readonly dlq: DeadLetterQueue,
+  ) {
+    const { clock, retry } = options
+    this.circuit = new CircuitBreaker(
+      {
+        threshold: retry.circuitThreshold,
+        baseDelayMs: Math.max(1, retry.baseDelayMs),
+        maxDelayMs: Math.max(1, retry.maxDelayMs),
+        onOpen: (e) => this.emit('circuit:open', e),
+        onClose: (e) => this.emit('circuit:close', e),
+      },
+      clock,
+    )
+    this.flusher = new Flusher(options.store, { ...retry, batchTimeoutMs: options.flush.batchTimeoutMs }, this.circuit, clock, {
+      applied: (op) => this.applied(op),
+      superseded: (op, storeVersion) => this.supersede(op, storeVersion),
+      landed: (ops) => this.deadLetters.retire(ops),
+      deadLetter: (ops, error) => this.deadLetters.add(ops, error),
+      flightEnded: () => this.flightEnded(),
+      slotFreed: () => this.scheduler.pump(),
+      batchDone: (ops, fenced, durationMs) => this.emit('flush', { ops, fenced, durationMs }),
+      batchFailed: (ops, error, attempt, retryInMs) => this.emit('flush:failed', { ops, error, attempt, retryInMs }),
+      internalError: (error) => this.emit('warning', { code: 'WB_FLUSH_INTERNAL', message: error.message }),
+    })
+    const tier = (this.tier = makeTier(this.flusher.busy, (code, message) => this.emit('warning', { code, message })))
+    this.scheduler = new FlushScheduler(options.flush, tier, this.flusher, this.writeThroughs.urgent, clock)
+    this.backpressure = new Backpressure(
+      { entries: () => this.backlogEntries(), bytes: () => this.backlogBytes() },
+      options.backlog,
+      (entries, bytes) => this.emit('backlog:full', { entries, bytes }),
+    )
+    this.reader = new ReadThrough(options.store)
+    this.deadLetters = new DeadLetterHandler({
+      queue: dlq,
+      tier,
+      store: options.store,
+      clock,
+      codec: options.codec,
+      redeliver: (ops) => this.scheduler.redeliver(ops),
+      inFlight: this.flusher.busy,
+      failWriteThroughs: (key, version, error) => this.writeThroughs.failed(key, version, error),
+      onDeadLetter: (e) => this.emit('dead-letter', e),
+      warn: options.warn,
+    })
+    this.alarm = new StalenessAlarm(options.alerts.maxStalenessMs, clock, () => this.scheduler.oldestAge(), (raised, e) => {
+      this.emit(raised ? 'alert:staleness' : 'alert:recovered', e)
+    })
+  }
+
+  attach(emitter: EventEmitter<CacheEvents>): void {
+    this.emitter = emitter
+  }
+
+  emit<K extends keyof CacheEvents>(name: K, ...payload: CacheEvents[K]): void {
+    ;(this.emitter as unknown as { emit(name: string, ...args: unknown[]): boolean } | undefined)?.emit(name, ...payload)
+  }
+
+  /** Starts flushing (after recovery). */
+  start(): void {
+    this.alarm.start()
+    this.scheduler.pump()
+  }
+
+  /**
+   * Waits until every write made so far (those still waiting for room included) is in the store
+   * or dead-lettered; resolves with the highest version that covers. Used by flush() and close().
+   */
+  async drain(): Promise<number> {
+    await this.backpressure.drained()
+    const mark = this.tier.highestVersion
+    await this.scheduler.flushAll()
+    return mark
+  }
+
+  /** Unflushed entries, in flight included. */
+  backlogEntries(): number {
+    return this.tier.waiting + this.flusher.flights.opsInFlight
+  }
+
+  backlogBytes(): number {
+    return this.tier.waitingBytes + this.flusher.flights.bytesInFlight
+  }
+
+  /** Superseded writes at or below `mark` among the latest ones. */
+  supersededUpTo(mark: number): SupersededWrite[] {
+    return this.superseded.filter((w) => w.version <= mark)
+  }
+
+  stats(reads: ReadCounts): CacheStats {
+    return buildStats({
+      reads,
+      loads: this.reader.loads,
+      backlog: { entries: this.backlogEntries(), bytes: this.backlogBytes(), highWaterEntries: this.backpressure.highWaterEntries, waiting: this.backpressure.waiting },
+      oldestAgeMs: this.scheduler.oldestAge(),
+      flush: this.flusher.counts,
+      deadLettered: this.deadLetters.deadLettered,
+      inFlightBatches: this.flusher.flights.count,
+      heldBatches: this.flusher.flights.held,
+      memory: this.tier.memoryStats(),
+      circuit: this.circuit.state,
+      deadLetters: this.dlq.size,
+      lastVersion: this.tier.highestVersion,
+      log: this.tier.logStats(),
+    })
+  }
+
+  /**
+   * `cache.close()`: drains for up to `closeTimeoutMs`, stops flushing, settles every promise the
+   * cache handed out, then releases the log, the dead-letter queue and the store, each cleanup
+   * running even if another fails. What could not be flushed in time is reported, and stays in
+   * the dirty log (where there is one) for the next `open()`.
+   */
+  async close(): Promise<CloseReport> {
+    const drained = await this.drainWithin(this.options.closeTimeoutMs)
+    this.scheduler.stop(new CacheClosedError('finish flush()'))
+    this.flusher.stop()
+    this.alarm.stop()
+    this.backpressure.rejectAll(new CacheClosedError('write'))
+    this.writeThroughs.rejectAll(new CacheClosedError('wait for the store'))
+    const leftover = this.unflushedKeys()
+    const deadLetters = this.dlq.size
+    const errors: Error[] = []
+    const logOk = await attempt(errors, () => this.tier.close(this.scheduler.lowWater()))
+    await attempt(errors, () => this.dlq.close())
+    await attempt(errors, async () => this.options.store.close?.())
+    return {
+      drained: drained && leftover.length === 0,
+      unflushed: leftover.length,
+      unflushedKeys: leftover.slice(0, 100),
+      safeInLog: this.tier.hasLog && logOk,
+      deadLetters,
+      errors,
+    }
+  }
+
+  /** Whether the drain finished within `timeoutMs`. */
+  private async drainWithin(timeoutMs: number): Promise<boolean> {
+    const { clock } = this.options
+    let timer: ReturnType<typeof clock.setTimeout> | undefined
+    const timeout = new Promise<false>((resolve) => {
+      timer = clock.setTimeout(() => resolve(false), timeoutMs)
+    })
+    const drained = this.drain().then(() => true as const)
+    drained.catch(() => {}) // after a timeout the drain is rejected by the stop; nobody waits for it any more
+    const result = await Promise.race([drained, timeout])
+    if (timer !== undefined) clock.clearTimeout(timer)
+    return result
+  }
+
+  /** An op reached the store: its entry may be clean now, and write-throughs may resolve. */
+  private applied(op: PendingOp): void {
+    this.deadLetters.noteApplied(op)
+    this.tier.applied(op)
+    this.writeThroughs.applied(op.key, op.version)
+  }
+
+  /**
+   * The store holds a newer version than `op`: the write is not in the store. The tier moves its
+   * versions above the store's and stops serving the value unless written since; write-throughs
+   * that waited for it reject.
+   */
+  private supersede(op: PendingOp, storeVersion: number): void {
+    this.deadLetters.noteApplied(op)
+    this.tier.superseded(op, storeVersion)
+    const write: SupersededWrite = { key: op.key, version: op.version, storeVersion }
+    this.superseded.push(write)
+    if (this.superseded.length > RECENT_SUPERSEDED) this.superseded.shift()
+    this.emit('superseded', write)
+    this.writeThroughs.failed(op.key, op.version, (version) => new WriteSupersededError(op.key, version, storeVersion))
+  }
+
+  private flightEnded(): void {
+    this.scheduler.flightEnded()
+    this.backpressure.roomMade()
+    this.tier.settledThrough(this.scheduler.lowWater())
+    this.alarm.check()
+  }
+
+  /** Keys with writes not yet in the store: still dirty, or left in a flight by the stop. */
+  private unflushedKeys(): string[] {
+    const keys = new Set<string>(this.tier.waitingKeys())
+    for (const op of this.flusher.flights.abandoned) keys.add(op.key)
+    for (const key of this.flusher.busy) keys.add(key)
+    return [...keys]
+  }
+}
+
+/** Runs one cleanup, collecting its error; true when it succeeded. */
+async function attempt(errors: Error[], cleanup: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await cleanup()
+    return true
+  } catch (error) {
+    errors.push(error instanceof Error ? error : new Error(String(error)))
+    return false
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * The embedded tier: a cache's dirty state in this process. It owns the memory tier (every cached
+ * key's latest value), the backlog (what is unflushed, in order), the version source and, with a
+ * `dir`, the dirty log (what survives a crash) and its checkpoint.
+ *
+ *   write ─► version ─► log append (buffered) ─► memory tier ─► backlog
+ *   take  ─► log buffer to the OS first ─► oldest dirty ops, none in flight
+ *   applied / superseded / dead-lettered ─► clean, invalidate or pin the entry
+ *   settled through a version ─► checkpoint (whole old segments deleted)
+ *
+ * The cache facade writes and reads through it; the flush pipeline sees it as a `DirtyTier`.
+ *
+ * A `log`/`disk` write is revocable until its record reached the OS: if that write(2) fails it is
+ * rejected and rolled back (revoke.ts), and no batch is taken before the log buffer is written.
+ */
+import type { Clock } from '../../contracts/clock.js'
+import type { Codec } from '../../contracts/codec.js'
+import type { DirtyTier } from '../../flush/dirty-tier.js'
+import type { PendingOp } from '../../flush/pending-op.js'
+import type { DirtyLog } from '../../log/dirty-log.js'
+import type { LogRecord, Recovered, Truncation } from '../../log/types.js'
+import { CoalescingBacklog, OrderedBacklog, type Backlog } from './backlog.js'
+import { Checkpointer } from './checkpointer.js'
+import { CoarseClock } from './coarse-clock.js'
+import { MemoryTier, type Entry, type MemoryBounds } from './memory-tier.js'
+import { revokeUnlogged } from './revoke.js'
+import { VersionSource } from './versions.js'
+
+const RESOLVED: Promise<void> = Promise.resolve()
+
+export interface EmbeddedTierOptions {
+  clock: Clock
+  codec: Codec
+  /** One dirty entry per key (true), or every write as its own op (false). */
+  coalesce: boolean
+  memory: MemoryBounds
+  /** Keys in a flight (owned by the flusher): a rolled-back write of one stays dirty until its flight ends. */
+  inFlight: ReadonlySet<string>
+  /** Where warnings go (`WB_LOG_FAILED`, `WB_CHECKPOINT_FAILED`). */
+  warn: (code: string, message: string) => void
+}
+
+/** What `recover()` found in the log. */
+export interface TierRecovery {
+  readonly records: number
+  readonly keys: number
+  readonly truncations: readonly Truncation[]
+}
+
+export class EmbeddedTier implements DirtyTier {
+  private readonly memory: MemoryTier
+  private readonly backlog: Backlog
+  private readonly versions: VersionSource
+  private readonly checkpointer: Checkpointer | undefined
+  private settled = 0
+  private recovered: Recovered | undefined
+
+  /**
+   * `log` and what it recovered come from `DirtyLog.open()` (none without a dir); `floor` is the
+   * version floor (the log's high-water mark, or the store's when there is no log mark).
+   */
+  constructor(
+    private readonly options: EmbeddedTierOptions,
+    private readonly log: DirtyLog | undefined,
+    recovered: Recovered | undefined,
+    floor: number,
+  ) {
+    this.memory = new MemoryTier(options.memory)
+    const coarse = new CoarseClock(options.clock)
+    this.backlog = options.coalesce ? new CoalescingBacklog(options.codec, coarse, (key) => this.memory.peek(key)) : new OrderedBacklog(options.codec, coarse)
+    this.versions = new VersionSource(options.clock, floor)
+    this.recovered = recovered
+    if (log !== undefined) {
+      this.checkpointer = new Checkpointer(log, options.clock, () => this.settled, () => this.versions.current, (error) => {
+        options.warn('WB_CHECKPOINT_FAILED', `writing the checkpoint failed: ${String(error)}`)
+      })
+    }
+  }
+
+  /** Whether writes can wait for the dirty log (durability `log` and `disk`). */
+  get hasLog(): boolean {
+    return this.log !== undefined
+  }
+
+  /**
+   * The log failed: every write whose record did not reach the OS was rejected by the log; roll
+   * them back. Wired to the log's `failed` event by whoever opened the log.
+   */
+  logFailed(writtenVersion: number): void {
+    const keys = revokeUnlogged(this.memory, this.backlog, this.options.inFlight, writtenVersion)
+    this.options.warn('WB_LOG_FAILED', `the dirty log failed; ${keys} key(s) with writes rejected for it were rolled back`)
+  }
+
+  /**
+   * Re-dirties every record the log held above its checkpoint, in order (so the latest version of
+   * a key wins). Once, after open; undefined without a log.
+   */
+  recover(): TierRecovery | undefined {
+    const recovered = this.recovered
+    if (recovered === undefined) return undefined
+    this.recovered = undefined
+    for (const record of recovered.records) this.redirty(record)
+    return { records: recovered.records.length, keys: this.backlog.size, truncations: recovered.truncations }
+  }
+
+  // ---- the write side (the cache facade) ----
+
+  /**
+   * Applies a write (`encoded === null`: a delete) and returns its version. The log first: if it
+   * has failed (a full disk) it throws and nothing of the write is applied. A `log`/`disk` write
+   * keeps what it replaces until its record reached the OS (revocable).
+   */
+  write(key: string, encoded: string | null, durability: string): number {
+    const version = this.versions.next()
+    const log = this.log
+    let loggedUpTo = -1
+    if (log !== undefined) {
+      log.append({ kind: encoded === null ? 'delete' : 'set', key, version, encoded })
+      if (durability === 'log' || durability === 'disk') loggedUpTo = log.writtenVersion
+    }
+    const entry = this.memory.write(key, encoded, version, loggedUpTo)
+    this.backlog.record(entry, this.memory.lastSizeDelta, loggedUpTo >= 0 && loggedUpTo < version)
+    return version
+  }
+
+  /** Resolves when the writes so far are as durable as `durability` asks (`log`: written; `disk`: fsynced). */
+  whenDurable(durability: string): Promise<void> {
+    const log = this.log
+    if (log === undefined || durability === 'memory' || durability === 'store') return RESOLVED
+    return durability === 'log' ? log.written() : log.synced()
+  }
+
+  /** The key's cached entry, marked recently used. */
+  lookup(key: string): Entry | undefined {
+    return this.memory.get(key)
+  }
+
+  /** The key's cached entry, recency untouched. */
+  peek(key: string): Entry | undefined {
+    return this.memory.peek(key)
+  }
+
+  /** Caches a value read from the store, unless the key is cached already; returns the key's entry. */
+  addLoaded(key: string, encoded: string, version: number): Entry {
+    this.versions.observe(version)
+    return this.memory.addLoaded(key, encoded, version)
+  }
+
+  /** The cached version of `key`, if it is cached. */
+  versionOf(key: string): number | undefined {
+    return this.memory.peek(key)?.version
+  }
+
+  /** Serves a dead letter's value (recovered at open): cached and kept from eviction. */
+  pin(key: string, encoded: string | null, version: number): void {
+    this.versions.observe(version)
+    this.memory.pin(this.memory.write(key, encoded, version))
+  }
+
+  /** Stops serving `key` at `version` if it is a pinned dead letter's value (dropped, or replayed). */
+  unpin(key: string, version: number, onlyPinned: boolean): void {
+    const entry = this.memory.peek(key)
+    if (entry === undefined || entry.version !== version || (onlyPinned && !entry.pinned)) return
+    this.memory.invalidate(entry)
+  }
+
+  /** Keys waiting to be flushed (a key may repeat without coalescing). */
+  waitingKeys(): Iterable<string> {
+    return this.backlog.keys()
+  }
+
+  memoryStats(): { entries: number; bytes: number; evictions: number } {
+    return { entries: this.memory.size, bytes: this.memory.bytes, evictions: this.memory.evictions }
+  }
+
+  logStats(): { segments: number; bytes: number; writes: number; fsyncs: number } | undefined {
+    if (this.log === undefined) return undefined
+    const { segments, bytes, writes, fsyncs } = this.log.stats()
+    return { segments, bytes, writes, fsyncs }
+  }
+
+  /** Writes a last checkpoint at `lowWater` and closes the log. */
+  async close(lowWater: number): Promise<void> {
+    if (this.log === undefined) return
+    this.settledThrough(lowWater)
+    await this.checkpointer?.final()
+    await this.log.close()
+  }
+
+  // ---- DirtyTier: the flush pipeline's view ----
+
+  get waiting(): number {
+    return this.backlog.size
+  }
+
+  get waitingBytes(): number {
+    return this.backlog.bytes
+  }
+
+  get highestVersion(): number {
+    return this.versions.current
+  }
+
+  lowestWaiting(): number | undefined {
+    return this.backlog.lowestVersion()
+  }
+
+  oldestWaiting(): number | undefined {
+    return this.backlog.oldestSince()
+  }
+
+  /** Writes the log's buffer to the OS first, so no op reaches the store before its log record did. */
+  take(max: number, busy: ReadonlySet<string>, first: ReadonlyMap<string, unknown> | undefined): PendingOp[] {
+    this.log?.writePending()
+    return this.backlog.take(max, busy, first)
+  }
+
+  applied(op: PendingOp): void {
+    const entry = this.entryOf(op)
+    if (entry === undefined || entry.version !== op.version) return
+    entry.pinned = false
+    this.memory.markClean(entry)
+  }
+
+  /** The value is not in the store: stop serving it (the next read goes there) unless written since. */
+  superseded(op: PendingOp, storeVersion: number): void {
+    this.versions.observe(storeVersion)
+    const entry = this.entryOf(op)
+    if (entry !== undefined && entry.version === op.version) this.memory.invalidate(entry)
+  }
+
+  deadLettered(op: PendingOp): void {
+    const entry = this.memory.peek(op.key)
+    if (entry !== undefined && entry.version === op.version && entry.dirtySince === 0) this.memory.pin(entry)
+  }
+
+  settledThrough(lowWater: number): void {
+    if (lowWater > this.settled) this.settled = lowWater
+    this.checkpointer?.request()
+  }
+
+  tick(): void {
+    this.versions.catchUp()
+  }
+
+  private entryOf(op: PendingOp): Entry | undefined {
+    return (op.entry as Entry | undefined) ?? this.memory.peek(op.key)
+  }
+
+  private redirty(record: LogRecord): void {
+    this.versions.observe(record.version)
+    const entry = this.memory.write(record.key, record.encoded, record.version)
+    this.backlog.record(entry, this.memory.lastSizeDelta)
+  }
+}
