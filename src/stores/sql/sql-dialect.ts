@@ -4,7 +4,6 @@
  * An executor runs statements on the user's driver. Both are small so each dialect stays thin.
  */
 import type { Classified } from './error-classes.js'
-import type { ChunkLimits } from './statements.js'
 import type { ResolvedTable, SqlRow } from './table-mapping.js'
 
 /** One SQL statement with its bound parameters. Values are always bound, never spliced in. */
@@ -41,6 +40,12 @@ export interface SqlExecutor {
   query(text: string, params: readonly unknown[]): Promise<ExecResult>
   /** Releases what the executor owns (not a pool the user passed in). */
   close(): Promise<void>
+}
+
+/** Limits on one statement. */
+export interface ChunkLimits {
+  readonly maxRows: number
+  readonly maxBytes: number
 }
 
 /** A row to write: the op's index in the batch and the values of the table's columns, in order. */

@@ -8,9 +8,8 @@
  */
 import type { BatchResult, LoadedEntry, OpFailure, Store, StoreOp, SupersededOp } from '../../contracts/store.js'
 import { StoreError } from '../../errors.js'
-import type { ExecResult, PreparedRow, SqlDialect, SqlExecutor, Statement } from './sql-dialect.js'
+import type { ChunkLimits, ExecResult, PreparedRow, SqlDialect, SqlExecutor, Statement } from './sql-dialect.js'
 import {
-  type ChunkLimits,
   deleteStatements,
   highestVersionStatement,
   loadStatements,

@@ -3,14 +3,8 @@
  * without tombstones, loads and purges. Chunks respect the dialect's parameter limit, a row cap
  * and a byte cap (MySQL's max_allowed_packet). Values are bound parameters, always.
  */
-import type { PreparedRow, SqlDialect, Statement } from './sql-dialect.js'
+import type { ChunkLimits, PreparedRow, SqlDialect, Statement } from './sql-dialect.js'
 import type { ResolvedTable } from './table-mapping.js'
-
-/** Limits on one statement. */
-export interface ChunkLimits {
-  readonly maxRows: number
-  readonly maxBytes: number
-}
 
 /** The columns a write binds, in `PreparedRow.values` order. */
 export function writeColumns(table: ResolvedTable): string[] {

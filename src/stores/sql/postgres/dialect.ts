@@ -3,8 +3,7 @@
  * a jsonb default table, fenced counts from rowCount, SQLSTATE-based retry classification, and the
  * UNNEST fast path (four array parameters whatever the batch size) for the built-in table.
  */
-import type { PreparedRow, SqlDialect, Statement } from '../sql-dialect.js'
-import type { ChunkLimits } from '../statements.js'
+import type { ChunkLimits, PreparedRow, SqlDialect, Statement } from '../sql-dialect.js'
 import { chunk } from '../statements.js'
 import { classifyPostgres } from '../error-classes.js'
 import { quoteWith } from '../identifiers.js'
