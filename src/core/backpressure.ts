@@ -7,6 +7,7 @@
  * too (`backlog.maxWaiting` writes, `backlog.maxBytes` of their keys and values): writers that do
  * not await would otherwise grow it without limit; past the bound a write is refused.
  */
+import { toError } from '../to-error.js'
 
 interface Waiting {
   readonly apply: () => void
@@ -101,7 +102,7 @@ export class Backpressure {
         try {
           apply().then(resolve, reject)
         } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)))
+          reject(toError(error))
         }
       }
       this.queue.push({ apply: run, reject, needsRoom: true, bytes })

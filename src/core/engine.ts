@@ -13,6 +13,7 @@ import type { EventEmitter } from 'node:events'
 import { DeadLetterHandler } from '../dead-letters/handler.js'
 import type { DeadLetterQueue } from '../dead-letters/queue.js'
 import { CacheClosedError, WriteSupersededError } from '../errors.js'
+import { toError } from '../to-error.js'
 import { CircuitBreaker } from '../flush/circuit.js'
 import { Flusher } from '../flush/flusher.js'
 import type { PendingOp } from '../flush/pending-op.js'
@@ -261,7 +262,7 @@ async function attempt(errors: Error[], cleanup: () => Promise<unknown>): Promis
     await cleanup()
     return true
   } catch (error) {
-    errors.push(error instanceof Error ? error : new Error(String(error)))
+    errors.push(toError(error))
     return false
   }
 }

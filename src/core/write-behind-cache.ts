@@ -14,6 +14,7 @@ import type { LoadedEntry } from '../contracts/store.js'
 import type { DeadLetter, DeadLetterSelector } from '../dead-letters/queue.js'
 import type { ReplayReport } from '../dead-letters/handler.js'
 import { BacklogFullError, CacheClosedError, FlushTimeoutError, StoreUnavailableError } from '../errors.js'
+import { toError } from '../to-error.js'
 import type { EmbeddedTier } from '../tier/embedded/embedded-tier.js'
 import type { CloseReport, Engine } from './engine.js'
 import { openCache } from './open-cache.js'
@@ -318,11 +319,11 @@ function withDeadline<T>(work: Promise<T>, timeoutMs: number | undefined, signal
     }
     work.then(
       (value) => finish(() => resolve(value)),
-      (error: unknown) => finish(() => reject(error instanceof Error ? error : new Error(String(error)))),
+      (error: unknown) => finish(() => reject(toError(error))),
     )
   })
 }
 
 function rejected(error: unknown): Promise<never> {
-  return Promise.reject(error instanceof Error ? error : new Error(String(error)))
+  return Promise.reject(toError(error))
 }
