@@ -4,7 +4,7 @@
  * dirty log, retries, dead letters, backpressure and version fencing.
  */
 export { WriteBehindCache } from './core/write-behind-cache.js'
-export type { CacheOptions, Durability, FlushOptions, BacklogOptions, MemoryOptions, RetryOptions, AlertOptions, WriteOptions } from './core/options.js'
+export type { CacheOptions, Durability, FlushOptions, BacklogOptions, MemoryOptions, RetryOptions, AlertOptions, WriteOptions } from './contracts/options.js'
 export type { CacheStats, CacheEvents, RecoveryReport, SupersededWrite } from './core/stats.js'
 export type { FlushCallOptions, FlushReport } from './core/write-behind-cache.js'
 export type { CloseReport } from './core/close.js'

@@ -3,7 +3,7 @@
  * as JSON with `--json`) and as readable text.
  */
 import type { CloseReport } from '../core/close.js'
-import type { Durability } from '../core/options.js'
+import type { Durability } from '../contracts/options.js'
 import type { CacheStats } from '../core/stats.js'
 import type { CheckResult } from './demo-check.js'
 import type { Leaderboard } from './demo-workload.js'

@@ -11,8 +11,8 @@ import type { LogRecord, Recovered } from '../log/types.js'
 import type { DirtyLog } from '../log/dirty-log.js'
 import { DeadLetterQueue } from '../flush/dead-letters.js'
 import { CacheParts } from './cache-parts.js'
-import type { CacheOptions, ResolvedOptions } from './options.js'
-import { resolveOptions } from './resolve-options.js'
+import type { CacheOptions } from '../contracts/options.js'
+import { resolveOptions, type ResolvedOptions } from './resolve-options.js'
 import { revokeUnlogged } from './revoke.js'
 
 export async function openCache<C>(options: CacheOptions, build: (parts: CacheParts) => C): Promise<C> {

@@ -4,7 +4,7 @@
  * a `TypeError` that names it and suggests the option meant. TypeScript callers get this from the
  * types; plain JavaScript and configs built at run time get it here.
  */
-import type { AlertOptions, BacklogOptions, CacheOptions, FlushOptions, MemoryOptions, RetryOptions, WriteOptions } from './options.js'
+import type { AlertOptions, BacklogOptions, CacheOptions, FlushOptions, MemoryOptions, RetryOptions, WriteOptions } from '../contracts/options.js'
 import { editDistance } from './edit-distance.js'
 
 type Names<T> = Record<keyof T, true>

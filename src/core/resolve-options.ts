@@ -5,8 +5,35 @@
 import { systemClock } from '../contracts/clock.js'
 import { strictJson } from './json-codec.js'
 import { checkOptionNames, oneOf } from './option-names.js'
-import { DURABILITIES, type CacheOptions, type Durability, type ResolvedOptions } from './options.js'
+import type { Clock } from '../contracts/clock.js'
+import type { Codec } from '../contracts/codec.js'
+import { DURABILITIES, type AlertOptions, type BacklogOptions, type CacheOptions, type Durability, type FlushOptions, type MemoryOptions, type RetryOptions } from '../contracts/options.js'
+import type { Store } from '../contracts/store.js'
 const MiB = 1 << 20
+
+/** `CacheOptions` with every default filled in and every value checked: what the engine reads. */
+export interface ResolvedOptions {
+  store: Store
+  dir: string | undefined
+  durability: Durability
+  syncIntervalMs: number | undefined
+  logWriteScheduling: 'microtask' | 'immediate'
+  coalesce: boolean
+  flush: Required<FlushOptions>
+  backlog: Required<BacklogOptions>
+  memory: Required<MemoryOptions>
+  retry: Required<RetryOptions>
+  alerts: AlertOptions
+  maxKeyBytes: number
+  maxValueBytes: number
+  closeTimeoutMs: number
+  recovery: 'strict' | 'truncate'
+  segmentBytes: number
+  codec: Codec
+  clock: Clock
+  warn: (code: string, message: string) => void
+  checkStore: boolean
+}
 
 export function resolveOptions(options: CacheOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('WriteBehindCache.open() needs an options object')

@@ -14,7 +14,7 @@
  */
 import type { Clock, TimerHandle } from '../contracts/clock.js'
 import type { Backlog } from '../core/backlog.js'
-import type { FlushOptions } from '../core/options.js'
+import type { FlushOptions } from '../contracts/options.js'
 import type { VersionSource } from '../core/versions.js'
 import { CacheClosedError } from '../errors.js'
 import type { Flusher } from './flusher.js'

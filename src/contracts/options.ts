@@ -1,16 +1,19 @@
 /**
- * The options of `WriteBehindCache.open()`, their defaults, and their validation at the door: a
- * bad option throws a `TypeError` naming it; a legal but risky choice warns once with a code.
+ * The options of `WriteBehindCache.open()` and of one write. Every option is optional but `store`;
+ * each says its default. Validation (a bad option throws a `TypeError` naming it) lives in
+ * `core/resolve-options.ts`; the contract leaves out how options are stored once resolved.
  */
-import type { Clock } from '../contracts/clock.js'
-import type { Codec } from '../contracts/codec.js'
-import type { Store } from '../contracts/store.js'
+import type { Clock } from './clock.js'
+import type { Codec } from './codec.js'
+import type { Store } from './store.js'
 
 /** What a write's promise waits for. See the README's durability table for what each can lose. */
 export type Durability = 'memory' | 'log' | 'disk' | 'store'
 
+/** Every durability level, weakest first. */
 export const DURABILITIES: readonly Durability[] = ['memory', 'log', 'disk', 'store']
 
+/** When and how the backlog is flushed to the store. */
 export interface FlushOptions {
   /** Flush whatever is dirty this often. @default 500 */
   intervalMs?: number
@@ -36,6 +39,7 @@ export interface FlushOptions {
   batchTimeoutMs?: number
 }
 
+/** How many unflushed writes the cache holds, and what a write does when it holds that many. */
 export interface BacklogOptions {
   /** Most unflushed entries (dirty keys; ops with `coalesce: false`). @default 1_000_000 */
   maxEntries?: number
@@ -55,13 +59,15 @@ export interface BacklogOptions {
   maxWaiting?: number
 }
 
+/** How much the cache keeps in memory. Only clean (flushed) entries are ever evicted. */
 export interface MemoryOptions {
-  /** Most entries kept in memory; only clean entries are evicted, least recently used first. @default Infinity */
+  /** Most entries kept in memory; only clean entries are evicted, least recently used first. @default Infinity (unbounded) */
   maxEntries?: number
-  /** Most bytes of keys and encoded values kept in memory (clean ones evicted). @default Infinity */
+  /** Most bytes of keys and encoded values kept in memory (clean ones evicted). @default Infinity (unbounded) */
   maxBytes?: number
 }
 
+/** How failed batches are retried, and when the circuit opens. */
 export interface RetryOptions {
   /** First backoff delay; each retry doubles it, with full jitter. @default 100 */
   baseDelayMs?: number
@@ -73,15 +79,17 @@ export interface RetryOptions {
   circuitThreshold?: number
 }
 
+/** Alerts the cache emits as events. */
 export interface AlertOptions {
   /** Emit `alert:staleness` when the oldest unflushed write is older than this. @default undefined (off) */
   maxStalenessMs?: number
 }
 
+/** The options of `WriteBehindCache.open()`. */
 export interface CacheOptions {
   /** Where flushed writes land. Required. */
   store: Store
-  /** Directory for the dirty log, checkpoint and dead letters. Without it only `memory` and `store` durability exist. */
+  /** Directory for the dirty log, checkpoint and dead letters. Without it only `memory` and `store` durability exist. @default undefined (no log) */
   dir?: string
   /** Default durability of a write. @default 'log' with a `dir`, else 'memory' */
   durability?: Durability
@@ -97,10 +105,15 @@ export interface CacheOptions {
   logWriteScheduling?: 'microtask' | 'immediate'
   /** Latest value per key per flush (true), or every write in order (false). @default true */
   coalesce?: boolean
+  /** When and how the backlog is flushed. @default {} (every field at its default) */
   flush?: FlushOptions
+  /** The cap on unflushed writes. @default {} (every field at its default) */
   backlog?: BacklogOptions
+  /** The memory bound. @default {} (every field at its default) */
   memory?: MemoryOptions
+  /** Retries and the circuit. @default {} (every field at its default) */
   retry?: RetryOptions
+  /** Alert thresholds. @default {} (no alerts) */
   alerts?: AlertOptions
   /** Longest key, in UTF-8 bytes. @default 1024 */
   maxKeyBytes?: number
@@ -127,31 +140,8 @@ export interface CacheOptions {
   checkStore?: boolean
 }
 
-export interface ResolvedOptions {
-  store: Store
-  dir: string | undefined
-  durability: Durability
-  syncIntervalMs: number | undefined
-  logWriteScheduling: 'microtask' | 'immediate'
-  coalesce: boolean
-  flush: Required<FlushOptions>
-  backlog: Required<BacklogOptions>
-  memory: Required<MemoryOptions>
-  retry: Required<RetryOptions>
-  alerts: AlertOptions
-  maxKeyBytes: number
-  maxValueBytes: number
-  closeTimeoutMs: number
-  recovery: 'strict' | 'truncate'
-  segmentBytes: number
-  codec: Codec
-  clock: Clock
-  warn: (code: string, message: string) => void
-  checkStore: boolean
-}
-
 /** Per-write options of `set`, `delete`, `setMany`. */
 export interface WriteOptions {
-  /** Overrides the cache's durability for this write. */
+  /** Overrides the cache's durability for this write. @default the cache's `durability` */
   durability?: Durability
 }
