@@ -5,7 +5,8 @@
  */
 export { WriteBehindCache } from './core/write-behind-cache.js'
 export type { CacheOptions, Durability, FlushOptions, BacklogOptions, MemoryOptions, RetryOptions, AlertOptions, WriteOptions } from './contracts/options.js'
-export type { CacheStats, CacheEvents, RecoveryReport, SupersededWrite } from './core/stats.js'
+export type { CacheStats } from './contracts/stats.js'
+export type { CacheEvents, LogTruncation, RecoveryReport, SupersededWrite } from './contracts/events.js'
 export type { FlushCallOptions, FlushReport } from './core/write-behind-cache.js'
 export type { CloseReport } from './core/close.js'
 export type { ReplayReport } from './core/dead-letter-hooks.js'

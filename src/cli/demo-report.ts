@@ -4,7 +4,7 @@
  */
 import type { CloseReport } from '../core/close.js'
 import type { Durability } from '../contracts/options.js'
-import type { CacheStats } from '../core/stats.js'
+import type { CacheStats } from '../contracts/stats.js'
 import type { CheckResult } from './demo-check.js'
 import type { Leaderboard } from './demo-workload.js'
 import { count, duration } from './progress.js'

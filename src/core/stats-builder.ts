@@ -1,6 +1,6 @@
 /** Builds `cache.stats()` from the engine's parts and counters. */
 import type { CacheParts } from './cache-parts.js'
-import type { CacheStats } from './stats.js'
+import type { CacheStats } from '../contracts/stats.js'
 
 export interface Counters {
   writes: number
