@@ -10,7 +10,7 @@ export type { CacheEvents, LogTruncation, RecoveryReport, SupersededWrite } from
 export type { FlushCallOptions, FlushReport } from './core/write-behind-cache.js'
 export type { CloseReport } from './core/close.js'
 export type { ReplayReport } from './core/dead-letter-hooks.js'
-export type { DeadLetter, DeadLetterFilter, DeadLetterSelector } from './flush/dead-letters.js'
+export type { DeadLetter, DeadLetterFilter, DeadLetterSelector, ErrorDescription } from './contracts/dead-letters.js'
 export type { Store, StoreOp, StoreSetOp, StoreDeleteOp, BatchResult, OpFailure, SupersededOp, LoadedEntry } from './contracts/store.js'
 export type { Clock, TimerHandle } from './contracts/clock.js'
 export { systemClock } from './contracts/clock.js'

@@ -11,7 +11,7 @@
  * letter is pinned only when neither the log nor the store holds something newer.
  */
 import { DeadLetteredError } from '../errors.js'
-import type { DeadLetter, DeadLetterSelector } from '../flush/dead-letters.js'
+import type { DeadLetter, DeadLetterSelector } from '../contracts/dead-letters.js'
 import { describeError } from '../flush/retry.js'
 import type { CacheParts } from './cache-parts.js'
 import { opFromRecord, type PendingOp } from './pending-op.js'

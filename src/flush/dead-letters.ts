@@ -12,34 +12,8 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CacheClosedError } from '../errors.js'
-import type { ErrorDescription } from './retry.js'
+import type { DeadLetter, DeadLetterSelector, ErrorDescription } from '../contracts/dead-letters.js'
 import { DEAD_LETTER_FILE, encodeRecord, LogAppender, readLog, removeStaleTemp, rewriteLog, type DeadLetterRecord } from './dead-letter-file.js'
-
-/** A write that could not be flushed, as kept in the queue. JSON-safe. */
-export interface DeadLetter {
-  key: string
-  version: number
-  kind: 'set' | 'delete'
-  /** The encoded value of a `set`; `null` for a `delete`. */
-  encoded: string | null
-  error: ErrorDescription
-  /** Attempts made before the write was dead-lettered. */
-  attempts: number
-  /** When the first attempt failed (epoch ms). */
-  firstFailedAt: number
-  /** When the last attempt failed (epoch ms). */
-  lastFailedAt: number
-}
-
-/** Selects dead letters; every field given must match. */
-export interface DeadLetterFilter {
-  keys?: readonly string[]
-  prefix?: string
-  /** Only letters with `version <= maxVersion`. */
-  maxVersion?: number
-}
-
-export type DeadLetterSelector = DeadLetterFilter | ((letter: DeadLetter) => boolean)
 
 /** Identifies a dead letter to remove. */
 export interface DeadLetterRef {

@@ -4,6 +4,7 @@
  * Pure functions, no timers: the caller schedules the delay on its own `Clock`.
  */
 
+import type { ErrorDescription } from '../contracts/dead-letters.js'
 import { InvalidKeyError, InvalidValueError } from '../errors.js'
 
 /** How failed batches are retried. */
@@ -14,14 +15,6 @@ export interface RetryPolicy {
   maxDelayMs: number
   /** Attempts (first try included) before an entry is dead-lettered. */
   maxAttempts: number
-}
-
-/** A JSON-safe description of an error, as kept with a dead letter. */
-export interface ErrorDescription {
-  name: string
-  code?: string
-  message: string
-  retryable: boolean
 }
 
 /**
