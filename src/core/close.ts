@@ -6,21 +6,7 @@
 import { CacheClosedError } from '../errors.js'
 import type { Entry } from './memory-tier.js'
 import type { CacheParts } from './cache-parts.js'
-
-export interface CloseReport {
-  /** True when everything acknowledged reached the store (or the dead-letter queue). */
-  readonly drained: boolean
-  /** Unflushed entries left behind. */
-  readonly unflushed: number
-  /** Up to 100 of their keys. */
-  readonly unflushedKeys: string[]
-  /** True when the dirty log closed cleanly: unflushed entries are in it and the next open() replays them. */
-  readonly safeInLog: boolean
-  /** Dead letters in the queue (in `dir/dead-letters.log`, or lost with the process without a dir). */
-  readonly deadLetters: number
-  /** Cleanups that failed (log, dead-letter queue, store). */
-  readonly errors: Error[]
-}
+import type { CloseReport } from '../contracts/reports.js'
 
 export async function closeCache(parts: CacheParts): Promise<CloseReport> {
   const drained = await drainWithin(parts, parts.options.closeTimeoutMs)

@@ -12,20 +12,10 @@
  */
 import { DeadLetteredError } from '../errors.js'
 import type { DeadLetter, DeadLetterSelector } from '../contracts/dead-letters.js'
+import type { ReplayReport } from '../contracts/reports.js'
 import { describeError } from '../flush/retry.js'
 import type { CacheParts } from './cache-parts.js'
 import { opFromRecord, type PendingOp } from './pending-op.js'
-
-export interface ReplayReport {
-  /** Letters sent to the store and accepted (applied, or fenced by a newer version there). */
-  readonly replayed: number
-  /** Letters dropped without a store call: the cache holds a newer write of the key. */
-  readonly superseded: number
-  /** Letters that failed again (still in the queue, with the new error). */
-  readonly failed: number
-  /** Letters skipped because their key is being flushed right now; replay again later. */
-  readonly busy: number
-}
 
 export class DeadLetterHooks {
   private readonly replaying = new Set<PendingOp>()

@@ -20,15 +20,16 @@ import type { DeadLetter, DeadLetterSelector } from '../contracts/dead-letters.j
 import type { Admission } from './admission.js'
 import type { Backlog } from './backlog.js'
 import type { CacheParts } from './cache-parts.js'
-import { closeCache, type CloseReport } from './close.js'
-import type { DeadLetterHooks, ReplayReport } from './dead-letter-hooks.js'
+import type { CloseReport, FlushCallOptions, FlushReport, ReplayReport } from '../contracts/reports.js'
+import { closeCache } from './close.js'
+import type { DeadLetterHooks } from './dead-letter-hooks.js'
 import { openCache } from './open-cache.js'
 import type { Entry, MemoryTier } from './memory-tier.js'
 import { checkWriteOptionNames, oneOf } from './option-names.js'
 import { DURABILITIES, type CacheOptions, type Durability, type WriteOptions } from '../contracts/options.js'
 import type { ResolvedOptions } from './resolve-options.js'
 import type { ReadThrough } from './read-through.js'
-import type { CacheEvents, RecoveryReport, SupersededWrite } from '../contracts/events.js'
+import type { CacheEvents, RecoveryReport } from '../contracts/events.js'
 import type { CacheStats } from '../contracts/stats.js'
 import { buildStats, type Counters } from './stats-builder.js'
 import { checkKey, encodeValue } from './validate.js'
@@ -304,22 +305,6 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   private assertOpen(operation: string): void {
     if (this.closing !== undefined) throw new CacheClosedError(operation)
   }
-}
-
-/** Options of one `flush()` call. */
-export interface FlushCallOptions {
-  /** Reject with `FlushTimeoutError` (`E_FLUSH_TIMEOUT`) after this long; flushing goes on. */
-  timeoutMs?: number
-  /** Reject with `FlushTimeoutError` (`E_FLUSH_ABORTED`) when it aborts; flushing goes on. */
-  signal?: AbortSignal
-}
-
-/** What `flush()` resolves with. */
-export interface FlushReport {
-  /** Dead letters of writes made before the call. */
-  deadLettered: DeadLetter[]
-  /** Writes made before the call that the store refused because it held a newer version. */
-  superseded: SupersededWrite[]
 }
 
 function checkFlushOptions(options: FlushCallOptions): FlushCallOptions {
