@@ -4,6 +4,7 @@
  * dirty log, retries, dead letters, backpressure and version fencing.
  */
 export { WriteBehindCache } from './core/write-behind-cache.js'
+export { DEFAULTS } from './contracts/defaults.js'
 export type { CacheOptions, Durability, FlushOptions, BacklogOptions, MemoryOptions, RetryOptions, AlertOptions, WriteOptions } from './contracts/options.js'
 export type { CacheStats } from './contracts/stats.js'
 export type { CacheEvents, LogTruncation, RecoveryReport, SupersededWrite } from './contracts/events.js'

@@ -7,9 +7,9 @@ import { strictJson } from './json-codec.js'
 import { checkOptionNames, oneOf } from './option-names.js'
 import type { Clock } from '../contracts/clock.js'
 import type { Codec } from '../contracts/codec.js'
+import { DEFAULTS } from '../contracts/defaults.js'
 import { DURABILITIES, type AlertOptions, type BacklogOptions, type CacheOptions, type Durability, type FlushOptions, type MemoryOptions, type RetryOptions } from '../contracts/options.js'
 import type { Store } from '../contracts/store.js'
-const MiB = 1 << 20
 
 /** `CacheOptions` with every default filled in and every value checked: what the engine reads. */
 export interface ResolvedOptions {
@@ -39,50 +39,50 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('WriteBehindCache.open() needs an options object')
   checkOptionNames(options)
   checkStore(options.store)
-  const dir = optionalString(options.dir, 'dir')
+  const dir = optionalString(options.dir, 'dir') ?? DEFAULTS.dir
   const warn = options.warn ?? defaultWarn
   const durability = resolveDurability(options.durability, dir)
   const resolved: ResolvedOptions = {
     store: options.store,
     dir,
     durability,
-    syncIntervalMs: optionalNumber(options.syncIntervalMs, 'syncIntervalMs', 1),
-    logWriteScheduling: oneOf(options.logWriteScheduling, 'logWriteScheduling', ['microtask', 'immediate'] as const) ?? 'microtask',
-    coalesce: optionalBoolean(options.coalesce, 'coalesce') ?? true,
+    syncIntervalMs: optionalNumber(options.syncIntervalMs, 'syncIntervalMs', 1) ?? DEFAULTS.syncIntervalMs,
+    logWriteScheduling: oneOf(options.logWriteScheduling, 'logWriteScheduling', ['microtask', 'immediate'] as const) ?? DEFAULTS.logWriteScheduling,
+    coalesce: optionalBoolean(options.coalesce, 'coalesce') ?? DEFAULTS.coalesce,
     flush: {
-      intervalMs: num(options.flush?.intervalMs, 'flush.intervalMs', 500, 1),
-      batchSize: int(options.flush?.batchSize, 'flush.batchSize', 500, 1),
-      maxDelayMs: num(options.flush?.maxDelayMs, 'flush.maxDelayMs', 5000, 1),
-      concurrency: int(options.flush?.concurrency, 'flush.concurrency', 2, 1),
-      batchTimeoutMs: num(options.flush?.batchTimeoutMs, 'flush.batchTimeoutMs', 30_000, 1),
+      intervalMs: num(options.flush?.intervalMs, 'flush.intervalMs', DEFAULTS.flush.intervalMs, 1),
+      batchSize: int(options.flush?.batchSize, 'flush.batchSize', DEFAULTS.flush.batchSize, 1),
+      maxDelayMs: num(options.flush?.maxDelayMs, 'flush.maxDelayMs', DEFAULTS.flush.maxDelayMs, 1),
+      concurrency: int(options.flush?.concurrency, 'flush.concurrency', DEFAULTS.flush.concurrency, 1),
+      batchTimeoutMs: num(options.flush?.batchTimeoutMs, 'flush.batchTimeoutMs', DEFAULTS.flush.batchTimeoutMs, 1),
       triggerEntries: 0,
     },
     backlog: {
-      maxEntries: int(options.backlog?.maxEntries, 'backlog.maxEntries', 1_000_000, 1),
-      maxBytes: num(options.backlog?.maxBytes, 'backlog.maxBytes', 256 * MiB, 1),
-      whenFull: oneOf(options.backlog?.whenFull, 'backlog.whenFull', ['wait', 'reject', 'store'] as const) ?? 'wait',
-      maxWaiting: num(options.backlog?.maxWaiting, 'backlog.maxWaiting', 100_000, 0),
+      maxEntries: int(options.backlog?.maxEntries, 'backlog.maxEntries', DEFAULTS.backlog.maxEntries, 1),
+      maxBytes: num(options.backlog?.maxBytes, 'backlog.maxBytes', DEFAULTS.backlog.maxBytes, 1),
+      whenFull: oneOf(options.backlog?.whenFull, 'backlog.whenFull', ['wait', 'reject', 'store'] as const) ?? DEFAULTS.backlog.whenFull,
+      maxWaiting: num(options.backlog?.maxWaiting, 'backlog.maxWaiting', DEFAULTS.backlog.maxWaiting, 0),
     },
     memory: {
-      maxEntries: num(options.memory?.maxEntries, 'memory.maxEntries', Infinity, 1),
-      maxBytes: num(options.memory?.maxBytes, 'memory.maxBytes', Infinity, 1),
+      maxEntries: num(options.memory?.maxEntries, 'memory.maxEntries', DEFAULTS.memory.maxEntries, 1),
+      maxBytes: num(options.memory?.maxBytes, 'memory.maxBytes', DEFAULTS.memory.maxBytes, 1),
     },
     retry: {
-      baseDelayMs: num(options.retry?.baseDelayMs, 'retry.baseDelayMs', 100, 0),
-      maxDelayMs: num(options.retry?.maxDelayMs, 'retry.maxDelayMs', 30_000, 0),
-      maxAttempts: int(options.retry?.maxAttempts, 'retry.maxAttempts', 8, 1),
-      circuitThreshold: int(options.retry?.circuitThreshold, 'retry.circuitThreshold', 5, 1),
+      baseDelayMs: num(options.retry?.baseDelayMs, 'retry.baseDelayMs', DEFAULTS.retry.baseDelayMs, 0),
+      maxDelayMs: num(options.retry?.maxDelayMs, 'retry.maxDelayMs', DEFAULTS.retry.maxDelayMs, 0),
+      maxAttempts: int(options.retry?.maxAttempts, 'retry.maxAttempts', DEFAULTS.retry.maxAttempts, 1),
+      circuitThreshold: int(options.retry?.circuitThreshold, 'retry.circuitThreshold', DEFAULTS.retry.circuitThreshold, 1),
     },
-    alerts: { maxStalenessMs: optionalNumber(options.alerts?.maxStalenessMs, 'alerts.maxStalenessMs', 1) },
-    maxKeyBytes: int(options.maxKeyBytes, 'maxKeyBytes', 1024, 1),
-    maxValueBytes: int(options.maxValueBytes, 'maxValueBytes', 16 * MiB, 1),
-    closeTimeoutMs: num(options.closeTimeoutMs, 'closeTimeoutMs', 30_000, 0),
-    recovery: oneOf(options.recovery, 'recovery', ['strict', 'truncate'] as const) ?? 'strict',
-    segmentBytes: int(options.segmentBytes, 'segmentBytes', 64 * MiB, 4096),
+    alerts: { maxStalenessMs: optionalNumber(options.alerts?.maxStalenessMs, 'alerts.maxStalenessMs', 1) ?? DEFAULTS.alerts.maxStalenessMs },
+    maxKeyBytes: int(options.maxKeyBytes, 'maxKeyBytes', DEFAULTS.maxKeyBytes, 1),
+    maxValueBytes: int(options.maxValueBytes, 'maxValueBytes', DEFAULTS.maxValueBytes, 1),
+    closeTimeoutMs: num(options.closeTimeoutMs, 'closeTimeoutMs', DEFAULTS.closeTimeoutMs, 0),
+    recovery: oneOf(options.recovery, 'recovery', ['strict', 'truncate'] as const) ?? DEFAULTS.recovery,
+    segmentBytes: int(options.segmentBytes, 'segmentBytes', DEFAULTS.segmentBytes, 4096),
     codec: options.codec ?? strictJson,
     clock: options.clock ?? systemClock,
     warn,
-    checkStore: optionalBoolean(options.checkStore, 'checkStore') ?? true,
+    checkStore: optionalBoolean(options.checkStore, 'checkStore') ?? DEFAULTS.checkStore,
   }
   resolved.flush.triggerEntries = int(options.flush?.triggerEntries, 'flush.triggerEntries', defaultTrigger(resolved), 1)
   warnAboutRisks(resolved, options)
@@ -95,7 +95,7 @@ function defaultTrigger(resolved: ResolvedOptions): number {
 }
 
 function resolveDurability(value: Durability | undefined, dir: string | undefined): Durability {
-  const durability = oneOf(value, 'durability', DURABILITIES) ?? (dir === undefined ? 'memory' : 'log')
+  const durability = oneOf(value, 'durability', DURABILITIES) ?? (dir === undefined ? DEFAULTS.durability.withoutDir : DEFAULTS.durability.withDir)
   if (dir === undefined && (durability === 'log' || durability === 'disk')) {
     throw new TypeError(`durability '${durability}' needs a dir for the dirty log; pass dir, or use 'memory' or 'store'`)
   }

@@ -3,6 +3,7 @@
  * to `append`. A bad value throws a `TypeError` naming it.
  */
 import { systemClock, type Clock } from '../contracts/clock.js'
+import { DEFAULTS } from '../contracts/defaults.js'
 import { MAX_BODY_BYTES } from './record.js'
 import type { DirtyLogOptions, LogEvent, LogRecord } from './types.js'
 
@@ -24,8 +25,8 @@ const MAX_RECORD_BYTES = MAX_BODY_BYTES - 13
 
 export function resolveLogOptions(options: DirtyLogOptions): ResolvedLogOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('DirtyLog options must be an object')
-  const { dir, segmentBytes = 64 * MIB, syncIntervalMs, recovery = 'strict', clock = systemClock, onEvent } = options
-  const { writeScheduling = 'microtask', writeThresholdBytes = MIB, warn = defaultWarn } = options
+  const { dir, segmentBytes = DEFAULTS.segmentBytes, syncIntervalMs = DEFAULTS.syncIntervalMs, recovery = DEFAULTS.recovery, clock = systemClock, onEvent } = options
+  const { writeScheduling = DEFAULTS.logWriteScheduling, writeThresholdBytes = MIB, warn = defaultWarn } = options
   if (typeof dir !== 'string' || dir === '') throw new TypeError('options.dir must be a non-empty path string')
   if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 64) throw new TypeError('options.segmentBytes must be an integer ≥ 64')
   if (syncIntervalMs !== undefined && !(Number.isFinite(syncIntervalMs) && syncIntervalMs > 0)) {
