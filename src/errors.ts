@@ -6,23 +6,10 @@
 
 /** Every code a writebehind error carries (a `StoreError` may also carry its store's own). */
 export type ErrorCode =
-  | 'E_INVALID_KEY'
-  | 'E_INVALID_VALUE'
-  | 'E_UNENCODABLE_VALUE'
-  | 'E_BACKLOG_FULL'
-  | 'E_VERSION_EXHAUSTED'
-  | 'E_STORE_UNAVAILABLE'
-  | StoreErrorCode
-  | 'E_DEAD_LETTERED'
-  | 'E_SUPERSEDED'
-  | 'E_FLUSH_TIMEOUT'
-  | 'E_FLUSH_ABORTED'
-  | 'E_CLOSED'
-  | 'E_DIR_LOCKED'
-  | 'E_DIR_INVALID'
-  | 'E_LOG_CORRUPT'
-  | 'E_LOG_FORMAT'
-  | 'E_LOG_FAILED'
+  | 'E_INVALID_OPTION' | 'E_INVALID_KEY' | 'E_INVALID_VALUE' | 'E_UNENCODABLE_VALUE'
+  | 'E_BACKLOG_FULL' | 'E_VERSION_EXHAUSTED' | 'E_STORE_UNAVAILABLE' | StoreErrorCode
+  | 'E_DEAD_LETTERED' | 'E_SUPERSEDED' | 'E_FLUSH_TIMEOUT' | 'E_FLUSH_ABORTED' | 'E_CLOSED'
+  | 'E_DIR_LOCKED' | 'E_DIR_INVALID' | 'E_LOG_CORRUPT' | 'E_LOG_FORMAT' | 'E_LOG_FAILED'
 
 /** The codes of the `StoreError`s writebehind raises itself. */
 export type StoreErrorCode = 'E_STORE' | 'E_BATCH_TIMEOUT' | 'E_STORE_MAPPING'
@@ -38,6 +25,22 @@ export class WriteBehindError<C extends string = ErrorCode> extends Error {
     super(message, details.cause === undefined ? undefined : { cause: details.cause })
     this.name = new.target.name
     this.code = code
+  }
+}
+
+/**
+ * A bad option or argument, named by `option`: the wrong type or range, a name that is not an
+ * option (the message suggests the one meant), or options that cannot go together. Thrown at the
+ * door, before anything happens. A `TypeError` (and its `name` stays `TypeError`, as with Node's
+ * own coded errors), so it is the one class here that is not a `WriteBehindError`.
+ */
+export class InvalidOptionError extends TypeError {
+  readonly code = 'E_INVALID_OPTION'
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super(message)
   }
 }
 
@@ -268,6 +271,7 @@ export class UnencodableValueError extends WriteBehindError<'E_UNENCODABLE_VALUE
  * every error whose `code` is `code`. A code maps to one class; a class may carry several codes.
  */
 export const errors = Object.freeze({
+  E_INVALID_OPTION: InvalidOptionError,
   E_INVALID_KEY: InvalidKeyError,
   E_INVALID_VALUE: InvalidValueError,
   E_UNENCODABLE_VALUE: UnencodableValueError,

@@ -9,16 +9,18 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as exported from '../../src/index.js'
 import {
-  BacklogFullError, CacheClosedError, DeadLetteredError, DirectoryLockedError, errors, FlushTimeoutError, InvalidDirectoryError, InvalidKeyError,
+  BacklogFullError, CacheClosedError, DeadLetteredError, DirectoryLockedError, errors, FlushTimeoutError, InvalidDirectoryError, InvalidKeyError, InvalidOptionError,
   InvalidValueError, LogCorruptionError, LogFailedError, LogFormatError, StoreError, StoreUnavailableError, UnencodableValueError,
   VersionExhaustedError, WriteBehindError, WriteSupersededError, type ErrorCode,
 } from '../../src/errors.js'
 import { strictJson } from '../../src/core/json-codec.js'
+import { checkNumber } from '../../src/validate/check.js'
 
 const README = readFileSync(join(fileURLToPath(new URL('../..', import.meta.url)), 'README.md'), 'utf8')
 
 /** One error of each code, as the package makes it. Typed by `ErrorCode`: a code missing here fails the typecheck. */
 const samples: Record<ErrorCode, () => Error & { code: string }> = {
+  E_INVALID_OPTION: () => caught(() => checkNumber(0, 'flush.batchSize', { min: 1 })),
   E_INVALID_KEY: () => new InvalidKeyError('', 'the key is empty'),
   E_INVALID_VALUE: () => new InvalidValueError('k', 'bad'),
   E_UNENCODABLE_VALUE: () => caught(() => strictJson.encode({ a: [1, undefined] })),
@@ -65,8 +67,13 @@ describe('error codes', () => {
       const error = make()
       assert.equal(error.code, code)
       assert.ok(error instanceof errors[code as ErrorCode], `${code} is a ${errors[code as ErrorCode].name}`)
-      assert.ok(error instanceof WriteBehindError, `${code} is a WriteBehindError`)
-      assert.equal(error.name, errors[code as ErrorCode].name)
+      if (code === 'E_INVALID_OPTION') {
+        assert.ok(error instanceof TypeError && !(error instanceof WriteBehindError), 'a TypeError, not a WriteBehindError')
+        assert.equal(error.name, 'TypeError')
+      } else {
+        assert.ok(error instanceof WriteBehindError, `${code} is a WriteBehindError`)
+        assert.equal(error.name, errors[code as ErrorCode].name)
+      }
     }
   })
 
@@ -83,6 +90,13 @@ describe('error codes', () => {
     }
     const listed = [...table.values()].flat()
     assert.deepEqual(listed.filter((code) => !(code in errors)), [])
+  })
+
+  it('a bad option is an InvalidOptionError naming it, in the one message style', () => {
+    const error = caught(() => checkNumber(0, 'flush.batchSize', { min: 1, integer: true }))
+    assert.ok(error instanceof InvalidOptionError)
+    assert.equal(error.option, 'flush.batchSize')
+    assert.equal(error.message, 'flush.batchSize must be a whole number >= 1, got 0')
   })
 
   it('the codec error is coded and says where: UnencodableValueError with a path', () => {
