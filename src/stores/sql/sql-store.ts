@@ -46,7 +46,7 @@ export interface SqlStoreOptions {
   maxStatementBytes?: number
 }
 
-/** A dialect's default statement limits. */
+/** @internal A dialect's default statement limits. */
 export interface StatementDefaults {
   readonly maxRows: number
   readonly maxBytes: number
@@ -56,7 +56,7 @@ export interface StatementDefaults {
 const LOAD_CHUNK = 1000
 
 export class SqlStore implements Store {
-  /** The table this store writes, resolved and validated. */
+  /** @internal The table this store writes, resolved and validated. */
   protected readonly table: ResolvedTable
   private readonly limits: ChunkLimits
   private readonly createTable: boolean
@@ -64,8 +64,11 @@ export class SqlStore implements Store {
   private ready: Promise<void> | undefined
   private closing: Promise<void> | undefined
 
+  /** @internal each dialect's store (SqliteStore, PostgresStore, MySqlStore) passes its own parts */
   constructor(
+    /** @internal */
     protected readonly dialect: SqlDialect,
+    /** @internal */
     protected readonly executor: SqlExecutor,
     options: SqlStoreOptions,
     defaults: StatementDefaults,
