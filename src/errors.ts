@@ -1,31 +1,58 @@
 /**
- * Every error writebehind throws on purpose. Each class has a stable `code`; callers match on the
- * class or the code, never on the message, which says what to do about it.
+ * Every error writebehind throws on purpose. Each class has a stable, typed `code`; callers match
+ * on the class or the code, never on the message, which says what to do about it. `ErrorCode` is
+ * every code, and `errors` maps each code to its class. The README's error table lists them all.
  */
+
+/** Every code a writebehind error carries (a `StoreError` may also carry its store's own). */
+export type ErrorCode =
+  | 'E_INVALID_OPTION' | 'E_INVALID_KEY' | 'E_INVALID_VALUE' | 'E_UNENCODABLE_VALUE'
+  | 'E_BACKLOG_FULL' | 'E_VERSION_EXHAUSTED' | 'E_STORE_UNAVAILABLE' | StoreErrorCode
+  | 'E_DEAD_LETTERED' | 'E_SUPERSEDED' | 'E_FLUSH_TIMEOUT' | 'E_FLUSH_ABORTED' | 'E_CLOSED'
+  | 'E_DIR_LOCKED' | 'E_DIR_INVALID' | 'E_LOG_CORRUPT' | 'E_LOG_FORMAT' | 'E_LOG_FAILED'
+
+/** The codes of the `StoreError`s writebehind raises itself. */
+export type StoreErrorCode = 'E_STORE' | 'E_BATCH_TIMEOUT' | 'E_STORE_MAPPING'
 
 export interface ErrorDetails {
   cause?: unknown
 }
 
-/** Base class: `code` is stable across versions. */
-export class WriteBehindError extends Error {
-  readonly code: string
-  constructor(code: string, message: string, details: ErrorDetails = {}) {
+/** Base class: `code` is stable across versions; `name` is the class's name. */
+export class WriteBehindError<C extends string = ErrorCode> extends Error {
+  readonly code: C
+  constructor(code: C, message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause })
     this.name = new.target.name
     this.code = code
   }
 }
 
+/**
+ * A bad option or argument, named by `option`: the wrong type or range, a name that is not an
+ * option (the message suggests the one meant), or options that cannot go together. Thrown at the
+ * door, before anything happens. A `TypeError` (and its `name` stays `TypeError`, as with Node's
+ * own coded errors), so it is the one class here that is not a `WriteBehindError`.
+ */
+export class InvalidOptionError extends TypeError {
+  readonly code = 'E_INVALID_OPTION'
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
 /** A key that is not a non-empty string, or is longer than `maxKeyBytes`. */
-export class InvalidKeyError extends WriteBehindError {
+export class InvalidKeyError extends WriteBehindError<'E_INVALID_KEY'> {
   constructor(readonly key: unknown, reason: string) {
     super('E_INVALID_KEY', `Invalid key: ${reason}. Keys are non-empty strings within maxKeyBytes.`)
   }
 }
 
 /** A value the codec cannot encode, or one larger than `maxValueBytes`. */
-export class InvalidValueError extends WriteBehindError {
+export class InvalidValueError extends WriteBehindError<'E_INVALID_VALUE'> {
   constructor(readonly key: string, reason: string, details: ErrorDetails = {}) {
     super(
       'E_INVALID_VALUE',
@@ -41,7 +68,7 @@ export class InvalidValueError extends WriteBehindError {
  * `whenFull: 'wait'`, as many writes as `backlog.maxWaiting` (or `backlog.maxBytes` of them)
  * already wait for room (`waiting` is then how many).
  */
-export class BacklogFullError extends WriteBehindError {
+export class BacklogFullError extends WriteBehindError<'E_BACKLOG_FULL'> {
   constructor(
     readonly entries: number,
     readonly bytes: number,
@@ -59,7 +86,7 @@ export class BacklogFullError extends WriteBehindError {
 }
 
 /** Write versions reached `Number.MAX_SAFE_INTEGER`: no later write can be given a version. */
-export class VersionExhaustedError extends WriteBehindError {
+export class VersionExhaustedError extends WriteBehindError<'E_VERSION_EXHAUSTED'> {
   constructor(readonly version: number) {
     super(
       'E_VERSION_EXHAUSTED',
@@ -70,7 +97,7 @@ export class VersionExhaustedError extends WriteBehindError {
 }
 
 /** A write-through (durability `store`, or `whenFull: 'store'`) while the store is failing. */
-export class StoreUnavailableError extends WriteBehindError {
+export class StoreUnavailableError extends WriteBehindError<'E_STORE_UNAVAILABLE'> {
   constructor(reason: string, details: ErrorDetails = {}) {
     super('E_STORE_UNAVAILABLE', `The store is unavailable: ${reason}. Retry when it is back.`, details)
   }
@@ -86,8 +113,12 @@ export class StoreUnavailableError extends WriteBehindError {
  * writes until the cause is fixed; `op` when it is about the data of this batch or op (a
  * constraint violation, a bad value): only those ops are isolated and dead-lettered. Defaults to
  * `store` when retryable, else `op`.
+ *
+ * `code` is `E_STORE` unless the store passes its own; writebehind's own stores also raise
+ * `E_BATCH_TIMEOUT` (a `writeBatch` call that did not settle within `flush.batchTimeoutMs`) and
+ * `E_STORE_MAPPING` (a write the table mapping cannot turn into a row).
  */
-export class StoreError extends WriteBehindError {
+export class StoreError extends WriteBehindError<StoreErrorCode | (string & {})> {
   readonly retryable: boolean
   readonly scope: 'store' | 'op'
   constructor(message: string, options: { retryable: boolean; cause?: unknown; code?: string; scope?: 'store' | 'op' }) {
@@ -98,7 +129,7 @@ export class StoreError extends WriteBehindError {
 }
 
 /** A write that ended in the dead-letter queue (its promise, at durability `store`, rejects). */
-export class DeadLetteredError extends WriteBehindError {
+export class DeadLetteredError extends WriteBehindError<'E_DEAD_LETTERED'> {
   constructor(
     readonly key: string,
     readonly version: number,
@@ -114,14 +145,14 @@ export class DeadLetteredError extends WriteBehindError {
 }
 
 /** An operation on a cache that is closing or closed. */
-export class CacheClosedError extends WriteBehindError {
+export class CacheClosedError extends WriteBehindError<'E_CLOSED'> {
   constructor(operation: string) {
     super('E_CLOSED', `Cannot ${operation}: the cache is closed or closing. Open a new cache.`)
   }
 }
 
 /** Another process (or another cache in this one: `inThisProcess`) holds the log directory. */
-export class DirectoryLockedError extends WriteBehindError {
+export class DirectoryLockedError extends WriteBehindError<'E_DIR_LOCKED'> {
   constructor(
     readonly dir: string,
     readonly pid: number | undefined,
@@ -141,7 +172,7 @@ export class DirectoryLockedError extends WriteBehindError {
  * A `dir` that cannot hold a log: `reason` says why (`not-a-directory`: it, or a parent, is a
  * file; `not-writable`; `unsafe`: others may write to it). The message says what to do.
  */
-export class InvalidDirectoryError extends WriteBehindError {
+export class InvalidDirectoryError extends WriteBehindError<'E_DIR_INVALID'> {
   constructor(
     readonly dir: string,
     readonly reason: 'not-a-directory' | 'not-writable' | 'unsafe',
@@ -156,7 +187,7 @@ export class InvalidDirectoryError extends WriteBehindError {
  * Damage in the dir: a record of the dirty log that fails its checksum or framing (not at the
  * tail), a missing segment, or a bad line of the dead-letter file. `remedy` is what applies.
  */
-export class LogCorruptionError extends WriteBehindError {
+export class LogCorruptionError extends WriteBehindError<'E_LOG_CORRUPT'> {
   constructor(
     readonly segment: string,
     readonly offset: number,
@@ -168,7 +199,7 @@ export class LogCorruptionError extends WriteBehindError {
 }
 
 /** Something on disk that writebehind cannot read (unknown format version, bad checkpoint, a directory where a file belongs). */
-export class LogFormatError extends WriteBehindError {
+export class LogFormatError extends WriteBehindError<'E_LOG_FORMAT'> {
   constructor(
     readonly file: string,
     readonly reason: string,
@@ -178,12 +209,8 @@ export class LogFormatError extends WriteBehindError {
   }
 }
 
-function truncate(key: string): string {
-  return key.length > 64 ? `${key.slice(0, 61)}...` : key
-}
-
 /** A write or fsync of the dirty log failed; the log accepts nothing more (a failed fsync cannot be retried safely). */
-export class LogFailedError extends WriteBehindError {
+export class LogFailedError extends WriteBehindError<'E_LOG_FAILED'> {
   constructor(cause: unknown) {
     super(
       'E_LOG_FAILED',
@@ -199,7 +226,7 @@ export class LogFailedError extends WriteBehindError {
  * by another writer, or by a cache whose versions fell behind). The write is not in the store and
  * the cache stops serving it; a write at durability `store` that waited for it rejects with this.
  */
-export class WriteSupersededError extends WriteBehindError {
+export class WriteSupersededError extends WriteBehindError<'E_SUPERSEDED'> {
   constructor(
     readonly key: string,
     readonly version: number,
@@ -214,7 +241,7 @@ export class WriteSupersededError extends WriteBehindError {
 }
 
 /** `flush({ timeoutMs })` ran out of time, or its `signal` aborted. Nothing is lost: flushing goes on. */
-export class FlushTimeoutError extends WriteBehindError {
+export class FlushTimeoutError extends WriteBehindError<'E_FLUSH_TIMEOUT' | 'E_FLUSH_ABORTED'> {
   constructor(reason: 'timeout' | 'abort', readonly unflushed: number, details: ErrorDetails = {}) {
     super(
       reason === 'timeout' ? 'E_FLUSH_TIMEOUT' : 'E_FLUSH_ABORTED',
@@ -223,4 +250,49 @@ export class FlushTimeoutError extends WriteBehindError {
       details,
     )
   }
+}
+
+/**
+ * Thrown by `strictJson.encode` for a value JSON would not give back as it is: `path` is where in
+ * the value (`$.a[2]`), `reason` what is wrong and what to store instead. The cache wraps it in an
+ * `InvalidValueError` (its `cause`); you meet it as it is only when you call the codec yourself.
+ */
+export class UnencodableValueError extends WriteBehindError<'E_UNENCODABLE_VALUE'> {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super('E_UNENCODABLE_VALUE', `${reason} at ${path}`)
+  }
+}
+
+/**
+ * Each code and the class of the errors that carry it: `error instanceof errors[code]` holds for
+ * every error whose `code` is `code`. A code maps to one class; a class may carry several codes.
+ */
+export const errors = Object.freeze({
+  E_INVALID_OPTION: InvalidOptionError,
+  E_INVALID_KEY: InvalidKeyError,
+  E_INVALID_VALUE: InvalidValueError,
+  E_UNENCODABLE_VALUE: UnencodableValueError,
+  E_BACKLOG_FULL: BacklogFullError,
+  E_VERSION_EXHAUSTED: VersionExhaustedError,
+  E_STORE_UNAVAILABLE: StoreUnavailableError,
+  E_STORE: StoreError,
+  E_BATCH_TIMEOUT: StoreError,
+  E_STORE_MAPPING: StoreError,
+  E_DEAD_LETTERED: DeadLetteredError,
+  E_SUPERSEDED: WriteSupersededError,
+  E_FLUSH_TIMEOUT: FlushTimeoutError,
+  E_FLUSH_ABORTED: FlushTimeoutError,
+  E_CLOSED: CacheClosedError,
+  E_DIR_LOCKED: DirectoryLockedError,
+  E_DIR_INVALID: InvalidDirectoryError,
+  E_LOG_CORRUPT: LogCorruptionError,
+  E_LOG_FORMAT: LogFormatError,
+  E_LOG_FAILED: LogFailedError,
+} as const satisfies { readonly [C in ErrorCode]: abstract new (...args: never[]) => Error & { readonly code: string } })
+
+function truncate(key: string): string {
+  return key.length > 64 ? `${key.slice(0, 61)}...` : key
 }

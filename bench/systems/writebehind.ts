@@ -8,7 +8,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { CacheOptions } from '../../src/core/options.js'
+import type { CacheOptions } from '../../src/contracts/options.js'
 import { CountingPool, openPool, tableFor } from '../lib/pg.js'
 import type { BenchSystem, BenchValue, TableInfo } from './types.js'
 

@@ -5,7 +5,7 @@
  * an unknown one, the closest known name); commands print it with their usage and exit 64.
  */
 import { parseArgs as parseNodeArgs } from 'node:util'
-import { editDistance } from '../core/edit-distance.js'
+import { editDistance } from '../validate/suggest.js'
 
 /** Thrown for bad command-line input; commands print it with their usage and exit `EXIT.USAGE`. */
 export class UsageError extends Error {

@@ -2,9 +2,9 @@
  * The demo's final report: the numbers gathered at the end of a run, as a plain object (printed
  * as JSON with `--json`) and as readable text.
  */
-import type { CloseReport } from '../core/engine.js'
-import type { Durability } from '../core/options.js'
-import type { CacheStats } from '../core/stats.js'
+import type { CloseReport } from '../contracts/reports.js'
+import type { Durability } from '../contracts/options.js'
+import type { CacheStats } from '../contracts/stats.js'
 import type { CheckResult } from './demo-check.js'
 import type { Leaderboard } from './demo-workload.js'
 import { count, duration } from './progress.js'

@@ -4,6 +4,7 @@
  * binary search (O(log n)), cheap enough to sit in a hot write loop.
  */
 import { seededRandom } from '../testing/seeded-random.js'
+import { checkNumber } from '../validate/check.js'
 
 export { seededRandom }
 
@@ -17,8 +18,8 @@ export class ZipfSampler {
    * @param seed PRNG seed
    */
   constructor(n: number, exponent: number, seed: number) {
-    if (!Number.isInteger(n) || n < 1) throw new TypeError(`n must be a positive integer (got ${n})`)
-    if (!Number.isFinite(exponent) || exponent < 0) throw new TypeError(`exponent must be a finite number >= 0 (got ${exponent})`)
+    checkNumber(n, 'n', { min: 1, integer: true, required: true })
+    checkNumber(exponent, 'exponent', { min: 0, finite: true, required: true })
     this.cdf = new Float64Array(n)
     let total = 0
     for (let k = 0; k < n; k++) {

@@ -22,26 +22,12 @@ import { StalenessAlarm } from '../flush/staleness-alarm.js'
 import { WriteThroughs } from '../flush/write-throughs.js'
 import type { EmbeddedTier } from '../tier/embedded/embedded-tier.js'
 import { Backpressure } from './backpressure.js'
-import type { ResolvedOptions } from './options.js'
+import type { ResolvedOptions } from './resolve-options.js'
 import { ReadThrough } from './read-through.js'
-import type { CacheEvents, CacheStats, RecoveryReport, SupersededWrite } from './stats.js'
+import type { CacheEvents, RecoveryReport, SupersededWrite } from '../contracts/events.js'
+import type { CloseReport } from '../contracts/reports.js'
+import type { CacheStats } from '../contracts/stats.js'
 import { buildStats, type ReadCounts } from './stats-builder.js'
-
-/** What `close()` resolves with. */
-export interface CloseReport {
-  /** True when everything acknowledged reached the store (or the dead-letter queue). */
-  readonly drained: boolean
-  /** Unflushed entries left behind. */
-  readonly unflushed: number
-  /** Up to 100 of their keys. */
-  readonly unflushedKeys: string[]
-  /** True when the dirty log closed cleanly: unflushed entries are in it and the next open() replays them. */
-  readonly safeInLog: boolean
-  /** Dead letters in the queue (in `dir/dead-letters.log`, or lost with the process without a dir). */
-  readonly deadLetters: number
-  /** Cleanups that failed (log, dead-letter queue, store). */
-  readonly errors: Error[]
-}
 
 /** How many superseded writes `flush()` can report (the counter in stats counts them all). */
 const RECENT_SUPERSEDED = 1000

@@ -6,16 +6,11 @@
  *
  * One pass: the value is checked and written out together, reading each property once, so what
  * is checked is what is stored (a getter that returns something else on a second read cannot slip
- * an unchecked value in). A cycle is named where it closes (`$.a.b` back to `$`).
+ * an unchecked value in). A cycle is named where it closes (`$.a.b` back to `$`). A refused value
+ * throws `UnencodableValueError` (`E_UNENCODABLE_VALUE`, errors.ts) with its path.
  */
 import type { Codec } from '../contracts/codec.js'
-
-/** Thrown by `strictJson.encode` with the path of the offending part of the value. */
-export class UnencodableValueError extends Error {
-  constructor(readonly path: string, readonly reason: string) {
-    super(`${reason} at ${path}`)
-  }
-}
+import { UnencodableValueError } from '../errors.js'
 
 export const strictJson: Codec = {
   name: 'json',

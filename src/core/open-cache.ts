@@ -12,8 +12,8 @@ import type { DirtyLog } from '../log/dirty-log.js'
 import type { Recovered } from '../log/types.js'
 import { EmbeddedTier } from '../tier/embedded/embedded-tier.js'
 import { Engine } from './engine.js'
-import type { CacheOptions, ResolvedOptions } from './options.js'
-import { resolveOptions } from './resolve-options.js'
+import type { CacheOptions } from '../contracts/options.js'
+import { resolveOptions, type ResolvedOptions } from './resolve-options.js'
 
 export async function openCache<C>(options: CacheOptions, build: (engine: Engine) => C): Promise<C> {
   const resolved = resolveOptions(options)

@@ -1,11 +1,11 @@
 /**
  * The names of every option, and the one check that an options object holds only those: an
  * unknown name (a typo, an option from another cache library) or a group of the wrong type throws
- * a `TypeError` that names it and suggests the option meant. TypeScript callers get this from the
- * types; plain JavaScript and configs built at run time get it here.
+ * an `InvalidOptionError` (a `TypeError`) that names it and suggests the option meant. TypeScript
+ * callers get this from the types; plain JavaScript and configs built at run time get it here.
  */
-import type { AlertOptions, BacklogOptions, CacheOptions, FlushOptions, MemoryOptions, RetryOptions, WriteOptions } from './options.js'
-import { editDistance } from './edit-distance.js'
+import type { AlertOptions, BacklogOptions, CacheOptions, FlushOptions, MemoryOptions, RetryOptions, WriteOptions } from '../contracts/options.js'
+import { invalid, unknownName } from '../validate/check.js'
 
 type Names<T> = Record<keyof T, true>
 
@@ -42,15 +42,13 @@ const ALL_PATHS: readonly string[] = [
   ...Object.entries(OPTION_GROUPS).flatMap(([group, names]) => names.map((name) => `${group}.${name}`)),
 ]
 
-/** Throws a `TypeError` for an unknown name or a group that is not an object, anywhere in `options`. */
+/** Throws an `InvalidOptionError` for an unknown name or a group that is not an object, anywhere in `options`. */
 export function checkOptionNames(options: object): void {
   checkNames(options, '', Object.keys(CACHE_OPTIONS))
   for (const [group, names] of Object.entries(OPTION_GROUPS)) {
     const value = (options as Record<string, unknown>)[group]
     if (value === undefined) continue
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new TypeError(`${group} must be an object such as { ${names[0]}: … }, got ${describe(value)}`)
-    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(group, `an object such as { ${names[0]}: … }`, value)
     checkNames(value, `${group}.`, names)
   }
 }
@@ -58,57 +56,17 @@ export function checkOptionNames(options: object): void {
 /** The same check for the per-write options of `set`, `delete` and `setMany`. */
 export function checkWriteOptionNames(options: unknown): void {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`write options must be an object such as { durability: 'store' }, got ${describe(options)}`)
+    throw invalid('write options', "an object such as { durability: 'store' }", options)
   }
   for (const name in options) {
-    if (!Object.hasOwn(WRITE_OPTIONS, name)) throw new TypeError(`unknown write option '${name}'; ${suggestion(name, Object.keys(WRITE_OPTIONS))}`)
+    if (!Object.hasOwn(WRITE_OPTIONS, name)) throw unknownName('write option', name, Object.keys(WRITE_OPTIONS))
   }
-}
-
-/** `'stor'` → "did you mean 'store'?"; the closing part of every message about a wrong name or value. */
-export function suggestion(given: string, candidates: readonly string[]): string {
-  const best = closest(given, candidates)
-  return best === undefined ? `expected one of ${candidates.map((c) => `'${c}'`).join(', ')}` : `did you mean '${best}'?`
 }
 
 function checkNames(value: object, prefix: string, names: readonly string[]): void {
   for (const name of Object.keys(value)) {
     if (names.includes(name)) continue
     const full = prefix + name
-    const hint = HINTS[name] ?? suggestion(full, prefix === '' ? ALL_PATHS : [...names.map((n) => prefix + n), ...ALL_PATHS])
-    throw new TypeError(`unknown option '${full}'; ${hint}`)
+    throw unknownName('option', full, prefix === '' ? ALL_PATHS : [...names.map((n) => prefix + n), ...ALL_PATHS], HINTS[name])
   }
-}
-
-/** `value` if it is one of `allowed` (or undefined); else a `TypeError` naming the option, with a suggestion. */
-export function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T | undefined {
-  if (value === undefined || allowed.includes(value as T)) return value as T | undefined
-  const near = typeof value === 'string' ? closest(value, allowed) : undefined
-  throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}${near === undefined ? '' : `; did you mean '${near}'?`}`)
-}
-
-/** The candidate nearest `given` (case-insensitive edit distance, or one name containing the other), if near enough. */
-function closest(given: string, candidates: readonly string[]): string | undefined {
-  const g = given.toLowerCase()
-  const last = g.slice(g.lastIndexOf('.') + 1)
-  let best: string | undefined
-  let bestScore = Infinity
-  for (const candidate of candidates) {
-    const c = candidate.toLowerCase()
-    const tail = c.slice(c.lastIndexOf('.') + 1)
-    let score = Math.min(editDistance(g, c), editDistance(last, tail) + (c === tail ? 0 : 0.5))
-    if (last.length >= 3 && (tail.startsWith(last) || last.startsWith(tail))) score = Math.min(score, 1)
-    if (score < bestScore) {
-      bestScore = score
-      best = candidate
-    }
-  }
-  return bestScore <= Math.max(2, Math.floor(last.length / 3)) ? best : undefined
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'object' && value !== null) return JSON.stringify(value) ?? 'an object'
-  return typeof value === 'symbol' ? value.toString() : `${value as string}`
 }

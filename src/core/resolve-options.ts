@@ -1,65 +1,102 @@
 /**
- * Turns user options into `ResolvedOptions`: defaults filled in, every value checked. A bad option
- * throws a `TypeError` that names it; a legal but risky one warns once with a code.
+ * Turns user options into `ResolvedOptions`: defaults (`DEFAULTS`) filled in, every value checked.
+ * A bad option throws an `InvalidOptionError` (a `TypeError`) that names it (validate/check.ts);
+ * a legal but risky one warns once with a code.
  */
-import { systemClock } from '../contracts/clock.js'
+import { systemClock, type Clock } from '../contracts/clock.js'
+import type { Codec } from '../contracts/codec.js'
+import { DEFAULTS } from '../contracts/defaults.js'
+import { DURABILITIES, type AlertOptions, type BacklogOptions, type CacheOptions, type Durability, type FlushOptions, type MemoryOptions, type RetryOptions } from '../contracts/options.js'
+import type { Store } from '../contracts/store.js'
+import { InvalidOptionError } from '../errors.js'
+import { checkBoolean, checkNumber, checkString, invalid, oneOf } from '../validate/check.js'
 import { strictJson } from './json-codec.js'
-import { checkOptionNames, oneOf } from './option-names.js'
-import { DURABILITIES, type CacheOptions, type Durability, type ResolvedOptions } from './options.js'
-const MiB = 1 << 20
+import { checkOptionNames } from './option-names.js'
+
+/** `CacheOptions` with every default filled in and every value checked: what the engine reads. */
+export interface ResolvedOptions {
+  store: Store
+  dir: string | undefined
+  durability: Durability
+  syncIntervalMs: number | undefined
+  logWriteScheduling: 'microtask' | 'immediate'
+  coalesce: boolean
+  flush: Required<FlushOptions>
+  backlog: Required<BacklogOptions>
+  memory: Required<MemoryOptions>
+  retry: Required<RetryOptions>
+  alerts: AlertOptions
+  maxKeyBytes: number
+  maxValueBytes: number
+  closeTimeoutMs: number
+  recovery: 'strict' | 'truncate'
+  segmentBytes: number
+  codec: Codec
+  clock: Clock
+  warn: (code: string, message: string) => void
+  checkStore: boolean
+}
 
 export function resolveOptions(options: CacheOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError('WriteBehindCache.open() needs an options object')
+  if (typeof options !== 'object' || options === null) throw invalid('WriteBehindCache.open() options', 'an object such as { store }', options)
   checkOptionNames(options)
   checkStore(options.store)
-  const dir = optionalString(options.dir, 'dir')
+  const dir = checkString(options.dir, 'dir') ?? DEFAULTS.dir
   const warn = options.warn ?? defaultWarn
   const durability = resolveDurability(options.durability, dir)
   const resolved: ResolvedOptions = {
     store: options.store,
     dir,
     durability,
-    syncIntervalMs: optionalNumber(options.syncIntervalMs, 'syncIntervalMs', 1),
-    logWriteScheduling: oneOf(options.logWriteScheduling, 'logWriteScheduling', ['microtask', 'immediate'] as const) ?? 'microtask',
-    coalesce: optionalBoolean(options.coalesce, 'coalesce') ?? true,
-    flush: {
-      intervalMs: num(options.flush?.intervalMs, 'flush.intervalMs', 500, 1),
-      batchSize: int(options.flush?.batchSize, 'flush.batchSize', 500, 1),
-      maxDelayMs: num(options.flush?.maxDelayMs, 'flush.maxDelayMs', 5000, 1),
-      concurrency: int(options.flush?.concurrency, 'flush.concurrency', 2, 1),
-      batchTimeoutMs: num(options.flush?.batchTimeoutMs, 'flush.batchTimeoutMs', 30_000, 1),
-      triggerEntries: 0,
-    },
+    syncIntervalMs: checkNumber(options.syncIntervalMs, 'syncIntervalMs', { min: 1 }) ?? DEFAULTS.syncIntervalMs,
+    logWriteScheduling: oneOf(options.logWriteScheduling, 'logWriteScheduling', ['microtask', 'immediate'] as const) ?? DEFAULTS.logWriteScheduling,
+    coalesce: checkBoolean(options.coalesce, 'coalesce') ?? DEFAULTS.coalesce,
+    flush: resolveFlush(options.flush ?? {}),
     backlog: {
-      maxEntries: int(options.backlog?.maxEntries, 'backlog.maxEntries', 1_000_000, 1),
-      maxBytes: num(options.backlog?.maxBytes, 'backlog.maxBytes', 256 * MiB, 1),
-      whenFull: oneOf(options.backlog?.whenFull, 'backlog.whenFull', ['wait', 'reject', 'store'] as const) ?? 'wait',
-      maxWaiting: num(options.backlog?.maxWaiting, 'backlog.maxWaiting', 100_000, 0),
+      maxEntries: checkNumber(options.backlog?.maxEntries, 'backlog.maxEntries', WHOLE) ?? DEFAULTS.backlog.maxEntries,
+      maxBytes: checkNumber(options.backlog?.maxBytes, 'backlog.maxBytes', { min: 1 }) ?? DEFAULTS.backlog.maxBytes,
+      whenFull: oneOf(options.backlog?.whenFull, 'backlog.whenFull', ['wait', 'reject', 'store'] as const) ?? DEFAULTS.backlog.whenFull,
+      maxWaiting: checkNumber(options.backlog?.maxWaiting, 'backlog.maxWaiting', { min: 0 }) ?? DEFAULTS.backlog.maxWaiting,
     },
     memory: {
-      maxEntries: num(options.memory?.maxEntries, 'memory.maxEntries', Infinity, 1),
-      maxBytes: num(options.memory?.maxBytes, 'memory.maxBytes', Infinity, 1),
+      maxEntries: checkNumber(options.memory?.maxEntries, 'memory.maxEntries', { min: 1 }) ?? DEFAULTS.memory.maxEntries,
+      maxBytes: checkNumber(options.memory?.maxBytes, 'memory.maxBytes', { min: 1 }) ?? DEFAULTS.memory.maxBytes,
     },
     retry: {
-      baseDelayMs: num(options.retry?.baseDelayMs, 'retry.baseDelayMs', 100, 0),
-      maxDelayMs: num(options.retry?.maxDelayMs, 'retry.maxDelayMs', 30_000, 0),
-      maxAttempts: int(options.retry?.maxAttempts, 'retry.maxAttempts', 8, 1),
-      circuitThreshold: int(options.retry?.circuitThreshold, 'retry.circuitThreshold', 5, 1),
+      baseDelayMs: checkNumber(options.retry?.baseDelayMs, 'retry.baseDelayMs', { min: 0 }) ?? DEFAULTS.retry.baseDelayMs,
+      maxDelayMs: checkNumber(options.retry?.maxDelayMs, 'retry.maxDelayMs', { min: 0 }) ?? DEFAULTS.retry.maxDelayMs,
+      maxAttempts: checkNumber(options.retry?.maxAttempts, 'retry.maxAttempts', WHOLE) ?? DEFAULTS.retry.maxAttempts,
+      circuitThreshold: checkNumber(options.retry?.circuitThreshold, 'retry.circuitThreshold', WHOLE) ?? DEFAULTS.retry.circuitThreshold,
     },
-    alerts: { maxStalenessMs: optionalNumber(options.alerts?.maxStalenessMs, 'alerts.maxStalenessMs', 1) },
-    maxKeyBytes: int(options.maxKeyBytes, 'maxKeyBytes', 1024, 1),
-    maxValueBytes: int(options.maxValueBytes, 'maxValueBytes', 16 * MiB, 1),
-    closeTimeoutMs: num(options.closeTimeoutMs, 'closeTimeoutMs', 30_000, 0),
-    recovery: oneOf(options.recovery, 'recovery', ['strict', 'truncate'] as const) ?? 'strict',
-    segmentBytes: int(options.segmentBytes, 'segmentBytes', 64 * MiB, 4096),
+    alerts: { maxStalenessMs: checkNumber(options.alerts?.maxStalenessMs, 'alerts.maxStalenessMs', { min: 1 }) ?? DEFAULTS.alerts.maxStalenessMs },
+    maxKeyBytes: checkNumber(options.maxKeyBytes, 'maxKeyBytes', WHOLE) ?? DEFAULTS.maxKeyBytes,
+    maxValueBytes: checkNumber(options.maxValueBytes, 'maxValueBytes', WHOLE) ?? DEFAULTS.maxValueBytes,
+    closeTimeoutMs: checkNumber(options.closeTimeoutMs, 'closeTimeoutMs', { min: 0 }) ?? DEFAULTS.closeTimeoutMs,
+    recovery: oneOf(options.recovery, 'recovery', ['strict', 'truncate'] as const) ?? DEFAULTS.recovery,
+    segmentBytes: checkNumber(options.segmentBytes, 'segmentBytes', { min: 4096, integer: true }) ?? DEFAULTS.segmentBytes,
     codec: options.codec ?? strictJson,
     clock: options.clock ?? systemClock,
     warn,
-    checkStore: optionalBoolean(options.checkStore, 'checkStore') ?? true,
+    checkStore: checkBoolean(options.checkStore, 'checkStore') ?? DEFAULTS.checkStore,
   }
-  resolved.flush.triggerEntries = int(options.flush?.triggerEntries, 'flush.triggerEntries', defaultTrigger(resolved), 1)
+  resolved.flush.triggerEntries = checkNumber(options.flush?.triggerEntries, 'flush.triggerEntries', WHOLE) ?? defaultTrigger(resolved)
   warnAboutRisks(resolved, options)
   return resolved
+}
+
+/** A whole number >= 1. */
+const WHOLE = { min: 1, integer: true } as const
+
+/** The flush group; `triggerEntries` is filled in once the backlog bound is known. */
+function resolveFlush(flush: FlushOptions): Required<FlushOptions> {
+  return {
+    intervalMs: checkNumber(flush.intervalMs, 'flush.intervalMs', { min: 1 }) ?? DEFAULTS.flush.intervalMs,
+    batchSize: checkNumber(flush.batchSize, 'flush.batchSize', WHOLE) ?? DEFAULTS.flush.batchSize,
+    maxDelayMs: checkNumber(flush.maxDelayMs, 'flush.maxDelayMs', { min: 1 }) ?? DEFAULTS.flush.maxDelayMs,
+    concurrency: checkNumber(flush.concurrency, 'flush.concurrency', WHOLE) ?? DEFAULTS.flush.concurrency,
+    batchTimeoutMs: checkNumber(flush.batchTimeoutMs, 'flush.batchTimeoutMs', { min: 1 }) ?? DEFAULTS.flush.batchTimeoutMs,
+    triggerEntries: 0,
+  }
 }
 
 function defaultTrigger(resolved: ResolvedOptions): number {
@@ -68,9 +105,9 @@ function defaultTrigger(resolved: ResolvedOptions): number {
 }
 
 function resolveDurability(value: Durability | undefined, dir: string | undefined): Durability {
-  const durability = oneOf(value, 'durability', DURABILITIES) ?? (dir === undefined ? 'memory' : 'log')
+  const durability = oneOf(value, 'durability', DURABILITIES) ?? (dir === undefined ? DEFAULTS.durability.withoutDir : DEFAULTS.durability.withDir)
   if (dir === undefined && (durability === 'log' || durability === 'disk')) {
-    throw new TypeError(`durability '${durability}' needs a dir for the dirty log; pass dir, or use 'memory' or 'store'`)
+    throw new InvalidOptionError('durability', `durability '${durability}' needs a dir for the dirty log; pass dir, or use 'memory' or 'store'`)
   }
   return durability
 }
@@ -83,7 +120,7 @@ function warnAboutRisks(resolved: ResolvedOptions, options: CacheOptions): void 
     )
   }
   if (options.retry?.maxDelayMs !== undefined && resolved.retry.maxDelayMs < resolved.retry.baseDelayMs) {
-    throw new TypeError('retry.maxDelayMs must be at least retry.baseDelayMs')
+    throw invalid('retry.maxDelayMs', `>= retry.baseDelayMs (${resolved.retry.baseDelayMs})`, resolved.retry.maxDelayMs)
   }
 }
 
@@ -97,41 +134,6 @@ function defaultWarn(code: string, message: string): void {
 function checkStore(store: unknown): void {
   const s = store as { writeBatch?: unknown; load?: unknown } | undefined
   if (typeof s !== 'object' || s === null || typeof s.writeBatch !== 'function' || typeof s.load !== 'function') {
-    throw new TypeError('store must be a Store (an object with writeBatch(ops) and load(keys)), e.g. new SqliteStore({ path })')
+    throw invalid('store', 'a Store (an object with writeBatch(ops) and load(keys))', store, 'e.g. new SqliteStore({ path })')
   }
-}
-
-function num(value: unknown, name: string, fallback: number, min: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min) {
-    throw new TypeError(`${name} must be a number >= ${min}, got ${show(value)}`)
-  }
-  return value
-}
-
-function int(value: unknown, name: string, fallback: number, min: number): number {
-  const n = num(value, name, fallback, min)
-  if (!Number.isInteger(n)) throw new TypeError(`${name} must be a whole number, got ${n}`)
-  return n
-}
-
-function optionalNumber(value: unknown, name: string, min: number): number | undefined {
-  return value === undefined ? undefined : num(value, name, 0, min)
-}
-
-function optionalString(value: unknown, name: string): string | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`${name} must be a non-empty string`)
-  return value
-}
-
-function optionalBoolean(value: unknown, name: string): boolean | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'boolean') throw new TypeError(`${name} must be true or false`)
-  return value
-}
-
-
-function show(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value)
 }

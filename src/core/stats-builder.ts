@@ -1,6 +1,6 @@
 /** Builds `cache.stats()` from what each owner reports; it reads, and changes nothing. */
 import type { FlushCounts } from '../flush/flusher.js'
-import type { CacheStats } from './stats.js'
+import type { CacheStats } from '../contracts/stats.js'
 
 /** The facade's own counters. */
 export interface ReadCounts {

@@ -4,7 +4,7 @@
  * anything is applied.
  */
 import { InvalidKeyError, InvalidValueError } from '../errors.js'
-import type { ResolvedOptions } from './options.js'
+import type { ResolvedOptions } from './resolve-options.js'
 
 export function checkKey(key: unknown, maxKeyBytes: number): asserts key is string {
   if (typeof key !== 'string') throw new InvalidKeyError(key, `expected a string, got ${key === null ? 'null' : typeof key}`)

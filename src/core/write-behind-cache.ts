@@ -11,16 +11,20 @@
 import { EventEmitter } from 'node:events'
 import type { Clock } from '../contracts/clock.js'
 import type { LoadedEntry } from '../contracts/store.js'
-import type { DeadLetter, DeadLetterSelector } from '../dead-letters/queue.js'
-import type { ReplayReport } from '../dead-letters/handler.js'
+import type { DeadLetter, DeadLetterSelector } from '../contracts/dead-letters.js'
+import type { CacheEvents, RecoveryReport } from '../contracts/events.js'
+import type { CacheOptions, Durability, WriteOptions } from '../contracts/options.js'
+import { DURABILITIES } from '../contracts/options.js'
+import type { CloseReport, FlushCallOptions, FlushReport, ReplayReport } from '../contracts/reports.js'
+import type { CacheStats } from '../contracts/stats.js'
 import { BacklogFullError, CacheClosedError, FlushTimeoutError, StoreUnavailableError } from '../errors.js'
 import { toError } from '../to-error.js'
 import type { EmbeddedTier } from '../tier/embedded/embedded-tier.js'
-import type { CloseReport, Engine } from './engine.js'
+import type { Engine } from './engine.js'
 import { openCache } from './open-cache.js'
-import { checkWriteOptionNames, oneOf } from './option-names.js'
-import { DURABILITIES, type CacheOptions, type Durability, type ResolvedOptions, type WriteOptions } from './options.js'
-import type { CacheEvents, CacheStats, RecoveryReport, SupersededWrite } from './stats.js'
+import { checkWriteOptionNames } from './option-names.js'
+import type { ResolvedOptions } from './resolve-options.js'
+import { oneOf } from '../validate/check.js'
 import { checkKey, encodeValue } from './validate.js'
 
 const RESOLVED: Promise<void> = Promise.resolve()
@@ -37,8 +41,8 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   private readonly counts = { writes: 0, hits: 0, misses: 0 }
   private closing: Promise<CloseReport> | undefined
 
-  /** @internal use `WriteBehindCache.open()` */
-  constructor(private readonly engine: Engine) {
+  /** Use `WriteBehindCache.open()`. */
+  private constructor(private readonly engine: Engine) {
     super()
     this.options = engine.options
     this.tier = engine.tier
@@ -268,22 +272,6 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   private assertOpen(operation: string): void {
     if (this.closing !== undefined) throw new CacheClosedError(operation)
   }
-}
-
-/** Options of one `flush()` call. */
-export interface FlushCallOptions {
-  /** Reject with `FlushTimeoutError` (`E_FLUSH_TIMEOUT`) after this long; flushing goes on. */
-  timeoutMs?: number
-  /** Reject with `FlushTimeoutError` (`E_FLUSH_ABORTED`) when it aborts; flushing goes on. */
-  signal?: AbortSignal
-}
-
-/** What `flush()` resolves with. */
-export interface FlushReport {
-  /** Dead letters of writes made before the call. */
-  deadLettered: DeadLetter[]
-  /** Writes made before the call that the store refused because it held a newer version. */
-  superseded: SupersededWrite[]
 }
 
 function checkFlushOptions(options: FlushCallOptions): FlushCallOptions {

@@ -18,18 +18,9 @@ import type { Store } from '../contracts/store.js'
 import { DeadLetteredError } from '../errors.js'
 import { opFromRecord, type PendingOp } from '../flush/pending-op.js'
 import { describeError } from '../flush/retry.js'
-import type { DeadLetter, DeadLetterQueue, DeadLetterSelector } from './queue.js'
-
-export interface ReplayReport {
-  /** Letters sent to the store and accepted (applied, or fenced by a newer version there). */
-  readonly replayed: number
-  /** Letters dropped without a store call: the cache holds a newer write of the key. */
-  readonly superseded: number
-  /** Letters that failed again (still in the queue, with the new error). */
-  readonly failed: number
-  /** Letters skipped because their key is being flushed right now; replay again later. */
-  readonly busy: number
-}
+import type { DeadLetter, DeadLetterSelector } from '../contracts/dead-letters.js'
+import type { ReplayReport } from '../contracts/reports.js'
+import type { DeadLetterQueue } from './queue.js'
 
 /** What the handler needs of the tier that serves the letters' values. */
 export interface DeadLetterTier {

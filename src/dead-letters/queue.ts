@@ -12,34 +12,9 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CacheClosedError } from '../errors.js'
-import type { ErrorDescription } from '../flush/retry.js'
+import { checkNumber, checkString, invalid } from '../validate/check.js'
+import type { DeadLetter, DeadLetterSelector, ErrorDescription } from '../contracts/dead-letters.js'
 import { DEAD_LETTER_FILE, encodeRecord, LogAppender, readLog, removeStaleTemp, rewriteLog, type DeadLetterRecord } from './file.js'
-
-/** A write that could not be flushed, as kept in the queue. JSON-safe. */
-export interface DeadLetter {
-  key: string
-  version: number
-  kind: 'set' | 'delete'
-  /** The encoded value of a `set`; `null` for a `delete`. */
-  encoded: string | null
-  error: ErrorDescription
-  /** Attempts made before the write was dead-lettered. */
-  attempts: number
-  /** When the first attempt failed (epoch ms). */
-  firstFailedAt: number
-  /** When the last attempt failed (epoch ms). */
-  lastFailedAt: number
-}
-
-/** Selects dead letters; every field given must match. */
-export interface DeadLetterFilter {
-  keys?: readonly string[]
-  prefix?: string
-  /** Only letters with `version <= maxVersion`. */
-  maxVersion?: number
-}
-
-export type DeadLetterSelector = DeadLetterFilter | ((letter: DeadLetter) => boolean)
 
 /** Identifies a dead letter to remove. */
 export interface DeadLetterRef {
@@ -71,7 +46,7 @@ export class DeadLetterQueue {
    */
   static async open(dir: string | undefined): Promise<DeadLetterQueue> {
     if (dir === undefined) return new DeadLetterQueue(undefined, new Map(), undefined, 0)
-    if (typeof dir !== 'string' || dir === '') throw new TypeError(`dir must be a non-empty string or undefined, got ${String(dir)}`)
+    checkString(dir, 'dir', { required: true })
     await mkdir(dir, { recursive: true, mode: 0o700 })
     await removeStaleTemp(dir)
     const parsed = await readLog(dir)
@@ -102,14 +77,14 @@ export class DeadLetterQueue {
    * the first bad field.
    */
   async add(letters: readonly DeadLetter[]): Promise<void> {
-    if (!isArray(letters)) throw new TypeError('letters must be an array of dead letters')
+    if (!isArray(letters)) throw invalid('letters', 'an array of dead letters', letters)
     const records = letters.map((letter, i): DeadLetterRecord => ({ op: 'add', ...normalizeLetter(letter, i) }))
     await this.commit(() => records.filter((record) => this.changes(record)))
   }
 
   /** Removes the letters for these keys whose version is at most the given one; durable once it resolves. */
   async remove(refs: readonly DeadLetterRef[]): Promise<void> {
-    if (!isArray(refs)) throw new TypeError('refs must be an array of { key, version }')
+    if (!isArray(refs)) throw invalid('refs', 'an array of { key, version }', refs)
     const records = refs.map((ref, i): DeadLetterRecord => ({ op: 'remove', ...normalizeRef(ref, `refs[${i}]`) }))
     await this.commit(() => records.filter((record) => this.changes(record)))
   }
@@ -167,9 +142,9 @@ export function deadLetterMatcher(selector: DeadLetterSelector | undefined): (le
   if (selector === undefined) return () => true
   if (typeof selector === 'function') return selector
   const { keys, prefix, maxVersion } = selector
-  if (keys !== undefined && !(Array.isArray(keys) && keys.every((k) => typeof k === 'string'))) throw new TypeError('filter.keys must be an array of strings')
-  if (prefix !== undefined && typeof prefix !== 'string') throw new TypeError('filter.prefix must be a string')
-  if (maxVersion !== undefined && typeof maxVersion !== 'number') throw new TypeError('filter.maxVersion must be a number')
+  if (keys !== undefined && !(Array.isArray(keys) && keys.every((k) => typeof k === 'string'))) throw invalid('filter.keys', 'an array of strings', keys)
+  if (prefix !== undefined && typeof prefix !== 'string') throw invalid('filter.prefix', 'a string', prefix)
+  checkNumber(maxVersion, 'filter.maxVersion', {})
   const keySet = keys === undefined ? undefined : new Set(keys)
   return (letter) =>
     (keySet === undefined || keySet.has(letter.key)) &&
@@ -207,11 +182,11 @@ function copyLetter(letter: DeadLetter): DeadLetter {
   return { ...letter, error: { ...letter.error } }
 }
 
-/** A clean copy of a caller's letter (no extra fields reach the disk), or a TypeError naming the bad field. */
+/** A clean copy of a caller's letter (no extra fields reach the disk), or an `InvalidOptionError` naming the bad field. */
 function normalizeLetter(letter: DeadLetter, i: number): DeadLetter {
   const { key, version } = normalizeRef(letter, `letters[${i}]`)
-  const bad = (field: string, expected: string): never => {
-    throw new TypeError(`letters[${i}].${field} must be ${expected}`)
+  const bad = (field: keyof DeadLetter, expected: string): never => {
+    throw invalid(`letters[${i}].${field}`, expected, letter[field])
   }
   if (letter.kind !== 'set' && letter.kind !== 'delete') bad('kind', "'set' or 'delete'")
   if (letter.kind === 'set' ? typeof letter.encoded !== 'string' : letter.encoded !== null) bad('encoded', 'a string for a set, null for a delete')
@@ -226,14 +201,14 @@ function normalizeError(error: ErrorDescription, i: number): ErrorDescription {
   const ok =
     typeof error === 'object' && error !== null && typeof error.name === 'string' && typeof error.message === 'string' &&
     typeof error.retryable === 'boolean' && (error.code === undefined || typeof error.code === 'string')
-  if (!ok) throw new TypeError(`letters[${i}].error must be { name, code?, message, retryable } (see describeError)`)
+  if (!ok) throw invalid(`letters[${i}].error`, '{ name, code?, message, retryable } (see describeError)', error)
   const { name, code, message, retryable } = error
   return code === undefined ? { name, message, retryable } : { name, code, message, retryable }
 }
 
 function normalizeRef(ref: DeadLetterRef, label: string): DeadLetterRef {
-  if (typeof ref !== 'object' || ref === null) throw new TypeError(`${label} must be an object with key and version`)
-  if (typeof ref.key !== 'string' || ref.key === '') throw new TypeError(`${label}.key must be a non-empty string`)
-  if (!Number.isSafeInteger(ref.version) || ref.version < 1) throw new TypeError(`${label}.version must be a positive safe integer`)
+  if (typeof ref !== 'object' || ref === null) throw invalid(label, 'an object with key and version', ref)
+  checkString(ref.key, `${label}.key`, { required: true })
+  checkNumber(ref.version, `${label}.version`, { min: 1, integer: true, required: true })
   return { key: ref.key, version: ref.version }
 }

@@ -13,6 +13,7 @@
  * its own wake-up on the same `Clock`.
  */
 import type { Clock } from '../contracts/clock.js'
+import { checkNumber } from '../validate/check.js'
 import { isRetryable } from './retry.js'
 import { toError } from '../to-error.js'
 
@@ -145,13 +146,7 @@ export class CircuitBreaker {
 }
 
 function validateOptions(options: CircuitOptions): void {
-  if (!Number.isInteger(options.threshold) || options.threshold < 1) {
-    throw new TypeError(`circuit threshold must be an integer >= 1, got ${String(options.threshold)}`)
-  }
-  for (const name of ['baseDelayMs', 'maxDelayMs'] as const) {
-    const value = options[name]
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new TypeError(`circuit ${name} must be a finite number >= 0, got ${String(value)}`)
-    }
-  }
+  checkNumber(options.threshold, 'circuit threshold', { min: 1, integer: true, required: true })
+  checkNumber(options.baseDelayMs, 'circuit baseDelayMs', { min: 0, finite: true, required: true })
+  checkNumber(options.maxDelayMs, 'circuit maxDelayMs', { min: 0, finite: true, required: true })
 }

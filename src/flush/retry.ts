@@ -4,7 +4,9 @@
  * Pure functions, no timers: the caller schedules the delay on its own `Clock`.
  */
 
+import type { ErrorDescription } from '../contracts/dead-letters.js'
 import { InvalidKeyError, InvalidValueError } from '../errors.js'
+import { checkNumber } from '../validate/check.js'
 
 /** How failed batches are retried. */
 export interface RetryPolicy {
@@ -14,14 +16,6 @@ export interface RetryPolicy {
   maxDelayMs: number
   /** Attempts (first try included) before an entry is dead-lettered. */
   maxAttempts: number
-}
-
-/** A JSON-safe description of an error, as kept with a dead letter. */
-export interface ErrorDescription {
-  name: string
-  code?: string
-  message: string
-  retryable: boolean
 }
 
 /**
@@ -39,7 +33,7 @@ const MAX_CAUSE_DEPTH = 16
  * `Math.random`; pass a seeded one for a deterministic schedule.
  */
 export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
-  if (!Number.isInteger(attempt) || attempt < 1) throw new TypeError(`attempt must be an integer >= 1, got ${attempt}`)
+  checkNumber(attempt, 'attempt', { min: 1, integer: true, required: true })
   validatePolicy(policy)
   return Math.floor(random() * backoffCeiling(attempt, policy))
 }
@@ -50,17 +44,11 @@ export function backoffCeiling(attempt: number, policy: RetryPolicy): number {
   return Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1))
 }
 
-/** Throws a TypeError naming the first bad field of a retry policy. */
+/** Throws an `InvalidOptionError` naming the first bad field of a retry policy. */
 export function validatePolicy(policy: RetryPolicy): void {
-  for (const name of ['baseDelayMs', 'maxDelayMs'] as const) {
-    const value = policy[name]
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new TypeError(`retry.${name} must be a finite number >= 0, got ${String(value)}`)
-    }
-  }
-  if (!Number.isInteger(policy.maxAttempts) || policy.maxAttempts < 1) {
-    throw new TypeError(`retry.maxAttempts must be an integer >= 1, got ${String(policy.maxAttempts)}`)
-  }
+  checkNumber(policy.baseDelayMs, 'retry.baseDelayMs', { min: 0, finite: true, required: true })
+  checkNumber(policy.maxDelayMs, 'retry.maxDelayMs', { min: 0, finite: true, required: true })
+  checkNumber(policy.maxAttempts, 'retry.maxAttempts', { min: 1, integer: true, required: true })
 }
 
 /**

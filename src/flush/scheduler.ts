@@ -15,7 +15,7 @@
  * its log with it).
  */
 import type { Clock, TimerHandle } from '../contracts/clock.js'
-import type { FlushOptions } from '../core/options.js'
+import type { FlushOptions } from '../contracts/options.js'
 import { CacheClosedError } from '../errors.js'
 import type { DirtyTier } from './dirty-tier.js'
 import type { Flusher } from './flusher.js'

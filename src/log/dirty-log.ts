@@ -26,6 +26,7 @@ import { fdatasync, fsync, fsyncSync, openSync, closeSync } from 'node:fs'
 import type { TimerHandle } from '../contracts/clock.js'
 import { CacheClosedError, DirectoryLockedError, LogFailedError } from '../errors.js'
 import { toError } from '../to-error.js'
+import { invalid } from '../validate/check.js'
 import { deleteSegments, readCheckpoint, removeCheckpointLeftovers, writeCheckpoint, type Checkpoint } from './checkpoint.js'
 import { acquireLock, type DirLock } from './lock.js'
 import { prepareLogDir } from './log-dir.js'
@@ -168,8 +169,8 @@ export class DirtyLog {
    * `close()` began rejects with `CacheClosedError`.
    */
   checkpoint(lowWater: number, highWater: number): Promise<void> {
-    if (!Number.isSafeInteger(lowWater) || lowWater < 0) return Promise.reject(new TypeError('lowWater must be a non-negative safe integer'))
-    if (!Number.isSafeInteger(highWater) || highWater < 0) return Promise.reject(new TypeError('highWater must be a non-negative safe integer'))
+    if (!Number.isSafeInteger(lowWater) || lowWater < 0) return Promise.reject(invalid('lowWater', 'a whole number >= 0', lowWater))
+    if (!Number.isSafeInteger(highWater) || highWater < 0) return Promise.reject(invalid('highWater', 'a whole number >= 0', highWater))
     if (this.state !== 'open') return Promise.reject(new CacheClosedError('checkpoint the dirty log'))
     const run = () => this.runCheckpoint(lowWater, highWater)
     const result = this.checkpointChain.then(run, run)

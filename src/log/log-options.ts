@@ -1,8 +1,11 @@
 /**
  * Validation at the door for the dirty log: options with their defaults, and the records passed
- * to `append`. A bad value throws a `TypeError` naming it.
+ * to `append`. A bad value throws an `InvalidOptionError` (a `TypeError`) naming it.
  */
 import { systemClock, type Clock } from '../contracts/clock.js'
+import { DEFAULTS } from '../contracts/defaults.js'
+import { InvalidOptionError } from '../errors.js'
+import { checkFunction, checkNumber, checkString, invalid, oneOf } from '../validate/check.js'
 import { MAX_BODY_BYTES } from './record.js'
 import type { DirtyLogOptions, LogEvent, LogRecord } from './types.js'
 
@@ -23,23 +26,20 @@ const MIB = 1024 * 1024
 const MAX_RECORD_BYTES = MAX_BODY_BYTES - 13
 
 export function resolveLogOptions(options: DirtyLogOptions): ResolvedLogOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError('DirtyLog options must be an object')
-  const { dir, segmentBytes = 64 * MIB, syncIntervalMs, recovery = 'strict', clock = systemClock, onEvent } = options
-  const { writeScheduling = 'microtask', writeThresholdBytes = MIB, warn = defaultWarn } = options
-  if (typeof dir !== 'string' || dir === '') throw new TypeError('options.dir must be a non-empty path string')
-  if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 64) throw new TypeError('options.segmentBytes must be an integer ≥ 64')
-  if (syncIntervalMs !== undefined && !(Number.isFinite(syncIntervalMs) && syncIntervalMs > 0)) {
-    throw new TypeError('options.syncIntervalMs must be a positive number of milliseconds, or undefined')
+  if (typeof options !== 'object' || options === null) throw invalid('DirtyLog options', 'an object such as { dir }', options)
+  const { clock = systemClock, onEvent, warn = defaultWarn } = options
+  if (typeof clock?.setTimeout !== 'function') throw invalid('options.clock', 'a Clock (now, setTimeout, clearTimeout)', clock)
+  return {
+    dir: checkString(options.dir, 'options.dir', { required: true }),
+    segmentBytes: checkNumber(options.segmentBytes, 'options.segmentBytes', { min: 64, integer: true }) ?? DEFAULTS.segmentBytes,
+    syncIntervalMs: checkNumber(options.syncIntervalMs, 'options.syncIntervalMs', { above: 0, finite: true }) ?? DEFAULTS.syncIntervalMs,
+    recovery: oneOf(options.recovery, 'options.recovery', ['strict', 'truncate'] as const) ?? DEFAULTS.recovery,
+    clock,
+    emit: safeEmitter(checkFunction(onEvent, 'options.onEvent')),
+    writeScheduling: oneOf(options.writeScheduling, 'options.writeScheduling', ['microtask', 'immediate'] as const) ?? DEFAULTS.logWriteScheduling,
+    writeThresholdBytes: checkNumber(options.writeThresholdBytes, 'options.writeThresholdBytes', { min: 1, integer: true }) ?? MIB,
+    warn: checkFunction(warn, 'options.warn') ?? defaultWarn,
   }
-  if (recovery !== 'strict' && recovery !== 'truncate') throw new TypeError("options.recovery must be 'strict' or 'truncate'")
-  if (typeof clock?.setTimeout !== 'function') throw new TypeError('options.clock must implement the Clock contract')
-  if (onEvent !== undefined && typeof onEvent !== 'function') throw new TypeError('options.onEvent must be a function')
-  if (typeof warn !== 'function') throw new TypeError('options.warn must be a function')
-  if (writeScheduling !== 'microtask' && writeScheduling !== 'immediate') {
-    throw new TypeError("options.writeScheduling must be 'microtask' or 'immediate'")
-  }
-  if (!Number.isSafeInteger(writeThresholdBytes) || writeThresholdBytes < 1) throw new TypeError('options.writeThresholdBytes must be a positive integer')
-  return { dir, segmentBytes, syncIntervalMs, recovery, clock, emit: safeEmitter(onEvent), writeScheduling, writeThresholdBytes, warn }
 }
 
 function defaultWarn(code: string, message: string): void {
@@ -60,19 +60,19 @@ function safeEmitter(onEvent: ((e: LogEvent) => void) | undefined): (e: LogEvent
 /** Throws a `TypeError` naming the bad field of a record about to be appended after `lastVersion`. */
 export function checkRecord(record: LogRecord, lastVersion: number): void {
   const { kind, key, version, encoded } = record
-  if (typeof key !== 'string') throw new TypeError('record.key must be a string')
+  if (typeof key !== 'string') throw invalid('record.key', 'a string', key)
   if (!Number.isSafeInteger(version) || version <= lastVersion) {
-    throw new TypeError(`record.version must be a safe integer above the last appended version ${lastVersion}; got ${String(version)}`)
+    throw invalid('record.version', `a whole number above the last appended version ${lastVersion}`, version)
   }
   if (kind === 'set') {
-    if (typeof encoded !== 'string') throw new TypeError('record.encoded must be a string for a set')
+    if (typeof encoded !== 'string') throw invalid('record.encoded', 'a string for a set', encoded)
   } else if (kind === 'delete') {
-    if (encoded !== null) throw new TypeError('record.encoded must be null for a delete')
+    if (encoded !== null) throw invalid('record.encoded', 'null for a delete', encoded)
   } else {
-    throw new TypeError(`record.kind must be 'set' or 'delete'; got ${String(kind)}`)
+    throw invalid('record.kind', "'set' or 'delete'", kind)
   }
   // Exact UTF-8 size only when the cheap bound (3 bytes per UTF-16 unit) says it could matter.
   if (3 * (key.length + (encoded?.length ?? 0)) > MAX_RECORD_BYTES && Buffer.byteLength(key) + Buffer.byteLength(encoded ?? '') > MAX_RECORD_BYTES) {
-    throw new TypeError(`record is larger than the log's ${MAX_RECORD_BYTES}-byte limit for key + value`)
+    throw new InvalidOptionError('record', `record is larger than the log's ${MAX_RECORD_BYTES}-byte limit for key + value`)
   }
 }

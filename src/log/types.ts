@@ -36,11 +36,11 @@ export type LogEvent =
 export interface DirtyLogOptions {
   /** Directory of the log (created with mode 0700 if missing). One writer process at a time. */
   dir: string
-  /** Roll to a new segment when the next record would take the active one past this size. @default 64 MiB */
+  /** Roll to a new segment when the next record would take the active one past this size. @default 64 MiB (DEFAULTS.segmentBytes) */
   segmentBytes?: number
-  /** If set, fsync in the background this often (durability `log` with a bounded power-loss window). @default undefined */
+  /** If set, fsync in the background this often (durability `log` with a bounded power-loss window). @default none (DEFAULTS.syncIntervalMs) */
   syncIntervalMs?: number
-  /** On a corrupt record before the tail: `strict` throws `LogCorruptionError`; `truncate` drops it and everything after. @default 'strict' */
+  /** On a corrupt record before the tail: `strict` throws `LogCorruptionError`; `truncate` drops it and everything after. @default 'strict' (DEFAULTS.recovery) */
   recovery?: 'strict' | 'truncate'
   /** Time source for the background sync timer. @default the system clock */
   clock?: Clock
@@ -49,7 +49,7 @@ export interface DirtyLogOptions {
   /**
    * When the fs write for a turn's appends runs: in a microtask (`microtask`, the default, fastest
    * for a sequential writer and as good for concurrent ones in our benchmark) or `immediate`.
-   * Exposed for the benchmark; there is no reason to change it. @default 'microtask'
+   * Exposed for the benchmark; there is no reason to change it. @default 'microtask' (DEFAULTS.logWriteScheduling)
    */
   writeScheduling?: 'microtask' | 'immediate'
   /** Write the buffer early once it holds this many bytes. @default 1 MiB */

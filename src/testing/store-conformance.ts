@@ -17,6 +17,7 @@
  */
 import assert from 'node:assert/strict'
 import type { Store, StoreOp } from '../contracts/store.js'
+import { invalid } from '../validate/check.js'
 import { describeErrors } from './conformance-errors.js'
 import { describeMapped, type MappedStoreFactory } from './conformance-mapped.js'
 import { assertEntry, deleteOp, setOp, sortedSuperseded, write } from './conformance-ops.js'
@@ -85,9 +86,9 @@ function validateRunner(runner: unknown, name: unknown): void {
   const r = runner as Partial<ConformanceRunner> | undefined
   if (typeof r?.describe !== 'function' || typeof r.it !== 'function' || typeof r.it.skip !== 'function') {
     const hint = typeof runner === 'string' ? ` (the runner now comes first: describeStoreConformance({ describe, it }, ${JSON.stringify(runner)}, factory))` : ''
-    throw new TypeError(`runner must be { describe, it } from node:test, vitest or @jest/globals${hint}; got ${typeof runner}`)
+    throw invalid('runner', `{ describe, it } from node:test, vitest or @jest/globals${hint}`, runner)
   }
-  if (typeof name !== 'string') throw new TypeError(`name must be a string; got ${typeof name}`)
+  if (typeof name !== 'string') throw invalid('name', 'a string', name)
 }
 
 function describeBasics(test: Case): void {

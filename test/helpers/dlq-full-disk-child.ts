@@ -3,7 +3,8 @@
  * half-way (EFBIG, like a full disk). Adds a small letter, then a big one (which must fail), then
  * a small one, and prints what happened as JSON.
  */
-import { DeadLetterQueue, type DeadLetter } from '../../src/dead-letters/queue.js'
+import type { DeadLetter } from '../../src/contracts/dead-letters.js'
+import { DeadLetterQueue } from '../../src/dead-letters/queue.js'
 
 const dir = process.argv[2]
 if (dir === undefined) throw new TypeError('usage: dlq-full-disk-child <dir>')

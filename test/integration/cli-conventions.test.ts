@@ -12,7 +12,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { DeadLetterQueue, type DeadLetter } from '../../src/dead-letters/queue.js'
+import type { DeadLetter } from '../../src/contracts/dead-letters.js'
+import { DeadLetterQueue } from '../../src/dead-letters/queue.js'
 import { runCaptured } from '../helpers/capture.js'
 
 type Run = (args: string[], out: NodeJS.WritableStream) => Promise<number>

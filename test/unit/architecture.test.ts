@@ -4,6 +4,7 @@
  * then read a folder knowing what it may depend on:
  *
  *   contracts, errors        interfaces and error classes (depend on nothing)
+ *   validate                 the one option and argument check, one message style
  *   log, stores              the dirty log; the SQL and memory stores
  *   flush                    the pipeline and its seam (`dirty-tier.ts`)
  *   dead-letters, tier       the dead-letter queue; the embedded tier (a DirtyTier)
@@ -22,6 +23,7 @@ const LAYERS: Record<string, number> = {
   contracts: 0,
   'errors.ts': 0,
   'to-error.ts': 0,
+  validate: 0.5,
   log: 1,
   stores: 1,
   flush: 2,

@@ -145,7 +145,7 @@ describe('options are validated at the door', () => {
     ['a store without writeBatch', { store: { load: async () => new Map() } }, /store must be a Store/],
     ['an unknown durability', { durability: 'fast' }, /durability must be one of/],
     ["durability 'log' without a dir", { durability: 'log' }, /needs a dir/],
-    ['a zero batch size', { flush: { batchSize: 0 } }, /flush\.batchSize must be a number >= 1/],
+    ['a zero batch size', { flush: { batchSize: 0 } }, /flush\.batchSize must be a whole number >= 1/],
     ['a fractional concurrency', { flush: { concurrency: 1.5 } }, /flush\.concurrency must be a whole number/],
     ['a bad whenFull', { backlog: { whenFull: 'drop' } }, /backlog\.whenFull must be one of/],
     ['an unknown logWriteScheduling', { logWriteScheduling: 'later' }, /logWriteScheduling must be one of 'microtask', 'immediate'/],

@@ -6,7 +6,7 @@
  */
 import { readdir, rm } from 'node:fs/promises'
 import { WriteBehindCache } from '../../core/write-behind-cache.js'
-import type { Durability } from '../../core/options.js'
+import type { Durability } from '../../contracts/options.js'
 import type { SqliteDatabaseLike } from '../../stores/sql/sqlite/executor.js'
 import { SqliteStore } from '../../stores/sql/sqlite/store.js'
 import { numberOption, parseArgs, stringOption, UsageError, type ParsedArgs } from '../args.js'

@@ -13,7 +13,8 @@
  */
 import { stat } from 'node:fs/promises'
 import { acquireLock, releaseLock } from '../../log/lock.js'
-import { DeadLetterQueue, deadLetterMatcher, readDeadLetters, type DeadLetter, type DeadLetterFilter } from '../../dead-letters/queue.js'
+import type { DeadLetter, DeadLetterFilter } from '../../contracts/dead-letters.js'
+import { DeadLetterQueue, deadLetterMatcher, readDeadLetters } from '../../dead-letters/queue.js'
 import { onlyOptions, parseArgs, stringOption, stringsOption, UsageError, type ParsedArgs } from '../args.js'
 import { CliError, EXIT, exitCodeFor } from '../exit-codes.js'
 import { GuardedStore, TripwireClock } from '../store-guard.js'

@@ -9,7 +9,7 @@
  */
 import { readdir, stat } from 'node:fs/promises'
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import type { CloseReport } from '../../core/engine.js'
+import type { CloseReport } from '../../contracts/reports.js'
 import { WriteBehindCache } from '../../core/write-behind-cache.js'
 import { numberOption, parseArgs, stringOption, UsageError } from '../args.js'
 import { CliError, EXIT, exitCodeFor } from '../exit-codes.js'

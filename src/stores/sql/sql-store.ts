@@ -7,7 +7,8 @@
  * classification; executors only run statements on a driver.
  */
 import type { BatchResult, LoadedEntry, OpFailure, Store, StoreOp, SupersededOp } from '../../contracts/store.js'
-import { StoreError } from '../../errors.js'
+import { InvalidOptionError, StoreError } from '../../errors.js'
+import { checkNumber, invalid } from '../../validate/check.js'
 import type { ChunkLimits, ExecResult, PreparedRow, SqlDialect, SqlExecutor, Statement } from './sql-dialect.js'
 import {
   deleteStatements,
@@ -44,7 +45,7 @@ export interface SqlStoreOptions {
   maxStatementBytes?: number
 }
 
-/** A dialect's default statement limits. */
+/** @internal A dialect's default statement limits. */
 export interface StatementDefaults {
   readonly maxRows: number
   readonly maxBytes: number
@@ -54,7 +55,7 @@ export interface StatementDefaults {
 const LOAD_CHUNK = 1000
 
 export class SqlStore implements Store {
-  /** The table this store writes, resolved and validated. */
+  /** @internal The table this store writes, resolved and validated. */
   protected readonly table: ResolvedTable
   private readonly limits: ChunkLimits
   private readonly createTable: boolean
@@ -62,8 +63,11 @@ export class SqlStore implements Store {
   private ready: Promise<void> | undefined
   private closing: Promise<void> | undefined
 
+  /** @internal each dialect's store (SqliteStore, PostgresStore, MySqlStore) passes its own parts */
   constructor(
+    /** @internal */
     protected readonly dialect: SqlDialect,
+    /** @internal */
     protected readonly executor: SqlExecutor,
     options: SqlStoreOptions,
     defaults: StatementDefaults,
@@ -71,11 +75,11 @@ export class SqlStore implements Store {
     const table = options.table ?? DEFAULT_TABLE
     this.table = typeof table === 'string' ? builtInTable(table) : mappedTable(table)
     this.limits = {
-      maxRows: positiveInteger(options.maxRowsPerStatement ?? defaults.maxRows, 'maxRowsPerStatement'),
-      maxBytes: positiveInteger(options.maxStatementBytes ?? defaults.maxBytes, 'maxStatementBytes'),
+      maxRows: checkNumber(options.maxRowsPerStatement, 'maxRowsPerStatement', { min: 1, integer: true }) ?? defaults.maxRows,
+      maxBytes: checkNumber(options.maxStatementBytes, 'maxStatementBytes', { min: 1, integer: true }) ?? defaults.maxBytes,
     }
     if (options.createTable === true && !this.table.builtIn) {
-      throw new TypeError('createTable cannot be true with a table mapping: a mapped table is yours and is never created')
+      throw invalid('createTable', 'false or unset with a table mapping (a mapped table is yours and is never created)', true)
     }
     this.createTable = this.table.builtIn && options.createTable !== false
     this.access = new TableAccess(dialect, executor, this.table, this.createTable)
@@ -172,11 +176,9 @@ export class SqlStore implements Store {
    * log replay after a crash, dead-letter replays), or an older set could resurrect the key.
    */
   async purgeTombstones(olderThanMs: number): Promise<number> {
-    if (typeof olderThanMs !== 'number' || !Number.isFinite(olderThanMs) || olderThanMs < 0) {
-      throw new TypeError(`olderThanMs must be a finite number ≥ 0; got ${String(olderThanMs)}`)
-    }
+    checkNumber(olderThanMs, 'olderThanMs', { min: 0, finite: true, required: true })
     const text = purgeStatement(this.dialect, this.table)
-    if (text === undefined) throw new TypeError('purgeTombstones needs a table with deleted and updatedAt columns')
+    if (text === undefined) throw new InvalidOptionError('table', 'purgeTombstones needs a table with deleted and updatedAt columns')
     await this.init()
     const result = await this.guard('purge tombstones', () => this.executor.query(text, [olderThanMs]))
     return result.rowCount
@@ -285,11 +287,4 @@ function mappingError(op: StoreOp, cause: unknown): StoreError {
     cause,
     code: 'E_STORE_MAPPING',
   })
-}
-
-function positiveInteger(value: unknown, option: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new TypeError(`${option} must be a positive integer; got ${String(value)}`)
-  }
-  return value
 }

@@ -4,6 +4,7 @@
  * `ResolvedTable` that the core turns into rows and back, so the dialects never care which it is.
  */
 import type { LoadedEntry, StoreOp } from '../../contracts/store.js'
+import { checkFunction, invalid } from '../../validate/check.js'
 import { validateIdentifier, validateTableName } from './identifiers.js'
 
 /** A row as the driver returns it, by column name. */
@@ -92,30 +93,30 @@ export function builtInTable(name: string, option = 'table'): ResolvedTable {
   }
 }
 
-/** Validates a user's `TableMapping` and resolves it; every bad field throws a TypeError naming it. */
+/** Validates a user's `TableMapping` and resolves it; every bad field throws an `InvalidOptionError` naming it. */
 export function mappedTable(mapping: TableMapping, option = 'table'): ResolvedTable {
-  if (typeof mapping !== 'object' || mapping === null) throw new TypeError(`${option} must be a table name or a mapping object`)
+  if (typeof mapping !== 'object' || mapping === null) throw invalid(option, 'a table name or a mapping object', mapping)
   const keyColumns = columnList(mapping.key, `${option}.key`)
   const columns = mapping.columns as unknown
   if (typeof columns !== 'object' || columns === null || Object.keys(columns).length === 0) {
-    throw new TypeError(`${option}.columns must map at least one column name to a function`)
+    throw invalid(`${option}.columns`, 'an object mapping at least one column name to a function', columns)
   }
   const converters = Object.entries(mapping.columns)
   for (const [column, fn] of converters) {
     validateIdentifier(column, `${option}.columns`)
-    checkFunction(fn, `${option}.columns.${column}`)
+    if (typeof fn !== 'function') throw invalid(`${option}.columns.${column}`, 'a function', fn)
   }
-  const keyToColumns = optionalFunction(mapping.keyToColumns, `${option}.keyToColumns`) ?? ((key: string) => [key])
+  const keyToColumns = checkFunction(mapping.keyToColumns, `${option}.keyToColumns`) ?? ((key: string) => [key])
   if (keyColumns.length > 1 && mapping.keyToColumns === undefined) {
-    throw new TypeError(`${option}.keyToColumns is required when ${option}.key names more than one column`)
+    throw invalid(`${option}.keyToColumns`, `a function when ${option}.key names more than one column`, mapping.keyToColumns)
   }
   if (keyColumns.length > 1 && mapping.columnsToKey === undefined) {
-    throw new TypeError(`${option}.columnsToKey is required when ${option}.key names more than one column`)
+    throw invalid(`${option}.columnsToKey`, `a function when ${option}.key names more than one column`, mapping.columnsToKey)
   }
   const valueColumns = converters.map(([column]) => column)
   const single = keyColumns[0] as string
-  const columnsToKey = optionalFunction(mapping.columnsToKey, `${option}.columnsToKey`) ?? ((row: SqlRow) => textOf(row[single]))
-  const fromRow = optionalFunction(mapping.fromRow, `${option}.fromRow`) ?? ((row: SqlRow) => pick(row, valueColumns))
+  const columnsToKey = checkFunction(mapping.columnsToKey, `${option}.columnsToKey`) ?? ((row: SqlRow) => textOf(row[single]))
+  const fromRow = checkFunction(mapping.fromRow, `${option}.fromRow`) ?? ((row: SqlRow) => pick(row, valueColumns))
   const versionColumn = optionalColumn(mapping.version, `${option}.version`)
   const deletedColumn = optionalColumn(mapping.deleted, `${option}.deleted`)
   return {
@@ -141,21 +142,12 @@ export function mappedTable(mapping: TableMapping, option = 'table'): ResolvedTa
 
 function columnList(key: unknown, option: string): readonly string[] {
   const list = typeof key === 'string' ? [key] : key
-  if (!Array.isArray(list) || list.length === 0) throw new TypeError(`${option} must be a column name or a non-empty array of them`)
+  if (!Array.isArray(list) || list.length === 0) throw invalid(option, 'a column name or a non-empty array of them', key)
   return list.map((column) => validateIdentifier(column, option))
 }
 
 function optionalColumn(column: unknown, option: string): string | undefined {
   return column === undefined ? undefined : validateIdentifier(column, option)
-}
-
-function checkFunction(fn: unknown, option: string): void {
-  if (typeof fn !== 'function') throw new TypeError(`${option} must be a function`)
-}
-
-function optionalFunction<F>(fn: F | undefined, option: string): F | undefined {
-  if (fn !== undefined) checkFunction(fn, option)
-  return fn
 }
 
 function checkedKeyValues(values: readonly unknown[], expected: number, key: string): readonly unknown[] {

@@ -1,6 +1,7 @@
 /**
  * MySqlStore: the Store for MySQL 8 and MariaDB 10.11 on the user's own `mysql2/promise` pool.
  */
+import { invalid } from '../../../validate/check.js'
 import { SqlStore, type SqlStoreOptions } from '../sql-store.js'
 import { mysqlDialect } from './dialect.js'
 import { MySqlExecutor, type MySqlPoolLike, type MySqlQueryable } from './executor.js'
@@ -27,10 +28,10 @@ export interface MySqlStoreOptions extends SqlStoreOptions {
  */
 export class MySqlStore extends SqlStore {
   constructor(options: MySqlStoreOptions) {
-    if (typeof options !== 'object' || options === null) throw new TypeError('MySqlStore needs options: { pool }')
+    if (typeof options !== 'object' || options === null) throw invalid('MySqlStore options', 'an object such as { pool }', options)
     const pool = options.pool as unknown
     if (typeof pool !== 'object' || pool === null || typeof (pool as MySqlQueryable).query !== 'function') {
-      throw new TypeError('pool must be a mysql2/promise pool or connection (an object with query(sql, values))')
+      throw invalid('pool', 'a mysql2/promise pool or connection (an object with query(sql, values))', pool)
     }
     super(mysqlDialect, new MySqlExecutor(options.pool), options, { maxRows: 1000, maxBytes: 4 << 20 })
   }

@@ -1,6 +1,7 @@
 /**
  * PostgresStore: the Store for PostgreSQL on the user's own `pg` Pool (or Client).
  */
+import { checkFunction, invalid, oneOf } from '../../../validate/check.js'
 import { SqlStore, type SqlStoreOptions } from '../sql-store.js'
 import { postgresDialect, type PostgresBatchPath } from './dialect.js'
 import { PostgresExecutor, type PgPoolLike, type PgQueryable } from './executor.js'
@@ -44,14 +45,13 @@ export interface PostgresStoreOptions extends SqlStoreOptions {
  */
 export class PostgresStore extends SqlStore {
   constructor(options: PostgresStoreOptions) {
-    if (typeof options !== 'object' || options === null) throw new TypeError('PostgresStore needs options: { pool }')
+    if (typeof options !== 'object' || options === null) throw invalid('PostgresStore options', 'an object such as { pool }', options)
     const pool = options.pool as unknown
     if (typeof pool !== 'object' || pool === null || typeof (pool as PgQueryable).query !== 'function') {
-      throw new TypeError('pool must be a pg Pool or Client (an object with query(text, values))')
+      throw invalid('pool', 'a pg Pool or Client (an object with query(text, values))', pool)
     }
-    const path = options.batchPath ?? 'unnest'
-    if (path !== 'unnest' && path !== 'values') throw new TypeError(`batchPath must be 'unnest' or 'values'; got ${String(path)}`)
-    if (options.warn !== undefined && typeof options.warn !== 'function') throw new TypeError('warn must be a function (code, message)')
+    const path = oneOf(options.batchPath, 'batchPath', ['unnest', 'values'] as const) ?? 'unnest'
+    checkFunction(options.warn, 'warn', 'a function (code, message)')
     super(postgresDialect(path), new PostgresExecutor(options.pool), options, { maxRows: 5000, maxBytes: 16 << 20 })
     listenForIdleErrors(options.pool, options.warn ?? ((code, message) => process.emitWarning(message, { code })))
   }

@@ -1,6 +1,8 @@
 /**
  * SqliteStore: the embedded Store on SQLite through better-sqlite3.
  */
+import { InvalidOptionError } from '../../../errors.js'
+import { checkString, invalid } from '../../../validate/check.js'
 import { SqlStore, type SqlStoreOptions } from '../sql-store.js'
 import { sqliteDialect } from './dialect.js'
 import { SqliteExecutor, type SqliteDatabaseLike } from './executor.js'
@@ -29,11 +31,13 @@ export interface SqliteStoreOptions extends SqlStoreOptions {
  */
 export class SqliteStore extends SqlStore {
   constructor(options: SqliteStoreOptions) {
-    if (typeof options !== 'object' || options === null) throw new TypeError('SqliteStore needs options: { path } or { database }')
+    if (typeof options !== 'object' || options === null) throw invalid('SqliteStore options', 'an object such as { path } or { database }', options)
     const { path, database } = options
-    if ((path === undefined) === (database === undefined)) throw new TypeError('SqliteStore needs exactly one of path or database')
-    if (path !== undefined && (typeof path !== 'string' || path === '')) throw new TypeError('path must be a non-empty string')
-    if (database !== undefined && typeof database?.prepare !== 'function') throw new TypeError('database must be an open better-sqlite3 Database')
+    if ((path === undefined) === (database === undefined)) {
+      throw new InvalidOptionError('path', `SqliteStore options must have exactly one of path or database, got ${path === undefined ? 'neither' : 'both'}`)
+    }
+    checkString(path, 'path')
+    if (database !== undefined && typeof database?.prepare !== 'function') throw invalid('database', 'an open better-sqlite3 Database', database)
     const source = path !== undefined ? { path } : { database: database as SqliteDatabaseLike }
     super(sqliteDialect, new SqliteExecutor(source), options, { maxRows: 100, maxBytes: 16 << 20 })
   }
