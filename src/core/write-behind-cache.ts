@@ -9,7 +9,6 @@
  * Construction and recovery live in `open-cache.ts`, the tier in `src/tier/embedded/`.
  */
 import { EventEmitter } from 'node:events'
-import type { Clock } from '../contracts/clock.js'
 import type { LoadedEntry } from '../contracts/store.js'
 import type { DeadLetter, DeadLetterSelector } from '../contracts/dead-letters.js'
 import type { CacheEvents, RecoveryReport } from '../contracts/events.js'
@@ -17,10 +16,11 @@ import type { CacheOptions, Durability, WriteOptions } from '../contracts/option
 import { DURABILITIES } from '../contracts/options.js'
 import type { CloseReport, FlushCallOptions, FlushReport, ReplayReport } from '../contracts/reports.js'
 import type { CacheStats } from '../contracts/stats.js'
-import { BacklogFullError, CacheClosedError, FlushTimeoutError, StoreUnavailableError } from '../errors.js'
+import { BacklogFullError, CacheClosedError, InvalidOptionError, StoreUnavailableError } from '../errors.js'
 import { toError } from '../to-error.js'
 import type { EmbeddedTier } from '../tier/embedded/embedded-tier.js'
 import type { Engine } from './engine.js'
+import { checkFlushOptions, withDeadline } from './flush-call.js'
 import { openCache } from './open-cache.js'
 import { checkWriteOptionNames } from './option-names.js'
 import type { ResolvedOptions } from './resolve-options.js'
@@ -193,7 +193,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     const durability = oneOf(options.durability, 'durability', DURABILITIES)
     if (durability === undefined) return this.options.durability
     if (!this.tier.hasLog && (durability === 'log' || durability === 'disk')) {
-      throw new TypeError(`durability '${durability}' needs a dir for the dirty log, and this cache has none; open it with a dir, or write with 'memory' or 'store'`)
+      throw new InvalidOptionError('durability', `durability '${durability}' needs a dir for the dirty log, and this cache has none; open it with a dir, or write with 'memory' or 'store'`)
     }
     return durability
   }
@@ -272,44 +272,6 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   private assertOpen(operation: string): void {
     if (this.closing !== undefined) throw new CacheClosedError(operation)
   }
-}
-
-function checkFlushOptions(options: FlushCallOptions): FlushCallOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError('flush(options) takes an object: { timeoutMs?, signal? }')
-  const { timeoutMs, signal } = options
-  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0)) {
-    throw new TypeError(`flush timeoutMs must be a number >= 0, got ${String(timeoutMs)}`)
-  }
-  if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function')) {
-    throw new TypeError('flush signal must be an AbortSignal')
-  }
-  return { timeoutMs, signal }
-}
-
-/** `work`, unless the timeout or the signal comes first (then a FlushTimeoutError; `work` goes on). */
-function withDeadline<T>(work: Promise<T>, timeoutMs: number | undefined, signal: AbortSignal | undefined, clock: Clock, unflushed: () => number): Promise<T> {
-  if (timeoutMs === undefined && signal === undefined) return work
-  if (signal?.aborted === true) {
-    work.catch(() => {})
-    return Promise.reject(new FlushTimeoutError('abort', unflushed(), { cause: signal.reason }))
-  }
-  return new Promise<T>((resolve, reject) => {
-    const timer = timeoutMs === undefined ? undefined : clock.setTimeout(() => finish(() => reject(new FlushTimeoutError('timeout', unflushed()))), timeoutMs)
-    const onAbort = (): void => finish(() => reject(new FlushTimeoutError('abort', unflushed(), { cause: signal?.reason })))
-    signal?.addEventListener('abort', onAbort, { once: true })
-    let done = false
-    function finish(settle: () => void): void {
-      if (done) return
-      done = true
-      if (timer !== undefined) clock.clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
-      settle()
-    }
-    work.then(
-      (value) => finish(() => resolve(value)),
-      (error: unknown) => finish(() => reject(toError(error))),
-    )
-  })
 }
 
 function rejected(error: unknown): Promise<never> {
