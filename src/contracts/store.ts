@@ -18,7 +18,7 @@
  */
 
 /** A versioned write to one key, as the cache hands it to a store. */
-export type StoreOp = StoreSetOp | StoreDeleteOp
+export type StoreOp = StoreSetOp | StoreDeleteOp | StoreMergeOp
 
 export interface StoreSetOp {
   readonly kind: 'set'
@@ -38,6 +38,31 @@ export interface StoreDeleteOp {
   readonly kind: 'delete'
   readonly key: string
   readonly version: number
+}
+
+/** How a merge op combines its operand with the stored number. */
+export type MergeKind = 'sum' | 'max' | 'min'
+
+/**
+ * A merge write (`cache.increment`, `cache.max`, `cache.min`): the store combines `operand` with
+ * the number it holds for the key, in the same statement that writes it (no read round trip), and
+ * only if the op's version is newer than the one it holds, like any op (then it also stores the
+ * op's version). A key the store does not hold, or holds as a tombstone, starts from `operand`.
+ * A stored value that is not a number fails the op (`StoreError`, `retryable: false`, scope `op`).
+ *
+ * Exactly once: the cache sends the `sum` of one key's increments in version order, each op
+ * covering exactly the increments since the key's previous op (its version is the last one's), and
+ * never sends a key's next `sum` before the previous one is settled; a redelivered op carries the
+ * same version and delta, so the fence makes it a no-op. A store must therefore apply a `sum` op
+ * exactly when `version > stored version`, never partially, and keep the op's version.
+ */
+export interface StoreMergeOp {
+  readonly kind: 'merge'
+  readonly key: string
+  readonly version: number
+  readonly merge: MergeKind
+  /** The number to add (`sum`) or to compare with (`max`, `min`). A finite number. */
+  readonly operand: number
 }
 
 /** One op of a batch that the store could not apply; the other ops of the batch did apply. */
@@ -126,6 +151,12 @@ export interface Store {
    * never issues versions that the store would fence. Optional; may cost a scan.
    */
   highestVersion?(): Promise<number>
+
+  /**
+   * The merge ops this store applies (`StoreMergeOp`). The cache refuses `increment`, `max` and
+   * `min` on a store that does not list the kind (a `TypeError` naming it). Optional: none.
+   */
+  readonly merges?: readonly MergeKind[]
 
   /** Releases resources the store owns. Called once by `cache.close()`; optional. */
   close?(): Promise<void>

@@ -4,7 +4,8 @@
  * counts what it saw so tests can assert on batches, ops, applied and fenced writes.
  * Nothing survives the process: it is not a durable store.
  */
-import type { BatchResult, LoadedEntry, Store, StoreOp, SupersededOp } from '../contracts/store.js'
+import type { BatchResult, LoadedEntry, OpFailure, Store, StoreOp, SupersededOp } from '../contracts/store.js'
+import { StoreError } from '../errors.js'
 
 interface Row {
   readonly version: number
@@ -39,9 +40,14 @@ export class MemoryStore implements Store {
     this.counts.batches++
     let fenced = 0
     const fencedByHeld: Array<{ index: number; key: string; version: number }> = []
+    const failures: OpFailure[] = []
     const before = new Map<string, number | undefined>()
     for (const [index, op] of ops.entries()) {
       this.counts.ops++
+      if (op.kind === 'merge') {
+        failures.push({ index, error: new StoreError('MemoryStore does not apply merge ops (it lists no merges)', { retryable: false, scope: 'op' }) })
+        continue
+      }
       const held = this.rows.get(op.key)
       if (!before.has(op.key)) before.set(op.key, held?.version)
       if (held !== undefined && held.version >= op.version) {
@@ -58,7 +64,7 @@ export class MemoryStore implements Store {
     const superseded: SupersededOp[] = fencedByHeld
       .filter((f) => this.rows.get(f.key)?.version === before.get(f.key))
       .map(({ index, version }) => ({ index, version }))
-    return superseded.length > 0 ? { fenced, superseded } : { fenced }
+    return { fenced, ...(superseded.length > 0 ? { superseded } : {}), ...(failures.length > 0 ? { failures } : {}) }
   }
 
   /** Always usable (a Map). */

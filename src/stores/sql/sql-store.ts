@@ -6,7 +6,7 @@
  * driver errors into `StoreError`s). Dialects only supply SQL text, limits and error
  * classification; executors only run statements on a driver.
  */
-import type { BatchResult, LoadedEntry, OpFailure, Store, StoreOp, SupersededOp } from '../../contracts/store.js'
+import type { BatchResult, LoadedEntry, OpFailure, Store, StoreDeleteOp, StoreOp, StoreSetOp, SupersededOp } from '../../contracts/store.js'
 import { InvalidOptionError, StoreError } from '../../errors.js'
 import { checkNumber, invalid } from '../../validate/check.js'
 import type { ChunkLimits, ExecResult, PreparedRow, SqlDialect, SqlExecutor, Statement } from './sql-dialect.js'
@@ -211,6 +211,10 @@ export class SqlStore implements Store {
     const failed = new Map<string, Error>()
     for (const index of latestPerKey(ops)) {
       const op = ops[index] as StoreOp
+      if (op.kind === 'merge') {
+        failed.set(op.key, new StoreError(`${this.constructor.name} does not apply merge ops (it lists no merges); the cache should not have sent one`, { retryable: false, scope: 'op' }))
+        continue
+      }
       try {
         rows.push(this.toRow(op, index))
       } catch (error) {
@@ -227,11 +231,11 @@ export class SqlStore implements Store {
     return { rows, failures }
   }
 
-  private toRow(op: StoreOp, index: number): PreparedRow {
+  private toRow(op: StoreSetOp | StoreDeleteOp, index: number): PreparedRow {
     if (!Number.isSafeInteger(op.version) || op.version <= 0) throw new TypeError(`version must be a positive safe integer; got ${op.version}`)
     const deleted = op.kind === 'delete'
     const values = this.table.rowValues(op, this.dialect.bool)
-    const bytes = 64 + op.key.length * 3 + (deleted ? 0 : op.encoded.length * 3)
+    const bytes = 64 + op.key.length * 3 + (op.kind === 'delete' ? 0 : op.encoded.length * 3)
     return { index, key: op.key, version: op.version, deleted, values, bytes }
   }
 
