@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'E_BACKLOG_FULL' | 'E_VERSION_EXHAUSTED' | 'E_STORE_UNAVAILABLE' | StoreErrorCode
   | 'E_DEAD_LETTERED' | 'E_SUPERSEDED' | 'E_FLUSH_TIMEOUT' | 'E_FLUSH_ABORTED' | 'E_CLOSED'
   | 'E_DIR_LOCKED' | 'E_DIR_INVALID' | 'E_LOG_CORRUPT' | 'E_LOG_FORMAT' | 'E_LOG_FAILED'
+  | 'E_UPDATE_CONFLICT'
 
 /** The codes of the `StoreError`s writebehind raises itself. */
 export type StoreErrorCode = 'E_STORE' | 'E_BATCH_TIMEOUT' | 'E_STORE_MAPPING'
@@ -267,6 +268,23 @@ export class UnencodableValueError extends WriteBehindError<'E_UNENCODABLE_VALUE
 }
 
 /**
+ * `update(key, fn)` found the key written by another call (a `set`, `delete` or `setMany`) while
+ * its `fn` or read-through was awaited, on every one of its `attempts`; nothing was written.
+ */
+export class UpdateConflictError extends WriteBehindError<'E_UPDATE_CONFLICT'> {
+  constructor(
+    readonly key: string,
+    readonly attempts: number,
+  ) {
+    super(
+      'E_UPDATE_CONFLICT',
+      `update("${truncate(key)}") gave up after ${attempts} attempts: each time, another write of the key landed while its function ran, so nothing was written. ` +
+        'Route the key\'s writes through update(), make the function faster, or retry the update.',
+    )
+  }
+}
+
+/**
  * Each code and the class of the errors that carry it: `error instanceof errors[code]` holds for
  * every error whose `code` is `code`. A code maps to one class; a class may carry several codes.
  */
@@ -291,6 +309,7 @@ export const errors = Object.freeze({
   E_LOG_CORRUPT: LogCorruptionError,
   E_LOG_FORMAT: LogFormatError,
   E_LOG_FAILED: LogFailedError,
+  E_UPDATE_CONFLICT: UpdateConflictError,
 } as const satisfies { readonly [C in ErrorCode]: abstract new (...args: never[]) => Error & { readonly code: string } })
 
 function truncate(key: string): string {

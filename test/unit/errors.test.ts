@@ -11,7 +11,7 @@ import * as exported from '../../src/index.js'
 import {
   BacklogFullError, CacheClosedError, DeadLetteredError, DirectoryLockedError, errors, FlushTimeoutError, InvalidDirectoryError, InvalidKeyError, InvalidOptionError,
   InvalidValueError, LogCorruptionError, LogFailedError, LogFormatError, StoreError, StoreUnavailableError, UnencodableValueError,
-  VersionExhaustedError, WriteBehindError, WriteSupersededError, type ErrorCode,
+  UpdateConflictError, VersionExhaustedError, WriteBehindError, WriteSupersededError, type ErrorCode,
 } from '../../src/errors.js'
 import { strictJson } from '../../src/core/json-codec.js'
 import { checkNumber } from '../../src/validate/check.js'
@@ -40,6 +40,7 @@ const samples: Record<ErrorCode, () => Error & { code: string }> = {
   E_LOG_CORRUPT: () => new LogCorruptionError('000001.log', 0, 'bad checksum'),
   E_LOG_FORMAT: () => new LogFormatError('CHECKPOINT', 'unknown version'),
   E_LOG_FAILED: () => new LogFailedError(new Error('EIO')),
+  E_UPDATE_CONFLICT: () => new UpdateConflictError('k', 10),
 }
 
 function caught(fn: () => unknown): Error & { code: string } {
