@@ -23,8 +23,10 @@ import type { Engine } from './engine.js'
 import { checkFlushOptions, withDeadline } from './flush-call.js'
 import { openCache } from './open-cache.js'
 import { checkWriteOptionNames } from './option-names.js'
+import { KeyedOps } from './keyed-ops.js'
+import { WriteWatch } from './write-watch.js'
 import type { ResolvedOptions } from './resolve-options.js'
-import { oneOf } from '../validate/check.js'
+import { invalid, oneOf } from '../validate/check.js'
 import { checkKey, encodeValue } from './validate.js'
 
 const RESOLVED: Promise<void> = Promise.resolve()
@@ -40,6 +42,18 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   /** Counted here, read by `stats()`. */
   private readonly counts = { writes: 0, hits: 0, misses: 0 }
   private closing: Promise<CloseReport> | undefined
+  /** Sees every write `apply` makes, for the read-modify-writes under way. */
+  private readonly watch = new WriteWatch()
+  /** `update` and `getOrSet`, on this cache's own read and write paths. */
+  private readonly keyed: KeyedOps<V> = new KeyedOps<V>(
+    {
+      read: (key) => this.get(key),
+      versionOf: (key) => this.tier.versionOf(key),
+      cached: (key) => this.peek(key),
+      write: (key, value, options) => (value === undefined ? this.delete(key, options) : this.set(key, value, options)),
+    },
+    this.watch,
+  )
 
   /** Use `WriteBehindCache.open()`. */
   private constructor(private readonly engine: Engine) {
@@ -126,6 +140,91 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
       const entry = this.tier.peek(key)
       return entry !== undefined ? this.decode(entry.encoded) : values.get(key)
     })
+  }
+
+  // ---- read-modify-writes and read helpers (keyed-ops.ts) ----
+
+  /**
+   * Atomically replaces the value of `key` with `fn(current)`, where `current` is what `get` would
+   * return (read-through included); **`undefined` from `fn` deletes the key.** Updates of one key run
+   * one at a time, in call order, so none is lost; a `set` or `delete` of the key that lands while
+   * `fn` or the read is awaited makes `fn` run again on the new value, at most
+   * `UPDATE_MAX_ATTEMPTS` (10) times in all, after which the update rejects with
+   * `UpdateConflictError` and writes nothing. So `fn` may run more than once: keep it free of side
+   * effects. `fn` throwing (or rejecting) rejects the update and writes nothing. The write is
+   * coalesced like any `set`; resolves with the new value once it is acknowledged at its durability.
+   */
+  update(key: string, fn: (current: V | undefined) => V | undefined | Promise<V | undefined>, options?: WriteOptions): Promise<V | undefined> {
+    try {
+      this.assertOpen('update')
+      checkKey(key, this.options.maxKeyBytes)
+      if (typeof fn !== 'function') throw invalid('fn', 'a function (current) => next', fn)
+      this.durabilityOf(options)
+      return this.keyed.update(key, fn, options)
+    } catch (error) {
+      return rejected(error)
+    }
+  }
+
+  /**
+   * Whether `key` holds a value, in the cache or else in the store: it reads through like `get`
+   * (sharing a load under way, and caching what it finds). A deleted key does not.
+   */
+  async has(key: string): Promise<boolean> {
+    this.assertOpen('has')
+    return (await this.get(key)) !== undefined
+  }
+
+  /** The cached value of `key`: no read-through, recency untouched; undefined when not cached or deleted. */
+  peek(key: string): V | undefined {
+    this.assertOpen('peek')
+    checkKey(key, this.options.maxKeyBytes)
+    const entry = this.tier.peek(key)
+    return entry === undefined ? undefined : this.decode(entry.encoded)
+  }
+
+  /** Deletes several keys. Every key is validated first, so bad input deletes nothing; resolves when all are acknowledged. */
+  deleteMany(keys: Iterable<string>, options?: WriteOptions): Promise<void> {
+    try {
+      this.assertOpen('deleteMany')
+      if (typeof keys === 'string') throw invalid('keys', 'an iterable of keys, such as an array', keys)
+      this.durabilityOf(options)
+      const all = [...keys]
+      for (const key of all) checkKey(key, this.options.maxKeyBytes)
+      return Promise.all(all.map((key) => this.delete(key, options))).then(() => undefined)
+    } catch (error) {
+      return rejected(error)
+    }
+  }
+
+  /**
+   * The value of `key` (read-through included); on a miss (neither the cache nor the store holds a
+   * live value, so a key deleted in the cache is a miss) calls `loader(key)` and `set`s its result
+   * with `options`, resolving once that write is acknowledged. Single-flight: concurrent calls for
+   * one key share one read and one `loader` call (a call that joins does not call its own loader,
+   * and its options do not apply). A loader that throws rejects every waiter and caches nothing;
+   * `undefined` from it caches nothing. A `set` or `delete` of the key that lands while the loader
+   * runs wins: the loaded value is not written, and the call resolves with the key's value then
+   * (after a delete, the loaded value).
+   */
+  getOrSet<R extends V | undefined>(key: string, loader: (key: string) => R | Promise<R>, options?: WriteOptions): Promise<V | R> {
+    try {
+      this.assertOpen('getOrSet')
+      checkKey(key, this.options.maxKeyBytes)
+      if (typeof loader !== 'function') throw invalid('loader', 'a function (key) => value', loader)
+      this.durabilityOf(options)
+      return this.keyed.getOrSet(key, loader, options)
+    } catch (error) {
+      return rejected(error)
+    }
+  }
+
+  /**
+   * `getOrSet` under the name cache-manager and bentocache users know: an alias, the same method.
+   * Unlike cache-manager's `wrap(key, fn, ttl)`, the third argument is the write options.
+   */
+  wrap<R extends V | undefined>(key: string, loader: (key: string) => R | Promise<R>, options?: WriteOptions): Promise<V | R> {
+    return this.getOrSet(key, loader, options)
   }
 
   /**
@@ -232,6 +331,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   private apply(key: string, encoded: string | null, durability: Durability): Promise<void> {
     const { engine, tier } = this
     engine.reader.noteWrite(key)
+    this.watch.noteWrite(key)
     const version = tier.write(key, encoded, durability)
     this.counts.writes++
     engine.backpressure.noteWaiting(tier.waiting)
