@@ -260,6 +260,22 @@ describe('getOrSet and wrap', () => {
     await cache.close()
   })
 
+  it('a set and delete that reach the store while the loader runs leave the key deleted: the loaded value is not cached', async () => {
+    const store = new MemoryStore()
+    const { cache } = await openTestCache<number>(store)
+    const loader = heldLoader(1)
+    const loading = cache.getOrSet('k', loader.load)
+    await settle()
+    await cache.set('k', 2, { durability: 'store' })
+    await cache.delete('k', { durability: 'store' })
+    loader.open()
+    assert.equal(await loading, 1)
+    assert.equal(cache.peek('k'), undefined)
+    await cache.flush()
+    assert.equal(store.snapshot().has('k'), false)
+    await cache.close()
+  })
+
   it("writes with the given options: at durability 'store' it resolves once the store committed", async () => {
     const gated = new GatedStore(new MemoryStore())
     const { cache } = await openTestCache<number>(gated, { flush: { intervalMs: 60_000 } })

@@ -3,7 +3,7 @@
 // (or the read) was awaited.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { InvalidKeyError, InvalidOptionError, InvalidValueError, MemoryStore, UpdateConflictError, type WriteBehindCache } from '../../src/index.js'
+import { CacheClosedError, InvalidKeyError, InvalidOptionError, InvalidValueError, MemoryStore, UpdateConflictError, type WriteBehindCache } from '../../src/index.js'
 import { settle } from '../../src/testing/fake-clock.js'
 import { GatedStore } from '../helpers/faulty-stores.js'
 import { HeldLoadStore } from '../helpers/held-loads.js'
@@ -132,6 +132,46 @@ describe('update: against plain writes that land while fn is awaited', () => {
     await cache.close()
   })
 
+  it('a set made in the same tick as the update, before its read resolved, is not overwritten', async () => {
+    const { cache } = await openTestCache<number>(new MemoryStore())
+    await cache.set('k', 1)
+    const update = cache.update('k', increment)
+    const set = cache.set('k', 50)
+    assert.equal(await update, 51)
+    await set
+    assert.equal(await cache.get('k'), 51)
+    await cache.close()
+  })
+
+  it('a delete that reaches the store (and leaves the cache) while fn is awaited is not overwritten', async () => {
+    const store = new MemoryStore()
+    const { cache } = await openTestCache<number>(store)
+    await cache.set('k', 7, { durability: 'store' })
+    const seen: Array<number | undefined> = []
+    const update = cache.update('k', async (n) => {
+      seen.push(n)
+      if (seen.length === 1) await cache.delete('k', { durability: 'store' })
+      return increment(n)
+    })
+    assert.equal(await update, 1)
+    assert.deepEqual(seen, [7, undefined])
+    await cache.close()
+  })
+
+  it('a write made around the facade (straight into the tier, as a merge path might) is caught by the version check', async () => {
+    const { cache } = await openTestCache<number>(new MemoryStore())
+    await cache.set('k', 1)
+    const seen: Array<number | undefined> = []
+    const update = cache.update('k', async (n) => {
+      seen.push(n)
+      if (seen.length === 1) cache['tier'].write('k', '20', 'memory')
+      return increment(n)
+    })
+    assert.equal(await update, 21)
+    assert.deepEqual(seen, [1, 20])
+    await cache.close()
+  })
+
   it('gives up after 10 attempts with UpdateConflictError, writing nothing', async () => {
     const { cache } = await openTestCache<number>(new MemoryStore())
     let calls = 0
@@ -211,6 +251,50 @@ describe('update: what fn returns', () => {
   })
 })
 
+describe('update: a full backlog', () => {
+  it("with whenFull 'wait', an update whose write waits for room holds the key's next update until it is applied", async () => {
+    const gated = new GatedStore(new MemoryStore())
+    const { cache, clock } = await openTestCache<number>(gated, { backlog: { maxEntries: 2, whenFull: 'wait' }, flush: { batchSize: 2, intervalMs: 10 } })
+    await cache.set('a', 1)
+    await cache.set('b', 1)
+    const updates = Array.from({ length: 10 }, () => cache.update('k', increment))
+    await settle()
+    assert.equal(cache.stats().backlog.waitingWrites, 1, "the first update's write waits for room; the others wait for it")
+    await clock.advance(20)
+    await gated.open()
+    assert.deepEqual(
+      await Promise.all(updates),
+      Array.from({ length: 10 }, (_, i) => i + 1),
+    )
+    await cache.flush()
+    assert.equal((gated.inner as MemoryStore).snapshot().get('k'), 10)
+    assertIdle(cache)
+    await cache.close()
+  })
+})
+
+describe('update: close', () => {
+  it('an update whose fn is awaited when the cache closes, and those waiting for their turn, reject with CacheClosedError and write nothing', async () => {
+    const store = new MemoryStore()
+    const { cache } = await openTestCache<number>(store)
+    await cache.set('k', 1)
+    const held = gate()
+    const first = cache.update('k', async (n) => {
+      await held.promise
+      return increment(n)
+    })
+    const next = cache.update('k', increment)
+    await settle()
+    const report = await cache.close()
+    assert.equal(report.drained, true)
+    held.open()
+    await assert.rejects(first, CacheClosedError)
+    await assert.rejects(next, CacheClosedError)
+    assert.equal(store.snapshot().get('k'), 1)
+    assertIdle(cache)
+  })
+})
+
 describe('update: durability', () => {
   it("at durability 'store' resolves only once the store committed the new value", async () => {
     const gated = new GatedStore(new MemoryStore())
@@ -236,6 +320,7 @@ describe('update: durability', () => {
     const { cache } = await openTestCache<number>(store)
     await Promise.all(Array.from({ length: 100 }, () => cache.update('k', increment, { durability: 'store' })))
     assert.equal(store.snapshot().get('k'), 100)
+    assert.ok(store.counters.batches < 10, `the updates took turns in memory, not per store round trip (${store.counters.batches} batches)`)
     assertIdle(cache)
     await cache.close()
   })
