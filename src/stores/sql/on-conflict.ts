@@ -21,7 +21,7 @@ import type { ResolvedTable } from './table-mapping.js'
 /** The target table's alias, through which the fence reads the stored row's version. */
 export const UPSERT_ALIAS = '"wb_t"'
 
-/** What a merge changes in the plain upsert: the counter column's new value, and a guard on the stored row. */
+/** What makes the upsert a merge: its kind, and how the dialect reads and combines numbers. */
 interface MergeParts {
   readonly kind: MergeKind
   readonly numbers: NumberSql
