@@ -13,7 +13,7 @@ export type ErrorCode =
   | 'E_UPDATE_CONFLICT'
 
 /** The codes of the `StoreError`s writebehind raises itself. */
-export type StoreErrorCode = 'E_STORE' | 'E_BATCH_TIMEOUT' | 'E_STORE_MAPPING'
+export type StoreErrorCode = 'E_STORE' | 'E_BATCH_TIMEOUT' | 'E_STORE_MAPPING' | 'E_STORE_NOT_A_NUMBER'
 
 export interface ErrorDetails {
   cause?: unknown
@@ -116,8 +116,9 @@ export class StoreUnavailableError extends WriteBehindError<'E_STORE_UNAVAILABLE
  * `store` when retryable, else `op`.
  *
  * `code` is `E_STORE` unless the store passes its own; writebehind's own stores also raise
- * `E_BATCH_TIMEOUT` (a `writeBatch` call that did not settle within `flush.batchTimeoutMs`) and
- * `E_STORE_MAPPING` (a write the table mapping cannot turn into a row).
+ * `E_BATCH_TIMEOUT` (a `writeBatch` call that did not settle within `flush.batchTimeoutMs`),
+ * `E_STORE_MAPPING` (a write the table mapping cannot turn into a row) and `E_STORE_NOT_A_NUMBER`
+ * (a merge op on a key whose stored value is not a number).
  */
 export class StoreError extends WriteBehindError<StoreErrorCode | (string & {})> {
   readonly retryable: boolean
@@ -299,6 +300,7 @@ export const errors = Object.freeze({
   E_STORE: StoreError,
   E_BATCH_TIMEOUT: StoreError,
   E_STORE_MAPPING: StoreError,
+  E_STORE_NOT_A_NUMBER: StoreError,
   E_DEAD_LETTERED: DeadLetteredError,
   E_SUPERSEDED: WriteSupersededError,
   E_FLUSH_TIMEOUT: FlushTimeoutError,

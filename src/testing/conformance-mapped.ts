@@ -1,11 +1,12 @@
 /**
  * Conformance cases for a store on your own table ("mapped"): the suite's leaderboard, keys
  * `player:<n>` onto an integer key column, values `{ score }` onto a score column that refuses a
- * negative score (a `CHECK (score >= 0)`), with a version column.
+ * negative score (a `CHECK (score >= 0)`), with a version column; and, given a counter mapping
+ * onto the same table, merge ops on the score column.
  */
 import assert from 'node:assert/strict'
 import type { BatchResult, LoadedEntry, Store } from '../contracts/store.js'
-import { deleteOp, loadedValue, setOp } from './conformance-ops.js'
+import { deleteOp, loadedValue, mergeOp, setOp } from './conformance-ops.js'
 import type { CaseOf } from './conformance-runner.js'
 
 /** A fresh store on an empty leaderboard table of your own, for one case. */
@@ -92,4 +93,42 @@ function normalized(result: BatchResult | void, options: MappedCaseOptions): obj
 /** The loaded entries as [key, version, value], by key. */
 function entries(loaded: Map<string, LoadedEntry>): [string, number, unknown][] {
   return [...loaded.entries()].map(([key, entry]): [string, number, unknown] => [key, entry.version, loadedValue(entry)]).sort(([a], [b]) => (a < b ? -1 : 1))
+}
+
+/**
+ * Makes a store on the same leaderboard table as `MappedStoreFactory`, whose mapping names `score`
+ * as the counter column (`counter: 'score'` on the SQL stores): a key's value is its score, a
+ * number, and merge ops add to, raise and lower the column.
+ */
+export type MappedCounterStoreFactory = () => Promise<MappedStoreUnderTest>
+
+export function describeMappedCounter(test: CaseOf<MappedStoreUnderTest>, options: MappedCaseOptions): void {
+  test(
+    'mapped counter column: merge ops add to, raise and lower it, a missing row starts from the operand, fenced like any op, and load gives the number',
+    async ({ store, rows }) => {
+      const kinds = (['max', 'min'] as const).filter((kind) => (store.merges ?? []).includes(kind))
+      await expectFenced(store.writeBatch([mergeOp('player:1', 1, 'sum', 5), setOp('player:2', 2, 10)]), 0, options)
+      const second = [mergeOp('player:1', 3, 'sum', 3), ...kinds.map((kind, i) => mergeOp('player:2', 4 + i, kind, kind === 'max' ? 7 : 4)), mergeOp('player:1', 6, 'sum', 2)]
+      await expectFenced(store.writeBatch(second), 0, options)
+      const expected2 = kinds.includes('min') ? 4 : 10
+      const version2 = kinds.length === 0 ? 2 : 3 + kinds.length
+      assert.deepEqual(entries(await store.load(['player:1', 'player:2'])), [['player:1', 6, 10], ['player:2', version2, expected2]])
+      const stale = await store.writeBatch([mergeOp('player:1', 2, 'sum', 100)])
+      await expectFenced(Promise.resolve(stale), 1, options)
+      if (options.superseded) assert.deepEqual((stale?.superseded ?? []).map(({ index, version }) => ({ index, version })), [{ index: 0, version: 6 }])
+      await expectFenced(store.writeBatch(second), second.length, options)
+      await store.writeBatch([deleteOp('player:1', 7)])
+      await expectFenced(store.writeBatch([mergeOp('player:1', 8, 'sum', 4)]), 0, options)
+      assert.deepEqual(entries(await store.load(['player:1', 'player:2'])), [['player:1', 8, 4], ['player:2', version2, expected2]])
+      if (rows !== undefined) assert.deepEqual(await rows(), [{ player_id: 1, score: 4 }, { player_id: 2, score: expected2 }])
+    },
+    { skip: options.skip, merges: ['sum'] },
+  )
+}
+
+/** Awaits a batch: no failures, and the fenced count where the store reports one. */
+async function expectFenced(pending: Promise<BatchResult | void>, fenced: number, options: MappedCaseOptions): Promise<void> {
+  const result = await pending
+  assert.deepEqual(result?.failures ?? [], [], 'valid ops must not fail')
+  if (options.fenced) assert.equal(result?.fenced, fenced, 'fenced')
 }

@@ -1,6 +1,6 @@
-/** Ops and assertions the conformance cases share; `setOp`, `deleteOp` and `loadedValue` are public. */
+/** Ops and assertions the conformance cases share; `setOp`, `deleteOp`, `mergeOp` and `loadedValue` are public. */
 import assert from 'node:assert/strict'
-import type { BatchResult, LoadedEntry, Store, StoreOp } from '../contracts/store.js'
+import type { BatchResult, LoadedEntry, MergeKind, Store, StoreOp } from '../contracts/store.js'
 
 /** A set op, with `encoded` as JSON text like the default codec gives. */
 export function setOp(key: string, version: number, value: unknown): StoreOp {
@@ -10,6 +10,11 @@ export function setOp(key: string, version: number, value: unknown): StoreOp {
 /** A delete op. */
 export function deleteOp(key: string, version: number): StoreOp {
   return { kind: 'delete', key, version }
+}
+
+/** A merge op (`cache.increment` sends `sum`, `cache.max` and `cache.min` send `max` and `min`). */
+export function mergeOp(key: string, version: number, merge: MergeKind, operand: number): StoreOp {
+  return { kind: 'merge', key, version, merge, operand }
 }
 
 /** The decoded value of a loaded entry, whichever form the store returned. */

@@ -3,7 +3,7 @@
  * Jest: it uses only `describe`, `it` and `it.skip`), and how a case is skipped with a reason.
  */
 import assert from 'node:assert/strict'
-import type { Store } from '../contracts/store.js'
+import type { MergeKind, Store } from '../contracts/store.js'
 
 /**
  * A case body as the suite hands it to `it`. It declares no parameter (Jest would take one for a
@@ -28,13 +28,18 @@ export interface ConformanceRunner {
 export type OptionalMethod = 'ping' | 'check' | 'highestVersion' | 'close'
 
 /** What the store lacks, as declared in the options (`false`), or must have (`true`). */
-export type Declared = Partial<Record<OptionalMethod, boolean>>
+export interface Declared extends Partial<Record<OptionalMethod, boolean>> {
+  /** The merge kinds the store applies; left out, the suite reads the store's `merges` while a case runs. */
+  readonly merges?: readonly MergeKind[]
+}
 
 export interface CaseOptions {
   /** The optional method the case exercises: skipped, with the reason, for a store without it. */
   readonly needs?: OptionalMethod
   /** Why the case is skipped, known when it is registered (an option said the store does not claim it). */
   readonly skip?: string | undefined
+  /** The merge kinds the case exercises: skipped, with the reason, for a store that does not list them all. */
+  readonly merges?: readonly MergeKind[]
 }
 
 /** Registers one case: `title`, run on a fresh store from the factory, cleaned up pass or fail. */
@@ -49,8 +54,12 @@ export type Case = CaseOf<Store>
  * through the runner's test context (node:test's `t.skip()`, Vitest's `context.skip()`).
  */
 export function caseRegistrar<T extends { store: Store; cleanup?: () => Promise<void> }>(runner: ConformanceRunner, factory: () => Promise<T>, declared: Declared): CaseOf<T> {
-  return (title, body, { needs, skip } = {}) => {
-    const reason = skip ?? (needs !== undefined && declared[needs] === false ? `the options say the store has no ${needs}()` : undefined)
+  return (title, body, { needs, skip, merges = [] } = {}) => {
+    const undeclared = declared.merges === undefined ? [] : merges.filter((kind) => !(declared.merges as readonly MergeKind[]).includes(kind))
+    const reason =
+      skip ??
+      (needs !== undefined && declared[needs] === false ? `the options say the store has no ${needs}()` : undefined) ??
+      (undeclared.length > 0 ? `the options say the store applies no ${undeclared.join(', ')} merge ops` : undefined)
     if (reason !== undefined) {
       runner.it.skip(`${title} (skipped: ${reason})`, async () => undefined)
       return
@@ -61,6 +70,12 @@ export function caseRegistrar<T extends { store: Store; cleanup?: () => Promise<
         if (needs !== undefined && made.store[needs] === undefined) {
           assert.notEqual(declared[needs], true, `the options say the store has ${needs}(), but it has none`)
           skipRunning(context[0], `the store has no ${needs}()`)
+          return
+        }
+        const unlisted = merges.filter((kind) => !(made.store.merges ?? []).includes(kind))
+        if (unlisted.length > 0) {
+          assert.equal(declared.merges, undefined, `the options say the store applies ${unlisted.join(', ')} merge ops, but its merges list lacks them`)
+          skipRunning(context[0], `the store lists no ${unlisted.join(', ')} merges (store.merges)`)
           return
         }
         await body(made)
@@ -78,5 +93,7 @@ function skipRunning(context: unknown, reason: string): void {
     ;(skip as (note: string) => void).call(context, reason)
     return
   }
-  assert.fail(`${reason}, and this runner cannot skip a running case (Jest cannot): declare it in describeStoreConformance's options (e.g. { ping: false }) so the case is registered as skipped`)
+  assert.fail(
+    `${reason}, and this runner cannot skip a running case (Jest cannot): declare it in describeStoreConformance's options (e.g. { ping: false } or { merges: [] }) so the case is registered as skipped`,
+  )
 }

@@ -2,8 +2,8 @@
  * The conformance suite every Store must pass, built-in or third-party: round trips, tombstones,
  * fencing under redelivery and reordering of old batches, duplicate keys, unicode, large values,
  * concurrency, a randomized model check ("highest version wins"), the error half of the contract
- * (refused data, per-op failures, fenced counts, `close()` again) and, given a mapped store, your
- * own table. It registers its cases with the runner you pass, so it runs under node:test, Vitest
+ * (refused data, per-op failures, fenced counts, `close()` again), merge ops exactly once for the
+ * kinds the store lists in `merges` and, given a mapped store, your own table (and its counter). It registers its cases with the runner you pass, so it runs under node:test, Vitest
  * and Jest, and a store's whole test file is a few lines:
  *
  * ```ts
@@ -19,11 +19,12 @@ import assert from 'node:assert/strict'
 import type { Store, StoreOp } from '../contracts/store.js'
 import { invalid } from '../validate/check.js'
 import { describeErrors } from './conformance-errors.js'
-import { describeMapped, type MappedStoreFactory } from './conformance-mapped.js'
+import { describeMapped, describeMappedCounter, type MappedCounterStoreFactory, type MappedStoreFactory } from './conformance-mapped.js'
+import { describeMerges } from './conformance-merges.js'
 import { assertEntry, deleteOp, setOp, sortedSuperseded, write } from './conformance-ops.js'
 import { type Case, caseRegistrar, type ConformanceRunner, type Declared } from './conformance-runner.js'
 
-export { deleteOp, loadedValue, setOp } from './conformance-ops.js'
+export { deleteOp, loadedValue, mergeOp, setOp } from './conformance-ops.js'
 
 /** Makes a fresh, empty store for one test case; `cleanup` runs after the case, pass or fail. */
 export type StoreFactory = () => Promise<{ store: Store; cleanup?: () => Promise<void> }>
@@ -49,6 +50,14 @@ export interface ConformanceOptions extends Declared {
   poison?: (version: number) => StoreOp
   /** A store on your own table (see `MappedStoreFactory`); without it the mapped-table cases are skipped. */
   mapped?: MappedStoreFactory
+  /**
+   * A store on the same table whose `score` column is the counter (see `MappedCounterStoreFactory`);
+   * without it the mapped counter case is skipped.
+   */
+  mappedCounter?: MappedCounterStoreFactory
+  // merges (from Declared): the merge kinds the store applies. Left out, the suite reads
+  // `store.merges` and skips a merge case for a kind it lacks while the case runs; under Jest
+  // pass the list (`merges: []` for none).
   // ping, check, highestVersion, close (from Declared): leave them out and the suite looks at the store;
   // a case for a method the store lacks is then skipped while it runs (node:test's `t.skip()`,
   // Vitest's `context.skip()`). Jest cannot skip a running case: under Jest pass `false` for each
@@ -73,11 +82,18 @@ export function describeStoreConformance(runner: ConformanceRunner, name: string
     describeEdges(onStore)
     describeModelCheck(onStore)
     describeErrors(onStore, options)
+    const reports = { fenced: options.fenced !== false, superseded: options.superseded !== false }
+    describeMerges(onStore, reports)
     const mapped = options.mapped ?? (async () => assert.fail('unreachable: the mapped cases are skipped without options.mapped'))
     describeMapped(caseRegistrar(runner, mapped, options), {
-      fenced: options.fenced !== false,
-      superseded: options.superseded !== false,
+      ...reports,
       skip: options.mapped === undefined ? 'no mapped-table factory was given (options.mapped)' : undefined,
+    })
+    const counter = options.mappedCounter ?? (async () => assert.fail('unreachable: the mapped counter case is skipped without options.mappedCounter'))
+    // The main store's declared merges say nothing about the counter store's: it is read while the case runs.
+    describeMappedCounter(caseRegistrar(runner, counter, { ...options, merges: undefined }), {
+      ...reports,
+      skip: options.mappedCounter === undefined ? 'no mapped counter factory was given (options.mappedCounter)' : undefined,
     })
   })
 }

@@ -20,3 +20,9 @@ export function leaderboard(name: string): TableMapping {
 
 /** Text that is not JSON, for a JSON value column to refuse. */
 export const notJson = (version: number) => ({ kind: 'set', key: 'poison:json', version, value: undefined, encoded: '{not json' }) as const
+
+/** The same table as a counter: `score` is the counter column, a key's value is its score. */
+export function counterBoard(name: string): TableMapping {
+  const { keyToColumns, columnsToKey } = leaderboard(name)
+  return { name, key: 'player_id', keyToColumns, columnsToKey, counter: 'score', version: 'version', updatedAt: 'updated_at' }
+}

@@ -15,7 +15,7 @@ import { StoreError } from '../../src/errors.js'
 import { MySqlStore } from '../../src/stores/sql/mysql/index.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import { SqliteStore } from '../../src/stores/sql/sqlite/index.js'
-import { setOp } from '../../src/testing/index.js'
+import { loadedValue, mergeOp, setOp } from '../../src/testing/index.js'
 import { startOwnPostgres } from '../helpers/own-servers.js'
 import { MYSQL_URL, mysqlPool, PG_URL, pgPool, uniqueName } from '../helpers/store-servers.js'
 
@@ -38,6 +38,20 @@ function withUser(url: string, user: string, password: string, database?: string
   u.password = password
   if (database !== undefined) u.pathname = `/${database}`
   return u.toString()
+}
+
+/**
+ * check(), then sum, max and min on fresh keys (insert), again (update, in two rounds), a stale one
+ * (fenced, read back), all through the role under test.
+ */
+async function mergesApply(store: PostgresStore | MySqlStore): Promise<void> {
+  await store.check()
+  assert.deepEqual(await store.writeBatch([mergeOp('n', 20, 'sum', 2)]), { fenced: 0 })
+  assert.deepEqual(await store.writeBatch([mergeOp('n', 21, 'sum', 1), mergeOp('n', 22, 'max', 5), mergeOp('n', 23, 'min', 9)]), { fenced: 0 })
+  assert.deepEqual(await store.writeBatch([mergeOp('n', 19, 'sum', 100)]), { fenced: 1, superseded: [{ index: 0, version: 23 }] })
+  const entry = (await store.load(['n'])).get('n')
+  assert.ok(entry !== undefined)
+  assert.deepEqual([entry.version, loadedValue(entry)], [23, 5])
 }
 
 describe('PostgreSQL deploy mistakes', () => {
@@ -84,6 +98,32 @@ describe('PostgreSQL deploy mistakes', () => {
     assert.deepEqual((await admin.query(`SELECT key, version FROM ${table}`)).rows, [{ key: 'existing', version: '5' }])
     assert.deepEqual(await store.writeBatch([setOp('a', 7, 'a')]), { fenced: 0 })
     assert.equal(await store.highestVersion(), 7)
+  })
+
+  it('merge ops need no privilege beyond SELECT, INSERT, UPDATE: built-in table and mapped counter column', async () => {
+    const table = await builtInTable('SELECT, INSERT, UPDATE')
+    const store = new PostgresStore({ pool: rolePool(), table })
+    await mergesApply(store)
+    const scores = `${schema}.${uniqueName('counter')}`
+    await admin.query(`CREATE TABLE ${scores} (id text PRIMARY KEY, score bigint NOT NULL, version bigint NOT NULL, deleted boolean NOT NULL DEFAULT false)`)
+    await admin.query(`GRANT SELECT, INSERT, UPDATE ON ${scores} TO ${role}`)
+    const counter = new PostgresStore({ pool: rolePool(), table: { name: scores, key: 'id', counter: 'score', version: 'version', deleted: 'deleted' } })
+    await counter.check()
+    await mergesApply(counter)
+    assert.deepEqual((await admin.query(`SELECT id, score FROM ${scores} ORDER BY id`)).rows, [{ id: 'n', score: '5' }])
+  })
+
+  it('a mapped counter column that cannot add numbers fails check()', async () => {
+    const table = `${schema}.${uniqueName('textcounter')}`
+    await admin.query(`CREATE TABLE ${table} (id text PRIMARY KEY, score text, version bigint NOT NULL)`)
+    await admin.query(`GRANT SELECT, INSERT, UPDATE ON ${table} TO ${role}`)
+    const store = new PostgresStore({ pool: rolePool(), table: { name: table, key: 'id', counter: 'score', version: 'version' } })
+    const error = await store.check().then(
+      () => assert.fail('expected check() to fail'),
+      (e: unknown) => e,
+    )
+    assert.ok(error instanceof StoreError, String(error))
+    assert.match(error.message, /operator does not exist: text \+ text/)
   })
 
   it('a missing table that the role may not create: check() and writes fail retryable, naming the DDL', async () => {
@@ -205,6 +245,22 @@ describe('MariaDB deploy mistakes', () => {
     assert.deepEqual(await store.writeBatch([setOp('a', 7, 'a')]), { fenced: 0 })
     assert.equal(await store.highestVersion(), 7)
     await drop(table)
+  })
+
+  it('merge ops need no privilege beyond SELECT, INSERT, UPDATE: built-in table and mapped counter column', async () => {
+    const table = await builtInTable('SELECT, INSERT, UPDATE')
+    const store = new MySqlStore({ pool: userPool(), table })
+    await mergesApply(store)
+    const scores = uniqueName('counter')
+    await admin.query(`CREATE TABLE ${scores} (id VARCHAR(64) PRIMARY KEY, score BIGINT NOT NULL, version BIGINT NOT NULL, deleted BOOLEAN NOT NULL DEFAULT FALSE)`)
+    for (const host of ['%', 'localhost']) await admin.query(`GRANT SELECT, INSERT, UPDATE ON test.${scores} TO '${user}'@'${host}'`)
+    const counter = new MySqlStore({ pool: userPool(), table: { name: scores, key: 'id', counter: 'score', version: 'version', deleted: 'deleted' } })
+    await counter.check()
+    await mergesApply(counter)
+    const [rows] = await admin.query(`SELECT id, score FROM ${scores} ORDER BY id`)
+    assert.deepEqual(rows, [{ id: 'n', score: 5 }])
+    await drop(table)
+    await drop(scores)
   })
 
   it('a missing table the user may not create, and missing privileges, fail check() retryable', async () => {

@@ -7,7 +7,7 @@ import { StoreError } from '../../src/errors.js'
 import { isRetryable } from '../../src/stores/sql/mysql/dialect.js'
 import { MySqlStore } from '../../src/stores/sql/mysql/index.js'
 import { deleteOp, describeStoreConformance, setOp } from '../../src/testing/index.js'
-import { leaderboard, notJson } from '../helpers/leaderboard.js'
+import { counterBoard, leaderboard, notJson } from '../helpers/leaderboard.js'
 import { MYSQL_URL, mysqlPool, uniqueName } from '../helpers/store-servers.js'
 
 let pool: mysql.Pool
@@ -22,13 +22,13 @@ describeStoreConformance({ describe, it }, 'MySqlStore', async () => {
   const table = uniqueName('conf')
   const store = new MySqlStore({ pool, table, maxRowsPerStatement: 150 })
   return { store, cleanup: async () => void (await pool.query(`DROP TABLE IF EXISTS ${table}`)) }
-}, { poison: notJson, mapped: mappedScores })
+}, { poison: notJson, mapped: mappedScores, mappedCounter: () => mappedScores(counterBoard) })
 
-/** The suite's leaderboard on a scores table of our own; a CHECK violation is SQLSTATE 23000. */
-async function mappedScores() {
+/** The suite's leaderboard (or its counter mapping) on a scores table of our own; a CHECK violation is SQLSTATE 23000. */
+async function mappedScores(mapping = leaderboard) {
   const name = await scoresTable()
   return {
-    store: new MySqlStore({ pool, table: leaderboard(name) }),
+    store: new MySqlStore({ pool, table: mapping(name) }),
     rows: async () => (await pool.query(`SELECT player_id, score FROM ${name} ORDER BY player_id`))[0] as unknown[],
     refused: (error: Error) => {
       assert.ok(error instanceof StoreError, 'a StoreError')
@@ -90,8 +90,8 @@ describe('MySqlStore errors, fenced counts and purges', () => {
     }
   })
 
-  it('reports fenced ops in the batch result (one and several statements)', async () => {
-    for (const maxRowsPerStatement of [1000, 2]) {
+  it('reports fenced ops in the batch result (one and several statements, and one-row statements)', async () => {
+    for (const maxRowsPerStatement of [1000, 2, 1]) {
       const table = uniqueName('fenced')
       const store = new MySqlStore({ pool, table, maxRowsPerStatement })
       assert.deepEqual(await store.writeBatch([setOp('a', 2, 'a'), setOp('b', 2, 'b'), setOp('c', 2, 'c')]), { fenced: 0 })

@@ -7,7 +7,7 @@ import { StoreError } from '../../src/errors.js'
 import { isRetryable } from '../../src/stores/sql/postgres/dialect.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import { deleteOp, describeStoreConformance, setOp } from '../../src/testing/index.js'
-import { leaderboard, notJson } from '../helpers/leaderboard.js'
+import { counterBoard, leaderboard, notJson } from '../helpers/leaderboard.js'
 import { PG_URL, pgPool, uniqueName } from '../helpers/store-servers.js'
 
 let pool: pg.Pool
@@ -23,15 +23,15 @@ for (const batchPath of ['unnest', 'values'] as const) {
     const table = uniqueName('conf')
     const store = new PostgresStore({ pool, table, batchPath, maxRowsPerStatement: 150 })
     return { store, cleanup: async () => void (await pool.query(`DROP TABLE IF EXISTS ${table}`)) }
-  }, { poison: notJson, mapped: mappedScores(batchPath) })
+  }, { poison: notJson, mapped: mappedScores(batchPath), mappedCounter: mappedScores(batchPath, counterBoard) })
 }
 
-/** The suite's leaderboard on a scores table of our own; a CHECK violation is SQLSTATE 23514. */
-function mappedScores(batchPath: 'unnest' | 'values') {
+/** The suite's leaderboard (or its counter mapping) on a scores table of our own; a CHECK violation is SQLSTATE 23514. */
+function mappedScores(batchPath: 'unnest' | 'values', mapping = leaderboard) {
   return async () => {
     const name = await scoresTable()
     return {
-      store: new PostgresStore({ pool, table: leaderboard(name), batchPath }),
+      store: new PostgresStore({ pool, table: mapping(name), batchPath }),
       rows: async (): Promise<unknown[]> => (await pool.query(`SELECT player_id, score FROM ${name} ORDER BY player_id`)).rows as unknown[],
       refused: (error: Error) => {
         assert.ok(error instanceof StoreError, 'a StoreError')

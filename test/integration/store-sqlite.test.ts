@@ -10,7 +10,9 @@ import { StoreError } from '../../src/errors.js'
 import { isRetryable } from '../../src/stores/sql/sqlite/dialect.js'
 import { chunk } from '../../src/stores/sql/statements.js'
 import { SqliteStore } from '../../src/stores/sql/sqlite/index.js'
-import { deleteOp, describeStoreConformance, setOp } from '../../src/testing/index.js'
+import type { TableMapping } from '../../src/stores/sql/table-mapping.js'
+import { deleteOp, describeStoreConformance, mergeOp, setOp } from '../../src/testing/index.js'
+import { counterBoard, leaderboard as leaderboardOn } from '../helpers/leaderboard.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'wb-sqlite-'))
 let files = 0
@@ -19,12 +21,26 @@ after(() => rmSync(dir, { recursive: true, force: true }))
 describeStoreConformance({ describe, it }, 'SqliteStore', async () => {
   const store = new SqliteStore({ path: join(dir, `conformance-${files++}.db`) })
   return { store, cleanup: () => store.close() }
-})
+}, { mapped: mappedScores(leaderboardOn), mappedCounter: mappedScores(counterBoard) })
 
 describeStoreConformance({ describe, it }, 'SqliteStore, one prepared row statement run per row', async () => {
   const store = new SqliteStore({ path: join(dir, `per-row-${files++}.db`), maxRowsPerStatement: 1 })
   return { store, cleanup: () => store.close() }
-})
+}, { mappedCounter: mappedScores(counterBoard, 1) })
+
+/** The suite's leaderboard (or its counter mapping) on a scores table in a database of its own. */
+function mappedScores(mapping: (name: string) => TableMapping, maxRowsPerStatement?: number) {
+  return async () => {
+    const db = openDb()
+    db.exec('CREATE TABLE scores (player_id INTEGER PRIMARY KEY, score INTEGER NOT NULL CHECK (score >= 0), version INTEGER NOT NULL, updated_at TEXT)')
+    return {
+      store: new SqliteStore({ database: db, table: mapping('scores'), ...(maxRowsPerStatement === undefined ? {} : { maxRowsPerStatement }) }),
+      rows: async () => db.prepare('SELECT player_id, score FROM scores ORDER BY player_id').all(),
+      refused: (error: Error) => assert.match((error.cause as { code: string }).code, /^SQLITE_CONSTRAINT/),
+      cleanup: async () => void db.close(),
+    }
+  }
+}
 
 function openDb(): Database.Database {
   const db = new Database(join(dir, `own-${files++}.db`))
@@ -112,6 +128,62 @@ describe('SqliteStore on your own table', () => {
     const loaded = await store.load(['chess/1', 'go/1', 'chess/2'])
     assert.deepEqual(loaded, new Map([['go/1', { version: 2, value: 30 }], ['chess/2', { version: 3, value: 1400 }]]))
     assert.deepEqual(db.prepare('SELECT gone, v FROM game_scores WHERE game = ? AND player = ?').get('chess', 1), { gone: 1, v: 4 })
+    db.close()
+  })
+})
+
+describe('SqliteStore counters on your own table', () => {
+  const counter = (extra: Partial<TableMapping> = {}): TableMapping => ({ ...counterBoard('scores'), ...extra })
+
+  it('lists the merges it applies: all on the built-in table and with a counter column, none on a mapping without one', async () => {
+    const db = openDb()
+    db.exec('CREATE TABLE scores (player_id INTEGER PRIMARY KEY, score INTEGER, version INTEGER NOT NULL, updated_at TEXT)')
+    assert.deepEqual(new SqliteStore({ database: db }).merges, ['sum', 'max', 'min'])
+    assert.deepEqual(new SqliteStore({ database: db, table: counter() }).merges, ['sum', 'max', 'min'])
+    const plain = new SqliteStore({ database: db, table: leaderboard('version') })
+    assert.deepEqual(plain.merges, [])
+    const result = await plain.writeBatch([setOp('player:1', 1, { score: 1 }), mergeOp('player:2', 2, 'sum', 1)])
+    assert.deepEqual(result.failures?.map((failure) => failure.index), [1])
+    assert.ok(result.failures?.[0]?.error instanceof StoreError && !result.failures[0].error.retryable)
+    db.close()
+  })
+
+  it('checks the counter mapping at the door: it needs a version column, and columns may map only the counter', () => {
+    const path = join(dir, 'never.db')
+    assert.throws(() => new SqliteStore({ path, table: counter({ version: undefined }) }), { name: 'TypeError', message: /^table\.version must be a version column when table\.counter is set/ })
+    assert.throws(() => new SqliteStore({ path, table: counter({ counter: 'sc-ore' }) }), { name: 'TypeError', message: /^table\.counter/ })
+    assert.throws(() => new SqliteStore({ path, table: counter({ columns: { name: (v) => v } }) }), { name: 'TypeError', message: /^table\.columns must be left out, or mapping only the counter column "score"/ })
+    assert.throws(() => new SqliteStore({ path, table: { ...counter(), counter: undefined } }), { name: 'TypeError', message: /^table\.columns/ })
+    new SqliteStore({ path, table: counter({ columns: { score: (v) => Math.round(v as number) } }) })
+  })
+
+  it('a counter with tombstones: a deleted key starts from the operand, a stale sum after the delete stays fenced, and sets write the number', async () => {
+    const db = openDb()
+    db.exec('CREATE TABLE scores (player_id INTEGER PRIMARY KEY, score INTEGER, version INTEGER NOT NULL, gone INTEGER NOT NULL DEFAULT 0, updated_at TEXT)')
+    const store = new SqliteStore({ database: db, table: counter({ deleted: 'gone' }) })
+    await store.check()
+    assert.deepEqual(await store.writeBatch([setOp('player:1', 1, 40), mergeOp('player:1', 2, 'sum', 2), mergeOp('player:2', 3, 'max', 9)]), { fenced: 0 })
+    assert.deepEqual(await store.writeBatch([deleteOp('player:1', 4)]), { fenced: 0 })
+    assert.deepEqual(await store.writeBatch([mergeOp('player:1', 3, 'sum', 100)]), { fenced: 1, superseded: [{ index: 0, version: 4 }] })
+    assert.equal((await store.load(['player:1'])).size, 0, 'a stale sum does not bring a deleted counter back')
+    assert.deepEqual(await store.writeBatch([mergeOp('player:1', 5, 'sum', 7), mergeOp('player:2', 6, 'min', 4)]), { fenced: 0 })
+    assert.deepEqual(await store.load(['player:1', 'player:2']), new Map([['player:1', { version: 5, value: 7 }], ['player:2', { version: 6, value: 4 }]]))
+    assert.deepEqual(db.prepare('SELECT player_id, score, gone FROM scores ORDER BY player_id').all(), [{ player_id: 1, score: 7, gone: 0 }, { player_id: 2, score: 4, gone: 0 }])
+    db.close()
+  })
+
+  it('a counter column holding NULL or text is not a number: that op fails alone', async () => {
+    const db = openDb()
+    db.exec('CREATE TABLE scores (player_id INTEGER PRIMARY KEY, score, version INTEGER NOT NULL, updated_at TEXT)')
+    db.exec("INSERT INTO scores (player_id, score, version) VALUES (1, NULL, 1), (2, 'many', 1)")
+    const store = new SqliteStore({ database: db, table: counter() })
+    const result = await store.writeBatch([mergeOp('player:1', 2, 'sum', 1), mergeOp('player:2', 3, 'max', 1), mergeOp('player:3', 4, 'sum', 1)])
+    assert.deepEqual(result.failures?.map((failure) => [failure.index, (failure.error as StoreError).code]), [[0, 'E_STORE_NOT_A_NUMBER'], [1, 'E_STORE_NOT_A_NUMBER']])
+    assert.deepEqual(db.prepare('SELECT player_id, score, version FROM scores ORDER BY player_id').all(), [
+      { player_id: 1, score: null, version: 1 },
+      { player_id: 2, score: 'many', version: 1 },
+      { player_id: 3, score: 1, version: 4 },
+    ])
     db.close()
   })
 })

@@ -30,6 +30,7 @@ const samples: Record<ErrorCode, () => Error & { code: string }> = {
   E_STORE: () => new StoreError('refused', { retryable: false }),
   E_BATCH_TIMEOUT: () => new StoreError('slow', { retryable: true, code: 'E_BATCH_TIMEOUT' }),
   E_STORE_MAPPING: () => new StoreError('unmappable', { retryable: false, code: 'E_STORE_MAPPING' }),
+  E_STORE_NOT_A_NUMBER: () => new StoreError('not a number', { retryable: false, code: 'E_STORE_NOT_A_NUMBER' }),
   E_DEAD_LETTERED: () => new DeadLetteredError('k', 1, new Error('x')),
   E_SUPERSEDED: () => new WriteSupersededError('k', 1, 2),
   E_FLUSH_TIMEOUT: () => new FlushTimeoutError('timeout', 3),

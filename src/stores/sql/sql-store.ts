@@ -1,19 +1,21 @@
 /**
  * The one SQL store core behind PostgresStore, MySqlStore and SqliteStore. It owns what the Store
- * contract asks of every SQL database: collapsing duplicate keys, mapping ops to rows, chunked
- * versioned upserts run as ONE transaction per batch, tombstones, loads, per-op failures, fenced
- * counts, superseded ops, tombstone purges and `check()` (with table-access.ts, which also turns
- * driver errors into `StoreError`s). Dialects only supply SQL text, limits and error
- * classification; executors only run statements on a driver.
+ * contract asks of every SQL database: ordering duplicate keys into rounds (batch-plan.ts), mapping
+ * ops to rows, chunked versioned upserts and merge upserts run as ONE transaction per batch,
+ * tombstones, loads, per-op failures, fenced counts, superseded ops, tombstone purges and `check()`
+ * (with table-access.ts, which also turns driver errors into `StoreError`s). Dialects only supply
+ * SQL text, limits and error classification; executors only run statements on a driver.
  */
-import type { BatchResult, LoadedEntry, OpFailure, Store, StoreDeleteOp, StoreOp, StoreSetOp, SupersededOp } from '../../contracts/store.js'
-import { InvalidOptionError, StoreError } from '../../errors.js'
+import type { BatchResult, LoadedEntry, MergeKind, OpFailure, Store, StoreMergeOp, StoreOp, SupersededOp } from '../../contracts/store.js'
+import { InvalidOptionError } from '../../errors.js'
 import { checkNumber, invalid } from '../../validate/check.js'
 import type { ChunkLimits, ExecResult, PreparedRow, SqlDialect, SqlExecutor, Statement } from './sql-dialect.js'
+import { notANumber, prepareRounds, settle, type Settled } from './batch-plan.js'
 import {
   deleteStatements,
   highestVersionStatement,
   loadStatements,
+  mergeStatements,
   perRowUpsert,
   purgeStatement,
   tableName,
@@ -55,6 +57,11 @@ export interface StatementDefaults {
 const LOAD_CHUNK = 1000
 
 export class SqlStore implements Store {
+  /**
+   * The merge ops this store applies: `sum`, `max` and `min` on the built-in table (its value is
+   * the JSON text of a number) and on a mapped table with a `counter` column; none otherwise.
+   */
+  readonly merges: readonly MergeKind[]
   /** @internal The table this store writes, resolved and validated. */
   protected readonly table: ResolvedTable
   private readonly limits: ChunkLimits
@@ -74,6 +81,7 @@ export class SqlStore implements Store {
   ) {
     const table = options.table ?? DEFAULT_TABLE
     this.table = typeof table === 'string' ? builtInTable(table) : mappedTable(table)
+    this.merges = this.table.merges
     this.limits = {
       maxRows: checkNumber(options.maxRowsPerStatement, 'maxRowsPerStatement', { min: 1, integer: true }) ?? defaults.maxRows,
       maxBytes: checkNumber(options.maxStatementBytes, 'maxStatementBytes', { min: 1, integer: true }) ?? defaults.maxBytes,
@@ -124,31 +132,37 @@ export class SqlStore implements Store {
 
   /**
    * Applies the batch as one transaction: an op applies only if its version is newer than the
-   * row's. Ops whose mapping throws fail on their own (`failures`); a database error fails the
-   * whole batch with a `StoreError` whose `retryable` says whether a retry can help. Ops the store
-   * refused because it holds a strictly newer version are listed in `superseded`, read by one
-   * `SELECT` of the fenced statements' keys after the commit (none when nothing was fenced).
+   * row's. A merge op adds to, raises or lowers the stored number in the statement that writes it
+   * (a missing row or a tombstone starts from its operand); several ops of one key apply in version
+   * order, each fenced on its own. Ops whose mapping throws fail on their own (`failures`); a
+   * database error fails the whole batch with a `StoreError` whose `retryable` says whether a retry
+   * can help. Rows a statement left untouched are read back by one `SELECT` of their keys after
+   * the commit (none when every row applied): ops fenced by a strictly newer version are listed in
+   * `superseded`, and a merge op newer than the stored row, which was left untouched because the
+   * stored value is not a number, fails on its own (`E_STORE_NOT_A_NUMBER`).
    */
   async writeBatch(ops: readonly StoreOp[]): Promise<BatchResult> {
     if (ops.length === 0) return {}
     await this.init()
-    const { rows, failures } = this.prepare(ops)
-    const statements = this.plan(rows)
-    let fenced = 0
-    const suspects: PreparedRow[] = []
+    const { rounds, failures } = prepareRounds(ops, this.table, this.dialect.bool, this.constructor.name)
+    const statements = rounds.flatMap((rows) => this.plan(rows))
+    let skippedUpserts = 0
+    const suspects = new Set<string>()
     if (statements.length > 0) {
       const results = await this.guard('write a batch', () => this.executor.transaction(statements))
       statements.forEach((statement, i) => {
         const result = results[i]
         if (result === undefined) return
         const skipped = this.skipped(statement, result)
-        if (statement.fencedUpsert) fenced += skipped
-        if (skipped > 0 && statement.batchRows !== undefined) suspects.push(...statement.batchRows)
+        if (statement.fencedUpsert) skippedUpserts += skipped
+        if (skipped > 0 && statement.batchRows !== undefined) for (const row of statement.batchRows) suspects.add(row.key)
       })
     }
-    const superseded = suspects.length > 0 ? await this.access.superseded(ops, suspects) : []
-    const out: { fenced: number; failures?: OpFailure[]; superseded?: SupersededOp[] } = { fenced }
-    if (failures.length > 0) out.failures = failures
+    const { superseded, notNumbers } = suspects.size > 0 ? settle(ops, suspects, await this.access.storedVersions(suspects)) : NOTHING_SETTLED
+    for (const index of notNumbers) failures.push({ index, error: notANumber(ops[index] as StoreMergeOp) })
+    // A merge left untouched because the stored value is no number was skipped, not fenced.
+    const out: { fenced: number; failures?: OpFailure[]; superseded?: readonly SupersededOp[] } = { fenced: skippedUpserts - notNumbers.length }
+    if (failures.length > 0) out.failures = failures.sort((a, b) => a.index - b.index)
     if (superseded.length > 0) out.superseded = superseded
     return out
   }
@@ -200,54 +214,32 @@ export class SqlStore implements Store {
 
   /** How many rows of a write statement did not apply (fenced upserts; versioned deletes that matched no row). */
   private skipped(statement: Statement, result: ExecResult): number {
+    if (statement.echoed === true) return Math.max(0, this.dialect.fenced(result, statement.rows + 1) - 1)
     if (statement.fencedUpsert) return this.dialect.fenced(result, statement.rows)
     if (statement.batchRows === undefined || this.table.versionColumn === undefined) return 0
     return Math.max(0, statement.rows - result.rowCount)
   }
 
-  /** Collapses duplicate keys to their highest version and maps ops to rows, isolating bad ops. */
-  private prepare(ops: readonly StoreOp[]): { rows: PreparedRow[]; failures: OpFailure[] } {
-    const rows: PreparedRow[] = []
-    const failed = new Map<string, Error>()
-    for (const index of latestPerKey(ops)) {
-      const op = ops[index] as StoreOp
-      if (op.kind === 'merge') {
-        failed.set(op.key, new StoreError(`${this.constructor.name} does not apply merge ops (it lists no merges); the cache should not have sent one`, { retryable: false, scope: 'op' }))
-        continue
-      }
-      try {
-        rows.push(this.toRow(op, index))
-      } catch (error) {
-        failed.set(op.key, mappingError(op, error))
-      }
-    }
-    const failures: OpFailure[] = []
-    if (failed.size > 0) {
-      ops.forEach((op, index) => {
-        const error = failed.get(op.key)
-        if (error !== undefined) failures.push({ index, error })
-      })
-    }
-    return { rows, failures }
-  }
-
-  private toRow(op: StoreSetOp | StoreDeleteOp, index: number): PreparedRow {
-    if (!Number.isSafeInteger(op.version) || op.version <= 0) throw new TypeError(`version must be a positive safe integer; got ${op.version}`)
-    const deleted = op.kind === 'delete'
-    const values = this.table.rowValues(op, this.dialect.bool)
-    const bytes = 64 + op.key.length * 3 + (op.kind === 'delete' ? 0 : op.encoded.length * 3)
-    return { index, key: op.key, version: op.version, deleted, values, bytes }
-  }
-
-  /** Upserts (sets, and deletes as tombstones) then plain deletes for tables without tombstones. */
+  /**
+   * One round's statements (each key at most once): upserts (sets, and deletes as tombstones),
+   * merge upserts (one kind per statement), then plain deletes for tables without tombstones.
+   */
   private plan(rows: readonly PreparedRow[]): Statement[] {
     const keepsTombstones = this.table.deletedColumn !== undefined
-    const upserts = keepsTombstones ? rows : rows.filter((row) => !row.deleted)
-    const removes = keepsTombstones ? [] : rows.filter((row) => row.deleted)
-    const statements: Statement[] = []
-    if (upserts.length > 0) {
-      statements.push(...this.upserts(upserts))
+    const upserts: PreparedRow[] = []
+    const removes: PreparedRow[] = []
+    const merges = new Map<MergeKind, PreparedRow[]>()
+    for (const row of rows) {
+      if (row.merge !== undefined) {
+        const same = merges.get(row.merge)
+        if (same === undefined) merges.set(row.merge, [row])
+        else same.push(row)
+      } else if (row.deleted && !keepsTombstones) removes.push(row)
+      else upserts.push(row)
     }
+    const statements: Statement[] = []
+    if (upserts.length > 0) statements.push(...this.upserts(upserts))
+    for (const [kind, part] of merges) statements.push(...this.mergeUpserts(kind, part))
     if (removes.length > 0) statements.push(...deleteStatements(this.dialect, this.table, removes, this.limits))
     return statements
   }
@@ -259,22 +251,19 @@ export class SqlStore implements Store {
     return fast ?? upsertStatements(dialect, table, rows, limits)
   }
 
+  private mergeUpserts(kind: MergeKind, rows: readonly PreparedRow[]): Statement[] {
+    const { dialect, table, limits } = this
+    if (dialect.preparedPerRow === true && limits.maxRows === 1) return [perRowUpsert(dialect, table, rows, kind)]
+    return mergeStatements(dialect, table, kind, rows, limits)
+  }
+
   /** Runs `fn`, turning a driver error into a `StoreError` that says whether a retry can help. */
   private guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
     return this.access.guard(what, fn)
   }
 }
 
-/** Indices of the highest-version op of each key (the last one on a tie), in first-seen key order. */
-function latestPerKey(ops: readonly StoreOp[]): Iterable<number> {
-  const latest = new Map<string, number>()
-  for (let index = 0; index < ops.length; index++) {
-    const op = ops[index] as StoreOp
-    const held = latest.get(op.key)
-    if (held === undefined || (ops[held] as StoreOp).version <= op.version) latest.set(op.key, index)
-  }
-  return latest.size === ops.length ? ops.keys() : latest.values()
-}
+const NOTHING_SETTLED: Settled = { superseded: [], notNumbers: [] }
 
 function tryKeyValues(table: ResolvedTable, key: string): readonly unknown[] | undefined {
   try {
@@ -282,13 +271,4 @@ function tryKeyValues(table: ResolvedTable, key: string): readonly unknown[] | u
   } catch {
     return undefined
   }
-}
-
-function mappingError(op: StoreOp, cause: unknown): StoreError {
-  const reason = cause instanceof Error ? cause.message : String(cause)
-  return new StoreError(`Cannot map the write to "${op.key}" (version ${op.version}) onto the table: ${reason}. Fix the value or the table mapping.`, {
-    retryable: false,
-    cause,
-    code: 'E_STORE_MAPPING',
-  })
 }

@@ -1,8 +1,9 @@
 /**
- * The SQL text the core writes for every dialect: chunked multi-row upserts, deletes for tables
- * without tombstones, loads and purges. Chunks respect the dialect's parameter limit, a row cap
+ * The SQL text the core writes for every dialect: chunked multi-row upserts (sets and tombstones,
+ * and merge ops, one kind per statement), deletes for tables without tombstones, loads and purges. Chunks respect the dialect's parameter limit, a row cap
  * and a byte cap (MySQL's max_allowed_packet). Values are bound parameters, always.
  */
+import type { MergeKind } from '../../contracts/store.js'
 import type { ChunkLimits, PreparedRow, SqlDialect, Statement } from './sql-dialect.js'
 import type { ResolvedTable } from './table-mapping.js'
 
@@ -13,6 +14,20 @@ export function writeColumns(table: ResolvedTable): string[] {
   if (table.deletedColumn !== undefined) columns.push(table.deletedColumn)
   return columns
 }
+
+/**
+ * The columns a merge op binds, in `PreparedRow.values` order: key columns, the counter column,
+ * version, deleted (those the table has). Other value columns keep what they hold, or their default.
+ */
+export function mergeColumns(table: ResolvedTable): string[] {
+  const columns = [...table.keyColumns, table.counterColumn as string]
+  if (table.versionColumn !== undefined) columns.push(table.versionColumn)
+  if (table.deletedColumn !== undefined) columns.push(table.deletedColumn)
+  return columns
+}
+
+/** Builds an upsert's text from its quoted columns and its row source (`VALUES ...` or a `SELECT`). */
+type UpsertText = (name: string, columns: readonly string[], source: string) => string
 
 /** Splits rows into chunks within the row, parameter and byte limits (at least one row each). */
 export function chunk<T extends { readonly bytes: number }>(rows: readonly T[], limits: ChunkLimits, paramsPerRow: number, maxParams: number): T[][] {
@@ -33,24 +48,44 @@ export function chunk<T extends { readonly bytes: number }>(rows: readonly T[], 
   return chunks
 }
 
-/** Multi-row `INSERT ... VALUES ... ON CONFLICT/DUPLICATE KEY` statements for `rows`. */
+/** Multi-row `INSERT ... VALUES ... ON CONFLICT/DUPLICATE KEY` statements for `rows` (sets and tombstones). */
 export function upsertStatements(dialect: SqlDialect, table: ResolvedTable, rows: readonly PreparedRow[], limits: ChunkLimits): Statement[] {
+  return valuesStatements(dialect, table, writeColumns(table), rows, limits, (name, columns, source) => dialect.upsert(name, table, columns, source))
+}
+
+/**
+ * Multi-row merge upserts for `rows`, merge ops of one `kind` and at most one per key: each adds to,
+ * raises or lowers the stored number where the op is newer, in the statement (no read first).
+ */
+export function mergeStatements(dialect: SqlDialect, table: ResolvedTable, kind: MergeKind, rows: readonly PreparedRow[], limits: ChunkLimits): Statement[] {
+  return valuesStatements(dialect, table, mergeColumns(table), rows, limits, (name, columns, source) => dialect.mergeUpsert(name, table, columns, source, kind))
+}
+
+function valuesStatements(
+  dialect: SqlDialect,
+  table: ResolvedTable,
+  columns: readonly string[],
+  rows: readonly PreparedRow[],
+  limits: ChunkLimits,
+  upsert: UpsertText,
+): Statement[] {
   const name = tableName(dialect, table)
-  const columns = writeColumns(table)
   const quoted = columns.map((c) => dialect.quote(c))
   if (table.updatedAtColumn !== undefined) quoted.push(dialect.quote(table.updatedAtColumn))
   const suffix = table.updatedAtColumn === undefined ? '' : `, ${dialect.now}`
+  const fenced = table.versionColumn !== undefined
   return chunk(rows, limits, columns.length, dialect.maxParams).map((part) => {
     const params: unknown[] = []
     const tuples: string[] = []
     // With `?` placeholders every row's tuple is the same text: build it once.
     const fixed = dialect.placeholder(1) === dialect.placeholder(2) ? tuple(dialect, 1, columns.length, suffix) : undefined
-    for (const row of part) {
+    const echoed = fenced && part.length === 1 && dialect.echoesSingleRow === true
+    for (const row of echoed ? [...part, ...part] : part) {
       for (const value of row.values) params.push(value)
       tuples.push(fixed ?? tuple(dialect, params.length - row.values.length + 1, row.values.length, suffix))
     }
-    const text = dialect.upsert(name, table, quoted, `VALUES ${tuples.join(', ')}`)
-    return { text, params, rows: part.length, fencedUpsert: table.versionColumn !== undefined, batchRows: part }
+    const text = upsert(name, quoted, `VALUES ${tuples.join(', ')}`)
+    return { text, params, rows: part.length, fencedUpsert: fenced, batchRows: part, ...(echoed ? { echoed } : {}) }
   })
 }
 
@@ -61,9 +96,13 @@ function tuple(dialect: SqlDialect, first: number, count: number, suffix: string
   return `(${marks.join(', ')}${suffix})`
 }
 
-/** One single-row upsert run once per row (`Statement.each`): one prepared statement for the batch. */
-export function perRowUpsert(dialect: SqlDialect, table: ResolvedTable, rows: readonly PreparedRow[]): Statement {
-  const [first] = upsertStatements(dialect, table, rows.slice(0, 1), { maxRows: 1, maxBytes: Infinity })
+/**
+ * One single-row upsert run once per row (`Statement.each`): one prepared statement for the batch.
+ * With `kind`, the rows are merge ops of that kind.
+ */
+export function perRowUpsert(dialect: SqlDialect, table: ResolvedTable, rows: readonly PreparedRow[], kind?: MergeKind): Statement {
+  const one = { maxRows: 1, maxBytes: Infinity }
+  const [first] = kind === undefined ? upsertStatements(dialect, table, rows.slice(0, 1), one) : mergeStatements(dialect, table, kind, rows.slice(0, 1), one)
   const text = (first as Statement).text
   return { text, params: [], rows: rows.length, fencedUpsert: table.versionColumn !== undefined, each: rows.map((row) => row.values), batchRows: rows }
 }
@@ -141,21 +180,24 @@ export function tableProbe(dialect: SqlDialect, table: ResolvedTable): string {
 }
 
 /**
- * Writes the store's own statements would make, on no row: the fenced upsert fed by a `SELECT`
- * of zero rows (so the server checks INSERT and UPDATE privileges and a read-only database, and
- * changes nothing), and for a table without tombstones an empty `DELETE`.
+ * Writes the store's own statements would make, on no row: the fenced upsert, and for a table
+ * that takes merge ops the sum, max and min upserts, each fed by a `SELECT` of zero rows (so the
+ * server checks the INSERT, UPDATE and SELECT privileges, the columns and their types, and a
+ * read-only database, and changes nothing), and for a table without tombstones an empty `DELETE`.
  */
 export function writeProbes(dialect: SqlDialect, table: ResolvedTable): string[] {
   const name = tableName(dialect, table)
-  const columns = writeColumns(table)
-  const quoted = columns.map((c) => dialect.quote(c))
-  const nulls = columns.map(() => 'NULL')
-  if (table.updatedAtColumn !== undefined) {
-    quoted.push(dialect.quote(table.updatedAtColumn))
-    nulls.push(dialect.now)
+  const probe = (columns: readonly string[], upsert: UpsertText): string => {
+    const quoted = columns.map((c) => dialect.quote(c))
+    const nulls = columns.map(() => 'NULL')
+    if (table.updatedAtColumn !== undefined) {
+      quoted.push(dialect.quote(table.updatedAtColumn))
+      nulls.push(dialect.now)
+    }
+    return upsert(name, quoted, `SELECT ${nulls.join(', ')} FROM (SELECT 1 AS ${dialect.quote('wb_one')}) AS ${dialect.quote('wb_probe')} WHERE 1 = 0`)
   }
-  const source = `SELECT ${nulls.join(', ')} FROM (SELECT 1 AS ${dialect.quote('wb_one')}) AS ${dialect.quote('wb_probe')} WHERE 1 = 0`
-  const probes = [dialect.upsert(name, table, quoted, source)]
+  const probes = [probe(writeColumns(table), (n, columns, source) => dialect.upsert(n, table, columns, source))]
+  for (const kind of table.merges) probes.push(probe(mergeColumns(table), (n, columns, source) => dialect.mergeUpsert(n, table, columns, source, kind)))
   if (table.deletedColumn === undefined) probes.push(`DELETE FROM ${name} WHERE 1 = 0`)
   return probes
 }

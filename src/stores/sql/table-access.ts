@@ -1,14 +1,13 @@
 /**
  * What the SQL core asks of its table beyond writes and loads: whether it is there and usable by
  * this role (read first, create only when missing, then `check()`'s no-op write probes), the
- * versions of fenced keys (`superseded`), and driver errors turned into `StoreError`s whose
+ * stored versions of keys a batch left untouched, and driver errors turned into `StoreError`s whose
  * message names the cause and the fix (error-classes.ts). One instance per store; it holds no
  * mutable state.
  */
-import type { StoreOp, SupersededOp } from '../../contracts/store.js'
 import { StoreError } from '../../errors.js'
 import { advice } from './error-classes.js'
-import type { PreparedRow, SqlDialect, SqlExecutor } from './sql-dialect.js'
+import type { SqlDialect, SqlExecutor } from './sql-dialect.js'
 import { tableName, tableProbe, versionStatements, writeProbes } from './statements.js'
 import type { ResolvedTable } from './table-mapping.js'
 
@@ -57,28 +56,20 @@ export class TableAccess {
   }
 
   /**
-   * The ops of `ops` whose key the store holds at a version above every op of that key in the
-   * batch, with that version, read by one `SELECT` per chunk of the `suspects`' keys. An older
-   * duplicate overwritten by the batch's own newer op is not news, so it is not listed.
+   * The versions the store holds for `keys` (tombstones included; a key without a row is absent),
+   * read by one `SELECT` per chunk of keys: after a batch, for the keys of rows its statements left
+   * untouched (batch-plan.ts `settle`). Empty for a table without a version column.
    */
-  async superseded(ops: readonly StoreOp[], suspects: readonly PreparedRow[]): Promise<SupersededOp[]> {
-    const keys = new Set(suspects.map((row) => row.key))
-    const version = this.table.versionColumn
-    if (version === undefined) return []
+  async storedVersions(keys: ReadonlySet<string>): Promise<Map<string, number>> {
     const stored = new Map<string, number>()
+    const version = this.table.versionColumn
+    if (version === undefined) return stored
     const tuples = [...keys].map((key) => this.table.keyValues(key))
     for (const statement of versionStatements(this.dialect, this.table, tuples, VERSION_CHUNK)) {
       const result = await this.guard('read the versions of fenced keys', () => this.executor.query(statement.text, statement.params))
       for (const row of result.rows) stored.set(this.table.rowKey(row), Number(row[version]))
     }
-    const newest = new Map<string, number>()
-    for (const op of ops) if (keys.has(op.key)) newest.set(op.key, Math.max(op.version, newest.get(op.key) ?? 0))
-    const out: SupersededOp[] = []
-    ops.forEach((op, index) => {
-      const held = keys.has(op.key) ? stored.get(op.key) : undefined
-      if (held !== undefined && held > (newest.get(op.key) as number)) out.push({ index, version: held })
-    })
-    return out
+    return stored
   }
 
   /** Runs `fn`, turning a driver error into a `StoreError` that says whether a retry can help. */

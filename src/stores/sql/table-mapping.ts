@@ -3,7 +3,7 @@
  * `updated_at`) or a user's own table, described by a `TableMapping`. Both resolve to one
  * `ResolvedTable` that the core turns into rows and back, so the dialects never care which it is.
  */
-import type { LoadedEntry, StoreOp } from '../../contracts/store.js'
+import type { LoadedEntry, MergeKind, StoreMergeOp, StoreOp } from '../../contracts/store.js'
 import { checkFunction, invalid } from '../../validate/check.js'
 import { validateIdentifier, validateTableName } from './identifiers.js'
 
@@ -24,6 +24,11 @@ export type SqlRow = Record<string, unknown>
  * }
  * ```
  *
+ * For counters and maxima (`cache.increment`, `cache.max`, `cache.min`) name the numeric column
+ * that holds the number, `counter: 'score'`: a key's value is then that number (`columns`
+ * defaults to writing the value into it, `fromRow` to reading it back), and merge ops add to,
+ * raise or lower it in place. Counters need the `version` column.
+ *
  * Fencing needs a `version` column (a 64-bit integer). WITHOUT ONE, FENCING IS OFF: every op is
  * applied as it arrives, so a retried or replayed old batch can overwrite a newer value, and a
  * delete removes the row, so a replayed older set can bring it back. Without a `deleted` column a
@@ -40,15 +45,28 @@ export interface TableMapping {
   keyToColumns?: (key: string) => readonly unknown[]
   /** A loaded row → cache key. @default `(row) => String(row[key])` (one key column) */
   columnsToKey?: (row: SqlRow) => string
-  /** Value columns: column name → function from the decoded value (and key) to the column's value. */
-  columns: Readonly<Record<string, (value: unknown, key: string) => unknown>>
+  /**
+   * Value columns: column name → function from the decoded value (and key) to the column's value.
+   * Required unless `counter` is given; with `counter` it may map only that column.
+   * @default `{ [counter]: (value) => value }` with `counter`
+   */
+  columns?: Readonly<Record<string, (value: unknown, key: string) => unknown>>
+  /**
+   * The numeric column holding a counter's number: merge ops (`cache.increment`, `max`, `min`) add
+   * to, raise or lower it in one statement, and a key's value is that number. Needs `version`.
+   * Without it the store applies no merge ops (its `merges` list is empty).
+   */
+  counter?: string
   /** A 64-bit integer column holding the write's version. Without it, fencing is off (see above). */
   version?: string
   /** A boolean column marking tombstones. Without it, a delete removes the row. */
   deleted?: string
   /** A timestamp column set to the server's current time on every write (and used by purges). */
   updatedAt?: string
-  /** A loaded row → the value `load` returns. @default an object of the value columns */
+  /**
+   * A loaded row → the value `load` returns. With `counter` it must return the counter's number.
+   * @default the counter column as a number with `counter`, else an object of the value columns
+   */
   fromRow?: (row: SqlRow) => unknown
 }
 
@@ -62,6 +80,10 @@ export interface ResolvedTable {
   readonly versionColumn: string | undefined
   readonly deletedColumn: string | undefined
   readonly updatedAtColumn: string | undefined
+  /** The column merge ops combine with: the built-in `value` (JSON text), or a mapping's `counter`. */
+  readonly counterColumn: string | undefined
+  /** The merge kinds the table takes: all with a counter column and a version column, else none. */
+  readonly merges: readonly MergeKind[]
   /** Key column values for a cache key (may throw: the op then fails on its own). */
   keyValues(key: string): readonly unknown[]
   /**
@@ -69,9 +91,17 @@ export interface ResolvedTable {
    * a delete), then version and deleted if the table has them. May throw: the op then fails alone.
    */
   rowValues(op: StoreOp, bool: (deleted: boolean) => unknown): unknown[]
+  /**
+   * The bound values of a merge op's row, in `mergeColumns` order: key columns, the operand as the
+   * counter column holds it, version, and deleted (false) if the table has it. May throw.
+   */
+  mergeValues(op: StoreMergeOp, bool: (deleted: boolean) => unknown): unknown[]
   rowKey(row: SqlRow): string
   rowEntry(row: SqlRow): LoadedEntry
 }
+
+/** The merge kinds a table with a counter column takes. */
+const ALL_MERGES: readonly MergeKind[] = Object.freeze(['sum', 'max', 'min'])
 
 /** The name of the built-in table when no `table` option is given. */
 export const DEFAULT_TABLE = 'writebehind_entries'
@@ -86,8 +116,12 @@ export function builtInTable(name: string, option = 'table'): ResolvedTable {
     versionColumn: 'version',
     deletedColumn: 'deleted',
     updatedAtColumn: 'updated_at',
+    counterColumn: 'value',
+    merges: ALL_MERGES,
     keyValues: (key) => [key],
     rowValues: (op, bool) => [op.key, op.kind === 'set' ? op.encoded : null, op.version, bool(op.kind === 'delete')],
+    // The number as the default codec encodes it: the value column holds JSON text.
+    mergeValues: (op, bool) => [op.key, JSON.stringify(op.operand), op.version, bool(false)],
     rowKey: (row) => textOf(row.key),
     rowEntry: (row) => ({ version: Number(row.version), encoded: textOf(row.value) }),
   }
@@ -97,15 +131,8 @@ export function builtInTable(name: string, option = 'table'): ResolvedTable {
 export function mappedTable(mapping: TableMapping, option = 'table'): ResolvedTable {
   if (typeof mapping !== 'object' || mapping === null) throw invalid(option, 'a table name or a mapping object', mapping)
   const keyColumns = columnList(mapping.key, `${option}.key`)
-  const columns = mapping.columns as unknown
-  if (typeof columns !== 'object' || columns === null || Object.keys(columns).length === 0) {
-    throw invalid(`${option}.columns`, 'an object mapping at least one column name to a function', columns)
-  }
-  const converters = Object.entries(mapping.columns)
-  for (const [column, fn] of converters) {
-    validateIdentifier(column, `${option}.columns`)
-    if (typeof fn !== 'function') throw invalid(`${option}.columns.${column}`, 'a function', fn)
-  }
+  const counter = optionalColumn(mapping.counter, `${option}.counter`)
+  const converters = valueConverters(mapping, counter, option)
   const keyToColumns = checkFunction(mapping.keyToColumns, `${option}.keyToColumns`) ?? ((key: string) => [key])
   if (keyColumns.length > 1 && mapping.keyToColumns === undefined) {
     throw invalid(`${option}.keyToColumns`, `a function when ${option}.key names more than one column`, mapping.keyToColumns)
@@ -116,9 +143,12 @@ export function mappedTable(mapping: TableMapping, option = 'table'): ResolvedTa
   const valueColumns = converters.map(([column]) => column)
   const single = keyColumns[0] as string
   const columnsToKey = checkFunction(mapping.columnsToKey, `${option}.columnsToKey`) ?? ((row: SqlRow) => textOf(row[single]))
-  const fromRow = checkFunction(mapping.fromRow, `${option}.fromRow`) ?? ((row: SqlRow) => pick(row, valueColumns))
+  const fromRow = checkFunction(mapping.fromRow, `${option}.fromRow`) ?? (counter === undefined ? (row: SqlRow) => pick(row, valueColumns) : (row: SqlRow) => numberOf(row[counter]))
   const versionColumn = optionalColumn(mapping.version, `${option}.version`)
   const deletedColumn = optionalColumn(mapping.deleted, `${option}.deleted`)
+  if (counter !== undefined && versionColumn === undefined) {
+    throw invalid(`${option}.version`, `a version column when ${option}.counter is set (a merge op is applied exactly once only when fenced by version)`, mapping.version)
+  }
   return {
     builtIn: false,
     nameParts: validateTableName(mapping.name, `${option}.name`),
@@ -127,6 +157,8 @@ export function mappedTable(mapping: TableMapping, option = 'table'): ResolvedTa
     versionColumn,
     deletedColumn,
     updatedAtColumn: optionalColumn(mapping.updatedAt, `${option}.updatedAt`),
+    counterColumn: counter,
+    merges: counter === undefined ? [] : ALL_MERGES,
     keyValues: (key) => checkedKeyValues(keyToColumns(key), keyColumns.length, key),
     rowValues: (op, bool) => {
       const values = checkedKeyValues(keyToColumns(op.key), keyColumns.length, op.key).slice()
@@ -135,9 +167,39 @@ export function mappedTable(mapping: TableMapping, option = 'table'): ResolvedTa
       if (deletedColumn !== undefined) values.push(bool(op.kind === 'delete'))
       return values
     },
+    mergeValues: (op, bool) => {
+      const values = [...checkedKeyValues(keyToColumns(op.key), keyColumns.length, op.key), op.operand, op.version]
+      if (deletedColumn !== undefined) values.push(bool(false))
+      return values
+    },
     rowKey: columnsToKey,
     rowEntry: (row) => ({ version: versionColumn === undefined ? 0 : Number(row[versionColumn]), value: fromRow(row) }),
   }
+}
+
+type Converter = (value: unknown, key: string) => unknown
+
+/** The value columns and their converters; with a counter, only that column (written as the value by default). */
+function valueConverters(mapping: TableMapping, counter: string | undefined, option: string): [string, Converter][] {
+  const columns = mapping.columns as unknown
+  if (counter !== undefined && columns === undefined) return [[counter, (value) => value]]
+  if (typeof columns !== 'object' || columns === null || Object.keys(columns).length === 0) {
+    throw invalid(`${option}.columns`, 'an object mapping at least one column name to a function', columns)
+  }
+  const converters = Object.entries(columns as Record<string, Converter>)
+  for (const [column, fn] of converters) {
+    validateIdentifier(column, `${option}.columns`)
+    if (typeof fn !== 'function') throw invalid(`${option}.columns.${column}`, 'a function', fn)
+  }
+  if (counter !== undefined && (converters.length !== 1 || converters[0]?.[0] !== counter)) {
+    throw invalid(`${option}.columns`, `left out, or mapping only the counter column "${counter}" (with ${option}.counter a key's value is that number)`, columns)
+  }
+  return converters
+}
+
+/** A counter column as a number: drivers return bigint and numeric columns as strings. */
+function numberOf(value: unknown): unknown {
+  return typeof value === 'string' || typeof value === 'bigint' ? Number(value) : value
 }
 
 function columnList(key: unknown, option: string): readonly string[] {

@@ -1,13 +1,14 @@
 /**
  * PostgreSQL's SQL for the core: `ON CONFLICT ... DO UPDATE ... WHERE t.version < EXCLUDED.version`,
- * a jsonb default table, fenced counts from rowCount, SQLSTATE-based retry classification, and the
- * UNNEST fast path (four array parameters whatever the batch size) for the built-in table.
+ * a jsonb default table, fenced counts from rowCount, SQLSTATE-based retry classification, the
+ * UNNEST fast path (four array parameters whatever the batch size) for the built-in table, and
+ * merge ops on jsonb numbers (sums in float8, as JavaScript adds) or on a counter column's own type.
  */
-import type { ChunkLimits, PreparedRow, SqlDialect, Statement } from '../sql-dialect.js'
+import type { ChunkLimits, NumberSql, PreparedRow, SqlDialect, Statement } from '../sql-dialect.js'
 import { chunk } from '../statements.js'
 import { classifyPostgres } from '../error-classes.js'
 import { quoteWith } from '../identifiers.js'
-import { onConflict, onConflictUpsert, UPSERT_ALIAS } from '../on-conflict.js'
+import { onConflict, onConflictMergeUpsert, onConflictUpsert, UPSERT_ALIAS } from '../on-conflict.js'
 import type { ResolvedTable } from '../table-mapping.js'
 
 /** How the built-in table's batches are sent: UNNEST arrays, or multi-row VALUES. */
@@ -26,12 +27,28 @@ export function postgresDialect(batchPath: PostgresBatchPath): SqlDialect {
     now: 'now()',
     createTable,
     upsert: onConflictUpsert(quote),
+    mergeUpsert: onConflictMergeUpsert(quote, numbers),
     valueAsText: (column) => `${column}::text`,
     olderThan: (column, n) => `${column} < now() - ($${n}::float8 * interval '1 millisecond')`,
     fenced: (result, rows) => Math.max(0, rows - result.rowCount),
     classify: classifyPostgres,
     fastUpsert: (name, table, rows, limits) => (batchPath === 'unnest' && table.builtIn ? unnestUpsert(name, table, rows, limits) : undefined),
   }
+}
+
+const BY_KIND = { max: 'GREATEST', min: 'LEAST' } as const
+
+/**
+ * jsonb numbers: a sum goes through float8 (what JavaScript's `+` gives; integers exact up to
+ * 2^53), max and min compare the jsonb numbers and keep the winner as it is. A counter column
+ * combines in its own type.
+ */
+const numbers: NumberSql = {
+  isNumber: (column, builtIn) => (builtIn ? `jsonb_typeof(${column}) = 'number'` : `${column} IS NOT NULL`),
+  combine: (kind, stored, incoming, builtIn) => {
+    if (kind !== 'sum') return `${BY_KIND[kind]}(${stored}, ${incoming})`
+    return builtIn ? `to_jsonb(${stored}::float8 + ${incoming}::float8)` : `${stored} + ${incoming}`
+  },
 }
 
 function createTable(name: string, table: ResolvedTable): string[] {
