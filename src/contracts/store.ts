@@ -9,8 +9,10 @@
  * - Deletes are versioned too: a store keeps a tombstone (key, version, deleted) so that a
  *   replayed older `set` cannot resurrect a deleted key.
  * - Within one batch, ops are ordered by version. A batch may contain the same key more than once
- *   (only with `coalesce: false`); applying them in order, or applying only the highest version
- *   per key, gives the same final state under fencing.
+ *   (with `coalesce: false`, or merge ops replayed after a crash). For sets and deletes, applying
+ *   them in order or applying only the highest version per key gives the same final state under
+ *   fencing; merge ops of one key must be applied in order, each fenced on its own (a `sum`'s
+ *   delta is lost if collapsed).
  * - The cache never has two batches in flight that hold the same key.
  *
  * What the contract leaves out: transactions across batches, cross-key ordering between batches,
