@@ -22,6 +22,15 @@
  * `flush.concurrency` and yields the circuit's probe to fresh work, so a lone poison write is
  * dead-lettered as soon as other traffic lands. A successful `ping()` is not proof: a database
  * whose table is missing answers pings.
+ *
+ * Global order (`flush.order: 'global'`, one flight at a time, its ops in version order) changes
+ * two things so that nothing lands past an op that has not: a bisection whose first half holds
+ * ops does not run its second half (it is held with them), and an op that key order would
+ * dead-letter is HALTED instead: held and retried with backoff like an op without proof (hook
+ * `halted`, once per op), so flushing stops at it until it lands (the store or the data was
+ * fixed) or its key is written again (the newer write replaces it, see `dropReplaced`). Skipping
+ * it would leave a gap that a reader of the store, an audit trail or an event consumer, could not
+ * see. Replayed dead letters still go back to the queue: they are letters already.
  */
 import type { Clock } from '../contracts/clock.js'
 import type { BatchResult, Store } from '../contracts/store.js'
@@ -58,11 +67,15 @@ export interface FlusherHooks {
   batchFailed(ops: number, error: Error, attempt: number, retryInMs: number | undefined): void
   /** A hook itself failed (the dead-letter queue could not be written): the ops are held and retried. */
   internalError(error: Error): void
+  /** Global order: `op` failed for good and is held instead of dead-lettered; flushing stops at it. Once per op. */
+  halted?(op: PendingOp, error: Error): void
 }
 
 export interface FlusherOptions extends RetryPolicy {
   /** A `writeBatch` call that has not settled after this long fails (retryable). */
   batchTimeoutMs: number
+  /** `'global'`: nothing lands past a held op, and poison halts instead of being dead-lettered. @default 'key' */
+  order?: 'key' | 'global'
 }
 
 /** What one attempt leaves: ops to try again at once (after their backoff), and held ops. */
@@ -97,6 +110,12 @@ export class Flusher {
   /** Batches that applied at least one op: the proof that the store takes writes. */
   private proofs = 0
   private readonly counted: FlushCounts = { batches: 0, ops: 0, fenced: 0, superseded: 0, failedBatches: 0, retries: 0 }
+  /** Global order (see the header). */
+  private readonly inOrder: boolean
+  /** Halted ops in flights (global order), with their errors; forgotten when their flight ends. */
+  private readonly halted = new Map<PendingOp, Error>()
+  /** Halted ops to dead-letter after all (`skipHalted`). */
+  private readonly skipping = new Set<PendingOp>()
 
   constructor(
     private readonly store: Store,
@@ -106,6 +125,7 @@ export class Flusher {
     private readonly hooks: FlusherHooks,
   ) {
     this.gate = new CircuitGate(circuit, store, clock)
+    this.inOrder = policy.order === 'global'
   }
 
   get counts(): Readonly<FlushCounts> {
@@ -137,9 +157,21 @@ export class Flusher {
         this.hooks.internalError(toError(error))
       })
       .finally(() => {
+        if (this.halted.size > 0) this.forgetHalted(ops)
         this.flights.end(flight, ops)
         this.hooks.flightEnded()
       })
+  }
+
+  /**
+   * Global order: the halted ops go to the dead-letter queue after all and flushing goes on past
+   * them (an operator's call, when neither the store nor the data can be fixed, or the backlog is
+   * too full to write their keys again). Returns how many; their flight picks them up at once.
+   */
+  skipHalted(): number {
+    for (const op of this.halted.keys()) this.skipping.add(op)
+    for (const wake of [...this.heldSleepers]) wake()
+    return this.skipping.size
   }
 
   /** Stops retrying: flights waiting on backoff or the circuit end now, their ops unsettled. */
@@ -163,6 +195,7 @@ export class Flusher {
       await this.waitHeld(pending)
       if (this.stopped) break
       pending = this.dropReplaced(pending, flight)
+      if (this.skipping.size > 0) pending = await this.skipChosen(pending, flight)
       if (pending.length > 0) pending = await this.run(pending, flight)
     }
     if (pending.length > 0) this.flights.abandon(pending)
@@ -171,12 +204,14 @@ export class Flusher {
   /**
    * A held op whose key was written again since is replaced, as coalescing would have replaced it:
    * the newer write carries the key's value (and resolves or rejects the write-throughs of this
-   * one). Its key is freed now so the newer write can fly.
+   * one). Its key is freed now so the newer write can fly. In global order only a halted op is
+   * replaced (writing its key again is how to get past it); any other held op still lands in its
+   * place, before the writes after it.
    */
   private dropReplaced(ops: PendingOp[], flight: Flight): PendingOp[] {
     const kept: PendingOp[] = []
     for (const op of ops) {
-      if (op.entry === undefined || op.entry.version <= op.version) {
+      if (op.entry === undefined || op.entry.version <= op.version || (this.inOrder && !this.halted.has(op))) {
         kept.push(op)
         continue
       }
@@ -184,6 +219,28 @@ export class Flusher {
     }
     if (kept.length < ops.length) this.hooks.slotFreed()
     return kept
+  }
+
+  /** Halted ops chosen to be skipped (`skipHalted`) are dead-lettered; returns the others. */
+  private async skipChosen(ops: PendingOp[], flight: Flight): Promise<PendingOp[]> {
+    const kept: PendingOp[] = []
+    for (const op of ops) {
+      const error = this.halted.get(op)
+      if (!this.skipping.has(op) || error === undefined) kept.push(op)
+      else if (await this.settleHook(this.hooks.deadLetter([op], error))) {
+        this.flights.settled(flight, [op])
+        this.skipping.delete(op)
+        this.halted.delete(op)
+      } else kept.push(op)
+    }
+    return kept
+  }
+
+  private forgetHalted(ops: readonly PendingOp[]): void {
+    for (const op of ops) {
+      this.halted.delete(op)
+      this.skipping.delete(op)
+    }
   }
 
   /** Attempts `ops` until each is settled or held; returns the held ones. */
@@ -200,9 +257,15 @@ export class Flusher {
         : await this.onFailure(pending, outcome.error, probe, flight)
       held.push(...round.held)
       pending = round.retry
+      // Global order: ops to retry wait with the held ones, which are older than some of them.
+      if (this.inOrder && held.length > 0) {
+        held.push(...pending)
+        pending = []
+      }
     }
     if (pending.length > 0) this.flights.abandon(pending)
-    return held
+    // Global order: held ops go again as one batch, which must be in version order too.
+    return this.inOrder ? held.sort((a, b) => a.version - b.version) : held
   }
 
   private async onSuccess(ops: PendingOp[], result: BatchResult | void, started: number, flight: Flight): Promise<Round> {
@@ -298,9 +361,20 @@ export class Flusher {
   }
 
   private async deadLetter(ops: PendingOp[], error: Error, flight: Flight): Promise<Round> {
+    if (this.inOrder && !ops.every((op) => op.redelivery)) return this.halt(ops, error)
     if (!(await this.settleHook(this.hooks.deadLetter(ops, error)))) return { retry: [], held: ops }
     this.flights.settled(flight, ops)
     return SETTLED
+  }
+
+  /** Global order: ops key order would dead-letter are held instead, and hold back the rest. */
+  private halt(ops: PendingOp[], error: Error): Round {
+    for (const op of ops) {
+      if (this.halted.has(op)) continue
+      this.halted.set(op, error)
+      this.hooks.halted?.(op, error)
+    }
+    return { retry: [], held: ops }
   }
 
   private failed(ops: number, error: Error, attempt: number, retryInMs: number | undefined): void {
@@ -319,10 +393,14 @@ export class Flusher {
     }
   }
 
-  /** Bisects: each half runs (and if need be splits) on its own, one after the other. */
+  /**
+   * Bisects: each half runs (and if need be splits) on its own, one after the other. In global
+   * order a first half that holds ops holds the second half too: it must not land before them.
+   */
   private async split(ops: PendingOp[], flight: Flight): Promise<Round> {
     const half = Math.ceil(ops.length / 2)
     const held = await this.run(ops.slice(0, half), flight)
+    if (this.inOrder && held.length > 0) return { retry: [], held: held.concat(ops.slice(half)) }
     held.push(...(await this.run(ops.slice(half), flight)))
     return { retry: [], held }
   }
