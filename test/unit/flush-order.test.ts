@@ -8,9 +8,10 @@
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { isDeepStrictEqual } from 'node:util'
 import { BacklogFullError, InvalidOptionError, MemoryStore, type CacheOptions, type Store, type StoreOp, type BatchResult, type WriteBehindCache } from '../../src/index.js'
 import type { FakeClock } from '../../src/testing/fake-clock.js'
-import { FlakyStore, GatedStore, PoisonStore } from '../helpers/faulty-stores.js'
+import { FlakyStore, GatedStore, PoisonStore, RefusingStore } from '../helpers/faulty-stores.js'
 import { openTestCache } from '../helpers/open.js'
 import { seededRandom } from '../helpers/seeded-random.js'
 
@@ -139,6 +140,7 @@ describe("flush.order 'global', recorded by the store", () => {
     let replayed = 0
     let highest = 0
     let checked = 0
+    let mismatch: string | undefined
     const recorder = new RecordingStore(() => {
       highest = Math.max(highest, ...recorder.applied.slice(-1))
       for (; replayed < writes.length && (writes[replayed] as Write).version <= highest; replayed++) {
@@ -146,7 +148,8 @@ describe("flush.order 'global', recorded by the store", () => {
         if (w.value === undefined) expected.delete(w.key)
         else expected.set(w.key, w.value)
       }
-      assert.deepEqual(recorder.snapshot(), expected, `after the batch up to v${highest}`)
+      // Noted, not thrown: a throw here would be a failed batch, retried.
+      if (mismatch === undefined && !isDeepStrictEqual(recorder.snapshot(), expected)) mismatch = `after the batch up to v${highest}`
       checked++
     })
     const { cache, clock } = await openTestCache(recorder, { flush: { order: 'global', batchSize: 8, intervalMs: 100 } })
@@ -164,6 +167,7 @@ describe("flush.order 'global', recorded by the store", () => {
       if (random() < 0.05) await clock.advance(Math.floor(random() * 150))
     }
     await flushOn(cache, clock)
+    assert.equal(mismatch, undefined, 'the store went through states the cache went through')
     assert.ok(checked > 100, `${checked} batches checked`)
     assert.equal(firstInversion(recorder.applied), undefined)
     await cache.close()
@@ -214,6 +218,23 @@ describe("flush.order 'global', batch by batch", () => {
       await flushing
       await cache.close()
     }
+  })
+
+  it('a write held while the store refuses everything lands in its place, even if its key is written again meanwhile', async () => {
+    const recorder = new RecordingStore()
+    const refusing = new RefusingStore(recorder)
+    const { cache, clock } = await openTestCache(refusing, { checkStore: false, flush: { order: 'global' }, retry: { baseDelayMs: 100, maxDelayMs: 100 } })
+    await cache.set('a', 1)
+    await cache.set('b', 1)
+    await clock.advance(2000)
+    assert.equal(cache.stats().flush.heldBatches, 1, 'refused without proof: held, not halted')
+    await cache.set('a', 2)
+    await clock.advance(2000) // held retries see the newer write of a
+    refusing.refusing = false
+    await flushOn(cache, clock)
+    assert.equal(recorder.applied.length, 3, 'a=1, b=1, then a=2: the store never holds b=1 without a=1')
+    assert.equal(firstInversion(recorder.applied), undefined)
+    await cache.close()
   })
 
   it('a write-through waits for its turn instead of going first', async () => {
