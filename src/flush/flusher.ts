@@ -28,9 +28,12 @@
  * ops does not run its second half (it is held with them), and an op that key order would
  * dead-letter is HALTED instead: held and retried with backoff like an op without proof (hook
  * `halted`, once per op), so flushing stops at it until it lands (the store or the data was
- * fixed) or its key is written again (the newer write replaces it, see `dropReplaced`). Skipping
- * it would leave a gap that a reader of the store, an audit trail or an event consumer, could not
- * see. Replayed dead letters still go back to the queue: they are letters already.
+ * fixed) or its key is written again (the newer write replaces it, see `dropReplaced`), or an
+ * operator skips it (`skipHalted`). Skipping it by itself would leave a gap that a reader of the
+ * store, an audit trail or an event consumer, could not see. A permanent refusal halts without
+ * waiting for proof (no later batch goes that could bring one; halting dead-letters nothing);
+ * ops failing retryably past `maxAttempts` without proof (an outage) are held, not halted.
+ * Replayed dead letters still go back to the queue: they are letters already.
  */
 import type { Clock } from '../contracts/clock.js'
 import type { BatchResult, Store } from '../contracts/store.js'
@@ -309,7 +312,8 @@ export class Flusher {
       const proven = applied > 0 || op.redelivery || (op.refusedAtProof >= 0 && this.proofs > op.refusedAtProof)
       if (!isRetryable(error)) {
         if (op.refusedAtProof < 0) op.refusedAtProof = this.proofs
-        if (proven) dead.push([op, error])
+        // Global order halts a refused op at once: no later batch can bring a proof.
+        if (proven || this.inOrder) dead.push([op, error])
         else round.held.push(op)
       } else if (op.attempts >= this.policy.maxAttempts) {
         if (op.redelivery || this.proofs > op.failingSinceProof) dead.push([op, error])
@@ -357,7 +361,7 @@ export class Flusher {
     for (const o of ops) if (o.refusedAtProof < 0) o.refusedAtProof = this.proofs
     this.failed(ops.length, error, ops[0]?.attempts ?? 1, undefined)
     if (op === undefined) return this.split(ops, flight)
-    return proven ? this.deadLetter(ops, error, flight) : { retry: [], held: ops }
+    return proven || this.inOrder ? this.deadLetter(ops, error, flight) : { retry: [], held: ops }
   }
 
   private async deadLetter(ops: PendingOp[], error: Error, flight: Flight): Promise<Round> {

@@ -10,8 +10,8 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { isDeepStrictEqual } from 'node:util'
 import { BacklogFullError, InvalidOptionError, MemoryStore, type CacheOptions, type Store, type StoreOp, type BatchResult, type WriteBehindCache } from '../../src/index.js'
-import type { FakeClock } from '../../src/testing/fake-clock.js'
-import { FlakyStore, GatedStore, PoisonStore, RefusingStore } from '../helpers/faulty-stores.js'
+import { FakeClock } from '../../src/testing/fake-clock.js'
+import { FlakyStore, GatedStore, OutageStore, PoisonStore } from '../helpers/faulty-stores.js'
 import { openTestCache } from '../helpers/open.js'
 import { seededRandom } from '../helpers/seeded-random.js'
 
@@ -220,17 +220,18 @@ describe("flush.order 'global', batch by batch", () => {
     }
   })
 
-  it('a write held while the store refuses everything lands in its place, even if its key is written again meanwhile', async () => {
+  it('a write held through an outage keeps its place, even if its key is written again meanwhile', async () => {
     const recorder = new RecordingStore()
-    const refusing = new RefusingStore(recorder)
-    const { cache, clock } = await openTestCache(refusing, { checkStore: false, flush: { order: 'global' }, retry: { baseDelayMs: 100, maxDelayMs: 100 } })
+    const clock = new FakeClock()
+    const outage = new OutageStore(recorder, clock, { from: 0, to: Infinity })
+    const { cache } = await openTestCache(outage, { clock, checkStore: false, flush: { order: 'global' }, retry: { baseDelayMs: 100, maxDelayMs: 100, maxAttempts: 2, circuitThreshold: 1000 } })
     await cache.set('a', 1)
     await cache.set('b', 1)
     await clock.advance(2000)
-    assert.equal(cache.stats().flush.heldBatches, 1, 'refused without proof: held, not halted')
+    assert.equal(cache.stats().flush.heldBatches, 1, 'failing past maxAttempts without proof: held, not halted')
     await cache.set('a', 2)
     await clock.advance(2000) // held retries see the newer write of a
-    refusing.refusing = false
+    outage.setWindow({ from: 0, to: 0 })
     await flushOn(cache, clock)
     assert.equal(recorder.applied.length, 3, 'a=1, b=1, then a=2: the store never holds b=1 without a=1')
     assert.equal(firstInversion(recorder.applied), undefined)
@@ -295,6 +296,25 @@ describe("flush.order 'global', a poison write", () => {
     assert.deepEqual(cache.deadLetters().map((l) => [l.key, l.error.code]), [['row:12', 'E_POISON']])
     assert.equal(recorder.snapshot().size, 71, 'everything but the skipped write landed')
     assert.equal(firstInversion(recorder.applied), undefined, 'in version order')
+    await cache.close()
+  })
+
+  it('halts at a lone write too (no other write in its batch to prove the store healthy), and skipHalted() gets past it', async () => {
+    const recorder = new RecordingStore()
+    const store = new PoisonStore(recorder, { isPoison: isPoisonValue })
+    const { cache, clock } = await openTestCache(store, { flush: { order: 'global', intervalMs: 100 } })
+    const halted: string[] = []
+    cache.on('flush:halted', ({ key }) => halted.push(key))
+    await cache.set('first', { bad: true })
+    await clock.advance(1000)
+    await cache.set('second', { n: 2 })
+    await clock.advance(10_000)
+    assert.deepEqual(halted, ['first'])
+    assert.equal(recorder.snapshot().size, 0, 'the later write waits behind it')
+    assert.equal(cache.skipHalted(), 1)
+    await flushOn(cache, clock)
+    assert.deepEqual([...recorder.snapshot().keys()], ['second'])
+    assert.deepEqual(cache.deadLetters().map((l) => l.key), ['first'])
     await cache.close()
   })
 
