@@ -10,7 +10,8 @@
  *      unflushed write, sampled every 50 ms), and how long the final `flush()` took.
  * Into SQLite (a file, WAL, synchronous = FULL) and PostgreSQL (WB_PG_URL, a pool of 4).
  * Run: npx tsx bench/order.bench.ts [--runs 3] [--quick] [--only sqlite,postgres]
- * Prints medians of the runs; configurations are interleaved within each run.
+ * Prints medians of the runs, and each figure's ratio to the default's in the same run (the
+ * median of those ratios); configurations are interleaved within each run, their order rotated.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -194,16 +195,22 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true })
   }
   const m = (name: string): number => median(results.get(name) ?? [0])
-  console.log(`\nmedians of ${RUNS} runs, node ${process.version}; ratios are to key order, concurrency 2, within each run's medians\n`)
+  /** The median over runs of `name`'s figure divided by `base`'s figure of the same run. */
+  const ratioOf = (name: string, base: string): number => {
+    const a = results.get(name) ?? []
+    const b = results.get(base) ?? []
+    return median(a.map((x, i) => x / (b[i] as number)))
+  }
+  console.log(`\nmedians of ${RUNS} runs, node ${process.version}; (×) is the median over runs of the ratio to key order, concurrency 2, in the same run\n`)
   console.log(`| store | order | drain ${DRAIN_ROWS / 1000}k rows, rows/s | live zipf: writes/s | rows per 100 writes | max lag | final flush |`)
   console.log('|---|---|--:|--:|--:|--:|--:|')
   for (const target of targets) {
-    const base = (what: string): number => m(`${target.name}|${CONFIGS[0]?.name}|${what}`)
     for (const config of CONFIGS) {
       const v = (what: string): number => m(`${target.name}|${config.name}|${what}`)
-      const ratio = (what: string): string => (config === CONFIGS[0] ? '' : ` (${(v(what) / base(what)).toFixed(2)}×)`)
+      const ratio = (what: string): string =>
+        config === CONFIGS[0] ? '' : ` (${ratioOf(`${target.name}|${config.name}|${what}`, `${target.name}|${CONFIGS[0]?.name}|${what}`).toFixed(2)}×)`
       console.log(
-        `| ${target.name} | ${config.name} | ${fmt(v('drain'))}${ratio('drain')} | ${fmt(v('writes'))}${ratio('writes')} | ${v('rows').toFixed(1)} | ${fmt(v('lag'))} ms | ${fmt(v('drainMs'))} ms |`,
+        `| ${target.name} | ${config.name} | ${fmt(v('drain'))}${ratio('drain')} | ${fmt(v('writes'))}${ratio('writes')} | ${v('rows').toFixed(1)} | ${fmt(v('lag'))} ms${ratio('lag')} | ${fmt(v('drainMs'))} ms |`,
       )
     }
   }
