@@ -41,6 +41,7 @@ import { toError } from '../to-error.js'
 import type { CircuitBreaker } from './circuit.js'
 import { CircuitGate } from './circuit-gate.js'
 import { Flights, type Flight } from './flights.js'
+import { Halts } from './halts.js'
 import type { PendingOp } from './pending-op.js'
 import { backoffDelay, isRetryable, type RetryPolicy } from './retry.js'
 import { callStore, supersededOps, TimeSlice } from './store-call.js'
@@ -115,10 +116,8 @@ export class Flusher {
   private readonly counted: FlushCounts = { batches: 0, ops: 0, fenced: 0, superseded: 0, failedBatches: 0, retries: 0 }
   /** Global order (see the header). */
   private readonly inOrder: boolean
-  /** Halted ops in flights (global order), with their errors; forgotten when their flight ends. */
-  private readonly halted = new Map<PendingOp, Error>()
-  /** Halted ops to dead-letter after all (`skipHalted`). */
-  private readonly skipping = new Set<PendingOp>()
+  /** Halted ops in flights (global order); forgotten when their flight ends. */
+  private readonly halts: Halts
 
   constructor(
     private readonly store: Store,
@@ -129,6 +128,7 @@ export class Flusher {
   ) {
     this.gate = new CircuitGate(circuit, store, clock)
     this.inOrder = policy.order === 'global'
+    this.halts = new Halts((op, error) => hooks.halted?.(op, error))
   }
 
   get counts(): Readonly<FlushCounts> {
@@ -160,7 +160,7 @@ export class Flusher {
         this.hooks.internalError(toError(error))
       })
       .finally(() => {
-        if (this.halted.size > 0) this.forgetHalted(ops)
+        this.halts.forget(ops)
         this.flights.end(flight, ops)
         this.hooks.flightEnded()
       })
@@ -172,9 +172,9 @@ export class Flusher {
    * too full to write their keys again). Returns how many; their flight picks them up at once.
    */
   skipHalted(): number {
-    for (const op of this.halted.keys()) this.skipping.add(op)
+    const skipped = this.halts.skipAll()
     for (const wake of [...this.heldSleepers]) wake()
-    return this.skipping.size
+    return skipped
   }
 
   /** Stops retrying: flights waiting on backoff or the circuit end now, their ops unsettled. */
@@ -198,7 +198,7 @@ export class Flusher {
       await this.waitHeld(pending)
       if (this.stopped) break
       pending = this.dropReplaced(pending, flight)
-      if (this.skipping.size > 0) pending = await this.skipChosen(pending, flight)
+      pending = await this.skipChosen(pending, flight)
       if (pending.length > 0) pending = await this.run(pending, flight)
     }
     if (pending.length > 0) this.flights.abandon(pending)
@@ -214,7 +214,7 @@ export class Flusher {
   private dropReplaced(ops: PendingOp[], flight: Flight): PendingOp[] {
     const kept: PendingOp[] = []
     for (const op of ops) {
-      if (op.entry === undefined || op.entry.version <= op.version || (this.inOrder && !this.halted.has(op))) {
+      if (op.entry === undefined || op.entry.version <= op.version || (this.inOrder && !this.halts.has(op))) {
         kept.push(op)
         continue
       }
@@ -226,24 +226,16 @@ export class Flusher {
 
   /** Halted ops chosen to be skipped (`skipHalted`) are dead-lettered; returns the others. */
   private async skipChosen(ops: PendingOp[], flight: Flight): Promise<PendingOp[]> {
-    const kept: PendingOp[] = []
-    for (const op of ops) {
-      const error = this.halted.get(op)
-      if (!this.skipping.has(op) || error === undefined) kept.push(op)
-      else if (await this.settleHook(this.hooks.deadLetter([op], error))) {
-        this.flights.settled(flight, [op])
-        this.skipping.delete(op)
-        this.halted.delete(op)
-      } else kept.push(op)
+    const chosen = this.halts.chosen(ops)
+    if (chosen.length === 0) return ops
+    const skipped = new Set<PendingOp>()
+    for (const [op, error] of chosen) {
+      if (!(await this.settleHook(this.hooks.deadLetter([op], error)))) continue
+      this.flights.settled(flight, [op])
+      this.halts.forget([op])
+      skipped.add(op)
     }
-    return kept
-  }
-
-  private forgetHalted(ops: readonly PendingOp[]): void {
-    for (const op of ops) {
-      this.halted.delete(op)
-      this.skipping.delete(op)
-    }
+    return ops.filter((op) => !skipped.has(op))
   }
 
   /** Attempts `ops` until each is settled or held; returns the held ones. */
@@ -373,11 +365,7 @@ export class Flusher {
 
   /** Global order: ops key order would dead-letter are held instead, and hold back the rest. */
   private halt(ops: PendingOp[], error: Error): Round {
-    for (const op of ops) {
-      if (this.halted.has(op)) continue
-      this.halted.set(op, error)
-      this.hooks.halted?.(op, error)
-    }
+    this.halts.add(ops, error)
     return { retry: [], held: ops }
   }
 
