@@ -10,6 +10,13 @@ export interface CacheEvents {
   flush: [{ ops: number; fenced: number; durationMs: number }]
   /** A batch failed: `attempt` of its ops, and the backoff before the next (undefined when it is not retried as is). */
   'flush:failed': [{ ops: number; error: Error; attempt: number; retryInMs: number | undefined }]
+  /**
+   * Global order (`flush.order: 'global'`): a write failed for good, and instead of being
+   * dead-lettered it halts flushing: it is retried with backoff and no later write reaches the
+   * store until it lands or its key is written again (the new write replaces it). The backlog
+   * grows meanwhile (`backlog.whenFull` applies). Once per held write.
+   */
+  'flush:halted': [{ key: string; version: number; error: Error }]
   /** A write could not be flushed and went to the dead-letter queue. */
   'dead-letter': [{ key: string; version: number; error: Error }]
   /** The store held a strictly newer version than a flushed write: the write is not in the store. */

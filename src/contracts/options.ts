@@ -37,6 +37,17 @@ export interface FlushOptions {
    * commit later: fencing makes that harmless. @default 30_000 (DEFAULTS.flush.batchTimeoutMs)
    */
   batchTimeoutMs?: number
+  /**
+   * The order the store receives writes in. `'key'`: per key (a key's writes land in version
+   * order; batches of different keys run in parallel, up to `concurrency`). `'global'`: across keys,
+   * in version (acknowledgement) order: one batch in flight; each batch is the next range of
+   * versions, in version order, holding every key written in that range (so after each batch the
+   * store holds a state the cache went through); a failing batch holds back everything after it;
+   * and a poison entry halts flushing (event `flush:halted`) instead of being dead-lettered and
+   * skipped. `concurrency` must then be 1. Its cost, measured, is in the README ("Cross-key
+   * order"). @default 'key' (DEFAULTS.flush.order)
+   */
+  order?: 'key' | 'global'
 }
 
 /** How many unflushed writes the cache holds, and what a write does when it holds that many. */

@@ -68,7 +68,7 @@ export class Engine {
       },
       clock,
     )
-    this.flusher = new Flusher(options.store, { ...retry, batchTimeoutMs: options.flush.batchTimeoutMs }, this.circuit, clock, {
+    this.flusher = new Flusher(options.store, { ...retry, batchTimeoutMs: options.flush.batchTimeoutMs, order: options.flush.order }, this.circuit, clock, {
       applied: (op) => this.applied(op),
       superseded: (op, storeVersion) => this.supersede(op, storeVersion),
       landed: (ops) => this.deadLetters.retire(ops),
@@ -78,6 +78,7 @@ export class Engine {
       batchDone: (ops, fenced, durationMs) => this.emit('flush', { ops, fenced, durationMs }),
       batchFailed: (ops, error, attempt, retryInMs) => this.emit('flush:failed', { ops, error, attempt, retryInMs }),
       internalError: (error) => this.emit('warning', { code: 'WB_FLUSH_INTERNAL', message: error.message }),
+      halted: (op, error) => this.emit('flush:halted', { key: op.key, version: op.version, error }),
     })
     const tier = (this.tier = makeTier(this.flusher.busy, (code, message) => this.emit('warning', { code, message })))
     this.scheduler = new FlushScheduler(options.flush, tier, this.flusher, this.writeThroughs.urgent, clock)

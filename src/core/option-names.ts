@@ -16,7 +16,7 @@ const CACHE_OPTIONS: Names<CacheOptions> = {
 }
 
 const GROUPS = {
-  flush: { intervalMs: true, batchSize: true, triggerEntries: true, maxDelayMs: true, concurrency: true, batchTimeoutMs: true } satisfies Names<FlushOptions>,
+  flush: { intervalMs: true, batchSize: true, triggerEntries: true, maxDelayMs: true, concurrency: true, batchTimeoutMs: true, order: true } satisfies Names<FlushOptions>,
   backlog: { maxEntries: true, maxBytes: true, whenFull: true, maxWaiting: true } satisfies Names<BacklogOptions>,
   memory: { maxEntries: true, maxBytes: true } satisfies Names<MemoryOptions>,
   retry: { baseDelayMs: true, maxDelayMs: true, maxAttempts: true, circuitThreshold: true } satisfies Names<RetryOptions>,

@@ -89,14 +89,26 @@ const WHOLE = { min: 1, integer: true } as const
 
 /** The flush group; `triggerEntries` is filled in once the backlog bound is known. */
 function resolveFlush(flush: FlushOptions): Required<FlushOptions> {
+  const order = oneOf(flush.order, 'flush.order', ['key', 'global'] as const) ?? DEFAULTS.flush.order
   return {
     intervalMs: checkNumber(flush.intervalMs, 'flush.intervalMs', { min: 1 }) ?? DEFAULTS.flush.intervalMs,
     batchSize: checkNumber(flush.batchSize, 'flush.batchSize', WHOLE) ?? DEFAULTS.flush.batchSize,
     maxDelayMs: checkNumber(flush.maxDelayMs, 'flush.maxDelayMs', { min: 1 }) ?? DEFAULTS.flush.maxDelayMs,
-    concurrency: checkNumber(flush.concurrency, 'flush.concurrency', WHOLE) ?? DEFAULTS.flush.concurrency,
+    concurrency: resolveConcurrency(flush.concurrency, order),
     batchTimeoutMs: checkNumber(flush.batchTimeoutMs, 'flush.batchTimeoutMs', { min: 1 }) ?? DEFAULTS.flush.batchTimeoutMs,
     triggerEntries: 0,
+    order,
   }
+}
+
+/** Global order means one batch in flight: a concurrency above 1 asked for with it is a contradiction. */
+function resolveConcurrency(value: number | undefined, order: 'key' | 'global'): number {
+  const concurrency = checkNumber(value, 'flush.concurrency', WHOLE)
+  if (order === 'key') return concurrency ?? DEFAULTS.flush.concurrency
+  if (concurrency !== undefined && concurrency !== 1) {
+    throw invalid('flush.concurrency', "1 with flush.order 'global' (one batch in flight keeps the order)", concurrency, 'leave it out, or use flush.order: \'key\'')
+  }
+  return 1
 }
 
 function defaultTrigger(resolved: ResolvedOptions): number {

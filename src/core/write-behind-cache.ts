@@ -267,6 +267,17 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   }
 
   /**
+   * With `flush.order: 'global'`: moves the writes that halted flushing (`flush:halted`) to the
+   * dead-letter queue, so that flushing goes on past them. The store then never receives them in
+   * their place (a replay delivers them late). Writing their keys again is the other way out, and
+   * keeps the order; this one needs no room in the backlog. Returns how many writes it skips.
+   */
+  skipHalted(): number {
+    this.assertOpen('skipHalted')
+    return this.engine.flusher.skipHalted()
+  }
+
+  /**
    * Stops taking writes, drains the backlog for up to `closeTimeoutMs`, then releases the log and
    * the store. Resolves with what could not be flushed (still in the log, where there is one).
    * Safe to call twice: the second call gets the first call's promise.

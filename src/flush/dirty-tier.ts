@@ -42,6 +42,13 @@ export interface DirtyTier {
    * Takes up to `max` ops, oldest first, none with a key in `busy`; the keys of `first` (writes at
    * durability `store` waiting) go before the rest. May be asynchronous; the pipeline takes again
    * only after a promise settled. An empty answer means nothing is due.
+   *
+   * A tier built for global order (`flush.order: 'global'`; the pipeline then takes only while no
+   * flight is out, and passes no `first`) answers with the next range of versions, in version
+   * order: no op it gives out later has a version at or below one of this batch, and the batch
+   * holds every key with an unflushed write in the range. A tier that keeps only a key's latest
+   * value must therefore take every key first dirtied at or below the highest version taken,
+   * even past `max`.
    */
   take(max: number, busy: ReadonlySet<string>, first: ReadonlyMap<string, unknown> | undefined): PendingOp[] | Promise<PendingOp[]>
   /** The store has `op` (applied, or held that very version already). */

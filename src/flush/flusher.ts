@@ -22,6 +22,18 @@
  * `flush.concurrency` and yields the circuit's probe to fresh work, so a lone poison write is
  * dead-lettered as soon as other traffic lands. A successful `ping()` is not proof: a database
  * whose table is missing answers pings.
+ *
+ * Global order (`flush.order: 'global'`, one flight at a time, its ops in version order) changes
+ * two things so that nothing lands past an op that has not: a bisection whose first half holds
+ * ops does not run its second half (it is held with them), and an op that key order would
+ * dead-letter is HALTED instead: held and retried with backoff like an op without proof (hook
+ * `halted`, once per op), so flushing stops at it until it lands (the store or the data was
+ * fixed) or its key is written again (the newer write replaces it, see `dropReplaced`), or an
+ * operator skips it (`skipHalted`). Skipping it by itself would leave a gap that a reader of the
+ * store, an audit trail or an event consumer, could not see. A permanent refusal halts without
+ * waiting for proof (no later batch goes that could bring one; halting dead-letters nothing);
+ * ops failing retryably past `maxAttempts` without proof (an outage) are held, not halted.
+ * Replayed dead letters still go back to the queue: they are letters already.
  */
 import type { Clock } from '../contracts/clock.js'
 import type { BatchResult, Store } from '../contracts/store.js'
@@ -29,6 +41,7 @@ import { toError } from '../to-error.js'
 import type { CircuitBreaker } from './circuit.js'
 import { CircuitGate } from './circuit-gate.js'
 import { Flights, type Flight } from './flights.js'
+import { Halts } from './halts.js'
 import type { PendingOp } from './pending-op.js'
 import { backoffDelay, isRetryable, type RetryPolicy } from './retry.js'
 import { callStore, supersededOps, TimeSlice } from './store-call.js'
@@ -58,11 +71,15 @@ export interface FlusherHooks {
   batchFailed(ops: number, error: Error, attempt: number, retryInMs: number | undefined): void
   /** A hook itself failed (the dead-letter queue could not be written): the ops are held and retried. */
   internalError(error: Error): void
+  /** Global order: `op` failed for good and is held instead of dead-lettered; flushing stops at it. Once per op. */
+  halted?(op: PendingOp, error: Error): void
 }
 
 export interface FlusherOptions extends RetryPolicy {
   /** A `writeBatch` call that has not settled after this long fails (retryable). */
   batchTimeoutMs: number
+  /** `'global'`: nothing lands past a held op, and poison halts instead of being dead-lettered. @default 'key' */
+  order?: 'key' | 'global'
 }
 
 /** What one attempt leaves: ops to try again at once (after their backoff), and held ops. */
@@ -97,6 +114,10 @@ export class Flusher {
   /** Batches that applied at least one op: the proof that the store takes writes. */
   private proofs = 0
   private readonly counted: FlushCounts = { batches: 0, ops: 0, fenced: 0, superseded: 0, failedBatches: 0, retries: 0 }
+  /** Global order (see the header). */
+  private readonly inOrder: boolean
+  /** Halted ops in flights (global order); forgotten when their flight ends. */
+  private readonly halts: Halts
 
   constructor(
     private readonly store: Store,
@@ -106,6 +127,8 @@ export class Flusher {
     private readonly hooks: FlusherHooks,
   ) {
     this.gate = new CircuitGate(circuit, store, clock)
+    this.inOrder = policy.order === 'global'
+    this.halts = new Halts((op, error) => hooks.halted?.(op, error))
   }
 
   get counts(): Readonly<FlushCounts> {
@@ -137,9 +160,21 @@ export class Flusher {
         this.hooks.internalError(toError(error))
       })
       .finally(() => {
+        this.halts.forget(ops)
         this.flights.end(flight, ops)
         this.hooks.flightEnded()
       })
+  }
+
+  /**
+   * Global order: the halted ops go to the dead-letter queue after all and flushing goes on past
+   * them (an operator's call, when neither the store nor the data can be fixed, or the backlog is
+   * too full to write their keys again). Returns how many; their flight picks them up at once.
+   */
+  skipHalted(): number {
+    const skipped = this.halts.skipAll()
+    for (const wake of [...this.heldSleepers]) wake()
+    return skipped
   }
 
   /** Stops retrying: flights waiting on backoff or the circuit end now, their ops unsettled. */
@@ -163,6 +198,7 @@ export class Flusher {
       await this.waitHeld(pending)
       if (this.stopped) break
       pending = this.dropReplaced(pending, flight)
+      pending = await this.skipChosen(pending, flight)
       if (pending.length > 0) pending = await this.run(pending, flight)
     }
     if (pending.length > 0) this.flights.abandon(pending)
@@ -171,12 +207,14 @@ export class Flusher {
   /**
    * A held op whose key was written again since is replaced, as coalescing would have replaced it:
    * the newer write carries the key's value (and resolves or rejects the write-throughs of this
-   * one). Its key is freed now so the newer write can fly.
+   * one). Its key is freed now so the newer write can fly. In global order only a halted op is
+   * replaced (writing its key again is how to get past it); any other held op still lands in its
+   * place, before the writes after it.
    */
   private dropReplaced(ops: PendingOp[], flight: Flight): PendingOp[] {
     const kept: PendingOp[] = []
     for (const op of ops) {
-      if (op.entry === undefined || op.entry.version <= op.version) {
+      if (op.entry === undefined || op.entry.version <= op.version || (this.inOrder && !this.halts.has(op))) {
         kept.push(op)
         continue
       }
@@ -184,6 +222,20 @@ export class Flusher {
     }
     if (kept.length < ops.length) this.hooks.slotFreed()
     return kept
+  }
+
+  /** Halted ops chosen to be skipped (`skipHalted`) are dead-lettered; returns the others. */
+  private async skipChosen(ops: PendingOp[], flight: Flight): Promise<PendingOp[]> {
+    const chosen = this.halts.chosen(ops)
+    if (chosen.length === 0) return ops
+    const skipped = new Set<PendingOp>()
+    for (const [op, error] of chosen) {
+      if (!(await this.settleHook(this.hooks.deadLetter([op], error)))) continue
+      this.flights.settled(flight, [op])
+      this.halts.forget([op])
+      skipped.add(op)
+    }
+    return ops.filter((op) => !skipped.has(op))
   }
 
   /** Attempts `ops` until each is settled or held; returns the held ones. */
@@ -200,9 +252,15 @@ export class Flusher {
         : await this.onFailure(pending, outcome.error, probe, flight)
       held.push(...round.held)
       pending = round.retry
+      // Global order: ops to retry wait with the held ones, which are older than some of them.
+      if (this.inOrder && held.length > 0) {
+        held.push(...pending)
+        pending = []
+      }
     }
     if (pending.length > 0) this.flights.abandon(pending)
-    return held
+    // Global order: held ops go again as one batch, which must be in version order too.
+    return this.inOrder ? held.sort((a, b) => a.version - b.version) : held
   }
 
   private async onSuccess(ops: PendingOp[], result: BatchResult | void, started: number, flight: Flight): Promise<Round> {
@@ -246,7 +304,8 @@ export class Flusher {
       const proven = applied > 0 || op.redelivery || (op.refusedAtProof >= 0 && this.proofs > op.refusedAtProof)
       if (!isRetryable(error)) {
         if (op.refusedAtProof < 0) op.refusedAtProof = this.proofs
-        if (proven) dead.push([op, error])
+        // Global order halts a refused op at once: no later batch can bring a proof.
+        if (proven || this.inOrder) dead.push([op, error])
         else round.held.push(op)
       } else if (op.attempts >= this.policy.maxAttempts) {
         if (op.redelivery || this.proofs > op.failingSinceProof) dead.push([op, error])
@@ -294,13 +353,20 @@ export class Flusher {
     for (const o of ops) if (o.refusedAtProof < 0) o.refusedAtProof = this.proofs
     this.failed(ops.length, error, ops[0]?.attempts ?? 1, undefined)
     if (op === undefined) return this.split(ops, flight)
-    return proven ? this.deadLetter(ops, error, flight) : { retry: [], held: ops }
+    return proven || this.inOrder ? this.deadLetter(ops, error, flight) : { retry: [], held: ops }
   }
 
   private async deadLetter(ops: PendingOp[], error: Error, flight: Flight): Promise<Round> {
+    if (this.inOrder && !ops.every((op) => op.redelivery)) return this.halt(ops, error)
     if (!(await this.settleHook(this.hooks.deadLetter(ops, error)))) return { retry: [], held: ops }
     this.flights.settled(flight, ops)
     return SETTLED
+  }
+
+  /** Global order: ops key order would dead-letter are held instead, and hold back the rest. */
+  private halt(ops: PendingOp[], error: Error): Round {
+    this.halts.add(ops, error)
+    return { retry: [], held: ops }
   }
 
   private failed(ops: number, error: Error, attempt: number, retryInMs: number | undefined): void {
@@ -319,10 +385,14 @@ export class Flusher {
     }
   }
 
-  /** Bisects: each half runs (and if need be splits) on its own, one after the other. */
+  /**
+   * Bisects: each half runs (and if need be splits) on its own, one after the other. In global
+   * order a first half that holds ops holds the second half too: it must not land before them.
+   */
   private async split(ops: PendingOp[], flight: Flight): Promise<Round> {
     const half = Math.ceil(ops.length / 2)
     const held = await this.run(ops.slice(0, half), flight)
+    if (this.inOrder && held.length > 0) return { retry: [], held: held.concat(ops.slice(half)) }
     held.push(...(await this.run(ops.slice(half), flight)))
     return { retry: [], held }
   }

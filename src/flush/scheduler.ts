@@ -10,6 +10,10 @@
  * At most `concurrency` active flights run at once (flights holding refused writes do not count),
  * and while the circuit is open only one, to carry the probe, when no other is active.
  *
+ * In global order (`order: 'global'`) one flight runs at a time, held or not, so that a batch
+ * being retried holds back every later one; the tier gives batches in version order (see
+ * `DirtyTier.take`), and write-throughs wait for their turn instead of going first.
+ *
  * It also tracks the low-water mark (every version at or below it is flushed or superseded) that
  * resolves `flush()` calls and is handed to the tier as flights end (the embedded tier checkpoints
  * its log with it).
@@ -109,10 +113,10 @@ export class FlushScheduler {
   /** Starts as many flights as allowed and due: replayed dead letters first, then the tier's ops. */
   pump(): void {
     if (this.stopped || this.taking) return
-    while (this.flusher.canStart(this.options.concurrency)) {
+    while (this.canStart()) {
       if (this.startRedelivery()) continue
       if (!this.due()) break
-      const taken = this.tier.take(this.options.batchSize, this.flusher.busy, this.urgent.size > 0 ? this.urgent : undefined)
+      const taken = this.tier.take(this.options.batchSize, this.flusher.busy, this.first())
       if (!Array.isArray(taken)) {
         this.takeLater(taken)
         return
@@ -132,6 +136,17 @@ export class FlushScheduler {
     const waiters = this.waiters
     this.waiters = []
     for (const w of waiters) w.reject(error)
+  }
+
+  /** Key order: up to `concurrency` active flights. Global order: one flight, held or not (nothing passes it). */
+  private canStart(): boolean {
+    if (this.options.order === 'global') return this.flusher.flights.count === 0
+    return this.flusher.canStart(this.options.concurrency)
+  }
+
+  /** The keys to take before the rest: those with a write-through waiting, except in global order. */
+  private first(): ReadonlyMap<string, unknown> | undefined {
+    return this.urgent.size > 0 && this.options.order !== 'global' ? this.urgent : undefined
   }
 
   private due(): boolean {

@@ -123,7 +123,7 @@ function pipeline(tier: DirtyTier, store: MemoryStore, clock: FakeClock, batchSi
     internalError: (error) => assert.fail(error),
   }
   const flusher = new Flusher(store, { baseDelayMs: 10, maxDelayMs: 100, maxAttempts: 3, batchTimeoutMs: 1000 }, circuit, clock, hooks)
-  const scheduler = (late.scheduler = new FlushScheduler({ intervalMs: 100, batchSize, maxDelayMs: 1000, concurrency: 2, batchTimeoutMs: 1000, triggerEntries: batchSize }, tier, flusher, new Map(), clock))
+  const scheduler = (late.scheduler = new FlushScheduler({ intervalMs: 100, batchSize, maxDelayMs: 1000, concurrency: 2, batchTimeoutMs: 1000, triggerEntries: batchSize, order: 'key' }, tier, flusher, new Map(), clock))
   return { scheduler, flusher }
 }
 

@@ -10,6 +10,14 @@
  * Both give out ops oldest first and never a key that is `busy` (in a batch in flight), which is
  * how one key never sits in two in-flight batches. Both are ordered by version, so the front also
  * holds the lowest unflushed version: what the checkpoint's low-water mark needs.
+ *
+ * Global order (`flush.order: 'global'`): a batch is the next RANGE of versions, in version order
+ * (`DirtyTier.take`). The ordered backlog's queue already is. The coalescing one keeps a key where
+ * it was first dirtied but holds only its latest value: a key dirtied at v1 and rewritten at v3,
+ * with another key written at v2, cannot go at v1's place (v3 would land before v2) nor alone
+ * after v2 (v2 would land while the store lacks v1). So a batch takes the oldest entries and then
+ * every entry first dirtied at or below the highest version taken, and sorts them: coalescing
+ * happens only inside one batch, which the SQL stores commit as one transaction.
  */
 import type { Codec } from '../../contracts/codec.js'
 import type { CoarseClock } from './coarse-clock.js'
@@ -53,6 +61,8 @@ export class CoalescingBacklog implements Backlog {
     private readonly clock: CoarseClock,
     /** The memory tier's lookup, for urgent keys. */
     private readonly lookup: (key: string) => Entry | undefined,
+    /** `'global'`: `take` gives ranges of versions (see the header). */
+    private readonly order: 'key' | 'global' = 'key',
   ) {}
 
   get size(): number {
@@ -90,6 +100,7 @@ export class CoalescingBacklog implements Backlog {
   dropRevoked(): void {}
 
   take(max: number, busy: ReadonlySet<string>, urgent?: ReadonlyMap<string, unknown>): PendingOp[] {
+    if (this.order === 'global') return this.takeRange(max, busy)
     const ops: PendingOp[] = []
     if (urgent !== undefined) {
       for (const key of urgent.keys()) {
@@ -119,6 +130,25 @@ export class CoalescingBacklog implements Backlog {
     for (const entry of this.dirty) yield entry.key
   }
 
+  /**
+   * Global order: the oldest `max` entries, then every entry first dirtied at or below the highest
+   * version taken (their earlier writes are in the range but only their latest value is kept), in
+   * version order. Stops at a busy key rather than pass it (the pipeline takes in global order only
+   * with no flight out, so none is busy).
+   */
+  private takeRange(max: number, busy: ReadonlySet<string>): PendingOp[] {
+    const ops: PendingOp[] = []
+    let upTo = 0
+    let entry = this.dirty.head
+    while (entry !== undefined && (ops.length < max || entry.dirtyVersion <= upTo) && !busy.has(entry.key)) {
+      const next = entry.next
+      if (entry.version > upTo) upTo = entry.version
+      ops.push(this.takeEntry(entry))
+      entry = next
+    }
+    return ops.sort(byVersion)
+  }
+
   private takeEntry(entry: Entry): PendingOp {
     const op = opFor(entry, entry.dirtySince, this.codec)
     this.dirty.remove(entry)
@@ -126,6 +156,10 @@ export class CoalescingBacklog implements Backlog {
     entry.dirtySince = 0
     return op
   }
+}
+
+function byVersion(a: PendingOp, b: PendingOp): number {
+  return a.version - b.version
 }
 
 export class OrderedBacklog implements Backlog {

@@ -33,6 +33,8 @@ export interface EmbeddedTierOptions {
   codec: Codec
   /** One dirty entry per key (true), or every write as its own op (false). */
   coalesce: boolean
+  /** `'global'`: batches are taken as ranges of versions, in version order (see `DirtyTier.take`). @default 'key' */
+  order?: 'key' | 'global'
   memory: MemoryBounds
   /** Keys in a flight (owned by the flusher): a rolled-back write of one stays dirty until its flight ends. */
   inFlight: ReadonlySet<string>
@@ -67,7 +69,7 @@ export class EmbeddedTier implements DirtyTier {
   ) {
     this.memory = new MemoryTier(options.memory)
     const coarse = new CoarseClock(options.clock)
-    this.backlog = options.coalesce ? new CoalescingBacklog(options.codec, coarse, (key) => this.memory.peek(key)) : new OrderedBacklog(options.codec, coarse)
+    this.backlog = options.coalesce ? new CoalescingBacklog(options.codec, coarse, (key) => this.memory.peek(key), options.order) : new OrderedBacklog(options.codec, coarse)
     this.versions = new VersionSource(options.clock, floor)
     this.recovered = recovered
     if (log !== undefined) {
