@@ -28,4 +28,6 @@ export const DEFAULTS = Object.freeze({
   recovery: 'strict',
   segmentBytes: 64 * MiB,
   checkStore: true,
+  ttlMs: undefined,
+  staleWhileRevalidateMs: undefined,
 } as const)

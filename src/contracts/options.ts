@@ -149,10 +149,25 @@ export interface CacheOptions {
    * writes in the log until it is back). @default true (DEFAULTS.checkStore)
    */
   checkStore?: boolean
+  /**
+   * How long a clean entry is served from memory: `ttlMs` after it became clean (its write reached
+   * the store) or was read from the store, the next `get` reads it through again. A dirty, in-flight,
+   * held or dead-lettered entry never expires. Without it, a row another writer changes is served
+   * from memory as it was until the entry is evicted. `0` or none: never. @default none (DEFAULTS.ttlMs): clean entries never expire
+   */
+  ttlMs?: number
+  /**
+   * For this long after an entry expired, `get` still serves its value at once and reloads it from
+   * the store in the background (one load per key; a failed reload keeps serving the old value
+   * until the window ends). Past the window, `get` waits for the store. @default none (DEFAULTS.staleWhileRevalidateMs)
+   */
+  staleWhileRevalidateMs?: number
 }
 
 /** Per-write options of `set`, `delete`, `setMany`. */
 export interface WriteOptions {
   /** Overrides the cache's durability for this write. @default the cache's `durability` */
   durability?: Durability
+  /** Overrides the cache's `ttlMs` for this value once it is clean (`0`: never expires); ignored by `delete`. @default the cache's `ttlMs` */
+  ttlMs?: number
 }

@@ -46,8 +46,11 @@ export interface CacheStats {
   }
   /** Writes acknowledged per op written to the store (1 = no coalescing; higher is better; 0 before the first flush). */
   readonly coalescingRatio: number
-  /** The memory tier now: entries, bytes of keys and encoded values, and clean entries evicted so far. */
-  readonly memory: { readonly entries: number; readonly bytes: number; readonly evictions: number }
+  /**
+   * The memory tier now: entries, bytes of keys and encoded values, clean entries evicted so far
+   * (the memory bound), and expired entries dropped so far (`ttlMs`).
+   */
+  readonly memory: { readonly entries: number; readonly bytes: number; readonly evictions: number; readonly expired: number }
   /** `open` while flushing is paused after repeated failures (probing the store), else `closed`. */
   readonly circuit: 'closed' | 'open'
   /** Dead letters in the queue now. */

@@ -49,12 +49,12 @@ export class Engine {
   private emitter: EventEmitter<CacheEvents> | undefined
 
   /**
-   * `makeTier` builds the tier, given the keys in flight (the flusher owns that set) and where its
-   * warnings go (`warning` events).
+   * `makeTier` builds the tier, given the keys in flight (the flusher owns that set), where its
+   * warnings go (`warning` events) and what reloads an entry served stale (`onStale`).
    */
   constructor(
     readonly options: ResolvedOptions,
-    makeTier: (inFlight: ReadonlySet<string>, warn: (code: string, message: string) => void) => EmbeddedTier,
+    makeTier: (inFlight: ReadonlySet<string>, warn: (code: string, message: string) => void, onStale: (key: string) => void) => EmbeddedTier,
     readonly dlq: DeadLetterQueue,
   ) {
     const { clock, retry } = options
@@ -80,7 +80,7 @@ export class Engine {
       internalError: (error) => this.emit('warning', { code: 'WB_FLUSH_INTERNAL', message: error.message }),
       halted: (op, error) => this.emit('flush:halted', { key: op.key, version: op.version, error }),
     })
-    const tier = (this.tier = makeTier(this.flusher.busy, (code, message) => this.emit('warning', { code, message })))
+    const tier = (this.tier = makeTier(this.flusher.busy, (code, message) => this.emit('warning', { code, message }), (key) => this.revalidate(key)))
     this.scheduler = new FlushScheduler(options.flush, tier, this.flusher, this.writeThroughs.urgent, clock)
     this.backpressure = new Backpressure(
       { entries: () => this.backlogEntries(), bytes: () => this.backlogBytes() },
@@ -203,6 +203,19 @@ export class Engine {
     const result = await Promise.race([drained, timeout])
     if (timer !== undefined) clock.clearTimeout(timer)
     return result
+  }
+
+  /**
+   * Stale-while-revalidate: `key` was served past its expiry; reload it in the background (sharing
+   * the read-through's loads) and let the tier take the store's value unless written since.
+   */
+  private revalidate(key: string): void {
+    const version = this.tier.versionOf(key)
+    if (version === undefined) return
+    const { codec } = this.options
+    this.reader.revalidate(key, (loaded) => {
+      this.tier.refreshed(key, version, loaded === undefined ? undefined : { encoded: loaded.encoded ?? codec.encode(loaded.value), version: loaded.version })
+    })
   }
 
   /** An op reached the store: its entry may be clean now, and write-throughs may resolve. */

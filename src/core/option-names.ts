@@ -13,6 +13,7 @@ const CACHE_OPTIONS: Names<CacheOptions> = {
   store: true, dir: true, durability: true, syncIntervalMs: true, logWriteScheduling: true, coalesce: true,
   flush: true, backlog: true, memory: true, retry: true, alerts: true, maxKeyBytes: true, maxValueBytes: true,
   closeTimeoutMs: true, recovery: true, segmentBytes: true, codec: true, clock: true, warn: true, checkStore: true,
+  ttlMs: true, staleWhileRevalidateMs: true,
 }
 
 const GROUPS = {
@@ -26,12 +27,12 @@ const GROUPS = {
 /** The option groups and the names each takes. */
 const OPTION_GROUPS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(Object.entries(GROUPS).map(([group, names]) => [group, Object.keys(names)]))
 
-const WRITE_OPTIONS: Names<WriteOptions> = { durability: true }
+const WRITE_OPTIONS: Names<WriteOptions> = { durability: true, ttlMs: true }
 
 /** Names other caches use, and what writebehind has instead. */
 const HINTS: Readonly<Record<string, string>> = {
-  ttl: 'writebehind has no ttl: entries stay until evicted; bound memory with memory.maxEntries or memory.maxBytes',
-  maxAge: 'writebehind has no maxAge: entries stay until evicted; bound memory with memory.maxEntries or memory.maxBytes',
+  ttl: "did you mean 'ttlMs'? (milliseconds)",
+  maxAge: "did you mean 'ttlMs'? (milliseconds)",
   max: "did you mean 'memory.maxEntries'?",
   maxSize: "did you mean 'memory.maxBytes'?",
 }

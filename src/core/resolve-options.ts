@@ -35,6 +35,10 @@ export interface ResolvedOptions {
   clock: Clock
   warn: (code: string, message: string) => void
   checkStore: boolean
+  /** How long a clean entry is served (ms); 0: never expires. */
+  ttlMs: number
+  /** How long past its expiry an entry is served while it is reloaded (ms); 0: not at all. */
+  staleWhileRevalidateMs: number
 }
 
 export function resolveOptions(options: CacheOptions): ResolvedOptions {
@@ -78,10 +82,21 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     clock: options.clock ?? systemClock,
     warn,
     checkStore: checkBoolean(options.checkStore, 'checkStore') ?? DEFAULTS.checkStore,
+    ttlMs: checkExpiryMs(options.ttlMs, 'ttlMs') ?? DEFAULTS.ttlMs ?? 0,
+    staleWhileRevalidateMs: checkExpiryMs(options.staleWhileRevalidateMs, 'staleWhileRevalidateMs') ?? DEFAULTS.staleWhileRevalidateMs ?? 0,
   }
   resolved.flush.triggerEntries = checkNumber(options.flush?.triggerEntries, 'flush.triggerEntries', WHOLE) ?? defaultTrigger(resolved)
   warnAboutRisks(resolved, options)
   return resolved
+}
+
+/**
+ * A duration of expiry (`ttlMs`, cache-wide or per write; `staleWhileRevalidateMs`): a number >= 0;
+ * `Infinity` is taken as 0 (never).
+ */
+export function checkExpiryMs(value: unknown, name: string): number | undefined {
+  const ms = checkNumber(value, name, { min: 0 })
+  return ms === Infinity ? 0 : ms
 }
 
 /** A whole number >= 1. */

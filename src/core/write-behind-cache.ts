@@ -25,7 +25,7 @@ import { openCache } from './open-cache.js'
 import { checkWriteOptionNames } from './option-names.js'
 import { KeyedOps } from './keyed-ops.js'
 import { WriteWatch } from './write-watch.js'
-import type { ResolvedOptions } from './resolve-options.js'
+import { checkExpiryMs, type ResolvedOptions } from './resolve-options.js'
 import { invalid, oneOf } from '../validate/check.js'
 import { checkKey, encodeValue } from './validate.js'
 
@@ -69,7 +69,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
       this.assertOpen('set')
       checkKey(key, this.options.maxKeyBytes)
       const durability = this.durabilityOf(options)
-      return this.write(key, encodeValue(key, value, this.options), durability)
+      return this.write(key, encodeValue(key, value, this.options), durability, this.ttlOf(options))
     } catch (error) {
       return rejected(error)
     }
@@ -94,12 +94,13 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     try {
       this.assertOpen('setMany')
       const durability = this.durabilityOf(options)
+      const ttlMs = this.ttlOf(options)
       const encoded: Array<[string, string]> = []
       for (const [key, value] of entries) {
         checkKey(key, this.options.maxKeyBytes)
         encoded.push([key, encodeValue(key, value, this.options)])
       }
-      return Promise.all(encoded.map(([key, text]) => this.write(key, text, durability))).then(() => undefined)
+      return Promise.all(encoded.map(([key, text]) => this.write(key, text, durability, ttlMs))).then(() => undefined)
     } catch (error) {
       return rejected(error)
     }
@@ -308,15 +309,21 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     return durability
   }
 
-  private write(key: string, encoded: string | null, durability: Durability): Promise<void> {
+  /** The ttl a write's options ask for (checked after `durabilityOf` checked the names); else the cache's. */
+  private ttlOf(options: WriteOptions | undefined): number {
+    if (options?.ttlMs === undefined) return this.options.ttlMs
+    return checkExpiryMs(options.ttlMs, 'ttlMs') as number
+  }
+
+  private write(key: string, encoded: string | null, durability: Durability, ttlMs = this.options.ttlMs): Promise<void> {
     if (durability === 'store' && !this.engine.flusher.available) {
       return Promise.reject(new StoreUnavailableError('the flush circuit is open after repeated failures'))
     }
-    if (this.engine.backpressure.canApplyNow()) return this.apply(key, encoded, durability)
-    return this.whenFull(key, encoded, durability)
+    if (this.engine.backpressure.canApplyNow()) return this.apply(key, encoded, durability, ttlMs)
+    return this.whenFull(key, encoded, durability, ttlMs)
   }
 
-  private whenFull(key: string, encoded: string | null, durability: Durability): Promise<void> {
+  private whenFull(key: string, encoded: string | null, durability: Durability, ttlMs: number): Promise<void> {
     const { backpressure } = this.engine
     backpressure.noteFull()
     switch (this.options.backlog.whenFull) {
@@ -324,13 +331,13 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
         return Promise.reject(new BacklogFullError(this.engine.backlogEntries(), this.engine.backlogBytes()))
       case 'store':
         if (!this.engine.flusher.available) return Promise.reject(new StoreUnavailableError('the backlog is full and the store is failing'))
-        return this.apply(key, encoded, 'store')
+        return this.apply(key, encoded, 'store', ttlMs)
       case 'wait': {
         const bytes = key.length + (encoded === null ? 0 : encoded.length)
         if (!backpressure.hasRoomFor(bytes)) {
           return Promise.reject(new BacklogFullError(this.engine.backlogEntries(), this.engine.backlogBytes(), backpressure.waiting))
         }
-        const admitted = backpressure.enqueue(() => (this.closing === undefined ? this.apply(key, encoded, durability) : Promise.reject(new CacheClosedError('write'))), bytes)
+        const admitted = backpressure.enqueue(() => (this.closing === undefined ? this.apply(key, encoded, durability, ttlMs) : Promise.reject(new CacheClosedError('write'))), bytes)
         backpressure.release()
         this.engine.scheduler.pump()
         return admitted
@@ -339,11 +346,11 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   }
 
   /** Applies an admitted write; the promise is its acknowledgement at `durability`. */
-  private apply(key: string, encoded: string | null, durability: Durability): Promise<void> {
+  private apply(key: string, encoded: string | null, durability: Durability, ttlMs: number): Promise<void> {
     const { engine, tier } = this
     engine.reader.noteWrite(key)
     this.watch.noteWrite(key)
-    const version = tier.write(key, encoded, durability)
+    const version = tier.write(key, encoded, durability, ttlMs)
     this.counts.writes++
     engine.backpressure.noteWaiting(tier.waiting)
     if (durability === 'store') {

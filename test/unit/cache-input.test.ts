@@ -155,7 +155,7 @@ describe('options are validated at the door', () => {
     ['coalesce not a boolean', { coalesce: 'yes' }, /coalesce must be true or false/],
     ['retry.maxDelayMs below baseDelayMs', { retry: { baseDelayMs: 100, maxDelayMs: 10 } }, /retry\.maxDelayMs/],
     ['a misspelled durabilty', { durabilty: 'disk' }, /^unknown option 'durabilty'; did you mean 'durability'\?$/],
-    ['a ttl (no such option)', { ttl: 60_000 }, /^unknown option 'ttl'; writebehind has no ttl: .*memory\.maxEntries/],
+    ['ttl (the option is ttlMs)', { ttl: 60_000 }, /^unknown option 'ttl'; did you mean 'ttlMs'\? \(milliseconds\)$/],
     ['flush: { interval }', { flush: { interval: 100 } }, /^unknown option 'flush\.interval'; did you mean 'flush\.intervalMs'\?$/],
     ['a group option at the top level', { batchSize: 10 }, /^unknown option 'batchSize'; did you mean 'flush\.batchSize'\?$/],
     ['a name nothing is near', { zzzzzzzz: 1 }, /^unknown option 'zzzzzzzz'; expected one of 'store', 'dir'/],

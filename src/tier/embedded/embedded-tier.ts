@@ -12,6 +12,10 @@
  *
  * A `log`/`disk` write is revocable until its record reached the OS: if that write(2) fails it is
  * rejected and rolled back (revoke.ts), and no batch is taken before the log buffer is written.
+ *
+ * Expiry (memory-tier.ts): each write carries its ttl, which starts once the entry is clean; loaded
+ * values get the cache's. `lookup` drops an expired entry; within the stale window it serves it
+ * and asks `onStale` to reload it, and `refreshed` applies what the reload found.
  */
 import type { Clock } from '../../contracts/clock.js'
 import type { Codec } from '../../contracts/codec.js'
@@ -40,6 +44,12 @@ export interface EmbeddedTierOptions {
   inFlight: ReadonlySet<string>
   /** Where warnings go (`WB_LOG_FAILED`, `WB_CHECKPOINT_FAILED`). */
   warn: (code: string, message: string) => void
+  /** The cache's ttl for clean entries (ms; 0: never), for writes that give none and for loaded values. */
+  ttlMs: number
+  /** How long past its expiry an entry is still served while reloaded (ms; 0: not at all). */
+  staleWhileRevalidateMs: number
+  /** `lookup` served `key` within its stale window: reload it, then call `refreshed`. */
+  onStale?: (key: string) => void
 }
 
 /** What `recover()` found in the log. */
@@ -67,8 +77,13 @@ export class EmbeddedTier implements DirtyTier {
     recovered: Recovered | undefined,
     floor: number,
   ) {
-    this.memory = new MemoryTier(options.memory)
     const coarse = new CoarseClock(options.clock)
+    const onStale = options.onStale
+    this.memory = new MemoryTier(options.memory, {
+      clock: coarse,
+      staleMs: options.staleWhileRevalidateMs,
+      onStale: onStale === undefined ? () => {} : (entry) => onStale(entry.key),
+    })
     this.backlog = options.coalesce ? new CoalescingBacklog(options.codec, coarse, (key) => this.memory.peek(key), options.order) : new OrderedBacklog(options.codec, coarse)
     this.versions = new VersionSource(options.clock, floor)
     this.recovered = recovered
@@ -112,7 +127,7 @@ export class EmbeddedTier implements DirtyTier {
    * has failed (a full disk) it throws and nothing of the write is applied. A `log`/`disk` write
    * keeps what it replaces until its record reached the OS (revocable).
    */
-  write(key: string, encoded: string | null, durability: string): number {
+  write(key: string, encoded: string | null, durability: string, ttlMs = this.options.ttlMs): number {
     const version = this.versions.next()
     const log = this.log
     let loggedUpTo = -1
@@ -120,7 +135,7 @@ export class EmbeddedTier implements DirtyTier {
       log.append({ kind: encoded === null ? 'delete' : 'set', key, version, encoded })
       if (durability === 'log' || durability === 'disk') loggedUpTo = log.writtenVersion
     }
-    const entry = this.memory.write(key, encoded, version, loggedUpTo)
+    const entry = this.memory.write(key, encoded, version, loggedUpTo, ttlMs)
     this.backlog.record(entry, this.memory.lastSizeDelta, loggedUpTo >= 0 && loggedUpTo < version)
     return version
   }
@@ -132,20 +147,44 @@ export class EmbeddedTier implements DirtyTier {
     return durability === 'log' ? log.written() : log.synced()
   }
 
-  /** The key's cached entry, marked recently used. */
+  /**
+   * The key's cached entry, marked recently used; undefined when it is not cached or expired (an
+   * expired entry is dropped, so the caller reads through). Within the stale window the expired
+   * entry is returned and a reload is asked for (`onStale`).
+   */
   lookup(key: string): Entry | undefined {
     return this.memory.get(key)
   }
 
-  /** The key's cached entry, recency untouched. */
+  /** The key's cached entry, recency and expiry untouched (an expired entry is returned too: see `expired`). */
   peek(key: string): Entry | undefined {
     return this.memory.peek(key)
   }
 
-  /** Caches a value read from the store, unless the key is cached already; returns the key's entry. */
+  /** Whether `entry` is expired past its stale window (a `lookup` would drop it and read through). */
+  expired(entry: Entry): boolean {
+    return this.memory.isExpired(entry)
+  }
+
+  /** Caches a value read from the store with the cache's ttl, unless the key is cached already; returns the key's entry. */
   addLoaded(key: string, encoded: string, version: number): Entry {
     this.versions.observe(version)
-    return this.memory.addLoaded(key, encoded, version)
+    return this.memory.addLoaded(key, encoded, version, this.options.ttlMs)
+  }
+
+  /**
+   * A reload asked for by `onStale` ended: `loaded` is the store's entry (undefined: no row), for
+   * the entry cached at `version` when the reload began. Applied only if that entry is still there,
+   * clean and at that version (a write since wins); it then gets the cache's ttl afresh.
+   */
+  refreshed(key: string, version: number, loaded: { encoded: string; version: number } | undefined): void {
+    const entry = this.memory.peek(key)
+    if (entry === undefined || entry.version !== version) return
+    if (loaded === undefined) {
+      this.memory.dropClean(entry)
+      return
+    }
+    if (this.memory.refresh(entry, loaded.encoded, loaded.version, this.options.ttlMs)) this.versions.observe(loaded.version)
   }
 
   /** The cached version of `key`, if it is cached. */
@@ -156,7 +195,7 @@ export class EmbeddedTier implements DirtyTier {
   /** Serves a dead letter's value (recovered at open): cached and kept from eviction. */
   pin(key: string, encoded: string | null, version: number): void {
     this.versions.observe(version)
-    this.memory.pin(this.memory.write(key, encoded, version))
+    this.memory.pin(this.memory.write(key, encoded, version, -1, this.options.ttlMs))
   }
 
   /** Stops serving `key` at `version` if it is a pinned dead letter's value (dropped, or replayed). */
@@ -171,8 +210,8 @@ export class EmbeddedTier implements DirtyTier {
     return this.backlog.keys()
   }
 
-  memoryStats(): { entries: number; bytes: number; evictions: number } {
-    return { entries: this.memory.size, bytes: this.memory.bytes, evictions: this.memory.evictions }
+  memoryStats(): { entries: number; bytes: number; evictions: number; expired: number } {
+    return { entries: this.memory.size, bytes: this.memory.bytes, evictions: this.memory.evictions, expired: this.memory.expired }
   }
 
   logStats(): { segments: number; bytes: number; writes: number; fsyncs: number } | undefined {
@@ -251,7 +290,7 @@ export class EmbeddedTier implements DirtyTier {
 
   private redirty(record: LogRecord): void {
     this.versions.observe(record.version)
-    const entry = this.memory.write(record.key, record.encoded, record.version)
+    const entry = this.memory.write(record.key, record.encoded, record.version, -1, this.options.ttlMs)
     this.backlog.record(entry, this.memory.lastSizeDelta)
   }
 }

@@ -8,6 +8,13 @@ import { EntryList, type Linked } from './entry-list.js'
  *
  * Sizes are counted as the string lengths of key and encoded value: UTF-16 code units, which equal
  * UTF-8 bytes for ASCII text.
+ *
+ * Expiry applies to the same clean entries and to no other: an entry's clock starts when it becomes
+ * clean (its write reached the store) or is loaded from the store, so a dirty, in-flight or pinned
+ * entry never expires. An expired entry is dropped when a `get` finds it (or, within the
+ * stale-while-revalidate window, served while `onStale` reloads it), and a few of the coldest are
+ * checked each time an entry turns clean; there is no timer per entry. With no ttl anywhere, expiry
+ * costs a field write per write and a compare per clean hit.
  */
 
 /** One cached key. `encoded === null` is a deleted key whose tombstone is not yet flushed. */
@@ -24,6 +31,10 @@ export class Entry implements Linked<Entry> {
   pinned = false
   /** What to go back to if writes whose log records have not reached the OS are rejected (see `Undo`). */
   undo: Undo | undefined = undefined
+  /** The ttl of the latest write (ms; 0: never expires); the clock starts when the entry turns clean. */
+  ttlMs = 0
+  /** Clock time the entry expires at, set when it turns clean; 0: never. Read only while it is clean. */
+  expiresAt = 0
 
   constructor(
     readonly key: string,
@@ -51,6 +62,7 @@ export class Undo {
   dirtySince = 0
   dirtyVersion = 0
   pinned = false
+  ttlMs = 0
 
   /** Nothing captured any more (the write is acknowledged, or rolled back); drops the old value. */
   clear(): void {
@@ -64,12 +76,31 @@ export interface MemoryBounds {
   maxBytes: number
 }
 
+/** How clean entries expire. */
+export interface ExpiryOptions {
+  /** The time expiry reads (the tier's coarse clock). */
+  readonly clock: { now(): number }
+  /** How long past its expiry an entry is still served (ms; 0: not at all). */
+  readonly staleMs: number
+  /** A `get` served `entry` within that window: reload it (at most one reload per key at once). */
+  readonly onStale: (entry: Entry) => void
+}
+
+const NO_EXPIRY: ExpiryOptions = { clock: { now: () => Date.now() }, staleMs: 0, onStale: () => {} }
+
+/** How many of the coldest clean entries are checked for expiry each time an entry turns clean. */
+const SWEEP = 4
+
 export class MemoryTier {
   private readonly entries = new Map<string, Entry>()
   /** Clean, evictable entries in least-recently-used order (head = coldest). */
   private readonly clean = new EntryList<Entry>()
   private totalBytes = 0
   evictions = 0
+  /** Expired entries dropped so far. */
+  expired = 0
+  /** Whether any entry ever had a ttl (until then, nothing is swept). */
+  private expiring = false
   /** How much the last `write` changed the written entry's size (the backlog's byte count needs it). */
   lastSizeDelta = 0
   /** Entries whose `undo` was captured since the last release, and the highest version captured. */
@@ -77,7 +108,10 @@ export class MemoryTier {
   private capturedCount = 0
   private capturedUpTo = 0
 
-  constructor(private readonly bounds: MemoryBounds) {}
+  constructor(
+    private readonly bounds: MemoryBounds,
+    private readonly expiry: ExpiryOptions = NO_EXPIRY,
+  ) {}
 
   get size(): number {
     return this.entries.size
@@ -87,17 +121,26 @@ export class MemoryTier {
     return this.totalBytes
   }
 
-  /** The entry for `key`, marking it recently used. */
+  /**
+   * The entry for `key`, marking it recently used; undefined when it expired (it is dropped). Within
+   * the stale window an expired entry is returned, and `onStale` is told.
+   */
   get(key: string): Entry | undefined {
     const entry = this.entries.get(key)
     if (entry !== undefined && entry.list === this.clean) {
+      if (entry.expiresAt !== 0 && this.expiredNow(entry)) return undefined
       this.clean.remove(entry)
       this.clean.push(entry)
     }
     return entry
   }
 
-  /** The entry without touching recency. */
+  /** Whether `entry` is clean and past its expiry (stale window included): what `get` would drop. */
+  isExpired(entry: Entry): boolean {
+    return entry.list === this.clean && entry.expiresAt !== 0 && this.expiry.clock.now() >= entry.expiresAt + this.expiry.staleMs
+  }
+
+  /** The entry without touching recency or expiry. */
   peek(key: string): Entry | undefined {
     return this.entries.get(key)
   }
@@ -107,7 +150,7 @@ export class MemoryTier {
    * `loggedUpTo` (the highest version whose log record reached the OS), the write is revocable: the
    * entry's state before it is kept in `entry.undo` unless an unlogged revocable write already did.
    */
-  write(key: string, encoded: string | null, version: number, loggedUpTo = -1): Entry {
+  write(key: string, encoded: string | null, version: number, loggedUpTo = -1, ttlMs = 0): Entry {
     let entry = this.entries.get(key)
     if (loggedUpTo >= 0) {
       // Every capture so far is for a write whose record reached the OS: let go of the old values.
@@ -116,6 +159,7 @@ export class MemoryTier {
     } else if (entry?.undo !== undefined) entry.undo.clear()
     if (entry === undefined) {
       entry = new Entry(key, encoded, version)
+      entry.ttlMs = ttlMs
       if (loggedUpTo >= 0) {
         ;(entry.undo = new Undo()).above = version
         this.noteCaptured(entry, version)
@@ -130,6 +174,7 @@ export class MemoryTier {
     entry.encoded = encoded
     entry.version = version
     entry.pinned = false
+    entry.ttlMs = ttlMs
     this.lastSizeDelta = entry.size - before
     this.totalBytes += this.lastSizeDelta
     if (entry.list === this.clean) this.clean.remove(entry)
@@ -148,6 +193,7 @@ export class MemoryTier {
       entry.encoded = undo.encoded
       entry.version = undo.version
       entry.pinned = undo.pinned
+      entry.ttlMs = undo.ttlMs
       this.totalBytes += entry.size - before
     }
   }
@@ -182,11 +228,12 @@ export class MemoryTier {
   }
 
 
-  /** Adds a clean entry read from the store, unless the key is cached already. */
-  addLoaded(key: string, encoded: string, version: number): Entry {
+  /** Adds a clean entry read from the store, expiring `ttlMs` from now, unless the key is cached already. */
+  addLoaded(key: string, encoded: string, version: number, ttlMs = 0): Entry {
     const existing = this.entries.get(key)
     if (existing !== undefined) return existing
     const entry = new Entry(key, encoded, version)
+    entry.ttlMs = ttlMs
     this.entries.set(key, entry)
     this.totalBytes += entry.size
     this.markClean(entry)
@@ -195,7 +242,7 @@ export class MemoryTier {
 
   /**
    * Called when an entry holds no unflushed write any more: a flushed tombstone leaves the cache,
-   * a flushed value becomes evictable.
+   * a flushed value becomes evictable, and its ttl starts.
    */
   markClean(entry: Entry): void {
     if (entry.pinned || entry.dirtySince !== 0) return
@@ -205,7 +252,34 @@ export class MemoryTier {
     }
     if (entry.list === this.clean) this.clean.remove(entry)
     this.clean.push(entry)
+    if (entry.ttlMs !== 0) {
+      this.expiring = true
+      entry.expiresAt = this.expiry.clock.now() + entry.ttlMs
+    } else entry.expiresAt = 0
+    if (this.expiring) this.sweep()
     if (this.entries.size > this.bounds.maxEntries || this.totalBytes > this.bounds.maxBytes) this.evictIfNeeded()
+  }
+
+  /**
+   * A reload of a clean entry (stale-while-revalidate) brought the store's value: serve it, with a
+   * fresh ttl. False, changing nothing, when the entry is no longer clean (written since, pinned).
+   */
+  refresh(entry: Entry, encoded: string, version: number, ttlMs: number): boolean {
+    if (entry.list !== this.clean || this.entries.get(entry.key) !== entry) return false
+    const before = entry.size
+    entry.encoded = encoded
+    entry.version = version
+    entry.ttlMs = ttlMs
+    this.totalBytes += entry.size - before
+    this.markClean(entry)
+    return true
+  }
+
+  /** Drops a clean entry whose reload found no row in the store; false when it is not clean. */
+  dropClean(entry: Entry): boolean {
+    if (entry.list !== this.clean) return false
+    this.remove(entry)
+    return true
   }
 
   /**
@@ -231,6 +305,36 @@ export class MemoryTier {
     this.totalBytes -= entry.size
   }
 
+  /** Drops `entry` if it is past its stale window; calls `onStale` inside it. True when dropped. */
+  private expiredNow(entry: Entry): boolean {
+    const now = this.expiry.clock.now()
+    if (now < entry.expiresAt) return false
+    if (now < entry.expiresAt + this.expiry.staleMs) {
+      this.expiry.onStale(entry)
+      return false
+    }
+    this.remove(entry)
+    this.expired++
+    return true
+  }
+
+  /**
+   * Drops the expired ones among the few coldest clean entries. Cheap and partial on purpose: an
+   * expired entry further in is dropped when read, evicted by the bound, or later here.
+   */
+  private sweep(): void {
+    const now = this.expiry.clock.now()
+    let entry = this.clean.head
+    for (let i = 0; i < SWEEP && entry !== undefined; i++) {
+      const next: Entry | undefined = entry.next
+      if (entry.expiresAt !== 0 && now >= entry.expiresAt + this.expiry.staleMs) {
+        this.remove(entry)
+        this.expired++
+      }
+      entry = next
+    }
+  }
+
   private evictIfNeeded(): void {
     const { maxEntries, maxBytes } = this.bounds
     while ((this.entries.size > maxEntries || this.totalBytes > maxBytes) && this.clean.head !== undefined) {
@@ -250,5 +354,6 @@ function captureUndo(entry: Entry, version: number, loggedUpTo: number): boolean
   undo.dirtySince = entry.dirtySince
   undo.dirtyVersion = entry.dirtyVersion
   undo.pinned = entry.pinned
+  undo.ttlMs = entry.ttlMs
   return true
 }
