@@ -19,7 +19,7 @@ export const DEFAULTS = Object.freeze({
   coalesce: true,
   flush: Object.freeze({ intervalMs: 500, batchSize: 500, maxDelayMs: 5000, concurrency: 2, batchTimeoutMs: 30_000, order: 'key' } as const),
   backlog: Object.freeze({ maxEntries: 1_000_000, maxBytes: 256 * MiB, whenFull: 'wait', maxWaiting: 100_000 } as const),
-  memory: Object.freeze({ maxEntries: Infinity, maxBytes: Infinity } as const),
+  memory: Object.freeze({ maxEntries: 1_000_000, maxBytes: 256 * MiB } as const),
   retry: Object.freeze({ baseDelayMs: 100, maxDelayMs: 30_000, maxAttempts: 8, circuitThreshold: 5 } as const),
   alerts: Object.freeze({ maxStalenessMs: undefined } as const),
   maxKeyBytes: 1024,

@@ -70,11 +70,17 @@ export interface BacklogOptions {
   maxWaiting?: number
 }
 
-/** How much the cache keeps in memory. Only clean (flushed) entries are ever evicted. */
+/**
+ * How much the cache keeps in memory. Only clean (flushed) entries are ever evicted; dirty ones
+ * are bounded by the backlog cap. The defaults equal the backlog's, so by default the cache holds
+ * no more than its backlog may. Each entry costs about 330 bytes of heap beyond the key and value
+ * counted here (measured on Node.js 20, small values).
+ * `Infinity` makes a bound unbounded.
+ */
 export interface MemoryOptions {
-  /** Most entries kept in memory; only clean entries are evicted, least recently used first. @default unbounded (DEFAULTS.memory.maxEntries) */
+  /** Most entries kept in memory; only clean entries are evicted, least recently used first. @default 1_000_000 (DEFAULTS.memory.maxEntries) */
   maxEntries?: number
-  /** Most bytes of keys and encoded values kept in memory (clean ones evicted). @default unbounded (DEFAULTS.memory.maxBytes) */
+  /** Most bytes of keys and encoded values kept in memory (clean ones evicted). @default 256 MiB (DEFAULTS.memory.maxBytes) */
   maxBytes?: number
 }
 
