@@ -80,8 +80,9 @@ export class EmbeddedTier implements DirtyTier {
     const coarse = new CoarseClock(options.clock)
     const onStale = options.onStale
     this.memory = new MemoryTier(options.memory, {
-      clock: coarse,
+      ttlMs: options.ttlMs,
       staleMs: options.staleWhileRevalidateMs,
+      clock: coarse,
       onStale: onStale === undefined ? () => {} : (entry) => onStale(entry.key),
     })
     this.backlog = options.coalesce ? new CoalescingBacklog(options.codec, coarse, (key) => this.memory.peek(key), options.order) : new OrderedBacklog(options.codec, coarse)
@@ -169,7 +170,7 @@ export class EmbeddedTier implements DirtyTier {
   /** Caches a value read from the store with the cache's ttl, unless the key is cached already; returns the key's entry. */
   addLoaded(key: string, encoded: string, version: number): Entry {
     this.versions.observe(version)
-    return this.memory.addLoaded(key, encoded, version, this.options.ttlMs)
+    return this.memory.addLoaded(key, encoded, version)
   }
 
   /**
@@ -184,7 +185,7 @@ export class EmbeddedTier implements DirtyTier {
       this.memory.dropClean(entry)
       return
     }
-    if (this.memory.refresh(entry, loaded.encoded, loaded.version, this.options.ttlMs)) this.versions.observe(loaded.version)
+    if (this.memory.refresh(entry, loaded.encoded, loaded.version)) this.versions.observe(loaded.version)
   }
 
   /** The cached version of `key`, if it is cached. */

@@ -1,4 +1,5 @@
 import { EntryList, type Linked } from './entry-list.js'
+import { EXPIRED, Expiry, FRESH, type ExpiryOptions } from './expiry.js'
 
 /**
  * The memory tier: the latest value of every cached key, dirty or clean. It bounds memory by
@@ -9,12 +10,11 @@ import { EntryList, type Linked } from './entry-list.js'
  * Sizes are counted as the string lengths of key and encoded value: UTF-16 code units, which equal
  * UTF-8 bytes for ASCII text.
  *
- * Expiry applies to the same clean entries and to no other: an entry's clock starts when it becomes
- * clean (its write reached the store) or is loaded from the store, so a dirty, in-flight or pinned
- * entry never expires. An expired entry is dropped when a `get` finds it (or, within the
- * stale-while-revalidate window, served while `onStale` reloads it), and a few of the coldest are
- * checked each time an entry turns clean; there is no timer per entry. With no ttl anywhere, expiry
- * costs a field write per write and a compare per clean hit.
+ * Expiry (`ttlMs`, expiry.ts) applies to the same clean entries and to no other: an entry's ttl
+ * starts when it turns clean (its write reached the store) or is loaded from the store, so a dirty,
+ * in-flight or pinned entry never expires. An expired entry is dropped when `get` finds it (within
+ * the stale window it is served, and `onStale` reloads it), and a few of the coldest are checked
+ * each time an entry turns clean; there is no timer per entry.
  */
 
 /** One cached key. `encoded === null` is a deleted key whose tombstone is not yet flushed. */
@@ -31,10 +31,6 @@ export class Entry implements Linked<Entry> {
   pinned = false
   /** What to go back to if writes whose log records have not reached the OS are rejected (see `Undo`). */
   undo: Undo | undefined = undefined
-  /** The ttl of the latest write (ms; 0: never expires); the clock starts when the entry turns clean. */
-  ttlMs = 0
-  /** Clock time the entry expires at, set when it turns clean; 0: never. Read only while it is clean. */
-  expiresAt = 0
 
   constructor(
     readonly key: string,
@@ -62,6 +58,7 @@ export class Undo {
   dirtySince = 0
   dirtyVersion = 0
   pinned = false
+  /** The ttl the entry would have got once clean (expiry.ts). */
   ttlMs = 0
 
   /** Nothing captured any more (the write is acknowledged, or rolled back); drops the old value. */
@@ -76,19 +73,15 @@ export interface MemoryBounds {
   maxBytes: number
 }
 
-/** How clean entries expire. */
-export interface ExpiryOptions {
-  /** The time expiry reads (the tier's coarse clock). */
-  readonly clock: { now(): number }
-  /** How long past its expiry an entry is still served (ms; 0: not at all). */
-  readonly staleMs: number
-  /** A `get` served `entry` within that window: reload it (at most one reload per key at once). */
+/** How clean entries expire: the cache's ttl, the stale window, the clock, and who reloads. */
+export interface MemoryExpiry extends ExpiryOptions {
+  /** `get` served `entry` within its stale window: reload it. */
   readonly onStale: (entry: Entry) => void
 }
 
-const NO_EXPIRY: ExpiryOptions = { clock: { now: () => Date.now() }, staleMs: 0, onStale: () => {} }
+const NO_EXPIRY: MemoryExpiry = { ttlMs: 0, staleMs: 0, clock: { now: () => Date.now() }, onStale: () => {} }
 
-/** How many of the coldest clean entries are checked for expiry each time an entry turns clean. */
+/** At most how many expired entries are dropped from the cold end each time an entry turns clean. */
 const SWEEP = 4
 
 export class MemoryTier {
@@ -99,8 +92,8 @@ export class MemoryTier {
   evictions = 0
   /** Expired entries dropped so far. */
   expired = 0
-  /** Whether any entry ever had a ttl (until then, nothing is swept). */
-  private expiring = false
+  private readonly expiry: Expiry<Entry>
+  private readonly onStale: (entry: Entry) => void
   /** How much the last `write` changed the written entry's size (the backlog's byte count needs it). */
   lastSizeDelta = 0
   /** Entries whose `undo` was captured since the last release, and the highest version captured. */
@@ -110,8 +103,11 @@ export class MemoryTier {
 
   constructor(
     private readonly bounds: MemoryBounds,
-    private readonly expiry: ExpiryOptions = NO_EXPIRY,
-  ) {}
+    expiry: MemoryExpiry = NO_EXPIRY,
+  ) {
+    this.expiry = new Expiry(expiry)
+    this.onStale = expiry.onStale
+  }
 
   get size(): number {
     return this.entries.size
@@ -128,16 +124,16 @@ export class MemoryTier {
   get(key: string): Entry | undefined {
     const entry = this.entries.get(key)
     if (entry !== undefined && entry.list === this.clean) {
-      if (entry.expiresAt !== 0 && this.expiredNow(entry)) return undefined
+      if (this.expiry.active && this.expiredNow(entry)) return undefined
       this.clean.remove(entry)
       this.clean.push(entry)
     }
     return entry
   }
 
-  /** Whether `entry` is clean and past its expiry (stale window included): what `get` would drop. */
+  /** Whether `entry` is clean and expired past its stale window: what `get` would drop. */
   isExpired(entry: Entry): boolean {
-    return entry.list === this.clean && entry.expiresAt !== 0 && this.expiry.clock.now() >= entry.expiresAt + this.expiry.staleMs
+    return entry.list === this.clean && this.expiry.active && this.expiry.state(entry, this.expiry.now()) === EXPIRED
   }
 
   /** The entry without touching recency or expiry. */
@@ -155,16 +151,16 @@ export class MemoryTier {
     if (loggedUpTo >= 0) {
       // Every capture so far is for a write whose record reached the OS: let go of the old values.
       if (this.capturedCount > 0 && this.capturedUpTo <= loggedUpTo) this.releaseUndo()
-      if (entry !== undefined && captureUndo(entry, version, loggedUpTo)) this.noteCaptured(entry, version)
+      if (entry !== undefined && captureUndo(entry, version, loggedUpTo, this.expiry)) this.noteCaptured(entry, version)
     } else if (entry?.undo !== undefined) entry.undo.clear()
     if (entry === undefined) {
       entry = new Entry(key, encoded, version)
-      entry.ttlMs = ttlMs
       if (loggedUpTo >= 0) {
         ;(entry.undo = new Undo()).above = version
         this.noteCaptured(entry, version)
       }
       this.entries.set(key, entry)
+      this.expiry.written(entry, ttlMs)
       this.lastSizeDelta = entry.size
       this.totalBytes += entry.size
       if (this.entries.size > this.bounds.maxEntries || this.totalBytes > this.bounds.maxBytes) this.evictIfNeeded()
@@ -174,7 +170,7 @@ export class MemoryTier {
     entry.encoded = encoded
     entry.version = version
     entry.pinned = false
-    entry.ttlMs = ttlMs
+    this.expiry.written(entry, ttlMs)
     this.lastSizeDelta = entry.size - before
     this.totalBytes += this.lastSizeDelta
     if (entry.list === this.clean) this.clean.remove(entry)
@@ -193,7 +189,7 @@ export class MemoryTier {
       entry.encoded = undo.encoded
       entry.version = undo.version
       entry.pinned = undo.pinned
-      entry.ttlMs = undo.ttlMs
+      this.expiry.written(entry, undo.ttlMs)
       this.totalBytes += entry.size - before
     }
   }
@@ -228,12 +224,11 @@ export class MemoryTier {
   }
 
 
-  /** Adds a clean entry read from the store, expiring `ttlMs` from now, unless the key is cached already. */
-  addLoaded(key: string, encoded: string, version: number, ttlMs = 0): Entry {
+  /** Adds a clean entry read from the store (with the cache's ttl), unless the key is cached already. */
+  addLoaded(key: string, encoded: string, version: number): Entry {
     const existing = this.entries.get(key)
     if (existing !== undefined) return existing
     const entry = new Entry(key, encoded, version)
-    entry.ttlMs = ttlMs
     this.entries.set(key, entry)
     this.totalBytes += entry.size
     this.markClean(entry)
@@ -252,24 +247,20 @@ export class MemoryTier {
     }
     if (entry.list === this.clean) this.clean.remove(entry)
     this.clean.push(entry)
-    if (entry.ttlMs !== 0) {
-      this.expiring = true
-      entry.expiresAt = this.expiry.clock.now() + entry.ttlMs
-    } else entry.expiresAt = 0
-    if (this.expiring) this.sweep()
+    this.expiry.cleaned(entry)
+    if (this.expiry.active) this.sweep()
     if (this.entries.size > this.bounds.maxEntries || this.totalBytes > this.bounds.maxBytes) this.evictIfNeeded()
   }
 
   /**
-   * A reload of a clean entry (stale-while-revalidate) brought the store's value: serve it, with a
-   * fresh ttl. False, changing nothing, when the entry is no longer clean (written since, pinned).
+   * A reload (stale-while-revalidate) brought the store's value for a clean entry: serve it, with
+   * the cache's ttl afresh. False, changing nothing, when the entry is no longer clean (written since).
    */
-  refresh(entry: Entry, encoded: string, version: number, ttlMs: number): boolean {
+  refresh(entry: Entry, encoded: string, version: number): boolean {
     if (entry.list !== this.clean || this.entries.get(entry.key) !== entry) return false
     const before = entry.size
     entry.encoded = encoded
     entry.version = version
-    entry.ttlMs = ttlMs
     this.totalBytes += entry.size - before
     this.markClean(entry)
     return true
@@ -303,14 +294,15 @@ export class MemoryTier {
     this.entries.delete(entry.key)
     if (entry.list === this.clean) this.clean.remove(entry)
     this.totalBytes -= entry.size
+    this.expiry.forget(entry)
   }
 
-  /** Drops `entry` if it is past its stale window; calls `onStale` inside it. True when dropped. */
+  /** Drops a clean `entry` past its stale window (true); within it, tells `onStale`. */
   private expiredNow(entry: Entry): boolean {
-    const now = this.expiry.clock.now()
-    if (now < entry.expiresAt) return false
-    if (now < entry.expiresAt + this.expiry.staleMs) {
-      this.expiry.onStale(entry)
+    const state = this.expiry.state(entry, this.expiry.now())
+    if (state === FRESH) return false
+    if (state !== EXPIRED) {
+      this.onStale(entry)
       return false
     }
     this.remove(entry)
@@ -319,19 +311,17 @@ export class MemoryTier {
   }
 
   /**
-   * Drops the expired ones among the few coldest clean entries. Cheap and partial on purpose: an
-   * expired entry further in is dropped when read, evicted by the bound, or later here.
+   * Drops the coldest clean entries while they are expired, up to a few. Cheap and partial on
+   * purpose (usually one lookup): an expired entry behind a fresh one is dropped when read, evicted
+   * by the bound, or reached here once the entries before it are gone.
    */
   private sweep(): void {
-    const now = this.expiry.clock.now()
-    let entry = this.clean.head
-    for (let i = 0; i < SWEEP && entry !== undefined; i++) {
-      const next: Entry | undefined = entry.next
-      if (entry.expiresAt !== 0 && now >= entry.expiresAt + this.expiry.staleMs) {
-        this.remove(entry)
-        this.expired++
-      }
-      entry = next
+    const now = this.expiry.now()
+    for (let i = 0; i < SWEEP; i++) {
+      const coldest = this.clean.head
+      if (coldest === undefined || this.expiry.state(coldest, now) !== EXPIRED) return
+      this.remove(coldest)
+      this.expired++
     }
   }
 
@@ -345,7 +335,7 @@ export class MemoryTier {
 }
 
 /** Keeps `entry`'s state before the revocable write `version`; false if an earlier unlogged one did. */
-function captureUndo(entry: Entry, version: number, loggedUpTo: number): boolean {
+function captureUndo(entry: Entry, version: number, loggedUpTo: number, expiry: Expiry<Entry>): boolean {
   const undo = (entry.undo ??= new Undo())
   if (undo.above > loggedUpTo) return false // an unlogged revocable write already captured the state to go back to
   undo.above = version
@@ -354,6 +344,6 @@ function captureUndo(entry: Entry, version: number, loggedUpTo: number): boolean
   undo.dirtySince = entry.dirtySince
   undo.dirtyVersion = entry.dirtyVersion
   undo.pinned = entry.pinned
-  undo.ttlMs = entry.ttlMs
+  undo.ttlMs = expiry.ttlOf(entry)
   return true
 }
