@@ -176,12 +176,15 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     return (await this.get(key)) !== undefined
   }
 
-  /** The cached value of `key`: no read-through, recency untouched; undefined when not cached or deleted. */
+  /**
+   * The cached value of `key`: no read-through, recency untouched; undefined when not cached,
+   * deleted, or expired (past `staleWhileRevalidateMs` too: what `get` would read through).
+   */
   peek(key: string): V | undefined {
     this.assertOpen('peek')
     checkKey(key, this.options.maxKeyBytes)
     const entry = this.tier.peek(key)
-    return entry === undefined ? undefined : this.decode(entry.encoded)
+    return entry === undefined || this.tier.expired(entry) ? undefined : this.decode(entry.encoded)
   }
 
   /** Deletes several keys. Every key is validated first, so bad input deletes nothing; resolves when all are acknowledged. */

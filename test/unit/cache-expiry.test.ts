@@ -91,6 +91,33 @@ describe('ttlMs: clean entries expire and are read through again', () => {
     await cache.close()
   })
 
+  it('peek does not serve an expired entry (and reads nothing); has reads it through', async () => {
+    const store = new CountingStore()
+    const { cache, clock } = await openTestCache(store, { ttlMs: 1000 })
+    await cache.set('k', 'mine')
+    await cache.flush()
+    await writeBehindTheCache(store, cache, 'k', 'theirs')
+    await clock.advance(999)
+    assert.equal(cache.peek('k'), 'mine')
+    await clock.advance(1)
+    assert.equal(cache.peek('k'), undefined, 'expired: peek does not serve it')
+    assert.equal(store.loads, 0, 'peek never reads through')
+    assert.equal(await cache.has('k'), true)
+    assert.equal(cache.peek('k'), 'theirs', 'has read it through and cached it')
+    await cache.close()
+  })
+
+  it('getOrSet passes ttlMs to the value it caches', async () => {
+    const store = new CountingStore()
+    const { cache, clock } = await openTestCache(store)
+    assert.equal(await cache.getOrSet('k', () => 'loaded', { ttlMs: 1000 }), 'loaded')
+    await cache.flush()
+    await writeBehindTheCache(store, cache, 'k', 'theirs')
+    await clock.advance(1000)
+    assert.equal(await cache.getOrSet('k', () => 'again'), 'theirs', 'expired: read through, and the store has a value')
+    await cache.close()
+  })
+
   it('checks ttlMs like any option, per write too', async () => {
     const store = new MemoryStore()
     const { cache } = await openTestCache(store)
