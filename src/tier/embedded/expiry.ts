@@ -1,15 +1,22 @@
 /**
- * When clean entries expire (`ttlMs`), kept beside the entries rather than in them: a cache with no
- * ttl anywhere pays no memory per entry, and a compare or two per write, flush and hit. (Two more
- * fields on every entry cost about 8% of `set()` throughput on distinct keys, which allocate one.)
+ * When clean entries expire (`ttlMs`). An entry carries one number, `expiresAt`, set when it turns
+ * clean; the ttl of a write that asked for one other than the cache's waits here, beside the entry,
+ * until then. So a cache with no ttl anywhere pays one field per entry and a compare or two per
+ * write, flush and hit. (Keeping every write's ttl on its entry as well, a second field, cost a
+ * few percent of `set()` on distinct keys, which allocate one; keeping the times in a `Map` beside
+ * the entries cost a fifth of a `get()` hit and half of a flushed entry once a ttl was set.)
  *
  *   write  ─► `written`: a ttl other than the cache's is remembered until the entry is clean
  *   clean  ─► `cleaned`: the ttl starts (flushed, or loaded from the store)
  *   read   ─► `state`: fresh, stale (within `staleMs` past expiry: serve and reload), or expired
  *
+ * Times are kept relative to when the tier started, so they stay small integers (V8 keeps those in
+ * the field itself; an epoch time would make V8 box every entry's field, with or without a ttl,
+ * process-wide) for the first 24 days of a cache's life, and work the same after.
+ *
  * The memory tier decides which entries are clean and calls `cleaned` only for those, so a dirty,
- * in-flight or pinned entry never expires; an entry written since it turned clean may keep its old
- * time here, which is only read while it is clean again (`cleaned` replaces it first).
+ * in-flight or pinned entry never expires; an entry written since it turned clean keeps its old
+ * `expiresAt`, which is only read while it is clean again (`cleaned` replaces it first).
  */
 
 export interface ExpiryOptions {
@@ -25,17 +32,21 @@ export const FRESH = 0
 export const STALE = 1
 export const EXPIRED = 2
 
-export class Expiry<E extends object> {
+export class Expiry<E extends { expiresAt: number }> {
   /** Ttls of writes that differ from the cache's, for entries not clean yet. */
   private readonly pending = new Map<E, number>()
-  /** When each clean entry with a ttl expires. */
-  private readonly times = new Map<E, number>()
+  /** Whether any entry ever got an expiry time. */
+  private any = false
+  /** Clock time at the start: `expiresAt` and `now()` count from it. */
+  private readonly epoch: number
 
-  constructor(private readonly options: ExpiryOptions) {}
+  constructor(private readonly options: ExpiryOptions) {
+    this.epoch = options.clock.now()
+  }
 
-  /** Whether any entry has an expiry time: until one has, nothing needs checking. */
+  /** Whether any entry ever got an expiry time: until one has, nothing needs checking. */
   get active(): boolean {
-    return this.times.size !== 0
+    return this.any
   }
 
   /** `entry` was written with `ttlMs`, which starts once it is clean. */
@@ -53,24 +64,27 @@ export class Expiry<E extends object> {
   cleaned(entry: E): void {
     const ttl = this.ttlOf(entry)
     if (this.pending.size !== 0) this.pending.delete(entry)
-    if (ttl !== 0) this.times.set(entry, this.options.clock.now() + ttl)
-    else if (this.times.size !== 0) this.times.delete(entry)
+    if (ttl !== 0) {
+      this.any = true
+      const at = this.now() + ttl
+      entry.expiresAt = at === 0 ? -1 : at // 0 means never (reachable only after the clock stepped back)
+    } else entry.expiresAt = 0
   }
 
-  /** FRESH, STALE (past its expiry, within the stale window) or EXPIRED, for a clean entry at `now`. */
+  /** FRESH, STALE (past its expiry, within the stale window) or EXPIRED, for a clean entry at `now()`. */
   state(entry: E, now: number): typeof FRESH | typeof STALE | typeof EXPIRED {
-    const at = this.times.get(entry)
-    if (at === undefined || now < at) return FRESH
+    const at = entry.expiresAt
+    if (at === 0 || now < at) return FRESH
     return now < at + this.options.staleMs ? STALE : EXPIRED
   }
 
+  /** The time, counted from the start (what `expiresAt` is in). */
   now(): number {
-    return this.options.clock.now()
+    return this.options.clock.now() - this.epoch
   }
 
   /** `entry` left the cache. */
   forget(entry: E): void {
     if (this.pending.size !== 0) this.pending.delete(entry)
-    if (this.times.size !== 0) this.times.delete(entry)
   }
 }

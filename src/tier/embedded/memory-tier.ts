@@ -31,6 +31,8 @@ export class Entry implements Linked<Entry> {
   pinned = false
   /** What to go back to if writes whose log records have not reached the OS are rejected (see `Undo`). */
   undo: Undo | undefined = undefined
+  /** When the entry expires, set when it turns clean (expiry.ts: ms from the tier's start); 0: never. Read only while clean. */
+  expiresAt = 0
 
   constructor(
     readonly key: string,
