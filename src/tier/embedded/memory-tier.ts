@@ -314,7 +314,7 @@ export class MemoryTier {
 
   /**
    * Drops the coldest clean entries while they are expired, up to a few. Cheap and partial on
-   * purpose (usually one lookup): an expired entry behind a fresh one is dropped when read, evicted
+   * purpose (usually one check): an expired entry behind a fresh one is dropped when read, evicted
    * by the bound, or reached here once the entries before it are gone.
    */
   private sweep(): void {
