@@ -12,17 +12,26 @@
  *
  * A `log`/`disk` write is revocable until its record reached the OS: if that write(2) fails it is
  * rejected and rolled back (revoke.ts), and no batch is taken before the log buffer is written.
+ *
+ * Merges (`merge`: increment, max, min) follow merges.ts: the tier computes the new value from the
+ * cached one, logs the merge, and the backlog combines it with the key's pending merge; `take` seals
+ * every merge op it hands out in the log, holds back a key's merges while its earlier merge is
+ * dead-lettered, and sends a merge pending over a dead-lettered set or delete as a set of the
+ * whole value.
  */
 import type { Clock } from '../../contracts/clock.js'
 import type { Codec } from '../../contracts/codec.js'
+import type { MergeKind } from '../../contracts/store.js'
 import type { DirtyTier } from '../../flush/dirty-tier.js'
-import type { PendingOp } from '../../flush/pending-op.js'
+import { PendingSet, type PendingMerge, type PendingOp } from '../../flush/pending-op.js'
 import type { DirtyLog } from '../../log/dirty-log.js'
-import type { LogRecord, Recovered, Truncation } from '../../log/types.js'
-import { CoalescingBacklog, OrderedBacklog, type Backlog } from './backlog.js'
+import type { Recovered, Truncation } from '../../log/types.js'
+import { CoalescingBacklog, OrderedBacklog, type Backlog, type HeldMerge } from './backlog.js'
 import { Checkpointer } from './checkpointer.js'
 import { CoarseClock } from './coarse-clock.js'
 import { MemoryTier, type Entry, type MemoryBounds } from './memory-tier.js'
+import { baseOf, resultOf } from './merges.js'
+import { Replay } from './replay.js'
 import { revokeUnlogged } from './revoke.js'
 import { VersionSource } from './versions.js'
 
@@ -40,6 +49,14 @@ export interface EmbeddedTierOptions {
   inFlight: ReadonlySet<string>
   /** Where warnings go (`WB_LOG_FAILED`, `WB_CHECKPOINT_FAILED`). */
   warn: (code: string, message: string) => void
+  /** The kind and version of `key`'s dead letter, if it has one (merges wait behind a merge letter). */
+  deadLetterOf?: (key: string) => { readonly kind: string; readonly version: number } | undefined
+}
+
+/** A merge the tier applied: its version and the key's new value. */
+export interface MergeApplied {
+  readonly version: number
+  readonly value: number
 }
 
 /** What `recover()` found in the log. */
@@ -56,6 +73,8 @@ export class EmbeddedTier implements DirtyTier {
   private readonly checkpointer: Checkpointer | undefined
   private settled = 0
   private recovered: Recovered | undefined
+  /** Keys whose cached value the store will not hold once flushed (a dropped merge letter, a superseded op): read again once clean. */
+  private readonly reload = new Set<string>()
 
   /**
    * `log` and what it recovered come from `DirtyLog.open()` (none without a dir); `floor` is the
@@ -69,7 +88,16 @@ export class EmbeddedTier implements DirtyTier {
   ) {
     this.memory = new MemoryTier(options.memory)
     const coarse = new CoarseClock(options.clock)
-    this.backlog = options.coalesce ? new CoalescingBacklog(options.codec, coarse, (key) => this.memory.peek(key), options.order) : new OrderedBacklog(options.codec, coarse)
+    const { deadLetterOf } = options
+    // Key order holds a key's merges back behind its merge letter; global order converts them instead (handOut).
+    const held: HeldMerge | undefined =
+      options.order === 'global'
+        ? undefined
+        : (key, version) => {
+            const letter = deadLetterOf?.(key)
+            return letter !== undefined && letter.kind === 'merge' && letter.version < version
+          }
+    this.backlog = options.coalesce ? new CoalescingBacklog(options.codec, coarse, (key) => this.memory.peek(key), options.order, held) : new OrderedBacklog(options.codec, coarse, held)
     this.versions = new VersionSource(options.clock, floor)
     this.recovered = recovered
     if (log !== undefined) {
@@ -101,7 +129,12 @@ export class EmbeddedTier implements DirtyTier {
     const recovered = this.recovered
     if (recovered === undefined) return undefined
     this.recovered = undefined
-    for (const record of recovered.records) this.redirty(record)
+    const replay = new Replay(this.memory, this.backlog)
+    for (const record of recovered.records) {
+      this.versions.observe(record.version)
+      replay.apply(record)
+    }
+    replay.finish()
     return { records: recovered.records.length, keys: this.backlog.size, truncations: recovered.truncations }
   }
 
@@ -121,8 +154,49 @@ export class EmbeddedTier implements DirtyTier {
       if (durability === 'log' || durability === 'disk') loggedUpTo = log.writtenVersion
     }
     const entry = this.memory.write(key, encoded, version, loggedUpTo)
+    // The whole value replaces pending merges, and is never held back behind a merge letter.
+    entry.merge = undefined
+    entry.sealed = undefined
+    this.backlog.unblock(entry)
     this.backlog.record(entry, this.memory.lastSizeDelta, loggedUpTo >= 0 && loggedUpTo < version)
     return version
+  }
+
+  /**
+   * Applies a merge to the key's cached value (`absent`: the key is known to be in neither the
+   * cache nor the store, so the merge starts from its operand) and returns its version and the new
+   * value; undefined when the key is not cached and not known absent (read it first). Throws
+   * `NotANumberError` for a value that is not a number, and what `write` throws.
+   */
+  merge(key: string, merge: MergeKind, operand: number, durability: string, absent: boolean): MergeApplied | undefined {
+    const current = this.memory.peek(key)
+    if (current === undefined && !absent) return undefined
+    const { codec } = this.options
+    const value = resultOf(key, merge, baseOf(key, current?.encoded, codec, merge), operand)
+    const encoded = codec.encode(value)
+    const version = this.versions.next()
+    const log = this.log
+    let loggedUpTo = -1
+    if (log !== undefined) {
+      log.append({ kind: 'merge', key, version, merge, operand, encoded })
+      if (durability === 'log' || durability === 'disk') loggedUpTo = log.writtenVersion
+    }
+    const entry = this.memory.write(key, encoded, version, loggedUpTo)
+    this.backlog.recordMerge(entry, this.memory.lastSizeDelta, merge, operand, loggedUpTo >= 0 && loggedUpTo < version)
+    return { version, value }
+  }
+
+  /**
+   * `keys`' merge letters left the dead-letter queue: their held merges may go. A `dropped` letter's
+   * delta is in the cached value but will never be in the store: the key is read again once clean.
+   */
+  released(keys: readonly string[], dropped: boolean): void {
+    for (const key of keys) {
+      const entry = this.memory.peek(key)
+      if (entry === undefined) continue
+      this.backlog.unblock(entry)
+      if (dropped && entry.dirtySince !== 0) this.reload.add(key)
+    }
   }
 
   /** Resolves when the writes so far are as durable as `durability` asks (`log`: written; `disk`: fsynced). */
@@ -214,21 +288,34 @@ export class EmbeddedTier implements DirtyTier {
   /** Writes the log's buffer to the OS first, so no op reaches the store before its log record did. */
   take(max: number, busy: ReadonlySet<string>, first: ReadonlyMap<string, unknown> | undefined): PendingOp[] {
     this.log?.writePending()
-    return this.backlog.take(max, busy, first)
+    const ops = this.backlog.take(max, busy, first)
+    let sealed = false
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i] as PendingOp
+      if (op.kind !== 'merge') continue
+      ops[i] = this.handOut(op)
+      sealed = true
+    }
+    if (sealed) this.log?.writePending()
+    return ops
   }
 
   applied(op: PendingOp): void {
     const entry = this.entryOf(op)
     if (entry === undefined || entry.version !== op.version) return
     entry.pinned = false
-    this.memory.markClean(entry)
+    if (this.reload.size > 0 && this.reload.delete(op.key)) this.memory.invalidate(entry)
+    else this.memory.markClean(entry)
   }
 
   /** The value is not in the store: stop serving it (the next read goes there) unless written since. */
   superseded(op: PendingOp, storeVersion: number): void {
     this.versions.observe(storeVersion)
     const entry = this.entryOf(op)
-    if (entry !== undefined && entry.version === op.version) this.memory.invalidate(entry)
+    if (entry === undefined) return
+    if (entry.version === op.version) this.memory.invalidate(entry)
+    // Merges written since are deltas on a value the store does not hold: read the key again once they are in.
+    else if (entry.merge !== undefined || op.kind === 'merge') this.reload.add(op.key)
   }
 
   deadLettered(op: PendingOp): void {
@@ -237,6 +324,9 @@ export class EmbeddedTier implements DirtyTier {
   }
 
   settledThrough(lowWater: number): void {
+    // Merges held back behind a dead letter are left out of the low-water mark (flush() does not wait for them), not out of the log.
+    const held = this.backlog.lowestHeld()
+    if (held !== undefined && held <= lowWater) lowWater = held - 1
     if (lowWater > this.settled) this.settled = lowWater
     this.checkpointer?.request()
   }
@@ -249,9 +339,24 @@ export class EmbeddedTier implements DirtyTier {
     return (op.entry as Entry | undefined) ?? this.memory.peek(op.key)
   }
 
-  private redirty(record: LogRecord): void {
-    this.versions.observe(record.version)
-    const entry = this.memory.write(record.key, record.encoded, record.version)
-    this.backlog.record(entry, this.memory.lastSizeDelta)
+  /**
+   * Seals a merge op in the log (before any later record of its key, so a replay rebuilds this very
+   * op), and turns it into a set of the whole value when it is pending over a dead-lettered set or
+   * delete of its key (whose value it builds on, and which that set then retires), or, in global
+   * order, over a dead-lettered merge (skipped by `skipHalted`: the set carries its delta too).
+   */
+  private handOut(op: PendingMerge): PendingOp {
+    try {
+      this.log?.append({ kind: 'seal', key: op.key, version: this.versions.next(), sealed: op.version, encoded: null })
+    } catch {
+      // The log failed (reported by its `failed` event): no later record reaches it either, so a replay still finds this group whole.
+    }
+    const letter = this.options.deadLetterOf?.(op.key)
+    // A merge letter holds the op back in key order (it never gets here); global order sends the whole value past it.
+    if (letter === undefined || letter.version >= op.version || (letter.kind === 'merge' && this.options.order !== 'global')) return op
+    const set = new PendingSet(op.key, op.version, op.since, op.result, this.options.codec)
+    set.entry = op.entry
+    set.first = op.first
+    return set
   }
 }

@@ -1,4 +1,6 @@
+import type { MergeKind } from '../../contracts/store.js'
 import { EntryList, type Linked } from './entry-list.js'
+import type { SealedGroup } from './merges.js'
 
 /**
  * The memory tier: the latest value of every cached key, dirty or clean. It bounds memory by
@@ -24,6 +26,13 @@ export class Entry implements Linked<Entry> {
   pinned = false
   /** What to go back to if writes whose log records have not reached the OS are rejected (see `Undo`). */
   undo: Undo | undefined = undefined
+  // Merges (increment, max, min; see backlog.ts and merges.ts):
+  /** The kind of the merges pending since the key's last op was taken; undefined when the pending op carries the whole value. */
+  merge: MergeKind | undefined = undefined
+  /** Their combined operand (valid while `merge` is set). */
+  operand = 0
+  /** A merge group sealed before a crash, rebuilt by replay: handed out first, as it was. */
+  sealed: SealedGroup | undefined = undefined
 
   constructor(
     readonly key: string,
@@ -51,11 +60,15 @@ export class Undo {
   dirtySince = 0
   dirtyVersion = 0
   pinned = false
+  merge: MergeKind | undefined = undefined
+  operand = 0
+  sealed: SealedGroup | undefined = undefined
 
   /** Nothing captured any more (the write is acknowledged, or rolled back); drops the old value. */
   clear(): void {
     this.above = 0
     this.encoded = undefined
+    this.sealed = undefined
   }
 }
 
@@ -148,6 +161,9 @@ export class MemoryTier {
       entry.encoded = undo.encoded
       entry.version = undo.version
       entry.pinned = undo.pinned
+      entry.merge = undo.merge
+      entry.operand = undo.operand
+      entry.sealed = undo.sealed
       this.totalBytes += entry.size - before
     }
   }
@@ -250,5 +266,8 @@ function captureUndo(entry: Entry, version: number, loggedUpTo: number): boolean
   undo.dirtySince = entry.dirtySince
   undo.dirtyVersion = entry.dirtyVersion
   undo.pinned = entry.pinned
+  undo.merge = entry.merge
+  undo.operand = entry.operand
+  undo.sealed = entry.sealed
   return true
 }

@@ -1,0 +1,60 @@
+/**
+ * Merge writes in the embedded tier (`increment`, `max`, `min`): how they combine, and the sealed
+ * groups a replay rebuilds. The rules they serve (README "Counters"):
+ *
+ * - A dirty entry carries either a whole value (a `set`, a `delete`, or merges of mixed kinds: later
+ *   merges fold into the value and the op stays a set) or a pending MERGE: a kind and the operand
+ *   combined since the key's last op was taken (a sum adds, a max or min compares). The op handed
+ *   to the store covers exactly those merges, with the version of the last one.
+ * - Every merge op handed out is SEALED in the log (a seal record naming its version) before any
+ *   later record of the key, so a replay after a crash rebuilds the very same op (same version,
+ *   same operand: fenced if it was applied) and groups only the unsealed rest anew.
+ * - A key's next merge op never goes before the previous one is settled (the key is busy while it
+ *   flies, and a held merge op is never dropped), and not while the key's earlier merge is
+ *   dead-lettered (it is held back; the letter would otherwise be fenced on replay). A merge
+ *   pending over a dead-lettered set or delete goes as a set of the whole value, which retires it.
+ */
+import type { MergeKind } from '../../contracts/store.js'
+import type { Codec } from '../../contracts/codec.js'
+import { NotANumberError } from '../../errors.js'
+
+/** A merge group sealed before a crash (rebuilt by replay): handed out as this op, first. */
+export interface SealedGroup {
+  readonly version: number
+  readonly merge: MergeKind
+  readonly operand: number
+  /** The value after the group, encoded. */
+  readonly result: string
+}
+
+/** The operand that combines to the other one: a sealed group's empty rest starts from it. */
+export const IDENTITY: Readonly<Record<MergeKind, number>> = { sum: 0, max: -Infinity, min: Infinity }
+
+/** `a` combined with `b` by `kind`. */
+export function combine(kind: MergeKind, a: number, b: number): number {
+  return kind === 'sum' ? a + b : kind === 'max' ? Math.max(a, b) : Math.min(a, b)
+}
+
+/**
+ * The number a merge starts from: `undefined` for a missing or deleted key (the merge's result is
+ * then its operand); throws `NotANumberError` for any other value.
+ */
+export function baseOf(key: string, encoded: string | null | undefined, codec: Codec, kind: MergeKind): number | undefined {
+  if (encoded === null || encoded === undefined) return undefined
+  const value: unknown = codec.decode(encoded)
+  if (typeof value !== 'number') throw new NotANumberError(key, kind, describe(value))
+  return value
+}
+
+/** The merge's result, checked finite (a sum can overflow to Infinity, which no store keeps). */
+export function resultOf(key: string, kind: MergeKind, base: number | undefined, operand: number): number {
+  const value = base === undefined ? operand : combine(kind, base, operand)
+  if (!Number.isFinite(value)) throw new NotANumberError(key, kind, `a number that would become ${value}`)
+  return value
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
+}
