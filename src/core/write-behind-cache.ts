@@ -9,7 +9,7 @@
  * Construction and recovery live in `open-cache.ts`, the tier in `src/tier/embedded/`.
  */
 import { EventEmitter } from 'node:events'
-import type { LoadedEntry } from '../contracts/store.js'
+import type { LoadedEntry, MergeKind } from '../contracts/store.js'
 import type { DeadLetter, DeadLetterSelector } from '../contracts/dead-letters.js'
 import type { CacheEvents, RecoveryReport } from '../contracts/events.js'
 import type { CacheOptions, Durability, WriteOptions } from '../contracts/options.js'
@@ -26,7 +26,7 @@ import { checkWriteOptionNames } from './option-names.js'
 import { KeyedOps } from './keyed-ops.js'
 import { WriteWatch } from './write-watch.js'
 import type { ResolvedOptions } from './resolve-options.js'
-import { invalid, oneOf } from '../validate/check.js'
+import { checkNumber, invalid, oneOf } from '../validate/check.js'
 import { checkKey, encodeValue } from './validate.js'
 
 const RESOLVED: Promise<void> = Promise.resolve()
@@ -308,7 +308,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     return durability
   }
 
-  private write(key: string, encoded: string | null, durability: Durability): Promise<void> {
+  private write(key: string, encoded: string | null | MergeWrite, durability: Durability): Promise<void> {
     if (durability === 'store' && !this.engine.flusher.available) {
       return Promise.reject(new StoreUnavailableError('the flush circuit is open after repeated failures'))
     }
@@ -316,7 +316,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     return this.whenFull(key, encoded, durability)
   }
 
-  private whenFull(key: string, encoded: string | null, durability: Durability): Promise<void> {
+  private whenFull(key: string, encoded: string | null | MergeWrite, durability: Durability): Promise<void> {
     const { backpressure } = this.engine
     backpressure.noteFull()
     switch (this.options.backlog.whenFull) {
@@ -326,7 +326,8 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
         if (!this.engine.flusher.available) return Promise.reject(new StoreUnavailableError('the backlog is full and the store is failing'))
         return this.apply(key, encoded, 'store')
       case 'wait': {
-        const bytes = key.length + (encoded === null ? 0 : encoded.length)
+        if (encoded instanceof MergeWrite) encoded.absent = false // learnt before the wait: read again when admitted
+        const bytes = key.length + (encoded === null ? 0 : encoded instanceof MergeWrite ? MergeWrite.BYTES : encoded.length)
         if (!backpressure.hasRoomFor(bytes)) {
           return Promise.reject(new BacklogFullError(this.engine.backlogEntries(), this.engine.backlogBytes(), backpressure.waiting))
         }
@@ -339,11 +340,17 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   }
 
   /** Applies an admitted write; the promise is its acknowledgement at `durability`. */
-  private apply(key: string, encoded: string | null, durability: Durability): Promise<void> {
+  private apply(key: string, encoded: string | null | MergeWrite, durability: Durability): Promise<void> {
     const { engine, tier } = this
+    let version: number
+    if (encoded instanceof MergeWrite) {
+      const applied = tier.merge(key, encoded.merge, encoded.operand, durability, encoded.absent)
+      if (applied === undefined) return RESOLVED // not cached any more: the merge reads the key and comes again
+      encoded.value = applied.value
+      version = applied.version
+    } else version = tier.write(key, encoded, durability)
     engine.reader.noteWrite(key)
     this.watch.noteWrite(key)
-    const version = tier.write(key, encoded, durability)
     this.counts.writes++
     engine.backpressure.noteWaiting(tier.waiting)
     if (durability === 'store') {
@@ -383,8 +390,83 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   private assertOpen(operation: string): void {
     if (this.closing !== undefined) throw new CacheClosedError(operation)
   }
+
+  // ---- counters: merge writes, coalesced per key and applied exactly once by the store ----
+
+  /**
+   * Adds `by` (default 1; negative subtracts) to the number under `key`, a missing or deleted key
+   * counting as 0, and resolves with the new value as the cache sees it once the write is as durable
+   * as its level promises. Between flushes a key's increments become ONE store op carrying their
+   * sum, which the store adds in the statement that writes it, exactly once (README "Counters").
+   * A key not cached is read from the store first (once for concurrent callers); after that it is a
+   * memory update. Rejects with `InvalidOptionError` when the store does not apply `sum` merges or
+   * `by` is not a finite number, and `NotANumberError` when the key holds something else.
+   */
+  increment(key: string, by = 1, options?: WriteOptions): Promise<number> {
+    return this.mergeCall('increment', 'sum', key, by, options)
+  }
+
+  /** Raises the number under `key` to `value` if it is below (a missing key takes `value`); resolves with the result. Like `increment`. */
+  max(key: string, value: number, options?: WriteOptions): Promise<number> {
+    return this.mergeCall('max', 'max', key, value, options)
+  }
+
+  /** Lowers the number under `key` to `value` if it is above (a missing key takes `value`); resolves with the result. Like `increment`. */
+  min(key: string, value: number, options?: WriteOptions): Promise<number> {
+    return this.mergeCall('min', 'min', key, value, options)
+  }
+
+  private mergeCall(operation: string, merge: MergeKind, key: string, operand: unknown, options: WriteOptions | undefined): Promise<number> {
+    try {
+      this.assertOpen(operation)
+      checkKey(key, this.options.maxKeyBytes)
+      const number = checkNumber(operand, operation === 'increment' ? 'by' : 'value', { finite: true, required: true })
+      const merges = this.options.store.merges ?? []
+      if (!merges.includes(merge)) {
+        throw new InvalidOptionError('store', `${operation}() needs a store that applies '${merge}' merge ops; this store's merges are [${merges.join(', ')}] (Store.merges)`)
+      }
+      return this.mergeWrite(operation, new MergeWrite(merge, number === 0 ? 0 : number), key, this.durabilityOf(options))
+    } catch (error) {
+      return rejected(error)
+    }
+  }
+
+  /** Reads the key's base first when it is not cached, then applies the merge; again if the key left the cache before it applied. */
+  private async mergeWrite(operation: string, write: MergeWrite, key: string, durability: Durability): Promise<number> {
+    const reader = this.engine.reader
+    for (;;) {
+      if (this.tier.peek(key) === undefined) {
+        const [loading] = reader.loadMany([key])
+        const loaded = await (loading as Promise<LoadedEntry | undefined>)
+        this.assertOpen(operation)
+        if (this.tier.peek(key) === undefined) {
+          if (reader.takeStale(key)) continue // written while the load was out: the loaded value may predate it
+          if (loaded === undefined) write.absent = true
+          else this.remember(key, loaded)
+        }
+      }
+      await this.write(key, write, durability)
+      if (write.value !== undefined) return write.value
+      write.absent = false
+    }
+  }
 }
 
 function rejected(error: unknown): Promise<never> {
   return Promise.reject(toError(error))
+}
+
+/** A merge on its way through the write path: what to apply, and (once applied) the key's new value. */
+class MergeWrite {
+  /** The key is known absent from the cache and the store: the merge starts from its operand. */
+  absent = false
+  value: number | undefined = undefined
+
+  constructor(
+    readonly merge: MergeKind,
+    readonly operand: number,
+  ) {}
+
+  /** What a merge counts for while it waits for room (its value is not encoded yet). */
+  static readonly BYTES = 24
 }

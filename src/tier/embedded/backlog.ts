@@ -147,17 +147,24 @@ export class CoalescingBacklog implements Backlog {
   take(max: number, busy: ReadonlySet<string>, urgent?: ReadonlyMap<string, unknown>): PendingOp[] {
     if (this.order === 'global') return this.takeRange(max, busy)
     const ops: PendingOp[] = []
+    // An entry whose replayed sealed group was taken stays dirty (its rest waits): not twice in one batch.
+    let stayed: Set<Entry> | undefined
+    const take = (entry: Entry): void => {
+      const op = this.takeEntry(entry)
+      if (entry.list === this.dirty) (stayed ??= new Set()).add(entry)
+      ops.push(op)
+    }
     if (urgent !== undefined) {
       for (const key of urgent.keys()) {
         if (ops.length >= max) return ops
         const entry = this.lookup(key)
-        if (entry !== undefined && entry.list === this.dirty && !busy.has(key) && !this.isHeld(entry)) ops.push(this.takeEntry(entry))
+        if (entry !== undefined && entry.list === this.dirty && !busy.has(key) && stayed?.has(entry) !== true && !this.isHeld(entry)) take(entry)
       }
     }
     let entry = this.dirty.head
     while (entry !== undefined && ops.length < max) {
       const next = entry.next
-      if ((busy.size === 0 || !busy.has(entry.key)) && !this.isHeld(entry)) ops.push(this.takeEntry(entry))
+      if ((busy.size === 0 || !busy.has(entry.key)) && stayed?.has(entry) !== true && !this.isHeld(entry)) take(entry)
       entry = next
     }
     return ops

@@ -50,7 +50,7 @@ export function baseOf(key: string, encoded: string | null | undefined, codec: C
 export function resultOf(key: string, kind: MergeKind, base: number | undefined, operand: number): number {
   const value = base === undefined ? operand : combine(kind, base, operand)
   if (!Number.isFinite(value)) throw new NotANumberError(key, kind, `a number that would become ${value}`)
-  return value
+  return value === 0 ? 0 : value // never -0, which JSON cannot give back
 }
 
 function describe(value: unknown): string {
