@@ -26,7 +26,8 @@ import { checkWriteOptionNames } from './option-names.js'
 import { KeyedOps } from './keyed-ops.js'
 import { WriteWatch } from './write-watch.js'
 import type { ResolvedOptions } from './resolve-options.js'
-import { checkNumber, invalid, oneOf } from '../validate/check.js'
+import { invalid, oneOf } from '../validate/check.js'
+import { applyMerge, MergeWrite, type MergeSteps } from './merge-write.js'
 import { checkKey, encodeValue } from './validate.js'
 
 const RESOLVED: Promise<void> = Promise.resolve()
@@ -42,6 +43,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   /** Counted here, read by `stats()`. */
   private readonly counts = { writes: 0, hits: 0, misses: 0 }
   private closing: Promise<CloseReport> | undefined
+  private mergeSteps: MergeSteps | undefined
   /** Sees every write `apply` makes, for the read-modify-writes under way. */
   private readonly watch = new WriteWatch()
   /** `update` and `getOrSet`, on this cache's own read and write paths. */
@@ -391,7 +393,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     if (this.closing !== undefined) throw new CacheClosedError(operation)
   }
 
-  // ---- counters: merge writes, coalesced per key and applied exactly once by the store ----
+  // ---- counters: merge writes, coalesced per key and applied exactly once by the store (merge-write.ts) ----
 
   /**
    * Adds `by` (default 1; negative subtracts) to the number under `key`, a missing or deleted key
@@ -403,70 +405,38 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
    * `by` is not a finite number, and `NotANumberError` when the key holds something else.
    */
   increment(key: string, by = 1, options?: WriteOptions): Promise<number> {
-    return this.mergeCall('increment', 'sum', key, by, options)
+    return this.merge('increment', 'sum', key, by, options)
   }
 
   /** Raises the number under `key` to `value` if it is below (a missing key takes `value`); resolves with the result. Like `increment`. */
   max(key: string, value: number, options?: WriteOptions): Promise<number> {
-    return this.mergeCall('max', 'max', key, value, options)
+    return this.merge('max', 'max', key, value, options)
   }
 
   /** Lowers the number under `key` to `value` if it is above (a missing key takes `value`); resolves with the result. Like `increment`. */
   min(key: string, value: number, options?: WriteOptions): Promise<number> {
-    return this.mergeCall('min', 'min', key, value, options)
+    return this.merge('min', 'min', key, value, options)
   }
 
-  private mergeCall(operation: string, merge: MergeKind, key: string, operand: unknown, options: WriteOptions | undefined): Promise<number> {
+  private merge(operation: string, merge: MergeKind, key: string, operand: unknown, options: WriteOptions | undefined): Promise<number> {
     try {
       this.assertOpen(operation)
       checkKey(key, this.options.maxKeyBytes)
-      const number = checkNumber(operand, operation === 'increment' ? 'by' : 'value', { finite: true, required: true })
-      const merges = this.options.store.merges ?? []
-      if (!merges.includes(merge)) {
-        throw new InvalidOptionError('store', `${operation}() needs a store that applies '${merge}' merge ops; this store's merges are [${merges.join(', ')}] (Store.merges)`)
+      const write = MergeWrite.checked(this.options.store, operation, merge, operand)
+      this.mergeSteps ??= {
+        tier: this.tier,
+        reader: this.engine.reader,
+        assertOpen: (op) => this.assertOpen(op),
+        remember: (k, loaded) => this.remember(k, loaded),
+        write: (k, w, durability) => this.write(k, w, durability),
       }
-      return this.mergeWrite(operation, new MergeWrite(merge, number === 0 ? 0 : number), key, this.durabilityOf(options))
+      return applyMerge(this.mergeSteps, operation, write, key, this.durabilityOf(options))
     } catch (error) {
       return rejected(error)
-    }
-  }
-
-  /** Reads the key's base first when it is not cached, then applies the merge; again if the key left the cache before it applied. */
-  private async mergeWrite(operation: string, write: MergeWrite, key: string, durability: Durability): Promise<number> {
-    const reader = this.engine.reader
-    for (;;) {
-      if (this.tier.peek(key) === undefined) {
-        const [loading] = reader.loadMany([key])
-        const loaded = await (loading as Promise<LoadedEntry | undefined>)
-        this.assertOpen(operation)
-        if (this.tier.peek(key) === undefined) {
-          if (reader.takeStale(key)) continue // written while the load was out: the loaded value may predate it
-          if (loaded === undefined) write.absent = true
-          else this.remember(key, loaded)
-        }
-      }
-      await this.write(key, write, durability)
-      if (write.value !== undefined) return write.value
-      write.absent = false
     }
   }
 }
 
 function rejected(error: unknown): Promise<never> {
   return Promise.reject(toError(error))
-}
-
-/** A merge on its way through the write path: what to apply, and (once applied) the key's new value. */
-class MergeWrite {
-  /** The key is known absent from the cache and the store: the merge starts from its operand. */
-  absent = false
-  value: number | undefined = undefined
-
-  constructor(
-    readonly merge: MergeKind,
-    readonly operand: number,
-  ) {}
-
-  /** What a merge counts for while it waits for room (its value is not encoded yet). */
-  static readonly BYTES = 24
 }

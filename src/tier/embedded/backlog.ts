@@ -33,11 +33,8 @@ import type { MergeKind } from '../../contracts/store.js'
 import type { CoarseClock } from './coarse-clock.js'
 import { EntryList } from './entry-list.js'
 import type { Entry, Undo } from './memory-tier.js'
-import { combine } from './merges.js'
+import { combine, type HeldMerge } from './merges.js'
 import { opFor, PendingMerge, type PendingOp } from '../../flush/pending-op.js'
-
-/** Whether a merge op of `key` at `version` must wait (an earlier merge of the key is dead-lettered). */
-export type HeldMerge = (key: string, version: number) => boolean
 
 export interface Backlog {
   /** True for the coalescing backlog (one op per dirty key), false for the ordered one. */

@@ -23,14 +23,14 @@ import type { Clock } from '../../contracts/clock.js'
 import type { Codec } from '../../contracts/codec.js'
 import type { MergeKind } from '../../contracts/store.js'
 import type { DirtyTier } from '../../flush/dirty-tier.js'
-import { PendingSet, type PendingMerge, type PendingOp } from '../../flush/pending-op.js'
+import type { PendingOp } from '../../flush/pending-op.js'
 import type { DirtyLog } from '../../log/dirty-log.js'
-import type { Recovered, Truncation } from '../../log/types.js'
-import { CoalescingBacklog, OrderedBacklog, type Backlog, type HeldMerge } from './backlog.js'
+import type { LogRecord, Recovered, Truncation } from '../../log/types.js'
+import { CoalescingBacklog, OrderedBacklog, type Backlog } from './backlog.js'
 import { Checkpointer } from './checkpointer.js'
 import { CoarseClock } from './coarse-clock.js'
 import { MemoryTier, type Entry, type MemoryBounds } from './memory-tier.js'
-import { baseOf, resultOf } from './merges.js'
+import { baseOf, handOut, heldBehindLetter, resultOf, type DeadLetterOf, type HandOutDeps } from './merges.js'
 import { Replay } from './replay.js'
 import { revokeUnlogged } from './revoke.js'
 import { VersionSource } from './versions.js'
@@ -50,7 +50,7 @@ export interface EmbeddedTierOptions {
   /** Where warnings go (`WB_LOG_FAILED`, `WB_CHECKPOINT_FAILED`). */
   warn: (code: string, message: string) => void
   /** The kind and version of `key`'s dead letter, if it has one (merges wait behind a merge letter). */
-  deadLetterOf?: (key: string) => { readonly kind: string; readonly version: number } | undefined
+  deadLetterOf?: DeadLetterOf
 }
 
 /** A merge the tier applied: its version and the key's new value. */
@@ -75,6 +75,7 @@ export class EmbeddedTier implements DirtyTier {
   private recovered: Recovered | undefined
   /** Keys whose cached value the store will not hold once flushed (a dropped merge letter, a superseded op): read again once clean. */
   private readonly reload = new Set<string>()
+  private readonly handOut: HandOutDeps
 
   /**
    * `log` and what it recovered come from `DirtyLog.open()` (none without a dir); `floor` is the
@@ -88,17 +89,11 @@ export class EmbeddedTier implements DirtyTier {
   ) {
     this.memory = new MemoryTier(options.memory)
     const coarse = new CoarseClock(options.clock)
-    const { deadLetterOf } = options
-    // Key order holds a key's merges back behind its merge letter; global order converts them instead (handOut).
-    const held: HeldMerge | undefined =
-      options.order === 'global'
-        ? undefined
-        : (key, version) => {
-            const letter = deadLetterOf?.(key)
-            return letter !== undefined && letter.kind === 'merge' && letter.version < version
-          }
+    // Key order holds a key's merges back behind its merge letter; global order sends them as the whole value past it (handOut).
+    const held = options.order === 'global' ? undefined : heldBehindLetter(options.deadLetterOf)
     this.backlog = options.coalesce ? new CoalescingBacklog(options.codec, coarse, (key) => this.memory.peek(key), options.order, held) : new OrderedBacklog(options.codec, coarse, held)
     this.versions = new VersionSource(options.clock, floor)
+    this.handOut = { log, versions: this.versions, codec: options.codec, deadLetterOf: options.deadLetterOf, globalOrder: options.order === 'global' }
     this.recovered = recovered
     if (log !== undefined) {
       this.checkpointer = new Checkpointer(log, options.clock, () => this.settled, () => this.versions.current, (error) => {
@@ -147,12 +142,7 @@ export class EmbeddedTier implements DirtyTier {
    */
   write(key: string, encoded: string | null, durability: string): number {
     const version = this.versions.next()
-    const log = this.log
-    let loggedUpTo = -1
-    if (log !== undefined) {
-      log.append({ kind: encoded === null ? 'delete' : 'set', key, version, encoded })
-      if (durability === 'log' || durability === 'disk') loggedUpTo = log.writtenVersion
-    }
+    const loggedUpTo = this.logged({ kind: encoded === null ? 'delete' : 'set', key, version, encoded }, durability)
     const entry = this.memory.write(key, encoded, version, loggedUpTo)
     // The whole value replaces pending merges, and is never held back behind a merge letter.
     entry.merge = undefined
@@ -175,12 +165,7 @@ export class EmbeddedTier implements DirtyTier {
     const value = resultOf(key, merge, baseOf(key, current?.encoded, codec, merge), operand)
     const encoded = codec.encode(value)
     const version = this.versions.next()
-    const log = this.log
-    let loggedUpTo = -1
-    if (log !== undefined) {
-      log.append({ kind: 'merge', key, version, merge, operand, encoded })
-      if (durability === 'log' || durability === 'disk') loggedUpTo = log.writtenVersion
-    }
+    const loggedUpTo = this.logged({ kind: 'merge', key, version, merge, operand, encoded }, durability)
     const entry = this.memory.write(key, encoded, version, loggedUpTo)
     this.backlog.recordMerge(entry, this.memory.lastSizeDelta, merge, operand, loggedUpTo >= 0 && loggedUpTo < version)
     return { version, value }
@@ -197,6 +182,18 @@ export class EmbeddedTier implements DirtyTier {
       this.backlog.unblock(entry)
       if (dropped && entry.dirtySince !== 0) this.reload.add(key)
     }
+  }
+
+  /**
+   * Appends a write's record (a failed log throws before anything of the write is applied);
+   * returns the highest version whose record reached the OS when the write is revocable
+   * (`log`/`disk`), else -1.
+   */
+  private logged(record: LogRecord, durability: string): number {
+    const log = this.log
+    if (log === undefined) return -1
+    log.append(record)
+    return durability === 'log' || durability === 'disk' ? log.writtenVersion : -1
   }
 
   /** Resolves when the writes so far are as durable as `durability` asks (`log`: written; `disk`: fsynced). */
@@ -293,7 +290,7 @@ export class EmbeddedTier implements DirtyTier {
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i] as PendingOp
       if (op.kind !== 'merge') continue
-      ops[i] = this.handOut(op)
+      ops[i] = handOut(op, this.handOut)
       sealed = true
     }
     if (sealed) this.log?.writePending()
@@ -337,26 +334,5 @@ export class EmbeddedTier implements DirtyTier {
 
   private entryOf(op: PendingOp): Entry | undefined {
     return (op.entry as Entry | undefined) ?? this.memory.peek(op.key)
-  }
-
-  /**
-   * Seals a merge op in the log (before any later record of its key, so a replay rebuilds this very
-   * op), and turns it into a set of the whole value when it is pending over a dead-lettered set or
-   * delete of its key (whose value it builds on, and which that set then retires), or, in global
-   * order, over a dead-lettered merge (skipped by `skipHalted`: the set carries its delta too).
-   */
-  private handOut(op: PendingMerge): PendingOp {
-    try {
-      this.log?.append({ kind: 'seal', key: op.key, version: this.versions.next(), sealed: op.version, encoded: null })
-    } catch {
-      // The log failed (reported by its `failed` event): no later record reaches it either, so a replay still finds this group whole.
-    }
-    const letter = this.options.deadLetterOf?.(op.key)
-    // A merge letter holds the op back in key order (it never gets here); global order sends the whole value past it.
-    if (letter === undefined || letter.version >= op.version || (letter.kind === 'merge' && this.options.order !== 'global')) return op
-    const set = new PendingSet(op.key, op.version, op.since, op.result, this.options.codec)
-    set.entry = op.entry
-    set.first = op.first
-    return set
   }
 }

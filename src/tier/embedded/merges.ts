@@ -17,6 +17,9 @@
 import type { MergeKind } from '../../contracts/store.js'
 import type { Codec } from '../../contracts/codec.js'
 import { NotANumberError } from '../../errors.js'
+import { PendingSet, type PendingMerge, type PendingOp } from '../../flush/pending-op.js'
+import type { DirtyLog } from '../../log/dirty-log.js'
+import type { VersionSource } from './versions.js'
 
 /** A merge group sealed before a crash (rebuilt by replay): handed out as this op, first. */
 export interface SealedGroup {
@@ -57,4 +60,49 @@ function describe(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`
+}
+
+/** Whether a merge op of `key` at `version` must wait (an earlier merge of the key is dead-lettered). */
+export type HeldMerge = (key: string, version: number) => boolean
+
+/** The kind and version of a key's dead letter, if it has one. */
+export type DeadLetterOf = (key: string) => { readonly kind: string; readonly version: number } | undefined
+
+/** Whether a merge op of `key` at `version` must wait: an earlier merge of the key is dead-lettered. */
+export function heldBehindLetter(deadLetterOf: DeadLetterOf | undefined): HeldMerge {
+  return (key, version) => {
+    const letter = deadLetterOf?.(key)
+    return letter !== undefined && letter.kind === 'merge' && letter.version < version
+  }
+}
+
+/** What `handOut` needs of the tier. */
+export interface HandOutDeps {
+  readonly log: DirtyLog | undefined
+  readonly versions: VersionSource
+  readonly codec: Codec
+  readonly deadLetterOf: DeadLetterOf | undefined
+  /** `flush.order: 'global'`, where merges are not held back behind a merge letter. */
+  readonly globalOrder: boolean
+}
+
+/**
+ * A merge op leaving the tier: sealed in the log (before any later record of its key, so a replay
+ * rebuilds this very op), and turned into a set of the whole value when it is pending over a
+ * dead-lettered set or delete of its key (whose value it builds on, and which that set retires),
+ * or, in global order, over a dead-lettered merge (one `skipHalted` skipped: the set carries its
+ * delta too, where holding the key back would halt every later write).
+ */
+export function handOut(op: PendingMerge, { log, versions, codec, deadLetterOf, globalOrder }: HandOutDeps): PendingOp {
+  try {
+    log?.append({ kind: 'seal', key: op.key, version: versions.next(), sealed: op.version, encoded: null })
+  } catch {
+    // The log failed (reported by its `failed` event): no later record reaches it either, so a replay still finds this group whole.
+  }
+  const letter = deadLetterOf?.(op.key)
+  if (letter === undefined || letter.version >= op.version || (letter.kind === 'merge' && !globalOrder)) return op
+  const set = new PendingSet(op.key, op.version, op.since, op.result, codec)
+  set.entry = op.entry
+  set.first = op.first
+  return set
 }
