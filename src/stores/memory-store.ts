@@ -118,7 +118,7 @@ function merged(held: Row | undefined, op: StoreMergeOp): string | StoreError {
   if (held?.encoded !== undefined) {
     const stored: unknown = JSON.parse(held.encoded)
     if (typeof stored !== 'number') {
-      return new StoreError(`MemoryStore: cannot ${op.merge} into "${op.key}": it holds ${held.encoded.slice(0, 40)}, not a number`, { retryable: false, scope: 'op' })
+      return new StoreError(`MemoryStore: cannot ${op.merge} into "${op.key}": it holds ${held.encoded.slice(0, 40)}, not a number`, { retryable: false, scope: 'op', code: 'E_STORE_NOT_A_NUMBER' })
     }
     value = op.merge === 'sum' ? stored + op.operand : op.merge === 'max' ? Math.max(stored, op.operand) : Math.min(stored, op.operand)
   }

@@ -49,6 +49,7 @@ describe('MemoryStore merge ops', () => {
     assert.equal(result.failures?.length, 1)
     assert.equal(result.failures?.[0]?.index, 0)
     assert.equal((result.failures?.[0]?.error as { retryable?: boolean }).retryable, false)
+    assert.equal((result.failures?.[0]?.error as { code?: string }).code, 'E_STORE_NOT_A_NUMBER')
     assert.deepEqual(store.snapshot(), new Map<string, unknown>([['s', 'text'], ['n', 1]]))
     assert.equal(store.versionOf('s'), 1)
   })
