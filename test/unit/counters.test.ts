@@ -2,6 +2,9 @@
 // per flush, read-through of the base, refusals at the door, merges over sets and deletes, and what
 // happens to a merge the store refuses (dead-lettered; the key's later merges wait behind it).
 import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { InvalidOptionError, MemoryStore, NotANumberError, type Store, type StoreOp } from '../../src/index.js'
 import { setOp } from '../../src/testing/index.js'
@@ -196,6 +199,37 @@ describe('a merge the store refuses', () => {
     assert.equal(inner.snapshot().get('n'), 106, 'the fixed row plus the letter (1) and the held increments (2 + 3), each once')
     assert.deepEqual(cache.deadLetters(), [])
     await cache.close()
+  })
+
+  it('keeps its kind and operand across a restart, and so do the increments held behind it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wb-merge-letter-'))
+    try {
+      const inner = new MemoryStore()
+      const first = await openTestCache(inner, { dir, flush: { intervalMs: 60_000 }, retry: { maxAttempts: 2, baseDelayMs: 10 }, closeTimeoutMs: 100 })
+      await first.cache.increment('n', 5)
+      await first.cache.flush()
+      await writeElsewhere(first.cache, inner, 'n', 'text')
+      await first.cache.increment('n', 1)
+      await first.cache.increment('other', 1)
+      await drive(first.clock, first.cache.flush())
+      await first.cache.increment('n', 2)
+      const closing = first.cache.close()
+      await first.clock.advance(200)
+      assert.deepEqual((await closing).unflushedKeys, ['n'], 'the held increment is left in the log')
+
+      const second = await openTestCache(inner, { dir, flush: { intervalMs: 60_000 } })
+      assert.deepEqual(second.cache.deadLetters().map((l) => [l.key, l.kind, l.merge, l.operand]), [['n', 'merge', 'sum', 1]])
+      assert.equal(await second.cache.get('n'), 8)
+      await drive(second.clock, second.cache.flush())
+      assert.equal(inner.snapshot().get('n'), 'text', 'still held behind the letter after the restart')
+      await inner.writeBatch([setOp('n', (inner.versionOf('n') ?? 0) + 1, 100)])
+      await drive(second.clock, second.cache.replayDeadLetters())
+      await drive(second.clock, second.cache.flush())
+      assert.equal(inner.snapshot().get('n'), 103)
+      await second.cache.close()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('dropped: the held increments go, and the cached value is read again once they are in', async () => {
