@@ -283,3 +283,33 @@ describe('a held write followed by increments', () => {
     await cache.close()
   })
 })
+
+describe('increments in global order', () => {
+  it('land exactly under a flaky store; past a skipped halted increment, the key\'s next ones go as a set of its value', async () => {
+    const inner = new MemoryStore()
+    const flaky = new FlakyStore(inner, { failRate: 0.3, random: seededRandom(5) })
+    const { cache, clock } = await openTestCache(flaky, { flush: { order: 'global', concurrency: 1, intervalMs: 10 }, retry: { baseDelayMs: 5, maxDelayMs: 20, circuitThreshold: 1000 } })
+    const sums = [0, 0, 0, 0]
+    for (let i = 0; i < 100; i++) {
+      sums[i % 4]! += 1 + (i % 3)
+      await cache.increment(`k${i % 4}`, 1 + (i % 3))
+    }
+    await drive(clock, cache.flush())
+    assert.deepEqual([0, 1, 2, 3].map((k) => inner.snapshot().get(`k${k}`)), sums)
+    let halted = 0
+    cache.on('flush:halted', () => halted++)
+    await writeElsewhere(cache, inner, 'k0', 'text')
+    await cache.increment('k0', 1)
+    for (let i = 0; i < 50 && halted === 0; i++) await clock.advance(20)
+    assert.equal(halted, 1, 'the refused increment halts flushing')
+    assert.equal(cache.skipHalted(), 1)
+    await drive(clock, cache.flush())
+    assert.deepEqual(cache.deadLetters().map((l) => [l.key, l.kind]), [['k0', 'merge']])
+    assert.equal(await cache.increment('k0', 1), sums[0]! + 2)
+    await drive(clock, cache.flush())
+    assert.equal(inner.snapshot().get('k0'), sums[0]! + 2, 'a set of the whole value, with the skipped increment in it')
+    assert.deepEqual(cache.deadLetters(), [], 'which retired the letter')
+    await cache.close()
+  })
+})
+
