@@ -116,7 +116,7 @@ export class CoalescingBacklog implements Backlog {
   }
 
   unblock(entry: Entry): void {
-    this.blocked.delete(entry)
+    if (this.blocked.size > 0) this.blocked.delete(entry) // every set and delete comes through here
   }
 
   lowestHeld(): number | undefined {
