@@ -61,6 +61,6 @@ export async function measureCeiling(workload: Workload, durationMs: number, adm
     await db.end()
   }
   const elapsedMs = performance.now() - start
-  const load: LoadResult = { acked: committed, failed: 0, elapsedMs, latencies: new Float64Array(0), lastAcked, failedKeys: new Set(), firstError: undefined }
+  const load: LoadResult = { acked: committed, failed: 0, elapsedMs, latencies: new Float64Array(0), lastAcked, counts: new Map(), failedKeys: new Set(), firstError: undefined }
   return { info: { table, keyColumn: 'key', valueColumn: 'value' }, load, counted: { ...db.counters }, tuplesBefore }
 }

@@ -42,6 +42,8 @@ export interface LoadResult {
   readonly latencies: Float64Array
   /** The newest acknowledged value of each key. */
   readonly lastAcked: Map<string, BenchValue>
+  /** A counter system's acknowledged writes per key (empty for the others). */
+  readonly counts: Map<string, number>
   /** Keys with a failed write: their final state is unknown, so the check skips them. */
   readonly failedKeys: Set<string>
   readonly firstError: string | undefined
@@ -69,6 +71,7 @@ class Load {
   private firstError: string | undefined
   private readonly latencies: Float64Array
   private readonly lastAcked = new Map<string, BenchValue>()
+  private readonly counts = new Map<string, number>()
   private readonly failedKeys = new Set<string>()
   private readonly start = performance.now()
 
@@ -92,8 +95,8 @@ class Load {
   }
 
   result(): LoadResult {
-    const { acked, failed, lastAcked, failedKeys, firstError } = this
-    return { acked, failed, elapsedMs: this.elapsed(), latencies: this.latencies.subarray(0, acked), lastAcked, failedKeys, firstError }
+    const { acked, failed, lastAcked, counts, failedKeys, firstError } = this
+    return { acked, failed, elapsedMs: this.elapsed(), latencies: this.latencies.subarray(0, acked), lastAcked, counts, failedKeys, firstError }
   }
 
   // False once the load is over; otherwise waits out a pause and yields before the write.
@@ -126,6 +129,7 @@ class Load {
     this.latencies[this.acked++] = performance.now() - t0
     const seen = this.lastAcked.get(key)
     if (seen === undefined || seen.seq < value.seq) this.lastAcked.set(key, value)
+    if (this.system.counter === true) this.counts.set(key, (this.counts.get(key) ?? 0) + 1)
   }
 }
 

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test'
 import { runLoad, type Arrival } from './driver.js'
 import { renderReport, summarise, targets } from './lib/report.js'
 import type { RunResult } from './lib/result.js'
-import { latencySummary, median } from './lib/stats.js'
+import { latencySummary, median, medianRatio } from './lib/stats.js'
 import type { BenchSystem, BenchValue } from './systems/types.js'
 import { bursts, sampleCdf, seededRandom, uniform, zipf, zipfCdf } from './workloads.js'
 
@@ -73,6 +73,13 @@ describe('statistics', () => {
     assert.equal(median([4, 1, 3, 2]), 2.5)
     assert.equal(median([Number.NaN, 5]), 5)
     assert.ok(Number.isNaN(median([])))
+  })
+
+  it('takes ratios within each run, then their median (not the ratio of the medians)', () => {
+    // Run 2 is slow for both figures; its ratio counts like the others'.
+    assert.equal(medianRatio([60, 10, 75], [100, 20, 150]), 0.5)
+    assert.equal(median([60, 10, 75]) / median([100, 20, 150]), 0.6)
+    assert.throws(() => medianRatio([1, 2], [1]), RangeError)
   })
 })
 

@@ -12,7 +12,7 @@ import { runLoad, type LoadResult } from './driver.js'
 import { openPool, settledTuplesWritten, tuplesWritten } from './lib/pg.js'
 import type { Job, RunResult } from './lib/result.js'
 import { latencySummary } from './lib/stats.js'
-import { verifyFinalState } from './lib/verify.js'
+import { verifyCounts, verifyFinalState } from './lib/verify.js'
 import { SYSTEMS } from './systems/index.js'
 import type { BenchSystem, TableInfo } from './systems/types.js'
 import { allWorkloads, type Workload } from './workloads.js'
@@ -52,7 +52,7 @@ async function measure(system: BenchSystem, teardown: () => Promise<void>, admin
   const counted = system.dbStats()
   await teardown()
   const pgStatRows = (await settledTuplesWritten(admin, info.table, before + counted.rows)) - before
-  const verify = await verifyFinalState(admin, info, load.lastAcked, load.failedKeys)
+  const verify = system.counter === true ? await verifyCounts(admin, info, load.counts, load.failedKeys) : await verifyFinalState(admin, info, load.lastAcked, load.failedKeys)
   if (!verify.ok) log(`FINAL STATE MISMATCH: ${verify.mismatches} keys differ, ${verify.unexpected} unexpected rows; ${verify.examples.join('; ')}`)
   return toResult(load, { drainMs, peakRssMb, counted, pgStatRows, verify })
 }

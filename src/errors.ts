@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'E_DEAD_LETTERED' | 'E_SUPERSEDED' | 'E_FLUSH_TIMEOUT' | 'E_FLUSH_ABORTED' | 'E_CLOSED'
   | 'E_DIR_LOCKED' | 'E_DIR_INVALID' | 'E_LOG_CORRUPT' | 'E_LOG_FORMAT' | 'E_LOG_FAILED'
   | 'E_UPDATE_CONFLICT'
+  | 'E_NOT_A_NUMBER'
 
 /** The codes of the `StoreError`s writebehind raises itself. */
 export type StoreErrorCode = 'E_STORE' | 'E_BATCH_TIMEOUT' | 'E_STORE_MAPPING' | 'E_STORE_NOT_A_NUMBER'
@@ -286,6 +287,26 @@ export class UpdateConflictError extends WriteBehindError<'E_UPDATE_CONFLICT'> {
 }
 
 /**
+ * `increment`, `max` or `min` on a key whose value is not a number (a missing or deleted key is
+ * fine: it starts from the operand), or an increment whose result would not be a finite number.
+ * Nothing was written.
+ */
+export class NotANumberError extends WriteBehindError<'E_NOT_A_NUMBER'> {
+  constructor(
+    readonly key: string,
+    readonly merge: 'sum' | 'max' | 'min',
+    readonly found: string,
+  ) {
+    const operation = merge === 'sum' ? 'increment' : merge
+    super(
+      'E_NOT_A_NUMBER',
+      `Cannot ${operation} "${truncate(key)}": it holds ${found}, not a finite number. ` +
+        `${operation}() works on a key holding a number (or none): keep counters under keys of their own, or set() a number first.`,
+    )
+  }
+}
+
+/**
  * Each code and the class of the errors that carry it: `error instanceof errors[code]` holds for
  * every error whose `code` is `code`. A code maps to one class; a class may carry several codes.
  */
@@ -312,6 +333,7 @@ export const errors = Object.freeze({
   E_LOG_FORMAT: LogFormatError,
   E_LOG_FAILED: LogFailedError,
   E_UPDATE_CONFLICT: UpdateConflictError,
+  E_NOT_A_NUMBER: NotANumberError,
 } as const satisfies { readonly [C in ErrorCode]: abstract new (...args: never[]) => Error & { readonly code: string } })
 
 function truncate(key: string): string {

@@ -11,6 +11,7 @@ export type { CacheEvents, LogTruncation, RecoveryReport, SupersededWrite } from
 export type { CloseReport, FlushCallOptions, FlushReport, ReplayReport } from './contracts/reports.js'
 export type { DeadLetter, DeadLetterFilter, DeadLetterSelector, ErrorDescription } from './contracts/dead-letters.js'
 export type { Store, StoreOp, StoreSetOp, StoreDeleteOp, BatchResult, OpFailure, SupersededOp, LoadedEntry } from './contracts/store.js'
+export type { StoreMergeOp, MergeKind } from './contracts/store.js'
 export type { Clock, TimerHandle } from './contracts/clock.js'
 export { systemClock } from './contracts/clock.js'
 export type { Codec } from './contracts/codec.js'

@@ -17,3 +17,12 @@ export function median(values: readonly number[]): number {
   const mid = finite.length >> 1
   return finite.length % 2 === 1 ? finite[mid]! : (finite[mid - 1]! + finite[mid]!) / 2
 }
+
+/**
+ * The median over runs of `ours[i] / reference[i]`: each ratio is taken within one run (same
+ * process, same machine state), so a noisy run moves both figures of its ratio together.
+ */
+export function medianRatio(ours: readonly number[], reference: readonly number[]): number {
+  if (ours.length !== reference.length) throw new RangeError(`medianRatio: ${ours.length} figures against ${reference.length} references`)
+  return median(ours.map((x, i) => x / reference[i]!))
+}

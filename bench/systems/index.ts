@@ -20,6 +20,8 @@ export const SYSTEMS: ReadonlyMap<string, SystemFactory> = new Map<string, Syste
   ['writebehind-store', () => new WriteBehindSystem('store')],
   // Opt-in: flushes every second in batches of up to 20k, trading staleness for coalescing.
   ['writebehind-log-1s', () => new WriteBehindSystem('log', { suffix: '1s', options: { flush: { intervalMs: 1000, batchSize: 20_000 } } })],
+  // Counters: every write is `cache.increment(key)` (a merge op per key per flush, added by the store), beside writebehind-log's sets.
+  ['writebehind-log-increment', () => new WriteBehindSystem('log', { suffix: 'increment', increment: true })],
   // Opt-in: one log write(2) per event-loop turn instead of one per writer callback, trading ack latency for throughput.
   ['writebehind-log-grouped', () => new WriteBehindSystem('log', { suffix: 'grouped', options: { logWriteScheduling: 'immediate' } })],
 ])

@@ -23,6 +23,11 @@ export interface BenchValue {
 export interface BenchSystem {
   /** Name used on the command line and in the results, such as `direct-1`. */
   readonly name: string
+  /**
+   * A counter system: each write adds 1 to its key (the value written is ignored), so the final
+   * state of a key is the number of its acknowledged writes, and that is what the check compares.
+   */
+  readonly counter?: boolean
   /** Connects, creates and empties its table, clears its Redis keys. Called once, first. */
   setup(): Promise<TableInfo>
   /**

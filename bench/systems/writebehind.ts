@@ -3,7 +3,8 @@
  * `store`), flushing into PostgreSQL through its PostgresStore over a counting pg Pool, with its
  * dirty log in a temp folder. The flush settings are the documented defaults, so the numbers show
  * what a user gets out of the box. A write is acknowledged when `cache.set` resolves; the drain
- * is `cache.flush()`. A variant can pass its own flush or log-write settings (see systems/index.ts).
+ * is `cache.flush()`. A variant can pass its own flush or log-write settings (see systems/index.ts),
+ * or increment a counter per write (`cache.increment(key)`: merge ops, one per key per flush).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -32,12 +33,16 @@ export class WriteBehindSystem implements BenchSystem {
   private cache: Cache | undefined
   private dir: string | undefined
 
+  /** `increment`: each write is `cache.increment(key)` instead of `cache.set(key, value)`. */
+  readonly counter: boolean
+
   constructor(
     private readonly level: Level,
-    private readonly variant?: { suffix: string; options: Pick<CacheOptions, 'flush' | 'logWriteScheduling'> },
+    private readonly variant?: { suffix: string; options?: Pick<CacheOptions, 'flush' | 'logWriteScheduling'>; increment?: boolean },
   ) {
     this.name = `writebehind-${level}${variant === undefined ? '' : `-${variant.suffix}`}`
     this.table = tableFor(this.name)
+    this.counter = variant?.increment === true
   }
 
   async setup(): Promise<TableInfo> {
@@ -58,7 +63,8 @@ export class WriteBehindSystem implements BenchSystem {
   }
 
   async write(key: string, value: BenchValue): Promise<void> {
-    await this.cache!.set(key, value)
+    if (this.counter) await this.cache!.increment(key)
+    else await this.cache!.set(key, value)
   }
 
   async drain(): Promise<void> {

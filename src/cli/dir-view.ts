@@ -35,7 +35,7 @@ export interface LogView {
   /** Undefined when the checkpoint file is unreadable (see `problems`). */
   readonly checkpoint: Checkpoint | undefined
   readonly segments: SegmentScan[]
-  /** Latest intact record per key with version > lowWater, in version order. */
+  /** Latest intact write (set, delete, merge) per key with version > lowWater, in version order. */
   readonly dirty: LogRecord[]
   readonly problems: LogProblem[]
   readonly lock: { readonly pid: number; readonly alive: boolean } | undefined
@@ -51,7 +51,7 @@ export function readLogView(dir: string): LogView {
   let lastVersion = 0
   for (const file of listSegments(dir)) {
     const scan = scanSafely(dir, file, lastVersion, problems, (record) => {
-      if (record.version <= lowWater) return
+      if (record.version <= lowWater || record.kind === 'seal') return // a seal groups writes; it is not one
       latest.delete(record.key)
       latest.set(record.key, record)
     })

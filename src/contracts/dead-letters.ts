@@ -3,7 +3,13 @@
  * retries exhausted), kept with their error until someone inspects, replays or drops them (see
  * `cache.deadLetters()`, `replayDeadLetters()`, `dropDeadLetters()`). At most one per key: a newer
  * version replaces an older one. The contract leaves out where and how the queue keeps them.
+ *
+ * A `merge` letter (an increment the store refused) holds back the later merges of its key, which
+ * would otherwise pass it (and the store's version fence would then drop it on replay), until it
+ * is replayed or dropped; a later `set` or `delete` of the key that lands retires it.
  */
+import type { MergeKind } from './store.js'
+
 
 /** A write that could not be flushed, as kept in the queue. JSON-safe. */
 export interface DeadLetter {
@@ -11,10 +17,14 @@ export interface DeadLetter {
   key: string
   /** The write's version. */
   version: number
-  /** What the write was. */
-  kind: 'set' | 'delete'
-  /** The encoded value of a `set`; `null` for a `delete`. */
+  /** What the write was; a `merge` is an `increment`, `max` or `min` (several of them combined). */
+  kind: 'set' | 'delete' | 'merge'
+  /** The encoded value of a `set`, or the value after a `merge` as the cache saw it; `null` for a `delete`. */
   encoded: string | null
+  /** A merge's kind (`sum` for increments); only on a `merge`. */
+  merge?: MergeKind
+  /** A merge's operand (the sum of its increments, or the number compared); only on a `merge`. */
+  operand?: number
   /** Why its last attempt failed. */
   error: ErrorDescription
   /** Attempts made before the write was dead-lettered. */

@@ -50,11 +50,17 @@ export class Engine {
 
   /**
    * `makeTier` builds the tier, given the keys in flight (the flusher owns that set), where its
-   * warnings go (`warning` events) and what reloads an entry served stale (`onStale`).
+   * warnings go (`warning` events), the dead letter of a key (held merges wait behind one) and what
+   * reloads an entry served stale (`onStale`).
    */
   constructor(
     readonly options: ResolvedOptions,
-    makeTier: (inFlight: ReadonlySet<string>, warn: (code: string, message: string) => void, onStale: (key: string) => void) => EmbeddedTier,
+    makeTier: (
+      inFlight: ReadonlySet<string>,
+      warn: (code: string, message: string) => void,
+      deadLetterOf: (key: string) => { kind: string; version: number } | undefined,
+      onStale: (key: string) => void,
+    ) => EmbeddedTier,
     readonly dlq: DeadLetterQueue,
   ) {
     const { clock, retry } = options
@@ -80,7 +86,7 @@ export class Engine {
       internalError: (error) => this.emit('warning', { code: 'WB_FLUSH_INTERNAL', message: error.message }),
       halted: (op, error) => this.emit('flush:halted', { key: op.key, version: op.version, error }),
     })
-    const tier = (this.tier = makeTier(this.flusher.busy, (code, message) => this.emit('warning', { code, message }), (key) => this.revalidate(key)))
+    const tier = (this.tier = makeTier(this.flusher.busy, (code, message) => this.emit('warning', { code, message }), (key) => dlq.kindOf(key), (key) => this.revalidate(key)))
     this.scheduler = new FlushScheduler(options.flush, tier, this.flusher, this.writeThroughs.urgent, clock)
     this.backpressure = new Backpressure(
       { entries: () => this.backlogEntries(), bytes: () => this.backlogBytes() },
@@ -99,6 +105,10 @@ export class Engine {
       failWriteThroughs: (key, version, error) => this.writeThroughs.failed(key, version, error),
       onDeadLetter: (e) => this.emit('dead-letter', e),
       warn: options.warn,
+      released: (keys, dropped) => {
+        tier.released(keys, dropped)
+        this.scheduler.pump()
+      },
     })
     this.alarm = new StalenessAlarm(options.alerts.maxStalenessMs, clock, () => this.scheduler.oldestAge(), (raised, e) => {
       this.emit(raised ? 'alert:staleness' : 'alert:recovered', e)

@@ -4,10 +4,16 @@
  * a cache that flushes later would then store something other than what was acknowledged. This
  * codec refuses such values instead, so what is read back is what was written.
  *
- * One pass: the value is checked and written out together, reading each property once, so what
- * is checked is what is stored (a getter that returns something else on a second read cannot slip
- * an unchecked value in). A cycle is named where it closes (`$.a.b` back to `$`). A refused value
- * throws `UnencodableValueError` (`E_UNENCODABLE_VALUE`, errors.ts) with its path.
+ * One read: the value is checked and copied together, reading each property once, into fresh
+ * plain objects and arrays that hold only data; `JSON.stringify` then writes that copy, which no
+ * getter, proxy or `toJSON` can change, so what is checked is what is stored (a getter that returns
+ * something else on a second read cannot slip an unchecked value in). A cycle is named where it
+ * closes (`$.a.b` back to `$`). A refused value throws `UnencodableValueError`
+ * (`E_UNENCODABLE_VALUE`, errors.ts) with its path.
+ *
+ * It runs on every write, so an accepted value costs its copy and one flat string: the containers
+ * being copied sit on one shared stack (a nested `encode`, from a getter, works above the outer
+ * one's part), and the path of a refused part is only put together as the refusal unwinds.
  */
 import type { Codec } from '../contracts/codec.js'
 import { UnencodableValueError } from '../errors.js'
@@ -16,8 +22,20 @@ export const strictJson: Codec = {
   name: 'json',
   encode(value: unknown): string {
     if (typeof value === 'string') return JSON.stringify(value)
-    if (typeof value !== 'object' || value === null) return encodeScalar(value, undefined, 0)
-    return encodeObject(value, { ancestors: [], keys: [] }, 0)
+    const base = top
+    let copy: unknown
+    try {
+      copy = typeof value === 'object' && value !== null ? copyObject(value, base) : checkScalar(value)
+    } catch (error) {
+      throw error instanceof Refusal ? error.toError() : error
+    } finally {
+      // Every level takes itself off the stack; after a throw, let go of what is left.
+      for (let i = base; i < top; i++) ancestors[i] = undefined
+      top = base
+    }
+    // JSON.stringify would call a toJSON that someone put on Array.prototype or Object.prototype
+    // (the copies inherit from them; `in` finds both without calling a getter): write it by hand then.
+    return 'toJSON' in Array.prototype ? writeCopy(copy) : JSON.stringify(copy)
   },
   decode(text: string): unknown {
     return JSON.parse(text) as unknown
@@ -25,88 +43,146 @@ export const strictJson: Codec = {
 }
 
 const MAX_DEPTH = 512
-/** A key JSON writes as it is (no escapes needed). */
-const SIMPLE_KEY = /^[\w$.:@ -]*$/
 
-/** The objects being written, outermost first (`ancestors[d]` is at depth d), and the key being written in each. */
-interface Walk {
-  readonly ancestors: object[]
-  readonly keys: Array<string | number>
-}
+/**
+ * The containers above the part being copied: `ancestors[base + d]` is at depth d of the `encode`
+ * call that started at `base`. A container goes on only when one of its items is a container.
+ */
+const ancestors: Array<object | undefined> = []
+let top = 0
 
-function encodeAny(value: unknown, walk: Walk, depth: number): string {
-  if (typeof value === 'string') return JSON.stringify(value)
-  if (typeof value === 'object' && value !== null) return encodeObject(value, walk, depth)
-  return encodeScalar(value, walk, depth)
-}
-
-function encodeScalar(value: unknown, walk: Walk | undefined, depth: number): string {
+/** Returns `value` if JSON stores it as it is (a string, a boolean, a finite number other than -0, null). */
+function checkScalar(value: unknown): unknown {
   switch (typeof value) {
+    case 'string':
     case 'boolean':
-      return value ? 'true' : 'false'
+      return value
     case 'number':
-      if (!Number.isFinite(value)) throw fail(walk, depth, `${value} is not a finite number`)
-      if (value === 0 && 1 / value < 0) throw fail(walk, depth, '-0 cannot be stored (JSON and the stores would give it back as 0): store 0')
-      return String(value)
+      if (!Number.isFinite(value)) throw new Refusal(`${value} is not a finite number`)
+      if (value === 0 && 1 / value < 0) throw new Refusal('-0 cannot be stored (JSON and the stores would give it back as 0): store 0')
+      return value
     case 'object':
-      return 'null'
+      return value // null
     case 'undefined':
-      throw fail(walk, depth, 'undefined cannot be stored (use null, or leave the property out)')
+      throw new Refusal('undefined cannot be stored (use null, or leave the property out)')
     case 'bigint':
-      throw fail(walk, depth, 'a bigint cannot be stored (store it as a string)')
+      throw new Refusal('a bigint cannot be stored (store it as a string)')
     default:
-      throw fail(walk, depth, `a ${typeof value} cannot be stored`)
+      throw new Refusal(`a ${typeof value} cannot be stored`)
   }
 }
 
-function encodeObject(value: object, walk: Walk, depth: number): string {
-  const repeat = walk.ancestors.indexOf(value)
-  if (repeat !== -1) throw fail(walk, depth, `a cycle (back to ${pathOf(walk, repeat)})`)
-  if (depth >= MAX_DEPTH) throw fail(walk, depth, `nesting deeper than ${MAX_DEPTH}`)
-  walk.ancestors[depth] = value
-  const keys = walk.keys
-  let out: string
-  if (Array.isArray(value)) {
-    out = '['
-    for (let i = 0; i < value.length; i++) {
-      keys[depth] = i
-      out += (i === 0 ? '' : ',') + encodeAny(value[i], walk, depth + 1)
-    }
-    out += ']'
-  } else {
-    checkPlain(value, walk, depth)
-    const names = Object.keys(value)
-    out = '{'
-    for (let i = 0; i < names.length; i++) {
-      const key = names[i] as string
-      keys[depth] = key
-      const item = encodeAny((value as Record<string, unknown>)[key], walk, depth + 1)
-      out += (i === 0 ? '"' : ',"') + (SIMPLE_KEY.test(key) ? key : JSON.stringify(key).slice(1, -1)) + '":' + item
-    }
-    out += '}'
-  }
-  walk.ancestors.length = depth
-  return out
+/** A fresh copy of a plain object or array; `top - base` is its depth. */
+function copyObject(value: object, base: number): unknown {
+  for (let i = base; i < top; i++) if (ancestors[i] === value) throw new Refusal('a cycle', i - base)
+  if (top - base >= MAX_DEPTH) throw new Refusal(`nesting deeper than ${MAX_DEPTH}`)
+  return Array.isArray(value) ? copyArray(value, base) : copyRecord(value, base)
 }
 
-function checkPlain(value: object, walk: Walk, depth: number): void {
+function copyArray(value: unknown[], base: number): unknown[] {
+  const copy: unknown[] = []
+  const at = top
+  let i = 0
+  try {
+    for (; i < value.length; i++) {
+      const item = value[i]
+      if (typeof item !== 'object' || item === null) {
+        copy.push(checkScalar(item))
+      } else {
+        enter(value, at)
+        copy.push(copyObject(item, base))
+      }
+    }
+  } catch (error) {
+    throw error instanceof Refusal ? error.at(i) : error
+  }
+  leave(at)
+  return copy
+}
+
+function copyRecord(value: object, base: number): Record<string, unknown> {
+  checkPlain(value)
+  // The spread reads each own enumerable property once; from here on only the copy is read.
+  const copy: Record<string, unknown> = { ...value }
+  const at = top
+  let key = ''
+  try {
+    for (key in copy) {
+      // Own keys only, as JSON.stringify writes them (this form allocates no key list).
+      if (!Object.prototype.hasOwnProperty.call(copy, key)) continue
+      const item = copy[key]
+      if (typeof item !== 'object' || item === null) {
+        checkScalar(item)
+        continue
+      }
+      enter(value, at)
+      const inner = copyObject(item, base)
+      // Assigning `__proto__` would set the copy's prototype: define it as the data it is.
+      if (key === '__proto__') Object.defineProperty(copy, key, { value: inner, enumerable: true, writable: true, configurable: true })
+      else copy[key] = inner
+    }
+  } catch (error) {
+    throw error instanceof Refusal ? error.at(key) : error
+  }
+  leave(at)
+  return copy
+}
+
+/** Puts `value` on the stack at `at` before the first of its items that is a container is copied. */
+function enter(value: object, at: number): void {
+  if (top === at) ancestors[top++] = value
+}
+
+/** Takes the container at `at` off the stack, if it went on. */
+function leave(at: number): void {
+  if (top > at) {
+    ancestors[at] = undefined
+    top = at
+  }
+}
+
+function checkPlain(value: object): void {
   const proto = Object.getPrototypeOf(value) as unknown
   if (proto === Object.prototype || proto === null) return
-  if (value instanceof Date) throw fail(walk, depth, 'a Date is not plain JSON data (JSON would store it as a string): store date.toISOString() or date.getTime()')
+  if (value instanceof Date) throw new Refusal('a Date is not plain JSON data (JSON would store it as a string): store date.toISOString() or date.getTime()')
   const name = (value.constructor as { name?: unknown } | undefined)?.name
   const what = typeof name === 'string' && name.length > 0 ? `an instance of ${name}` : 'an object with a prototype'
-  throw fail(walk, depth, `${what} is not plain JSON data (class instances are refused: JSON would not give it back)`)
+  throw new Refusal(`${what} is not plain JSON data (class instances are refused: JSON would not give it back)`)
 }
 
-function fail(walk: Walk | undefined, depth: number, reason: string): UnencodableValueError {
-  return new UnencodableValueError(walk === undefined ? '$' : pathOf(walk, depth), reason)
+/** JSON text of a copy (checked data only), without looking for toJSON anywhere. */
+function writeCopy(copy: unknown): string {
+  if (Array.isArray(copy)) return `[${copy.map(writeCopy).join(',')}]`
+  if (typeof copy !== 'object' || copy === null) return JSON.stringify(copy)
+  return `{${Object.keys(copy).map((key) => `${JSON.stringify(key)}:${writeCopy((copy as Record<string, unknown>)[key])}`).join(',')}}`
 }
 
-/** The path of the value at `depth` of the walk: `$`, `$.a`, `$.a[2]`. */
-function pathOf(walk: Walk, depth: number): string {
+/** A refused part of the value; each level it unwinds through adds its key, innermost first. */
+class Refusal extends Error {
+  private readonly keys: Array<string | number> = []
+
+  /** `backTo`: for a cycle, the depth of the object it goes back to. */
+  constructor(readonly reason: string, private readonly backTo = -1) {
+    super(reason)
+  }
+
+  at(key: string | number): Refusal {
+    this.keys.push(key)
+    return this
+  }
+
+  toError(): UnencodableValueError {
+    const keys = this.keys.reverse()
+    const reason = this.backTo < 0 ? this.reason : `${this.reason} (back to ${pathOf(keys, this.backTo)})`
+    return new UnencodableValueError(pathOf(keys, keys.length), reason)
+  }
+}
+
+/** `$`, `$.a`, `$.a[2]`: the path through the first `depth` keys. */
+function pathOf(keys: ReadonlyArray<string | number>, depth: number): string {
   let path = '$'
   for (let d = 0; d < depth; d++) {
-    const key = walk.keys[d] as string | number
+    const key = keys[d] as string | number
     path += typeof key === 'number' ? `[${key}]` : `.${key}`
   }
   return path

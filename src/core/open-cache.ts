@@ -31,7 +31,7 @@ export async function openCache<C>(options: CacheOptions, build: (engine: Engine
   }
   const logged = opened?.recovered.highestVersion ?? 0
   const floor = logged > 0 ? logged : await storeFloor(resolved)
-  const engine = new Engine(resolved, (inFlight, warn, onStale) => (tier = new EmbeddedTier({ ...resolved, order: resolved.flush.order, inFlight, warn, onStale }, opened?.log, opened?.recovered, floor)), dlq)
+  const engine = new Engine(resolved, (inFlight, warn, deadLetterOf, onStale) => (tier = new EmbeddedTier({ ...resolved, order: resolved.flush.order, inFlight, warn, deadLetterOf, onStale }, opened?.log, opened?.recovered, floor)), dlq)
   const cache = build(engine)
   recover(engine, started)
   try {

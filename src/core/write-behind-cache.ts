@@ -9,7 +9,7 @@
  * Construction and recovery live in `open-cache.ts`, the tier in `src/tier/embedded/`.
  */
 import { EventEmitter } from 'node:events'
-import type { LoadedEntry } from '../contracts/store.js'
+import type { LoadedEntry, MergeKind } from '../contracts/store.js'
 import type { DeadLetter, DeadLetterSelector } from '../contracts/dead-letters.js'
 import type { CacheEvents, RecoveryReport } from '../contracts/events.js'
 import type { CacheOptions, Durability, WriteOptions } from '../contracts/options.js'
@@ -27,6 +27,7 @@ import { KeyedOps } from './keyed-ops.js'
 import { WriteWatch } from './write-watch.js'
 import { checkExpiryMs, type ResolvedOptions } from './resolve-options.js'
 import { invalid, oneOf } from '../validate/check.js'
+import { applyMerge, MergeWrite, type MergeSteps } from './merge-write.js'
 import { checkKey, encodeValue } from './validate.js'
 
 const RESOLVED: Promise<void> = Promise.resolve()
@@ -42,6 +43,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   /** Counted here, read by `stats()`. */
   private readonly counts = { writes: 0, hits: 0, misses: 0 }
   private closing: Promise<CloseReport> | undefined
+  private mergeSteps: MergeSteps | undefined
   /** Sees every write `apply` makes, for the read-modify-writes under way. */
   private readonly watch = new WriteWatch()
   /** `update` and `getOrSet`, on this cache's own read and write paths. */
@@ -318,7 +320,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     return checkExpiryMs(options.ttlMs, 'ttlMs') as number
   }
 
-  private write(key: string, encoded: string | null, durability: Durability, ttlMs = this.options.ttlMs): Promise<void> {
+  private write(key: string, encoded: string | null | MergeWrite, durability: Durability, ttlMs = this.options.ttlMs): Promise<void> {
     if (durability === 'store' && !this.engine.flusher.available) {
       return Promise.reject(new StoreUnavailableError('the flush circuit is open after repeated failures'))
     }
@@ -326,7 +328,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     return this.whenFull(key, encoded, durability, ttlMs)
   }
 
-  private whenFull(key: string, encoded: string | null, durability: Durability, ttlMs: number): Promise<void> {
+  private whenFull(key: string, encoded: string | null | MergeWrite, durability: Durability, ttlMs: number): Promise<void> {
     const { backpressure } = this.engine
     backpressure.noteFull()
     switch (this.options.backlog.whenFull) {
@@ -336,7 +338,8 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
         if (!this.engine.flusher.available) return Promise.reject(new StoreUnavailableError('the backlog is full and the store is failing'))
         return this.apply(key, encoded, 'store', ttlMs)
       case 'wait': {
-        const bytes = key.length + (encoded === null ? 0 : encoded.length)
+        if (encoded instanceof MergeWrite) encoded.absent = false // learnt before the wait: read again when admitted
+        const bytes = key.length + (encoded === null ? 0 : encoded instanceof MergeWrite ? MergeWrite.BYTES : encoded.length)
         if (!backpressure.hasRoomFor(bytes)) {
           return Promise.reject(new BacklogFullError(this.engine.backlogEntries(), this.engine.backlogBytes(), backpressure.waiting))
         }
@@ -349,11 +352,17 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   }
 
   /** Applies an admitted write; the promise is its acknowledgement at `durability`. */
-  private apply(key: string, encoded: string | null, durability: Durability, ttlMs: number): Promise<void> {
+  private apply(key: string, encoded: string | null | MergeWrite, durability: Durability, ttlMs: number): Promise<void> {
     const { engine, tier } = this
+    let version: number
+    if (encoded instanceof MergeWrite) {
+      const applied = tier.merge(key, encoded.merge, encoded.operand, durability, encoded.absent, ttlMs)
+      if (applied === undefined) return RESOLVED // not cached any more: the merge reads the key and comes again
+      encoded.value = applied.value
+      version = applied.version
+    } else version = tier.write(key, encoded, durability, ttlMs)
     engine.reader.noteWrite(key)
     this.watch.noteWrite(key)
-    const version = tier.write(key, encoded, durability, ttlMs)
     this.counts.writes++
     engine.backpressure.noteWaiting(tier.waiting)
     if (durability === 'store') {
@@ -392,6 +401,51 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
 
   private assertOpen(operation: string): void {
     if (this.closing !== undefined) throw new CacheClosedError(operation)
+  }
+
+  // ---- counters: merge writes, coalesced per key and applied exactly once by the store (merge-write.ts) ----
+
+  /**
+   * Adds `by` (default 1; negative subtracts) to the number under `key`, a missing or deleted key
+   * counting as 0, and resolves with the new value as the cache sees it once the write is as durable
+   * as its level promises. Between flushes a key's increments become ONE store op carrying their
+   * sum, which the store adds in the statement that writes it, exactly once (README "Counters").
+   * A key not cached is read from the store first (once for concurrent callers); after that it is a
+   * memory update. Rejects with `InvalidOptionError` when the store does not apply `sum` merges or
+   * `by` is not a finite number, and `NotANumberError` when the key holds something else.
+   */
+  increment(key: string, by = 1, options?: WriteOptions): Promise<number> {
+    return this.merge('increment', 'sum', key, by, options)
+  }
+
+  /** Raises the number under `key` to `value` if it is below (a missing key takes `value`); resolves with the result. Like `increment`. */
+  max(key: string, value: number, options?: WriteOptions): Promise<number> {
+    return this.merge('max', 'max', key, value, options)
+  }
+
+  /** Lowers the number under `key` to `value` if it is above (a missing key takes `value`); resolves with the result. Like `increment`. */
+  min(key: string, value: number, options?: WriteOptions): Promise<number> {
+    return this.merge('min', 'min', key, value, options)
+  }
+
+  private merge(operation: string, merge: MergeKind, key: string, operand: unknown, options: WriteOptions | undefined): Promise<number> {
+    try {
+      this.assertOpen(operation)
+      checkKey(key, this.options.maxKeyBytes)
+      const write = MergeWrite.checked(this.options.store, operation, merge, operand)
+      this.mergeSteps ??= {
+        tier: this.tier,
+        reader: this.engine.reader,
+        assertOpen: (op) => this.assertOpen(op),
+        remember: (k, loaded) => this.remember(k, loaded),
+        write: (k, w, durability) => this.write(k, w, durability, w.ttlMs),
+      }
+      const durability = this.durabilityOf(options)
+      write.ttlMs = this.ttlOf(options)
+      return applyMerge(this.mergeSteps, operation, write, key, durability)
+    } catch (error) {
+      return rejected(error)
+    }
   }
 }
 

@@ -10,6 +10,8 @@
  * append (its `add` never resolved) and is ignored; a bad line followed by good ones, or a bad
  * tail holding more than one record start, is corruption and throws `LogCorruptionError`,
  * because dropping it could drop an acknowledged dead letter.
+ * A `merge` letter (`"kind":"merge","merge":"sum","operand":5`) is unknown to releases before
+ * increments, which refuse the file as corrupt: drain or drop merge letters before going back.
  * This module knows bytes and records; the queue's rules live in `dead-letters.ts`.
  */
 import { constants } from 'node:fs'
@@ -101,7 +103,7 @@ function isRecord(value: unknown): value is DeadLetterRecord {
   const r = value as Record<string, unknown>
   if (typeof r.key !== 'string' || typeof r.version !== 'number') return false
   if (r.op === 'remove') return true
-  return r.op === 'add' && (r.kind === 'set' || r.kind === 'delete') && typeof r.error === 'object' && r.error !== null
+  return r.op === 'add' && (r.kind === 'set' || r.kind === 'delete' || r.kind === 'merge') && typeof r.error === 'object' && r.error !== null
 }
 
 /** Reads and parses the file in `dir`; a missing file reads as empty. Never writes. */

@@ -11,12 +11,17 @@
  * letter is pinned only when neither the log nor the store holds something newer.
  *
  * Replay goes through the scheduler like any flush (batch size, concurrency, one flight per key).
+ *
+ * A merge letter (an increment, max or min) is not superseded by a newer version in the tier: the
+ * merges written since carry only their own deltas, and are held back by the tier until the letter
+ * leaves the queue (replayed, dropped, or retired by a set or delete that landed); `released` then
+ * says so, and the held merges go.
  */
 import type { Clock } from '../contracts/clock.js'
 import type { Codec } from '../contracts/codec.js'
 import type { Store } from '../contracts/store.js'
 import { DeadLetteredError } from '../errors.js'
-import { opFromRecord, type PendingOp } from '../flush/pending-op.js'
+import { opFromRecord, type MergeFields, type PendingOp } from '../flush/pending-op.js'
 import { describeError } from '../flush/retry.js'
 import type { DeadLetter, DeadLetterSelector } from '../contracts/dead-letters.js'
 import type { ReplayReport } from '../contracts/reports.js'
@@ -48,6 +53,11 @@ export interface DeadLetterDeps {
   readonly failWriteThroughs: (key: string, version: number, error: (waiterVersion: number) => Error) => void
   readonly onDeadLetter: (event: { key: string; version: number; error: Error }) => void
   readonly warn: (code: string, message: string) => void
+  /**
+   * The merge letters of `keys` left the queue (replayed, retired, or `dropped` by the user): the
+   * merges of those keys it held back may go.
+   */
+  readonly released: (keys: readonly string[], dropped: boolean) => void
 }
 
 export class DeadLetterHandler {
@@ -70,7 +80,8 @@ export class DeadLetterHandler {
       key: op.key,
       version: op.version,
       kind: op.kind,
-      encoded: op.kind === 'set' ? op.encoded : null,
+      encoded: op.kind === 'set' ? op.encoded : op.kind === 'merge' ? op.result : null,
+      ...(op.kind === 'merge' ? { merge: op.merge, operand: op.operand } : {}),
       error: description,
       attempts: Math.max(1, op.attempts),
       firstFailedAt: op.firstFailedAt === 0 ? now : op.firstFailedAt,
@@ -98,11 +109,16 @@ export class DeadLetterHandler {
     const { queue } = this.deps
     if (queue.size === 0) return undefined
     let refs: Array<{ key: string; version: number }> | undefined
+    let merges: string[] | undefined
     for (const op of ops) {
-      const version = queue.versionOf(op.key)
-      if (version !== undefined && version <= op.version) (refs ??= []).push({ key: op.key, version: op.version })
+      const letter = queue.kindOf(op.key)
+      if (letter === undefined || letter.version > op.version) continue
+      ;(refs ??= []).push({ key: op.key, version: op.version })
+      if (letter.kind === 'merge') (merges ??= []).push(op.key)
     }
-    return refs === undefined ? undefined : queue.remove(refs)
+    if (refs === undefined) return undefined
+    const removing = queue.remove(refs)
+    return merges === undefined ? removing : removing.then(() => this.deps.released(merges, false))
   }
 
   /**
@@ -116,7 +132,7 @@ export class DeadLetterHandler {
     if (letters.length === 0) return
     const stored = await this.storedVersions(letters.map((l) => l.key))
     const superseded = letters.filter((l) => (stored.get(l.key) ?? 0) > l.version)
-    if (superseded.length > 0) await queue.remove(superseded)
+    if (superseded.length > 0) await this.remove(superseded, false)
     for (const letter of letters) {
       if ((stored.get(letter.key) ?? 0) > letter.version) continue
       tier.pin(letter.key, letter.encoded, letter.version)
@@ -130,9 +146,10 @@ export class DeadLetterHandler {
     const ops: PendingOp[] = []
     let busy = 0
     for (const letter of queue.list(selector)) {
-      if ((tier.versionOf(letter.key) ?? 0) > letter.version) superseded.push(letter)
+      // A merge letter's delta is in no newer write of the tier (see the header): it is replayed.
+      if (letter.kind !== 'merge' && (tier.versionOf(letter.key) ?? 0) > letter.version) superseded.push(letter)
       else if (this.deps.inFlight.has(letter.key)) busy++
-      else ops.push(opFromRecord(letter.key, letter.version, letter.encoded, clock.now(), codec))
+      else ops.push(opFromRecord(letter.key, letter.version, letter.encoded, clock.now(), codec, mergeOf(letter)))
     }
     await queue.remove(superseded)
     if (ops.length === 0) return { replayed: 0, superseded: superseded.length, failed: 0, busy }
@@ -143,7 +160,7 @@ export class DeadLetterHandler {
     await this.deps.redeliver(ops)
     const ok = this.replayedOk.splice(0).filter((op) => this.replaying.has(op))
     for (const op of ops) this.replaying.delete(op)
-    await queue.remove(ok)
+    await this.remove(ok, false)
     // Replayed means applied, or fenced by something newer in the store: the store knows which.
     for (const op of ok) tier.unpin(op.key, op.version, false)
     return { replayed: ok.length, superseded: superseded.length, failed: ops.length - ok.length, busy }
@@ -152,9 +169,16 @@ export class DeadLetterHandler {
   /** Discards matching dead letters; their values are no longer served (the next read goes to the store). */
   async drop(selector?: DeadLetterSelector): Promise<number> {
     const letters = this.deps.queue.list(selector)
-    await this.deps.queue.remove(letters)
+    await this.remove(letters, true)
     for (const letter of letters) this.deps.tier.unpin(letter.key, letter.version, true)
     return letters.length
+  }
+
+  /** Removes letters (durably), then releases the merges their merge letters held back. */
+  private async remove(letters: ReadonlyArray<{ key: string; version: number; kind: DeadLetter['kind'] }>, dropped: boolean): Promise<void> {
+    const merges = letters.filter((l) => l.kind === 'merge').map((l) => l.key)
+    await this.deps.queue.remove(letters)
+    if (merges.length > 0) this.deps.released(merges, dropped)
   }
 
   private async storedVersions(keys: readonly string[]): Promise<Map<string, number>> {
@@ -170,4 +194,9 @@ export class DeadLetterHandler {
     }
     return out
   }
+}
+
+/** A merge letter's kind and operand, for its replayed op. */
+function mergeOf(letter: DeadLetter): MergeFields | undefined {
+  return letter.kind === 'merge' && letter.merge !== undefined && letter.operand !== undefined ? { merge: letter.merge, operand: letter.operand } : undefined
 }

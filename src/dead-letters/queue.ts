@@ -14,7 +14,10 @@ import { join } from 'node:path'
 import { CacheClosedError } from '../errors.js'
 import { checkNumber, checkString, invalid } from '../validate/check.js'
 import type { DeadLetter, DeadLetterSelector, ErrorDescription } from '../contracts/dead-letters.js'
+import type { MergeKind } from '../contracts/store.js'
 import { DEAD_LETTER_FILE, encodeRecord, LogAppender, readLog, removeStaleTemp, rewriteLog, type DeadLetterRecord } from './file.js'
+
+const MERGE_KINDS: readonly MergeKind[] = ['sum', 'max', 'min']
 
 /** Identifies a dead letter to remove. */
 export interface DeadLetterRef {
@@ -92,6 +95,11 @@ export class DeadLetterQueue {
   /** The version of `key`'s dead letter, if it has one. */
   versionOf(key: string): number | undefined {
     return this.letters.get(key)?.version
+  }
+
+  /** The kind and version of `key`'s dead letter, if it has one. */
+  kindOf(key: string): { readonly kind: DeadLetter['kind']; readonly version: number } | undefined {
+    return this.letters.get(key)
   }
 
   /** The dead letters that match `selector` (all without one), in the order they were dead-lettered. */
@@ -188,13 +196,16 @@ function normalizeLetter(letter: DeadLetter, i: number): DeadLetter {
   const bad = (field: keyof DeadLetter, expected: string): never => {
     throw invalid(`letters[${i}].${field}`, expected, letter[field])
   }
-  if (letter.kind !== 'set' && letter.kind !== 'delete') bad('kind', "'set' or 'delete'")
-  if (letter.kind === 'set' ? typeof letter.encoded !== 'string' : letter.encoded !== null) bad('encoded', 'a string for a set, null for a delete')
+  if (letter.kind !== 'set' && letter.kind !== 'delete' && letter.kind !== 'merge') bad('kind', "'set', 'delete' or 'merge'")
+  if (letter.kind === 'delete' ? letter.encoded !== null : typeof letter.encoded !== 'string') bad('encoded', 'a string for a set or a merge, null for a delete')
+  if (letter.kind === 'merge' && !MERGE_KINDS.includes(letter.merge as MergeKind)) bad('merge', "'sum', 'max' or 'min' for a merge")
+  if (letter.kind === 'merge' && !Number.isFinite(letter.operand)) bad('operand', 'a finite number for a merge')
   if (!Number.isInteger(letter.attempts) || letter.attempts < 0) bad('attempts', 'an integer >= 0')
   if (!Number.isFinite(letter.firstFailedAt)) bad('firstFailedAt', 'a finite number (epoch ms)')
   if (!Number.isFinite(letter.lastFailedAt)) bad('lastFailedAt', 'a finite number (epoch ms)')
   const { attempts, firstFailedAt, lastFailedAt, kind, encoded } = letter
-  return { key, version, kind, encoded, error: normalizeError(letter.error, i), attempts, firstFailedAt, lastFailedAt }
+  const merge = kind === 'merge' ? { merge: letter.merge, operand: letter.operand } : {}
+  return { key, version, kind, encoded, ...merge, error: normalizeError(letter.error, i), attempts, firstFailedAt, lastFailedAt }
 }
 
 function normalizeError(error: ErrorDescription, i: number): ErrorDescription {

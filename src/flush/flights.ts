@@ -7,6 +7,7 @@
 import type { PendingOp } from './pending-op.js'
 
 export interface Flight {
+  /** The lowest version whose log record an op of the flight needs (`PendingOp.first`). */
   readonly minVersion: number
   readonly oldestSince: number
   ops: number
@@ -58,7 +59,7 @@ export class Flights {
     let oldestSince = Infinity
     for (const op of ops) {
       bytes += op.size
-      if (op.version < minVersion) minVersion = op.version
+      if (op.first < minVersion) minVersion = op.first
       if (op.since < oldestSince) oldestSince = op.since
       this.busy.add(op.key)
     }

@@ -209,12 +209,15 @@ export class Flusher {
    * the newer write carries the key's value (and resolves or rejects the write-throughs of this
    * one). Its key is freed now so the newer write can fly. In global order only a halted op is
    * replaced (writing its key again is how to get past it); any other held op still lands in its
-   * place, before the writes after it.
+   * place, before the writes after it. Never when the key's writes since are merges only
+   * (`entry.merge`): increments are deltas on top of the held op, which must land first (and a
+   * held merge op's own delta would be lost).
    */
   private dropReplaced(ops: PendingOp[], flight: Flight): PendingOp[] {
     const kept: PendingOp[] = []
     for (const op of ops) {
-      if (op.entry === undefined || op.entry.version <= op.version || (this.inOrder && !this.halts.has(op))) {
+      const entry = op.entry
+      if (entry === undefined || entry.version <= op.version || entry.merge !== undefined || (this.inOrder && !this.halts.has(op))) {
         kept.push(op)
         continue
       }

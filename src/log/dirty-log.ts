@@ -17,6 +17,11 @@
  * keeps the loop free and costs one writer no more than a blocking fdatasyncSync loop (the same
  * benchmark compares the two).
  *
+ * Merge records (`increment`, `max`, `min`) need format-2 segments (record.ts), which older releases
+ * refuse as a newer format rather than reading them wrong: segments start in format 1 and the
+ * first merge record switches to format 2 for the rest of the session (rewriting a header that is
+ * still buffered, else by rolling to a new segment once).
+ *
  * Failure is sticky: after a write or fsync error every pending and later promise rejects with
  * `LogFailedError` (retrying an fsync after EIO can report success for lost pages). The `failed`
  * event names the highest version whose record reached the OS: the records above it are lost (a
@@ -31,6 +36,7 @@ import { deleteSegments, readCheckpoint, removeCheckpointLeftovers, writeCheckpo
 import { acquireLock, type DirLock } from './lock.js'
 import { prepareLogDir } from './log-dir.js'
 import { checkRecord, resolveLogOptions, type ResolvedLogOptions } from './log-options.js'
+import { FORMAT_VERSION, MERGE_FORMAT_VERSION, needsMergeFormat } from './record.js'
 import { recover, type SegmentInfo } from './recovery.js'
 import { deferred, type Deferred } from './deferred.js'
 import { SegmentWriter } from './segment-writer.js'
@@ -65,6 +71,8 @@ export class DirtyLog {
   private counts = { appendedRecords: 0, writes: 0, fsyncs: 0 }
   private checkpointChain: Promise<void> = RESOLVED
   private closing: Promise<void> | undefined
+  /** The format of new segments: 2 once a merge record was appended. */
+  private format = FORMAT_VERSION
 
   private constructor(
     private readonly options: ResolvedLogOptions,
@@ -119,6 +127,7 @@ export class DirtyLog {
   append(record: LogRecord): void {
     if (this.state !== 'open' || this.failure !== undefined) throw this.failure ?? new CacheClosedError('append to the dirty log')
     checkRecord(record, this.highest)
+    if (this.format !== MERGE_FORMAT_VERSION && needsMergeFormat(record)) this.useMergeFormat()
     if (this.active.records > 0 && this.active.bytes >= this.options.segmentBytes) this.roll()
     this.appendedPos += this.active.append(record)
     this.highest = record.version
@@ -284,7 +293,7 @@ export class DirtyLog {
     const old = this.active
     try {
       old.writeAndSyncNow()
-      this.active = SegmentWriter.create(this.options.dir, old.seq + 1, old.bytes)
+      this.active = SegmentWriter.create(this.options.dir, old.seq + 1, old.bytes, this.format)
       // The waiters resolved below may have records in `old`, whose name is not durable until the
       // directory is fsynced after its creation (no sync round may have done it yet): do it now.
       fsyncSync(this.dirFd)
@@ -304,6 +313,12 @@ export class DirtyLog {
     this.activeStartPos = this.appendedPos
     this.appendedPos += this.active.bufferedBytes
     this.dirDirty = false // the fsync above came after the new segment's creation
+  }
+
+  /** From now on segments are format 2 (they may hold merge records): this one too, or the next. */
+  private useMergeFormat(): void {
+    this.format = MERGE_FORMAT_VERSION
+    if (!this.active.upgradeInBuffer()) this.roll()
   }
 
   /** Enters the failed state (once) and returns the failure every later call reports. */

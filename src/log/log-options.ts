@@ -64,12 +64,19 @@ export function checkRecord(record: LogRecord, lastVersion: number): void {
   if (!Number.isSafeInteger(version) || version <= lastVersion) {
     throw invalid('record.version', `a whole number above the last appended version ${lastVersion}`, version)
   }
-  if (kind === 'set') {
-    if (typeof encoded !== 'string') throw invalid('record.encoded', 'a string for a set', encoded)
-  } else if (kind === 'delete') {
-    if (encoded !== null) throw invalid('record.encoded', 'null for a delete', encoded)
+  if (kind === 'set' || kind === 'merge') {
+    if (typeof encoded !== 'string') throw invalid('record.encoded', `a string for a ${kind}`, encoded)
+  } else if (kind === 'delete' || kind === 'seal') {
+    if (encoded !== null) throw invalid('record.encoded', `null for a ${kind}`, encoded)
   } else {
-    throw invalid('record.kind', "'set' or 'delete'", kind)
+    throw invalid('record.kind', "'set', 'delete', 'merge' or 'seal'", kind)
+  }
+  if (kind === 'merge') {
+    if (!['sum', 'max', 'min'].includes(record.merge)) throw invalid('record.merge', "'sum', 'max' or 'min'", record.merge)
+    if (!Number.isFinite(record.operand)) throw invalid('record.operand', 'a finite number', record.operand)
+  }
+  if (kind === 'seal' && !(Number.isSafeInteger(record.sealed) && record.sealed >= 1 && record.sealed < version)) {
+    throw invalid('record.sealed', `a whole number >= 1 below the seal's version ${version}`, record.sealed)
   }
   // Exact UTF-8 size only when the cheap bound (3 bytes per UTF-16 unit) says it could matter.
   if (3 * (key.length + (encoded?.length ?? 0)) > MAX_RECORD_BYTES && Buffer.byteLength(key) + Buffer.byteLength(encoded ?? '') > MAX_RECORD_BYTES) {

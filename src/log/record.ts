@@ -2,7 +2,7 @@
  * The on-disk format of the dirty log: the segment header and the record frame, with the
  * allocation-light encoder used by the append path and the scanner used by recovery and the CLI.
  *
- * Segment header (24 bytes): `WBDL` magic, format version byte (1), 3 zero bytes, `prevBytes`
+ * Segment header (24 bytes): `WBDL` magic, format version byte (1 or 2), 3 zero bytes, `prevBytes`
  * u64 (the size of the segment before it when this one was started, 0 if none), a CRC-32 of those
  * 16 bytes, 4 zero bytes; then records back to back. `prevBytes` chains the segments: a segment
  * cut short exactly at a record boundary, or missing, would otherwise lose records silently.
@@ -13,7 +13,15 @@
  *
  * `~len` lets a reader tell a damaged length field (corruption) from a record cut short by a crash
  * (torn tail) without trusting the length. Types: 1 = set, 2 = delete (no value bytes; a set with
- * an empty value has zero value bytes and type 1).
+ * an empty value has zero value bytes and type 1), and, in format 2 only:
+ *
+ *   3 = merge   value bytes: merge kind u8 (1 sum, 2 max, 3 min) | operand f64 | the value after it (UTF-8)
+ *   4 = seal    value bytes: sealed version u64 (below the seal's own version)
+ *
+ * Format 2 exists so that an older release, which knows types 1 and 2 only, refuses a segment that
+ * may hold merges (`LogFormatError`: open it with the newer release) instead of calling it corrupt.
+ * The writer starts format-1 segments and switches to format 2 at the first merge record (see
+ * dirty-log.ts), so a log without merges stays readable by older releases. This build reads both.
  *
  * Checksum: CRC-32 (IEEE), not CRC32C, because Node has it natively (`zlib.crc32`, Node ≥ 20.15)
  * and CRC32C only in JS, which beats the native call on the shortest bodies but falls far behind
@@ -24,10 +32,14 @@
  */
 import { isAllZero, readU64, writeU64 } from './bytes.js'
 import { crc32 } from './crc32.js'
-import type { LogRecord } from './types.js'
+import type { LogRecord, MergeRecord } from './types.js'
+import type { MergeKind } from '../contracts/store.js'
 
 export const SEGMENT_MAGIC = 0x4c444257 // 'WBDL' read as a little-endian u32
+/** The format of segments without merge records (what older releases read). */
 export const FORMAT_VERSION = 1
+/** The format of segments that may hold merge and seal records. */
+export const MERGE_FORMAT_VERSION = 2
 export const SEGMENT_HEADER_BYTES = 24
 /** len + ~len + crc. */
 export const FRAME_HEADER_BYTES = 12
@@ -37,12 +49,23 @@ const BODY_FIXED_BYTES = 13
 export const MAX_BODY_BYTES = 0x40000000
 const TYPE_SET = 1
 const TYPE_DELETE = 2
+const TYPE_MERGE = 3
+const TYPE_SEAL = 4
+/** Merge kind byte + operand f64. */
+const MERGE_FIXED_BYTES = 9
+const SEAL_BYTES = 8
+const MERGE_CODES: readonly MergeKind[] = ['sum', 'max', 'min']
+
+/** Whether a record needs a format-2 segment. */
+export function needsMergeFormat(record: LogRecord): boolean {
+  return record.kind === 'merge' || record.kind === 'seal'
+}
 
 /** The header of a segment whose predecessor is `prevBytes` long (0 when it has none). */
-export function segmentHeader(prevBytes: number): Buffer {
+export function segmentHeader(prevBytes: number, format = FORMAT_VERSION): Buffer {
   const header = Buffer.alloc(SEGMENT_HEADER_BYTES)
   header.writeUInt32LE(SEGMENT_MAGIC, 0)
-  header[4] = FORMAT_VERSION
+  header[4] = format
   writeU64(header, 8, prevBytes)
   header.writeUInt32LE(crc32(header, 0, 16), 16)
   return header
@@ -50,7 +73,7 @@ export function segmentHeader(prevBytes: number): Buffer {
 
 /** An upper bound on the bytes `encodeRecord` may write for `record` (UTF-8 is ≤ 3 bytes per UTF-16 unit). */
 export function maxEncodedBytes(record: LogRecord): number {
-  return FRAME_HEADER_BYTES + BODY_FIXED_BYTES + 3 * (record.key.length + (record.encoded?.length ?? 0))
+  return FRAME_HEADER_BYTES + BODY_FIXED_BYTES + MERGE_FIXED_BYTES + 3 * (record.key.length + (record.encoded?.length ?? 0))
 }
 
 /**
@@ -59,13 +82,27 @@ export function maxEncodedBytes(record: LogRecord): number {
  */
 export function encodeRecord(buf: Buffer, offset: number, record: LogRecord): number {
   const body = offset + FRAME_HEADER_BYTES
-  buf[body] = record.kind === 'delete' ? TYPE_DELETE : TYPE_SET
   writeU64(buf, body + 1, record.version)
   const keyStart = body + BODY_FIXED_BYTES
   const keyLen = buf.write(record.key, keyStart, 'utf8')
   buf.writeUInt32LE(keyLen, body + 9)
-  const valueLen = record.encoded === null ? 0 : buf.write(record.encoded, keyStart + keyLen, 'utf8')
-  const end = keyStart + keyLen + valueLen
+  let at = keyStart + keyLen
+  switch (record.kind) {
+    case 'merge':
+      buf[body] = TYPE_MERGE
+      buf[at] = MERGE_CODES.indexOf(record.merge) + 1
+      buf.writeDoubleLE(record.operand, at + 1)
+      at += MERGE_FIXED_BYTES
+      break
+    case 'seal':
+      buf[body] = TYPE_SEAL
+      writeU64(buf, at, record.sealed)
+      at += SEAL_BYTES
+      break
+    default:
+      buf[body] = record.kind === 'delete' ? TYPE_DELETE : TYPE_SET
+  }
+  const end = record.encoded === null ? at : at + buf.write(record.encoded, at, 'utf8')
   const len = end - body
   buf.writeUInt32LE(len, offset)
   buf.writeUInt32LE(~len >>> 0, offset + 4)
@@ -90,25 +127,28 @@ export interface ScanResult {
 }
 
 export type SegmentHeaderCheck =
-  | { readonly kind: 'valid'; readonly prevBytes: number }
+  | { readonly kind: 'valid'; readonly prevBytes: number; readonly format: number }
   | { readonly kind: 'torn' | 'format' | 'corrupt'; readonly reason: string }
 
 /** Reads a segment header: its `prevBytes`, or why it is unusable (`torn`: cut short or zero-filled). */
 export function checkSegmentHeader(buf: Buffer): SegmentHeaderCheck {
-  const fixed = segmentHeader(0).subarray(0, 8)
   if (buf.length < SEGMENT_HEADER_BYTES) {
-    const isPrefix = buf.subarray(0, 8).equals(fixed.subarray(0, Math.min(8, buf.length))) || isAllZero(buf, 0)
+    const prefix = buf.subarray(0, 8)
+    const isPrefix = [FORMAT_VERSION, MERGE_FORMAT_VERSION].some((f) => prefix.equals(segmentHeader(0, f).subarray(0, prefix.length))) || isAllZero(buf, 0)
     return isPrefix ? { kind: 'torn', reason: 'segment header cut short' } : { kind: 'format', reason: 'not a writebehind log segment (bad magic)' }
   }
   if (buf.readUInt32LE(0) !== SEGMENT_MAGIC) {
     if (isAllZero(buf, 0)) return { kind: 'torn', reason: 'zero-filled segment' }
     return { kind: 'format', reason: 'not a writebehind log segment (bad magic)' }
   }
-  if (buf[4] !== FORMAT_VERSION) return { kind: 'format', reason: `unknown log format version ${buf[4]} (this build reads ${FORMAT_VERSION})` }
+  const format = buf[4] as number
+  if (format !== FORMAT_VERSION && format !== MERGE_FORMAT_VERSION) {
+    return { kind: 'format', reason: `unknown log format version ${format} (this build reads ${FORMAT_VERSION} and ${MERGE_FORMAT_VERSION})` }
+  }
   if (crc32(buf, 0, 16) !== buf.readUInt32LE(16)) return { kind: 'corrupt', reason: 'segment header checksum mismatch' }
   const prevBytes = readU64(buf, 8)
   if (prevBytes === undefined) return { kind: 'corrupt', reason: 'segment header prevBytes out of range' }
-  return { kind: 'valid', prevBytes }
+  return { kind: 'valid', prevBytes, format }
 }
 
 /**
@@ -159,17 +199,36 @@ function decodeAt(buf: Buffer, offset: number, afterVersion: number): Decoded {
 /** Decodes a body whose checksum matched; still validates every field. */
 function decodeBody(buf: Buffer, offset: number, body: number, end: number, afterVersion: number): Decoded {
   const type = buf[body]
-  if (type !== TYPE_SET && type !== TYPE_DELETE) return corrupt(offset, `unknown record type ${type}`)
+  if (type === undefined || type < TYPE_SET || type > TYPE_SEAL) return corrupt(offset, `unknown record type ${type}`)
   const version = readU64(buf, body + 1)
   if (version === undefined) return corrupt(offset, 'version above Number.MAX_SAFE_INTEGER')
   if (version <= afterVersion) return corrupt(offset, `version ${version} not above the previous ${afterVersion}`)
   const keyStart = body + BODY_FIXED_BYTES
   const keyEnd = keyStart + buf.readUInt32LE(body + 9)
   if (keyEnd > end) return corrupt(offset, 'key length past the record end')
-  if (type === TYPE_DELETE && keyEnd !== end) return corrupt(offset, 'delete record with a value')
   const key = buf.toString('utf8', keyStart, keyEnd)
-  const encoded = type === TYPE_SET ? buf.toString('utf8', keyEnd, end) : null
-  return { kind: type === TYPE_SET ? 'set' : 'delete', key, version, encoded }
+  switch (type) {
+    case TYPE_SET:
+      return { kind: 'set', key, version, encoded: buf.toString('utf8', keyEnd, end) }
+    case TYPE_DELETE:
+      return keyEnd === end ? { kind: 'delete', key, version, encoded: null } : corrupt(offset, 'delete record with a value')
+    case TYPE_MERGE:
+      return decodeMerge(buf, offset, key, version, keyEnd, end)
+    default: {
+      const sealed = end - keyEnd === SEAL_BYTES ? readU64(buf, keyEnd) : undefined
+      if (sealed === undefined || sealed < 1 || sealed >= version) return corrupt(offset, 'seal record without a sealed version below its own')
+      return { kind: 'seal', key, version, sealed, encoded: null }
+    }
+  }
+}
+
+function decodeMerge(buf: Buffer, offset: number, key: string, version: number, at: number, end: number): MergeRecord | ScanProblem {
+  if (end - at < MERGE_FIXED_BYTES) return corrupt(offset, 'merge record cut short')
+  const merge = MERGE_CODES[(buf[at] as number) - 1]
+  if (merge === undefined) return corrupt(offset, `unknown merge kind ${buf[at]}`)
+  const operand = buf.readDoubleLE(at + 1)
+  if (!Number.isFinite(operand)) return corrupt(offset, 'merge operand not a finite number')
+  return { kind: 'merge', key, version, merge, operand, encoded: buf.toString('utf8', at + MERGE_FIXED_BYTES, end) }
 }
 
 function tornOrZero(buf: Buffer, offset: number, reason: string): ScanProblem {

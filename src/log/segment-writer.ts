@@ -8,7 +8,7 @@
  */
 import { closeSync, fdatasyncSync, ftruncateSync, openSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { encodeRecord, maxEncodedBytes, segmentHeader } from './record.js'
+import { encodeRecord, FORMAT_VERSION, maxEncodedBytes, MERGE_FORMAT_VERSION, segmentHeader } from './record.js'
 import { segmentName } from './segment-reader.js'
 import type { LogRecord } from './types.js'
 
@@ -32,6 +32,9 @@ export class SegmentWriter {
     readonly seq: number,
     name: string,
     fd: number,
+    private readonly prevBytes: number,
+    /** The segment's format (record.ts): 2 once it may hold merge records. */
+    public format: number,
   ) {
     this.name = name
     this.fd = fd
@@ -42,11 +45,11 @@ export class SegmentWriter {
    * Creates segment `seq` in `dir` (mode 0600, must not exist) and buffers its header, which names
    * the size of segment `seq - 1` (`prevBytes`, 0 when there is none).
    */
-  static create(dir: string, seq: number, prevBytes: number): SegmentWriter {
+  static create(dir: string, seq: number, prevBytes: number, format = FORMAT_VERSION): SegmentWriter {
     const name = segmentName(seq)
     const fd = openSync(join(dir, name), 'wx', 0o600)
-    const writer = new SegmentWriter(seq, name, fd)
-    const header = segmentHeader(prevBytes)
+    const writer = new SegmentWriter(seq, name, fd, prevBytes, format)
+    const header = segmentHeader(prevBytes, format)
     header.copy(writer.buf, 0)
     writer.len = header.length
     return writer
@@ -59,6 +62,18 @@ export class SegmentWriter {
 
   get bufferedBytes(): number {
     return this.len
+  }
+
+  /**
+   * Makes the segment a format-2 one (it may then hold merge records) while its header is still
+   * only in the buffer; false once the header reached the file (the caller starts a new segment).
+   */
+  upgradeInBuffer(): boolean {
+    if (this.format === MERGE_FORMAT_VERSION) return true
+    if (this.fileBytes > 0) return false
+    segmentHeader(this.prevBytes, MERGE_FORMAT_VERSION).copy(this.buf, 0)
+    this.format = MERGE_FORMAT_VERSION
+    return true
   }
 
   /** Encodes `record` into the buffer; returns the bytes it took. */

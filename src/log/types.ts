@@ -1,19 +1,54 @@
 /**
  * The dirty log's public types: what the cache engine appends, what `DirtyLog.open()` recovers,
- * the options and the stats. The log stores versioned `set`/`delete` records of encoded values; it
+ * the options and the stats. The log stores versioned `set`/`delete`/`merge` records of encoded
+ * values and the `seal` records that fix how merges were grouped into store ops; it
  * knows nothing of codecs, stores or flushing. What it leaves out: compaction (whole segments are
  * deleted after a checkpoint, records are never rewritten) and any reading of values by key.
  */
 import type { Clock } from '../contracts/clock.js'
+import type { MergeKind } from '../contracts/store.js'
 
-/** One write as the log keeps it. */
-export interface LogRecord {
+/**
+ * One record as the log keeps it: a write (`set`, `delete`, `merge`) or a `seal`. Every record
+ * carries a version from the cache's one sequence, increasing from one append to the next.
+ */
+export type LogRecord = WriteRecord | MergeRecord | SealRecord
+
+/** A `set` or a `delete`. */
+export interface WriteRecord {
   readonly kind: 'set' | 'delete'
   readonly key: string
   /** A positive integer ≤ `Number.MAX_SAFE_INTEGER`, increasing from one append to the next. */
   readonly version: number
   /** The encoded value (codec text); `null` for a delete. An empty string is a legal value. */
   readonly encoded: string | null
+}
+
+/** A merge write (`increment`, `max`, `min`): its kind and operand, and the value after it. */
+export interface MergeRecord {
+  readonly kind: 'merge'
+  readonly key: string
+  readonly version: number
+  readonly merge: MergeKind
+  /** A finite number. */
+  readonly operand: number
+  /** The key's value after the merge as the cache saw it, encoded: what a replay serves. */
+  readonly encoded: string
+}
+
+/**
+ * Seals the key's merge records from its previous seal (or set, or delete) up to version `sealed`
+ * as ONE group: the flush handed them to the store as one merge op with that version, so a replay
+ * must hand them out as that same op again (never regrouped, which could add a delta twice).
+ */
+export interface SealRecord {
+  readonly kind: 'seal'
+  readonly key: string
+  /** The seal's own version (from the same sequence as writes), above the group's. */
+  readonly version: number
+  /** The version of the group's last merge record: the op's version. */
+  readonly sealed: number
+  readonly encoded: null
 }
 
 /** A cut made by recovery: a torn tail, or (with `recovery: 'truncate'`) a corrupt record and all after it. */

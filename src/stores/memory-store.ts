@@ -2,9 +2,11 @@
  * MemoryStore: a Store kept in a Map, for tests, demos and as the reference model of the Store
  * contract. It fences by version and keeps versioned tombstones exactly like the SQL stores, and
  * counts what it saw so tests can assert on batches, ops, applied and fenced writes.
- * Nothing survives the process: it is not a durable store.
+ * Nothing survives the process: it is not a durable store. It applies merge ops (`sum`, `max`,
+ * `min`) the way the contract asks of every store: fenced like any op, on a missing or tombstoned
+ * row starting from the operand, failing alone (permanently) on a stored value that is not a number.
  */
-import type { BatchResult, LoadedEntry, OpFailure, Store, StoreOp, SupersededOp } from '../contracts/store.js'
+import type { BatchResult, LoadedEntry, MergeKind, OpFailure, Store, StoreMergeOp, StoreOp, SupersededOp } from '../contracts/store.js'
 import { StoreError } from '../errors.js'
 
 interface Row {
@@ -26,6 +28,7 @@ export interface MemoryStoreCounters {
 }
 
 export class MemoryStore implements Store {
+  readonly merges: readonly MergeKind[] = ['sum', 'max', 'min']
   private readonly rows = new Map<string, Row>()
   private counts = { batches: 0, ops: 0, applied: 0, fenced: 0 }
   private highest = 0
@@ -34,7 +37,8 @@ export class MemoryStore implements Store {
    * Applies each op whose version is newer than the held one; older ones are fenced. A fenced op
    * is reported as `superseded` (with the held version) when the store holds a version above every
    * op of its key in the batch; one fenced only by a newer op of the same batch, or by an equal
-   * version (a redelivery), counts as applied.
+   * version (a redelivery), counts as applied. Ops apply in batch order, each fenced on its own, so
+   * several merge ops of one key in one batch (in version order) all apply.
    */
   async writeBatch(ops: readonly StoreOp[]): Promise<BatchResult> {
     this.counts.batches++
@@ -44,10 +48,6 @@ export class MemoryStore implements Store {
     const before = new Map<string, number | undefined>()
     for (const [index, op] of ops.entries()) {
       this.counts.ops++
-      if (op.kind === 'merge') {
-        failures.push({ index, error: new StoreError('MemoryStore does not apply merge ops (it lists no merges)', { retryable: false, scope: 'op' }) })
-        continue
-      }
       const held = this.rows.get(op.key)
       if (!before.has(op.key)) before.set(op.key, held?.version)
       if (held !== undefined && held.version >= op.version) {
@@ -55,7 +55,12 @@ export class MemoryStore implements Store {
         if (held.version > op.version) fencedByHeld.push({ index, key: op.key, version: held.version })
         continue
       }
-      this.rows.set(op.key, { version: op.version, encoded: op.kind === 'set' ? op.encoded : undefined })
+      const encoded = op.kind === 'merge' ? merged(held, op) : op.kind === 'set' ? op.encoded : undefined
+      if (encoded instanceof Error) {
+        failures.push({ index, error: encoded })
+        continue
+      }
+      this.rows.set(op.key, { version: op.version, encoded })
       if (op.version > this.highest) this.highest = op.version
       this.counts.applied++
     }
@@ -105,4 +110,18 @@ export class MemoryStore implements Store {
   }
 
   async close(): Promise<void> {}
+}
+
+/** The encoded value after `op` on the held row, or the op's error (a stored value that is not a number). */
+function merged(held: Row | undefined, op: StoreMergeOp): string | StoreError {
+  let value = op.operand
+  if (held?.encoded !== undefined) {
+    const stored: unknown = JSON.parse(held.encoded)
+    if (typeof stored !== 'number') {
+      return new StoreError(`MemoryStore: cannot ${op.merge} into "${op.key}": it holds ${held.encoded.slice(0, 40)}, not a number`, { retryable: false, scope: 'op', code: 'E_STORE_NOT_A_NUMBER' })
+    }
+    value = op.merge === 'sum' ? stored + op.operand : op.merge === 'max' ? Math.max(stored, op.operand) : Math.min(stored, op.operand)
+  }
+  if (!Number.isFinite(value)) return new StoreError(`MemoryStore: ${op.merge} into "${op.key}" gives ${value}, not a finite number`, { retryable: false, scope: 'op' })
+  return JSON.stringify(value)
 }

@@ -10,10 +10,11 @@
  *                though its `ping()` answers
  *   BlackHoleStore never settles a `writeBatch` while `swallowing` (a black-holed connection)
  * Each counts `writeBatch` calls, failed calls and ops seen. `ping` is offered only when the
- * inner store has one, so wrapping does not change how a circuit probes.
+ * inner store has one, so wrapping does not change how a circuit probes; `merges` is the inner
+ * store's.
  */
 import type { Clock } from '../../src/contracts/clock.js'
-import type { BatchResult, LoadedEntry, OpFailure, Store, StoreOp, SupersededOp } from '../../src/contracts/store.js'
+import type { BatchResult, LoadedEntry, MergeKind, OpFailure, Store, StoreOp, SupersededOp } from '../../src/contracts/store.js'
 import { StoreError } from '../../src/errors.js'
 
 export interface FaultCounters {
@@ -29,8 +30,11 @@ export interface FaultCounters {
 export abstract class FaultyStore implements Store {
   protected readonly counts: FaultCounters = { calls: 0, failedCalls: 0, opsSeen: 0 }
   ping?: () => Promise<void>
+  /** The inner store's merges: a wrapper applies what it applies. */
+  readonly merges: readonly MergeKind[] | undefined
 
   constructor(readonly inner: Store) {
+    this.merges = inner.merges
     const innerPing = inner.ping?.bind(inner)
     if (innerPing !== undefined) this.ping = async () => this.guard(innerPing)
   }

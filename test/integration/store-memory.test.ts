@@ -18,3 +18,39 @@ describe('MemoryStore', () => {
     assert.equal(await store.highestVersion(), 3)
   })
 })
+
+describe('MemoryStore merge ops', () => {
+  const merge = (key: string, version: number, kind: 'sum' | 'max' | 'min', operand: number) => ({ kind: 'merge', key, version, merge: kind, operand }) as const
+
+  it('lists sum, max and min, and applies them fenced, from the operand on a missing or deleted row', async () => {
+    const store = new MemoryStore()
+    assert.deepEqual(store.merges, ['sum', 'max', 'min'])
+    await store.writeBatch([merge('n', 1, 'sum', 5), setOp('m', 2, 10), deleteOp('d', 3)])
+    await store.writeBatch([merge('n', 4, 'sum', 2), merge('m', 5, 'max', 7), merge('d', 6, 'min', -3), merge('x', 7, 'max', 4)])
+    assert.deepEqual(store.snapshot(), new Map<string, unknown>([['n', 7], ['m', 10], ['d', -3], ['x', 4]]))
+    const redelivered = await store.writeBatch([merge('n', 4, 'sum', 2), merge('n', 3, 'sum', 100)])
+    assert.equal(redelivered.fenced, 2, 'a redelivered (same version) or older sum is fenced: never added twice')
+    assert.equal(store.snapshot().get('n'), 7)
+    assert.equal(store.versionOf('n'), 4)
+  })
+
+  it('applies several merge ops of one key in one batch in order, each fenced on its own', async () => {
+    const store = new MemoryStore()
+    await store.writeBatch([merge('n', 2, 'sum', 1)])
+    await store.writeBatch([merge('n', 1, 'sum', 10), merge('n', 3, 'sum', 2), merge('n', 4, 'sum', 3)])
+    assert.equal(store.snapshot().get('n'), 6)
+    assert.equal(store.versionOf('n'), 4)
+  })
+
+  it('fails a merge into a value that is not a number alone, permanently, and applies the rest', async () => {
+    const store = new MemoryStore()
+    await store.writeBatch([setOp('s', 1, 'text')])
+    const result = await store.writeBatch([merge('s', 2, 'sum', 1), merge('n', 3, 'sum', 1)])
+    assert.equal(result.failures?.length, 1)
+    assert.equal(result.failures?.[0]?.index, 0)
+    assert.equal((result.failures?.[0]?.error as { retryable?: boolean }).retryable, false)
+    assert.equal((result.failures?.[0]?.error as { code?: string }).code, 'E_STORE_NOT_A_NUMBER')
+    assert.deepEqual(store.snapshot(), new Map<string, unknown>([['s', 'text'], ['n', 1]]))
+    assert.equal(store.versionOf('s'), 1)
+  })
+})

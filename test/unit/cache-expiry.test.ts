@@ -118,6 +118,34 @@ describe('ttlMs: clean entries expire and are read through again', () => {
     await cache.close()
   })
 
+  it('an increment never builds on an expired value: it reads the store first', async () => {
+    const store = new CountingStore()
+    const { cache, clock } = await openTestCache<number>(store, { ttlMs: 1000 })
+    assert.equal(await cache.increment('hits', 5), 5)
+    await cache.flush()
+    await writeBehindTheCache(store, cache, 'hits', 100)
+    await clock.advance(999)
+    assert.equal(await cache.increment('hits'), 6, 'fresh: from the cached value (the store adds the delta to its own)')
+    await cache.flush()
+    assert.equal(store.snapshot().get('hits'), 101)
+    await clock.advance(1000)
+    assert.equal(await cache.increment('hits'), 102, "expired: from the store's value")
+    await cache.flush()
+    assert.equal(store.snapshot().get('hits'), 102)
+    await cache.close()
+  })
+
+  it("an increment's ttlMs applies to the counter once flushed", async () => {
+    const store = new CountingStore()
+    const { cache, clock } = await openTestCache<number>(store)
+    await cache.increment('hits', 1, { ttlMs: 1000 })
+    await cache.flush()
+    await writeBehindTheCache(store, cache, 'hits', 50)
+    await clock.advance(1000)
+    assert.equal(await cache.get('hits'), 50)
+    await cache.close()
+  })
+
   it('checks ttlMs like any option, per write too', async () => {
     const store = new MemoryStore()
     const { cache } = await openTestCache(store)

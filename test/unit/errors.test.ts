@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import * as exported from '../../src/index.js'
 import {
   BacklogFullError, CacheClosedError, DeadLetteredError, DirectoryLockedError, errors, FlushTimeoutError, InvalidDirectoryError, InvalidKeyError, InvalidOptionError,
-  InvalidValueError, LogCorruptionError, LogFailedError, LogFormatError, StoreError, StoreUnavailableError, UnencodableValueError,
+  InvalidValueError, LogCorruptionError, LogFailedError, LogFormatError, NotANumberError, StoreError, StoreUnavailableError, UnencodableValueError,
   UpdateConflictError, VersionExhaustedError, WriteBehindError, WriteSupersededError, type ErrorCode,
 } from '../../src/errors.js'
 import { strictJson } from '../../src/core/json-codec.js'
@@ -42,6 +42,7 @@ const samples: Record<ErrorCode, () => Error & { code: string }> = {
   E_LOG_FORMAT: () => new LogFormatError('CHECKPOINT', 'unknown version'),
   E_LOG_FAILED: () => new LogFailedError(new Error('EIO')),
   E_UPDATE_CONFLICT: () => new UpdateConflictError('k', 10),
+  E_NOT_A_NUMBER: () => new NotANumberError('k', 'sum', 'a string'),
 }
 
 function caught(fn: () => unknown): Error & { code: string } {

@@ -32,8 +32,26 @@ function encodeAll(records: LogRecord[]): Buffer {
 }
 
 const recordsArb = fc
-  .array(fc.record({ del: fc.boolean(), key: fc.string({ unit: 'grapheme', maxLength: 12 }), value: fc.string({ unit: 'grapheme', maxLength: 40 }) }), { maxLength: 12 })
-  .map((items) => items.map((it, i): LogRecord => ({ kind: it.del ? 'delete' : 'set', key: it.key, version: i + 1, encoded: it.del ? null : it.value })))
+  .array(
+    fc.record({
+      kind: fc.constantFrom('set', 'delete', 'merge', 'seal'),
+      key: fc.string({ unit: 'grapheme', maxLength: 12 }),
+      value: fc.string({ unit: 'grapheme', maxLength: 40 }),
+      merge: fc.constantFrom('sum', 'max', 'min'),
+      operand: fc.double({ noNaN: true, noDefaultInfinity: true }),
+    }),
+    { maxLength: 12 },
+  )
+  .map((items) => items.map((it, i): LogRecord => toRecord(it, i + 2)))
+
+/** Versions start at 2 so that a seal always has a version below its own to seal. */
+function toRecord(it: { kind: string; key: string; value: string; merge: 'sum' | 'max' | 'min'; operand: number }, version: number): LogRecord {
+  const { key } = it
+  if (it.kind === 'delete') return { kind: 'delete', key, version, encoded: null }
+  if (it.kind === 'merge') return { kind: 'merge', key, version, merge: it.merge, operand: it.operand, encoded: it.value }
+  if (it.kind === 'seal') return { kind: 'seal', key, version, sealed: version - 1, encoded: null }
+  return { kind: 'set', key, version, encoded: it.value }
+}
 
 const mutationArb = fc.oneof(
   fc.record({ type: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),

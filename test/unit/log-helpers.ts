@@ -11,7 +11,7 @@ import { after } from 'node:test'
 import { DirtyLog } from '../../src/log/dirty-log.js'
 import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../../src/log/record.js'
 import { listSegments } from '../../src/log/segment-reader.js'
-import type { DirtyLogOptions, LogRecord } from '../../src/log/types.js'
+import type { DirtyLogOptions, LogRecord, WriteRecord } from '../../src/log/types.js'
 
 const made: string[] = []
 after(() => {
@@ -41,8 +41,8 @@ const KEYS = ['a', 'κλειδί', '键', '🔑-emoji', 'user:42', 'x'.repeat(30
 const VALUES = ['""', '', '{"score":9001}', '"héllo wörld ✓"', '[1,2,3]', 'null', '"🚀"', 'x'.repeat(500)]
 
 /** `count` records with versions from `first`, mixing sets and deletes, unicode and empty values. */
-export function makeRecords(count: number, first = 1): LogRecord[] {
-  const records: LogRecord[] = []
+export function makeRecords(count: number, first = 1): WriteRecord[] {
+  const records: WriteRecord[] = []
   for (let i = 0; i < count; i++) {
     const key = `${KEYS[i % KEYS.length]}#${i % 7}`
     const isDelete = i % 5 === 4

@@ -102,7 +102,8 @@ export function formatLetter(letter: DeadLetter): string {
   const { error } = letter
   const why = `${error.name}${error.code === undefined ? '' : ` [${error.code}]`}: ${error.message}`
   const when = new Date(letter.lastFailedAt).toISOString()
-  return [printable(letter.key), `v${letter.version}`, letter.kind, `attempts=${letter.attempts}`, when, printable(why)].join('\t')
+  const what = letter.kind === 'merge' ? `merge ${String(letter.merge)} ${String(letter.operand)}` : letter.kind
+  return [printable(letter.key), `v${letter.version}`, what, `attempts=${letter.attempts}`, when, printable(why)].join('\t')
 }
 
 /** Escapes control characters (newlines, tabs) so that one letter stays one line. */

@@ -18,12 +18,23 @@
  * after v2 (v2 would land while the store lacks v1). So a batch takes the oldest entries and then
  * every entry first dirtied at or below the highest version taken, and sorts them: coalescing
  * happens only inside one batch, which the SQL stores commit as one transaction.
+ *
+ * Merges (`recordMerge`; the rules are in merges.ts): the coalescing backlog combines a key's
+ * merges into one pending merge until its op is taken; the ordered one keeps each as its op. In key
+ * order, the ordered backlog never puts a merge op in a batch after another op of its key (a split
+ * batch could land the later op alone, and the version fence would then drop the earlier one), and
+ * both skip a merge that `held` says must wait (its key's earlier merge is dead-lettered); the
+ * coalescing backlog leaves such entries out of its low-water mark and oldest age, so `flush()`
+ * does not wait for them (`lowestHeld` keeps the checkpoint below them). Global order needs
+ * neither: a batch never lands in part there, and it would not pass a held op.
  */
 import type { Codec } from '../../contracts/codec.js'
+import type { MergeKind } from '../../contracts/store.js'
 import type { CoarseClock } from './coarse-clock.js'
 import { EntryList } from './entry-list.js'
 import type { Entry, Undo } from './memory-tier.js'
-import { opFor, type PendingOp } from '../../flush/pending-op.js'
+import { combine, type HeldMerge } from './merges.js'
+import { opFor, PendingMerge, type PendingOp } from '../../flush/pending-op.js'
 
 export interface Backlog {
   /** True for the coalescing backlog (one op per dirty key), false for the ordered one. */
@@ -36,6 +47,12 @@ export interface Backlog {
    * `revocable` when a log failure may still reject it (durability `log`/`disk`, record unwritten).
    */
   record(entry: Entry, sizeDelta: number, revocable?: boolean): void
+  /** Records a merge just applied to `entry` (its value and version are the merge's result). */
+  recordMerge(entry: Entry, sizeDelta: number, merge: MergeKind, operand: number, revocable: boolean): void
+  /** `entry`'s merges may go again (its key's merge letter left the queue). */
+  unblock(entry: Entry): void
+  /** The lowest version among merges held back, or undefined (the checkpoint stays below it). */
+  lowestHeld(): number | undefined
   /** Puts `entry`'s dirty state back to `undo` (before the memory tier reverts its value). */
   revert(entry: Entry, undo: Undo): void
   /** Drops every revocable op above `version` (ops kept per write; the coalescing backlog has none). */
@@ -53,6 +70,8 @@ export interface Backlog {
 export class CoalescingBacklog implements Backlog {
   /** Dirty entries in the order of their first unflushed write (an intrusive list: no hashing). */
   private readonly dirty = new EntryList<Entry>()
+  /** Dirty entries whose merge is held back (`held`); they keep their place in `dirty`. */
+  private readonly blocked = new Set<Entry>()
   private byteCount = 0
   readonly coalescing = true
 
@@ -63,6 +82,8 @@ export class CoalescingBacklog implements Backlog {
     private readonly lookup: (key: string) => Entry | undefined,
     /** `'global'`: `take` gives ranges of versions (see the header). */
     private readonly order: 'key' | 'global' = 'key',
+    /** Key order: merges that must wait (see the header). */
+    private readonly held: HeldMerge = () => false,
   ) {}
 
   get size(): number {
@@ -84,10 +105,31 @@ export class CoalescingBacklog implements Backlog {
     this.byteCount += entry.size
   }
 
+  /** A merge combines with the key's pending merge of its kind; over a whole value (or another kind) it folds into the value. */
+  recordMerge(entry: Entry, sizeDelta: number, merge: MergeKind, operand: number): void {
+    if (entry.dirtySince === 0) {
+      entry.merge = merge
+      entry.operand = operand
+    } else if (entry.merge === merge) entry.operand = combine(merge, entry.operand, operand)
+    else entry.merge = undefined
+    this.record(entry, sizeDelta)
+  }
+
+  unblock(entry: Entry): void {
+    if (this.blocked.size > 0) this.blocked.delete(entry) // every set and delete comes through here
+  }
+
+  lowestHeld(): number | undefined {
+    let low: number | undefined
+    for (const entry of this.blocked) if (low === undefined || entry.dirtyVersion < low) low = entry.dirtyVersion
+    return low
+  }
+
   revert(entry: Entry, undo: Undo): void {
     if (entry.dirtySince === 0) return
     if (undo.encoded === undefined || undo.dirtySince === 0) {
       this.dirty.remove(entry)
+      this.blocked.delete(entry)
       this.byteCount -= entry.size
       entry.dirtySince = 0
       return
@@ -102,28 +144,35 @@ export class CoalescingBacklog implements Backlog {
   take(max: number, busy: ReadonlySet<string>, urgent?: ReadonlyMap<string, unknown>): PendingOp[] {
     if (this.order === 'global') return this.takeRange(max, busy)
     const ops: PendingOp[] = []
+    // An entry whose replayed sealed group was taken stays dirty (its rest waits): not twice in one batch.
+    let stayed: Set<Entry> | undefined
+    const take = (entry: Entry): void => {
+      const op = this.takeEntry(entry)
+      if (entry.list === this.dirty) (stayed ??= new Set()).add(entry)
+      ops.push(op)
+    }
     if (urgent !== undefined) {
       for (const key of urgent.keys()) {
         if (ops.length >= max) return ops
         const entry = this.lookup(key)
-        if (entry !== undefined && entry.list === this.dirty && !busy.has(key)) ops.push(this.takeEntry(entry))
+        if (entry !== undefined && entry.list === this.dirty && !busy.has(key) && stayed?.has(entry) !== true && !this.isHeld(entry)) take(entry)
       }
     }
     let entry = this.dirty.head
     while (entry !== undefined && ops.length < max) {
       const next = entry.next
-      if (busy.size === 0 || !busy.has(entry.key)) ops.push(this.takeEntry(entry))
+      if ((busy.size === 0 || !busy.has(entry.key)) && stayed?.has(entry) !== true && !this.isHeld(entry)) take(entry)
       entry = next
     }
     return ops
   }
 
   oldestSince(): number | undefined {
-    return this.dirty.head?.dirtySince
+    return this.firstFree()?.dirtySince
   }
 
   lowestVersion(): number | undefined {
-    return this.dirty.head?.dirtyVersion
+    return this.firstFree()?.dirtyVersion
   }
 
   *keys(): Iterable<string> {
@@ -149,8 +198,37 @@ export class CoalescingBacklog implements Backlog {
     return ops.sort(byVersion)
   }
 
+  /** The oldest dirty entry not held back. */
+  private firstFree(): Entry | undefined {
+    if (this.blocked.size === 0) return this.dirty.head
+    for (const entry of this.dirty) if (!this.blocked.has(entry)) return entry
+    return undefined
+  }
+
+  /** Whether the entry's next op is a merge that must wait; keeps `blocked` up to date. */
+  private isHeld(entry: Entry): boolean {
+    const held = (entry.merge !== undefined || entry.sealed !== undefined) && this.held(entry.key, entry.sealed?.version ?? entry.version)
+    if (held) this.blocked.add(entry)
+    else if (this.blocked.size > 0) this.blocked.delete(entry)
+    return held
+  }
+
   private takeEntry(entry: Entry): PendingOp {
-    const op = opFor(entry, entry.dirtySince, this.codec)
+    const sealed = entry.sealed
+    let op: PendingOp
+    if (sealed !== undefined) {
+      // A group sealed before a crash goes first, as it was; merges written since stay dirty behind it.
+      entry.sealed = undefined
+      op = new PendingMerge(entry.key, sealed.version, entry.dirtySince, sealed.merge, sealed.operand, sealed.result)
+      op.entry = entry
+      op.first = entry.dirtyVersion
+      if (entry.version > sealed.version) return op
+    } else if (entry.merge !== undefined) {
+      op = new PendingMerge(entry.key, entry.version, entry.dirtySince, entry.merge, entry.operand, entry.encoded as string)
+      op.entry = entry
+      op.first = entry.dirtyVersion
+    } else op = opFor(entry, entry.dirtySince, this.codec, entry.dirtyVersion)
+    entry.merge = undefined
     this.dirty.remove(entry)
     this.byteCount -= entry.size
     entry.dirtySince = 0
@@ -168,9 +246,14 @@ export class OrderedBacklog implements Backlog {
   private byteCount = 0
   readonly coalescing = false
 
+  /** Merge ops in the queue (a batch then tracks its keys). */
+  private merges = 0
+
   constructor(
     private readonly codec: Codec,
     private readonly clock: CoarseClock,
+    /** Key order: merges that must wait; undefined in global order, which needs no merge rule (see the header). */
+    private readonly held?: HeldMerge,
   ) {}
 
   get size(): number {
@@ -182,10 +265,23 @@ export class OrderedBacklog implements Backlog {
   }
 
   record(entry: Entry, _sizeDelta: number, revocable = false): void {
-    const op = opFor(entry, this.clock.now(), this.codec)
-    op.revocable = revocable
-    this.queue.push(op)
-    this.byteCount += op.size
+    this.push(opFor(entry, this.clock.now(), this.codec), revocable)
+  }
+
+  /** Each merge is its own op; `entry.merge` says the key's latest write is one. */
+  recordMerge(entry: Entry, _sizeDelta: number, merge: MergeKind, operand: number, revocable: boolean): void {
+    const op = new PendingMerge(entry.key, entry.version, this.clock.now(), merge, operand, entry.encoded as string)
+    op.entry = entry
+    entry.merge = merge
+    this.merges++
+    this.push(op, revocable)
+  }
+
+  /** Held merges stay in the queue in order (and keep the low-water mark): nothing to do. */
+  unblock(): void {}
+
+  lowestHeld(): undefined {
+    return undefined
   }
 
   revert(): void {}
@@ -194,26 +290,49 @@ export class OrderedBacklog implements Backlog {
     const kept: PendingOp[] = []
     for (let i = this.head; i < this.queue.length; i++) {
       const op = this.queue[i] as PendingOp
-      if (op.revocable && op.version > version) this.byteCount -= op.size
-      else kept.push(op)
+      if (op.revocable && op.version > version) {
+        this.byteCount -= op.size
+        if (op.kind === 'merge') this.merges--
+      } else kept.push(op)
     }
     this.queue = kept
     this.head = 0
   }
 
-  /** Ops in queue order; an op whose key is busy stays, and so do the later ops of that key. */
+  /**
+   * Ops in queue order; an op whose key is busy stays, and so do the later ops of that key. A merge
+   * op stays (with the key's later ops) when the batch already holds an op of its key, or when it
+   * is held back.
+   */
   take(max: number, busy: ReadonlySet<string>): PendingOp[] {
     const ops: PendingOp[] = []
     const kept: PendingOp[] = []
+    const inBatch = this.held !== undefined && this.merges > 0 ? new Set<string>() : undefined
+    let stopped: Set<string> | undefined
     let i = this.head
     for (; i < this.queue.length && ops.length < max; i++) {
       const op = this.queue[i] as PendingOp
-      if (busy.has(op.key)) kept.push(op)
-      else ops.push(op)
+      if (busy.has(op.key) || stopped?.has(op.key) === true) kept.push(op)
+      else if (op.kind === 'merge' && (inBatch?.has(op.key) === true || this.held?.(op.key, op.version) === true)) {
+        kept.push(op)
+        ;(stopped ??= new Set()).add(op.key)
+      } else {
+        ops.push(op)
+        inBatch?.add(op.key)
+      }
     }
-    for (const op of ops) this.byteCount -= op.size
+    for (const op of ops) {
+      this.byteCount -= op.size
+      if (op.kind === 'merge') this.merges--
+    }
     this.compact(i, kept)
     return ops
+  }
+
+  private push(op: PendingOp, revocable: boolean): void {
+    op.revocable = revocable
+    this.queue.push(op)
+    this.byteCount += op.size
   }
 
   oldestSince(): number | undefined {

@@ -13,12 +13,20 @@
  * A `log`/`disk` write is revocable until its record reached the OS: if that write(2) fails it is
  * rejected and rolled back (revoke.ts), and no batch is taken before the log buffer is written.
  *
+ * Merges (`merge`: increment, max, min) follow merges.ts: the tier computes the new value from the
+ * cached one, logs the merge, and the backlog combines it with the key's pending merge; `take` seals
+ * every merge op it hands out in the log, holds back a key's merges while its earlier merge is
+ * dead-lettered, and sends a merge pending over a dead-lettered set or delete as a set of the
+ * whole value.
+ *
  * Expiry (memory-tier.ts): each write carries its ttl, which starts once the entry is clean; loaded
  * values get the cache's. `lookup` drops an expired entry; within the stale window it serves it
- * and asks `onStale` to reload it, and `refreshed` applies what the reload found.
+ * and asks `onStale` to reload it, and `refreshed` applies what the reload found. A merge never
+ * builds on an expired value: it reads the key again first.
  */
 import type { Clock } from '../../contracts/clock.js'
 import type { Codec } from '../../contracts/codec.js'
+import type { MergeKind } from '../../contracts/store.js'
 import type { DirtyTier } from '../../flush/dirty-tier.js'
 import type { PendingOp } from '../../flush/pending-op.js'
 import type { DirtyLog } from '../../log/dirty-log.js'
@@ -27,6 +35,8 @@ import { CoalescingBacklog, OrderedBacklog, type Backlog } from './backlog.js'
 import { Checkpointer } from './checkpointer.js'
 import { CoarseClock } from './coarse-clock.js'
 import { MemoryTier, type Entry, type MemoryBounds } from './memory-tier.js'
+import { baseOf, handOut, heldBehindLetter, resultOf, type DeadLetterOf, type HandOutDeps } from './merges.js'
+import { Replay } from './replay.js'
 import { revokeUnlogged } from './revoke.js'
 import { VersionSource } from './versions.js'
 
@@ -44,12 +54,20 @@ export interface EmbeddedTierOptions {
   inFlight: ReadonlySet<string>
   /** Where warnings go (`WB_LOG_FAILED`, `WB_CHECKPOINT_FAILED`). */
   warn: (code: string, message: string) => void
+  /** The kind and version of `key`'s dead letter, if it has one (merges wait behind a merge letter). */
+  deadLetterOf?: DeadLetterOf
   /** The cache's ttl for clean entries (ms; 0: never), for writes that give none and for loaded values. */
   ttlMs: number
   /** How long past its expiry an entry is still served while reloaded (ms; 0: not at all). */
   staleWhileRevalidateMs: number
   /** `lookup` served `key` within its stale window: reload it, then call `refreshed`. */
   onStale?: (key: string) => void
+}
+
+/** A merge the tier applied: its version and the key's new value. */
+export interface MergeApplied {
+  readonly version: number
+  readonly value: number
 }
 
 /** What `recover()` found in the log. */
@@ -66,6 +84,9 @@ export class EmbeddedTier implements DirtyTier {
   private readonly checkpointer: Checkpointer | undefined
   private settled = 0
   private recovered: Recovered | undefined
+  /** Keys whose cached value the store will not hold once flushed (a dropped merge letter, a superseded op): read again once clean. */
+  private readonly reload = new Set<string>()
+  private readonly handOut: HandOutDeps
 
   /**
    * `log` and what it recovered come from `DirtyLog.open()` (none without a dir); `floor` is the
@@ -85,8 +106,11 @@ export class EmbeddedTier implements DirtyTier {
       clock: coarse,
       onStale: onStale === undefined ? () => {} : (entry) => onStale(entry.key),
     })
-    this.backlog = options.coalesce ? new CoalescingBacklog(options.codec, coarse, (key) => this.memory.peek(key), options.order) : new OrderedBacklog(options.codec, coarse)
+    // Key order holds a key's merges back behind its merge letter; global order sends them as the whole value past it (handOut).
+    const held = options.order === 'global' ? undefined : heldBehindLetter(options.deadLetterOf)
+    this.backlog = options.coalesce ? new CoalescingBacklog(options.codec, coarse, (key) => this.memory.peek(key), options.order, held) : new OrderedBacklog(options.codec, coarse, held)
     this.versions = new VersionSource(options.clock, floor)
+    this.handOut = { log, versions: this.versions, codec: options.codec, deadLetterOf: options.deadLetterOf, globalOrder: options.order === 'global' }
     this.recovered = recovered
     if (log !== undefined) {
       this.checkpointer = new Checkpointer(log, options.clock, () => this.settled, () => this.versions.current, (error) => {
@@ -117,7 +141,12 @@ export class EmbeddedTier implements DirtyTier {
     const recovered = this.recovered
     if (recovered === undefined) return undefined
     this.recovered = undefined
-    for (const record of recovered.records) this.redirty(record)
+    const replay = new Replay(this.memory, this.backlog)
+    for (const record of recovered.records) {
+      this.versions.observe(record.version)
+      replay.apply(record)
+    }
+    replay.finish()
     return { records: recovered.records.length, keys: this.backlog.size, truncations: recovered.truncations }
   }
 
@@ -130,15 +159,61 @@ export class EmbeddedTier implements DirtyTier {
    */
   write(key: string, encoded: string | null, durability: string, ttlMs = this.options.ttlMs): number {
     const version = this.versions.next()
-    const log = this.log
-    let loggedUpTo = -1
-    if (log !== undefined) {
-      log.append({ kind: encoded === null ? 'delete' : 'set', key, version, encoded })
-      if (durability === 'log' || durability === 'disk') loggedUpTo = log.writtenVersion
-    }
+    const loggedUpTo = this.logged({ kind: encoded === null ? 'delete' : 'set', key, version, encoded }, durability)
     const entry = this.memory.write(key, encoded, version, loggedUpTo, ttlMs)
+    // The whole value replaces pending merges, and is never held back behind a merge letter.
+    entry.merge = undefined
+    entry.sealed = undefined
+    this.backlog.unblock(entry)
     this.backlog.record(entry, this.memory.lastSizeDelta, loggedUpTo >= 0 && loggedUpTo < version)
     return version
+  }
+
+  /**
+   * Applies a merge to the key's cached value (`absent`: the key is known to be in neither the
+   * cache nor the store, so the merge starts from its operand) and returns its version and the new
+   * value; undefined when the key is not cached (or its clean value expired) and not known absent
+   * (read it first). `ttlMs` as for `write`. Throws
+   * `NotANumberError` for a value that is not a number, and what `write` throws.
+   */
+  merge(key: string, merge: MergeKind, operand: number, durability: string, absent: boolean, ttlMs = this.options.ttlMs): MergeApplied | undefined {
+    let current = this.memory.peek(key)
+    // A clean value past its expiry (stale window included) is not a base to build on: read the key again.
+    if (current !== undefined && this.memory.dropExpired(current)) current = undefined
+    if (current === undefined && !absent) return undefined
+    const { codec } = this.options
+    const value = resultOf(key, merge, baseOf(key, current?.encoded, codec, merge), operand)
+    const encoded = codec.encode(value)
+    const version = this.versions.next()
+    const loggedUpTo = this.logged({ kind: 'merge', key, version, merge, operand, encoded }, durability)
+    const entry = this.memory.write(key, encoded, version, loggedUpTo, ttlMs)
+    this.backlog.recordMerge(entry, this.memory.lastSizeDelta, merge, operand, loggedUpTo >= 0 && loggedUpTo < version)
+    return { version, value }
+  }
+
+  /**
+   * `keys`' merge letters left the dead-letter queue: their held merges may go. A `dropped` letter's
+   * delta is in the cached value but will never be in the store: the key is read again once clean.
+   */
+  released(keys: readonly string[], dropped: boolean): void {
+    for (const key of keys) {
+      const entry = this.memory.peek(key)
+      if (entry === undefined) continue
+      this.backlog.unblock(entry)
+      if (dropped && entry.dirtySince !== 0) this.reload.add(key)
+    }
+  }
+
+  /**
+   * Appends a write's record (a failed log throws before anything of the write is applied);
+   * returns the highest version whose record reached the OS when the write is revocable
+   * (`log`/`disk`), else -1.
+   */
+  private logged(record: LogRecord, durability: string): number {
+    const log = this.log
+    if (log === undefined) return -1
+    log.append(record)
+    return durability === 'log' || durability === 'disk' ? log.writtenVersion : -1
   }
 
   /** Resolves when the writes so far are as durable as `durability` asks (`log`: written; `disk`: fsynced). */
@@ -196,7 +271,7 @@ export class EmbeddedTier implements DirtyTier {
   /** Serves a dead letter's value (recovered at open): cached and kept from eviction. */
   pin(key: string, encoded: string | null, version: number): void {
     this.versions.observe(version)
-    this.memory.pin(this.memory.write(key, encoded, version, -1, this.options.ttlMs))
+    this.memory.pin(this.memory.write(key, encoded, version))
   }
 
   /** Stops serving `key` at `version` if it is a pinned dead letter's value (dropped, or replayed). */
@@ -254,21 +329,34 @@ export class EmbeddedTier implements DirtyTier {
   /** Writes the log's buffer to the OS first, so no op reaches the store before its log record did. */
   take(max: number, busy: ReadonlySet<string>, first: ReadonlyMap<string, unknown> | undefined): PendingOp[] {
     this.log?.writePending()
-    return this.backlog.take(max, busy, first)
+    const ops = this.backlog.take(max, busy, first)
+    let sealed = false
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i] as PendingOp
+      if (op.kind !== 'merge') continue
+      ops[i] = handOut(op, this.handOut)
+      sealed = true
+    }
+    if (sealed) this.log?.writePending()
+    return ops
   }
 
   applied(op: PendingOp): void {
     const entry = this.entryOf(op)
     if (entry === undefined || entry.version !== op.version) return
     entry.pinned = false
-    this.memory.markClean(entry)
+    if (this.reload.size > 0 && this.reload.delete(op.key)) this.memory.invalidate(entry)
+    else this.memory.markClean(entry)
   }
 
   /** The value is not in the store: stop serving it (the next read goes there) unless written since. */
   superseded(op: PendingOp, storeVersion: number): void {
     this.versions.observe(storeVersion)
     const entry = this.entryOf(op)
-    if (entry !== undefined && entry.version === op.version) this.memory.invalidate(entry)
+    if (entry === undefined) return
+    if (entry.version === op.version) this.memory.invalidate(entry)
+    // Merges written since are deltas on a value the store does not hold: read the key again once they are in.
+    else if (entry.merge !== undefined || op.kind === 'merge') this.reload.add(op.key)
   }
 
   deadLettered(op: PendingOp): void {
@@ -277,6 +365,9 @@ export class EmbeddedTier implements DirtyTier {
   }
 
   settledThrough(lowWater: number): void {
+    // Merges held back behind a dead letter are left out of the low-water mark (flush() does not wait for them), not out of the log.
+    const held = this.backlog.lowestHeld()
+    if (held !== undefined && held <= lowWater) lowWater = held - 1
     if (lowWater > this.settled) this.settled = lowWater
     this.checkpointer?.request()
   }
@@ -287,11 +378,5 @@ export class EmbeddedTier implements DirtyTier {
 
   private entryOf(op: PendingOp): Entry | undefined {
     return (op.entry as Entry | undefined) ?? this.memory.peek(op.key)
-  }
-
-  private redirty(record: LogRecord): void {
-    this.versions.observe(record.version)
-    const entry = this.memory.write(record.key, record.encoded, record.version, -1, this.options.ttlMs)
-    this.backlog.record(entry, this.memory.lastSizeDelta)
   }
 }

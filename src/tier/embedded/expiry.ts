@@ -49,9 +49,9 @@ export class Expiry<E extends { expiresAt: number }> {
     return this.any
   }
 
-  /** `entry` was written with `ttlMs`, which starts once it is clean. */
-  written(entry: E, ttlMs: number): void {
-    if (ttlMs !== this.options.ttlMs) this.pending.set(entry, ttlMs)
+  /** `entry` was written with `ttlMs` (undefined: the cache's), which starts once it is clean. */
+  written(entry: E, ttlMs: number | undefined): void {
+    if (ttlMs !== undefined && ttlMs !== this.options.ttlMs) this.pending.set(entry, ttlMs)
     else if (this.pending.size !== 0) this.pending.delete(entry)
   }
 

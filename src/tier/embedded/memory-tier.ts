@@ -1,4 +1,6 @@
+import type { MergeKind } from '../../contracts/store.js'
 import { EntryList, type Linked } from './entry-list.js'
+import type { SealedGroup } from './merges.js'
 import { EXPIRED, Expiry, FRESH, type ExpiryOptions } from './expiry.js'
 
 /**
@@ -31,6 +33,13 @@ export class Entry implements Linked<Entry> {
   pinned = false
   /** What to go back to if writes whose log records have not reached the OS are rejected (see `Undo`). */
   undo: Undo | undefined = undefined
+  // Merges (increment, max, min; see backlog.ts and merges.ts):
+  /** The kind of the merges pending since the key's last op was taken; undefined when the pending op carries the whole value. */
+  merge: MergeKind | undefined = undefined
+  /** Their combined operand (valid while `merge` is set). */
+  operand = 0
+  /** A merge group sealed before a crash, rebuilt by replay: handed out first, as it was. */
+  sealed: SealedGroup | undefined = undefined
   /** When the entry expires, set when it turns clean (expiry.ts: ms from the tier's start); 0: never. Read only while clean. */
   expiresAt = 0
 
@@ -60,6 +69,9 @@ export class Undo {
   dirtySince = 0
   dirtyVersion = 0
   pinned = false
+  merge: MergeKind | undefined = undefined
+  operand = 0
+  sealed: SealedGroup | undefined = undefined
   /** The ttl the entry would have got once clean (expiry.ts). */
   ttlMs = 0
 
@@ -67,6 +79,7 @@ export class Undo {
   clear(): void {
     this.above = 0
     this.encoded = undefined
+    this.sealed = undefined
   }
 }
 
@@ -147,8 +160,9 @@ export class MemoryTier {
    * Records a write: creates or updates the entry and takes it out of the evictable set. With
    * `loggedUpTo` (the highest version whose log record reached the OS), the write is revocable: the
    * entry's state before it is kept in `entry.undo` unless an unlogged revocable write already did.
+   * `ttlMs` is the write's (undefined: the cache's); it starts once the entry is clean.
    */
-  write(key: string, encoded: string | null, version: number, loggedUpTo = -1, ttlMs = 0): Entry {
+  write(key: string, encoded: string | null, version: number, loggedUpTo = -1, ttlMs?: number): Entry {
     let entry = this.entries.get(key)
     if (loggedUpTo >= 0) {
       // Every capture so far is for a write whose record reached the OS: let go of the old values.
@@ -191,6 +205,9 @@ export class MemoryTier {
       entry.encoded = undo.encoded
       entry.version = undo.version
       entry.pinned = undo.pinned
+      entry.merge = undo.merge
+      entry.operand = undo.operand
+      entry.sealed = undo.sealed
       this.expiry.written(entry, undo.ttlMs)
       this.totalBytes += entry.size - before
     }
@@ -265,6 +282,17 @@ export class MemoryTier {
     entry.version = version
     this.totalBytes += entry.size - before
     this.markClean(entry)
+    return true
+  }
+
+  /**
+   * Drops a clean `entry` past its expiry, its stale window included (a merge must not build on a
+   * value that old); true when dropped.
+   */
+  dropExpired(entry: Entry): boolean {
+    if (entry.list !== this.clean || !this.expiry.active || this.expiry.state(entry, this.expiry.now()) === FRESH) return false
+    this.remove(entry)
+    this.expired++
     return true
   }
 
@@ -346,6 +374,9 @@ function captureUndo(entry: Entry, version: number, loggedUpTo: number, expiry: 
   undo.dirtySince = entry.dirtySince
   undo.dirtyVersion = entry.dirtyVersion
   undo.pinned = entry.pinned
+  undo.merge = entry.merge
+  undo.operand = entry.operand
+  undo.sealed = entry.sealed
   undo.ttlMs = expiry.ttlOf(entry)
   return true
 }
