@@ -272,7 +272,9 @@ async function main(): Promise<void> {
     const ratio = medianRatio(ours, reference)
     const range = `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`
     const extra = row.extra === undefined ? '—' : fmt(median(all(row.extra)))
-    console.log(`| ${row.name} | ${fmt(median(ours))} | ${fmt(median(reference))} | ${ratio.toFixed(2)} (${range}) | ${row.target === undefined ? '—' : `≥ ${row.target} ${ratio >= row.target ? 'met' : 'NOT met'}`} | ${extra} |`)
+    console.log(
+      `| ${row.name} | ${fmt(median(ours))} | ${fmt(median(reference))} | ${ratio.toFixed(2)} (${range}) | ${row.target === undefined ? '—' : `≥ ${row.target} ${ratio >= row.target ? 'met' : 'NOT met'}`} | ${extra} |`,
+    )
   }
   if (only !== 'flush') {
     console.log(`\n64 writers hammering 10 counters: ${fmt(median(all('hammered-rate')))} increments/s, ${median(all('hammered-ops')).toFixed(2)} store ops per key per flush (1.0 is the ideal)`)

@@ -154,24 +154,29 @@ class SocketArrivals {
     server.listen(0, '127.0.0.1')
     await once(server, 'listening')
     const { port } = server.address() as { port: number }
-    const clients = await Promise.all(Array.from({ length: writers }, async (_, id) => {
-      const client = connect({ port, host: '127.0.0.1', noDelay: true })
-      await once(client, 'connect')
-      const ready = new Promise<void>((resolve) => { wakers[id] = resolve })
-      client.write(Buffer.from([id & 0xff, id >> 8]))
-      await ready
-      return client
-    }))
+    const clients = await Promise.all(
+      Array.from({ length: writers }, async (_, id) => {
+        const client = connect({ port, host: '127.0.0.1', noDelay: true })
+        await once(client, 'connect')
+        const ready = new Promise<void>((resolve) => {
+          wakers[id] = resolve
+        })
+        client.write(Buffer.from([id & 0xff, id >> 8]))
+        await ready
+        return client
+      }),
+    )
     return new SocketArrivals(server, clients, wakers)
   }
 
   writer(id: number): () => Promise<void> {
     const client = this.clients[id]!
     const byte = Buffer.from([1])
-    return () => new Promise<void>((resolve) => {
-      this.wakers[id] = resolve
-      client.write(byte)
-    })
+    return () =>
+      new Promise<void>((resolve) => {
+        this.wakers[id] = resolve
+        client.write(byte)
+      })
   }
 
   async close(): Promise<void> {

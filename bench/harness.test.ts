@@ -35,7 +35,7 @@ describe('workloads', () => {
     assert.ok(expected > 0.1 && expected < 0.2)
   })
 
-  it('repeats a writer\'s key stream and differs between writers', () => {
+  it("repeats a writer's key stream and differs between writers", () => {
     const take = (w: number, n = 50): string[] => {
       const stream = zipf(1000).keys(w)
       return Array.from({ length: n }, () => stream.next())
@@ -85,18 +85,38 @@ describe('statistics', () => {
 
 function result(system: string, run: number, writesPerSec: number, p99Ms: number, over: Partial<RunResult> = {}): RunResult {
   return {
-    system, workload: 'zipf', run, acked: 1000, failed: 0, keys: 100, loadMs: 1000, writesPerSec,
-    p50Ms: p99Ms / 2, p99Ms, p999Ms: p99Ms * 2, dbStatements: 10, dbRows: 500, pgStatRows: 500,
-    coalescing: 2, drainMs: 10, peakRssMb: 100, correct: true, verifyNote: 'ok', ...over,
+    system,
+    workload: 'zipf',
+    run,
+    acked: 1000,
+    failed: 0,
+    keys: 100,
+    loadMs: 1000,
+    writesPerSec,
+    p50Ms: p99Ms / 2,
+    p99Ms,
+    p999Ms: p99Ms * 2,
+    dbStatements: 10,
+    dbRows: 500,
+    pgStatRows: 500,
+    coalescing: 2,
+    drainMs: 10,
+    peakRssMb: 100,
+    correct: true,
+    verifyNote: 'ok',
+    ...over,
   }
 }
 
 describe('report', () => {
   // direct-1 is twice as fast in run 2; the ratio must follow it, run by run.
   const runs = [
-    result('direct-1', 1, 100, 50), result('writebehind-log', 1, 20_000, 0.5),
-    result('direct-1', 2, 200, 40), result('writebehind-log', 2, 30_000, 0.2),
-    result('direct-1', 3, 100, 50), result('writebehind-log', 3, 10_000, 1, { correct: false }),
+    result('direct-1', 1, 100, 50),
+    result('writebehind-log', 1, 20_000, 0.5),
+    result('direct-1', 2, 200, 40),
+    result('writebehind-log', 2, 30_000, 0.2),
+    result('direct-1', 3, 100, 50),
+    result('writebehind-log', 3, 10_000, 1, { correct: false }),
   ]
 
   it('takes ratios within each run, then the median', () => {
@@ -126,9 +146,20 @@ describe('report', () => {
     assert.match(line, /ceiling in this run .* was 4,000 rows\/s, 40× direct-1/)
     assert.match(line, /writebehind-log ran at 500% of that ceiling/)
     const zipf = targets(new Map([['zipf', summarise([...runs, ...probe], ['direct-1', 'writebehind-log', 'pg-ceiling'], 'direct-1')]]))
-    assert.ok(zipf.every((l) => !l.includes('ceiling')), 'coalescing makes the row ceiling moot on zipf')
+    assert.ok(
+      zipf.every((l) => !l.includes('ceiling')),
+      'coalescing makes the row ceiling moot on zipf',
+    )
     const md = renderReport(
-      { command: 'c', date: 'd', machine: { cpu: 'x', cores: 2, memoryGb: 1, os: 'y', node: 'v20', postgres: '15', redis: '7', bullmq: '5' }, settings: 's', workloads: [{ name: 'uniform', description: 'u' }], systems: ['direct-1', 'pg-ceiling'], baseline: 'direct-1' },
+      {
+        command: 'c',
+        date: 'd',
+        machine: { cpu: 'x', cores: 2, memoryGb: 1, os: 'y', node: 'v20', postgres: '15', redis: '7', bullmq: '5' },
+        settings: 's',
+        workloads: [{ name: 'uniform', description: 'u' }],
+        systems: ['direct-1', 'pg-ceiling'],
+        baseline: 'direct-1',
+      },
       all,
     )
     assert.match(md, /\| pg-ceiling \| 4,000 \| 4,000–8,000 \| 40× \| — \| — \| — \| — \|/)
@@ -152,12 +183,14 @@ describe('driver', () => {
   function deferredAckSystem(): BenchSystem & { stored: Map<string, BenchValue> } {
     const stored = new Map<string, BenchValue>()
     return {
-      name: 'deferred', stored,
+      name: 'deferred',
+      stored,
       setup: async () => ({ table: 't', keyColumn: 'k', valueColumn: 'v' }),
-      write: (key: string, value: BenchValue) => new Promise<void>((resolve) => {
-        stored.set(key, value)
-        setImmediate(resolve)
-      }),
+      write: (key: string, value: BenchValue) =>
+        new Promise<void>((resolve) => {
+          stored.set(key, value)
+          setImmediate(resolve)
+        }),
       drain: async () => {},
       dbStats: () => ({ statements: 0, rows: 0 }),
       teardown: async () => {},

@@ -207,8 +207,7 @@ async function main(): Promise<void> {
   for (const target of targets) {
     for (const config of CONFIGS) {
       const v = (what: string): number => m(`${target.name}|${config.name}|${what}`)
-      const ratio = (what: string): string =>
-        config === CONFIGS[0] ? '' : ` (${ratioOf(`${target.name}|${config.name}|${what}`, `${target.name}|${CONFIGS[0]?.name}|${what}`).toFixed(2)}×)`
+      const ratio = (what: string): string => (config === CONFIGS[0] ? '' : ` (${ratioOf(`${target.name}|${config.name}|${what}`, `${target.name}|${CONFIGS[0]?.name}|${what}`).toFixed(2)}×)`)
       console.log(
         `| ${target.name} | ${config.name} | ${fmt(v('drain'))}${ratio('drain')} | ${fmt(v('writes'))}${ratio('writes')} | ${v('rows').toFixed(1)} | ${fmt(v('lag'))} ms${ratio('lag')} | ${fmt(v('drainMs'))} ms |`,
       )

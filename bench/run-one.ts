@@ -17,7 +17,6 @@ import { SYSTEMS } from './systems/index.js'
 import type { BenchSystem, TableInfo } from './systems/types.js'
 import { allWorkloads, type Workload } from './workloads.js'
 
-
 const job = JSON.parse(process.argv[2] ?? '{}') as Job
 const label = `${job.system} / ${job.workload} / run ${job.run}`
 
@@ -71,24 +70,37 @@ async function loadAndDrain(system: BenchSystem, workload: Workload): Promise<{ 
   return { load, drainMs: performance.now() - drainStart }
 }
 
-function toResult(load: LoadResult, m: {
-  drainMs: number
-  peakRssMb: number
-  counted: { statements: number; rows: number }
-  pgStatRows: number
-  verify: Awaited<ReturnType<typeof verifyFinalState>>
-}): RunResult {
+function toResult(
+  load: LoadResult,
+  m: {
+    drainMs: number
+    peakRssMb: number
+    counted: { statements: number; rows: number }
+    pgStatRows: number
+    verify: Awaited<ReturnType<typeof verifyFinalState>>
+  },
+): RunResult {
   const lat = latencySummary(load.latencies)
   const rows = m.counted.rows > 0 ? m.counted.rows : m.pgStatRows
   const failures = load.failed > 0 ? `; ${load.failed} writes failed (${load.firstError})` : ''
   return {
-    system: job.system, workload: job.workload, run: job.run,
-    acked: load.acked, failed: load.failed, keys: load.lastAcked.size, loadMs: load.elapsedMs,
+    system: job.system,
+    workload: job.workload,
+    run: job.run,
+    acked: load.acked,
+    failed: load.failed,
+    keys: load.lastAcked.size,
+    loadMs: load.elapsedMs,
     writesPerSec: load.acked / (load.elapsedMs / 1000),
-    p50Ms: lat.p50, p99Ms: lat.p99, p999Ms: lat.p999,
-    dbStatements: m.counted.statements, dbRows: m.counted.rows, pgStatRows: m.pgStatRows,
+    p50Ms: lat.p50,
+    p99Ms: lat.p99,
+    p999Ms: lat.p999,
+    dbStatements: m.counted.statements,
+    dbRows: m.counted.rows,
+    pgStatRows: m.pgStatRows,
     coalescing: rows > 0 ? load.acked / rows : Number.NaN,
-    drainMs: m.drainMs, peakRssMb: m.peakRssMb,
+    drainMs: m.drainMs,
+    peakRssMb: m.peakRssMb,
     correct: m.verify.ok && load.failed === 0,
     verifyNote: `${m.verify.keys} keys checked, ${m.verify.mismatches} mismatches, ${m.verify.unexpected} unexpected${failures}`,
   }
@@ -99,10 +111,26 @@ function failed(error: unknown): RunResult {
   log(`FAILED: ${message}`)
   const nan = Number.NaN
   return {
-    system: job.system, workload: job.workload, run: job.run, error: message,
-    acked: 0, failed: 0, keys: nan, loadMs: nan, writesPerSec: nan, p50Ms: nan, p99Ms: nan, p999Ms: nan,
-    dbStatements: nan, dbRows: nan, pgStatRows: nan, coalescing: nan, drainMs: nan, peakRssMb: nan,
-    correct: false, verifyNote: message,
+    system: job.system,
+    workload: job.workload,
+    run: job.run,
+    error: message,
+    acked: 0,
+    failed: 0,
+    keys: nan,
+    loadMs: nan,
+    writesPerSec: nan,
+    p50Ms: nan,
+    p99Ms: nan,
+    p999Ms: nan,
+    dbStatements: nan,
+    dbRows: nan,
+    pgStatRows: nan,
+    coalescing: nan,
+    drainMs: nan,
+    peakRssMb: nan,
+    correct: false,
+    verifyNote: message,
   }
 }
 

@@ -66,10 +66,15 @@ function parsePlan(argv: string[]): Plan {
   const { values } = parseArgs({
     args: argv,
     options: {
-      only: { type: 'string' }, systems: { type: 'string' }, duration: { type: 'string', default: '5s' },
-      runs: { type: 'string', default: '1' }, writers: { type: 'string', default: '64' },
-      'max-writes': { type: 'string', default: '3000000' }, 'drain-timeout': { type: 'string', default: '120s' },
-      out: { type: 'string', default: 'bench/RESULTS.md' }, list: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      systems: { type: 'string' },
+      duration: { type: 'string', default: '5s' },
+      runs: { type: 'string', default: '1' },
+      writers: { type: 'string', default: '64' },
+      'max-writes': { type: 'string', default: '3000000' },
+      'drain-timeout': { type: 'string', default: '120s' },
+      out: { type: 'string', default: 'bench/RESULTS.md' },
+      list: { type: 'boolean', default: false },
       arrival: { type: 'string', default: 'immediate' },
     },
   })
@@ -108,9 +113,26 @@ async function measure(job: Job): Promise<RunResult> {
     const nan = Number.NaN
     const message = err instanceof Error ? err.message : String(err)
     return {
-      system: job.system, workload: job.workload, run: job.run, error: message, acked: 0, failed: 0, keys: nan,
-      loadMs: nan, writesPerSec: nan, p50Ms: nan, p99Ms: nan, p999Ms: nan, dbStatements: nan, dbRows: nan,
-      pgStatRows: nan, coalescing: nan, drainMs: nan, peakRssMb: nan, correct: false, verifyNote: message,
+      system: job.system,
+      workload: job.workload,
+      run: job.run,
+      error: message,
+      acked: 0,
+      failed: 0,
+      keys: nan,
+      loadMs: nan,
+      writesPerSec: nan,
+      p50Ms: nan,
+      p99Ms: nan,
+      p999Ms: nan,
+      dbStatements: nan,
+      dbRows: nan,
+      pgStatRows: nan,
+      coalescing: nan,
+      drainMs: nan,
+      peakRssMb: nan,
+      correct: false,
+      verifyNote: message,
     }
   }
 }
@@ -160,7 +182,9 @@ async function main(): Promise<void> {
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, ''),
     machine: await describeMachine(),
     settings: `${plan.writers} concurrent writers (each write starting ${plan.arrival === 'io' ? "from its loopback socket's 'data' callback, in the poll phase" : 'from setImmediate, in the check phase'}), ${plan.durationMs / 1000} s of load per measurement, at most ${plan.maxWrites.toLocaleString('en-US')} writes, ${plan.runs} run(s), each measurement in a fresh process.`,
-    workloads: plan.workloads, systems: plan.systems, baseline: BASELINE,
+    workloads: plan.workloads,
+    systems: plan.systems,
+    baseline: BASELINE,
   }
   const scratch = await mkdtemp(join(tmpdir(), 'wbbench-results-'))
   let results: RunResult[]

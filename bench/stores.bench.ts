@@ -96,14 +96,26 @@ function pgVariant(name: string, raw: boolean, make: (pool: pg.Pool, table: stri
       const name = table()
       await new PostgresStore({ pool, table: name }).init()
       const write = make(pool, name)
-      return { writers: Array.from({ length: connections }, () => write), teardown: async () => { await pool.query(`DROP TABLE ${name}`); await pool.end() } }
+      return {
+        writers: Array.from({ length: connections }, () => write),
+        teardown: async () => {
+          await pool.query(`DROP TABLE ${name}`)
+          await pool.end()
+        },
+      }
     },
   }
 }
 
 const pgVariants: Variant[] = [
-  pgVariant('store (unnest)', false, (pool, name) => { const s = new PostgresStore({ pool, table: name, batchPath: 'unnest' }); return (ops) => s.writeBatch(ops) }),
-  pgVariant('store (values)', false, (pool, name) => { const s = new PostgresStore({ pool, table: name, batchPath: 'values' }); return (ops) => s.writeBatch(ops) }),
+  pgVariant('store (unnest)', false, (pool, name) => {
+    const s = new PostgresStore({ pool, table: name, batchPath: 'unnest' })
+    return (ops) => s.writeBatch(ops)
+  }),
+  pgVariant('store (values)', false, (pool, name) => {
+    const s = new PostgresStore({ pool, table: name, batchPath: 'values' })
+    return (ops) => s.writeBatch(ops)
+  }),
   pgVariant('raw UNNEST', true, (pool, name) => async (ops) => {
     const text = `INSERT INTO ${name} AS t (key, value, version, deleted, updated_at) SELECT k, v, n, d, now() FROM unnest($1::text[], $2::jsonb[], $3::bigint[], $4::boolean[]) AS u(k, v, n, d) ${PG_SET}`
     await pool.query(text, [ops.map((o) => o.key), ops.map((o) => (o.kind === 'set' ? o.encoded : null)), ops.map((o) => o.version), ops.map((o) => o.kind === 'delete')])
@@ -132,13 +144,22 @@ function mysqlVariant(name: string, raw: boolean, make: (pool: mysql.Pool, table
       const name = table()
       await new MySqlStore({ pool, table: name }).init()
       const write = make(pool, name)
-      return { writers: Array.from({ length: connections }, () => write), teardown: async () => { await pool.query(`DROP TABLE ${name}`); await pool.end() } }
+      return {
+        writers: Array.from({ length: connections }, () => write),
+        teardown: async () => {
+          await pool.query(`DROP TABLE ${name}`)
+          await pool.end()
+        },
+      }
     },
   }
 }
 
 const mysqlVariants: Variant[] = [
-  mysqlVariant('store', false, (pool, name) => { const s = new MySqlStore({ pool, table: name }); return (ops) => s.writeBatch(ops) }),
+  mysqlVariant('store', false, (pool, name) => {
+    const s = new MySqlStore({ pool, table: name })
+    return (ops) => s.writeBatch(ops)
+  }),
   mysqlVariant('raw multi-row ODKU', true, (pool, name) => async (ops) => {
     const params: unknown[] = []
     const tuples = ops.map((o) => {
@@ -167,11 +188,21 @@ function sqliteVariant(name: string, raw: boolean, make: (db: Database.Database)
 }
 
 const sqliteVariants: Variant[] = [
-  sqliteVariant('store (default: 100 rows/stmt)', false, (db) => { const s = new SqliteStore({ database: db }); return (ops) => s.writeBatch(ops) }),
-  sqliteVariant('store (1 row/stmt, run per row)', false, (db) => { const s = new SqliteStore({ database: db, maxRowsPerStatement: 1 }); return (ops) => s.writeBatch(ops) }),
+  sqliteVariant('store (default: 100 rows/stmt)', false, (db) => {
+    const s = new SqliteStore({ database: db })
+    return (ops) => s.writeBatch(ops)
+  }),
+  sqliteVariant('store (1 row/stmt, run per row)', false, (db) => {
+    const s = new SqliteStore({ database: db, maxRowsPerStatement: 1 })
+    return (ops) => s.writeBatch(ops)
+  }),
   sqliteVariant('raw prepared stmt in tx', true, (db) => {
-    const stmt = db.prepare(`INSERT INTO writebehind_entries AS t (key, value, version, deleted, updated_at) VALUES (?, ?, ?, ?, strftime('%Y-%m-%d %H:%M:%f', 'now')) ${PG_SET.replaceAll('EXCLUDED', 'excluded')}`)
-    const run = db.transaction((ops: readonly StoreOp[]) => { for (const o of ops) stmt.run(o.key, o.kind === 'set' ? o.encoded : null, o.version, o.kind === 'delete' ? 1 : 0) })
+    const stmt = db.prepare(
+      `INSERT INTO writebehind_entries AS t (key, value, version, deleted, updated_at) VALUES (?, ?, ?, ?, strftime('%Y-%m-%d %H:%M:%f', 'now')) ${PG_SET.replaceAll('EXCLUDED', 'excluded')}`,
+    )
+    const run = db.transaction((ops: readonly StoreOp[]) => {
+      for (const o of ops) stmt.run(o.key, o.kind === 'set' ? o.encoded : null, o.version, o.kind === 'delete' ? 1 : 0)
+    })
     return async (ops) => run(ops)
   }),
 ]

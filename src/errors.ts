@@ -6,10 +6,24 @@
 
 /** Every code a writebehind error carries (a `StoreError` may also carry its store's own). */
 export type ErrorCode =
-  | 'E_INVALID_OPTION' | 'E_INVALID_KEY' | 'E_INVALID_VALUE' | 'E_UNENCODABLE_VALUE'
-  | 'E_BACKLOG_FULL' | 'E_VERSION_EXHAUSTED' | 'E_STORE_UNAVAILABLE' | StoreErrorCode
-  | 'E_DEAD_LETTERED' | 'E_SUPERSEDED' | 'E_FLUSH_TIMEOUT' | 'E_FLUSH_ABORTED' | 'E_CLOSED'
-  | 'E_DIR_LOCKED' | 'E_DIR_INVALID' | 'E_LOG_CORRUPT' | 'E_LOG_FORMAT' | 'E_LOG_FAILED'
+  | 'E_INVALID_OPTION'
+  | 'E_INVALID_KEY'
+  | 'E_INVALID_VALUE'
+  | 'E_UNENCODABLE_VALUE'
+  | 'E_BACKLOG_FULL'
+  | 'E_VERSION_EXHAUSTED'
+  | 'E_STORE_UNAVAILABLE'
+  | StoreErrorCode
+  | 'E_DEAD_LETTERED'
+  | 'E_SUPERSEDED'
+  | 'E_FLUSH_TIMEOUT'
+  | 'E_FLUSH_ABORTED'
+  | 'E_CLOSED'
+  | 'E_DIR_LOCKED'
+  | 'E_DIR_INVALID'
+  | 'E_LOG_CORRUPT'
+  | 'E_LOG_FORMAT'
+  | 'E_LOG_FAILED'
   | 'E_UPDATE_CONFLICT'
   | 'E_NOT_A_NUMBER'
 
@@ -48,14 +62,21 @@ export class InvalidOptionError extends TypeError {
 
 /** A key that is not a non-empty string, or is longer than `maxKeyBytes`. */
 export class InvalidKeyError extends WriteBehindError<'E_INVALID_KEY'> {
-  constructor(readonly key: unknown, reason: string) {
+  constructor(
+    readonly key: unknown,
+    reason: string,
+  ) {
     super('E_INVALID_KEY', `Invalid key: ${reason}. Keys are non-empty strings within maxKeyBytes.`)
   }
 }
 
 /** A value the codec cannot encode, or one larger than `maxValueBytes`. */
 export class InvalidValueError extends WriteBehindError<'E_INVALID_VALUE'> {
-  constructor(readonly key: string, reason: string, details: ErrorDetails = {}) {
+  constructor(
+    readonly key: string,
+    reason: string,
+    details: ErrorDetails = {},
+  ) {
     super(
       'E_INVALID_VALUE',
       `Cannot store the value for key "${truncate(key)}": ${reason}. ` +
@@ -79,8 +100,7 @@ export class BacklogFullError extends WriteBehindError<'E_BACKLOG_FULL'> {
     super(
       'E_BACKLOG_FULL',
       waiting === undefined
-        ? `The write-behind backlog is full (${entries} entries, ${bytes} bytes unflushed). ` +
-            'The store is not keeping up: retry later, raise backlog.maxEntries/maxBytes, or use whenFull: "wait".'
+        ? `The write-behind backlog is full (${entries} entries, ${bytes} bytes unflushed). ` + 'The store is not keeping up: retry later, raise backlog.maxEntries/maxBytes, or use whenFull: "wait".'
         : `The write-behind backlog is full (${entries} entries, ${bytes} bytes unflushed) and ${waiting} writes already wait for room (backlog.maxWaiting, backlog.maxBytes). ` +
             'The store is not keeping up and writers are not waiting for their writes: await them (or limit concurrency), retry later, or raise backlog.maxWaiting.',
     )
@@ -93,7 +113,7 @@ export class VersionExhaustedError extends WriteBehindError<'E_VERSION_EXHAUSTED
     super(
       'E_VERSION_EXHAUSTED',
       `Write versions reached ${version}, the largest safe integer, so this write cannot be versioned. ` +
-        'Something raised them that far (versions read from the store or the log\'s checkpoint high-water mark): find and fix those rows or that checkpoint, then reopen.',
+        "Something raised them that far (versions read from the store or the log's checkpoint high-water mark): find and fix those rows or that checkpoint, then reopen.",
     )
   }
 }
@@ -245,7 +265,11 @@ export class WriteSupersededError extends WriteBehindError<'E_SUPERSEDED'> {
 
 /** `flush({ timeoutMs })` ran out of time, or its `signal` aborted. Nothing is lost: flushing goes on. */
 export class FlushTimeoutError extends WriteBehindError<'E_FLUSH_TIMEOUT' | 'E_FLUSH_ABORTED'> {
-  constructor(reason: 'timeout' | 'abort', readonly unflushed: number, details: ErrorDetails = {}) {
+  constructor(
+    reason: 'timeout' | 'abort',
+    readonly unflushed: number,
+    details: ErrorDetails = {},
+  ) {
     super(
       reason === 'timeout' ? 'E_FLUSH_TIMEOUT' : 'E_FLUSH_ABORTED',
       `flush() ${reason === 'timeout' ? 'timed out' : 'was aborted'} with ${unflushed} writes not yet in the store. ` +
@@ -281,7 +305,7 @@ export class UpdateConflictError extends WriteBehindError<'E_UPDATE_CONFLICT'> {
     super(
       'E_UPDATE_CONFLICT',
       `update("${truncate(key)}") gave up after ${attempts} attempts: each time, another write of the key landed while its function ran, so nothing was written. ` +
-        'Route the key\'s writes through update(), make the function faster, or retry the update.',
+        "Route the key's writes through update(), make the function faster, or retry the update.",
     )
   }
 }

@@ -50,7 +50,11 @@ export class MicroBatcher {
   private async write(batch: Pending[]): Promise<void> {
     this.inFlight += 1
     try {
-      await upsertRows(this.db, this.table, batch.map((p) => p.row))
+      await upsertRows(
+        this.db,
+        this.table,
+        batch.map((p) => p.row),
+      )
       for (const p of batch) p.resolve()
     } catch (err) {
       for (const p of batch) p.reject(err)

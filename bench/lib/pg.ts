@@ -131,10 +131,7 @@ function newestPerKey(rows: readonly Row[]): Row[] {
 
 /** `n_tup_ins + n_tup_upd` of a table: rows PostgreSQL itself counted as written. */
 export async function tuplesWritten(pool: pg.Pool, table: string): Promise<number> {
-  const { rows } = await pool.query<{ w: string | null }>(
-    'SELECT (n_tup_ins + n_tup_upd)::text AS w FROM pg_stat_user_tables WHERE relname = $1',
-    [table],
-  )
+  const { rows } = await pool.query<{ w: string | null }>('SELECT (n_tup_ins + n_tup_upd)::text AS w FROM pg_stat_user_tables WHERE relname = $1', [table])
   return Number(rows[0]?.w ?? 0)
 }
 

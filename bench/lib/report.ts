@@ -43,8 +43,7 @@ export interface Summary {
   correct: boolean
 }
 
-const fmt = (n: number, digits = 0): string =>
-  Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '—'
+const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '—')
 const ms = (n: number): string => (!Number.isFinite(n) ? '—' : n < 1 ? n.toFixed(3) : n < 10 ? n.toFixed(2) : n.toFixed(1))
 const times = (n: number): string => (Number.isFinite(n) ? `${n < 10 ? n.toFixed(2) : fmt(n)}×` : '—')
 
@@ -59,17 +58,28 @@ export function summarise(runs: readonly RunResult[], systems: readonly string[]
       const base = runs.find((b) => b.system === baseline && b.run === r.run && b.error === undefined)
       return base === undefined ? Number.NaN : f(r, base)
     }
-    return [{
-      system, runs: mine.length, errors: mine.flatMap((r) => (r.error === undefined ? [] : [r.error])),
-      writesPerSec: m((r) => r.writesPerSec),
-      writesPerSecRange: [Math.min(...ok.map((r) => r.writesPerSec)), Math.max(...ok.map((r) => r.writesPerSec))],
-      speedup: median(ok.map((r) => vsBase(r, (a, b) => a.writesPerSec / b.writesPerSec))),
-      p50Ms: m((r) => r.p50Ms), p99Ms: m((r) => r.p99Ms), p999Ms: m((r) => r.p999Ms),
-      p99Gain: median(ok.map((r) => vsBase(r, (a, b) => b.p99Ms / a.p99Ms))),
-      dbStatements: m((r) => r.dbStatements), dbRows: m((r) => r.dbRows), pgStatRows: m((r) => r.pgStatRows),
-      coalescing: m((r) => r.coalescing), bestCoalescing: m((r) => r.acked / r.keys), drainMs: m((r) => r.drainMs), peakRssMb: m((r) => r.peakRssMb),
-      correct: ok.length === mine.length && mine.every((r) => r.correct),
-    }]
+    return [
+      {
+        system,
+        runs: mine.length,
+        errors: mine.flatMap((r) => (r.error === undefined ? [] : [r.error])),
+        writesPerSec: m((r) => r.writesPerSec),
+        writesPerSecRange: [Math.min(...ok.map((r) => r.writesPerSec)), Math.max(...ok.map((r) => r.writesPerSec))],
+        speedup: median(ok.map((r) => vsBase(r, (a, b) => a.writesPerSec / b.writesPerSec))),
+        p50Ms: m((r) => r.p50Ms),
+        p99Ms: m((r) => r.p99Ms),
+        p999Ms: m((r) => r.p999Ms),
+        p99Gain: median(ok.map((r) => vsBase(r, (a, b) => b.p99Ms / a.p99Ms))),
+        dbStatements: m((r) => r.dbStatements),
+        dbRows: m((r) => r.dbRows),
+        pgStatRows: m((r) => r.pgStatRows),
+        coalescing: m((r) => r.coalescing),
+        bestCoalescing: m((r) => r.acked / r.keys),
+        drainMs: m((r) => r.drainMs),
+        peakRssMb: m((r) => r.peakRssMb),
+        correct: ok.length === mine.length && mine.every((r) => r.correct),
+      },
+    ]
   })
 }
 
@@ -82,9 +92,21 @@ const TABLE_HEAD = (baseline: string): string =>
 function row(s: Summary): string {
   const state = s.errors.length > 0 ? `ERROR: ${s.errors[0]}` : s.correct ? 'ok' : '**MISMATCH**'
   const cells = [
-    s.system, fmt(s.writesPerSec), `${fmt(s.writesPerSecRange[0])}–${fmt(s.writesPerSecRange[1])}`, times(s.speedup), ms(s.p50Ms), ms(s.p99Ms), ms(s.p999Ms), gain(s.p99Gain),
-    fmt(s.dbStatements), fmt(s.dbRows), `${fmt(s.pgStatRows)}${s.pgStatRows === s.dbRows ? '' : ' ≠'}`, `${fmt(s.coalescing, 2)} (${fmt(s.bestCoalescing, 2)})`,
-    fmt(s.drainMs / 1000, 2), fmt(s.peakRssMb), state,
+    s.system,
+    fmt(s.writesPerSec),
+    `${fmt(s.writesPerSecRange[0])}–${fmt(s.writesPerSecRange[1])}`,
+    times(s.speedup),
+    ms(s.p50Ms),
+    ms(s.p99Ms),
+    ms(s.p999Ms),
+    gain(s.p99Gain),
+    fmt(s.dbStatements),
+    fmt(s.dbRows),
+    `${fmt(s.pgStatRows)}${s.pgStatRows === s.dbRows ? '' : ' ≠'}`,
+    `${fmt(s.coalescing, 2)} (${fmt(s.bestCoalescing, 2)})`,
+    fmt(s.drainMs / 1000, 2),
+    fmt(s.peakRssMb),
+    state,
   ]
   return `| ${cells.join(' | ')} |`
 }
@@ -113,7 +135,9 @@ export function targets(byWorkload: ReadonlyMap<string, Summary[]>): string[] {
     if (workload === 'zipf') {
       const saved = 1 - 1 / log.coalescing
       const best = 1 - 1 / log.bestCoalescing
-      lines.push(`- zipf: writebehind-log wrote ${fmt(100 * saved, 1)}% fewer DB rows than writes acknowledged (target ≥ 97%): ${verdict(saved >= 0.97)}; one row per distinct key written, the best any system could do in this run, would be ${fmt(100 * best, 1)}% fewer`)
+      lines.push(
+        `- zipf: writebehind-log wrote ${fmt(100 * saved, 1)}% fewer DB rows than writes acknowledged (target ≥ 97%): ${verdict(saved >= 0.97)}; one row per distinct key written, the best any system could do in this run, would be ${fmt(100 * best, 1)}% fewer`,
+      )
       lines.push(`- zipf: writebehind-log final state equals the last acknowledged values in every run: ${verdict(log.correct)}`)
     }
   }
@@ -131,12 +155,26 @@ function ceilingNote(workload: string, ceiling: Summary | undefined, log: Summar
 }
 
 function rawRuns(runs: readonly RunResult[]): string {
-  return runs.map((r) => `| ${r.workload} | ${r.system} | ${r.run} | ${fmt(r.acked)} | ${fmt(r.writesPerSec)} | ${ms(r.p99Ms)} | ${fmt(r.dbRows)} | ${fmt(r.pgStatRows)} | ${fmt(r.drainMs / 1000, 2)} | ${r.error ?? r.verifyNote} |`).join('\n')
+  return runs
+    .map(
+      (r) =>
+        `| ${r.workload} | ${r.system} | ${r.run} | ${fmt(r.acked)} | ${fmt(r.writesPerSec)} | ${ms(r.p99Ms)} | ${fmt(r.dbRows)} | ${fmt(r.pgStatRows)} | ${fmt(r.drainMs / 1000, 2)} | ${r.error ?? r.verifyNote} |`,
+    )
+    .join('\n')
 }
 
 /** The whole RESULTS.md. */
 export function renderReport(ctx: ReportContext, runs: readonly RunResult[]): string {
-  const byWorkload = new Map(ctx.workloads.map((w) => [w.name, summarise(runs.filter((r) => r.workload === w.name), ctx.systems, ctx.baseline)]))
+  const byWorkload = new Map(
+    ctx.workloads.map((w) => [
+      w.name,
+      summarise(
+        runs.filter((r) => r.workload === w.name),
+        ctx.systems,
+        ctx.baseline,
+      ),
+    ]),
+  )
   const m = ctx.machine
   const sections = ctx.workloads.map((w) => `### ${w.name}\n\n${w.description}.\n\n${table(byWorkload.get(w.name) ?? [], ctx.baseline)}\n`)
   const goals = targets(byWorkload)

@@ -5,8 +5,7 @@
 /** The p50, p99 and p99.9 of `values`, sorting once. */
 export function latencySummary(values: Float64Array): { p50: number; p99: number; p999: number } {
   const sorted = Float64Array.from(values).sort()
-  const at = (p: number): number =>
-    sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!
+  const at = (p: number): number => (sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!)
   return { p50: at(0.5), p99: at(0.99), p999: at(0.999) }
 }
 

@@ -67,12 +67,7 @@ export async function verifyCounts(pool: pg.Pool, info: TableInfo, expected: Rea
 }
 
 /** Compares the table with the last acknowledged values; keys with failed writes are skipped. */
-export async function verifyFinalState(
-  pool: pg.Pool,
-  info: TableInfo,
-  expected: ReadonlyMap<string, BenchValue>,
-  skip: ReadonlySet<string>,
-): Promise<VerifyResult> {
+export async function verifyFinalState(pool: pg.Pool, info: TableInfo, expected: ReadonlyMap<string, BenchValue>, skip: ReadonlySet<string>): Promise<VerifyResult> {
   const actual = await readFinalState(pool, info)
   const examples: string[] = []
   let mismatches = 0

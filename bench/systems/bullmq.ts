@@ -38,22 +38,17 @@ export class BullMqSystem implements BenchSystem {
     await resetPeerTable(pool, this.table)
     const batcher = new MicroBatcher(this.db, this.table, BATCH_SIZE, LINGER_MS)
     this.queue = new Queue<JobData>(this.queueName, { connection: this.redis() })
-    this.worker = new Worker<JobData>(
-      this.queueName,
-      (job: Job<JobData>) => batcher.add({ key: job.data.key, value: job.data.value, version: job.data.seq }),
-      { connection: this.redis(), concurrency: WORKER_CONCURRENCY },
-    )
+    this.worker = new Worker<JobData>(this.queueName, (job: Job<JobData>) => batcher.add({ key: job.data.key, value: job.data.value, version: job.data.seq }), {
+      connection: this.redis(),
+      concurrency: WORKER_CONCURRENCY,
+    })
     this.worker.on('failed', (job, err) => console.error(`bullmq job ${job?.id} failed: ${err.message}`))
     await this.worker.waitUntilReady()
     return { table: this.table, keyColumn: 'key', valueColumn: 'value' }
   }
 
   async write(key: string, value: BenchValue): Promise<void> {
-    await this.queue!.add(
-      'set',
-      { key, value: JSON.stringify(value), seq: value.seq },
-      { removeOnComplete: true, removeOnFail: 1000, attempts: 3, backoff: { type: 'exponential', delay: 100 } },
-    )
+    await this.queue!.add('set', { key, value: JSON.stringify(value), seq: value.seq }, { removeOnComplete: true, removeOnFail: 1000, attempts: 3, backoff: { type: 'exponential', delay: 100 } })
   }
 
   async drain(): Promise<void> {

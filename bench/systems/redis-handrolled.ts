@@ -35,7 +35,10 @@ export class RedisHandrolledSystem implements BenchSystem {
   }
 
   async write(key: string, value: BenchValue): Promise<void> {
-    const replies = await this.redis!.multi().set(this.prefix + key, JSON.stringify(value)).rpush(this.dirtyList, key).exec()
+    const replies = await this.redis!.multi()
+      .set(this.prefix + key, JSON.stringify(value))
+      .rpush(this.dirtyList, key)
+      .exec()
     const failed = replies?.find(([err]) => err !== null)
     if (replies === null || failed !== undefined) throw new Error(`redis MULTI failed: ${String(failed?.[0])}`)
   }

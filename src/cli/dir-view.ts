@@ -109,13 +109,7 @@ function problemOf(file: string, error: unknown): LogProblem {
   return { kind: 'unreadable', file, offset: 0, reason: `cannot read it (${code})`, remedy }
 }
 
-function scanSafely(
-  dir: string,
-  file: { name: string; seq: number },
-  afterVersion: number,
-  problems: LogProblem[],
-  onRecord: (record: LogRecord) => void,
-): SegmentScan | undefined {
+function scanSafely(dir: string, file: { name: string; seq: number }, afterVersion: number, problems: LogProblem[], onRecord: (record: LogRecord) => void): SegmentScan | undefined {
   try {
     return scanSegment(dir, file, afterVersion, onRecord)
   } catch (error) {

@@ -55,7 +55,10 @@ export async function openStore(choice: StoreChoice): Promise<CliStore> {
   if (scheme === 'mysql' || scheme === 'mariadb') return openMySql(spec, table, choice.createTable)
   if (scheme === 'sqlite' || scheme === 'file') return openSqlite(sqlitePath(spec, scheme), table, choice.createTable)
   if (scheme !== undefined && scheme.length > 1 && spec.includes('://')) {
-    throw new CliError(EXIT.USAGE, `--store ${redact(spec)}: unknown store kind "${scheme}:". Give a postgres://, postgresql://, mysql:// or mariadb:// URL, a SQLite path (or sqlite:<path>), or --config <module>.`)
+    throw new CliError(
+      EXIT.USAGE,
+      `--store ${redact(spec)}: unknown store kind "${scheme}:". Give a postgres://, postgresql://, mysql:// or mariadb:// URL, a SQLite path (or sqlite:<path>), or --config <module>.`,
+    )
   }
   return openSqlite(spec, table, choice.createTable)
 }
@@ -178,7 +181,7 @@ async function openConfig(path: string): Promise<CliStore> {
 async function resolveDefault(value: unknown): Promise<ConfigExports> {
   const resolved: unknown = typeof value === 'function' ? await (value as () => unknown)() : value
   if (isStore(resolved)) return { store: resolved }
-  return typeof resolved === 'object' && resolved !== null ? (resolved) : {}
+  return typeof resolved === 'object' && resolved !== null ? resolved : {}
 }
 
 function isStore(value: unknown): value is Store {

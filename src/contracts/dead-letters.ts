@@ -10,7 +10,6 @@
  */
 import type { MergeKind } from './store.js'
 
-
 /** A write that could not be flushed, as kept in the queue. JSON-safe. */
 export interface DeadLetter {
   /** The key written. */

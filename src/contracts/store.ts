@@ -103,9 +103,7 @@ export interface SupersededOp {
 }
 
 /** A value read back from a store. Tombstoned (deleted) keys are simply absent. */
-export type LoadedEntry =
-  | { readonly version: number; readonly value: unknown; readonly encoded?: undefined }
-  | { readonly version: number; readonly encoded: string; readonly value?: undefined }
+export type LoadedEntry = { readonly version: number; readonly value: unknown; readonly encoded?: undefined } | { readonly version: number; readonly encoded: string; readonly value?: undefined }
 
 export interface Store {
   /**

@@ -86,13 +86,14 @@ export class Engine {
       internalError: (error) => this.emit('warning', { code: 'WB_FLUSH_INTERNAL', message: error.message }),
       halted: (op, error) => this.emit('flush:halted', { key: op.key, version: op.version, error }),
     })
-    const tier = (this.tier = makeTier(this.flusher.busy, (code, message) => this.emit('warning', { code, message }), (key) => dlq.kindOf(key), (key) => this.revalidate(key)))
+    const tier = (this.tier = makeTier(
+      this.flusher.busy,
+      (code, message) => this.emit('warning', { code, message }),
+      (key) => dlq.kindOf(key),
+      (key) => this.revalidate(key),
+    ))
     this.scheduler = new FlushScheduler(options.flush, tier, this.flusher, this.writeThroughs.urgent, clock)
-    this.backpressure = new Backpressure(
-      { entries: () => this.backlogEntries(), bytes: () => this.backlogBytes() },
-      options.backlog,
-      (entries, bytes) => this.emit('backlog:full', { entries, bytes }),
-    )
+    this.backpressure = new Backpressure({ entries: () => this.backlogEntries(), bytes: () => this.backlogBytes() }, options.backlog, (entries, bytes) => this.emit('backlog:full', { entries, bytes }))
     this.reader = new ReadThrough(options.store)
     this.deadLetters = new DeadLetterHandler({
       queue: dlq,
@@ -110,9 +111,14 @@ export class Engine {
         this.scheduler.pump()
       },
     })
-    this.alarm = new StalenessAlarm(options.alerts.maxStalenessMs, clock, () => this.scheduler.oldestAge(), (raised, e) => {
-      this.emit(raised ? 'alert:staleness' : 'alert:recovered', e)
-    })
+    this.alarm = new StalenessAlarm(
+      options.alerts.maxStalenessMs,
+      clock,
+      () => this.scheduler.oldestAge(),
+      (raised, e) => {
+        this.emit(raised ? 'alert:staleness' : 'alert:recovered', e)
+      },
+    )
   }
 
   attach(emitter: EventEmitter<CacheEvents>): void {

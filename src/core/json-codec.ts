@@ -154,7 +154,9 @@ function checkPlain(value: object): void {
 function writeCopy(copy: unknown): string {
   if (Array.isArray(copy)) return `[${copy.map(writeCopy).join(',')}]`
   if (typeof copy !== 'object' || copy === null) return JSON.stringify(copy)
-  return `{${Object.keys(copy).map((key) => `${JSON.stringify(key)}:${writeCopy((copy as Record<string, unknown>)[key])}`).join(',')}}`
+  return `{${Object.keys(copy)
+    .map((key) => `${JSON.stringify(key)}:${writeCopy((copy as Record<string, unknown>)[key])}`)
+    .join(',')}}`
 }
 
 /** A refused part of the value; each level it unwinds through adds its key, innermost first. */
@@ -162,7 +164,10 @@ class Refusal extends Error {
   private readonly keys: Array<string | number> = []
 
   /** `backTo`: for a cycle, the depth of the object it goes back to. */
-  constructor(readonly reason: string, private readonly backTo = -1) {
+  constructor(
+    readonly reason: string,
+    private readonly backTo = -1,
+  ) {
     super(reason)
   }
 

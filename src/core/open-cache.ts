@@ -31,7 +31,11 @@ export async function openCache<C>(options: CacheOptions, build: (engine: Engine
   }
   const logged = opened?.recovered.highestVersion ?? 0
   const floor = logged > 0 ? logged : await storeFloor(resolved)
-  const engine = new Engine(resolved, (inFlight, warn, deadLetterOf, onStale) => (tier = new EmbeddedTier({ ...resolved, order: resolved.flush.order, inFlight, warn, deadLetterOf, onStale }, opened?.log, opened?.recovered, floor)), dlq)
+  const engine = new Engine(
+    resolved,
+    (inFlight, warn, deadLetterOf, onStale) => (tier = new EmbeddedTier({ ...resolved, order: resolved.flush.order, inFlight, warn, deadLetterOf, onStale }, opened?.log, opened?.recovered, floor)),
+    dlq,
+  )
   const cache = build(engine)
   recover(engine, started)
   try {
@@ -57,10 +61,11 @@ async function checkStore(store: Store): Promise<void> {
   } catch (error) {
     if (error instanceof StoreError) throw error
     const reason = error instanceof Error ? error.message : String(error)
-    throw new StoreError(
-      `The store failed its check at open: ${reason}. Fix the store (or open with checkStore: false to start anyway; writes then wait in the log until it is back).`,
-      { retryable: true, scope: 'store', cause: error },
-    )
+    throw new StoreError(`The store failed its check at open: ${reason}. Fix the store (or open with checkStore: false to start anyway; writes then wait in the log until it is back).`, {
+      retryable: true,
+      scope: 'store',
+      cause: error,
+    })
   }
 }
 

@@ -10,10 +10,28 @@ import { invalid, unknownName } from '../validate/check.js'
 type Names<T> = Record<keyof T, true>
 
 const CACHE_OPTIONS: Names<CacheOptions> = {
-  store: true, dir: true, durability: true, syncIntervalMs: true, logWriteScheduling: true, coalesce: true,
-  flush: true, backlog: true, memory: true, retry: true, alerts: true, maxKeyBytes: true, maxValueBytes: true,
-  closeTimeoutMs: true, recovery: true, segmentBytes: true, codec: true, clock: true, warn: true, checkStore: true,
-  ttlMs: true, staleWhileRevalidateMs: true,
+  store: true,
+  dir: true,
+  durability: true,
+  syncIntervalMs: true,
+  logWriteScheduling: true,
+  coalesce: true,
+  flush: true,
+  backlog: true,
+  memory: true,
+  retry: true,
+  alerts: true,
+  maxKeyBytes: true,
+  maxValueBytes: true,
+  closeTimeoutMs: true,
+  recovery: true,
+  segmentBytes: true,
+  codec: true,
+  clock: true,
+  warn: true,
+  checkStore: true,
+  ttlMs: true,
+  staleWhileRevalidateMs: true,
 }
 
 const GROUPS = {
@@ -38,10 +56,7 @@ const HINTS: Readonly<Record<string, string>> = {
 }
 
 /** Every option's full name (`flush.intervalMs`), for suggestions. */
-const ALL_PATHS: readonly string[] = [
-  ...Object.keys(CACHE_OPTIONS),
-  ...Object.entries(OPTION_GROUPS).flatMap(([group, names]) => names.map((name) => `${group}.${name}`)),
-]
+const ALL_PATHS: readonly string[] = [...Object.keys(CACHE_OPTIONS), ...Object.entries(OPTION_GROUPS).flatMap(([group, names]) => names.map((name) => `${group}.${name}`))]
 
 /** Throws an `InvalidOptionError` for an unknown name or a group that is not an object, anywhere in `options`. */
 export function checkOptionNames(options: object): void {

@@ -121,7 +121,7 @@ function resolveConcurrency(value: number | undefined, order: 'key' | 'global'):
   const concurrency = checkNumber(value, 'flush.concurrency', WHOLE)
   if (order === 'key') return concurrency ?? DEFAULTS.flush.concurrency
   if (concurrency !== undefined && concurrency !== 1) {
-    throw invalid('flush.concurrency', "1 with flush.order 'global' (one batch in flight keeps the order)", concurrency, 'leave it out, or use flush.order: \'key\'')
+    throw invalid('flush.concurrency', "1 with flush.order 'global' (one batch in flight keeps the order)", concurrency, "leave it out, or use flush.order: 'key'")
   }
   return 1
 }
@@ -141,10 +141,7 @@ function resolveDurability(value: Durability | undefined, dir: string | undefine
 
 function warnAboutRisks(resolved: ResolvedOptions, options: CacheOptions): void {
   if (resolved.dir === undefined && resolved.durability !== 'store') {
-    resolved.warn(
-      'WB_NO_LOG',
-      'writebehind: no dir is set, so there is no dirty log: acknowledged writes that are not yet flushed are lost if the process dies. Pass dir to keep them.',
-    )
+    resolved.warn('WB_NO_LOG', 'writebehind: no dir is set, so there is no dirty log: acknowledged writes that are not yet flushed are lost if the process dies. Pass dir to keep them.')
   }
   if (options.retry?.maxDelayMs !== undefined && resolved.retry.maxDelayMs < resolved.retry.baseDelayMs) {
     throw invalid('retry.maxDelayMs', `>= retry.baseDelayMs (${resolved.retry.baseDelayMs})`, resolved.retry.maxDelayMs)

@@ -187,10 +187,7 @@ export class DeadLetterHandler {
       const loaded = await this.deps.store.load(keys)
       for (const [key, entry] of loaded) out.set(key, entry.version)
     } catch (error) {
-      this.deps.warn(
-        'WB_DLQ_UNCHECKED',
-        `writebehind: could not read the store to check ${keys.length} dead letters against it (${String(error)}); their values are served until a newer write lands`,
-      )
+      this.deps.warn('WB_DLQ_UNCHECKED', `writebehind: could not read the store to check ${keys.length} dead letters against it (${String(error)}); their values are served until a newer write lands`)
     }
     return out
   }

@@ -154,10 +154,7 @@ export function deadLetterMatcher(selector: DeadLetterSelector | undefined): (le
   if (prefix !== undefined && typeof prefix !== 'string') throw invalid('filter.prefix', 'a string', prefix)
   checkNumber(maxVersion, 'filter.maxVersion', {})
   const keySet = keys === undefined ? undefined : new Set(keys)
-  return (letter) =>
-    (keySet === undefined || keySet.has(letter.key)) &&
-    (prefix === undefined || letter.key.startsWith(prefix)) &&
-    (maxVersion === undefined || letter.version <= maxVersion)
+  return (letter) => (keySet === undefined || keySet.has(letter.key)) && (prefix === undefined || letter.key.startsWith(prefix)) && (maxVersion === undefined || letter.version <= maxVersion)
 }
 
 /** The live letters after applying `records` in order. */
@@ -210,8 +207,12 @@ function normalizeLetter(letter: DeadLetter, i: number): DeadLetter {
 
 function normalizeError(error: ErrorDescription, i: number): ErrorDescription {
   const ok =
-    typeof error === 'object' && error !== null && typeof error.name === 'string' && typeof error.message === 'string' &&
-    typeof error.retryable === 'boolean' && (error.code === undefined || typeof error.code === 'string')
+    typeof error === 'object' &&
+    error !== null &&
+    typeof error.name === 'string' &&
+    typeof error.message === 'string' &&
+    typeof error.retryable === 'boolean' &&
+    (error.code === undefined || typeof error.code === 'string')
   if (!ok) throw invalid(`letters[${i}].error`, '{ name, code?, message, retryable } (see describeError)', error)
   const { name, code, message, retryable } = error
   return code === undefined ? { name, message, retryable } : { name, code, message, retryable }

@@ -250,9 +250,7 @@ export class Flusher {
       if (this.stopped) break
       const started = this.clock.now()
       const outcome = await callStore(this.store, pending, this.policy.batchTimeoutMs, this.clock, this.slice)
-      const round = outcome.ok
-        ? await this.onSuccess(pending, outcome.result, started, flight)
-        : await this.onFailure(pending, outcome.error, probe, flight)
+      const round = outcome.ok ? await this.onSuccess(pending, outcome.result, started, flight) : await this.onFailure(pending, outcome.error, probe, flight)
       held.push(...round.held)
       pending = round.retry
       // Global order: ops to retry wait with the held ones, which are older than some of them.

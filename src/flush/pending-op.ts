@@ -62,7 +62,13 @@ export class PendingSet extends PendingBase implements StoreSetOp {
   readonly kind = 'set' as const
   private decoded: { value: unknown } | undefined
 
-  constructor(key: string, version: number, since: number, readonly encoded: string, private readonly codec: Codec) {
+  constructor(
+    key: string,
+    version: number,
+    since: number,
+    readonly encoded: string,
+    private readonly codec: Codec,
+  ) {
     super(key, version, since)
   }
 

@@ -53,7 +53,11 @@ export class WriteThroughs {
     if (list === undefined) return []
     const done = list.filter((w) => w.version <= version)
     if (done.length === list.length) this.waiters.delete(key)
-    else if (done.length > 0) this.waiters.set(key, list.filter((w) => w.version > version))
+    else if (done.length > 0)
+      this.waiters.set(
+        key,
+        list.filter((w) => w.version > version),
+      )
     return done
   }
 }

@@ -48,7 +48,9 @@ export function readCheckpoint(dir: string): Checkpoint {
   if (buf.length < 5 || buf.readUInt32LE(0) !== MAGIC) throw damaged('not a writebehind checkpoint')
   const bytes = BYTES[buf[4]!]
   if (bytes === undefined) {
-    throw buf[4]! > FORMAT_VERSION ? new LogFormatError(path, `checkpoint format version ${buf[4]} is newer than this build's ${FORMAT_VERSION}`, REMEDY.newerFormat) : damaged(`unknown checkpoint format version ${buf[4]}`)
+    throw buf[4]! > FORMAT_VERSION
+      ? new LogFormatError(path, `checkpoint format version ${buf[4]} is newer than this build's ${FORMAT_VERSION}`, REMEDY.newerFormat)
+      : damaged(`unknown checkpoint format version ${buf[4]}`)
   }
   if (buf.length !== bytes) throw damaged(`a format-${buf[4]} checkpoint is ${bytes} bytes, this one ${buf.length}`)
   if (crc32(buf.subarray(0, bytes - 4)) !== buf.readUInt32LE(bytes - 4)) throw damaged('checkpoint checksum mismatch')
@@ -94,11 +96,7 @@ export async function writeCheckpoint(dir: string, checkpoint: Checkpoint): Prom
  * Deletes segments a checkpoint made unneeded (every record ≤ lowWater), then fsyncs the
  * directory. Call only after the checkpoint itself is durable.
  */
-export async function deleteSegments(
-  dir: string,
-  segments: ReadonlyArray<{ readonly name: string; readonly maxVersion: number }>,
-  emit: (e: LogEvent) => void,
-): Promise<void> {
+export async function deleteSegments(dir: string, segments: ReadonlyArray<{ readonly name: string; readonly maxVersion: number }>, emit: (e: LogEvent) => void): Promise<void> {
   if (segments.length === 0) return
   for (const segment of segments) {
     await unlink(join(dir, segment.name))

@@ -71,7 +71,10 @@ function checkSafety(dir: string, mode: number, uid: number, warn: DirWarn): voi
   }
   const me = process.getuid?.()
   if (me !== undefined && uid !== me) {
-    warn('WB_DIR_FOREIGN_OWNER', `The cache's dir ${dir} is owned by uid ${uid}, not by this process (uid ${me}): that user can alter the log. \`chown\` it to the user running the cache if that is not intended.`)
+    warn(
+      'WB_DIR_FOREIGN_OWNER',
+      `The cache's dir ${dir} is owned by uid ${uid}, not by this process (uid ${me}): that user can alter the log. \`chown\` it to the user running the cache if that is not intended.`,
+    )
   }
 }
 

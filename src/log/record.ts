@@ -126,9 +126,7 @@ export interface ScanResult {
   readonly problem: ScanProblem | undefined
 }
 
-export type SegmentHeaderCheck =
-  | { readonly kind: 'valid'; readonly prevBytes: number; readonly format: number }
-  | { readonly kind: 'torn' | 'format' | 'corrupt'; readonly reason: string }
+export type SegmentHeaderCheck = { readonly kind: 'valid'; readonly prevBytes: number; readonly format: number } | { readonly kind: 'torn' | 'format' | 'corrupt'; readonly reason: string }
 
 /** Reads a segment header: its `prevBytes`, or why it is unusable (`torn`: cut short or zero-filled). */
 export function checkSegmentHeader(buf: Buffer): SegmentHeaderCheck {
@@ -157,12 +155,7 @@ export function checkSegmentHeader(buf: Buffer): SegmentHeaderCheck {
  * (bad length, checksum, type, or a version not above `afterVersion` / the previous record's).
  * Never throws on bad input; a fuzz test holds it to that.
  */
-export function scanRecords(
-  buf: Buffer,
-  start: number,
-  afterVersion: number,
-  onRecord: ((record: LogRecord, offset: number) => void) | undefined,
-): ScanResult {
+export function scanRecords(buf: Buffer, start: number, afterVersion: number, onRecord: ((record: LogRecord, offset: number) => void) | undefined): ScanResult {
   let offset = start
   let records = 0
   let lastVersion = afterVersion

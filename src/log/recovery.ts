@@ -60,12 +60,7 @@ interface Plan {
 }
 
 /** Recovers `dir` (see the module header); emits a `truncated` event for each cut. */
-export async function recover(
-  dir: string,
-  checkpoint: Checkpoint,
-  mode: 'strict' | 'truncate',
-  emit: (e: LogEvent) => void,
-): Promise<RecoveryResult> {
+export async function recover(dir: string, checkpoint: Checkpoint, mode: 'strict' | 'truncate', emit: (e: LogEvent) => void): Promise<RecoveryResult> {
   const records: LogRecord[] = []
   const collected: number[] = []
   const scans = scanAllSegments(dir, (record, index) => {

@@ -17,7 +17,7 @@ export const REMEDY = {
   /** A file written by a newer release. */
   newerFormat: 'It was written by a newer release of writebehind: open the dir with that release.',
   /** Something that is not writebehind's where its file belongs. */
-  foreignFile: 'Move that file out of the dir: only writebehind\'s own files belong there.',
+  foreignFile: "Move that file out of the dir: only writebehind's own files belong there.",
   /** A directory where writebehind keeps a file. */
-  isDirectory: 'Move that directory out of the cache\'s dir: writebehind keeps a file of that name there.',
+  isDirectory: "Move that directory out of the cache's dir: writebehind keeps a file of that name there.",
 } as const

@@ -65,12 +65,7 @@ export interface SegmentScan extends SegmentFile {
  * Scans one segment. `afterVersion` is the last version of the segment before it; every record
  * must be above it. Throws `LogFormatError` for a file that is not a segment of this format.
  */
-export function scanSegment(
-  dir: string,
-  file: SegmentFile,
-  afterVersion: number,
-  onRecord?: (record: LogRecord) => void,
-): SegmentScan {
+export function scanSegment(dir: string, file: SegmentFile, afterVersion: number, onRecord?: (record: LogRecord) => void): SegmentScan {
   const buf = readFileOf(join(dir, file.name))
   const header = checkSegmentHeader(buf)
   if (header.kind === 'format') {

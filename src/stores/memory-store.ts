@@ -66,9 +66,7 @@ export class MemoryStore implements Store {
     }
     this.counts.fenced += fenced
     // Superseded only where the batch changed nothing of the key: the held version is the old one.
-    const superseded: SupersededOp[] = fencedByHeld
-      .filter((f) => this.rows.get(f.key)?.version === before.get(f.key))
-      .map(({ index, version }) => ({ index, version }))
+    const superseded: SupersededOp[] = fencedByHeld.filter((f) => this.rows.get(f.key)?.version === before.get(f.key)).map(({ index, version }) => ({ index, version }))
     return { fenced, ...(superseded.length > 0 ? { superseded } : {}), ...(failures.length > 0 ? { failures } : {}) }
   }
 

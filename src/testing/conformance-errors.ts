@@ -28,7 +28,11 @@ export function describeErrors(test: Case, options: ErrorCaseOptions): void {
         assertPermanent(outcome.error, 'the error writeBatch threw')
       } else {
         const failures = outcome.result?.failures ?? []
-        assert.deepEqual(failures.map((failure) => failure.index), [1], 'the refused op, and only it, is in failures')
+        assert.deepEqual(
+          failures.map((failure) => failure.index),
+          [1],
+          'the refused op, and only it, is in failures',
+        )
         assertPermanent(failures[0]?.error, 'the failure of the refused op')
         const loaded = await store.load(['poison:before', 'poison:after'])
         assertEntry(loaded, 'poison:before', 1, 'b')

@@ -47,9 +47,16 @@ export function describeMapped(test: CaseOf<MappedStoreUnderTest>, options: Mapp
       assert.deepEqual(normalized(await store.writeBatch([setOp('player:1', 5, { score: 10 }), setOp('player:2', 6, { score: 20 })]), options), expect(0, []))
       assert.deepEqual(normalized(await store.writeBatch([setOp('player:1', 4, { score: 99 }), setOp('player:2', 7, { score: 21 })]), options), expect(1, [{ index: 0, version: 5 }]))
       const loaded = await store.load(['player:1', 'player:2', 'player:3', 'nonsense'])
-      assert.deepEqual(entries(loaded), [['player:1', 5, { score: 10 }], ['player:2', 7, { score: 21 }]])
+      assert.deepEqual(entries(loaded), [
+        ['player:1', 5, { score: 10 }],
+        ['player:2', 7, { score: 21 }],
+      ])
       const bad = await store.writeBatch([deleteOp('player:1', 8), deleteOp('player:2', 3), setOp('bob', 9, { score: 1 })])
-      assert.deepEqual((bad?.failures ?? []).map((failure) => failure.index), [2], 'the unmappable op, and only it, fails')
+      assert.deepEqual(
+        (bad?.failures ?? []).map((failure) => failure.index),
+        [2],
+        'the unmappable op, and only it, fails',
+      )
       assert.equal((bad?.failures?.[0]?.error as { retryable?: unknown } | undefined)?.retryable, false, 'an unmappable key is not worth retrying')
       assert.deepEqual(entries(await store.load(['player:1', 'player:2'])), [['player:2', 7, { score: 21 }]])
       if (rows !== undefined) assert.deepEqual(await rows(), [{ player_id: 2, score: 21 }])
@@ -72,7 +79,11 @@ export function describeMapped(test: CaseOf<MappedStoreUnderTest>, options: Mapp
         refused?.(error)
         assert.equal((await store.load(['player:1'])).size, 0, 'nothing of the failed batch applied')
       } else {
-        assert.deepEqual((outcome.result?.failures ?? []).map((failure) => failure.index), [1], 'the refused op, and only it, fails')
+        assert.deepEqual(
+          (outcome.result?.failures ?? []).map((failure) => failure.index),
+          [1],
+          'the refused op, and only it, fails',
+        )
         assert.equal((outcome.result?.failures?.[0]?.error as { retryable?: unknown } | undefined)?.retryable, false)
         assert.deepEqual(entries(await store.load(['player:1', 'player:2'])), [['player:1', 1, { score: 5 }]])
       }
@@ -112,15 +123,29 @@ export function describeMappedCounter(test: CaseOf<MappedStoreUnderTest>, option
       await expectFenced(store.writeBatch(second), 0, options)
       const expected2 = kinds.includes('min') ? 4 : 10
       const version2 = kinds.length === 0 ? 2 : 3 + kinds.length
-      assert.deepEqual(entries(await store.load(['player:1', 'player:2'])), [['player:1', 6, 10], ['player:2', version2, expected2]])
+      assert.deepEqual(entries(await store.load(['player:1', 'player:2'])), [
+        ['player:1', 6, 10],
+        ['player:2', version2, expected2],
+      ])
       const stale = await store.writeBatch([mergeOp('player:1', 2, 'sum', 100)])
       await expectFenced(Promise.resolve(stale), 1, options)
-      if (options.superseded) assert.deepEqual((stale?.superseded ?? []).map(({ index, version }) => ({ index, version })), [{ index: 0, version: 6 }])
+      if (options.superseded)
+        assert.deepEqual(
+          (stale?.superseded ?? []).map(({ index, version }) => ({ index, version })),
+          [{ index: 0, version: 6 }],
+        )
       await expectFenced(store.writeBatch(second), second.length, options)
       await store.writeBatch([deleteOp('player:1', 7)])
       await expectFenced(store.writeBatch([mergeOp('player:1', 8, 'sum', 4)]), 0, options)
-      assert.deepEqual(entries(await store.load(['player:1', 'player:2'])), [['player:1', 8, 4], ['player:2', version2, expected2]])
-      if (rows !== undefined) assert.deepEqual(await rows(), [{ player_id: 1, score: 4 }, { player_id: 2, score: expected2 }])
+      assert.deepEqual(entries(await store.load(['player:1', 'player:2'])), [
+        ['player:1', 8, 4],
+        ['player:2', version2, expected2],
+      ])
+      if (rows !== undefined)
+        assert.deepEqual(await rows(), [
+          { player_id: 1, score: 4 },
+          { player_id: 2, score: expected2 },
+        ])
     },
     { skip: options.skip, merges: ['sum'] },
   )

@@ -110,7 +110,10 @@ function validateRunner(runner: unknown, name: unknown): void {
 function describeBasics(test: Case): void {
   test('set then load returns the value and its version', async (store) => {
     const values = [{ score: 9001, tags: ['a', 'b'], nested: { ok: true, none: null } }, 'text', 42, 1.5, true, null, [1, [2]]]
-    await write(store, values.map((value, i) => setOp(`rt:${i}`, 10 + i, value)))
+    await write(
+      store,
+      values.map((value, i) => setOp(`rt:${i}`, 10 + i, value)),
+    )
     const loaded = await store.load(values.map((_, i) => `rt:${i}`))
     assert.equal(loaded.size, values.length)
     values.forEach((value, i) => assertEntry(loaded, `rt:${i}`, 10 + i, value))
@@ -178,7 +181,13 @@ function describeFencing(test: Case): void {
   })
 
   test('put→delete and delete→put end right whatever order the batches are replayed in', async (store) => {
-    const orders = [[0, 1], [1, 0], [0, 1, 0], [1, 0, 1, 0], [1, 1, 0, 0]]
+    const orders = [
+      [0, 1],
+      [1, 0],
+      [0, 1, 0],
+      [1, 0, 1, 0],
+      [1, 1, 0, 0],
+    ]
     for (const [n, order] of orders.entries()) {
       const putThenDelete = [[setOp(`pd:${n}`, 1, 'x')], [deleteOp(`pd:${n}`, 2)]]
       const deleteThenPut = [[deleteOp(`dp:${n}`, 1)], [setOp(`dp:${n}`, 2, 'y')]]
@@ -221,38 +230,50 @@ function describeFencing(test: Case): void {
 }
 
 function describeSuperseded(test: Case, skip: string | undefined): void {
-  test('an op fenced by a STRICTLY newer stored version is reported superseded, with that version', async (store) => {
-    await write(store, [setOp('sup:a', 5, 'a5'), deleteOp('sup:b', 6), setOp('sup:c', 2, 'c2')])
-    const result = await write(store, [setOp('sup:a', 3, 'stale'), setOp('sup:b', 4, 'stale'), setOp('sup:c', 7, 'c7'), setOp('sup:d', 1, 'd1')])
-    assert.deepEqual(sortedSuperseded(result), [
-      { index: 0, version: 5 },
-      { index: 1, version: 6 },
-    ])
-    const loaded = await store.load(['sup:a', 'sup:b', 'sup:c', 'sup:d'])
-    assertEntry(loaded, 'sup:a', 5, 'a5')
-    assert.equal(loaded.has('sup:b'), false)
-    assertEntry(loaded, 'sup:c', 7, 'c7')
-    assertEntry(loaded, 'sup:d', 1, 'd1')
-  }, { skip })
+  test(
+    'an op fenced by a STRICTLY newer stored version is reported superseded, with that version',
+    async (store) => {
+      await write(store, [setOp('sup:a', 5, 'a5'), deleteOp('sup:b', 6), setOp('sup:c', 2, 'c2')])
+      const result = await write(store, [setOp('sup:a', 3, 'stale'), setOp('sup:b', 4, 'stale'), setOp('sup:c', 7, 'c7'), setOp('sup:d', 1, 'd1')])
+      assert.deepEqual(sortedSuperseded(result), [
+        { index: 0, version: 5 },
+        { index: 1, version: 6 },
+      ])
+      const loaded = await store.load(['sup:a', 'sup:b', 'sup:c', 'sup:d'])
+      assertEntry(loaded, 'sup:a', 5, 'a5')
+      assert.equal(loaded.has('sup:b'), false)
+      assertEntry(loaded, 'sup:c', 7, 'c7')
+      assertEntry(loaded, 'sup:d', 1, 'd1')
+    },
+    { skip },
+  )
 
-  test('an op fenced by an EQUAL version is a redelivery: not superseded', async (store) => {
-    const batch = [setOp('redeliver:a', 4, 'a'), deleteOp('redeliver:b', 5)]
-    await write(store, batch)
-    assert.deepEqual(sortedSuperseded(await write(store, batch)), [])
-    assert.deepEqual(sortedSuperseded(await write(store, [setOp('fresh:a', 1, 'a')])), [])
-  }, { skip })
+  test(
+    'an op fenced by an EQUAL version is a redelivery: not superseded',
+    async (store) => {
+      const batch = [setOp('redeliver:a', 4, 'a'), deleteOp('redeliver:b', 5)]
+      await write(store, batch)
+      assert.deepEqual(sortedSuperseded(await write(store, batch)), [])
+      assert.deepEqual(sortedSuperseded(await write(store, [setOp('fresh:a', 1, 'a')])), [])
+    },
+    { skip },
+  )
 
-  test('duplicates of a superseded key are all superseded; one overwritten by its own batch is not', async (store) => {
-    await write(store, [setOp('supdup:a', 9, 'a9'), setOp('supdup:b', 5, 'b5')])
-    const result = await write(store, [setOp('supdup:a', 1, 'x'), setOp('supdup:b', 2, 'y'), setOp('supdup:a', 2, 'x2'), setOp('supdup:b', 10, 'b10')])
-    assert.deepEqual(sortedSuperseded(result), [
-      { index: 0, version: 9 },
-      { index: 2, version: 9 },
-    ])
-    const loaded = await store.load(['supdup:a', 'supdup:b'])
-    assertEntry(loaded, 'supdup:a', 9, 'a9')
-    assertEntry(loaded, 'supdup:b', 10, 'b10')
-  }, { skip })
+  test(
+    'duplicates of a superseded key are all superseded; one overwritten by its own batch is not',
+    async (store) => {
+      await write(store, [setOp('supdup:a', 9, 'a9'), setOp('supdup:b', 5, 'b5')])
+      const result = await write(store, [setOp('supdup:a', 1, 'x'), setOp('supdup:b', 2, 'y'), setOp('supdup:a', 2, 'x2'), setOp('supdup:b', 10, 'b10')])
+      assert.deepEqual(sortedSuperseded(result), [
+        { index: 0, version: 9 },
+        { index: 2, version: 9 },
+      ])
+      const loaded = await store.load(['supdup:a', 'supdup:b'])
+      assertEntry(loaded, 'supdup:a', 9, 'a9')
+      assertEntry(loaded, 'supdup:b', 10, 'b10')
+    },
+    { skip },
+  )
 }
 
 function describeHighestVersion(test: Case): void {
@@ -281,7 +302,10 @@ function describeEdges(test: Case): void {
       ['K', 'upper'],
       ['k ', 'trailing space'],
     ]
-    await write(store, entries.map(([key, value], i) => setOp(key, i + 1, value)))
+    await write(
+      store,
+      entries.map(([key, value], i) => setOp(key, i + 1, value)),
+    )
     const loaded = await store.load(entries.map(([key]) => key))
     assert.equal(loaded.size, entries.length)
     entries.forEach(([key, value], i) => assertEntry(loaded, key, i + 1, value))

@@ -70,7 +70,9 @@ async function runChain(durability: CounterDurability, seed: number): Promise<Ki
     delta.forEach((d, k) => {
       const landed = d >= 0 && (d & ~(inFlight[k] as number)) === 0
       if (!landed && durability !== 'memory') {
-        failures.push(`${counterKey(k)}: stored ${stored[k]}, acknowledged ${expected[k]}, in flight at the kill ${bits(inFlight[k] as number)}: ${d < 0 ? `${-d} LOST` : `${d} is not a sum of those (DOUBLED?)`}`)
+        failures.push(
+          `${counterKey(k)}: stored ${stored[k]}, acknowledged ${expected[k]}, in flight at the kill ${bits(inFlight[k] as number)}: ${d < 0 ? `${-d} LOST` : `${d} is not a sum of those (DOUBLED?)`}`,
+        )
       }
       expected[k] = stored[k] as number // what landed is in the log and the store for every later run
     })
@@ -153,7 +155,10 @@ for (const durability of ['log', 'disk', 'memory'] as const) {
           console.log(describeKill(durability, seed, k))
           for (const failure of k.failures) console.log(`  ${failure}`)
         }
-        assert.ok(kills.some((k) => k.acked > 0), 'the children acknowledged increments before being killed')
+        assert.ok(
+          kills.some((k) => k.acked > 0),
+          'the children acknowledged increments before being killed',
+        )
         if (durability === 'memory') {
           const short = kills.reduce((sum, k) => sum + k.delta.filter((d) => d < 0).reduce((a, d) => a - d, 0), 0)
           const killsLosing = kills.filter((k) => k.delta.some((d) => d < 0)).length

@@ -29,7 +29,10 @@ for (const durability of ['log', 'disk'] as const) {
         const results = await runTrial({ seed, durability, kills: KILLS_PER_TRIAL, delayMs: [100, 600], onKill: report })
         assert.equal(results.length, KILLS_PER_TRIAL)
         for (const result of results) assert.deepEqual(result.failures, [], `seed ${seed}, run ${result.run}: ${describeKill(result)}`)
-        assert.ok(results.some((r) => r.acked > 0), 'the children acknowledged writes before being killed')
+        assert.ok(
+          results.some((r) => r.acked > 0),
+          'the children acknowledged writes before being killed',
+        )
         const recovered = results.reduce((sum, r) => sum + r.recoveredRecords, 0)
         assert.ok(recovered > 0, 'the log held writes to recover: the kills landed before everything was flushed')
       })

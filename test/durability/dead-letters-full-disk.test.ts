@@ -23,7 +23,10 @@ describe('dead-letter queue when an append fails', () => {
       assert.equal(report.bigError, 'EFBIG')
       assert.deepEqual(report.keys, ['before', 'after'])
       const queue = await DeadLetterQueue.open(dir)
-      assert.deepEqual(queue.list().map((l) => l.key), ['before', 'after'])
+      assert.deepEqual(
+        queue.list().map((l) => l.key),
+        ['before', 'after'],
+      )
       assert.equal(queue.tornBytes, 0, 'no half line was left behind')
       await queue.close()
     } finally {

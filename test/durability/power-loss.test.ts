@@ -121,7 +121,10 @@ async function diskCuts(name: string, segmentBytes: number, seed: number, writer
     if (i === CUTS - 1) assert.ok(acked.total > 0 && result.recoveredKeys > 0, `cut ${i} had acknowledged writes to recover`)
   }
   assert.ok(segmentsRolled >= 3, `the log rolled segments during the run (${segmentsRolled})`)
-  assert.ok(cuts.some((c) => c.cut.droppedBytes > 0), 'some cut came while written bytes were not yet fsynced (else it proves nothing)')
+  assert.ok(
+    cuts.some((c) => c.cut.droppedBytes > 0),
+    'some cut came while written bytes were not yet fsynced (else it proves nothing)',
+  )
 }
 
 describe('power loss (simulated by cutting segments at their fsynced offsets)', () => {

@@ -26,7 +26,9 @@ export class SqliteRmwStore implements Store {
     this.db = new Database(path)
     this.db.pragma('journal_mode = WAL')
     this.db.pragma('synchronous = FULL')
-    this.db.exec(`CREATE TABLE IF NOT EXISTS ${TABLE} ("key" TEXT NOT NULL PRIMARY KEY, "value" TEXT, "version" INTEGER NOT NULL, "deleted" INTEGER NOT NULL DEFAULT 0, "updated_at" TEXT NOT NULL DEFAULT '') WITHOUT ROWID`)
+    this.db.exec(
+      `CREATE TABLE IF NOT EXISTS ${TABLE} ("key" TEXT NOT NULL PRIMARY KEY, "value" TEXT, "version" INTEGER NOT NULL, "deleted" INTEGER NOT NULL DEFAULT 0, "updated_at" TEXT NOT NULL DEFAULT '') WITHOUT ROWID`,
+    )
     this.select = this.db.prepare(`SELECT value, version, deleted FROM ${TABLE} WHERE key = ?`)
     this.upsert = this.db.prepare(
       `INSERT INTO ${TABLE} (key, value, version, deleted) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version, deleted = excluded.deleted`,

@@ -131,7 +131,10 @@ describe('MariaDB lost mid-batch', () => {
     await direct.end()
   })
 
-  for (const [label, maxRowsPerStatement] of [['one statement', 5000], ['a transaction of 8 statements', 500]] as const) {
+  for (const [label, maxRowsPerStatement] of [
+    ['one statement', 5000],
+    ['a transaction of 8 statements', 500],
+  ] as const) {
     it(`rejects retryably, applies nothing, then ends exact after redelivery (${label})`, async () => {
       const table = uniqueName('loss')
       await scenario(proxyCut(proxy), new MySqlStore({ pool: proxied, table, maxRowsPerStatement }), new MySqlStore({ pool: direct, table }))

@@ -10,7 +10,11 @@ if (dir === undefined) throw new TypeError('usage: log-full-disk-child <dir>')
 
 const cache = await WriteBehindCache.open({ store: new MemoryStore(), dir, warn: () => {}, flush: { intervalMs: 60_000 } })
 await cache.set('balance', 'A')
-const outcome = (p: Promise<void>): Promise<string> => p.then(() => 'ok', (e: unknown) => (e as { code?: string }).code ?? String(e))
+const outcome = (p: Promise<void>): Promise<string> =>
+  p.then(
+    () => 'ok',
+    (e: unknown) => (e as { code?: string }).code ?? String(e),
+  )
 const small = outcome(cache.set('small', 'whole in the file, but rejected'))
 const big = outcome(cache.set('big', 'x'.repeat(64 * 1024)))
 const results = { small: await small, big: await big, balance: await cache.get('balance'), smallNow: await cache.get('small') }

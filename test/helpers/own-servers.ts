@@ -123,8 +123,16 @@ export async function startOwnMariaDb(): Promise<OwnServer> {
   const port = await freePort()
   const url = `mysql://root@127.0.0.1:${port}/test`
   const args = [
-    '--no-defaults', `--datadir=${data}`, `--port=${port}`, '--bind-address=127.0.0.1', `--socket=${join(dir, 'sock')}`,
-    `--pid-file=${join(dir, 'pid')}`, '--user=root', '--skip-grant-tables', '--innodb-buffer-pool-size=32M', '--skip-log-bin',
+    '--no-defaults',
+    `--datadir=${data}`,
+    `--port=${port}`,
+    '--bind-address=127.0.0.1',
+    `--socket=${join(dir, 'sock')}`,
+    `--pid-file=${join(dir, 'pid')}`,
+    '--user=root',
+    '--skip-grant-tables',
+    '--innodb-buffer-pool-size=32M',
+    '--skip-log-bin',
   ]
   const launch = (): ChildProcess => spawn('mariadbd', args, { detached: true, stdio: 'ignore' })
   const probe = async (): Promise<void> => {

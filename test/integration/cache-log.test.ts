@@ -52,9 +52,17 @@ describe('durability levels on the dirty log', () => {
           await cache.set('warm', 0)
           const before = cache.stats().log!.writes
           // 20 writers, each in its own macrotask of the same turn, as request handlers would be.
-          await Promise.all(Array.from({ length: 20 }, (_, i) => new Promise<void>((resolve, reject) => {
-            setImmediate(() => { cache.set(`h${i}`, i).then(resolve, reject) })
-          })))
+          await Promise.all(
+            Array.from(
+              { length: 20 },
+              (_, i) =>
+                new Promise<void>((resolve, reject) => {
+                  setImmediate(() => {
+                    cache.set(`h${i}`, i).then(resolve, reject)
+                  })
+                }),
+            ),
+          )
           const writes = cache.stats().log!.writes - before
           if (logWriteScheduling === 'microtask') assert.equal(writes, 20, 'one write(2) per callback')
           else assert.equal(writes, 1, 'one write(2) for the turn')
@@ -79,9 +87,17 @@ describe('durability levels on the dirty log', () => {
         await cache.set('warm', 0)
         await new Promise((resolve) => setImmediate(resolve))
         const before = cache.stats().log!
-        await Promise.all(Array.from({ length: 20 }, (_, i) => new Promise<void>((resolve, reject) => {
-          setImmediate(() => { cache.set(`m${i}`, i).then(resolve, reject) })
-        })))
+        await Promise.all(
+          Array.from(
+            { length: 20 },
+            (_, i) =>
+              new Promise<void>((resolve, reject) => {
+                setImmediate(() => {
+                  cache.set(`m${i}`, i).then(resolve, reject)
+                })
+              }),
+          ),
+        )
         await new Promise((resolve) => setImmediate(resolve))
         const after = cache.stats().log!
         assert.equal(after.writes - before.writes, 1, '20 memory writes of one turn share one write(2)')
@@ -135,7 +151,14 @@ describe('durability levels on the dirty log', () => {
       const store = new MemoryStore()
       const second = await WriteBehindCache.open({ store, dir })
       await second.flush()
-      assert.deepEqual(store.snapshot(), new Map([['b', 'b'], ['c', 'c'], ['z', 'z']]))
+      assert.deepEqual(
+        store.snapshot(),
+        new Map([
+          ['b', 'b'],
+          ['c', 'c'],
+          ['z', 'z'],
+        ]),
+      )
       await second.close()
       await gated.open()
     })
@@ -177,7 +200,7 @@ describe('durability levels on the dirty log', () => {
     })
   })
 
-  it("a second cache on the same dir gets DirectoryLockedError", async () => {
+  it('a second cache on the same dir gets DirectoryLockedError', async () => {
     await withDir(async (dir) => {
       const first = await WriteBehindCache.open({ store: new MemoryStore(), dir })
       await assert.rejects(WriteBehindCache.open({ store: new MemoryStore(), dir }), { code: 'E_DIR_LOCKED' })

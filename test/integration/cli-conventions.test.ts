@@ -97,7 +97,16 @@ describe('a reader that goes away', () => {
       const queue = await DeadLetterQueue.open(dir)
       const letters: DeadLetter[] = []
       for (let i = 0; i < 5000; i++) {
-        letters.push({ key: `user:${i}`, version: i + 1, kind: 'set', encoded: '1', error: { name: 'Error', message: 'x'.repeat(40), retryable: false }, attempts: 1, firstFailedAt: 1, lastFailedAt: 2 })
+        letters.push({
+          key: `user:${i}`,
+          version: i + 1,
+          kind: 'set',
+          encoded: '1',
+          error: { name: 'Error', message: 'x'.repeat(40), retryable: false },
+          attempts: 1,
+          firstFailedAt: 1,
+          lastFailedAt: 2,
+        })
       }
       await queue.add(letters)
       await queue.close()

@@ -82,7 +82,10 @@ describe('writebehind demo', () => {
       assert.equal(await run(['--duration', '0.3', '--players', '50', '--db', db, '--durability', 'memory', '--json'], second), 0, second.text())
       const report = JSON.parse(second.text()) as DemoReport
       assert.equal(report.settings.dir, undefined)
-      assert.ok(report.warnings.some((w) => w.startsWith('WB_NO_LOG')), 'the no-log warning is reported')
+      assert.ok(
+        report.warnings.some((w) => w.startsWith('WB_NO_LOG')),
+        'the no-log warning is reported',
+      )
       assert.equal(countRows(db), report.players, 'the second run starts from an empty database')
     })
   })
@@ -116,7 +119,7 @@ describe('writebehind demo', () => {
     })
   })
 
-  it('refuses to clean a --dir that holds files that are not writebehind\'s', async () => {
+  it("refuses to clean a --dir that holds files that are not writebehind's", async () => {
     await withTemp(async (root) => {
       const dir = join(root, 'precious')
       await mkdir(dir)
@@ -254,7 +257,11 @@ describe('demo building blocks', () => {
     } as const
     assert.deepEqual(parseArgs(['x', '--n', '5', '--s=b', '--f', '--', '--n'], specs), { options: { n: 5, s: 'b', f: true }, positionals: ['x', '--n'] })
     assert.deepEqual(parseArgs([], specs).options, { n: 3, s: undefined, f: false })
-    const fails = (args: string[], message: RegExp): void => assert.throws(() => parseArgs(args, specs), (e: unknown) => e instanceof UsageError && message.test(e.message))
+    const fails = (args: string[], message: RegExp): void =>
+      assert.throws(
+        () => parseArgs(args, specs),
+        (e: unknown) => e instanceof UsageError && message.test(e.message),
+      )
     fails(['--n'], /--n needs a value/)
     fails(['--n', '--f'], /--n needs a value/)
     fails(['--n', '1.5'], /--n must be a whole number >= 1/)
@@ -295,7 +302,7 @@ describe('writebehind binary', () => {
     })
   })
 
-  it('prints the package version and passes a command\'s exit code through', () => {
+  it("prints the package version and passes a command's exit code through", () => {
     const version = cli('--version')
     assert.equal(version.status, 0)
     assert.equal(version.stdout.trim(), '0.1.0')

@@ -256,7 +256,10 @@ export const store = new PoisonStore(inner, { isPoison: (op) => op.key === 'user
       const { code, text } = await cli(recover, [dir, '--config', config])
       assert.equal(code, 0, text)
       assert.match(text, /flushed 24 of 25 keys to the store in .*, 1 dead-lettered/)
-      assert.deepEqual((await readDeadLetters(dir)).letters.map((l) => [l.key, l.error.code]), [['user:14', 'E_POISON']])
+      assert.deepEqual(
+        (await readDeadLetters(dir)).letters.map((l) => [l.key, l.error.code]),
+        [['user:14', 'E_POISON']],
+      )
     })
   })
 })

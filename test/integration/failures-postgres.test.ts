@@ -17,7 +17,9 @@ describe('poison rows against PostgreSQL', () => {
 
   before(async () => {
     pool = await pgPool(4)
-    await pool.query(`CREATE TABLE ${table} (player_id integer PRIMARY KEY, score integer NOT NULL CONSTRAINT score_ok CHECK (score >= 0), version bigint NOT NULL, deleted boolean NOT NULL DEFAULT false, updated_at timestamptz)`)
+    await pool.query(
+      `CREATE TABLE ${table} (player_id integer PRIMARY KEY, score integer NOT NULL CONSTRAINT score_ok CHECK (score >= 0), version bigint NOT NULL, deleted boolean NOT NULL DEFAULT false, updated_at timestamptz)`,
+    )
   })
 
   after(async () => {

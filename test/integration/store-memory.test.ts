@@ -27,7 +27,15 @@ describe('MemoryStore merge ops', () => {
     assert.deepEqual(store.merges, ['sum', 'max', 'min'])
     await store.writeBatch([merge('n', 1, 'sum', 5), setOp('m', 2, 10), deleteOp('d', 3)])
     await store.writeBatch([merge('n', 4, 'sum', 2), merge('m', 5, 'max', 7), merge('d', 6, 'min', -3), merge('x', 7, 'max', 4)])
-    assert.deepEqual(store.snapshot(), new Map<string, unknown>([['n', 7], ['m', 10], ['d', -3], ['x', 4]]))
+    assert.deepEqual(
+      store.snapshot(),
+      new Map<string, unknown>([
+        ['n', 7],
+        ['m', 10],
+        ['d', -3],
+        ['x', 4],
+      ]),
+    )
     const redelivered = await store.writeBatch([merge('n', 4, 'sum', 2), merge('n', 3, 'sum', 100)])
     assert.equal(redelivered.fenced, 2, 'a redelivered (same version) or older sum is fenced: never added twice')
     assert.equal(store.snapshot().get('n'), 7)
@@ -50,7 +58,13 @@ describe('MemoryStore merge ops', () => {
     assert.equal(result.failures?.[0]?.index, 0)
     assert.equal((result.failures?.[0]?.error as { retryable?: boolean }).retryable, false)
     assert.equal((result.failures?.[0]?.error as { code?: string }).code, 'E_STORE_NOT_A_NUMBER')
-    assert.deepEqual(store.snapshot(), new Map<string, unknown>([['s', 'text'], ['n', 1]]))
+    assert.deepEqual(
+      store.snapshot(),
+      new Map<string, unknown>([
+        ['s', 'text'],
+        ['n', 1],
+      ]),
+    )
     assert.equal(store.versionOf('s'), 1)
   })
 })

@@ -18,11 +18,16 @@ after(async () => {
   await pool.end()
 })
 
-describeStoreConformance({ describe, it }, 'MySqlStore', async () => {
-  const table = uniqueName('conf')
-  const store = new MySqlStore({ pool, table, maxRowsPerStatement: 150 })
-  return { store, cleanup: async () => void (await pool.query(`DROP TABLE IF EXISTS ${table}`)) }
-}, { poison: notJson, mapped: mappedScores, mappedCounter: () => mappedScores(counterBoard) })
+describeStoreConformance(
+  { describe, it },
+  'MySqlStore',
+  async () => {
+    const table = uniqueName('conf')
+    const store = new MySqlStore({ pool, table, maxRowsPerStatement: 150 })
+    return { store, cleanup: async () => void (await pool.query(`DROP TABLE IF EXISTS ${table}`)) }
+  },
+  { poison: notJson, mapped: mappedScores, mappedCounter: () => mappedScores(counterBoard) },
+)
 
 /** The suite's leaderboard (or its counter mapping) on a scores table of our own; a CHECK violation is SQLSTATE 23000. */
 async function mappedScores(mapping = leaderboard) {
@@ -42,7 +47,13 @@ describeStoreConformance({ describe, it }, 'MySqlStore on a lone connection (tra
   const table = uniqueName('conn')
   const connection = await mysql.createConnection({ uri: MYSQL_URL })
   const store = new MySqlStore({ pool: connection, table, maxRowsPerStatement: 150 })
-  return { store, cleanup: async () => { await connection.query(`DROP TABLE IF EXISTS ${table}`); await connection.end() } }
+  return {
+    store,
+    cleanup: async () => {
+      await connection.query(`DROP TABLE IF EXISTS ${table}`)
+      await connection.end()
+    },
+  }
 })
 
 async function scoresTable(): Promise<string> {
@@ -81,11 +92,25 @@ describe('MySqlStore errors, fenced counts and purges', () => {
   it('classifies errnos, SQLSTATEs and network errors', () => {
     for (const errno of [1205, 1213, 1040, 2013, 1927]) assert.equal(isRetryable({ errno, sqlState: 'HY000' }), true, String(errno))
     for (const code of ['PROTOCOL_CONNECTION_LOST', 'ECONNRESET']) assert.equal(isRetryable({ code }), true, code)
-    for (const [errno, sqlState] of [[1062, '23000'], [4025, '23000'], [1064, '42000'], [3140, '22032'], [1153, '08S01']] as const) {
+    for (const [errno, sqlState] of [
+      [1062, '23000'],
+      [4025, '23000'],
+      [1064, '42000'],
+      [3140, '22032'],
+      [1153, '08S01'],
+    ] as const) {
       assert.equal(isRetryable({ errno, sqlState }), false, String(errno))
     }
     // Store-wide deploy mistakes agree with PostgreSQL and SQLite: retryable (see error-classes.ts).
-    for (const [errno, sqlState] of [[1146, '42S02'], [1045, '28000'], [1044, '42000'], [1049, '42000'], [1142, '42000'], [1054, '42S22'], [1290, 'HY000']] as const) {
+    for (const [errno, sqlState] of [
+      [1146, '42S02'],
+      [1045, '28000'],
+      [1044, '42000'],
+      [1049, '42000'],
+      [1142, '42000'],
+      [1054, '42S22'],
+      [1290, 'HY000'],
+    ] as const) {
       assert.equal(isRetryable({ errno, sqlState }), true, String(errno))
     }
   })
@@ -108,7 +133,10 @@ describe('MySqlStore errors, fenced counts and purges', () => {
     await pool.query(`UPDATE ${table} SET updated_at = NOW(6) - INTERVAL 1 HOUR WHERE \`key\` = 'old'`)
     assert.equal(await store.purgeTombstones(60_000), 1)
     const [rows] = await pool.query(`SELECT CAST(\`key\` AS CHAR) AS k, deleted FROM ${table} ORDER BY k`)
-    assert.deepEqual(rows, [{ k: 'fresh', deleted: 1 }, { k: 'live', deleted: 0 }])
+    assert.deepEqual(rows, [
+      { k: 'fresh', deleted: 1 },
+      { k: 'live', deleted: 0 },
+    ])
     await store.writeBatch([setOp('fresh', 2, 'stale')])
     assert.equal((await store.load(['fresh'])).size, 0, 'a kept tombstone still fences')
     await pool.query(`DROP TABLE ${table}`)

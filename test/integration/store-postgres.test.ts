@@ -19,11 +19,16 @@ after(async () => {
 })
 
 for (const batchPath of ['unnest', 'values'] as const) {
-  describeStoreConformance({ describe, it }, `PostgresStore (${batchPath})`, async () => {
-    const table = uniqueName('conf')
-    const store = new PostgresStore({ pool, table, batchPath, maxRowsPerStatement: 150 })
-    return { store, cleanup: async () => void (await pool.query(`DROP TABLE IF EXISTS ${table}`)) }
-  }, { poison: notJson, mapped: mappedScores(batchPath), mappedCounter: mappedScores(batchPath, counterBoard) })
+  describeStoreConformance(
+    { describe, it },
+    `PostgresStore (${batchPath})`,
+    async () => {
+      const table = uniqueName('conf')
+      const store = new PostgresStore({ pool, table, batchPath, maxRowsPerStatement: 150 })
+      return { store, cleanup: async () => void (await pool.query(`DROP TABLE IF EXISTS ${table}`)) }
+    },
+    { poison: notJson, mapped: mappedScores(batchPath), mappedCounter: mappedScores(batchPath, counterBoard) },
+  )
 }
 
 /** The suite's leaderboard (or its counter mapping) on a scores table of our own; a CHECK violation is SQLSTATE 23514. */
@@ -47,7 +52,13 @@ describeStoreConformance({ describe, it }, 'PostgresStore on a lone Client (tran
   const client = new pg.Client({ connectionString: PG_URL })
   await client.connect()
   const store = new PostgresStore({ pool: client, table, maxRowsPerStatement: 150 })
-  return { store, cleanup: async () => { await client.query(`DROP TABLE IF EXISTS ${table}`); await client.end() } }
+  return {
+    store,
+    cleanup: async () => {
+      await client.query(`DROP TABLE IF EXISTS ${table}`)
+      await client.end()
+    },
+  }
 })
 
 async function scoresTable(): Promise<string> {
@@ -95,7 +106,12 @@ describe('PostgresStore errors, fenced counts and purges', () => {
   })
 
   it('reports fenced ops in the batch result (both paths, one and several statements)', async () => {
-    for (const [batchPath, maxRowsPerStatement] of [['unnest', 1000], ['values', 1000], ['unnest', 2], ['values', 2]] as const) {
+    for (const [batchPath, maxRowsPerStatement] of [
+      ['unnest', 1000],
+      ['values', 1000],
+      ['unnest', 2],
+      ['values', 2],
+    ] as const) {
       const table = uniqueName('fenced')
       const store = new PostgresStore({ pool, table, batchPath, maxRowsPerStatement })
       assert.deepEqual(await store.writeBatch([setOp('a', 2, 'a'), setOp('b', 2, 'b'), setOp('c', 2, 'c')]), { fenced: 0 })
@@ -136,7 +152,10 @@ describe('PostgresStore errors, fenced counts and purges', () => {
     await pool.query(`UPDATE ${table} SET updated_at = now() - interval '1 hour' WHERE key = 'old'`)
     assert.equal(await store.purgeTombstones(60_000), 1)
     const { rows } = await pool.query(`SELECT key, deleted FROM ${table} ORDER BY key`)
-    assert.deepEqual(rows, [{ key: 'fresh', deleted: true }, { key: 'live', deleted: false }])
+    assert.deepEqual(rows, [
+      { key: 'fresh', deleted: true },
+      { key: 'live', deleted: false },
+    ])
     await store.writeBatch([setOp('fresh', 2, 'stale')])
     assert.equal((await store.load(['fresh'])).size, 0, 'a kept tombstone still fences')
     await pool.query(`DROP TABLE ${table}`)

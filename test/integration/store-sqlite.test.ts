@@ -18,15 +18,25 @@ const dir = mkdtempSync(join(tmpdir(), 'wb-sqlite-'))
 let files = 0
 after(() => rmSync(dir, { recursive: true, force: true }))
 
-describeStoreConformance({ describe, it }, 'SqliteStore', async () => {
-  const store = new SqliteStore({ path: join(dir, `conformance-${files++}.db`) })
-  return { store, cleanup: () => store.close() }
-}, { mapped: mappedScores(leaderboardOn), mappedCounter: mappedScores(counterBoard) })
+describeStoreConformance(
+  { describe, it },
+  'SqliteStore',
+  async () => {
+    const store = new SqliteStore({ path: join(dir, `conformance-${files++}.db`) })
+    return { store, cleanup: () => store.close() }
+  },
+  { mapped: mappedScores(leaderboardOn), mappedCounter: mappedScores(counterBoard) },
+)
 
-describeStoreConformance({ describe, it }, 'SqliteStore, one prepared row statement run per row', async () => {
-  const store = new SqliteStore({ path: join(dir, `per-row-${files++}.db`), maxRowsPerStatement: 1 })
-  return { store, cleanup: () => store.close() }
-}, { mappedCounter: mappedScores(counterBoard, 1) })
+describeStoreConformance(
+  { describe, it },
+  'SqliteStore, one prepared row statement run per row',
+  async () => {
+    const store = new SqliteStore({ path: join(dir, `per-row-${files++}.db`), maxRowsPerStatement: 1 })
+    return { store, cleanup: () => store.close() }
+  },
+  { mappedCounter: mappedScores(counterBoard, 1) },
+)
 
 /** The suite's leaderboard (or its counter mapping) on a scores table in a database of its own. */
 function mappedScores(mapping: (name: string) => TableMapping, maxRowsPerStatement?: number) {
@@ -73,7 +83,13 @@ describe('SqliteStore on your own table', () => {
     assert.deepEqual(await store.writeBatch([setOp('player:1', 5, { score: 10 }), setOp('player:2', 6, { score: 20 })]), { fenced: 0 })
     assert.deepEqual(await store.writeBatch([setOp('player:1', 4, { score: 99 }), setOp('player:2', 7, { score: 21 })]), { fenced: 1, superseded: [{ index: 0, version: 5 }] })
     const loaded = await store.load(['player:1', 'player:2', 'player:3', 'nonsense'])
-    assert.deepEqual(loaded, new Map([['player:1', { version: 5, value: { score: 10 } }], ['player:2', { version: 7, value: { score: 21 } }]]))
+    assert.deepEqual(
+      loaded,
+      new Map([
+        ['player:1', { version: 5, value: { score: 10 } }],
+        ['player:2', { version: 7, value: { score: 21 } }],
+      ]),
+    )
     await store.writeBatch([deleteOp('player:1', 8), deleteOp('player:2', 3)])
     assert.deepEqual(db.prepare('SELECT player_id, score FROM scores ORDER BY player_id').all(), [{ player_id: 2, score: 21 }])
     await store.close()
@@ -126,7 +142,13 @@ describe('SqliteStore on your own table', () => {
     await store.writeBatch([deleteOp('chess/1', 4)])
     await store.writeBatch([setOp('chess/1', 1, 1500)]) // a replayed older set: the tombstone fences it
     const loaded = await store.load(['chess/1', 'go/1', 'chess/2'])
-    assert.deepEqual(loaded, new Map([['go/1', { version: 2, value: 30 }], ['chess/2', { version: 3, value: 1400 }]]))
+    assert.deepEqual(
+      loaded,
+      new Map([
+        ['go/1', { version: 2, value: 30 }],
+        ['chess/2', { version: 3, value: 1400 }],
+      ]),
+    )
     assert.deepEqual(db.prepare('SELECT gone, v FROM game_scores WHERE game = ? AND player = ?').get('chess', 1), { gone: 1, v: 4 })
     db.close()
   })
@@ -143,7 +165,10 @@ describe('SqliteStore counters on your own table', () => {
     const plain = new SqliteStore({ database: db, table: leaderboard('version') })
     assert.deepEqual(plain.merges, [])
     const result = await plain.writeBatch([setOp('player:1', 1, { score: 1 }), mergeOp('player:2', 2, 'sum', 1)])
-    assert.deepEqual(result.failures?.map((failure) => failure.index), [1])
+    assert.deepEqual(
+      result.failures?.map((failure) => failure.index),
+      [1],
+    )
     assert.ok(result.failures?.[0]?.error instanceof StoreError && !result.failures[0].error.retryable)
     db.close()
   })
@@ -152,7 +177,10 @@ describe('SqliteStore counters on your own table', () => {
     const path = join(dir, 'never.db')
     assert.throws(() => new SqliteStore({ path, table: counter({ version: undefined }) }), { name: 'TypeError', message: /^table\.version must be a version column when table\.counter is set/ })
     assert.throws(() => new SqliteStore({ path, table: counter({ counter: 'sc-ore' }) }), { name: 'TypeError', message: /^table\.counter/ })
-    assert.throws(() => new SqliteStore({ path, table: counter({ columns: { name: (v) => v } }) }), { name: 'TypeError', message: /^table\.columns must be left out, or mapping only the counter column "score"/ })
+    assert.throws(() => new SqliteStore({ path, table: counter({ columns: { name: (v) => v } }) }), {
+      name: 'TypeError',
+      message: /^table\.columns must be left out, or mapping only the counter column "score"/,
+    })
     assert.throws(() => new SqliteStore({ path, table: { ...counter(), counter: undefined } }), { name: 'TypeError', message: /^table\.columns/ })
     new SqliteStore({ path, table: counter({ columns: { score: (v) => Math.round(v as number) } }) })
   })
@@ -167,8 +195,17 @@ describe('SqliteStore counters on your own table', () => {
     assert.deepEqual(await store.writeBatch([mergeOp('player:1', 3, 'sum', 100)]), { fenced: 1, superseded: [{ index: 0, version: 4 }] })
     assert.equal((await store.load(['player:1'])).size, 0, 'a stale sum does not bring a deleted counter back')
     assert.deepEqual(await store.writeBatch([mergeOp('player:1', 5, 'sum', 7), mergeOp('player:2', 6, 'min', 4)]), { fenced: 0 })
-    assert.deepEqual(await store.load(['player:1', 'player:2']), new Map([['player:1', { version: 5, value: 7 }], ['player:2', { version: 6, value: 4 }]]))
-    assert.deepEqual(db.prepare('SELECT player_id, score, gone FROM scores ORDER BY player_id').all(), [{ player_id: 1, score: 7, gone: 0 }, { player_id: 2, score: 4, gone: 0 }])
+    assert.deepEqual(
+      await store.load(['player:1', 'player:2']),
+      new Map([
+        ['player:1', { version: 5, value: 7 }],
+        ['player:2', { version: 6, value: 4 }],
+      ]),
+    )
+    assert.deepEqual(db.prepare('SELECT player_id, score, gone FROM scores ORDER BY player_id').all(), [
+      { player_id: 1, score: 7, gone: 0 },
+      { player_id: 2, score: 4, gone: 0 },
+    ])
     db.close()
   })
 
@@ -178,7 +215,13 @@ describe('SqliteStore counters on your own table', () => {
     db.exec("INSERT INTO scores (player_id, score, version) VALUES (1, NULL, 1), (2, 'many', 1)")
     const store = new SqliteStore({ database: db, table: counter() })
     const result = await store.writeBatch([mergeOp('player:1', 2, 'sum', 1), mergeOp('player:2', 3, 'max', 1), mergeOp('player:3', 4, 'sum', 1)])
-    assert.deepEqual(result.failures?.map((failure) => [failure.index, (failure.error as StoreError).code]), [[0, 'E_STORE_NOT_A_NUMBER'], [1, 'E_STORE_NOT_A_NUMBER']])
+    assert.deepEqual(
+      result.failures?.map((failure) => [failure.index, (failure.error as StoreError).code]),
+      [
+        [0, 'E_STORE_NOT_A_NUMBER'],
+        [1, 'E_STORE_NOT_A_NUMBER'],
+      ],
+    )
     assert.deepEqual(db.prepare('SELECT player_id, score, version FROM scores ORDER BY player_id').all(), [
       { player_id: 1, score: null, version: 1 },
       { player_id: 2, score: 'many', version: 1 },
@@ -267,7 +310,10 @@ describe('SqliteStore errors, fenced counts and purges', () => {
     await store.writeBatch([setOp('live', 1, 'x'), deleteOp('old', 2), deleteOp('fresh', 3)])
     db.prepare(`UPDATE writebehind_entries SET updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '-1 hour') WHERE key = 'old'`).run()
     assert.equal(await store.purgeTombstones(60_000), 1)
-    assert.deepEqual(db.prepare('SELECT key, deleted FROM writebehind_entries ORDER BY key').all(), [{ key: 'fresh', deleted: 1 }, { key: 'live', deleted: 0 }])
+    assert.deepEqual(db.prepare('SELECT key, deleted FROM writebehind_entries ORDER BY key').all(), [
+      { key: 'fresh', deleted: 1 },
+      { key: 'live', deleted: 0 },
+    ])
     await assert.rejects(store.purgeTombstones(-1), TypeError)
     db.close()
   })
@@ -276,8 +322,7 @@ describe('SqliteStore errors, fenced counts and purges', () => {
 describe('statement chunking (shared by every dialect)', () => {
   it('splits rows by row cap, parameter cap and byte cap, never leaving a chunk empty', () => {
     const rows = Array.from({ length: 10 }, (_, i) => ({ bytes: i === 4 ? 500 : 10 }))
-    const sizes = (limits: { maxRows: number; maxBytes: number }, perRow: number, maxParams: number): number[] =>
-      chunk(rows, limits, perRow, maxParams).map((part) => part.length)
+    const sizes = (limits: { maxRows: number; maxBytes: number }, perRow: number, maxParams: number): number[] => chunk(rows, limits, perRow, maxParams).map((part) => part.length)
     assert.deepEqual(sizes({ maxRows: 4, maxBytes: Infinity }, 4, 1000), [4, 4, 2])
     assert.deepEqual(sizes({ maxRows: 100, maxBytes: Infinity }, 4, 12), [3, 3, 3, 1])
     assert.deepEqual(sizes({ maxRows: 100, maxBytes: 100 }, 4, 1000), [4, 1, 5])

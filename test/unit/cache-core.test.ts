@@ -41,9 +41,21 @@ describe('coalescing', () => {
     const ops = store.batches.flat()
     assert.equal(ops.length, 51)
     const versions = ops.map((op) => op.version)
-    assert.deepEqual(versions, [...versions].sort((a, b) => a - b))
-    assert.deepEqual(ops.filter((o) => o.key === 'k0').map((o) => (o.kind === 'set' ? o.value : null)), [0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39, 42, 45, 48])
-    assert.deepEqual(store.snapshot(), new Map<string, unknown>([['k0', 48], ['k2', 47]]))
+    assert.deepEqual(
+      versions,
+      [...versions].sort((a, b) => a - b),
+    )
+    assert.deepEqual(
+      ops.filter((o) => o.key === 'k0').map((o) => (o.kind === 'set' ? o.value : null)),
+      [0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39, 42, 45, 48],
+    )
+    assert.deepEqual(
+      store.snapshot(),
+      new Map<string, unknown>([
+        ['k0', 48],
+        ['k2', 47],
+      ]),
+    )
     await cache.close()
   })
 })
@@ -62,11 +74,22 @@ describe('per-key order and exclusivity', () => {
     await clock.advance(20)
     assert.equal(gated.pending, 3, '[a,b] held, then [c] and [d]')
     const others = [await gated.nextBatch(), await gated.nextBatch()]
-    assert.deepEqual(others.flat().map((o) => o.key).sort(), ['c', 'd'], 'a is in flight, so no other batch may hold it')
+    assert.deepEqual(
+      others
+        .flat()
+        .map((o) => o.key)
+        .sort(),
+      ['c', 'd'],
+      'a is in flight, so no other batch may hold it',
+    )
     await gated.release()
     await clock.advance(20)
     const fourth = await gated.nextBatch()
-    assert.deepEqual(fourth.map((o) => [o.key, o.kind]), [['a', 'delete']], 'the delete goes once the first batch is done')
+    assert.deepEqual(
+      fourth.map((o) => [o.key, o.kind]),
+      [['a', 'delete']],
+      'the delete goes once the first batch is done',
+    )
     await gated.open()
     await cache.flush()
     assert.deepEqual([...(gated.inner as MemoryStore).snapshot().keys()].sort(), ['b', 'c', 'd'])
@@ -142,7 +165,12 @@ describe('backlog cap', () => {
     const { cache, clock } = await openTestCache(gated, { backlog: { maxEntries: 2, whenFull: 'wait', maxWaiting: 3 }, flush: { batchSize: 2, intervalMs: 10 } })
     await cache.set('a', 1)
     await cache.set('b', 1)
-    const outcomes = Array.from({ length: 10 }, (_, i) => cache.set(`w${i}`, i).then(() => 'ok', (e: unknown) => e))
+    const outcomes = Array.from({ length: 10 }, (_, i) =>
+      cache.set(`w${i}`, i).then(
+        () => 'ok',
+        (e: unknown) => e,
+      ),
+    )
     await settle()
     assert.equal(cache.stats().backlog.waitingWrites, 3)
     await clock.advance(20)

@@ -203,7 +203,10 @@ describe('ttlMs never expires an entry that is not clean', () => {
     const next = gated.nextBatch()
     await clock.advance(10)
     const batch = await next
-    assert.deepEqual(batch.map((op) => op.key), ['k'])
+    assert.deepEqual(
+      batch.map((op) => op.key),
+      ['k'],
+    )
     await writeBehindTheCache(inner, cache, 'k', 'theirs')
     await clock.advance(60_000)
     assert.equal(await cache.get('k'), 'mine', 'in flight: served, not expired')
@@ -220,7 +223,10 @@ describe('ttlMs never expires an entry that is not clean', () => {
     await cache.set('good', 'fine')
     const flushing = cache.flush()
     for (let i = 0; i < 100; i++) await clock.advance(50)
-    assert.deepEqual((await flushing).deadLettered.map((l) => l.key), ['bad'])
+    assert.deepEqual(
+      (await flushing).deadLettered.map((l) => l.key),
+      ['bad'],
+    )
     await clock.advance(3_600_000)
     assert.equal(await cache.get('bad'), 'poison', 'pinned: served, where a read-through would find nothing')
     assert.equal(await cache.get('good'), 'fine')

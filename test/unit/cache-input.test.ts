@@ -18,7 +18,12 @@ const badValues: Array<[string, unknown]> = [
   ['a Set', new Set([1])],
   ['a nested function', { a: { b: () => 1 } }],
   ['a nested undefined', { a: [1, undefined] }],
-  ['a class instance', new (class Point { x = 1 })()],
+  [
+    'a class instance',
+    new (class Point {
+      x = 1
+    })(),
+  ],
   ['-0', -0],
   ['a nested -0', { n: [1, -0] }],
   ['a Date', new Date(0)],
@@ -72,10 +77,20 @@ describe('bad input gets a typed error and applies nothing', () => {
   it('setMany validates everything before applying anything', async () => {
     const store = new MemoryStore()
     const { cache } = await openTestCache(store)
-    await assert.rejects(cache.setMany([['a', 1], ['b', 2], ['c', undefined]]), { code: 'E_INVALID_VALUE' })
+    await assert.rejects(
+      cache.setMany([
+        ['a', 1],
+        ['b', 2],
+        ['c', undefined],
+      ]),
+      { code: 'E_INVALID_VALUE' },
+    )
     assert.equal(await cache.get('a'), undefined)
     assert.equal(cache.stats().writes, 0)
-    await cache.setMany([['a', 1], ['b', 2]])
+    await cache.setMany([
+      ['a', 1],
+      ['b', 2],
+    ])
     assert.deepEqual(await cache.getMany(['a', 'b']), [1, 2])
     await cache.close()
   })
@@ -101,7 +116,7 @@ describe('bad input gets a typed error and applies nothing', () => {
     ;((root.a as Record<string, unknown>).b as Record<string, unknown>).back = root
     await assert.rejects(cache.set('k', root), (e: unknown) => e instanceof InvalidValueError && / a cycle \(back to \$\) at \$\.a\.b\.back\./.test(e.message))
     const list: unknown[] = [1, { inner: [] }]
-    ;((list[1] as { inner: unknown[] }).inner).push(list[1])
+    ;(list[1] as { inner: unknown[] }).inner.push(list[1])
     await assert.rejects(cache.set('k', list), (e: unknown) => e instanceof InvalidValueError && /a cycle \(back to \$\[1\]\) at \$\[1\]\.inner\[0\]\./.test(e.message))
     const shared = { x: 1 }
     await cache.set('dag', { a: shared, b: [shared, shared] })

@@ -40,11 +40,17 @@ describe('dead letters across a restart', () => {
       const flushing = first.cache.flush()
       for (let i = 0; i < 100; i++) await first.clock.advance(50)
       const report = await flushing
-      assert.deepEqual(report.deadLettered.map((l) => l.key), ['bad'])
+      assert.deepEqual(
+        report.deadLettered.map((l) => l.key),
+        ['bad'],
+      )
       await first.cache.close()
 
       const second = await openTestCache(store, { dir })
-      assert.deepEqual(second.cache.deadLetters().map((l) => [l.key, l.error.code]), [['bad', 'E_POISON']])
+      assert.deepEqual(
+        second.cache.deadLetters().map((l) => [l.key, l.error.code]),
+        [['bad', 'E_POISON']],
+      )
       assert.equal(await second.cache.get('bad'), 'poison', 'the dead-lettered value is served, not the store miss')
       assert.equal(inner.snapshot().has('bad'), false)
       await second.cache.close()
@@ -64,7 +70,10 @@ describe('write-through with coalesce: false', () => {
     await cache.set('k', 2)
     await cache.set('k', 3, { durability: 'store' })
     assert.equal(inner.snapshot().get('k'), 3)
-    assert.deepEqual(seen.map((op) => (op.kind === 'set' ? op.value : null)), [1, 2, 3])
+    assert.deepEqual(
+      seen.map((op) => (op.kind === 'set' ? op.value : null)),
+      [1, 2, 3],
+    )
     await cache.close()
   })
 })

@@ -59,7 +59,14 @@ describe('the cache against a model', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(stepArb, { minLength: 1, maxLength: 60 }),
-        fc.record({ coalesce: fc.boolean(), concurrency: fc.integer({ min: 1, max: 3 }), batchSize: fc.integer({ min: 1, max: 4 }), triggerEntries: fc.constantFrom(1, 3, 1000), failRate: fc.constantFrom(0, 0.3), seed: fc.integer() }),
+        fc.record({
+          coalesce: fc.boolean(),
+          concurrency: fc.integer({ min: 1, max: 3 }),
+          batchSize: fc.integer({ min: 1, max: 4 }),
+          triggerEntries: fc.constantFrom(1, 3, 1000),
+          failRate: fc.constantFrom(0, 0.3),
+          seed: fc.integer(),
+        }),
         async (steps, config) => {
           const inner = new MemoryStore()
           const exclusive = new ExclusiveStore(inner)

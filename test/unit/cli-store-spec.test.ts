@@ -27,10 +27,22 @@ describe('store specs', () => {
   })
 
   it('refuses an unknown scheme (64), a missing SQLite file without --create-table (69), and mixed or missing store options (64)', async () => {
-    await assert.rejects(openStore({ store: 'redis://127.0.0.1:6379', createTable: false }), (e: unknown) => e instanceof CliError && e.exitCode === 64 && /unknown store kind "redis:"/.test(e.message))
-    await assert.rejects(openStore({ store: join(tmpdir(), 'wb-no-such.db'), createTable: false }), (e: unknown) => e instanceof CliError && e.exitCode === 69 && /does not exist.*--create-table/.test(e.message))
-    assert.throws(() => storeChoice({ config: 'c.mjs', store: 'x.db', createTable: false }, 'recover'), (e: unknown) => e instanceof CliError && e.exitCode === 64)
-    assert.throws(() => storeChoice({ createTable: false }, 'dlq replay'), (e: unknown) => e instanceof CliError && e.exitCode === 64 && /dlq replay needs --store/.test(e.message))
+    await assert.rejects(
+      openStore({ store: 'redis://127.0.0.1:6379', createTable: false }),
+      (e: unknown) => e instanceof CliError && e.exitCode === 64 && /unknown store kind "redis:"/.test(e.message),
+    )
+    await assert.rejects(
+      openStore({ store: join(tmpdir(), 'wb-no-such.db'), createTable: false }),
+      (e: unknown) => e instanceof CliError && e.exitCode === 69 && /does not exist.*--create-table/.test(e.message),
+    )
+    assert.throws(
+      () => storeChoice({ config: 'c.mjs', store: 'x.db', createTable: false }, 'recover'),
+      (e: unknown) => e instanceof CliError && e.exitCode === 64,
+    )
+    assert.throws(
+      () => storeChoice({ createTable: false }, 'dlq replay'),
+      (e: unknown) => e instanceof CliError && e.exitCode === 64 && /dlq replay needs --store/.test(e.message),
+    )
   })
 
   it('keeps a password out of what it prints', () => {

@@ -45,11 +45,18 @@ describe('increment', () => {
     const { store, seen } = recording(inner)
     const { cache } = await openTestCache(store, { flush: { intervalMs: 60_000 } })
     const values = await Promise.all(Array.from({ length: 100 }, () => cache.increment('n')))
-    assert.deepEqual(values.sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => 11 + i), 'each caller sees its own increment')
+    assert.deepEqual(
+      values.sort((a, b) => a - b),
+      Array.from({ length: 100 }, (_, i) => 11 + i),
+      'each caller sees its own increment',
+    )
     assert.equal(cache.stats().reads.loads, 1, 'one read-through for all of them')
     assert.equal(await cache.get('n'), 110)
     await cache.flush()
-    assert.deepEqual(seen.map((op) => [op.kind, op.key, op.kind === 'merge' ? [op.merge, op.operand] : null]), [['merge', 'n', ['sum', 100]]])
+    assert.deepEqual(
+      seen.map((op) => [op.kind, op.key, op.kind === 'merge' ? [op.merge, op.operand] : null]),
+      [['merge', 'n', ['sum', 100]]],
+    )
     assert.equal(inner.snapshot().get('n'), 110)
     await cache.close()
   })
@@ -66,7 +73,18 @@ describe('increment', () => {
     assert.equal(await cache.increment('a'), 1, 'a deleted key counts as 0')
     for (let i = 0; i < 50; i++) await cache.increment(`k${i % 5}`)
     await cache.flush()
-    assert.deepEqual(inner.snapshot(), new Map<string, unknown>([['a', 1], ['b', 0.5], ['k0', 10], ['k1', 10], ['k2', 10], ['k3', 10], ['k4', 10]]))
+    assert.deepEqual(
+      inner.snapshot(),
+      new Map<string, unknown>([
+        ['a', 1],
+        ['b', 0.5],
+        ['k0', 10],
+        ['k1', 10],
+        ['k2', 10],
+        ['k3', 10],
+        ['k4', 10],
+      ]),
+    )
     assert.equal(seen.length, 2 + 6, '2 ops in the first flush; the delete folded into a set of 1, and one op per counter, in the second')
     await cache.close()
   })
@@ -80,8 +98,20 @@ describe('increment', () => {
     await cache.increment('t', 5)
     await cache.set('t', 7)
     await cache.flush()
-    assert.deepEqual(seen.map((op) => [op.kind, op.key, op.kind === 'set' ? op.value : null]), [['set', 's', 105], ['set', 't', 7]])
-    assert.deepEqual(inner.snapshot(), new Map<string, unknown>([['s', 105], ['t', 7]]))
+    assert.deepEqual(
+      seen.map((op) => [op.kind, op.key, op.kind === 'set' ? op.value : null]),
+      [
+        ['set', 's', 105],
+        ['set', 't', 7],
+      ],
+    )
+    assert.deepEqual(
+      inner.snapshot(),
+      new Map<string, unknown>([
+        ['s', 105],
+        ['t', 7],
+      ]),
+    )
     await cache.close()
   })
 
@@ -96,7 +126,10 @@ describe('increment', () => {
     await assert.rejects(cache.max('n', undefined as unknown as number), { code: 'E_INVALID_OPTION', option: 'value' })
     await cache.set('text', 'hello')
     await assert.rejects(cache.increment('text'), (error: unknown) => error instanceof NotANumberError && error.key === 'text')
-    await assert.rejects(cache.increment('huge', Number.MAX_VALUE).then(() => cache.increment('huge', Number.MAX_VALUE)), NotANumberError)
+    await assert.rejects(
+      cache.increment('huge', Number.MAX_VALUE).then(() => cache.increment('huge', Number.MAX_VALUE)),
+      NotANumberError,
+    )
     assert.equal(await cache.get('text'), 'hello', 'nothing was written')
     assert.equal(await cache.get('huge'), Number.MAX_VALUE)
     await cache.close()
@@ -123,7 +156,10 @@ describe('increment', () => {
       await cache.increment(`k${i % 3}`, i)
     }
     await drive(clock, cache.flush())
-    assert.equal([0, 1, 2].reduce((total, k) => total + (inner.snapshot().get(`k${k}`) as number), 0), sum)
+    assert.equal(
+      [0, 1, 2].reduce((total, k) => total + (inner.snapshot().get(`k${k}`) as number), 0),
+      sum,
+    )
     for (const batch of batches) {
       const keys = batch.filter((op) => op.kind === 'merge').map((op) => op.key)
       assert.equal(new Set(keys).size, keys.length, 'no batch holds two merges of one key')
@@ -141,8 +177,20 @@ describe('max and min', () => {
     assert.deepEqual(await Promise.all([cache.max('hi', 3), cache.max('hi', 9), cache.max('hi', 4)]), [3, 9, 9])
     assert.deepEqual(await Promise.all([cache.min('lo', 3), cache.min('lo', -1), cache.min('lo', 0)]), [3, -1, -1])
     await cache.flush()
-    assert.deepEqual(seen.map((op) => (op.kind === 'merge' ? [op.key, op.merge, op.operand] : op.kind)), [['hi', 'max', 9], ['lo', 'min', -1]])
-    assert.deepEqual(inner.snapshot(), new Map<string, unknown>([['hi', 9], ['lo', -1]]))
+    assert.deepEqual(
+      seen.map((op) => (op.kind === 'merge' ? [op.key, op.merge, op.operand] : op.kind)),
+      [
+        ['hi', 'max', 9],
+        ['lo', 'min', -1],
+      ],
+    )
+    assert.deepEqual(
+      inner.snapshot(),
+      new Map<string, unknown>([
+        ['hi', 9],
+        ['lo', -1],
+      ]),
+    )
     await cache.close()
   })
 
@@ -174,7 +222,7 @@ describe('max and min', () => {
 })
 
 describe('a merge the store refuses', () => {
-  it('is dead-lettered; the key\'s later increments wait behind it (flush() does not), and go once it is replayed: exact', async () => {
+  it("is dead-lettered; the key's later increments wait behind it (flush() does not), and go once it is replayed: exact", async () => {
     const inner = new MemoryStore()
     const { store, seen } = recording(inner)
     const { cache, clock } = await openTestCache(store, { flush: { intervalMs: 60_000 }, retry: { maxAttempts: 2, baseDelayMs: 10 } })
@@ -184,7 +232,10 @@ describe('a merge the store refuses', () => {
     await cache.increment('n', 1)
     await cache.increment('other', 1) // lands: the proof that the store takes writes
     const report = await drive(clock, cache.flush())
-    assert.deepEqual(report.deadLettered.map((l) => [l.key, l.kind, l.merge, l.operand, l.encoded]), [['n', 'merge', 'sum', 1, '6']])
+    assert.deepEqual(
+      report.deadLettered.map((l) => [l.key, l.kind, l.merge, l.operand, l.encoded]),
+      [['n', 'merge', 'sum', 1, '6']],
+    )
     const sent = seen.length
     await cache.increment('n', 2)
     await cache.increment('n', 3)
@@ -218,7 +269,10 @@ describe('a merge the store refuses', () => {
       assert.deepEqual((await closing).unflushedKeys, ['n'], 'the held increment is left in the log')
 
       const second = await openTestCache(inner, { dir, flush: { intervalMs: 60_000 } })
-      assert.deepEqual(second.cache.deadLetters().map((l) => [l.key, l.kind, l.merge, l.operand]), [['n', 'merge', 'sum', 1]])
+      assert.deepEqual(
+        second.cache.deadLetters().map((l) => [l.key, l.kind, l.merge, l.operand]),
+        [['n', 'merge', 'sum', 1]],
+      )
       assert.equal(await second.cache.get('n'), 8)
       await drive(second.clock, second.cache.flush())
       assert.equal(inner.snapshot().get('n'), 'text', 'still held behind the letter after the restart')
@@ -258,7 +312,10 @@ describe('a merge the store refuses', () => {
     await cache.set('n', 13)
     await cache.set('other', 1)
     const report = await drive(clock, cache.flush())
-    assert.deepEqual(report.deadLettered.map((l) => [l.key, l.kind]), [['n', 'set']])
+    assert.deepEqual(
+      report.deadLettered.map((l) => [l.key, l.kind]),
+      [['n', 'set']],
+    )
     poisoned = false
     assert.equal(await cache.increment('n', 1), 14)
     await drive(clock, cache.flush())
@@ -285,7 +342,7 @@ describe('a held write followed by increments', () => {
 })
 
 describe('increments in global order', () => {
-  it('land exactly under a flaky store; past a skipped halted increment, the key\'s next ones go as a set of its value', async () => {
+  it("land exactly under a flaky store; past a skipped halted increment, the key's next ones go as a set of its value", async () => {
     const inner = new MemoryStore()
     const flaky = new FlakyStore(inner, { failRate: 0.3, random: seededRandom(5) })
     const { cache, clock } = await openTestCache(flaky, { flush: { order: 'global', concurrency: 1, intervalMs: 10 }, retry: { baseDelayMs: 5, maxDelayMs: 20, circuitThreshold: 1000 } })
@@ -295,7 +352,10 @@ describe('increments in global order', () => {
       await cache.increment(`k${i % 4}`, 1 + (i % 3))
     }
     await drive(clock, cache.flush())
-    assert.deepEqual([0, 1, 2, 3].map((k) => inner.snapshot().get(`k${k}`)), sums)
+    assert.deepEqual(
+      [0, 1, 2, 3].map((k) => inner.snapshot().get(`k${k}`)),
+      sums,
+    )
     let halted = 0
     cache.on('flush:halted', () => halted++)
     await writeElsewhere(cache, inner, 'k0', 'text')
@@ -304,7 +364,10 @@ describe('increments in global order', () => {
     assert.equal(halted, 1, 'the refused increment halts flushing')
     assert.equal(cache.skipHalted(), 1)
     await drive(clock, cache.flush())
-    assert.deepEqual(cache.deadLetters().map((l) => [l.key, l.kind]), [['k0', 'merge']])
+    assert.deepEqual(
+      cache.deadLetters().map((l) => [l.key, l.kind]),
+      [['k0', 'merge']],
+    )
     assert.equal(await cache.increment('k0', 1), sums[0]! + 2)
     await drive(clock, cache.flush())
     assert.equal(inner.snapshot().get('k0'), sums[0]! + 2, 'a set of the whole value, with the skipped increment in it')
@@ -312,4 +375,3 @@ describe('increments in global order', () => {
     await cache.close()
   })
 })
-

@@ -15,22 +15,28 @@ import { LogCorruptionError } from '../../src/errors.js'
 type Step = { op: 'add'; letters: DeadLetter[] } | { op: 'remove'; refs: { key: string; version: number }[] }
 
 const keyArb = fc.constantFrom('a', 'b', 'c', 'd', 'ключ', 'emoji-🙂')
-const letterArb: fc.Arbitrary<DeadLetter> = fc.record({
-  key: keyArb,
-  version: fc.integer({ min: 1, max: 20 }),
-  kind: fc.constant('set' as const),
-  encoded: fc.json(),
-  error: fc.record({ name: fc.constant('StoreError'), message: fc.string(), retryable: fc.boolean() }, { noNullPrototype: true }),
-  attempts: fc.nat(10),
-  firstFailedAt: fc.nat(1_000),
-  lastFailedAt: fc.nat(1_000),
-}, { noNullPrototype: true })
+const letterArb: fc.Arbitrary<DeadLetter> = fc.record(
+  {
+    key: keyArb,
+    version: fc.integer({ min: 1, max: 20 }),
+    kind: fc.constant('set' as const),
+    encoded: fc.json(),
+    error: fc.record({ name: fc.constant('StoreError'), message: fc.string(), retryable: fc.boolean() }, { noNullPrototype: true }),
+    attempts: fc.nat(10),
+    firstFailedAt: fc.nat(1_000),
+    lastFailedAt: fc.nat(1_000),
+  },
+  { noNullPrototype: true },
+)
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ op: fc.constant('add' as const), letters: fc.array(letterArb, { minLength: 1, maxLength: 3 }) }, { noNullPrototype: true }),
-  fc.record({
-    op: fc.constant('remove' as const),
-    refs: fc.array(fc.record({ key: keyArb, version: fc.integer({ min: 1, max: 20 }) }, { noNullPrototype: true }), { minLength: 1, maxLength: 2 }),
-  }, { noNullPrototype: true }),
+  fc.record(
+    {
+      op: fc.constant('remove' as const),
+      refs: fc.array(fc.record({ key: keyArb, version: fc.integer({ min: 1, max: 20 }) }, { noNullPrototype: true }), { minLength: 1, maxLength: 2 }),
+    },
+    { noNullPrototype: true },
+  ),
 )
 
 /** The queue's rules written as plainly as possible, as the reference. */

@@ -111,7 +111,12 @@ describe('DeadLetterQueue on disk', () => {
   it('removes durably, and never removes a newer letter than asked', async () => {
     let queue = await openQueue()
     await queue.add([letter('a', 1), letter('b', 4), letter('c', 2)])
-    await queue.remove([{ key: 'a', version: 1 }, { key: 'b', version: 3 }, { key: 'c', version: 5 }, { key: 'zz', version: 1 }])
+    await queue.remove([
+      { key: 'a', version: 1 },
+      { key: 'b', version: 3 },
+      { key: 'c', version: 5 },
+      { key: 'zz', version: 1 },
+    ])
     assert.deepEqual(keysOf(queue.list()), ['b@4'])
     queue = await reopen(queue)
     assert.deepEqual(keysOf(queue.list()), ['b@4'])
@@ -123,18 +128,16 @@ describe('DeadLetterQueue on disk', () => {
     await queue.add([letter('a', 5)])
     const before = await readFile(file)
     await queue.add([letter('a', 4)])
-    await queue.remove([{ key: 'a', version: 4 }, { key: 'nope', version: 1 }])
+    await queue.remove([
+      { key: 'a', version: 4 },
+      { key: 'nope', version: 1 },
+    ])
     assert.deepEqual(await readFile(file), before)
   })
 
   it('serializes concurrent changes: memory and file agree', async () => {
     let queue = await openQueue()
-    await Promise.all([
-      queue.add([letter('a', 1), letter('b', 1)]),
-      queue.add([letter('a', 2)]),
-      queue.remove([{ key: 'b', version: 1 }]),
-      queue.add([letter('c', 1)]),
-    ])
+    await Promise.all([queue.add([letter('a', 1), letter('b', 1)]), queue.add([letter('a', 2)]), queue.remove([{ key: 'b', version: 1 }]), queue.add([letter('c', 1)])])
     const inMemory = queue.list()
     assert.deepEqual(keysOf(inMemory), ['a@2', 'c@1'])
     queue = await reopen(queue)

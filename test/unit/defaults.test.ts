@@ -56,7 +56,10 @@ function optionRows(readme: string): Array<{ name: string; cell: string }> {
   const start = readme.indexOf('\n## Options\n')
   assert.notEqual(start, -1, 'the README has an "## Options" section')
   const end = readme.indexOf('\n## ', start + 1)
-  const lines = readme.slice(start, end === -1 ? undefined : end).split('\n').filter((line) => line.startsWith('|'))
+  const lines = readme
+    .slice(start, end === -1 ? undefined : end)
+    .split('\n')
+    .filter((line) => line.startsWith('|'))
   return lines.slice(2).flatMap((line) => {
     const cells = line.split(/(?<!\\)\|/).map((cell) => cell.trim())
     const names = (cells[1] ?? '').split(',').map((name) => name.replaceAll('`', '').trim())
@@ -121,7 +124,10 @@ describe('DEFAULTS, the one table of defaults', () => {
 
   it('is cited by the @default of every option it holds', () => {
     const cited = new Set(citations('src/contracts/options.ts').flatMap(({ path }) => [...flatten(valueAt(path), path).keys()]))
-    assert.deepEqual([...FLAT_DEFAULTS.keys()].filter((path) => !cited.has(path)), [])
+    assert.deepEqual(
+      [...FLAT_DEFAULTS.keys()].filter((path) => !cited.has(path)),
+      [],
+    )
   })
 
   it('the check catches one changed number, a changed size and a missing row', () => {

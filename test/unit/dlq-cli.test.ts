@@ -170,7 +170,11 @@ describe('dlq replay', () => {
     assert.deepEqual(rows, [{ key: 'user:1', version: 4 }], 'the letter went to the --store given')
     const left = (await readDeadLetters(dir)).letters
     assert.match(left.find((l) => l.key === 'user:2')!.error.message, /CHECK constraint failed/, 'user:2 was tried')
-    assert.deepEqual(left.find((l) => l.key === 'order:9'), letter('order:9', 2), 'order:9 was not selected')
+    assert.deepEqual(
+      left.find((l) => l.key === 'order:9'),
+      letter('order:9', 2),
+      'order:9 was not selected',
+    )
     assert.equal(code, 1, 'not everything was replayed')
     assert.match(text, /Replayed 1 dead letter; 0 superseded by newer writes; 1 failed again \(still in the queue\)/)
     assert.deepEqual((await keysLeft()).sort(), ['order:9', 'user:2'])

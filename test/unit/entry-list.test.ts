@@ -26,7 +26,10 @@ describe('EntryList', () => {
             list.remove(item)
             model.splice(model.indexOf(id), 1)
           }
-          assert.deepEqual([...list].map((i) => i.id), model)
+          assert.deepEqual(
+            [...list].map((i) => i.id),
+            model,
+          )
           assert.equal(list.size, model.length)
           assert.equal(list.head?.id, model[0])
           assert.equal(list.tail?.id, model.at(-1))
@@ -40,7 +43,10 @@ describe('EntryList', () => {
     const items = [1, 2, 3, 4].map((i) => new Item(i))
     for (const item of items) list.push(item)
     for (const item of list) if (item.id % 2 === 0) list.remove(item)
-    assert.deepEqual([...list].map((i) => i.id), [1, 3])
+    assert.deepEqual(
+      [...list].map((i) => i.id),
+      [1, 3],
+    )
     assert.equal(items[1]!.list, undefined)
   })
 })

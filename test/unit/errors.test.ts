@@ -9,9 +9,28 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as exported from '../../src/index.js'
 import {
-  BacklogFullError, CacheClosedError, DeadLetteredError, DirectoryLockedError, errors, FlushTimeoutError, InvalidDirectoryError, InvalidKeyError, InvalidOptionError,
-  InvalidValueError, LogCorruptionError, LogFailedError, LogFormatError, NotANumberError, StoreError, StoreUnavailableError, UnencodableValueError,
-  UpdateConflictError, VersionExhaustedError, WriteBehindError, WriteSupersededError, type ErrorCode,
+  BacklogFullError,
+  CacheClosedError,
+  DeadLetteredError,
+  DirectoryLockedError,
+  errors,
+  FlushTimeoutError,
+  InvalidDirectoryError,
+  InvalidKeyError,
+  InvalidOptionError,
+  InvalidValueError,
+  LogCorruptionError,
+  LogFailedError,
+  LogFormatError,
+  NotANumberError,
+  StoreError,
+  StoreUnavailableError,
+  UnencodableValueError,
+  UpdateConflictError,
+  VersionExhaustedError,
+  WriteBehindError,
+  WriteSupersededError,
+  type ErrorCode,
 } from '../../src/errors.js'
 import { strictJson } from '../../src/core/json-codec.js'
 import { checkNumber } from '../../src/validate/check.js'
@@ -57,10 +76,12 @@ function caught(fn: () => unknown): Error & { code: string } {
 /** The README's error table: class name → the codes its row lists. */
 function readmeTable(): Map<string, string[]> {
   const rows = README.split('\n').filter((line) => /^\| `\w+Error`/.test(line))
-  return new Map(rows.map((line) => {
-    const cells = line.split(/(?<!\\)\|/).map((cell) => cell.trim())
-    return [(cells[1] ?? '').replace(/`/g, '').split(' ')[0] as string, [...(cells[2] ?? '').matchAll(/`(E_[A-Z_]+)`/g)].map((m) => m[1] as string)]
-  }))
+  return new Map(
+    rows.map((line) => {
+      const cells = line.split(/(?<!\\)\|/).map((cell) => cell.trim())
+      return [(cells[1] ?? '').replace(/`/g, '').split(' ')[0] as string, [...(cells[2] ?? '').matchAll(/`(E_[A-Z_]+)`/g)].map((m) => m[1] as string)]
+    }),
+  )
 }
 
 describe('error codes', () => {
@@ -83,7 +104,10 @@ describe('error codes', () => {
   it('every error class the package exports is in the errors map (but the base class)', () => {
     const classes = new Set<unknown>([...Object.values(errors), WriteBehindError])
     const exportedClasses = Object.entries(exported).filter(([, value]) => typeof value === 'function' && value.prototype instanceof Error)
-    assert.deepEqual(exportedClasses.filter(([, value]) => !classes.has(value)).map(([name]) => name), [])
+    assert.deepEqual(
+      exportedClasses.filter(([, value]) => !classes.has(value)).map(([name]) => name),
+      [],
+    )
   })
 
   it("the README's error table lists every class of the map with each of its codes, and no other code", () => {
@@ -92,7 +116,10 @@ describe('error codes', () => {
       assert.ok(table.get(cls.name)?.includes(code), `the README lists ${cls.name} with ${code}`)
     }
     const listed = [...table.values()].flat()
-    assert.deepEqual(listed.filter((code) => !(code in errors)), [])
+    assert.deepEqual(
+      listed.filter((code) => !(code in errors)),
+      [],
+    )
   })
 
   it('a bad option is an InvalidOptionError naming it, in the one message style', () => {

@@ -65,7 +65,10 @@ describe('FlakyStore', () => {
     let appliedThenFailed = 0
     for (const { ops, result } of results) {
       const applied = ops.map((op) => has(inner, op.key))
-      assert.ok(applied.every((a) => a === applied[0]), 'a batch applies whole or not at all')
+      assert.ok(
+        applied.every((a) => a === applied[0]),
+        'a batch applies whole or not at all',
+      )
       if (result === 'ok') assert.equal(applied[0], true)
       else if (applied[0]) appliedThenFailed++
     }
@@ -113,7 +116,10 @@ describe('PoisonStore', () => {
       await bisect(part.slice(part.length / 2))
     }
     await bisect(ops)
-    assert.deepEqual(dead.map((op) => op.key), ['k11'])
+    assert.deepEqual(
+      dead.map((op) => op.key),
+      ['k11'],
+    )
     assert.equal(inner.snapshot().size, 15)
     assert.equal(store.counters.failedCalls, 5, 'one failure per level: 16, 8, 4, 2, 1')
   })
@@ -122,7 +128,10 @@ describe('PoisonStore', () => {
     const inner = new MemoryStore()
     const store = new PoisonStore(inner, { isPoison, mode: 'per-op' })
     const result = await store.writeBatch([set('a'), set('b', 'poison'), set('c'), set('d', 'poison too')])
-    assert.deepEqual(result?.failures?.map((f) => f.index), [1, 3])
+    assert.deepEqual(
+      result?.failures?.map((f) => f.index),
+      [1, 3],
+    )
     assert.equal(isRetryable(result?.failures?.[0]?.error), false)
     assert.deepEqual(keysIn(inner), ['a', 'c'])
     assert.equal(store.counters.failedCalls, 0, 'per-op failures are not a failed call')
@@ -192,7 +201,10 @@ describe('GatedStore', () => {
     let settled = false
     const write = store.writeBatch([set('a'), set('b')]).then(() => (settled = true))
     const ops = await store.nextBatch()
-    assert.deepEqual(ops.map((op) => op.key), ['a', 'b'])
+    assert.deepEqual(
+      ops.map((op) => op.key),
+      ['a', 'b'],
+    )
     await settle()
     assert.equal(settled, false)
     assert.equal(store.pending, 1)
@@ -210,8 +222,14 @@ describe('GatedStore', () => {
     const first = outcome(store.writeBatch([set('first')]))
     const second = outcome(store.writeBatch([set('second')]))
     const nextOne = store.nextBatch()
-    assert.deepEqual((await nextOne).map((op) => op.key), ['first'])
-    assert.deepEqual((await store.nextBatch()).map((op) => op.key), ['second'])
+    assert.deepEqual(
+      (await nextOne).map((op) => op.key),
+      ['first'],
+    )
+    assert.deepEqual(
+      (await store.nextBatch()).map((op) => op.key),
+      ['second'],
+    )
     store.fail()
     const failure = await first
     assert.equal(isRetryable(failure), true)
@@ -227,7 +245,10 @@ describe('GatedStore', () => {
     const store = new GatedStore(inner)
     const next = store.nextBatch()
     const write = store.writeBatch([set('late')])
-    assert.deepEqual((await next).map((op) => op.key), ['late'])
+    assert.deepEqual(
+      (await next).map((op) => op.key),
+      ['late'],
+    )
     await store.open()
     await write
     await store.writeBatch([set('free')])

@@ -9,17 +9,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import {
-  CacheClosedError,
-  FlushTimeoutError,
-  MemoryStore,
-  WriteSupersededError,
-  type BatchResult,
-  type LoadedEntry,
-  type Store,
-  type StoreOp,
-  type SupersededWrite,
-} from '../../src/index.js'
+import { CacheClosedError, FlushTimeoutError, MemoryStore, WriteSupersededError, type BatchResult, type LoadedEntry, type Store, type StoreOp, type SupersededWrite } from '../../src/index.js'
 import { FakeClock } from '../../src/testing/fake-clock.js'
 import { BlackHoleStore, PoisonStore, RefusingStore } from '../helpers/faulty-stores.js'
 import { openTestCache } from '../helpers/open.js'
@@ -89,7 +79,10 @@ describe('10.3 a write the store supersedes', () => {
     assert.equal(inner.snapshot().get('k'), 'before')
     assert.equal(await cache.get('k'), 'before', 'the cache serves what the store holds, not the refused value')
     assert.equal(cache.stats().flush.superseded, 1)
-    assert.deepEqual(events.map((e) => [e.key, e.storeVersion]), [['k', stored]])
+    assert.deepEqual(
+      events.map((e) => [e.key, e.storeVersion]),
+      [['k', stored]],
+    )
     assert.ok(cache.stats().lastVersion >= stored, 'versions moved above the store')
     await cache.set('k', 'again', { durability: 'store' })
     assert.equal(inner.snapshot().get('k'), 'again', 'the next write wins')
@@ -108,7 +101,10 @@ describe('10.3 a write the store supersedes', () => {
     const flushing = cache.flush()
     assert.ok(await settleOn(flushing, clock))
     const report = await flushing
-    assert.deepEqual(report.superseded.map((w) => [w.key, w.storeVersion]), [['k', elsewhere]])
+    assert.deepEqual(
+      report.superseded.map((w) => [w.key, w.storeVersion]),
+      [['k', elsewhere]],
+    )
     assert.equal(await cache.get('k'), 'theirs', 'the superseded value is not served')
     assert.equal(store.snapshot().get('other'), 1)
     await cache.set('k', 'latest')
@@ -125,7 +121,10 @@ describe('10.2 a dead letter that a newer write supersedes', () => {
     await cache.set('k', 'poison')
     await cache.set('witness', 1) // proves the store takes other writes
     assert.ok(await settleOn(cache.flush(), clock))
-    assert.deepEqual(cache.deadLetters().map((l) => l.key), ['k'])
+    assert.deepEqual(
+      cache.deadLetters().map((l) => l.key),
+      ['k'],
+    )
   }
 
   for (const newer of ['set', 'delete'] as const) {
@@ -250,7 +249,10 @@ describe('10.6 a store that refuses every write alike (a missing table, a missin
     assert.ok(await settleOn(flushing, clock, 100, 20_000))
     assert.ok(await settleOn(cache.flush(), clock, 100, 20_000))
     assert.equal(inner.snapshot().get('good'), 1, 'fresh traffic flowed past the held write')
-    assert.deepEqual(cache.deadLetters().map((l) => l.key), ['p'])
+    assert.deepEqual(
+      cache.deadLetters().map((l) => l.key),
+      ['p'],
+    )
     assert.equal((await cache.close()).deadLetters, 1)
   })
 })
@@ -265,7 +267,13 @@ describe('10.6 poison writes bisected out of a batch whose good write landed', (
     await cache.set('good', 3)
     assert.ok(await settleOn(cache.flush(), clock, 1000, 600), 'flush settles without further writes')
     assert.equal(inner.snapshot().get('good'), 3)
-    assert.deepEqual(cache.deadLetters().map((l) => l.key).sort(), ['bad:1', 'bad:2'])
+    assert.deepEqual(
+      cache
+        .deadLetters()
+        .map((l) => l.key)
+        .sort(),
+      ['bad:1', 'bad:2'],
+    )
     assert.equal(cache.stats().backlog.entries, 0)
     await cache.close()
   })
@@ -299,7 +307,10 @@ describe('10.6 replay of a letter that still fails', () => {
     const replaying = cache.replayDeadLetters()
     assert.ok(await settleOn(replaying, clock), 'replay does not wait for new proof')
     assert.deepEqual(await replaying, { replayed: 0, superseded: 0, failed: 1, busy: 0 })
-    assert.deepEqual(cache.deadLetters().map((l) => l.key), ['p'])
+    assert.deepEqual(
+      cache.deadLetters().map((l) => l.key),
+      ['p'],
+    )
     await cache.close()
   })
 })

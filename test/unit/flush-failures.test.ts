@@ -75,7 +75,7 @@ describe('poison entries', () => {
       const letters = cache.deadLetters()
       assert.equal(letters.length, 30)
       for (const l of letters) assert.equal(l.error.code, 'E_POISON')
-      assert.deepEqual((await cache.get('row:13')), { n: 13 }, 'the cache keeps serving a dead-lettered value')
+      assert.deepEqual(await cache.get('row:13'), { n: 13 }, 'the cache keeps serving a dead-lettered value')
       fixed = true
       const replay = await cache.replayDeadLetters()
       assert.deepEqual(replay, { replayed: 30, superseded: 0, failed: 0, busy: 0 })

@@ -266,7 +266,11 @@ describe("flush.order 'global', a poison write", () => {
     for (let n = 0; n < 100; n++) await cache.set(`row:${n}`, n === 42 ? { bad: true } : { n })
     await clock.advance(60_000)
     assert.deepEqual(halted, ['row:42 E_POISON'], 'one event, naming the write')
-    assert.deepEqual([...recorder.snapshot().keys()], Array.from({ length: 42 }, (_, n) => `row:${n}`), 'exactly the writes before it landed')
+    assert.deepEqual(
+      [...recorder.snapshot().keys()],
+      Array.from({ length: 42 }, (_, n) => `row:${n}`),
+      'exactly the writes before it landed',
+    )
     assert.equal(cache.deadLetters().length, 0, 'nothing is skipped into the dead-letter queue')
     assert.equal(cache.stats().backlog.entries, 58)
     assert.equal(cache.stats().flush.heldBatches, 1)
@@ -293,7 +297,10 @@ describe("flush.order 'global', a poison write", () => {
     await assert.rejects(cache.set('row:12', { n: 12 }), BacklogFullError, 'full: not even the fix gets in')
     assert.equal(cache.skipHalted(), 1)
     await flushOn(cache, clock)
-    assert.deepEqual(cache.deadLetters().map((l) => [l.key, l.error.code]), [['row:12', 'E_POISON']])
+    assert.deepEqual(
+      cache.deadLetters().map((l) => [l.key, l.error.code]),
+      [['row:12', 'E_POISON']],
+    )
     assert.equal(recorder.snapshot().size, 71, 'everything but the skipped write landed')
     assert.equal(firstInversion(recorder.applied), undefined, 'in version order')
     await cache.close()
@@ -314,7 +321,10 @@ describe("flush.order 'global', a poison write", () => {
     assert.equal(cache.skipHalted(), 1)
     await flushOn(cache, clock)
     assert.deepEqual([...recorder.snapshot().keys()], ['second'])
-    assert.deepEqual(cache.deadLetters().map((l) => l.key), ['first'])
+    assert.deepEqual(
+      cache.deadLetters().map((l) => l.key),
+      ['first'],
+    )
     await cache.close()
   })
 
@@ -352,7 +362,10 @@ describe("flush.order 'global', a poison write", () => {
 describe('flush.order, the option', () => {
   it('is checked at the door, and global order means one batch in flight', async () => {
     const store: Store = new MemoryStore()
-    await assert.rejects(openTestCache(store, { flush: { order: 'sideways' as 'key' } }), (e: unknown) => e instanceof InvalidOptionError && /flush\.order must be one of 'key', 'global'/.test(e.message))
+    await assert.rejects(
+      openTestCache(store, { flush: { order: 'sideways' as 'key' } }),
+      (e: unknown) => e instanceof InvalidOptionError && /flush\.order must be one of 'key', 'global'/.test(e.message),
+    )
     await assert.rejects(openTestCache(store, { flush: { order: 'global', concurrency: 2 } }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'flush.concurrency')
     const { cache } = await openTestCache(store, { flush: { order: 'global', concurrency: 1 } })
     await cache.close()

@@ -123,7 +123,13 @@ function pipeline(tier: DirtyTier, store: MemoryStore, clock: FakeClock, batchSi
     internalError: (error) => assert.fail(error),
   }
   const flusher = new Flusher(store, { baseDelayMs: 10, maxDelayMs: 100, maxAttempts: 3, batchTimeoutMs: 1000 }, circuit, clock, hooks)
-  const scheduler = (late.scheduler = new FlushScheduler({ intervalMs: 100, batchSize, maxDelayMs: 1000, concurrency: 2, batchTimeoutMs: 1000, triggerEntries: batchSize, order: 'key' }, tier, flusher, new Map(), clock))
+  const scheduler = (late.scheduler = new FlushScheduler(
+    { intervalMs: 100, batchSize, maxDelayMs: 1000, concurrency: 2, batchTimeoutMs: 1000, triggerEntries: batchSize, order: 'key' },
+    tier,
+    flusher,
+    new Map(),
+    clock,
+  ))
   return { scheduler, flusher }
 }
 
@@ -156,7 +162,11 @@ describe('write-through waiters, alone', () => {
   it('resolve at or below the applied version, reject with the version each waited for, and leave newer ones waiting', async () => {
     const w = new WriteThroughs()
     const settled: string[] = []
-    const track = (p: Promise<void>, name: string): Promise<void> => p.then(() => void settled.push(`${name} ok`), (e: Error) => void settled.push(`${name} ${e.message}`))
+    const track = (p: Promise<void>, name: string): Promise<void> =>
+      p.then(
+        () => void settled.push(`${name} ok`),
+        (e: Error) => void settled.push(`${name} ${e.message}`),
+      )
     const a = track(w.wait('k', 5), 'a5')
     const b = track(w.wait('k', 7), 'b7')
     const c = track(w.wait('k', 9), 'c9')

@@ -116,7 +116,10 @@ describe('segment chain anchor', () => {
     await log.synced()
     await log.close()
     const { log: again, recovered } = await DirtyLog.open({ dir })
-    assert.deepEqual(recovered.records.map((r) => r.version), records.slice(1).map((r) => r.version))
+    assert.deepEqual(
+      recovered.records.map((r) => r.version),
+      records.slice(1).map((r) => r.version),
+    )
     await again.close()
   })
 

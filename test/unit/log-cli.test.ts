@@ -41,8 +41,14 @@ describe('writebehind inspect', () => {
     assert.equal(code, 0)
     const report = JSON.parse(text)
     const paths = segmentPaths(dir)
-    assert.deepEqual(report.segments.map((s: { name: string }) => s.name), paths.map((p) => basename(p)))
-    assert.equal(report.totalBytes, paths.reduce((sum, p) => sum + statSync(p).size, 0))
+    assert.deepEqual(
+      report.segments.map((s: { name: string }) => s.name),
+      paths.map((p) => basename(p)),
+    )
+    assert.equal(
+      report.totalBytes,
+      paths.reduce((sum, p) => sum + statSync(p).size, 0),
+    )
     assert.deepEqual(report.checkpoint, { lowWater: 40, highWater: 120 })
     const recordCount = report.segments.reduce((sum: number, s: { records: number }) => sum + s.records, 0)
     const expectedDirty = new Map<string, LogRecord>()

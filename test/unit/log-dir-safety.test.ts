@@ -82,7 +82,10 @@ describe('who may write to the dir', () => {
     const { warnings, warn } = quiet()
     const { log } = await DirtyLog.open({ dir, warn })
     await log.close()
-    assert.deepEqual(warnings.map((w) => w.code), ['WB_DIR_GROUP_WRITABLE'])
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['WB_DIR_GROUP_WRITABLE'],
+    )
   })
 
   it('owned by another user → opens with warning WB_DIR_FOREIGN_OWNER', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, async () => {
@@ -91,7 +94,10 @@ describe('who may write to the dir', () => {
     const { warnings, warn } = quiet()
     const { log } = await DirtyLog.open({ dir, warn })
     await log.close()
-    assert.deepEqual(warnings.map((w) => w.code), ['WB_DIR_FOREIGN_OWNER'])
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['WB_DIR_FOREIGN_OWNER'],
+    )
     assert.match(warnings[0]!.message, /uid 65534/)
   })
 

@@ -134,7 +134,10 @@ describe('crash model (property)', () => {
         const activeSize = statSync(join(dir, stats.activeSegment)).size
         const synced0 = stats.syncedOffsets[stats.activeSegment] ?? 0
         const cuts = { ...stats.syncedOffsets, [stats.activeSegment]: synced0 + (extra % (activeSize - synced0 + 1)) }
-        for (const [copy, mustHave] of [[copyLog(dir, cuts), synced], [copyLog(dir), written]] as const) {
+        for (const [copy, mustHave] of [
+          [copyLog(dir, cuts), synced],
+          [copyLog(dir), written],
+        ] as const) {
           const { log: reopened, recovered } = await DirtyLog.open({ dir: copy })
           const expected = appended.filter((r) => r.version > recovered.lowWater)
           assert.deepEqual(recovered.records, expected.slice(0, recovered.records.length))
@@ -262,7 +265,10 @@ describe('I/O failure', () => {
     await assert.rejects(log.written(), LogFailedError)
     await assert.rejects(synced, (e: unknown) => e instanceof LogFailedError && e.code === 'E_LOG_FAILED' && /EIO/.test(e.message))
     assert.throws(() => log.append({ ...record, version: 2 }), LogFailedError)
-    assert.deepEqual(events.map((e) => e.type), ['failed'])
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['failed'],
+    )
     await assert.rejects(log.close(), LogFailedError)
     assert.equal(existsSync(join(dir, 'LOCK')), false, 'the lock is released even so')
   })

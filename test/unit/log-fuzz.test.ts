@@ -161,7 +161,10 @@ describe('record reader fuzz', () => {
         assert.equal(result.problem, undefined)
         // Keys and values are UTF-8 on disk: a lone surrogate comes back as U+FFFD, nothing else changes.
         const wellFormed = (s: string | null) => (s === null ? null : Buffer.from(s, 'utf8').toString('utf8'))
-        assert.deepEqual(seen, records.map((r) => ({ ...r, key: wellFormed(r.key)!, encoded: wellFormed(r.encoded) })))
+        assert.deepEqual(
+          seen,
+          records.map((r) => ({ ...r, key: wellFormed(r.key)!, encoded: wellFormed(r.encoded) })),
+        )
       }),
       { numRuns: runs(500) },
     )
@@ -175,20 +178,25 @@ describe('DirtyLog.open fuzz', () => {
     await writeLog(source, records, { segmentBytes: 1500 })
     const paths = segmentPaths(source)
     await fc.assert(
-      fc.asyncProperty(fc.nat({ max: paths.length - 1 }), fc.array(mutationArb, { minLength: 1, maxLength: 3 }), fc.constantFrom('strict' as const, 'truncate' as const), async (which, mutations, recovery) => {
-        const path = paths[which]!
-        let buf: Buffer = readFileSync(path)
-        for (const m of mutations) buf = mutate(buf, m)
-        const dir = copyLog(source)
-        writeFileSync(`${dir}/${basename(path)}`, buf)
-        try {
-          const { log, recovered } = await DirtyLog.open({ dir, recovery })
-          await log.close()
-          assert.deepEqual(recovered.records, records.slice(0, recovered.records.length))
-        } catch (error) {
-          assert.ok(error instanceof LogCorruptionError || error instanceof LogFormatError, `unexpected ${String(error)}`)
-        }
-      }),
+      fc.asyncProperty(
+        fc.nat({ max: paths.length - 1 }),
+        fc.array(mutationArb, { minLength: 1, maxLength: 3 }),
+        fc.constantFrom('strict' as const, 'truncate' as const),
+        async (which, mutations, recovery) => {
+          const path = paths[which]!
+          let buf: Buffer = readFileSync(path)
+          for (const m of mutations) buf = mutate(buf, m)
+          const dir = copyLog(source)
+          writeFileSync(`${dir}/${basename(path)}`, buf)
+          try {
+            const { log, recovered } = await DirtyLog.open({ dir, recovery })
+            await log.close()
+            assert.deepEqual(recovered.records, records.slice(0, recovered.records.length))
+          } catch (error) {
+            assert.ok(error instanceof LogCorruptionError || error instanceof LogFormatError, `unexpected ${String(error)}`)
+          }
+        },
+      ),
       { numRuns: runs(150) },
     )
   })

@@ -47,8 +47,9 @@ function writer(dir: string, first: number, second: number) {
   const waiters: Array<{ text: string; resolve: () => void }> = []
   proc.stdout.on('data', (chunk: Buffer) => {
     out += chunk.toString()
-    for (const w of waiters.splice(0)) if (out.includes(w.text)) w.resolve()
-    else waiters.push(w)
+    for (const w of waiters.splice(0))
+      if (out.includes(w.text)) w.resolve()
+      else waiters.push(w)
   })
   const said = (text: string) => new Promise<void>((resolve) => (out.includes(text) ? resolve() : waiters.push({ text, resolve })))
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)))
@@ -112,7 +113,10 @@ describe('directory lock: kernel lock and LOCK file', { skip: linux ? false : 't
     h.proc.kill('SIGKILL')
     // No await of the exit: until the parent reaps it the child is a zombie whose pid still "exists".
     const { log, recovered } = await DirtyLog.open({ dir })
-    assert.deepEqual(recovered.records.map((r) => r.key), ['held'])
+    assert.deepEqual(
+      recovered.records.map((r) => r.key),
+      ['held'],
+    )
     assert.equal(readFileSync(join(dir, 'LOCK'), 'utf8').trim(), String(process.pid))
     await log.close()
   })
@@ -166,7 +170,10 @@ describe('directory lock in one process', () => {
     }
     assert.equal(readFileSync(join(dir, 'LOCK'), 'utf8').trim(), String(process.pid), 'the LOCK file could not be removed')
     const { log: again, recovered } = await DirtyLog.open({ dir })
-    assert.deepEqual(recovered.records.map((r) => r.key), ['k'])
+    assert.deepEqual(
+      recovered.records.map((r) => r.key),
+      ['k'],
+    )
     await again.close()
   })
 })

@@ -87,7 +87,10 @@ describe('directory lock', () => {
     holder.proc.kill('SIGKILL')
     await holder.exited
     const { log, recovered } = await DirtyLog.open({ dir })
-    assert.deepEqual(recovered.records.map((r) => r.key), ['from-child'])
+    assert.deepEqual(
+      recovered.records.map((r) => r.key),
+      ['from-child'],
+    )
     await log.close()
   })
 })

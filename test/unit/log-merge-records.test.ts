@@ -55,7 +55,10 @@ describe('merge and seal records', () => {
     await log.close()
     assert.deepEqual(segmentPaths(dir).map(formatOf), [1, 2])
     const reopened = await DirtyLog.open({ dir })
-    assert.deepEqual(reopened.recovered.records.map((r) => r.version), [1, 2, 3])
+    assert.deepEqual(
+      reopened.recovered.records.map((r) => r.version),
+      [1, 2, 3],
+    )
     await reopened.log.close()
   })
 

@@ -31,7 +31,10 @@ describe('recovery: torn tails', () => {
       } else {
         assert.equal(recovered.truncations.length, 1, `cut at ${cut}`)
         assert.deepEqual({ ...recovered.truncations[0], reason: '' }, { segment: name, offset: boundary, droppedRecords: 1, reason: '' })
-        assert.deepEqual(events.map((e) => e.type), ['truncated'])
+        assert.deepEqual(
+          events.map((e) => e.type),
+          ['truncated'],
+        )
       }
       await log.close()
     }
@@ -221,7 +224,10 @@ describe('recovery: corruption', () => {
   })
 
   it('an unknown magic or format version → LogFormatError', async () => {
-    for (const [offset, value] of [[0, 0x41], [4, 9]] as const) {
+    for (const [offset, value] of [
+      [0, 0x41],
+      [4, 9],
+    ] as const) {
       const dir = tempDir()
       await writeLog(dir, makeRecords(3))
       const [path] = segmentPaths(dir)

@@ -17,7 +17,10 @@ describe('DirtyLog round trip', () => {
     assert.equal(recovered.highestVersion, 500)
     assert.equal(recovered.lowWater, 0)
     assert.deepEqual(recovered.truncations, [])
-    assert.ok(recovered.records.some((r) => r.encoded === ''), 'an empty value string survives')
+    assert.ok(
+      recovered.records.some((r) => r.encoded === ''),
+      'an empty value string survives',
+    )
     await log.close()
   })
 
@@ -36,9 +39,15 @@ describe('DirtyLog round trip', () => {
   it('keeps versions as 8 bytes, up to Number.MAX_SAFE_INTEGER', async () => {
     const dir = tempDir()
     const big = [2 ** 32 - 1, 2 ** 32, 2 ** 40 + 7, Number.MAX_SAFE_INTEGER]
-    await writeLog(dir, big.map((version) => ({ kind: 'set', key: `k${version}`, version, encoded: '1' })))
+    await writeLog(
+      dir,
+      big.map((version) => ({ kind: 'set', key: `k${version}`, version, encoded: '1' })),
+    )
     const { log, recovered } = await DirtyLog.open({ dir })
-    assert.deepEqual(recovered.records.map((r) => r.version), big)
+    assert.deepEqual(
+      recovered.records.map((r) => r.version),
+      big,
+    )
     assert.equal(recovered.highestVersion, Number.MAX_SAFE_INTEGER)
     await log.close()
   })
@@ -171,7 +180,10 @@ describe('DirtyLog segments and checkpoints', () => {
     await log.close()
     const { log: again, recovered } = await DirtyLog.open({ dir })
     assert.equal(recovered.lowWater, 8)
-    assert.deepEqual(recovered.records.map((r) => r.version), [9, 10])
+    assert.deepEqual(
+      recovered.records.map((r) => r.version),
+      [9, 10],
+    )
     await again.close()
   })
 })

@@ -15,10 +15,22 @@ describe('backoffDelay', () => {
   })
 
   it('uses the whole range [0, bound) with full jitter', () => {
-    assert.equal(backoffDelay(3, policy, () => 0), 0)
-    assert.equal(backoffDelay(3, policy, () => 0.5), 200)
-    assert.equal(backoffDelay(3, policy, () => 0.999999), 399)
-    assert.equal(backoffDelay(20, policy, () => 0.999999), 4999)
+    assert.equal(
+      backoffDelay(3, policy, () => 0),
+      0,
+    )
+    assert.equal(
+      backoffDelay(3, policy, () => 0.5),
+      200,
+    )
+    assert.equal(
+      backoffDelay(3, policy, () => 0.999999),
+      399,
+    )
+    assert.equal(
+      backoffDelay(20, policy, () => 0.999999),
+      4999,
+    )
   })
 
   it('stays within the bound for every attempt, as an integer', () => {
@@ -53,7 +65,10 @@ describe('backoffDelay', () => {
 
   it('does not overflow for huge attempt numbers', () => {
     assert.equal(backoffCeiling(5_000, policy), 5_000)
-    assert.equal(backoffDelay(5_000, policy, () => 0.5), 2_500)
+    assert.equal(
+      backoffDelay(5_000, policy, () => 0.5),
+      2_500,
+    )
   })
 
   it('rejects bad attempts and bad policies with a TypeError naming them', () => {

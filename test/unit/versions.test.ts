@@ -56,7 +56,10 @@ describe('versions and a clock that jumps', () => {
   it('versions at Number.MAX_SAFE_INTEGER give VersionExhaustedError, never a raw TypeError', async () => {
     const versions = new VersionSource(new FakeClock(), Number.MAX_SAFE_INTEGER - 1)
     assert.equal(versions.next(), Number.MAX_SAFE_INTEGER)
-    assert.throws(() => versions.next(), (e: unknown) => e instanceof VersionExhaustedError && e.code === 'E_VERSION_EXHAUSTED')
+    assert.throws(
+      () => versions.next(),
+      (e: unknown) => e instanceof VersionExhaustedError && e.code === 'E_VERSION_EXHAUSTED',
+    )
 
     // Through the cache: a store row with such a version is read, then a write of the key is refused.
     const store = new MemoryStore()

@@ -161,10 +161,7 @@ async function withQueue<T>(dir: string, use: (queue: DeadLetterQueue) => Promis
 
 async function replayCommand(parsed: Parsed, out: NodeJS.WritableStream): Promise<number> {
   const a = parsed.args
-  const choice = storeChoice(
-    { store: stringOption(a, 'store'), table: stringOption(a, 'table'), config: stringOption(a, 'config'), createTable: a.options['create-table'] === true },
-    'dlq replay',
-  )
+  const choice = storeChoice({ store: stringOption(a, 'store'), table: stringOption(a, 'table'), config: stringOption(a, 'config'), createTable: a.options['create-table'] === true }, 'dlq replay')
   const filter = selection(parsed, false)
   const opened = await openStore(choice)
   try {

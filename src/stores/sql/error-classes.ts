@@ -28,19 +28,7 @@
  */
 
 /** What a failure is about; picks the advice in the error message. */
-export type FailureCause =
-  | 'connection'
-  | 'auth'
-  | 'database'
-  | 'table'
-  | 'column'
-  | 'privilege'
-  | 'read-only'
-  | 'resources'
-  | 'contention'
-  | 'driver'
-  | 'data'
-  | 'unknown'
+export type FailureCause = 'connection' | 'auth' | 'database' | 'table' | 'column' | 'privilege' | 'read-only' | 'resources' | 'contention' | 'driver' | 'data' | 'unknown'
 
 export interface Classified {
   /** `store`: hits the whole store alike (retryable). `op`: about this data (not retryable). */

@@ -11,16 +11,7 @@ import { InvalidOptionError } from '../../errors.js'
 import { checkNumber, invalid } from '../../validate/check.js'
 import type { ChunkLimits, ExecResult, PreparedRow, SqlDialect, SqlExecutor, Statement } from './sql-dialect.js'
 import { notANumber, prepareRounds, settle, type Settled } from './batch-plan.js'
-import {
-  deleteStatements,
-  highestVersionStatement,
-  loadStatements,
-  mergeStatements,
-  perRowUpsert,
-  purgeStatement,
-  tableName,
-  upsertStatements,
-} from './statements.js'
+import { deleteStatements, highestVersionStatement, loadStatements, mergeStatements, perRowUpsert, purgeStatement, tableName, upsertStatements } from './statements.js'
 import { TableAccess } from './table-access.js'
 import { builtInTable, DEFAULT_TABLE, mappedTable, type ResolvedTable, type TableMapping } from './table-mapping.js'
 

@@ -61,14 +61,7 @@ export function mergeStatements(dialect: SqlDialect, table: ResolvedTable, kind:
   return valuesStatements(dialect, table, mergeColumns(table), rows, limits, (name, columns, source) => dialect.mergeUpsert(name, table, columns, source, kind))
 }
 
-function valuesStatements(
-  dialect: SqlDialect,
-  table: ResolvedTable,
-  columns: readonly string[],
-  rows: readonly PreparedRow[],
-  limits: ChunkLimits,
-  upsert: UpsertText,
-): Statement[] {
+function valuesStatements(dialect: SqlDialect, table: ResolvedTable, columns: readonly string[], rows: readonly PreparedRow[], limits: ChunkLimits, upsert: UpsertText): Statement[] {
   const name = tableName(dialect, table)
   const quoted = columns.map((c) => dialect.quote(c))
   if (table.updatedAtColumn !== undefined) quoted.push(dialect.quote(table.updatedAtColumn))
@@ -129,9 +122,7 @@ export function deleteStatements(dialect: SqlDialect, table: ResolvedTable, rows
 /** `SELECT` statements loading live rows for key column tuples (at most `maxKeys` per statement). */
 export function loadStatements(dialect: SqlDialect, table: ResolvedTable, keys: readonly (readonly unknown[])[], maxKeys: number): Statement[] {
   const live = table.deletedColumn === undefined ? '' : ` AND (${notDeleted(dialect, table.deletedColumn)})`
-  const select = table.builtIn
-    ? `${dialect.quote('key')}, ${dialect.valueAsText(dialect.quote('value'))} AS ${dialect.quote('value')}, ${dialect.quote('version')}`
-    : '*'
+  const select = table.builtIn ? `${dialect.quote('key')}, ${dialect.valueAsText(dialect.quote('value'))} AS ${dialect.quote('value')}, ${dialect.quote('version')}` : '*'
   return keyedSelects(dialect, table, select, live, keys, maxKeys)
 }
 
@@ -144,14 +135,7 @@ export function versionStatements(dialect: SqlDialect, table: ResolvedTable, key
   return keyedSelects(dialect, table, select, '', keys, maxKeys)
 }
 
-function keyedSelects(
-  dialect: SqlDialect,
-  table: ResolvedTable,
-  select: string,
-  filter: string,
-  keys: readonly (readonly unknown[])[],
-  maxKeys: number,
-): Statement[] {
+function keyedSelects(dialect: SqlDialect, table: ResolvedTable, select: string, filter: string, keys: readonly (readonly unknown[])[], maxKeys: number): Statement[] {
   const name = tableName(dialect, table)
   const target = table.keyColumns.length === 1 ? dialect.quote(table.keyColumns[0] as string) : `(${table.keyColumns.map((c) => dialect.quote(c)).join(', ')})`
   const sized = keys.map((values) => ({ values, bytes: 0 }))

@@ -113,9 +113,15 @@ export class EmbeddedTier implements DirtyTier {
     this.handOut = { log, versions: this.versions, codec: options.codec, deadLetterOf: options.deadLetterOf, globalOrder: options.order === 'global' }
     this.recovered = recovered
     if (log !== undefined) {
-      this.checkpointer = new Checkpointer(log, options.clock, () => this.settled, () => this.versions.current, (error) => {
-        options.warn('WB_CHECKPOINT_FAILED', `writing the checkpoint failed: ${String(error)}`)
-      })
+      this.checkpointer = new Checkpointer(
+        log,
+        options.clock,
+        () => this.settled,
+        () => this.versions.current,
+        (error) => {
+          options.warn('WB_CHECKPOINT_FAILED', `writing the checkpoint failed: ${String(error)}`)
+        },
+      )
     }
   }
 

@@ -242,7 +242,6 @@ export class MemoryTier {
     this.capturedUpTo = version
   }
 
-
   /** Adds a clean entry read from the store (with the cache's ttl), unless the key is cached already. */
   addLoaded(key: string, encoded: string, version: number): Entry {
     const existing = this.entries.get(key)

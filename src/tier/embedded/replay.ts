@@ -75,7 +75,10 @@ export class Replay {
     const last = group.at(-1)
     if (last === undefined) return
     entry.sealed = { version: last.version, merge: last.merge, operand: fold(group), result: last.encoded }
-    this.pending.set(key, pending.filter((r) => r.version > sealed))
+    this.pending.set(
+      key,
+      pending.filter((r) => r.version > sealed),
+    )
   }
 }
 
