@@ -11,8 +11,12 @@
 // At `log` and `disk` this is asserted; at `memory` (acknowledged before the log has it) the
 // increments lost are only counted and printed.
 //
-// The store is SqliteStore; `WB_COUNTER_STORE=rmw` runs it on a test-only read-modify-write store
-// (sqlite-rmw-store.ts) instead. Seeds are random and printed; rerun one with WB_COUNTER_SEED.
+// The store is SqliteStore, and PostgresStore on the shared server (the crashed table is copied
+// into a check table, as the SQLite file is copied: recovering the same log twice into one table,
+// once from a copy of the dir, is two processes on one dir, which the dir lock exists to prevent).
+// `WB_COUNTER_STORE=rmw` runs the SQLite part on a
+// test-only read-modify-write store (sqlite-rmw-store.ts) instead. Seeds are random and printed;
+// rerun one with WB_COUNTER_SEED.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -23,11 +27,13 @@ import { fileURLToPath } from 'node:url'
 import { WriteBehindCache } from '../../src/index.js'
 import { seededRandom } from '../helpers/seeded-random.js'
 import { copyCrashed, readRows } from './crash-check.js'
-import { counterKey, counterPicker, openCounterStore, type CounterChildConfig, type CounterDurability, type CounterMessage } from './counter-protocol.js'
+import { uniqueName } from '../helpers/store-servers.js'
+import { copyPgTable, counterKey, counterPicker, dropPgTable, openCounterStore, readPgCounters, type CounterChildConfig, type CounterDurability, type CounterMessage } from './counter-protocol.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const CHILD = fileURLToPath(new URL('./counter-child.ts', import.meta.url))
-const STORE = process.env.WB_COUNTER_STORE === 'rmw' ? 'rmw' : 'sqlite'
+const SQLITE_STORE = process.env.WB_COUNTER_STORE === 'rmw' ? 'rmw' : 'sqlite'
+type StoreKind = CounterChildConfig['store']
 const BASE_SEED = Number(process.env.WB_COUNTER_SEED ?? Math.floor(Math.random() * 1_000_000))
 const TRIALS = 2
 const KILLS = 4
@@ -44,10 +50,11 @@ interface Kill {
 }
 
 /** One chain of kills on one dir; returns each kill's check. */
-async function runChain(durability: CounterDurability, seed: number): Promise<Kill[]> {
+async function runChain(store: StoreKind, durability: CounterDurability, seed: number): Promise<Kill[]> {
   const random = seededRandom(seed)
   const work = mkdtempSync(join(tmpdir(), `wb-counter-${seed}-`))
-  const base = { dir: join(work, 'log'), db: join(work, 'store.db'), store: STORE, durability, seed, writers: WRITERS, counters: COUNTERS } as const
+  const db = store === 'postgres' ? uniqueName('wb_counter_kill') : join(work, 'store.db')
+  const base = { dir: join(work, 'log'), db, store, durability, seed, writers: WRITERS, counters: COUNTERS } as const
   const expected = Array.from({ length: COUNTERS }, () => 0)
   const kills: Kill[] = []
   for (let run = 1; run <= KILLS; run++) {
@@ -64,8 +71,10 @@ async function runChain(durability: CounterDurability, seed: number): Promise<Ki
       inFlight[pick()]! |= 2 ** w
       acked += last
     }
-    const copy = copyCrashed(base.dir, base.db, join(work, `check-${run}`))
-    const stored = await recoverAndRead(copy.dir, copy.db, durability)
+    const copy =
+      store === 'postgres' ? { dir: copyCrashed(base.dir, join(work, 'no-db'), join(work, `check-${run}`)).dir, db: `${db}_check${run}` } : copyCrashed(base.dir, base.db, join(work, `check-${run}`))
+    if (store === 'postgres') await copyPgTable(db, copy.db)
+    const stored = await recoverAndRead(store, copy.dir, copy.db, durability)
     const delta = stored.map((s, k) => s - (expected[k] as number))
     delta.forEach((d, k) => {
       const landed = d >= 0 && (d & ~(inFlight[k] as number)) === 0
@@ -79,16 +88,23 @@ async function runChain(durability: CounterDurability, seed: number): Promise<Ki
     if (failures.length === 0) rmSync(join(work, `check-${run}`), { recursive: true, force: true })
     kills.push({ run, delayMs, acked, delta, failures })
   }
-  if (kills.every((k) => k.failures.length === 0)) rmSync(work, { recursive: true, force: true })
-  else kills.at(-1)?.failures.push(`(crashed states kept in ${work})`)
+  if (kills.every((k) => k.failures.length === 0)) {
+    rmSync(work, { recursive: true, force: true })
+    if (store === 'postgres') for (const table of [db, ...kills.map((k) => `${db}_check${k.run}`)]) await dropPgTable(table)
+  } else kills.at(-1)?.failures.push(`(crashed states kept in ${work}${store === 'postgres' ? `, table ${db}` : ''})`)
   return kills
 }
 
 /** A fresh cache recovers the copy and flushes; the counters as stored. */
-async function recoverAndRead(dir: string, db: string, durability: CounterDurability): Promise<number[]> {
-  const cache = await WriteBehindCache.open({ store: openCounterStore(STORE, db), dir, durability: durability === 'memory' ? 'log' : durability, warn: () => {} })
+async function recoverAndRead(store: StoreKind, dir: string, db: string, durability: CounterDurability): Promise<number[]> {
+  const cache = await WriteBehindCache.open({ store: openCounterStore(store, db), dir, durability: durability === 'memory' ? 'log' : durability, warn: () => {} })
   await cache.flush()
   await cache.close()
+  if (store === 'postgres')
+    return readPgCounters(
+      db,
+      Array.from({ length: COUNTERS }, (_, k) => counterKey(k)),
+    )
   const rows = readRows(db)
   return Array.from({ length: COUNTERS }, (_, k) => {
     const row = rows.get(counterKey(k))
@@ -139,20 +155,31 @@ function bits(mask: number): string {
   return parts.length === 0 ? 'none' : parts.join(' + ')
 }
 
-function describeKill(durability: string, seed: number, k: Kill): string {
+function describeKill(store: StoreKind, durability: string, seed: number, k: Kill): string {
   const status = k.failures.length === 0 ? 'ok' : `FAILED (${k.failures.length})`
-  return `${STORE} ${durability} seed ${seed} run ${k.run}: killed after ${k.delayMs} ms, ${k.acked} increments acknowledged, stored minus acknowledged per counter [${k.delta.join(', ')}]: ${status}`
+  return `${store} ${durability} seed ${seed} run ${k.run}: killed after ${k.delayMs} ms, ${k.acked} increments acknowledged, stored minus acknowledged per counter [${k.delta.join(', ')}]: ${status}`
 }
 
-for (const durability of ['log', 'disk', 'memory'] as const) {
-  describe(`counters under kill -9 at durability ${durability}`, () => {
-    for (let trial = 0; trial < TRIALS; trial++) {
-      const seed = BASE_SEED + trial + { log: 0, disk: 1000, memory: 2000 }[durability]
+// PostgreSQL at `log` and `disk` (one trial each), beside every SQLite level.
+interface Chain {
+  readonly store: StoreKind
+  readonly durability: CounterDurability
+  readonly trials: number
+}
+const CHAINS: readonly Chain[] = [
+  ...(['log', 'disk', 'memory'] as const).map((durability): Chain => ({ store: SQLITE_STORE, durability, trials: TRIALS })),
+  ...(['log', 'disk'] as const).map((durability): Chain => ({ store: 'postgres', durability, trials: 1 })),
+]
+
+for (const { store, durability, trials } of CHAINS) {
+  describe(`counters under kill -9 at durability ${durability} on ${store}`, () => {
+    for (let trial = 0; trial < trials; trial++) {
+      const seed = BASE_SEED + trial + { log: 0, disk: 1000, memory: 2000 }[durability] + (store === 'postgres' ? 5000 : 0)
       const claim = durability === 'memory' ? 'counts the increments lost' : 'stores exactly the acknowledged increments (plus some of those in flight)'
       it(`${claim} over ${KILLS} kills in a row (seed ${seed})`, async () => {
-        const kills = await runChain(durability, seed)
+        const kills = await runChain(store, durability, seed)
         for (const k of kills) {
-          console.log(describeKill(durability, seed, k))
+          console.log(describeKill(store, durability, seed, k))
           for (const failure of k.failures) console.log(`  ${failure}`)
         }
         assert.ok(
@@ -163,10 +190,10 @@ for (const durability of ['log', 'disk', 'memory'] as const) {
           const short = kills.reduce((sum, k) => sum + k.delta.filter((d) => d < 0).reduce((a, d) => a - d, 0), 0)
           const killsLosing = kills.filter((k) => k.delta.some((d) => d < 0)).length
           console.log(`memory, seed ${seed}: ${killsLosing} of ${KILLS} kills lost acknowledged increments; the counters fell short of the acknowledged sums by ${short} in all`)
-          for (const k of kills) assert.deepEqual(k.failures, [], describeKill(durability, seed, k))
+          for (const k of kills) assert.deepEqual(k.failures, [], describeKill(store, durability, seed, k))
           return
         }
-        for (const k of kills) assert.deepEqual(k.failures, [], describeKill(durability, seed, k))
+        for (const k of kills) assert.deepEqual(k.failures, [], describeKill(store, durability, seed, k))
       })
     }
   })

@@ -3,8 +3,11 @@
  * deterministic choice of counter for each increment (so the parent knows where an increment it
  * was not told about went).
  */
+import pg from 'pg'
 import type { Store } from '../../src/index.js'
+import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import { SqliteStore } from '../../src/stores/sql/sqlite/index.js'
+import { PG_URL } from '../helpers/store-servers.js'
 import { seededRandom } from '../helpers/seeded-random.js'
 import { SqliteRmwStore } from './sqlite-rmw-store.js'
 
@@ -12,10 +15,10 @@ export type CounterDurability = 'memory' | 'log' | 'disk'
 
 export interface CounterChildConfig {
   readonly dir: string
-  /** SQLite database file. */
+  /** SQLite database file; the table's name for `postgres`. */
   readonly db: string
-  /** `sqlite`: SqliteStore; `rmw`: the test-only read-modify-write store (sqlite-rmw-store.ts). */
-  readonly store: 'sqlite' | 'rmw'
+  /** `sqlite`: SqliteStore; `rmw`: the test-only read-modify-write store (sqlite-rmw-store.ts); `postgres`: PostgresStore on the shared server. */
+  readonly store: 'sqlite' | 'rmw' | 'postgres'
   readonly durability: CounterDurability
   readonly seed: number
   /** Run number within a chain (≥ 1). */
@@ -43,7 +46,55 @@ export function counterPicker(seed: number, run: number, w: number, counters: nu
   return () => Math.floor(random() * counters)
 }
 
-/** The store the config names, on the SQLite file `path`. */
+/**
+ * The store the config names, on the SQLite file `path` (for `postgres`: the table `path`, and a
+ * pool of its own, ended when the store closes).
+ */
 export function openCounterStore(kind: CounterChildConfig['store'], path: string): Store {
-  return kind === 'rmw' ? new SqliteRmwStore(path) : new SqliteStore({ path })
+  if (kind === 'rmw') return new SqliteRmwStore(path)
+  if (kind === 'sqlite') return new SqliteStore({ path })
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 2 })
+  const store = new PostgresStore({ pool, table: path })
+  const close = store.close.bind(store)
+  store.close = async () => {
+    await close()
+    await pool.end()
+  }
+  return store
+}
+
+/** The counters as a PostgreSQL table holds them (absent or deleted: 0). */
+export async function readPgCounters(table: string, keys: readonly string[]): Promise<number[]> {
+  const client = new pg.Client({ connectionString: PG_URL })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ key: string; value: unknown; deleted: boolean }>(`SELECT key, value, deleted FROM "${table}" WHERE key = ANY($1)`, [keys])
+    const byKey = new Map(rows.map((r) => [r.key, r.deleted ? 0 : Number(typeof r.value === 'string' ? JSON.parse(r.value) : r.value)]))
+    return keys.map((k) => byKey.get(k) ?? 0)
+  } finally {
+    await client.end()
+  }
+}
+
+/** Copies the table `from` into a new table `to` (rows and primary key), as a crash leaves it. */
+export async function copyPgTable(from: string, to: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_URL })
+  await client.connect()
+  try {
+    await client.query(`CREATE TABLE "${to}" (LIKE "${from}" INCLUDING ALL)`)
+    await client.query(`INSERT INTO "${to}" SELECT * FROM "${from}"`)
+  } finally {
+    await client.end()
+  }
+}
+
+/** Drops a counter test's PostgreSQL table. */
+export async function dropPgTable(table: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_URL })
+  await client.connect()
+  try {
+    await client.query(`DROP TABLE IF EXISTS "${table}"`)
+  } finally {
+    await client.end()
+  }
 }
