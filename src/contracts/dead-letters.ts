@@ -6,7 +6,9 @@
  *
  * A `merge` letter (an increment the store refused) holds back the later merges of its key, which
  * would otherwise pass it (and the store's version fence would then drop it on replay), until it
- * is replayed or dropped; a later `set` or `delete` of the key that lands retires it.
+ * is replayed or dropped; a later `set` or `delete` of the key that lands retires it. Two merge
+ * letters of one key (global order's `skipHalted` can make them) fold into one that carries both
+ * deltas, or into a set of the newer one's whole value when their kinds differ.
  */
 import type { MergeKind } from './store.js'
 

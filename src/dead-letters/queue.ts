@@ -3,7 +3,8 @@
  * retries exhausted), kept with their error until someone inspects, replays or drops them.
  *
  * At most one dead letter per key: a newer version replaces an older one, an older one is
- * ignored (the store would fence it anyway). `add` and `remove` are durable when they resolve
+ * ignored (the store would fence it anyway), except that a merge letter (a delta) folds with the
+ * key's other letter instead (see `fold`). `add` and `remove` are durable when they resolve
  * (append + fsync to `dead-letters.log` in `dir`, see `dead-letter-file.ts`); without a `dir` the
  * queue lives in memory only. A dead letter is never dropped silently: only `remove` drops one.
  *
@@ -134,7 +135,9 @@ export class DeadLetterQueue {
 
   private changes(record: DeadLetterRecord): boolean {
     const current = this.letters.get(record.key)
-    return record.op === 'add' ? current === undefined || record.version >= current.version : current !== undefined && current.version <= record.version
+    if (record.op === 'remove') return current !== undefined && current.version <= record.version
+    // An older letter changes nothing, but under a merge letter, which it folds into (see `fold`).
+    return current === undefined || record.version >= current.version || current.kind === 'merge'
   }
 }
 
@@ -171,11 +174,33 @@ function applyRecord(letters: Map<string, DeadLetter>, record: DeadLetterRecord)
     if (current !== undefined && current.version <= record.version) letters.delete(record.key)
     return
   }
-  if (current !== undefined && record.version < current.version) return
-  const { op: _op, ...letter } = record
+  const { op: _op, ...added } = record
+  if (current !== undefined && added.version < current.version && current.kind !== 'merge') return
+  const folds = current !== undefined && current.version !== added.version && (current.kind === 'merge' || added.kind === 'merge')
+  const letter = folds ? fold(current, added) : added
   if (current !== undefined && current.version === letter.version) letter.firstFailedAt = Math.min(current.firstFailedAt, letter.firstFailedAt)
   letters.delete(record.key) // a replaced letter moves to the end: it was dead-lettered again
   letters.set(record.key, letter)
+}
+
+/**
+ * Two letters of one key, one of them a merge: a merge carries only its delta, so neither may
+ * simply replace the other (global order can dead-letter two merges of a key, `skipHalted`).
+ * Two merges of one kind fold into one (sum: the operands added; max, min: the larger, smaller);
+ * any other pair becomes a set of the newer one's whole value (a merge letter's `encoded` is the
+ * value with every earlier write of its key in it, none of which reached the store). A set or
+ * delete newer than a merge replaces it, as it would in the store.
+ */
+function fold(a: DeadLetter, b: DeadLetter): DeadLetter {
+  const [older, newer] = a.version < b.version ? [a, b] : [b, a]
+  if (newer.kind !== 'merge') return newer
+  const firstFailedAt = Math.min(a.firstFailedAt, b.firstFailedAt)
+  if (older.kind === 'merge' && older.merge === newer.merge && older.operand !== undefined && newer.operand !== undefined) {
+    const operand = newer.merge === 'sum' ? older.operand + newer.operand : newer.merge === 'max' ? Math.max(older.operand, newer.operand) : Math.min(older.operand, newer.operand)
+    return { ...newer, operand, firstFailedAt }
+  }
+  const { merge: _merge, operand: _operand, ...rest } = newer
+  return { ...rest, kind: 'set', firstFailedAt }
 }
 
 /** `Array.isArray` without its `any[]` narrowing. */

@@ -374,4 +374,32 @@ describe('increments in global order', () => {
     assert.deepEqual(cache.deadLetters(), [], 'which retired the letter')
     await cache.close()
   })
+
+  it('two halted increments of one key, both skipped, keep both deltas in the dead-letter queue', async () => {
+    const inner = new MemoryStore()
+    let poisoned = true
+    const store = new PoisonStore(inner, { isPoison: (op) => poisoned && op.kind === 'merge', mode: 'per-op' })
+    const { cache, clock } = await openTestCache(store, {
+      coalesce: false,
+      flush: { order: 'global', intervalMs: 10 },
+      retry: { maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 20, circuitThreshold: 1000 },
+    })
+    let halted = 0
+    cache.on('flush:halted', () => halted++)
+    await cache.increment('n', 1)
+    await cache.increment('n', 2)
+    for (let i = 0; i < 100 && halted < 2; i++) await clock.advance(20)
+    assert.equal(halted, 2, 'each increment is its own op (coalesce: false), and both halt')
+    assert.equal(cache.skipHalted(), 2)
+    await drive(clock, cache.flush())
+    assert.deepEqual(
+      cache.deadLetters().map((l) => [l.key, l.kind, l.operand]),
+      [['n', 'merge', 3]],
+      'one letter per key, carrying both deltas',
+    )
+    poisoned = false
+    assert.equal((await drive(clock, cache.replayDeadLetters())).replayed, 1)
+    assert.equal(inner.snapshot().get('n'), 3, 'not 2: the first delta is not lost')
+    await cache.close()
+  })
 })

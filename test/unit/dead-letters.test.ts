@@ -1,5 +1,5 @@
 // Dead-letter queue: persistence across reopen, one letter per key (newer replaces, older is
-// ignored), removal, torn tail vs corruption, compaction, in-memory mode, file permissions.
+// ignored; merge letters fold), removal, torn tail vs corruption, compaction, in-memory mode, file permissions.
 import { describe, it, beforeEach, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
@@ -88,6 +88,39 @@ describe('DeadLetterQueue on disk', () => {
     assert.equal(queue.list({ keys: ['a'] })[0]!.attempts, 3)
     queue = await reopen(queue)
     assert.deepEqual(keysOf(queue.list()), ['b@1', 'a@7'])
+  })
+
+  it('folds merge letters of one key instead of dropping a delta, in either order, also after a reopen', async () => {
+    const sum = (version: number, operand: number, result: number) => letter('n', version, { kind: 'merge', merge: 'sum', operand, encoded: String(result) })
+    let queue = await openQueue()
+    await queue.add([sum(3, 2, 12), sum(5, 5, 17)])
+    await queue.add([sum(2, 10, 10)])
+    const folded = (q: DeadLetterQueue) => q.list().map((l) => [l.key, l.version, l.kind, l.merge, l.operand, l.encoded, l.firstFailedAt])
+    assert.deepEqual(folded(queue), [['n', 5, 'merge', 'sum', 17, '17', 1_002]], 'every delta kept, at the newest version and value')
+    queue = await reopen(queue)
+    assert.deepEqual(folded(queue), [['n', 5, 'merge', 'sum', 17, '17', 1_002]], 'the file folds the same way')
+    await queue.add([letter('m', 1, { kind: 'merge', merge: 'max', operand: 9, encoded: '9' }), letter('m', 2, { kind: 'merge', merge: 'max', operand: 4, encoded: '9' })])
+    assert.deepEqual(
+      queue.list({ keys: ['m'] }).map((l) => [l.kind, l.operand]),
+      [['merge', 9]],
+    )
+    await queue.add([letter('s', 1, { encoded: '40' }), letter('s', 2, { kind: 'merge', merge: 'sum', operand: 2, encoded: '42' })])
+    await queue.add([letter('t', 2, { kind: 'merge', merge: 'min', operand: 1, encoded: '1' }), letter('t', 3, { kind: 'merge', merge: 'sum', operand: 5, encoded: '6' })])
+    const asSets = queue.list({ keys: ['s', 't'] }).map((l) => [l.key, l.version, l.kind, l.encoded, 'operand' in l])
+    assert.deepEqual(
+      asSets,
+      [
+        ['s', 2, 'set', '42', false],
+        ['t', 3, 'set', '6', false],
+      ],
+      'over a set, or another kind of merge: a set of the whole value',
+    )
+    await queue.add([letter('n', 9, { encoded: '"x"' }), letter('n', 4, { kind: 'merge', merge: 'sum', operand: 1, encoded: '1' })])
+    assert.deepEqual(
+      queue.list({ keys: ['n'] }).map((l) => [l.version, l.kind, l.encoded]),
+      [[9, 'set', '"x"']],
+      'a newer set replaces a merge; an older merge under it changes nothing',
+    )
   })
 
   it('re-adding the same version updates it but keeps the first failure time', async () => {
