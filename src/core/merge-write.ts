@@ -15,7 +15,7 @@ import type { Durability } from '../contracts/options.js'
 import { InvalidOptionError } from '../errors.js'
 import type { EmbeddedTier } from '../tier/embedded/embedded-tier.js'
 import { checkNumber } from '../validate/check.js'
-import type { ReadThrough } from './read-through.js'
+import type { Load, ReadThrough } from './read-through.js'
 
 /** A merge on its way through the write path: what to apply, and (once applied) the key's new value. */
 export class MergeWrite {
@@ -59,11 +59,11 @@ export async function applyMerge(steps: MergeSteps, operation: string, write: Me
   const { tier, reader } = steps
   for (;;) {
     if (tier.peek(key) === undefined) {
-      const [loading] = reader.loadMany([key])
-      const loaded = await (loading as Promise<LoadedEntry | undefined>)
+      const load = reader.loadMany([key])[0] as Load
+      const loaded = await load.entry
       steps.assertOpen(operation)
       if (tier.peek(key) === undefined) {
-        if (reader.takeStale(key)) continue // written while the load was out: the loaded value may predate it
+        if (load.stale) continue // written while the load was out: the loaded value may predate it
         if (loaded === undefined) write.absent = true
         else steps.remember(key, loaded)
       }

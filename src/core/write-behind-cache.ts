@@ -10,6 +10,7 @@
  */
 import { EventEmitter } from 'node:events'
 import type { LoadedEntry, MergeKind } from '../contracts/store.js'
+import type { Load } from './read-through.js'
 import type { DeadLetter, DeadLetterSelector } from '../contracts/dead-letters.js'
 import type { CacheEvents, RecoveryReport } from '../contracts/events.js'
 import type { CacheOptions, Durability, WriteOptions } from '../contracts/options.js'
@@ -133,10 +134,11 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     this.counts.hits += keys.length - missing.length
     this.counts.misses += missing.length
     const reader = this.engine.reader
-    const loaded = await Promise.all(missing.length > 0 ? reader.loadMany(missing) : [])
+    const loads = missing.length > 0 ? reader.loadMany(missing) : []
+    const loaded = await Promise.all(loads.map((load) => load.entry))
     const values = new Map<string, V | undefined>()
     for (const [i, key] of missing.entries()) {
-      const fresh = this.tier.peek(key) !== undefined || !reader.takeStale(key)
+      const fresh = this.tier.peek(key) !== undefined || !(loads[i] as Load).stale
       values.set(key, fresh ? this.remember(key, loaded[i]) : await this.loadOne(key))
     }
     return keys.map((key) => {
@@ -377,12 +379,12 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   private async loadOne(key: string): Promise<V | undefined> {
     const reader = this.engine.reader
     for (;;) {
-      const [loading] = reader.loadMany([key])
-      const loaded = await (loading as Promise<LoadedEntry | undefined>)
+      const load = reader.loadMany([key])[0] as Load
+      const loaded = await load.entry
       const current = this.tier.peek(key)
       if (current !== undefined) return this.decode(current.encoded)
       // Written (and already flushed and dropped, e.g. a delete) while the load was out: load again.
-      if (!reader.takeStale(key)) return this.remember(key, loaded)
+      if (!load.stale) return this.remember(key, loaded)
     }
   }
 

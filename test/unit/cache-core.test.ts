@@ -343,4 +343,29 @@ describe('read-through racing a write', () => {
     assert.equal(await cache.get('k'), undefined, 'and the old value was not cached')
     await cache.close()
   })
+
+  it('nor does any of several misses that shared that load', async () => {
+    const store = new MemoryStore()
+    await store.writeBatch([{ kind: 'set', key: 'k', version: 1, encoded: '"old"', value: 'old' }])
+    const inner = store.load.bind(store)
+    let hold: Promise<void> | undefined
+    let release!: () => void
+    store.load = async (keys) => {
+      const result = await inner(keys)
+      if (hold !== undefined) await hold
+      return result
+    }
+    const { cache } = await openTestCache(store)
+    hold = new Promise<void>((r) => (release = r))
+    const reads = [cache.get('k'), cache.get('k'), cache.getMany(['k', 'other'])]
+    await settle()
+    await cache.delete('k')
+    await cache.flush()
+    hold = undefined
+    release()
+    const [a, b, many] = await Promise.all(reads)
+    assert.deepEqual([a, b, many], [undefined, undefined, [undefined, undefined]], 'no read that shared the load returns the old value')
+    assert.equal(await cache.get('k'), undefined, 'and none cached it')
+    await cache.close()
+  })
 })
