@@ -8,9 +8,13 @@
  * `set` or `delete` that lands while `fn`, the loader or the read-through is awaited is never
  * overwritten by a value computed from what it replaced. Updates of one key also take turns
  * (key-chain.ts), so concurrent updates do not retry against each other: each reads the last.
+ *
+ * `close()` rejects with `CacheClosedError` every call that has not applied its write yet (its
+ * function or loader may never settle; once the cache closes its write could not be applied
+ * anyway). A call whose write was applied settles with that write's acknowledgement.
  */
 import type { WriteOptions } from '../contracts/options.js'
-import { UpdateConflictError } from '../errors.js'
+import { CacheClosedError, UpdateConflictError } from '../errors.js'
 import { KeyChain } from './key-chain.js'
 import { SingleFlight } from './single-flight.js'
 import type { Watch, WriteWatch } from './write-watch.js'
@@ -31,14 +35,16 @@ export interface KeyAccess<V> {
 }
 
 /** An update's write, applied to the cache; `acknowledged` settles at its durability. */
-interface Applied<V> {
-  readonly value: V | undefined
+interface Applied<T> {
+  readonly value: T
   readonly acknowledged: Promise<void>
 }
 
 export class KeyedOps<V> {
   private readonly turns = new KeyChain()
   private readonly flights = new SingleFlight()
+  /** Rejecters of the calls that have not applied their write yet. */
+  private readonly unapplied = new Set<() => void>()
 
   constructor(
     private readonly access: KeyAccess<V>,
@@ -52,14 +58,42 @@ export class KeyedOps<V> {
 
   update(key: string, fn: (current: V | undefined) => V | undefined | Promise<V | undefined>, options: WriteOptions | undefined): Promise<V | undefined> {
     // The turn ends once the write is applied; the next update of the key reads it while this one's acknowledgement is awaited.
-    return this.turns.run(key, () => this.updateTurn(key, fn, options)).then(({ value, acknowledged }) => acknowledged.then(() => value))
+    const applied = this.untilApplied(
+      'update',
+      this.turns.run(key, () => this.updateTurn(key, fn, options)),
+    )
+    return applied.then(({ value, acknowledged }) => acknowledged.then(() => value))
   }
 
   getOrSet<R extends V | undefined>(key: string, loader: (key: string) => R | Promise<R>, options: WriteOptions | undefined): Promise<V | R> {
-    return this.flights.run(key, () => this.loadTurn(key, loader, options))
+    const applied = this.untilApplied(
+      'getOrSet',
+      this.flights.run(key, () => this.loadTurn(key, loader, options)),
+    )
+    return applied.then(({ value, acknowledged }) => acknowledged.then(() => value))
   }
 
-  private async updateTurn(key: string, fn: (current: V | undefined) => V | undefined | Promise<V | undefined>, options: WriteOptions | undefined): Promise<Applied<V>> {
+  /** The cache is closing: every call that has not applied its write rejects with `CacheClosedError`. */
+  abandon(): void {
+    for (const reject of this.unapplied) reject()
+    this.unapplied.clear()
+  }
+
+  /** `work`, or a `CacheClosedError` if the cache starts closing first. */
+  private untilApplied<T>(operation: string, work: Promise<Applied<T>>): Promise<Applied<T>> {
+    return new Promise<Applied<T>>((resolve, reject) => {
+      const abandon = (): void => reject(new CacheClosedError(operation))
+      this.unapplied.add(abandon)
+      work
+        .then((applied) => {
+          applied.acknowledged.catch(ignore) // the caller's own handler sees it, unless the call was abandoned
+          resolve(applied)
+        }, reject)
+        .finally(() => this.unapplied.delete(abandon))
+    })
+  }
+
+  private async updateTurn(key: string, fn: (current: V | undefined) => V | undefined | Promise<V | undefined>, options: WriteOptions | undefined): Promise<Applied<V | undefined>> {
     for (let attempt = 1; ; attempt++) {
       const read = await this.watchedRead(key)
       try {
@@ -75,7 +109,7 @@ export class KeyedOps<V> {
   }
 
   /** Writes an update's value; resolves once it is applied (the key's next update reads it). */
-  private async apply(key: string, value: V | undefined, options: WriteOptions | undefined, watch: Watch): Promise<Applied<V>> {
+  private async apply(key: string, value: V | undefined, options: WriteOptions | undefined, watch: Watch): Promise<Applied<V | undefined>> {
     const acknowledged = this.access.write(key, value, options)
     // Applied at once, the write moved the watch; otherwise it waits for room in the backlog (or
     // was refused), and the key's next update must not read around it.
@@ -83,7 +117,7 @@ export class KeyedOps<V> {
     return { value, acknowledged }
   }
 
-  private async loadTurn<R extends V | undefined>(key: string, loader: (key: string) => R | Promise<R>, options: WriteOptions | undefined): Promise<V | R> {
+  private async loadTurn<R extends V | undefined>(key: string, loader: (key: string) => R | Promise<R>, options: WriteOptions | undefined): Promise<Applied<V | R>> {
     let read = await this.watchedRead(key)
     for (let reads = 1; read.raced && read.current === undefined && reads < UPDATE_MAX_ATTEMPTS; reads++) {
       this.watch.stop(read.watch)
@@ -91,16 +125,15 @@ export class KeyedOps<V> {
     }
     let loaded: R
     try {
-      if (read.current !== undefined) return read.current
+      if (read.current !== undefined) return done(read.current)
       loaded = await loader(key)
       // A write that landed while the loader ran wins: serve it (or, after a delete, the loaded value, uncached).
-      if (this.moved(read.watch, read.seen)) return this.access.cached(key) ?? loaded
-      if (loaded === undefined) return loaded
+      if (this.moved(read.watch, read.seen)) return done(this.access.cached(key) ?? loaded)
+      if (loaded === undefined) return done(loaded)
     } finally {
       this.watch.stop(read.watch)
     }
-    await this.access.write(key, loaded, options)
-    return loaded
+    return { value: loaded, acknowledged: this.access.write(key, loaded, options) }
   }
 
   /**
@@ -127,3 +160,10 @@ export class KeyedOps<V> {
 }
 
 function ignore(): void {}
+
+const RESOLVED = Promise.resolve()
+
+/** A call that wrote nothing: its value, acknowledged at once. */
+function done<T>(value: T): Applied<T> {
+  return { value, acknowledged: RESOLVED }
+}

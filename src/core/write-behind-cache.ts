@@ -291,7 +291,10 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
    * Safe to call twice: the second call gets the first call's promise.
    */
   close(): Promise<CloseReport> {
-    this.closing ??= this.engine.close()
+    if (this.closing === undefined) {
+      this.closing = this.engine.close()
+      this.keyed.abandon()
+    }
     return this.closing
   }
 

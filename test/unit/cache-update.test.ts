@@ -285,11 +285,12 @@ describe('update: close', () => {
     })
     const next = cache.update('k', increment)
     await settle()
+    const rejections = [assert.rejects(first, CacheClosedError), assert.rejects(next, CacheClosedError)] // they reject as close() starts
     const report = await cache.close()
     assert.equal(report.drained, true)
     held.open()
-    await assert.rejects(first, CacheClosedError)
-    await assert.rejects(next, CacheClosedError)
+    await Promise.all(rejections)
+    await settle() // rejected at close, they end their turns as their functions return
     assert.equal(store.snapshot().get('k'), 1)
     assertIdle(cache)
   })
@@ -323,5 +324,36 @@ describe('update: durability', () => {
     assert.ok(store.counters.batches < 10, `the updates took turns in memory, not per store round trip (${store.counters.batches} batches)`)
     assertIdle(cache)
     await cache.close()
+  })
+})
+
+describe('update and getOrSet at close()', () => {
+  it('a function or loader that never settles does not hold the caller past close(): it rejects with CacheClosedError', async () => {
+    const { cache } = await openTestCache(new MemoryStore())
+    await cache.set('done', 1)
+    const never = new Promise<number>(() => {})
+    const outcomes = [
+      cache.update('k', () => never),
+      cache.update('k', (n) => Number(n ?? 0) + 1), // waits for its turn behind the one that never ends
+      cache.getOrSet('g', () => never),
+      cache.update('done', (n) => Number(n ?? 0) + 1, { durability: 'store' }), // applied before close: settles with its ack
+    ].map((p) =>
+      p.then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+    )
+    await settle()
+    const report = await cache.close()
+    const [first, second, loader, applied] = await Promise.all(outcomes)
+    for (const [name, outcome] of [
+      ['update', first],
+      ['queued update', second],
+      ['getOrSet', loader],
+    ] as const) {
+      assert.ok('error' in outcome! && outcome.error instanceof CacheClosedError, `${name} rejects with CacheClosedError`)
+    }
+    assert.deepEqual(applied, { value: 2 }, 'the update applied before close resolves with its value once the store has it')
+    assert.equal(report.unflushed, 0)
   })
 })
