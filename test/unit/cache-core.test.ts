@@ -319,25 +319,35 @@ describe('close', () => {
   })
 })
 
+/** A store holding k = 'old' whose loads, from now until `release()`, read it and then wait. */
+async function heldOldValue(): Promise<{ store: MemoryStore; release: () => void }> {
+  const store = new MemoryStore()
+  await store.writeBatch([{ kind: 'set', key: 'k', version: 1, encoded: '"old"', value: 'old' }])
+  const inner = store.load.bind(store)
+  let letGo!: () => void
+  let hold: Promise<void> | undefined = new Promise<void>((r) => (letGo = r))
+  store.load = async (keys) => {
+    const result = await inner(keys)
+    if (hold !== undefined) await hold
+    return result
+  }
+  return {
+    store,
+    release: () => {
+      hold = undefined
+      letGo()
+    },
+  }
+}
+
 describe('read-through racing a write', () => {
   it('never caches a value loaded before a delete that was flushed while the load was out', async () => {
-    const store = new MemoryStore()
-    await store.writeBatch([{ kind: 'set', key: 'k', version: 1, encoded: '"old"', value: 'old' }])
-    const inner = store.load.bind(store)
-    let hold: Promise<void> | undefined
-    let release!: () => void
-    store.load = async (keys) => {
-      const result = await inner(keys)
-      if (hold !== undefined) await hold
-      return result
-    }
+    const { store, release } = await heldOldValue()
     const { cache } = await openTestCache(store)
-    hold = new Promise<void>((r) => (release = r))
     const reading = cache.get('k')
     await settle()
     await cache.delete('k')
     await cache.flush() // the tombstone lands and the entry leaves memory
-    hold = undefined
     release()
     assert.equal(await reading, undefined, 'the read that raced the delete does not return the old value')
     assert.equal(await cache.get('k'), undefined, 'and the old value was not cached')
@@ -345,23 +355,12 @@ describe('read-through racing a write', () => {
   })
 
   it('nor does any of several misses that shared that load', async () => {
-    const store = new MemoryStore()
-    await store.writeBatch([{ kind: 'set', key: 'k', version: 1, encoded: '"old"', value: 'old' }])
-    const inner = store.load.bind(store)
-    let hold: Promise<void> | undefined
-    let release!: () => void
-    store.load = async (keys) => {
-      const result = await inner(keys)
-      if (hold !== undefined) await hold
-      return result
-    }
+    const { store, release } = await heldOldValue()
     const { cache } = await openTestCache(store)
-    hold = new Promise<void>((r) => (release = r))
     const reads = [cache.get('k'), cache.get('k'), cache.getMany(['k', 'other'])]
     await settle()
     await cache.delete('k')
     await cache.flush()
-    hold = undefined
     release()
     const [a, b, many] = await Promise.all(reads)
     assert.deepEqual([a, b, many], [undefined, undefined, [undefined, undefined]], 'no read that shared the load returns the old value')
