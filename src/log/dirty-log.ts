@@ -62,6 +62,10 @@ export class DirtyLog {
   private checkpointed: Checkpoint
   private writeScheduled = false
   private backgroundWriteScheduled = false
+  /** Whether the event loop turned since the last roll (set by an immediate the roll schedules). */
+  private turnedSinceRoll = true
+  /** The next write waits for an event-loop turn: a whole segment was written without one. */
+  private yieldNextWrite = false
   private writeWaiter: Deferred | undefined
   private syncWaiter: Deferred | undefined
   private inFlight: { readonly target: number; readonly waiter: Deferred } | undefined
@@ -230,8 +234,26 @@ export class DirtyLog {
   private scheduleWrite(): void {
     if (this.writeScheduled) return
     this.writeScheduled = true
-    if (this.options.writeScheduling === 'microtask') queueMicrotask(this.runWrite)
-    else setImmediate(this.runWrite)
+    if (this.options.writeScheduling === 'microtask' && !this.yieldNextWrite) queueMicrotask(this.runWrite)
+    else {
+      this.yieldNextWrite = false
+      setImmediate(this.runWrite)
+    }
+  }
+
+  /**
+   * A writer that awaits each write in a loop never leaves microtasks (see the header), so timers
+   * starve: no flush, no checkpoint, and the log grows without bound. When a whole segment was
+   * written without an event-loop turn, the next write waits for one.
+   */
+  private noteRoll(): void {
+    this.yieldNextWrite = !this.turnedSinceRoll
+    this.turnedSinceRoll = false
+    setImmediate(this.markTurned).unref()
+  }
+
+  private readonly markTurned = (): void => {
+    this.turnedSinceRoll = true
   }
 
   /** Hands the buffer to the OS and resolves `written()` callers; false if the log has failed. */
@@ -313,6 +335,7 @@ export class DirtyLog {
     this.activeStartPos = this.appendedPos
     this.appendedPos += this.active.bufferedBytes
     this.dirDirty = false // the fsync above came after the new segment's creation
+    this.noteRoll()
   }
 
   /** From now on segments are format 2 (they may hold merge records): this one too, or the next. */
