@@ -94,6 +94,8 @@ describe('the write channel and the ack histograms', () => {
         ],
       )
       for (const m of mine) assert.ok(m.durationMs >= 0 && Number.isFinite(m.durationMs), `duration ${m.durationMs}`)
+      const memoryMs = mine.filter((m) => m.durability === 'memory').reduce((sum, m) => sum + m.durationMs, 0)
+      assert.ok(memoryMs > 0, 'with a subscriber, a memory write acknowledged within its call is timed too')
       const { ack } = cache.stats()
       assert.deepEqual(Object.fromEntries(Object.entries(ack).map(([level, s]) => [level, s.count])), { memory: 3, log: 2, disk: 2, store: 1 })
       for (const s of Object.values(ack)) assert.ok(s.p50Ms <= s.p95Ms && s.p95Ms <= s.p99Ms && s.p99Ms <= s.maxMs, JSON.stringify(s))
@@ -124,6 +126,25 @@ describe('the write channel and the ack histograms', () => {
       assert.equal(writes.messages.filter((m) => m.cache === 'refused').length, 2)
     } finally {
       writes.stop()
+      await gated.open()
+      await cache.close()
+    }
+  })
+
+  it('with nobody listening, counts a memory write acknowledged within its call as 0 ms, and times one that waited for room', async () => {
+    const gated = new GatedStore(new MemoryStore())
+    const { cache, clock } = await openTestCache(gated, { name: 'untimed', backlog: { maxEntries: 1, whenFull: 'wait' }, flush: { batchSize: 1, intervalMs: 10 } })
+    try {
+      await cache.set('a', 1)
+      assert.deepEqual(cache.stats().ack.memory, { count: 1, p50Ms: 0, p95Ms: 0, p99Ms: 0, maxMs: 0 })
+      const waiting = cache.set('b', 2) // the backlog is full: it waits for the flush of a
+      await clock.advance(10)
+      await gated.release()
+      await waiting
+      const { memory } = cache.stats().ack
+      assert.equal(memory.count, 2)
+      assert.ok(memory.maxMs > 0, `the wait was timed: ${memory.maxMs} ms`)
+    } finally {
       await gated.open()
       await cache.close()
     }
