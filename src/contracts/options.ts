@@ -106,6 +106,8 @@ export interface AlertOptions {
 export interface CacheOptions {
   /** Where flushed writes land. Required. */
   store: Store
+  /** The cache's name: carried by every diagnostics-channel message and used as the `cache` label by the metrics adapters. Several caches in one process should have distinct names. @default 'default' (DEFAULTS.name) */
+  name?: string
   /** Directory for the dirty log, checkpoint and dead letters. Without it only `memory` and `store` durability exist. @default none (DEFAULTS.dir): no dirty log */
   dir?: string
   /** Default durability of a write. @default 'log' with a dir, else 'memory' (DEFAULTS.durability) */

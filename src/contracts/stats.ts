@@ -4,6 +4,17 @@
  * and history (rates are yours to derive from two snapshots).
  */
 
+import type { Durability } from './options.js'
+
+/** A histogram's summary: observations, quantiles from fixed buckets, and the largest seen. */
+export interface LatencySummary {
+  readonly count: number
+  readonly p50Ms: number
+  readonly p95Ms: number
+  readonly p99Ms: number
+  readonly maxMs: number
+}
+
 /** What `cache.stats()` returns. */
 export interface CacheStats {
   /** Writes acknowledged (set + delete calls that resolved or are pending at durability > memory). */
@@ -22,6 +33,10 @@ export interface CacheStats {
     readonly oldestDirtyAgeMs: number
     /** Writes waiting for room (`whenFull: 'wait'`). */
     readonly waitingWrites: number
+    /** The cap on `entries` (`backlog.maxEntries`, resolved): `entries / maxEntries` is how near the backlog is to full. `Infinity` when unbounded. */
+    readonly maxEntries: number
+    /** The cap on `bytes` (`backlog.maxBytes`, resolved). `Infinity` when unbounded. */
+    readonly maxBytes: number
   }
   /** The flush pipeline. */
   readonly flush: {
@@ -43,6 +58,10 @@ export interface CacheStats {
     readonly inFlightBatches: number
     /** Flights holding writes the store refused with no proof yet that it takes others (a deploy mistake?). */
     readonly heldBatches: number
+    /** Duration of `store.writeBatch` calls (succeeded and failed). */
+    readonly batchDuration: LatencySummary
+    /** Ops per `store.writeBatch` call: count, quantiles and max (in ops, not ms, despite the field names). */
+    readonly batchOps: LatencySummary
   }
   /** Writes acknowledged per op written to the store (1 = no coalescing; higher is better; 0 before the first flush). */
   readonly coalescingRatio: number
@@ -57,6 +76,15 @@ export interface CacheStats {
   readonly deadLetters: number
   /** The highest version issued so far. */
   readonly lastVersion: number
+  /**
+   * Ack latency per durability level since open: how long callers waited for their writes
+   * (a level no write used has count 0 and zeros). Quantiles come from fixed buckets: each is the
+   * upper bound of its bucket, so it overstates by at most one bucket's width. Failed writes are
+   * left out (the write channel has them, `ok: false`). A `memory` write acknowledged within its
+   * call counts as 0 ms unless the write channel has a subscriber (a clock read would cost a
+   * quarter of such a write); one that waited for room in the backlog is timed.
+   */
+  readonly ack: { readonly [level in Durability]: LatencySummary }
   /** The dirty log (undefined without a dir): segments on disk, bytes, fs writes and fsyncs. */
   readonly log: { readonly segments: number; readonly bytes: number; readonly writes: number; readonly fsyncs: number } | undefined
 }

@@ -29,6 +29,7 @@ import { WriteWatch } from './write-watch.js'
 import { checkExpiryMs, type ResolvedOptions } from './resolve-options.js'
 import { invalid, oneOf } from '../validate/check.js'
 import { applyMerge, MergeWrite, type MergeSteps } from './merge-write.js'
+import { AckMeter } from './ack-meter.js'
 import { checkKey, encodeValue } from './validate.js'
 
 const RESOLVED: Promise<void> = Promise.resolve()
@@ -43,6 +44,8 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   private readonly tier: EmbeddedTier
   /** Counted here, read by `stats()`. */
   private readonly counts = { writes: 0, hits: 0, misses: 0 }
+  /** Ack latency per level and the write channel: every write that passed the door checks. */
+  private readonly acks: AckMeter
   private closing: Promise<CloseReport> | undefined
   private mergeSteps: MergeSteps | undefined
   /** Sees every write `apply` makes, for the read-modify-writes under way. */
@@ -63,6 +66,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     super()
     this.options = engine.options
     this.tier = engine.tier
+    this.acks = new AckMeter(engine.diagnostics, RESOLVED)
     engine.attach(this)
   }
 
@@ -72,7 +76,9 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
       this.assertOpen('set')
       checkKey(key, this.options.maxKeyBytes)
       const durability = this.durabilityOf(options)
-      return this.write(key, encodeValue(key, value, this.options), durability, this.ttlOf(options))
+      const started = this.acks.start(durability)
+      const encoded = encodeValue(key, value, this.options)
+      return this.acks.track('set', key, durability, started, this.write(key, encoded, durability, this.ttlOf(options)))
     } catch (error) {
       return rejected(error)
     }
@@ -83,7 +89,9 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     try {
       this.assertOpen('delete')
       checkKey(key, this.options.maxKeyBytes)
-      return this.write(key, null, this.durabilityOf(options))
+      const durability = this.durabilityOf(options)
+      const started = this.acks.start(durability)
+      return this.acks.track('delete', key, durability, started, this.write(key, null, durability))
     } catch (error) {
       return rejected(error)
     }
@@ -97,13 +105,14 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     try {
       this.assertOpen('setMany')
       const durability = this.durabilityOf(options)
+      const started = this.acks.start(durability)
       const ttlMs = this.ttlOf(options)
       const encoded: Array<[string, string]> = []
       for (const [key, value] of entries) {
         checkKey(key, this.options.maxKeyBytes)
         encoded.push([key, encodeValue(key, value, this.options)])
       }
-      return Promise.all(encoded.map(([key, text]) => this.write(key, text, durability, ttlMs))).then(() => undefined)
+      return Promise.all(encoded.map(([key, text]) => this.acks.track('set', key, durability, started, this.write(key, text, durability, ttlMs)))).then(() => undefined)
     } catch (error) {
       return rejected(error)
     }
@@ -255,7 +264,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
 
   /** Counters and gauges: backlog, lag (oldest dirty age), coalescing, flushes, failures. */
   stats(): CacheStats {
-    return this.engine.stats(this.counts)
+    return this.engine.stats(this.counts, this.acks)
   }
 
   /** Dead letters (writes that could not be flushed), oldest first. */
@@ -301,6 +310,11 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   /** What `open()` replayed from the dirty log; undefined without a dir. */
   get recovery(): RecoveryReport | undefined {
     return this.engine.recovery
+  }
+
+  /** The cache's name (option `name`): the `cache` of every diagnostics-channel message. */
+  get name(): string {
+    return this.options.name
   }
 
   get closed(): boolean {
@@ -443,9 +457,11 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
         reader: this.engine.reader,
         assertOpen: (op) => this.assertOpen(op),
         remember: (k, loaded) => this.remember(k, loaded),
-        write: (k, w, durability) => this.write(k, w, durability, w.ttlMs),
+        // Measured here, not around applyMerge: an applied merge's ack is often this very write's resolved promise.
+        write: (k, w, durability) => this.acks.trackMerge(k, durability, w, this.write(k, w, durability, w.ttlMs)),
       }
       const durability = this.durabilityOf(options)
+      write.started = this.acks.start(durability)
       write.ttlMs = this.ttlOf(options)
       return applyMerge(this.mergeSteps, operation, write, key, durability)
     } catch (error) {
