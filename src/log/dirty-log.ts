@@ -40,6 +40,7 @@ import { FORMAT_VERSION, MERGE_FORMAT_VERSION, needsMergeFormat } from './record
 import { recover, type SegmentInfo } from './recovery.js'
 import { deferred, type Deferred } from './deferred.js'
 import { SegmentWriter } from './segment-writer.js'
+import { WriteScheduler } from './write-scheduler.js'
 import type { DirtyLogOptions, LogRecord, LogStats, Recovered } from './types.js'
 
 const RESOLVED = Promise.resolve()
@@ -60,12 +61,7 @@ export class DirtyLog {
   /** Highest version whose record reached the OS (a failed write(2) loses those above it). */
   private writtenHighest: number
   private checkpointed: Checkpoint
-  private writeScheduled = false
-  private backgroundWriteScheduled = false
-  /** Whether the event loop turned since the last roll (set by an immediate the roll schedules). */
-  private turnedSinceRoll = true
-  /** The next write waits for an event-loop turn: a whole segment was written without one. */
-  private yieldNextWrite = false
+  private readonly writes: WriteScheduler
   private writeWaiter: Deferred | undefined
   private syncWaiter: Deferred | undefined
   private inFlight: { readonly target: number; readonly waiter: Deferred } | undefined
@@ -92,6 +88,7 @@ export class DirtyLog {
     this.writtenHighest = recovered.highestVersion
     this.checkpointed = checkpoint
     this.appendedPos = active.bufferedBytes
+    this.writes = new WriteScheduler(options.writeScheduling, this.runWrite, this.runBackgroundWrite)
     this.armTimer()
     this.armLockTimer()
   }
@@ -138,7 +135,7 @@ export class DirtyLog {
     this.counts.appendedRecords++
     // fail() returns the failure writeBuffered() already recorded
     if (this.active.bufferedBytes >= this.options.writeThresholdBytes && !this.writeBuffered()) throw this.fail(undefined)
-    this.scheduleBackgroundWrite()
+    this.writes.requestInBackground()
   }
 
   /** The highest version whose record reached the OS; records above it are still in the buffer. */
@@ -160,7 +157,7 @@ export class DirtyLog {
     if (this.failure !== undefined) return Promise.reject(this.failure)
     if (this.writtenPos >= this.appendedPos) return RESOLVED
     this.writeWaiter ??= deferred()
-    this.scheduleWrite()
+    this.writes.request()
     return this.writeWaiter.promise
   }
 
@@ -170,7 +167,7 @@ export class DirtyLog {
     if (this.syncedPos >= this.appendedPos && !this.dirDirty) return RESOLVED
     if (this.inFlight !== undefined && this.inFlight.target >= this.appendedPos) return this.inFlight.waiter.promise
     this.syncWaiter ??= deferred()
-    this.scheduleWrite()
+    this.writes.request()
     return this.syncWaiter.promise
   }
 
@@ -209,51 +206,14 @@ export class DirtyLog {
     return { segments, bytes, appendedRecords, writes, fsyncs, activeSegment: this.active.name, lastSyncedOffset: activeSynced, syncedOffsets, highestVersion: this.highest }
   }
 
+  /** A requested write: for `written()` callers, then a sync round if `synced()` callers wait. */
   private readonly runWrite = (): void => {
-    this.writeScheduled = false
     this.writeBuffered()
     if (this.syncWaiter !== undefined && this.inFlight === undefined) this.startSync()
   }
 
-  /**
-   * An append nobody waits on (durability `memory`) is written once per event-loop turn: one
-   * `write(2)` for every such append of the turn. `written()` and `synced()` callers schedule
-   * their own, earlier write.
-   */
-  private scheduleBackgroundWrite(): void {
-    if (this.writeScheduled || this.backgroundWriteScheduled) return
-    this.backgroundWriteScheduled = true
-    setImmediate(this.runBackgroundWrite)
-  }
-
   private readonly runBackgroundWrite = (): void => {
-    this.backgroundWriteScheduled = false
     if (this.state !== 'closed') this.writeBuffered()
-  }
-
-  private scheduleWrite(): void {
-    if (this.writeScheduled) return
-    this.writeScheduled = true
-    if (this.options.writeScheduling === 'microtask' && !this.yieldNextWrite) queueMicrotask(this.runWrite)
-    else {
-      this.yieldNextWrite = false
-      setImmediate(this.runWrite)
-    }
-  }
-
-  /**
-   * A writer that awaits each write in a loop never leaves microtasks (see the header), so timers
-   * starve: no flush, no checkpoint, and the log grows without bound. When a whole segment was
-   * written without an event-loop turn, the next write waits for one.
-   */
-  private noteRoll(): void {
-    this.yieldNextWrite = !this.turnedSinceRoll
-    this.turnedSinceRoll = false
-    setImmediate(this.markTurned).unref()
-  }
-
-  private readonly markTurned = (): void => {
-    this.turnedSinceRoll = true
   }
 
   /** Hands the buffer to the OS and resolves `written()` callers; false if the log has failed. */
@@ -339,7 +299,7 @@ export class DirtyLog {
     this.activeStartPos = this.appendedPos
     this.appendedPos += this.active.bufferedBytes
     this.dirDirty = false // the fsync above came after the new segment's creation
-    this.noteRoll()
+    this.writes.noteRoll()
   }
 
   /** From now on segments are format 2 (they may hold merge records): this one too, or the next. */
