@@ -33,6 +33,10 @@ export interface CacheStats {
     readonly oldestDirtyAgeMs: number
     /** Writes waiting for room (`whenFull: 'wait'`). */
     readonly waitingWrites: number
+    /** The cap on `entries` (`backlog.maxEntries`, resolved): `entries / maxEntries` is how near the backlog is to full. `Infinity` when unbounded. */
+    readonly maxEntries: number
+    /** The cap on `bytes` (`backlog.maxBytes`, resolved). `Infinity` when unbounded. */
+    readonly maxBytes: number
   }
   /** The flush pipeline. */
   readonly flush: {

@@ -14,6 +14,8 @@ import { DeadLetterHandler } from '../dead-letters/handler.js'
 import type { DeadLetterQueue } from '../dead-letters/queue.js'
 import { CacheClosedError, WriteSupersededError } from '../errors.js'
 import { toError } from '../to-error.js'
+import type { Diagnostics } from '../diagnostics/channels.js'
+import { BatchMeter } from '../flush/batch-meter.js'
 import { CircuitBreaker } from '../flush/circuit.js'
 import { Flusher } from '../flush/flusher.js'
 import type { PendingOp } from '../flush/pending-op.js'
@@ -27,6 +29,7 @@ import { ReadThrough } from './read-through.js'
 import type { CacheEvents, RecoveryReport, SupersededWrite } from '../contracts/events.js'
 import type { CloseReport } from '../contracts/reports.js'
 import type { CacheStats } from '../contracts/stats.js'
+import type { AckMeter } from './ack-meter.js'
 import { buildStats, type ReadCounts } from './stats-builder.js'
 
 /** How many superseded writes `flush()` can report (the counter in stats counts them all). */
@@ -42,6 +45,8 @@ export class Engine {
   readonly deadLetters: DeadLetterHandler
   readonly alarm: StalenessAlarm
   readonly reader: ReadThrough
+  /** Times and traces the store calls; `stats()` reads its histograms. */
+  private readonly batches: BatchMeter
   /** The latest superseded writes, oldest first (at most `RECENT_SUPERSEDED`). */
   private readonly superseded: SupersededWrite[] = []
   /** What `open()` recovered from the log (undefined without a dir). */
@@ -62,30 +67,46 @@ export class Engine {
       onStale: (key: string) => void,
     ) => EmbeddedTier,
     readonly dlq: DeadLetterQueue,
+    /** Publishes this cache's diagnostics-channel messages (built by `open()`, which hands it to the log too). */
+    readonly diagnostics: Diagnostics,
   ) {
     const { clock, retry } = options
+    this.batches = new BatchMeter(options.name)
     this.circuit = new CircuitBreaker(
       {
         threshold: retry.circuitThreshold,
         baseDelayMs: Math.max(1, retry.baseDelayMs),
         maxDelayMs: Math.max(1, retry.maxDelayMs),
-        onOpen: (e) => this.emit('circuit:open', e),
-        onClose: (e) => this.emit('circuit:close', e),
+        onOpen: (e) => {
+          diagnostics.circuitOpened(e.failures)
+          this.emit('circuit:open', e)
+        },
+        onClose: (e) => {
+          diagnostics.circuitClosed(e.openForMs)
+          this.emit('circuit:close', e)
+        },
       },
       clock,
     )
-    this.flusher = new Flusher(options.store, { ...retry, batchTimeoutMs: options.flush.batchTimeoutMs, order: options.flush.order }, this.circuit, clock, {
-      applied: (op) => this.applied(op),
-      superseded: (op, storeVersion) => this.supersede(op, storeVersion),
-      landed: (ops) => this.deadLetters.retire(ops),
-      deadLetter: (ops, error) => this.deadLetters.add(ops, error),
-      flightEnded: () => this.flightEnded(),
-      slotFreed: () => this.scheduler.pump(),
-      batchDone: (ops, fenced, durationMs) => this.emit('flush', { ops, fenced, durationMs }),
-      batchFailed: (ops, error, attempt, retryInMs) => this.emit('flush:failed', { ops, error, attempt, retryInMs }),
-      internalError: (error) => this.emit('warning', { code: 'WB_FLUSH_INTERNAL', message: error.message }),
-      halted: (op, error) => this.emit('flush:halted', { key: op.key, version: op.version, error }),
-    })
+    this.flusher = new Flusher(
+      options.store,
+      { ...retry, batchTimeoutMs: options.flush.batchTimeoutMs, order: options.flush.order },
+      this.circuit,
+      clock,
+      {
+        applied: (op) => this.applied(op),
+        superseded: (op, storeVersion) => this.supersede(op, storeVersion),
+        landed: (ops) => this.deadLetters.retire(ops),
+        deadLetter: (ops, error) => this.deadLetters.add(ops, error),
+        flightEnded: () => this.flightEnded(),
+        slotFreed: () => this.scheduler.pump(),
+        batchDone: (ops, fenced, durationMs) => this.emit('flush', { ops, fenced, durationMs }),
+        batchFailed: (ops, error, attempt, retryInMs) => this.emit('flush:failed', { ops, error, attempt, retryInMs }),
+        internalError: (error) => this.emit('warning', { code: 'WB_FLUSH_INTERNAL', message: error.message }),
+        halted: (op, error) => this.emit('flush:halted', { key: op.key, version: op.version, error }),
+      },
+      this.batches,
+    )
     const tier = (this.tier = makeTier(
       this.flusher.busy,
       (code, message) => this.emit('warning', { code, message }),
@@ -93,7 +114,10 @@ export class Engine {
       (key) => this.revalidate(key),
     ))
     this.scheduler = new FlushScheduler(options.flush, tier, this.flusher, this.writeThroughs.urgent, clock)
-    this.backpressure = new Backpressure({ entries: () => this.backlogEntries(), bytes: () => this.backlogBytes() }, options.backlog, (entries, bytes) => this.emit('backlog:full', { entries, bytes }))
+    this.backpressure = new Backpressure({ entries: () => this.backlogEntries(), bytes: () => this.backlogBytes() }, options.backlog, (entries, bytes) => {
+      diagnostics.backlogFull(entries, bytes)
+      this.emit('backlog:full', { entries, bytes })
+    })
     this.reader = new ReadThrough(options.store)
     this.deadLetters = new DeadLetterHandler({
       queue: dlq,
@@ -104,7 +128,10 @@ export class Engine {
       redeliver: (ops) => this.scheduler.redeliver(ops),
       inFlight: this.flusher.busy,
       failWriteThroughs: (key, version, error) => this.writeThroughs.failed(key, version, error),
-      onDeadLetter: (e) => this.emit('dead-letter', e),
+      onDeadLetter: (e) => {
+        diagnostics.deadLetter(e.key, e.version, e.error)
+        this.emit('dead-letter', e)
+      },
       warn: options.warn,
       released: (keys, dropped) => {
         tier.released(keys, dropped)
@@ -160,11 +187,22 @@ export class Engine {
     return this.superseded.filter((w) => w.version <= mark)
   }
 
-  stats(reads: ReadCounts): CacheStats {
+  /** `reads` and `acks`: what the facade counts and measures. */
+  stats(reads: ReadCounts, acks: AckMeter): CacheStats {
+    const { backlog } = this.options
     return buildStats({
       reads,
+      acks: acks.summaries(),
+      batches: { duration: this.batches.duration.summary(), ops: this.batches.size.summary() },
       loads: this.reader.loads,
-      backlog: { entries: this.backlogEntries(), bytes: this.backlogBytes(), highWaterEntries: this.backpressure.highWaterEntries, waiting: this.backpressure.waiting },
+      backlog: {
+        entries: this.backlogEntries(),
+        bytes: this.backlogBytes(),
+        highWaterEntries: this.backpressure.highWaterEntries,
+        waiting: this.backpressure.waiting,
+        maxEntries: backlog.maxEntries,
+        maxBytes: backlog.maxBytes,
+      },
       oldestAgeMs: this.scheduler.oldestAge(),
       flush: this.flusher.counts,
       deadLettered: this.deadLetters.deadLettered,

@@ -7,6 +7,7 @@
  */
 import type { Store } from '../contracts/store.js'
 import { DeadLetterQueue } from '../dead-letters/queue.js'
+import { Diagnostics } from '../diagnostics/channels.js'
 import { StoreError } from '../errors.js'
 import type { DirtyLog } from '../log/dirty-log.js'
 import type { Recovered } from '../log/types.js'
@@ -19,9 +20,10 @@ export async function openCache<C>(options: CacheOptions, build: (engine: Engine
   const resolved = resolveOptions(options)
   if (resolved.checkStore) await checkStore(resolved.store)
   const started = resolved.clock.now()
+  const diagnostics = new Diagnostics(resolved.name)
   // The log's failure rolls back the writes it rejects; the tier exists only after the log opened.
   let tier: EmbeddedTier | undefined
-  const opened = resolved.dir === undefined ? undefined : await openLog(resolved, (v) => tier?.logFailed(v))
+  const opened = resolved.dir === undefined ? undefined : await openLog(resolved, diagnostics, (v) => tier?.logFailed(v))
   let dlq: DeadLetterQueue
   try {
     dlq = await DeadLetterQueue.open(resolved.dir)
@@ -35,6 +37,7 @@ export async function openCache<C>(options: CacheOptions, build: (engine: Engine
     resolved,
     (inFlight, warn, deadLetterOf, onStale) => (tier = new EmbeddedTier({ ...resolved, order: resolved.flush.order, inFlight, warn, deadLetterOf, onStale }, opened?.log, opened?.recovered, floor)),
     dlq,
+    diagnostics,
   )
   const cache = build(engine)
   recover(engine, started)
@@ -99,7 +102,7 @@ async function storeFloor(options: ResolvedOptions): Promise<number> {
   return 0
 }
 
-async function openLog(options: ResolvedOptions, onFailed: (writtenVersion: number) => void): Promise<{ log: DirtyLog; recovered: Recovered }> {
+async function openLog(options: ResolvedOptions, diagnostics: Diagnostics, onFailed: (writtenVersion: number) => void): Promise<{ log: DirtyLog; recovered: Recovered }> {
   const { DirtyLog } = await import('../log/dirty-log.js')
   return DirtyLog.open({
     dir: options.dir as string,
@@ -111,6 +114,7 @@ async function openLog(options: ResolvedOptions, onFailed: (writtenVersion: numb
     onEvent: (e) => {
       if (e.type === 'failed') onFailed(e.writtenVersion)
     },
+    onFsync: (durationMs) => diagnostics.logFsync(durationMs),
     warn: options.warn,
   })
 }
@@ -120,6 +124,7 @@ function recover(engine: Engine, started: number): void {
   const recovered = engine.tier.recover()
   if (recovered === undefined) return
   const report = (engine.recovery = { ...recovered, truncations: [...recovered.truncations], durationMs: engine.options.clock.now() - started })
+  engine.diagnostics.recovery(report.records, report.keys, Math.max(0, report.durationMs))
   // Emitted after open() resolves, so listeners attached right after `await open()` see them.
   setImmediate(() => {
     for (const t of report.truncations) engine.emit('log:truncated', t)

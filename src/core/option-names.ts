@@ -12,6 +12,7 @@ type Names<T> = Record<keyof T, true>
 const CACHE_OPTIONS: Names<CacheOptions> = {
   store: true,
   dir: true,
+  name: true,
   durability: true,
   syncIntervalMs: true,
   logWriteScheduling: true,

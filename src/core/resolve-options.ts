@@ -16,6 +16,8 @@ import { checkOptionNames } from './option-names.js'
 /** `CacheOptions` with every default filled in and every value checked: what the engine reads. */
 export interface ResolvedOptions {
   store: Store
+  /** The cache's name, carried by every diagnostics-channel message. */
+  name: string
   dir: string | undefined
   durability: Durability
   syncIntervalMs: number | undefined
@@ -50,6 +52,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
   const durability = resolveDurability(options.durability, dir)
   const resolved: ResolvedOptions = {
     store: options.store,
+    name: checkName(options.name),
     dir,
     durability,
     syncIntervalMs: checkNumber(options.syncIntervalMs, 'syncIntervalMs', { min: 1 }) ?? DEFAULTS.syncIntervalMs,
@@ -153,6 +156,15 @@ function defaultWarn(code: string, message: string): void {
   if (warned.has(code)) return
   warned.add(code)
   process.emitWarning(message, { code })
+}
+
+/** Longest `name`: it labels metrics and every message, so a key or a value passed by mistake is refused. */
+export const MAX_NAME_LENGTH = 128
+
+function checkName(value: unknown): string {
+  const name = checkString(value, 'name') ?? DEFAULTS.name
+  if (name.length > MAX_NAME_LENGTH) throw invalid('name', `a string of at most ${MAX_NAME_LENGTH} characters`, value)
+  return name
 }
 
 function checkStore(store: unknown): void {

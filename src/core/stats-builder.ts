@@ -1,6 +1,6 @@
 /** Builds `cache.stats()` from what each owner reports; it reads, and changes nothing. */
 import type { FlushCounts } from '../flush/flusher.js'
-import type { CacheStats } from '../contracts/stats.js'
+import type { CacheStats, LatencySummary } from '../contracts/stats.js'
 
 /** The facade's own counters. */
 export interface ReadCounts {
@@ -11,8 +11,10 @@ export interface ReadCounts {
 
 export interface StatsSources {
   readonly reads: ReadCounts
+  readonly acks: CacheStats['ack']
+  readonly batches: { readonly duration: LatencySummary; readonly ops: LatencySummary }
   readonly loads: number
-  readonly backlog: { readonly entries: number; readonly bytes: number; readonly highWaterEntries: number; readonly waiting: number }
+  readonly backlog: { readonly entries: number; readonly bytes: number; readonly highWaterEntries: number; readonly waiting: number; readonly maxEntries: number; readonly maxBytes: number }
   readonly oldestAgeMs: number
   readonly flush: Readonly<FlushCounts>
   readonly deadLettered: number
@@ -36,6 +38,8 @@ export function buildStats(s: StatsSources): CacheStats {
       highWaterEntries: s.backlog.highWaterEntries,
       oldestDirtyAgeMs: s.oldestAgeMs,
       waitingWrites: s.backlog.waiting,
+      maxEntries: s.backlog.maxEntries,
+      maxBytes: s.backlog.maxBytes,
     },
     flush: {
       batches: flush.batches,
@@ -47,12 +51,15 @@ export function buildStats(s: StatsSources): CacheStats {
       superseded: flush.superseded,
       inFlightBatches: s.inFlightBatches,
       heldBatches: s.heldBatches,
+      batchDuration: s.batches.duration,
+      batchOps: s.batches.ops,
     },
     coalescingRatio: flush.ops === 0 ? 0 : reads.writes / flush.ops,
     memory: s.memory,
     circuit: s.circuit,
     deadLetters: s.deadLetters,
     lastVersion: s.lastVersion,
+    ack: s.acks,
     log: s.log,
   }
 }

@@ -28,6 +28,7 @@ import { WriteWatch } from './write-watch.js'
 import { checkExpiryMs, type ResolvedOptions } from './resolve-options.js'
 import { invalid, oneOf } from '../validate/check.js'
 import { applyMerge, MergeWrite, type MergeSteps } from './merge-write.js'
+import { AckMeter } from './ack-meter.js'
 import { checkKey, encodeValue } from './validate.js'
 
 const RESOLVED: Promise<void> = Promise.resolve()
@@ -42,6 +43,8 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   private readonly tier: EmbeddedTier
   /** Counted here, read by `stats()`. */
   private readonly counts = { writes: 0, hits: 0, misses: 0 }
+  /** Ack latency per level and the write channel: every write that passed the door checks. */
+  private readonly acks: AckMeter
   private closing: Promise<CloseReport> | undefined
   private mergeSteps: MergeSteps | undefined
   /** Sees every write `apply` makes, for the read-modify-writes under way. */
@@ -62,16 +65,19 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     super()
     this.options = engine.options
     this.tier = engine.tier
+    this.acks = new AckMeter(engine.diagnostics, RESOLVED)
     engine.attach(this)
   }
 
   /** Writes `value` under `key`. Resolves when the write is as durable as its level promises. */
   set(key: string, value: V, options?: WriteOptions): Promise<void> {
+    const started = performance.now()
     try {
       this.assertOpen('set')
       checkKey(key, this.options.maxKeyBytes)
       const durability = this.durabilityOf(options)
-      return this.write(key, encodeValue(key, value, this.options), durability, this.ttlOf(options))
+      const encoded = encodeValue(key, value, this.options)
+      return this.acks.track('set', key, durability, started, this.write(key, encoded, durability, this.ttlOf(options)))
     } catch (error) {
       return rejected(error)
     }
@@ -79,10 +85,12 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
 
   /** Deletes `key` (a versioned tombstone is flushed, so an older write cannot bring it back). */
   delete(key: string, options?: WriteOptions): Promise<void> {
+    const started = performance.now()
     try {
       this.assertOpen('delete')
       checkKey(key, this.options.maxKeyBytes)
-      return this.write(key, null, this.durabilityOf(options))
+      const durability = this.durabilityOf(options)
+      return this.acks.track('delete', key, durability, started, this.write(key, null, durability))
     } catch (error) {
       return rejected(error)
     }
@@ -93,6 +101,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
    * the writes are then applied in order and the promise resolves when all are acknowledged.
    */
   setMany(entries: Iterable<readonly [string, V]>, options?: WriteOptions): Promise<void> {
+    const started = performance.now()
     try {
       this.assertOpen('setMany')
       const durability = this.durabilityOf(options)
@@ -102,7 +111,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
         checkKey(key, this.options.maxKeyBytes)
         encoded.push([key, encodeValue(key, value, this.options)])
       }
-      return Promise.all(encoded.map(([key, text]) => this.write(key, text, durability, ttlMs))).then(() => undefined)
+      return Promise.all(encoded.map(([key, text]) => this.acks.track('set', key, durability, started, this.write(key, text, durability, ttlMs)))).then(() => undefined)
     } catch (error) {
       return rejected(error)
     }
@@ -253,7 +262,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
 
   /** Counters and gauges: backlog, lag (oldest dirty age), coalescing, flushes, failures. */
   stats(): CacheStats {
-    return this.engine.stats(this.counts)
+    return this.engine.stats(this.counts, this.acks)
   }
 
   /** Dead letters (writes that could not be flushed), oldest first. */
@@ -296,6 +305,11 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   /** What `open()` replayed from the dirty log; undefined without a dir. */
   get recovery(): RecoveryReport | undefined {
     return this.engine.recovery
+  }
+
+  /** The cache's name (option `name`): the `cache` of every diagnostics-channel message. */
+  get name(): string {
+    return this.options.name
   }
 
   get closed(): boolean {
@@ -429,6 +443,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   }
 
   private merge(operation: string, merge: MergeKind, key: string, operand: unknown, options: WriteOptions | undefined): Promise<number> {
+    const started = performance.now()
     try {
       this.assertOpen(operation)
       checkKey(key, this.options.maxKeyBytes)
@@ -442,7 +457,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
       }
       const durability = this.durabilityOf(options)
       write.ttlMs = this.ttlOf(options)
-      return applyMerge(this.mergeSteps, operation, write, key, durability)
+      return this.acks.track('merge', key, durability, started, applyMerge(this.mergeSteps, operation, write, key, durability))
     } catch (error) {
       return rejected(error)
     }

@@ -38,13 +38,14 @@
 import type { Clock } from '../contracts/clock.js'
 import type { BatchResult, Store } from '../contracts/store.js'
 import { toError } from '../to-error.js'
+import type { BatchMeter } from './batch-meter.js'
 import type { CircuitBreaker } from './circuit.js'
 import { CircuitGate } from './circuit-gate.js'
 import { Flights, type Flight } from './flights.js'
 import { Halts } from './halts.js'
 import type { PendingOp } from './pending-op.js'
 import { backoffDelay, isRetryable, type RetryPolicy } from './retry.js'
-import { callStore, supersededOps, TimeSlice } from './store-call.js'
+import { callStore, supersededOps, TimeSlice, type Outcome } from './store-call.js'
 
 /** Attempts (while the store is otherwise healthy) after which a multi-op batch is split. */
 const SPLIT_AFTER = 3
@@ -125,6 +126,8 @@ export class Flusher {
     private readonly circuit: CircuitBreaker,
     private readonly clock: Clock,
     private readonly hooks: FlusherHooks,
+    /** Times and traces every store call (`stats().flush.batchDuration`, the store-batch channel). */
+    private readonly meter: BatchMeter,
   ) {
     this.gate = new CircuitGate(circuit, store, clock)
     this.inOrder = policy.order === 'global'
@@ -249,8 +252,9 @@ export class Flusher {
       const probe = await this.gate.pass(() => flight.suspect && this.flights.active > 0)
       if (this.stopped) break
       const started = this.clock.now()
-      const outcome = await callStore(this.store, pending, this.policy.batchTimeoutMs, this.clock, this.slice)
-      const round = outcome.ok ? await this.onSuccess(pending, outcome.result, started, flight) : await this.onFailure(pending, outcome.error, probe, flight)
+      const outcome = await callStore(this.store, pending, this.policy.batchTimeoutMs, this.clock, this.slice, this.meter)
+      if (!outcome.ok) this.meter.failed(outcome.trace, pending.length, outcome.durationMs, outcome.error)
+      const round = outcome.ok ? await this.onSuccess(pending, outcome, started, flight) : await this.onFailure(pending, outcome.error, probe, flight)
       held.push(...round.held)
       pending = round.retry
       // Global order: ops to retry wait with the held ones, which are older than some of them.
@@ -264,7 +268,8 @@ export class Flusher {
     return this.inOrder ? held.sort((a, b) => a.version - b.version) : held
   }
 
-  private async onSuccess(ops: PendingOp[], result: BatchResult | void, started: number, flight: Flight): Promise<Round> {
+  private async onSuccess(ops: PendingOp[], outcome: Outcome & { ok: true }, started: number, flight: Flight): Promise<Round> {
+    const result: BatchResult | void = outcome.result
     const failures = result?.failures ?? []
     const failed = new Map(failures.map((f) => [ops[f.index], f.error] as const))
     const superseded = supersededOps(ops, result)
@@ -291,6 +296,7 @@ export class Flusher {
     const fenced = result?.fenced ?? 0
     this.counted.batches++
     this.counted.fenced += fenced
+    this.meter.settled(outcome.trace, ops.length, outcome.durationMs, applied, fenced, failed.size)
     this.hooks.batchDone(ops.length - failed.size, fenced, this.clock.now() - started)
     const round: Round = { retry: [], held: [] }
     if (landed.length > 0) {

@@ -7,9 +7,15 @@ import type { Clock } from '../contracts/clock.js'
 import type { BatchResult, Store } from '../contracts/store.js'
 import { StoreError } from '../errors.js'
 import { toError } from '../to-error.js'
+import type { StoreBatchContext } from '../contracts/diagnostics.js'
+import type { BatchMeter } from './batch-meter.js'
 import type { PendingOp } from './pending-op.js'
 
-export type Outcome = { ok: true; result: BatchResult | void } | { ok: false; error: Error }
+/** How a call went, how long it took (`performance.now()`), and its trace context when traced. */
+export type Outcome = ({ ok: true; result: BatchResult | void } | { ok: false; error: Error }) & {
+  readonly durationMs: number
+  readonly trace: StoreBatchContext | undefined
+}
 
 /** Longest run of back-to-back store calls before a flusher lets the event loop turn. */
 const SLICE_MS = 20
@@ -35,20 +41,25 @@ export class TimeSlice {
 /**
  * One `writeBatch` call, bounded by `timeoutMs` on the injected clock. A call that times out is a
  * retryable failure; it may still commit later, which fencing makes harmless (the retry carries
- * the same versions, and a newer write always wins).
+ * the same versions, and a newer write always wins). `meter` times it and, when the store-batch
+ * channel has subscribers, runs it between the trace's `start` and `end`; the caller reports how
+ * it settled (`meter.settled` / `meter.failed`), once it knows what the ops became.
  */
-export async function callStore(store: Store, ops: readonly PendingOp[], timeoutMs: number, clock: Clock, slice: TimeSlice): Promise<Outcome> {
+export async function callStore(store: Store, ops: readonly PendingOp[], timeoutMs: number, clock: Clock, slice: TimeSlice, meter: BatchMeter): Promise<Outcome> {
   await slice.yieldIfUsed()
   let timer: ReturnType<Clock['setTimeout']> | undefined
+  const trace = meter.begin(ops.length, (ops[0]?.attempts ?? 0) + 1)
+  const started = performance.now()
   try {
-    const call = store.writeBatch(ops)
+    const call = meter.call(trace, () => store.writeBatch(ops))
     const timeout = new Promise<never>((_, reject) => {
       timer = clock.setTimeout(() => reject(batchTimeout(ops.length, timeoutMs)), timeoutMs)
     })
     call.catch(() => {}) // a call that lost the race must not become an unhandled rejection
-    return { ok: true, result: await Promise.race([call, timeout]) }
+    const result = await Promise.race([call, timeout])
+    return { ok: true, result, durationMs: performance.now() - started, trace }
   } catch (error) {
-    return { ok: false, error: toError(error) }
+    return { ok: false, error: toError(error), durationMs: performance.now() - started, trace }
   } finally {
     if (timer !== undefined) clock.clearTimeout(timer)
   }

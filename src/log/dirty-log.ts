@@ -258,21 +258,23 @@ export class DirtyLog {
     this.syncWaiter = undefined
     const target = this.writtenPos
     this.inFlight = { target, waiter }
+    const started = performance.now()
     const syncDir = this.dirDirty
     this.dirDirty = false
     let pending = syncDir ? 2 : 1
     let firstError: Error | null = null
     const done = (error: Error | null): void => {
       firstError ??= error
-      if (--pending === 0) this.syncDone(firstError, target, waiter)
+      if (--pending === 0) this.syncDone(firstError, target, waiter, performance.now() - started)
     }
     fdatasync(this.active.fd, done)
     if (syncDir) fsync(this.dirFd, done)
   }
 
-  private syncDone(error: Error | null, target: number, waiter: Deferred): void {
+  private syncDone(error: Error | null, target: number, waiter: Deferred, durationMs: number): void {
     this.inFlight = undefined
     this.counts.fsyncs++
+    this.options.onFsync(durationMs)
     if (error !== null) {
       waiter.reject(this.fail(error))
       return
@@ -291,6 +293,7 @@ export class DirtyLog {
    */
   private roll(): void {
     const old = this.active
+    const started = performance.now()
     try {
       old.writeAndSyncNow()
       this.active = SegmentWriter.create(this.options.dir, old.seq + 1, old.bytes, this.format)
@@ -302,6 +305,7 @@ export class DirtyLog {
     }
     this.counts.writes++
     this.counts.fsyncs++
+    this.options.onFsync(performance.now() - started)
     this.writtenPos = this.syncedPos = this.appendedPos
     this.writtenHighest = this.highest
     this.writeWaiter?.resolve()

@@ -16,6 +16,7 @@ export interface ResolvedLogOptions {
   readonly recovery: 'strict' | 'truncate'
   readonly clock: Clock
   readonly emit: (e: LogEvent) => void
+  readonly onFsync: (durationMs: number) => void
   readonly writeScheduling: 'microtask' | 'immediate'
   readonly writeThresholdBytes: number
   readonly warn: (code: string, message: string) => void
@@ -36,6 +37,7 @@ export function resolveLogOptions(options: DirtyLogOptions): ResolvedLogOptions 
     recovery: oneOf(options.recovery, 'options.recovery', ['strict', 'truncate'] as const) ?? DEFAULTS.recovery,
     clock,
     emit: safeEmitter(checkFunction(onEvent, 'options.onEvent')),
+    onFsync: safeTimer(checkFunction(options.onFsync, 'options.onFsync')),
     writeScheduling: oneOf(options.writeScheduling, 'options.writeScheduling', ['microtask', 'immediate'] as const) ?? DEFAULTS.logWriteScheduling,
     writeThresholdBytes: checkNumber(options.writeThresholdBytes, 'options.writeThresholdBytes', { min: 1, integer: true }) ?? MIB,
     warn: checkFunction(warn, 'options.warn') ?? defaultWarn,
@@ -53,6 +55,18 @@ function safeEmitter(onEvent: ((e: LogEvent) => void) | undefined): (e: LogEvent
       onEvent?.(e)
     } catch {
       // the listener's bug is its own; the log's state is already consistent
+    }
+  }
+}
+
+/** Like `safeEmitter`, for the fsync timer; a no-op when there is none. */
+function safeTimer(onFsync: ((durationMs: number) => void) | undefined): (durationMs: number) => void {
+  if (onFsync === undefined) return () => {}
+  return (durationMs) => {
+    try {
+      onFsync(durationMs)
+    } catch {
+      // the listener's bug is its own
     }
   }
 }

@@ -82,6 +82,12 @@ export interface DirtyLogOptions {
   /** Receives truncations, segment deletions and the failure of a write or fsync. */
   onEvent?: (e: LogEvent) => void
   /**
+   * Called after every fsync round (the background one, a group commit for `disk` writes, the
+   * one closing a segment) with how long it took, in ms (`performance.now()`). Called often: it
+   * builds nothing unless it needs to. An exception from it is ignored.
+   */
+  onFsync?: (durationMs: number) => void
+  /**
    * When the fs write for a turn's appends runs: in a microtask (`microtask`, the default, fastest
    * for a sequential writer and as good for concurrent ones in our benchmark) or `immediate`.
    * Exposed for the benchmark; there is no reason to change it. @default 'microtask' (DEFAULTS.logWriteScheduling)

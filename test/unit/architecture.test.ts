@@ -5,6 +5,7 @@
  *
  *   contracts, errors        interfaces and error classes (depend on nothing)
  *   validate                 the one option and argument check, one message style
+ *   diagnostics              fixed-bucket histograms and the diagnostics channels (node:diagnostics_channel)
  *   log, stores              the dirty log; the SQL and memory stores
  *   flush                    the pipeline and its seam (`dirty-tier.ts`)
  *   dead-letters, tier       the dead-letter queue; the embedded tier (a DirtyTier)
@@ -27,6 +28,7 @@ const LAYERS: Record<string, number> = {
   'errors.ts': 0,
   'to-error.ts': 0,
   validate: 0.5,
+  diagnostics: 0.7,
   log: 1,
   stores: 1,
   metrics: 1,
