@@ -5,7 +5,7 @@
  * safe to call twice.
  *
  * A store batch is counted once: when the call settled (`asyncEnd`) with its `result`, or when it
- * failed (`error`) with all its ops failed. Its duration is `result.durationMs` when the cache
+ * failed (`error`) with all its ops failed (then `asyncEnd` follows and is skipped). Its duration is `result.durationMs` when the cache
  * reports it, else measured here from `start`.
  */
 import diagnostics from 'node:diagnostics_channel'
@@ -51,7 +51,11 @@ export function subscribeMetrics(cache: string, sink: MetricsSink): () => void {
       (m) => {
         const context = m as StoreBatchContext
         if (context.cache !== cache || context.error !== undefined || context.result === undefined) return
-        sink.batch(context.ops, context.result, seconds(context))
+        // The cache counts fenced ops among the applied ones, and superseded ops (refused as older
+        // than the store's) in neither: both are the store holding newer, so both count as fenced.
+        const { applied, fenced, failed } = context.result
+        const landed = Math.max(0, applied - fenced)
+        sink.batch(context.ops, { applied: landed, fenced: Math.max(0, context.ops - failed - landed), failed }, seconds(context))
       },
     ],
     [
