@@ -22,15 +22,15 @@ export function checkPrefix(prefix: unknown, fallback: string): string {
   return value
 }
 
-/** The static labels, copied; throws on a bad or reserved name, or a value that is not a string. */
-export function checkLabels(labels: unknown): Readonly<Record<string, string>> {
+/** The static labels (option `option`), copied; throws on a bad or reserved name, or a value that is not a string. */
+export function checkLabels(labels: unknown, option = 'labels'): Readonly<Record<string, string>> {
   if (labels === undefined) return {}
-  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) throw invalid('labels', 'an object of label names to string values', labels)
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) throw invalid(option, 'an object of label names to string values', labels)
   const copy: Record<string, string> = {}
   for (const [name, value] of Object.entries(labels)) {
-    if (!LABEL_NAME.test(name) || name.startsWith('__')) throw invalid(`labels.${name}`, 'a label name (letters, digits and _, not starting with a digit or __)', name)
-    if (RESERVED_LABELS.includes(name)) throw invalid(`labels.${name}`, `a name other than ${RESERVED_LABELS.join(', ')} (the adapter sets those)`, name)
-    copy[name] = checkString(value, `labels.${name}`, { required: true })
+    if (!LABEL_NAME.test(name) || name.startsWith('__')) throw invalid(`${option}.${name}`, 'a label name (letters, digits and _, not starting with a digit or __)', name)
+    if (RESERVED_LABELS.includes(name)) throw invalid(`${option}.${name}`, `a name other than ${RESERVED_LABELS.join(', ')} (the adapter sets those)`, name)
+    copy[name] = checkString(value, `${option}.${name}`, { required: true })
   }
   return Object.freeze(copy)
 }

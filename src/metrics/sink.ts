@@ -54,7 +54,11 @@ export function metricsSink(recorders: Recorders, base: Labels): MetricsSink {
         labelled(`${m.op}|${m.durability}|${result}`, () => ({ op: m.op, durability: m.durability, result })),
         1,
       )
-      if (m.ok) ack(labelled(`durability=${m.durability}`, () => ({ durability: m.durability })), seconds)
+      if (m.ok)
+        ack(
+          labelled(`durability=${m.durability}`, () => ({ durability: m.durability })),
+          seconds,
+        )
     },
     batch(ops, result, seconds) {
       if (result.applied > 0) flushOps(outcome('applied'), result.applied)

@@ -46,7 +46,7 @@ const registered = new WeakMap<object, Set<string>>()
 /** Publishes `cache`'s metrics through the OpenTelemetry metrics API; see the module header. */
 export function registerOpenTelemetry(cache: MeteredCache, options: OpenTelemetryOptions = {}): OpenTelemetryHandle {
   checkMeteredCache(cache)
-  const extra = checkLabels(options.attributes)
+  const extra = checkLabels(options.attributes, 'attributes')
   const provider = options.meterProvider ?? loadPeer<typeof OtelApi>('@opentelemetry/api', 'registerOpenTelemetry').metrics.getMeterProvider()
   const name = cache.name
   let names = registered.get(provider)

@@ -78,10 +78,7 @@ describe('registerPrometheus', () => {
     const { cache } = await openTestCache(new MemoryStore(), { name: 'typed' })
     const handle = registerPrometheus(cache, { register })
     const { types } = await scrape(register)
-    assert.deepEqual(
-      new Map(INSTRUMENT_LIST.map((i) => [`writebehind_${i.name}`, i.kind])),
-      types,
-    )
+    assert.deepEqual(new Map(INSTRUMENT_LIST.map((i) => [`writebehind_${i.name}`, i.kind])), types)
     handle.unregister()
     await cache.close()
   })
@@ -123,6 +120,24 @@ describe('registerPrometheus', () => {
     await closing
   })
 
+  it('counts refused writes as failed, apart from the ack latency of acknowledged ones, and backlog-full episodes', async () => {
+    const register = new Registry()
+    const { cache } = await openTestCache(new MemoryStore(), { name: 'full', backlog: { maxEntries: 2, whenFull: 'reject' }, flush: { intervalMs: 60_000 } })
+    const handle = registerPrometheus(cache, { register })
+    await cache.set('a', 1)
+    await cache.set('b', 1)
+    await assert.rejects(cache.set('c', 1), { code: 'E_BACKLOG_FULL' })
+    await assert.rejects(cache.set('d', 1), { code: 'E_BACKLOG_FULL' })
+    const exposition = await scrape(register)
+    assert.equal(sum(exposition, 'writebehind_writes_total', { result: 'failed' }), 2)
+    assert.equal(sum(exposition, 'writebehind_writes_total', { result: 'ok' }), 2)
+    assert.equal(sum(exposition, 'writebehind_ack_duration_seconds_count'), cache.stats().ack.memory.count)
+    assert.equal(sum(exposition, 'writebehind_backlog_full_total'), 1, 'one episode')
+    assert.equal(sum(exposition, 'writebehind_backlog_entries'), sum(exposition, 'writebehind_backlog_max_entries'))
+    handle.unregister()
+    await cache.close()
+  })
+
   it('lets caches share a registry by their cache label; unregistering removes one cache, the last removes the metrics; the user’s metrics stay', async () => {
     const register = new Registry()
     const mine = new Counter({ name: 'app_requests_total', help: 'the app’s own', registers: [register] })
@@ -149,10 +164,7 @@ describe('registerPrometheus', () => {
     assert.equal(sum(onlyB, 'writebehind_writes_total', { cache: 'b' }), 2)
     handleB.unregister()
     const none = await scrape(register)
-    assert.deepEqual(
-      [...none.types.keys()],
-      ['app_requests_total'],
-    )
+    assert.deepEqual([...none.types.keys()], ['app_requests_total'])
     assert.equal(sum(none, 'app_requests_total'), 5, 'the registry was never reset')
     assert.deepEqual(
       none.samples.filter((s) => s.name.startsWith('process_') || s.name.startsWith('nodejs_')),
@@ -191,11 +203,7 @@ describe('registerPrometheus', () => {
       () => registerPrometheus(other, { register }),
       (error: unknown) => error instanceof MetricsRegistrationError && error.code === 'E_METRICS_CONFLICT' && error.metric === 'writebehind_writes_total',
     )
-    assert.deepEqual(
-      [...(await scrape(register)).types.keys()],
-      ['writebehind_writes_total'],
-      'a refused registration leaves no metric behind',
-    )
+    assert.deepEqual([...(await scrape(register)).types.keys()], ['writebehind_writes_total'], 'a refused registration leaves no metric behind')
     const prefixed = registerPrometheus(other, { register, prefix: 'orders_' })
     await other.set('k', 1)
     assert.equal(sum(await scrape(register), 'orders_writes_total', { cache: 'other' }), 1)
@@ -272,7 +280,8 @@ describe('registerPrometheus', () => {
   it('names a missing peer package with a coded error', () => {
     assert.throws(
       () => loadPeer('writebehind-no-such-package', 'registerSomething'),
-      (error: unknown) => error instanceof PeerMissingError && error.code === 'E_PEER_MISSING' && error.peer === 'writebehind-no-such-package' && /npm install writebehind-no-such-package/.test(error.message),
+      (error: unknown) =>
+        error instanceof PeerMissingError && error.code === 'E_PEER_MISSING' && error.peer === 'writebehind-no-such-package' && /npm install writebehind-no-such-package/.test(error.message),
     )
   })
 })
