@@ -11,13 +11,7 @@ import type * as PromClient from 'prom-client'
 import { MetricsRegistrationError } from '../errors.js'
 import { INSTRUMENT_LIST, type Instrument, type InstrumentId } from '../metrics/instruments.js'
 import { GAUGE_READINGS, type GaugeId, type MeteredCache } from '../metrics/readings.js'
-
-/** The part of a prom-client `Registry` the adapter calls (prom-client's metric classes call `registerMetric`). */
-export interface PrometheusRegistryLike {
-  getSingleMetric(name: string): unknown
-  removeSingleMetric(name: string): void
-  registerMetric(metric: never): void
-}
+import type { PrometheusRegistryLike } from './registry.js'
 
 /** A metric made here. */
 export type FamilyMetric = PromClient.Counter | PromClient.Histogram | PromClient.Gauge

@@ -3,6 +3,6 @@
  * package (an optional peer dependency), loaded when `registerPrometheus` is first called.
  */
 export { registerPrometheus, DEFAULT_PREFIX, type PrometheusOptions, type PrometheusHandle } from './register.js'
-export type { PrometheusRegistryLike } from './family.js'
+export type { PrometheusRegistryLike } from './registry.js'
 export type { MeteredCache } from '../metrics/readings.js'
 export { INSTRUMENTS, LABEL_VALUES, type Instrument, type InstrumentId, type LabelName } from '../metrics/instruments.js'

@@ -16,7 +16,8 @@ import { loadPeer } from '../metrics/peer.js'
 import type { MeteredCache } from '../metrics/readings.js'
 import { metricsSink, startCounters, type Recorders } from '../metrics/sink.js'
 import { checkLabels, checkMeteredCache, checkPrefix } from '../metrics/check.js'
-import { Family, type PrometheusRegistryLike } from './family.js'
+import { Family } from './family.js'
+import type { PrometheusRegistryLike } from './registry.js'
 
 export interface PrometheusOptions {
   /** The prom-client `Registry` to publish on (never reset or cleared). @default prom-client's global `register` */
