@@ -51,11 +51,12 @@ export function subscribeMetrics(cache: string, sink: MetricsSink): () => void {
       (m) => {
         const context = m as StoreBatchContext
         if (context.cache !== cache || context.error !== undefined || context.result === undefined) return
-        // The cache counts fenced ops among the applied ones, and superseded ops (refused as older
-        // than the store's) in neither: both are the store holding newer, so both count as fenced.
+        // `applied` counts the ops taken, a fenced redelivery included but not a superseded op (the
+        // store held a strictly newer version); the store's `fenced` may count both. Each is the
+        // store holding newer: an op not failed is fenced if either count says so, else applied.
         const { applied, fenced, failed } = context.result
-        const landed = Math.max(0, applied - fenced)
-        sink.batch(context.ops, { applied: landed, fenced: Math.max(0, context.ops - failed - landed), failed }, seconds(context))
+        const skipped = Math.max(fenced, context.ops - failed - applied)
+        sink.batch(context.ops, { applied: context.ops - failed - skipped, fenced: skipped, failed }, seconds(context))
       },
     ],
     [

@@ -11,12 +11,12 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Counter, Registry } from 'prom-client'
-import { MemoryStore, MetricsRegistrationError, PeerMissingError, type WriteBehindCache } from '../../src/index.js'
+import { MemoryStore, MetricsRegistrationError, PeerMissingError, type Store, type WriteBehindCache } from '../../src/index.js'
 import { registerPrometheus } from '../../src/prometheus/index.js'
 import { INSTRUMENT_LIST, LABEL_VALUES } from '../../src/metrics/instruments.js'
 import { loadPeer } from '../../src/metrics/peer.js'
 import { FakeClock } from '../../src/testing/fake-clock.js'
-import { OutageStore, PoisonStore } from '../helpers/faulty-stores.js'
+import { FlakyStore, OutageStore, PoisonStore } from '../helpers/faulty-stores.js'
 import { openTestCache } from '../helpers/open.js'
 import { parseExposition, select, sum, type Exposition } from '../helpers/exposition.js'
 
@@ -136,6 +136,58 @@ describe('registerPrometheus', () => {
     assert.equal(sum(exposition, 'writebehind_backlog_entries'), sum(exposition, 'writebehind_backlog_max_entries'))
     handle.unregister()
     await cache.close()
+  })
+
+  it('counts ops the store skipped because it held a newer version as fenced, not applied', async () => {
+    const register = new Registry()
+    const store = new MemoryStore()
+    const { cache, clock } = await openTestCache(store, { name: 'fencing' })
+    // Another writer's newer row, landed after the cache read the store's highest version at open.
+    await store.writeBatch([{ kind: 'set', key: 'held', encoded: '"newer"', version: 2 ** 52 }])
+    const handle = registerPrometheus(cache, { register })
+    await cache.set('held', 'older')
+    await cache.set('fresh', 1)
+    await flushOn(cache, clock)
+    const exposition = await scrape(register)
+    assert.equal(sum(exposition, 'writebehind_flush_ops_total', { outcome: 'fenced' }), 1)
+    assert.equal(sum(exposition, 'writebehind_flush_ops_total', { outcome: 'applied' }), 1)
+    assert.equal(store.snapshot().get('held'), 'newer')
+    handle.unregister()
+    await cache.close()
+  })
+
+  it('counts a redelivered op the store already held as fenced, and a superseded op from a store that reports no fenced count', async () => {
+    const register = new Registry()
+    const draws = [0, 0]
+    const flaky = new FlakyStore(new MemoryStore(), { failRate: 0.5, applyThenFailRate: 1, random: () => draws.shift() ?? 1 })
+    const { cache, clock } = await openTestCache(flaky, { name: 'redelivered', retry: { baseDelayMs: 10 } })
+    const handle = registerPrometheus(cache, { register })
+    await cache.set('a', 1)
+    await cache.set('b', 1)
+    await flushOn(cache, clock)
+    assert.equal(flaky.appliedThenFailed, 1)
+    const redelivered = await scrape(register)
+    assert.deepEqual(
+      ['applied', 'fenced', 'failed'].map((outcome) => sum(redelivered, 'writebehind_flush_ops_total', { outcome })),
+      [0, 2, 2],
+      'the first attempt failed after commit; its redelivery found both ops held',
+    )
+    handle.unregister()
+    await cache.close()
+
+    const inner = new MemoryStore()
+    const silent: Store = { writeBatch: async (ops) => ({ ...(await inner.writeBatch(ops)), fenced: undefined }), load: (keys) => inner.load(keys) }
+    const { cache: other, clock: otherClock } = await openTestCache(silent, { name: 'silent' })
+    const otherHandle = registerPrometheus(other, { register })
+    await inner.writeBatch([{ kind: 'set', key: 'held', encoded: '"newer"', version: 2 ** 52 }])
+    await other.set('held', 'older')
+    await other.set('fresh', 1)
+    await flushOn(other, otherClock)
+    const superseded = await scrape(register)
+    assert.equal(sum(superseded, 'writebehind_flush_ops_total', { cache: 'silent', outcome: 'fenced' }), 1)
+    assert.equal(sum(superseded, 'writebehind_flush_ops_total', { cache: 'silent', outcome: 'applied' }), 1)
+    otherHandle.unregister()
+    await other.close()
   })
 
   it('lets caches share a registry by their cache label; unregistering removes one cache, the last removes the metrics; the user’s metrics stay', async () => {
