@@ -143,7 +143,7 @@ describe('registerPrometheus', () => {
     const store = new MemoryStore()
     const { cache, clock } = await openTestCache(store, { name: 'fencing' })
     // Another writer's newer row, landed after the cache read the store's highest version at open.
-    await store.writeBatch([{ kind: 'set', key: 'held', encoded: '"newer"', version: 2 ** 52 }])
+    await store.writeBatch([{ kind: 'set', key: 'held', value: 'newer', encoded: '"newer"', version: 2 ** 52 }])
     const handle = registerPrometheus(cache, { register })
     await cache.set('held', 'older')
     await cache.set('fresh', 1)
@@ -179,7 +179,7 @@ describe('registerPrometheus', () => {
     const silent: Store = { writeBatch: async (ops) => ({ ...(await inner.writeBatch(ops)), fenced: undefined }), load: (keys) => inner.load(keys) }
     const { cache: other, clock: otherClock } = await openTestCache(silent, { name: 'silent' })
     const otherHandle = registerPrometheus(other, { register })
-    await inner.writeBatch([{ kind: 'set', key: 'held', encoded: '"newer"', version: 2 ** 52 }])
+    await inner.writeBatch([{ kind: 'set', key: 'held', value: 'newer', encoded: '"newer"', version: 2 ** 52 }])
     await other.set('held', 'older')
     await other.set('fresh', 1)
     await flushOn(other, otherClock)
