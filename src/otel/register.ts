@@ -6,9 +6,11 @@
  * `_total` on counters) gives the native adapter's names: `writebehind.ack.duration` in `s` is
  * scraped as `writebehind_ack_duration_seconds`.
  *
- * Counters and histograms are fed by the cache's diagnostics channels from this call on; gauges
- * are observed from one `cache.stats()` per collection. Every data point carries the `cache`
- * attribute (the cache's `name`).
+ * Counters and histograms are fed by the cache's diagnostics channels from this call on: a
+ * counter series tallies in place and is reported by an observable counter (so a write costs an
+ * addition, not an SDK call), a histogram records each observation; gauges are observed from one
+ * `cache.stats()` per collection. Every data point carries the `cache` attribute (the cache's
+ * `name`).
  */
 import type * as OtelApi from '@opentelemetry/api'
 import { MetricsRegistrationError } from '../errors.js'
@@ -17,7 +19,7 @@ import { subscribeMetrics } from '../metrics/feed.js'
 import { INSTRUMENT_LIST, type InstrumentId } from '../metrics/instruments.js'
 import { loadPeer } from '../metrics/peer.js'
 import { GAUGE_READINGS, type GaugeId, type MeteredCache } from '../metrics/readings.js'
-import { metricsSink, startCounters, type Recorders } from '../metrics/sink.js'
+import { metricsSink, type Recorders } from '../metrics/sink.js'
 
 /** The part of an OpenTelemetry `MeterProvider` the adapter calls (any SDK's provider fits). */
 export interface MeterProviderLike {
@@ -56,27 +58,32 @@ export function registerOpenTelemetry(cache: MeteredCache, options: OpenTelemetr
   const attributes = Object.freeze({ cache: name, ...extra })
   const instruments = makeInstruments(meter)
   const gauges = INSTRUMENT_LIST.filter((i) => i.source === 'stats').map((i) => [i.id as GaugeId, instruments.get(i.id) as OtelApi.ObservableGauge] as const)
+  // Counters are observable: each series tallies in place, and the collection reads the totals.
+  const tallies: Array<{ readonly counter: OtelApi.ObservableCounter; readonly labels: OtelApi.Attributes; total: number }> = []
   const observe: OtelApi.BatchObservableCallback = (result) => {
     const stats = cache.stats()
     for (const [id, gauge] of gauges) {
       const value = GAUGE_READINGS[id](stats)
       if (value !== undefined) result.observe(gauge, value, attributes)
     }
+    for (const tally of tallies) result.observe(tally.counter, tally.total, tally.labels)
   }
-  const observables = gauges.map(([, gauge]) => gauge)
+  const observables = [...gauges.map(([, gauge]) => gauge), ...INSTRUMENT_LIST.filter((i) => i.kind === 'counter').map((i) => instruments.get(i.id) as OtelApi.ObservableCounter)]
   meter.addBatchObservableCallback(observe, observables)
   const recorders: Recorders = {
-    counter: (id) => {
-      const instrument = instruments.get(id) as OtelApi.Counter
-      return (labels, value) => instrument.add(value, labels)
+    counter: (id, labels) => {
+      const tally = { counter: instruments.get(id) as OtelApi.ObservableCounter, labels, total: 0 }
+      tallies.push(tally)
+      return (value) => {
+        tally.total += value
+      }
     },
-    histogram: (id) => {
+    histogram: (id, labels) => {
       const instrument = instruments.get(id) as OtelApi.Histogram
-      return (labels, value) => instrument.record(value, labels)
+      return (value) => instrument.record(value, labels)
     },
   }
-  startCounters(recorders, attributes, cache.recovery?.records ?? 0)
-  const unsubscribe = subscribeMetrics(name, metricsSink(recorders, attributes))
+  const unsubscribe = subscribeMetrics(name, metricsSink(recorders, attributes, cache.recovery?.records ?? 0))
   names.add(name)
   let active = true
   return {
@@ -90,13 +97,13 @@ export function registerOpenTelemetry(cache: MeteredCache, options: OpenTelemetr
   }
 }
 
-type OtelInstrument = OtelApi.Counter | OtelApi.Histogram | OtelApi.ObservableGauge
+type OtelInstrument = OtelApi.ObservableCounter | OtelApi.Histogram | OtelApi.ObservableGauge
 
 function makeInstruments(meter: OtelApi.Meter): Map<InstrumentId, OtelInstrument> {
   const made = new Map<InstrumentId, OtelInstrument>()
   for (const instrument of INSTRUMENT_LIST) {
     const options = { description: instrument.help, unit: instrument.otelUnit }
-    if (instrument.kind === 'counter') made.set(instrument.id, meter.createCounter(instrument.otelName, options))
+    if (instrument.kind === 'counter') made.set(instrument.id, meter.createObservableCounter(instrument.otelName, options))
     else if (instrument.kind === 'gauge') made.set(instrument.id, meter.createObservableGauge(instrument.otelName, options))
     else made.set(instrument.id, meter.createHistogram(instrument.otelName, { ...options, advice: { explicitBucketBoundaries: [...(instrument.buckets ?? [])] } }))
   }

@@ -11,10 +11,10 @@
 import type * as PromClient from 'prom-client'
 import { MetricsRegistrationError } from '../errors.js'
 import { subscribeMetrics } from '../metrics/feed.js'
-import { INSTRUMENT_LIST, labelCombinations } from '../metrics/instruments.js'
+import { labelCombinations } from '../metrics/instruments.js'
 import { loadPeer } from '../metrics/peer.js'
 import type { MeteredCache } from '../metrics/readings.js'
-import { metricsSink, startCounters, type Recorders } from '../metrics/sink.js'
+import { metricsSink, type Recorders } from '../metrics/sink.js'
 import { checkLabels, checkMeteredCache, checkPrefix } from '../metrics/check.js'
 import { Family } from './family.js'
 import type { PrometheusRegistryLike } from './registry.js'
@@ -60,18 +60,8 @@ export function registerPrometheus(cache: MeteredCache, options: PrometheusOptio
   if (family.members.has(name)) throw new MetricsRegistrationError('E_METRICS_DUPLICATE', name)
   family.ensureMetrics(client, name)
   family.members.set(name, { cache, labels })
-  const recorders: Recorders = {
-    counter: (id) => {
-      const metric = family.metric(id) as PromClient.Counter
-      return (set, value) => metric.inc(set, value)
-    },
-    histogram: (id) => {
-      const metric = family.metric(id) as PromClient.Histogram
-      return (set, value) => metric.observe(set, value)
-    },
-  }
-  startCounters(recorders, labels, cache.recovery?.records ?? 0)
-  const unsubscribe = subscribeMetrics(name, metricsSink(recorders, labels))
+  const recorders: Recorders = { counter: (id, set) => family.counter(id, set), histogram: (id, set) => family.histogram(id, set) }
+  const unsubscribe = subscribeMetrics(name, metricsSink(recorders, labels, cache.recovery?.records ?? 0))
   let registered = true
   return {
     unregister() {
@@ -79,9 +69,7 @@ export function registerPrometheus(cache: MeteredCache, options: PrometheusOptio
       registered = false
       unsubscribe()
       family.members.delete(name)
-      for (const instrument of INSTRUMENT_LIST) {
-        for (const combination of labelCombinations(instrument.labels)) family.metric(instrument.id).remove({ ...labels, ...combination })
-      }
+      family.removeSeries({ cache, labels }, (instrument) => labelCombinations(instrument.labels))
       if (family.members.size === 0) {
         family.removeMetrics()
         families.get(register)?.delete(prefix)
