@@ -8,6 +8,10 @@
  *   2. Flushing N dirty rows into SQLite through the cache, beside a raw prepared fenced upsert
  *      loop over the same rows, committing one transaction per batch of the same size (each
  *      commit is an fsync in WAL mode with synchronous=FULL, as SqliteStore opens its databases).
+ *      The same loop with a subscriber on the `writebehind:write` diagnostics channel, beside the
+ *      loop without one (run first): the price of a write's message when someone listens. The
+ *      no-subscriber loop is the one measured against the floor, so its ratio, compared with the
+ *      one a build without the channels prints, is the cost of the channels when nobody listens.
  *   3. `await cache.increment()` beside `await cache.set()` on the same 10k hot keys (memory, one
  *      writer), and a counter hammered by 64 concurrent writers on 10 keys with the default flush
  *      interval: the store ops a flush costs per key (MemoryStore counts them; 1.0 is the ideal).
@@ -23,10 +27,11 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import diagnosticsChannel from 'node:diagnostics_channel'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import Database from 'better-sqlite3'
-import { MemoryStore, WriteBehindCache } from '../src/index.js'
+import { CHANNELS, MemoryStore, WriteBehindCache } from '../src/index.js'
 import { SqliteStore } from '../src/stores/sql/sqlite/index.js'
 import { median, medianRatio } from './lib/stats.js'
 
@@ -87,17 +92,28 @@ async function floorSets(keys: string[], n: number): Promise<number> {
   return loopRate(n, t)
 }
 
-/** A tight loop of awaited writes: nothing yields to the event loop, so no flush runs meanwhile. */
-async function cacheSets(keys: string[], n: number): Promise<number> {
+/**
+ * A tight loop of awaited writes: nothing yields to the event loop, so no flush runs meanwhile.
+ * `subscribed`: with a subscriber on the write channel that reads each message.
+ */
+async function cacheSets(keys: string[], n: number, subscribed = false): Promise<number> {
   const cache = await WriteBehindCache.open<{ score: number }>({
     store: new MemoryStore(),
     durability: 'memory',
     backlog: { maxEntries: 4_000_000 },
     warn: () => {},
   })
+  let slowest = 0
+  const onWrite = (message: unknown): void => {
+    const { durationMs } = message as { durationMs: number }
+    if (durationMs > slowest) slowest = durationMs
+  }
+  if (subscribed) diagnosticsChannel.subscribe(CHANNELS.write, onWrite)
   const t = loopClock()
   for (let i = 0; i < n; i++) await cache.set(keys[i % keys.length] as string, { score: i })
   const rate = loopRate(n, t)
+  if (subscribed) diagnosticsChannel.unsubscribe(CHANNELS.write, onWrite)
+  if (subscribed && !(slowest > 0)) throw new Error('the write channel published nothing')
   await cache.close()
   return rate
 }
@@ -221,6 +237,9 @@ async function main(): Promise<void> {
         const hotRun = await floorAndSets(r, hot, HOT_WRITES)
         add('floor-hot', hotRun.floor)
         add('cache-hot', hotRun.cache)
+        process.stdout.write(', sets (hot, subscribed)')
+        gc()
+        add('cache-hot-subscribed', await cacheSets(hot, HOT_WRITES, true))
         process.stdout.write(', sets (distinct)')
         gc()
         add('map-distinct', bareMap(distinct, DISTINCT))
@@ -251,6 +270,7 @@ async function main(): Promise<void> {
   if (only !== 'flush') {
     rows.push(
       { name: `await set(), memory, 10k hot keys (${HOT_WRITES / 1e6}M writes)`, ours: 'cache-hot', reference: 'floor-hot', extra: 'map-hot', target: 0.8 },
+      { name: `await set(), memory, 10k hot keys, a subscriber on writebehind:write, beside none (ratio: with / without)`, ours: 'cache-hot-subscribed', reference: 'cache-hot' },
       { name: `await set(), memory, ${DISTINCT / 1e6}M distinct keys`, ours: 'cache-distinct', reference: 'floor-distinct', extra: 'map-distinct', target: 0.8 },
       { name: `await increment(), memory, 10k hot keys, beside await set() (ratio: increments per set)`, ours: 'cache-inc-hot', reference: 'cache-hot' },
     )

@@ -1,10 +1,19 @@
 /**
  * Ack latency: how long each caller waited for its write, per durability level, from the call to
- * its acknowledgement (`stats().ack`), and the `writebehind:write` channel. The facade hands every
- * write that passed its door checks to `track` with the time the call began; a write acknowledged
- * synchronously (durability `memory` with room in the backlog: the shared resolved promise) is
- * recorded at once, any other when its promise settles. Per write that is one `performance.now()`,
- * one histogram record and one `hasSubscribers` check (plus one `then` when the ack is async).
+ * its acknowledgement (`stats().ack`), and the `writebehind:write` channel. The facade asks
+ * `start(durability)` once a write passed its door checks and hands its acknowledgement to
+ * `track`: a write acknowledged within its call (the shared resolved promise) is recorded at
+ * once, any other when its promise settles.
+ *
+ * A clock read is a quarter of a `memory` write on some machines (tens of ns in a VM), so a
+ * `memory` write is timed only when it has to be: one that waits (for room in the backlog, or
+ * falls back to the store) is timed from the moment it starts waiting, one acknowledged within
+ * its call is recorded as 0 ms (its caller never waited: the cost is the call's own, microseconds,
+ * below the first bucket) unless the write channel has a subscriber, which then gets the call's
+ * real duration. Every other level is timed from after the door checks, with `performance.now()`
+ * (monotonic: never negative, whatever the injected clock does). So with nobody subscribed a
+ * `memory` write costs one `hasSubscribers` check and one histogram record; another level one
+ * clock read more, and a `then` on its promise.
  *
  * Failed writes (rejected: backlog full, store unavailable, the log failed, superseded, dead-
  * lettered, closed while waiting) are published with `ok: false` but not recorded: the histogram
@@ -15,8 +24,11 @@
 import type { WriteOp } from '../contracts/diagnostics.js'
 import type { Durability } from '../contracts/options.js'
 import type { LatencySummary } from '../contracts/stats.js'
-import type { Diagnostics } from '../diagnostics/channels.js'
+import { writeChannel, type Diagnostics } from '../diagnostics/channels.js'
 import { Histogram } from '../diagnostics/histogram.js'
+
+/** `start`'s answer for a write not timed (yet). */
+const UNTIMED = -1
 
 export class AckMeter {
   /** One histogram per level; recorded here only. */
@@ -28,15 +40,21 @@ export class AckMeter {
     private readonly resolved: Promise<void>,
   ) {}
 
-  /** Measures the write whose acknowledgement is `ack`, begun at `started` (`performance.now()`); returns `ack`. */
+  /** When a write at `durability` begins (`performance.now()`), or `UNTIMED` for a `memory` write nobody listens to. */
+  start(durability: Durability): number {
+    return durability !== 'memory' || writeChannel.hasSubscribers ? performance.now() : UNTIMED
+  }
+
+  /** Measures the write whose acknowledgement is `ack`, begun at `started` (from `start`); returns `ack`. */
   track<T>(op: WriteOp, key: string, durability: Durability, started: number, ack: Promise<T>): Promise<T> {
     if (ack === (this.resolved as Promise<unknown>)) {
       this.acked(op, key, durability, started, true)
       return ack
     }
+    const from = started === UNTIMED ? performance.now() : started // a memory write that waits: timed from here
     ack.then(
-      () => this.acked(op, key, durability, started, true),
-      () => this.acked(op, key, durability, started, false),
+      () => this.acked(op, key, durability, from, true),
+      () => this.acked(op, key, durability, from, false),
     )
     return ack
   }
@@ -47,7 +65,7 @@ export class AckMeter {
   }
 
   private acked(op: WriteOp, key: string, durability: Durability, started: number, ok: boolean): void {
-    const durationMs = performance.now() - started
+    const durationMs = started === UNTIMED ? 0 : performance.now() - started
     if (ok) this.levels[durability].record(durationMs)
     this.diagnostics.write(op, key, durability, durationMs, ok)
   }

@@ -71,11 +71,11 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
 
   /** Writes `value` under `key`. Resolves when the write is as durable as its level promises. */
   set(key: string, value: V, options?: WriteOptions): Promise<void> {
-    const started = performance.now()
     try {
       this.assertOpen('set')
       checkKey(key, this.options.maxKeyBytes)
       const durability = this.durabilityOf(options)
+      const started = this.acks.start(durability)
       const encoded = encodeValue(key, value, this.options)
       return this.acks.track('set', key, durability, started, this.write(key, encoded, durability, this.ttlOf(options)))
     } catch (error) {
@@ -85,11 +85,11 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
 
   /** Deletes `key` (a versioned tombstone is flushed, so an older write cannot bring it back). */
   delete(key: string, options?: WriteOptions): Promise<void> {
-    const started = performance.now()
     try {
       this.assertOpen('delete')
       checkKey(key, this.options.maxKeyBytes)
       const durability = this.durabilityOf(options)
+      const started = this.acks.start(durability)
       return this.acks.track('delete', key, durability, started, this.write(key, null, durability))
     } catch (error) {
       return rejected(error)
@@ -101,10 +101,10 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
    * the writes are then applied in order and the promise resolves when all are acknowledged.
    */
   setMany(entries: Iterable<readonly [string, V]>, options?: WriteOptions): Promise<void> {
-    const started = performance.now()
     try {
       this.assertOpen('setMany')
       const durability = this.durabilityOf(options)
+      const started = this.acks.start(durability)
       const ttlMs = this.ttlOf(options)
       const encoded: Array<[string, string]> = []
       for (const [key, value] of entries) {
@@ -443,7 +443,6 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   }
 
   private merge(operation: string, merge: MergeKind, key: string, operand: unknown, options: WriteOptions | undefined): Promise<number> {
-    const started = performance.now()
     try {
       this.assertOpen(operation)
       checkKey(key, this.options.maxKeyBytes)
@@ -456,6 +455,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
         write: (k, w, durability) => this.write(k, w, durability, w.ttlMs),
       }
       const durability = this.durabilityOf(options)
+      const started = this.acks.start(durability)
       write.ttlMs = this.ttlOf(options)
       return this.acks.track('merge', key, durability, started, applyMerge(this.mergeSteps, operation, write, key, durability))
     } catch (error) {

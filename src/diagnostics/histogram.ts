@@ -42,7 +42,13 @@ export class Histogram {
   record(value: number): void {
     const v = value > 0 ? value : 0
     const bounds = this.bounds
-    let lo = 0
+    this.total++
+    if (v > this.max) this.max = v
+    if (v <= (bounds[0] as number)) {
+      this.counts[0]!++ // the common case of a write acknowledged within its call: no search
+      return
+    }
+    let lo = 1
     let hi = bounds.length
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
@@ -50,8 +56,6 @@ export class Histogram {
       else hi = mid
     }
     this.counts[lo]!++
-    this.total++
-    if (v > this.max) this.max = v
   }
 
   get count(): number {
