@@ -21,6 +21,8 @@ import { parseExposition, sum, type Exposition } from '../helpers/exposition.js'
 
 /** Distinct keys the load writes: 250 users and a counter per writer. */
 const KEYS = 250 + 4
+/** Concurrent writers, each awaiting its writes one by one. */
+const WRITERS = 4
 const work = mkdtempSync(join(tmpdir(), 'wb-scrape-'))
 const register = new Registry()
 let server: Server
@@ -89,11 +91,15 @@ describe('GET /metrics from a cache under load', () => {
         const { exposition } = await scrape()
         const after = cache.stats()
         const written = sum(exposition, 'writebehind_writes_total', { cache: 'scraped', result: 'ok' })
-        assert.ok(written >= before.writes - atRegistration.writes && written <= after.writes - atRegistration.writes, `${written} writes scraped, between ${before.writes} and ${after.writes}`)
+        // stats() counts a write when it is made, the channel when it is acknowledged: each writer
+        // may have one write made and not yet acknowledged.
+        const made = (stats: CacheStats): number => stats.writes - atRegistration.writes
+        assert.ok(written >= made(before) - WRITERS && written <= made(after), `${written} writes scraped, between ${made(before)} - ${WRITERS} and ${made(after)}`)
         const flushed = sum(exposition, 'writebehind_flush_ops_total', { outcome: 'applied' }) + sum(exposition, 'writebehind_flush_ops_total', { outcome: 'fenced' })
         assert.ok(flushed >= before.flush.ops + before.flush.superseded && flushed <= after.flush.ops + after.flush.superseded, `${flushed} flushed ops scraped`)
         const entries = sum(exposition, 'writebehind_backlog_entries', { cache: 'scraped' })
-        assert.ok(entries >= 0 && entries <= KEYS, `${entries} entries: coalesced, at most one per key`)
+        // Coalesced: a key is dirty once, and may have one more entry in flight (never in two).
+        assert.ok(entries >= 0 && entries <= 2 * KEYS, `${entries} entries: at most two per key`)
         scrapedDuringLoad++
         await new Promise((resolve) => setTimeout(resolve, 5))
       }
