@@ -45,11 +45,25 @@ export function metricsSink(recorders: Recorders, base: Labels, recoveredRecords
   recorder('counter', 'recoveredRecords', '', none)(recoveredRecords)
   const batchSize = recorder('histogram', 'flushBatchSize', '', none)
   const fsync = recorder('histogram', 'fsyncDuration', '', none)
+  // A write's recorders by op then durability, so the hot path builds no key: [ok, failed, ack].
+  const byOp = new Map<string, Map<string, readonly [Recorder, Recorder, Recorder]>>()
+  const writeRecorders = (op: string, durability: string): readonly [Recorder, Recorder, Recorder] => {
+    let byDurability = byOp.get(op)
+    if (byDurability === undefined) byOp.set(op, (byDurability = new Map<string, readonly [Recorder, Recorder, Recorder]>()))
+    let found = byDurability.get(durability)
+    if (found === undefined) {
+      const counted = (result: string): Recorder => recorder('counter', 'writes', `${op}|${durability}|${result}`, () => ({ op, durability, result }))
+      byDurability.set(durability, (found = [counted('ok'), counted('failed'), recorder('histogram', 'ackDuration', durability, () => ({ durability }))]))
+    }
+    return found
+  }
   return {
     write(m: WriteMessage, seconds: number) {
-      const result = m.ok ? 'ok' : 'failed'
-      recorder('counter', 'writes', `${m.op}|${m.durability}|${result}`, () => ({ op: m.op, durability: m.durability, result }))(1)
-      if (m.ok) recorder('histogram', 'ackDuration', m.durability, () => ({ durability: m.durability }))(seconds)
+      const [ok, failed, ack] = byOp.get(m.op)?.get(m.durability) ?? writeRecorders(m.op, m.durability)
+      if (m.ok) {
+        ok(1)
+        ack(seconds)
+      } else failed(1)
     },
     batch(ops, result, seconds) {
       if (result.applied > 0) outcome('applied')(result.applied)
