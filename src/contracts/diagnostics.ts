@@ -60,7 +60,12 @@ export interface StoreBatchContext {
   readonly ops: number
   /** Attempt number of this batch's oldest op (1 on the first try). */
   readonly attempt: number
-  /** Set when the call settled: ops applied, fenced (store held newer), failed (to be retried or dead-lettered). */
+  /**
+   * Set when the call settled (also when it failed): `applied` the ops the store took (the ones
+   * `stats().flush.ops` counts, fenced ones included), `fenced` those of them it skipped as not
+   * newer, `failed` the ops it refused (to be retried or dead-lettered; all of them when the call
+   * threw); the rest (`ops - applied - failed`) were superseded. `durationMs` by `performance.now()`.
+   */
   result?: { readonly applied: number; readonly fenced: number; readonly failed: number; readonly durationMs: number }
   /** Set when the call threw or timed out (all its ops failed). */
   error?: unknown

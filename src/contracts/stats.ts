@@ -79,7 +79,10 @@ export interface CacheStats {
   /**
    * Ack latency per durability level since open: how long callers waited for their writes
    * (a level no write used has count 0 and zeros). Quantiles come from fixed buckets: each is the
-   * upper bound of its bucket, so it overstates by at most one bucket's width.
+   * upper bound of its bucket, so it overstates by at most one bucket's width. Failed writes are
+   * left out (the write channel has them, `ok: false`). A `memory` write acknowledged within its
+   * call counts as 0 ms unless the write channel has a subscriber (a clock read would cost a
+   * quarter of such a write); one that waited for room in the backlog is timed.
    */
   readonly ack: { readonly [level in Durability]: LatencySummary }
   /** The dirty log (undefined without a dir): segments on disk, bytes, fs writes and fsyncs. */

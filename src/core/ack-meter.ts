@@ -59,6 +59,26 @@ export class AckMeter {
     return ack
   }
 
+  /**
+   * `track` for one pass of a merge through the write path (`increment`, `max`, `min`): it counts
+   * only once the merge was applied (`merge.value` set); a pass that found the key gone from the
+   * cache resolves unapplied, and the merge comes again after reading the key.
+   */
+  trackMerge(key: string, durability: Durability, merge: { readonly started: number; readonly value: number | undefined }, ack: Promise<void>): Promise<void> {
+    if (ack === this.resolved) {
+      if (merge.value !== undefined) this.acked('merge', key, durability, merge.started, true)
+      return ack
+    }
+    const from = merge.started === UNTIMED ? performance.now() : merge.started
+    ack.then(
+      () => {
+        if (merge.value !== undefined) this.acked('merge', key, durability, from, true)
+      },
+      () => this.acked('merge', key, durability, from, false),
+    )
+    return ack
+  }
+
   summaries(): { [level in Durability]: LatencySummary } {
     const { memory, log, disk, store } = this.levels
     return { memory: memory.summary(), log: log.summary(), disk: disk.summary(), store: store.summary() }

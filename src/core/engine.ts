@@ -15,7 +15,6 @@ import type { DeadLetterQueue } from '../dead-letters/queue.js'
 import { CacheClosedError, WriteSupersededError } from '../errors.js'
 import { toError } from '../to-error.js'
 import type { Diagnostics } from '../diagnostics/channels.js'
-import { BatchMeter } from '../flush/batch-meter.js'
 import { CircuitBreaker } from '../flush/circuit.js'
 import { Flusher } from '../flush/flusher.js'
 import type { PendingOp } from '../flush/pending-op.js'
@@ -45,8 +44,6 @@ export class Engine {
   readonly deadLetters: DeadLetterHandler
   readonly alarm: StalenessAlarm
   readonly reader: ReadThrough
-  /** Times and traces the store calls; `stats()` reads its histograms. */
-  private readonly batches: BatchMeter
   /** The latest superseded writes, oldest first (at most `RECENT_SUPERSEDED`). */
   private readonly superseded: SupersededWrite[] = []
   /** What `open()` recovered from the log (undefined without a dir). */
@@ -71,7 +68,6 @@ export class Engine {
     readonly diagnostics: Diagnostics,
   ) {
     const { clock, retry } = options
-    this.batches = new BatchMeter(options.name)
     this.circuit = new CircuitBreaker(
       {
         threshold: retry.circuitThreshold,
@@ -88,25 +84,18 @@ export class Engine {
       },
       clock,
     )
-    this.flusher = new Flusher(
-      options.store,
-      { ...retry, batchTimeoutMs: options.flush.batchTimeoutMs, order: options.flush.order },
-      this.circuit,
-      clock,
-      {
-        applied: (op) => this.applied(op),
-        superseded: (op, storeVersion) => this.supersede(op, storeVersion),
-        landed: (ops) => this.deadLetters.retire(ops),
-        deadLetter: (ops, error) => this.deadLetters.add(ops, error),
-        flightEnded: () => this.flightEnded(),
-        slotFreed: () => this.scheduler.pump(),
-        batchDone: (ops, fenced, durationMs) => this.emit('flush', { ops, fenced, durationMs }),
-        batchFailed: (ops, error, attempt, retryInMs) => this.emit('flush:failed', { ops, error, attempt, retryInMs }),
-        internalError: (error) => this.emit('warning', { code: 'WB_FLUSH_INTERNAL', message: error.message }),
-        halted: (op, error) => this.emit('flush:halted', { key: op.key, version: op.version, error }),
-      },
-      this.batches,
-    )
+    this.flusher = new Flusher(options.store, { ...retry, batchTimeoutMs: options.flush.batchTimeoutMs, order: options.flush.order, name: options.name }, this.circuit, clock, {
+      applied: (op) => this.applied(op),
+      superseded: (op, storeVersion) => this.supersede(op, storeVersion),
+      landed: (ops) => this.deadLetters.retire(ops),
+      deadLetter: (ops, error) => this.deadLetters.add(ops, error),
+      flightEnded: () => this.flightEnded(),
+      slotFreed: () => this.scheduler.pump(),
+      batchDone: (ops, fenced, durationMs) => this.emit('flush', { ops, fenced, durationMs }),
+      batchFailed: (ops, error, attempt, retryInMs) => this.emit('flush:failed', { ops, error, attempt, retryInMs }),
+      internalError: (error) => this.emit('warning', { code: 'WB_FLUSH_INTERNAL', message: error.message }),
+      halted: (op, error) => this.emit('flush:halted', { key: op.key, version: op.version, error }),
+    })
     const tier = (this.tier = makeTier(
       this.flusher.busy,
       (code, message) => this.emit('warning', { code, message }),
@@ -193,7 +182,7 @@ export class Engine {
     return buildStats({
       reads,
       acks: acks.summaries(),
-      batches: { duration: this.batches.duration.summary(), ops: this.batches.size.summary() },
+      batches: { duration: this.flusher.meter.duration.summary(), ops: this.flusher.meter.size.summary() },
       loads: this.reader.loads,
       backlog: {
         entries: this.backlogEntries(),

@@ -26,6 +26,8 @@ export class MergeWrite {
   value: number | undefined = undefined
   /** The write's ttl once the key is clean (`ttlMs`); undefined: the cache's. */
   ttlMs: number | undefined = undefined
+  /** When the call began, for its ack latency (`AckMeter.start`). */
+  started = 0
 
   private constructor(
     readonly merge: MergeKind,

@@ -452,12 +452,13 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
         reader: this.engine.reader,
         assertOpen: (op) => this.assertOpen(op),
         remember: (k, loaded) => this.remember(k, loaded),
-        write: (k, w, durability) => this.write(k, w, durability, w.ttlMs),
+        // Measured here, not around applyMerge: an applied merge's ack is often this very write's resolved promise.
+        write: (k, w, durability) => this.acks.trackMerge(k, durability, w, this.write(k, w, durability, w.ttlMs)),
       }
       const durability = this.durabilityOf(options)
-      const started = this.acks.start(durability)
+      write.started = this.acks.start(durability)
       write.ttlMs = this.ttlOf(options)
-      return this.acks.track('merge', key, durability, started, applyMerge(this.mergeSteps, operation, write, key, durability))
+      return applyMerge(this.mergeSteps, operation, write, key, durability)
     } catch (error) {
       return rejected(error)
     }

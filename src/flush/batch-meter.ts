@@ -4,7 +4,7 @@
  * TracingChannel around it. With nobody subscribed to the channel no context object and no
  * closure is made: a call costs two `performance.now()` reads and two histogram records.
  *
- *   callStore ─► begin (context if traced) ─► call (start ─ writeBatch ─ end) ─► settled / failed
+ *   callStore ─► begin (context if traced) ─► traced (start ─ writeBatch ─ end) ─► settled / failed
  *                                                                           (result, error, asyncStart, asyncEnd)
  *
  * Durations are `performance.now()` (monotonic, sub-millisecond), not the injected clock: a
@@ -28,9 +28,8 @@ export class BatchMeter {
     return { cache: this.cache, ops, attempt }
   }
 
-  /** Runs `call` (the `writeBatch`) between `start` and `end`, in the start channel's bound stores, when traced. */
-  call<T>(context: StoreBatchContext | undefined, call: () => T): T {
-    if (context === undefined) return call()
+  /** Runs `call` (the `writeBatch`) between `start` and `end`, in the start channel's bound stores. */
+  traced<T>(context: StoreBatchContext, call: () => T): T {
     return storeBatchChannel.start.runStores(context, () => {
       try {
         return call()

@@ -38,7 +38,7 @@
 import type { Clock } from '../contracts/clock.js'
 import type { BatchResult, Store } from '../contracts/store.js'
 import { toError } from '../to-error.js'
-import type { BatchMeter } from './batch-meter.js'
+import { BatchMeter } from './batch-meter.js'
 import type { CircuitBreaker } from './circuit.js'
 import { CircuitGate } from './circuit-gate.js'
 import { Flights, type Flight } from './flights.js'
@@ -81,6 +81,8 @@ export interface FlusherOptions extends RetryPolicy {
   batchTimeoutMs: number
   /** `'global'`: nothing lands past a held op, and poison halts instead of being dead-lettered. @default 'key' */
   order?: 'key' | 'global'
+  /** The cache's name, for the store-batch trace. @default 'default' */
+  name?: string
 }
 
 /** What one attempt leaves: ops to try again at once (after their backoff), and held ops. */
@@ -114,6 +116,8 @@ export class Flusher {
   private stopped = false
   /** Batches that applied at least one op: the proof that the store takes writes. */
   private proofs = 0
+  /** Times and traces every store call: `stats().flush.batchDuration` and `batchOps`, the store-batch channel. */
+  readonly meter: BatchMeter
   private readonly counted: FlushCounts = { batches: 0, ops: 0, fenced: 0, superseded: 0, failedBatches: 0, retries: 0 }
   /** Global order (see the header). */
   private readonly inOrder: boolean
@@ -126,9 +130,8 @@ export class Flusher {
     private readonly circuit: CircuitBreaker,
     private readonly clock: Clock,
     private readonly hooks: FlusherHooks,
-    /** Times and traces every store call (`stats().flush.batchDuration`, the store-batch channel). */
-    private readonly meter: BatchMeter,
   ) {
+    this.meter = new BatchMeter(policy.name ?? 'default')
     this.gate = new CircuitGate(circuit, store, clock)
     this.inOrder = policy.order === 'global'
     this.halts = new Halts((op, error) => hooks.halted?.(op, error))

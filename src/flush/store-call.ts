@@ -51,7 +51,7 @@ export async function callStore(store: Store, ops: readonly PendingOp[], timeout
   const trace = meter.begin(ops.length, (ops[0]?.attempts ?? 0) + 1)
   const started = performance.now()
   try {
-    const call = meter.call(trace, () => store.writeBatch(ops))
+    const call = trace === undefined ? store.writeBatch(ops) : meter.traced(trace, () => store.writeBatch(ops))
     const timeout = new Promise<never>((_, reject) => {
       timer = clock.setTimeout(() => reject(batchTimeout(ops.length, timeoutMs)), timeoutMs)
     })

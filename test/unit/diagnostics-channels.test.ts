@@ -150,6 +150,34 @@ describe('the write channel and the ack histograms', () => {
     }
   })
 
+  it('counts each increment, max and min once, at its level, whether or not it read the key first', async () => {
+    const store = new MemoryStore()
+    await store.writeBatch([{ kind: 'set', key: 'stored', value: 5, encoded: '5', version: 1 }])
+    const { cache } = await openTestCache(store, { name: 'merges' })
+    const writes = listen<WriteMessage>(CHANNELS.write)
+    try {
+      await cache.increment('stored') // not cached: read from the store first
+      await cache.increment('stored', 2)
+      await cache.increment('fresh') // absent everywhere
+      await cache.max('fresh', 10)
+      await cache.min('fresh', 3)
+      assert.equal(cache.stats().ack.memory.count, 5)
+      assert.deepEqual(
+        writes.messages.filter((m) => m.cache === 'merges').map((m) => [m.op, m.key, m.ok]),
+        [
+          ['merge', 'stored', true],
+          ['merge', 'stored', true],
+          ['merge', 'fresh', true],
+          ['merge', 'fresh', true],
+          ['merge', 'fresh', true],
+        ],
+      )
+    } finally {
+      writes.stop()
+      await cache.close()
+    }
+  })
+
   it('tells two caches apart by their names', async () => {
     const writes = listen<WriteMessage>(CHANNELS.write)
     const one = await openTestCache(new MemoryStore(), { name: 'one' })

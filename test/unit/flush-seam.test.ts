@@ -10,7 +10,6 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { BatchResult, StoreOp } from '../../src/contracts/store.js'
 import { Backpressure } from '../../src/core/backpressure.js'
-import { BatchMeter } from '../../src/flush/batch-meter.js'
 import { CircuitBreaker } from '../../src/flush/circuit.js'
 import type { DirtyTier } from '../../src/flush/dirty-tier.js'
 import { Flusher, type FlusherHooks } from '../../src/flush/flusher.js'
@@ -123,7 +122,7 @@ function pipeline(tier: DirtyTier, store: MemoryStore, clock: FakeClock, batchSi
     batchFailed: () => {},
     internalError: (error) => assert.fail(error),
   }
-  const flusher = new Flusher(store, { baseDelayMs: 10, maxDelayMs: 100, maxAttempts: 3, batchTimeoutMs: 1000 }, circuit, clock, hooks, new BatchMeter('seam'))
+  const flusher = new Flusher(store, { baseDelayMs: 10, maxDelayMs: 100, maxAttempts: 3, batchTimeoutMs: 1000 }, circuit, clock, hooks)
   const scheduler = (late.scheduler = new FlushScheduler(
     { intervalMs: 100, batchSize, maxDelayMs: 1000, concurrency: 2, batchTimeoutMs: 1000, triggerEntries: batchSize, order: 'key' },
     tier,
