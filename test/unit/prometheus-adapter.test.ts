@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Counter, Registry } from 'prom-client'
+import { Counter, Registry, register as globalRegister } from 'prom-client'
 import { MemoryStore, MetricsRegistrationError, PeerMissingError, type Store, type WriteBehindCache } from '../../src/index.js'
 import { registerPrometheus } from '../../src/prometheus/index.js'
 import { INSTRUMENT_LIST, LABEL_VALUES } from '../../src/metrics/instruments.js'
@@ -303,6 +303,30 @@ describe('registerPrometheus', () => {
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
+  })
+
+  it("publishes on prom-client's global register by default, and on an OpenMetrics registry, whose JSON and reset work too", async () => {
+    const { cache } = await openTestCache(new MemoryStore(), { name: 'global' })
+    const handle = registerPrometheus(cache)
+    await cache.set('k', 1)
+    assert.equal(sum(await scrape(globalRegister), 'writebehind_writes_total', { cache: 'global' }), 1)
+    handle.unregister()
+    assert.equal(globalRegister.getSingleMetric('writebehind_writes_total'), undefined)
+
+    const open = new Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>()
+    open.setContentType(Registry.OPENMETRICS_CONTENT_TYPE)
+    const openHandle = registerPrometheus(cache, { register: open })
+    await cache.set('k', 2)
+    const text = await open.metrics()
+    assert.match(text, /^writebehind_writes_total\{cache="global",op="set",durability="memory",result="ok"\} 1$/m)
+    assert.match(text, /^writebehind_ack_duration_seconds_count\{cache="global",durability="memory"\} 1$/m)
+    assert.match(text, /# EOF\n$/)
+    const json = await open.getMetricsAsJSON()
+    assert.equal(json.find((m) => m.name === 'writebehind_ack_duration_seconds')?.type, 'histogram')
+    open.resetMetrics()
+    assert.equal(sum(parseExposition((await open.metrics()).replace('# EOF', '')), 'writebehind_ack_duration_seconds_count'), 0)
+    openHandle.unregister()
+    await cache.close()
   })
 
   it('checks its options at the door', async () => {
