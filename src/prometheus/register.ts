@@ -58,7 +58,12 @@ export function registerPrometheus(cache: MeteredCache, options: PrometheusOptio
   const labels = Object.freeze({ cache: name, ...staticLabels })
   const family = familyOf(register, prefix, Object.keys(labels), name)
   if (family.members.has(name)) throw new MetricsRegistrationError('E_METRICS_DUPLICATE', name)
-  family.ensureMetrics(client, name)
+  try {
+    family.ensureMetrics(client, name)
+  } catch (error) {
+    if (family.members.size === 0) families.get(register)?.delete(prefix)
+    throw error
+  }
   family.members.set(name, { cache, labels })
   const recorders: Recorders = { counter: (id, set) => family.counter(id, set), histogram: (id, set) => family.histogram(id, set) }
   const unsubscribe = subscribeMetrics(name, metricsSink(recorders, labels, cache.recovery?.records ?? 0))

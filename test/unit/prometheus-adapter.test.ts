@@ -256,6 +256,8 @@ describe('registerPrometheus', () => {
       (error: unknown) => error instanceof MetricsRegistrationError && error.code === 'E_METRICS_CONFLICT' && error.metric === 'writebehind_writes_total',
     )
     assert.deepEqual([...(await scrape(register)).types.keys()], ['writebehind_writes_total'], 'a refused registration leaves no metric behind')
+    register.removeSingleMetric('writebehind_writes_total')
+    registerPrometheus(other, { register, labels: { region: 'eu' } }).unregister()
     const prefixed = registerPrometheus(other, { register, prefix: 'orders_' })
     await other.set('k', 1)
     assert.equal(sum(await scrape(register), 'orders_writes_total', { cache: 'other' }), 1)
