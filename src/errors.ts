@@ -26,6 +26,9 @@ export type ErrorCode =
   | 'E_LOG_FAILED'
   | 'E_UPDATE_CONFLICT'
   | 'E_NOT_A_NUMBER'
+  | 'E_PEER_MISSING'
+  | 'E_METRICS_DUPLICATE'
+  | 'E_METRICS_CONFLICT'
 
 /** The codes of the `StoreError`s writebehind raises itself. */
 export type StoreErrorCode = 'E_STORE' | 'E_BATCH_TIMEOUT' | 'E_STORE_MAPPING' | 'E_STORE_NOT_A_NUMBER'
@@ -331,6 +334,42 @@ export class NotANumberError extends WriteBehindError<'E_NOT_A_NUMBER'> {
 }
 
 /**
+ * An optional peer package a feature needs is not installed (`peer` names it): `prom-client` for
+ * `registerPrometheus`, `@opentelemetry/api` for `registerOpenTelemetry` without a `meterProvider`.
+ */
+export class PeerMissingError extends WriteBehindError<'E_PEER_MISSING'> {
+  constructor(
+    readonly peer: string,
+    readonly feature: string,
+    details: ErrorDetails = {},
+  ) {
+    super('E_PEER_MISSING', `${feature} needs the ${peer} package, which is not installed: npm install ${peer}.`, details)
+  }
+}
+
+/**
+ * A metrics adapter could not register a cache: `E_METRICS_DUPLICATE` when a cache of this `name`
+ * is already registered on this registry (the same cache twice, or two caches sharing a name, whose
+ * messages could not be told apart); `E_METRICS_CONFLICT` when the registry already holds a metric
+ * of one of its names that it did not make, or made with other label names (`metric` names it).
+ */
+export class MetricsRegistrationError extends WriteBehindError<'E_METRICS_DUPLICATE' | 'E_METRICS_CONFLICT'> {
+  constructor(
+    code: 'E_METRICS_DUPLICATE' | 'E_METRICS_CONFLICT',
+    readonly cache: string,
+    readonly metric?: string,
+  ) {
+    super(
+      code,
+      code === 'E_METRICS_DUPLICATE'
+        ? `A cache named "${cache}" is already registered on this registry. Give each cache its own name (option name), or unregister the first one.`
+        : `The registry already holds a metric "${metric ?? ''}" that writebehind did not make, or made with other label names. ` +
+            'Use another prefix, remove that metric, or give every cache on this registry the same label names.',
+    )
+  }
+}
+
+/**
  * Each code and the class of the errors that carry it: `error instanceof errors[code]` holds for
  * every error whose `code` is `code`. A code maps to one class; a class may carry several codes.
  */
@@ -358,6 +397,9 @@ export const errors = Object.freeze({
   E_LOG_FAILED: LogFailedError,
   E_UPDATE_CONFLICT: UpdateConflictError,
   E_NOT_A_NUMBER: NotANumberError,
+  E_PEER_MISSING: PeerMissingError,
+  E_METRICS_DUPLICATE: MetricsRegistrationError,
+  E_METRICS_CONFLICT: MetricsRegistrationError,
 } as const satisfies { readonly [C in ErrorCode]: abstract new (...args: never[]) => Error & { readonly code: string } })
 
 function truncate(key: string): string {

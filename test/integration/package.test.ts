@@ -59,16 +59,18 @@ describe('the packed package, installed into a scratch project', () => {
 
   it('has none of the optional peers installed: the scratch project is what a user starts from', () => {
     const installed = readdirSync(join(app, 'node_modules'))
-    for (const peer of ['fast-check', 'pg', 'mysql2', 'better-sqlite3']) assert.equal(installed.includes(peer), false, peer)
+    for (const peer of ['fast-check', 'pg', 'mysql2', 'better-sqlite3', 'prom-client', '@opentelemetry']) assert.equal(installed.includes(peer), false, peer)
   })
 
   it('imports every subpath of exports from the built files, without the drivers or fast-check', () => {
-    assert.deepEqual([...subpaths].sort(), ['writebehind', 'writebehind/mysql', 'writebehind/postgres', 'writebehind/sqlite', 'writebehind/testing'])
+    assert.deepEqual([...subpaths].sort(), ['writebehind', 'writebehind/mysql', 'writebehind/otel', 'writebehind/postgres', 'writebehind/prometheus', 'writebehind/sqlite', 'writebehind/testing'])
     const expected: Record<string, string[]> = {
       writebehind: ['WriteBehindCache', 'MemoryStore', 'StoreError', 'CacheClosedError', 'WriteSupersededError'],
       'writebehind/sqlite': ['SqliteStore'],
       'writebehind/postgres': ['PostgresStore'],
       'writebehind/mysql': ['MySqlStore'],
+      'writebehind/prometheus': ['registerPrometheus', 'INSTRUMENTS'],
+      'writebehind/otel': ['registerOpenTelemetry', 'INSTRUMENTS'],
       'writebehind/testing': ['FakeClock', 'describeStoreConformance', 'seededRandom'],
     }
     for (const subpath of subpaths) {
@@ -96,6 +98,34 @@ describe('the packed package, installed into a scratch project', () => {
     `)
     assert.equal(result.status, 0, result.stderr)
     assert.deepEqual(JSON.parse(result.stdout), { stored: [['player:1', { score: 7 }]], deadLettered: 0, drained: true })
+  })
+
+  it('without prom-client or @opentelemetry/api, the adapters import, refuse at call time with E_PEER_MISSING naming the package, and OpenTelemetry works with a meterProvider given', () => {
+    const result = node(`
+      import { WriteBehindCache, MemoryStore } from 'writebehind'
+      import { registerPrometheus } from 'writebehind/prometheus'
+      import { registerOpenTelemetry } from 'writebehind/otel'
+      const cache = await WriteBehindCache.open({ store: new MemoryStore(), warn: () => {} })
+      const refused = []
+      for (const register of [() => registerPrometheus(cache), () => registerOpenTelemetry(cache)]) {
+        try { register(); refused.push('registered') } catch (error) { refused.push([error.code, error.peer]) }
+      }
+      const handle = registerOpenTelemetry(cache, { meterProvider: { getMeter: () => noopMeter() } })
+      await cache.set('k', 1)
+      handle.unregister()
+      await cache.close()
+      console.log(JSON.stringify(refused))
+      function noopMeter() {
+        const instrument = { add() {}, record() {} }
+        // Every OpenTelemetry SDK needs @opentelemetry/api, so a provider without it is hand-written.
+        return { createHistogram: () => instrument, createObservableCounter: () => ({}), createObservableGauge: () => ({}), addBatchObservableCallback() {}, removeBatchObservableCallback() {} }
+      }
+    `)
+    assert.equal(result.status, 0, result.stderr)
+    assert.deepEqual(JSON.parse(result.stdout), [
+      ['E_PEER_MISSING', 'prom-client'],
+      ['E_PEER_MISSING', '@opentelemetry/api'],
+    ])
   })
 
   it('installs a working writebehind bin', () => {

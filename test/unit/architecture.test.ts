@@ -11,6 +11,9 @@
  *   dead-letters, tier       the dead-letter queue; the embedded tier (a DirtyTier)
  *   core                     the engine that wires them, and the cache facade
  *   testing, cli             the conformance suite and fake clock; the command line
+ *   metrics                  the instruments table and channel feed the adapters share
+ *   prometheus, otel         the metrics adapters (next to testing: they see a cache only
+ *                            through its structural subset, never the core's classes)
  */
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
@@ -28,11 +31,14 @@ const LAYERS: Record<string, number> = {
   diagnostics: 0.7,
   log: 1,
   stores: 1,
+  metrics: 1,
   flush: 2,
   'dead-letters': 3,
   tier: 3,
   core: 4,
   testing: 5,
+  prometheus: 5,
+  otel: 5,
   cli: 6,
   'index.ts': 7,
 }

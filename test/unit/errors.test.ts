@@ -22,7 +22,9 @@ import {
   LogCorruptionError,
   LogFailedError,
   LogFormatError,
+  MetricsRegistrationError,
   NotANumberError,
+  PeerMissingError,
   StoreError,
   StoreUnavailableError,
   UnencodableValueError,
@@ -62,6 +64,9 @@ const samples: Record<ErrorCode, () => Error & { code: string }> = {
   E_LOG_FAILED: () => new LogFailedError(new Error('EIO')),
   E_UPDATE_CONFLICT: () => new UpdateConflictError('k', 10),
   E_NOT_A_NUMBER: () => new NotANumberError('k', 'sum', 'a string'),
+  E_PEER_MISSING: () => new PeerMissingError('prom-client', 'registerPrometheus'),
+  E_METRICS_DUPLICATE: () => new MetricsRegistrationError('E_METRICS_DUPLICATE', 'orders'),
+  E_METRICS_CONFLICT: () => new MetricsRegistrationError('E_METRICS_CONFLICT', 'orders', 'writebehind_writes_total'),
 }
 
 function caught(fn: () => unknown): Error & { code: string } {
