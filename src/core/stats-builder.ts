@@ -1,5 +1,5 @@
 /** Builds `cache.stats()` from what each owner reports; it reads, and changes nothing. */
-import type { FlushCounts } from '../flush/flusher.js'
+import type { FlushCounts } from '../flush/flusher-hooks.js'
 import type { CacheStats, LatencySummary } from '../contracts/stats.js'
 
 /** The facade's own counters. */

@@ -44,46 +44,12 @@ import { CircuitGate } from './circuit-gate.js'
 import { Flights, type Flight } from './flights.js'
 import { Halts } from './halts.js'
 import type { PendingOp } from './pending-op.js'
-import { backoffDelay, isRetryable, type RetryPolicy } from './retry.js'
+import { backoffDelay, isRetryable } from './retry.js'
+import type { FlushCounts, FlusherHooks, FlusherOptions } from './flusher-hooks.js'
 import { callStore, supersededOps, TimeSlice, type Outcome } from './store-call.js'
 
 /** Attempts (while the store is otherwise healthy) after which a multi-op batch is split. */
 const SPLIT_AFTER = 3
-
-export interface FlusherHooks {
-  /** The op is in the store (applied, or a redelivery). Called before its key stops being busy. */
-  applied(op: PendingOp): void
-  /** The store holds `storeVersion`, strictly newer than the op's: settled, not applied. */
-  superseded(op: PendingOp, storeVersion: number): void
-  /**
-   * The ops reached the store (applied or superseded). Resolves once the dead letters of their
-   * keys that they supersede are removed durably; `undefined` when there is nothing to wait for.
-   */
-  landed(ops: readonly PendingOp[]): Promise<void> | undefined
-  /** The ops failed for good; resolves once they are persisted in the dead-letter queue. */
-  deadLetter(ops: readonly PendingOp[], error: Error): Promise<void>
-  /** A whole flight has ended (all of its ops settled, or the flusher stopped). */
-  flightEnded(): void
-  /** A flight holds refused writes and stopped counting toward `flush.concurrency`. */
-  slotFreed(): void
-  /** A store call returned: `ops` applied or superseded, `fenced` of them skipped by the store as not newer. */
-  batchDone(ops: number, fenced: number, durationMs: number): void
-  /** A store call failed, or some of its ops did; `retryInMs` when it is retried after a backoff. */
-  batchFailed(ops: number, error: Error, attempt: number, retryInMs: number | undefined): void
-  /** A hook itself failed (the dead-letter queue could not be written): the ops are held and retried. */
-  internalError(error: Error): void
-  /** Global order: `op` failed for good and is held instead of dead-lettered; flushing stops at it. Once per op. */
-  halted?(op: PendingOp, error: Error): void
-}
-
-export interface FlusherOptions extends RetryPolicy {
-  /** A `writeBatch` call that has not settled after this long fails (retryable). */
-  batchTimeoutMs: number
-  /** `'global'`: nothing lands past a held op, and poison halts instead of being dead-lettered. @default 'key' */
-  order?: 'key' | 'global'
-  /** The cache's name, for the store-batch trace. @default 'default' */
-  name?: string
-}
 
 /** What one attempt leaves: ops to try again at once (after their backoff), and held ops. */
 interface Round {
@@ -92,19 +58,6 @@ interface Round {
 }
 
 const SETTLED: Round = { retry: [], held: [] }
-
-/** What the flusher counted since open (read by `stats()`; only the flusher changes it). */
-export interface FlushCounts {
-  /** Store calls that returned. */
-  batches: number
-  /** Ops the store took: applied, or fenced as not newer. */
-  ops: number
-  fenced: number
-  superseded: number
-  failedBatches: number
-  /** Backoffs slept (failed batches retried, held flights retried). */
-  retries: number
-}
 
 export class Flusher {
   /** Keys in flight, ops and bytes in flight, held flights: read by the scheduler and the engine. */
