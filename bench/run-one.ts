@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks'
 import { CEILING, measureCeiling } from './ceiling.js'
 import { runLoad, type LoadResult } from './driver.js'
 import { openPool, settledTuplesWritten, tuplesWritten } from './lib/pg.js'
-import type { Job, RunResult } from './lib/result.js'
+import { failedRun, type Job, type RunResult } from './lib/result.js'
 import { latencySummary } from './lib/stats.js'
 import { verifyCounts, verifyFinalState } from './lib/verify.js'
 import { SYSTEMS } from './systems/index.js'
@@ -107,31 +107,8 @@ function toResult(
 }
 
 function failed(error: unknown): RunResult {
-  const message = error instanceof Error ? error.message : String(error)
-  log(`FAILED: ${message}`)
-  const nan = Number.NaN
-  return {
-    system: job.system,
-    workload: job.workload,
-    run: job.run,
-    error: message,
-    acked: 0,
-    failed: 0,
-    keys: nan,
-    loadMs: nan,
-    writesPerSec: nan,
-    p50Ms: nan,
-    p99Ms: nan,
-    p999Ms: nan,
-    dbStatements: nan,
-    dbRows: nan,
-    pgStatRows: nan,
-    coalescing: nan,
-    drainMs: nan,
-    peakRssMb: nan,
-    correct: false,
-    verifyNote: message,
-  }
+  log(`FAILED: ${error instanceof Error ? error.message : String(error)}`)
+  return failedRun(job, error)
 }
 
 /** The pg-ceiling probe (bench/ceiling.ts): its "writes/s" is rows committed per second. */

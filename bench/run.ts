@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util'
 import { CEILING } from './ceiling.js'
 import { describeMachine } from './lib/machine.js'
 import { renderReport, type ReportContext } from './lib/report.js'
-import type { Job, RunResult } from './lib/result.js'
+import { failedRun, type Job, type RunResult } from './lib/result.js'
 import { BASELINE, DEFAULT_SYSTEMS, SYSTEMS } from './systems/index.js'
 import type { Arrival } from './driver.js'
 import { allWorkloads, type Workload } from './workloads.js'
@@ -110,30 +110,7 @@ async function measure(job: Job): Promise<RunResult> {
     await runChild(job)
     return JSON.parse(await readFile(job.out, 'utf8')) as RunResult
   } catch (err) {
-    const nan = Number.NaN
-    const message = err instanceof Error ? err.message : String(err)
-    return {
-      system: job.system,
-      workload: job.workload,
-      run: job.run,
-      error: message,
-      acked: 0,
-      failed: 0,
-      keys: nan,
-      loadMs: nan,
-      writesPerSec: nan,
-      p50Ms: nan,
-      p99Ms: nan,
-      p999Ms: nan,
-      dbStatements: nan,
-      dbRows: nan,
-      pgStatRows: nan,
-      coalescing: nan,
-      drainMs: nan,
-      peakRssMb: nan,
-      correct: false,
-      verifyNote: message,
-    }
+    return failedRun(job, err)
   }
 }
 

@@ -46,3 +46,31 @@ export interface Job {
   arrival?: Arrival
   out: string
 }
+
+/** The result of a run that could not complete: its error, every figure NaN, not correct. */
+export function failedRun(job: Pick<Job, 'system' | 'workload' | 'run'>, error: unknown): RunResult {
+  const message = error instanceof Error ? error.message : String(error)
+  const nan = Number.NaN
+  return {
+    system: job.system,
+    workload: job.workload,
+    run: job.run,
+    error: message,
+    acked: 0,
+    failed: 0,
+    keys: nan,
+    loadMs: nan,
+    writesPerSec: nan,
+    p50Ms: nan,
+    p99Ms: nan,
+    p999Ms: nan,
+    dbStatements: nan,
+    dbRows: nan,
+    pgStatRows: nan,
+    coalescing: nan,
+    drainMs: nan,
+    peakRssMb: nan,
+    correct: false,
+    verifyNote: message,
+  }
+}
