@@ -2,31 +2,19 @@
 // there after reopen, and the reopen succeeds (an unfinished append is a torn tail, not corruption).
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DeadLetterQueue } from '../../src/dead-letters/queue.js'
+import { runUntilKilled } from '../helpers/kill-child.js'
 
 const child = fileURLToPath(new URL('../helpers/dlq-writer-child.ts', import.meta.url))
 
 /** Runs the writer until it acknowledged `acks` letters (plus whatever it acked before dying), then SIGKILLs it. */
 async function writeThenKill(dir: string, prefix: string, acks: number): Promise<Set<string>> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', child, dir, prefix], { stdio: ['ignore', 'pipe', 'pipe'] })
   const acked = new Set<string>()
-  let buffered = ''
-  let stderr = ''
-  proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  proc.stdout.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString()
-    const lines = buffered.split('\n')
-    buffered = lines.pop() ?? ''
-    for (const line of lines) acked.add(line.replace(/^acked /, ''))
-    if (acked.size >= acks) proc.kill('SIGKILL')
-  })
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => proc.on('exit', (c, s) => resolve([c, s])))
-  assert.equal(signal, 'SIGKILL', `the writer was killed, not exited (code ${code}): ${stderr}`)
+  await runUntilKilled(child, [dir, prefix], (line) => acked.add(line.replace(/^acked /, '')).size >= acks)
   return acked
 }
 

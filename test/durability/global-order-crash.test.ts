@@ -8,7 +8,6 @@
  * and they land strictly increasing. And nothing acknowledged is lost: each key ends at least at
  * its last acknowledged value.
  */
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,29 +16,19 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { WriteBehindCache, type BatchResult, type LoadedEntry, type Store, type StoreOp } from '../../src/index.js'
 import { SqliteStore } from '../../src/stores/sql/sqlite/index.js'
+import { runUntilKilled } from '../helpers/kill-child.js'
 
 const child = fileURLToPath(new URL('../helpers/global-order-child.ts', import.meta.url))
 const KEYS = Array.from({ length: 40 }, (_, i) => `k${i}`)
 
-/** Runs the child until it acknowledged `acks` sets, then SIGKILLs it; returns the last acked seq per key. */
+/** Runs the child until it acknowledged `acks` sets, then SIGKILLs it; records the last acked seq per key. */
 async function writeThenKill(dir: string, db: string, seed: number, acks: number, acked: Map<string, number>): Promise<void> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', child, dir, db, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] })
   let seen = 0
-  let buffered = ''
-  let stderr = ''
-  proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  proc.stdout.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString()
-    const lines = buffered.split('\n')
-    buffered = lines.pop() ?? ''
-    for (const line of lines) {
-      const [, key, seq] = line.split(' ')
-      acked.set(key as string, Number(seq))
-      if (++seen === acks) proc.kill('SIGKILL')
-    }
+  await runUntilKilled(child, [dir, db, String(seed), String(seed * 1_000_000)], (line) => {
+    const [, key, seq] = line.split(' ')
+    acked.set(key as string, Number(seq))
+    return ++seen >= acks
   })
-  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => proc.on('exit', (c, s) => resolve([c, s])))
-  assert.equal(signal, 'SIGKILL', `the writer died on its own (code ${code}, signal ${signal}): ${stderr}`)
 }
 
 /** Wraps a store and records the versions that change it, in the order they take effect. */
