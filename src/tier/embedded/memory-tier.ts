@@ -43,14 +43,27 @@ export class Entry implements Linked<Entry> {
   /** When the entry expires, set when it turns clean (expiry.ts: ms from the tier's start); 0: never. Read only while clean. */
   expiresAt = 0
 
+  /**
+   * The key's and the value's length, kept beside the value (`replace` updates both), so that a
+   * write never reads the value it replaces, which is cold in memory by then.
+   */
+  size: number
+
   constructor(
     readonly key: string,
     public encoded: string | null,
     public version: number,
-  ) {}
+  ) {
+    this.size = key.length + (encoded === null ? 0 : encoded.length)
+  }
 
-  get size(): number {
-    return this.key.length + (this.encoded === null ? 0 : this.encoded.length)
+  /** Replaces the value (`encoded` must be set only through here); returns how much the size changed. */
+  replace(encoded: string | null): number {
+    const size = this.key.length + (encoded === null ? 0 : encoded.length)
+    const delta = size - this.size
+    this.encoded = encoded
+    this.size = size
+    return delta
   }
 }
 
@@ -182,12 +195,10 @@ export class MemoryTier {
       if (this.entries.size > this.bounds.maxEntries || this.totalBytes > this.bounds.maxBytes) this.evictIfNeeded()
       return entry
     }
-    const before = entry.size
-    entry.encoded = encoded
+    this.lastSizeDelta = entry.replace(encoded)
     entry.version = version
     entry.pinned = false
     this.expiry.written(entry, ttlMs)
-    this.lastSizeDelta = entry.size - before
     this.totalBytes += this.lastSizeDelta
     if (entry.list === this.clean) this.clean.remove(entry)
     return entry
@@ -201,15 +212,13 @@ export class MemoryTier {
     if (undo.encoded === undefined) {
       this.remove(entry)
     } else {
-      const before = entry.size
-      entry.encoded = undo.encoded
+      this.totalBytes += entry.replace(undo.encoded)
       entry.version = undo.version
       entry.pinned = undo.pinned
       entry.merge = undo.merge
       entry.operand = undo.operand
       entry.sealed = undo.sealed
       this.expiry.written(entry, undo.ttlMs)
-      this.totalBytes += entry.size - before
     }
   }
 
@@ -276,10 +285,8 @@ export class MemoryTier {
    */
   refresh(entry: Entry, encoded: string, version: number): boolean {
     if (entry.list !== this.clean || this.entries.get(entry.key) !== entry) return false
-    const before = entry.size
-    entry.encoded = encoded
+    this.totalBytes += entry.replace(encoded)
     entry.version = version
-    this.totalBytes += entry.size - before
     this.markClean(entry)
     return true
   }
