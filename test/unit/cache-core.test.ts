@@ -248,6 +248,25 @@ describe('memory bound', () => {
     await gated.open()
     await cache.close()
   })
+
+  it('counts the bytes of keys and values as they are rewritten, deleted and flushed', async () => {
+    const { cache } = await openTestCache(new MemoryStore(), { flush: { intervalMs: 60_000, maxDelayMs: 60_000 } })
+    const bytes = (): [number, number] => [cache.stats().memory.bytes, cache.stats().backlog.bytes]
+    await cache.set('key', 'a') // 3 + 3 (the JSON text '"a"')
+    await cache.set('other', [1, 2]) // 5 + 5
+    assert.deepEqual(bytes(), [16, 16])
+    await cache.set('key', 'a longer value') // 3 + 16
+    assert.deepEqual(bytes(), [29, 29])
+    await cache.set('key', 7) // 3 + 1
+    assert.deepEqual(bytes(), [14, 14])
+    await cache.delete('other') // a tombstone: its key only
+    assert.deepEqual(bytes(), [9, 9])
+    await cache.flush() // the tombstone leaves; nothing waits
+    assert.deepEqual(bytes(), [4, 0])
+    await cache.set('key', 'ab') // 3 + 4, dirty again
+    assert.deepEqual(bytes(), [7, 7])
+    await cache.close()
+  })
 })
 
 describe('read-through', () => {
