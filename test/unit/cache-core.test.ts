@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { BacklogFullError, MemoryStore, type StoreOp } from '../../src/index.js'
-import { settle } from '../../src/testing/fake-clock.js'
+import { BacklogFullError, MemoryStore, WriteBehindCache, type Clock, type StoreOp } from '../../src/index.js'
+import { FakeClock, settle } from '../../src/testing/fake-clock.js'
 import { GatedStore } from '../helpers/faulty-stores.js'
 import { openTestCache } from '../helpers/open.js'
 
@@ -125,6 +125,32 @@ describe('bounded staleness', () => {
     assert.ok(flushedAt - firstWriteAt <= 1000, `flushed ${flushedAt - firstWriteAt} ms after its first write`)
     assert.ok(store.batches.length >= 2, 'a key written for 3 s with maxDelayMs 1 s is flushed at least twice')
     await cache.close()
+  })
+
+  it('keeps each dirty key once when the clock steps back to before the cache opened', async () => {
+    for (const back of [1, 2, 60_000]) {
+      const fake = new FakeClock()
+      let offset = 0
+      const clock: Clock = { now: () => fake.now() - offset, setTimeout: (fn, ms) => fake.setTimeout(fn, ms), clearTimeout: (handle) => fake.clearTimeout(handle) }
+      const store = new MemoryStore()
+      const cache = await WriteBehindCache.open({ store, clock, warn: () => {}, flush: { intervalMs: 60_000, maxDelayMs: 60_000 } })
+      await new Promise((resolve) => setImmediate(resolve)) // a new macrotask: the tier reads the clock afresh
+      offset = back
+      await cache.set('a', 1)
+      await cache.set('a', 2)
+      await cache.set('b', 3)
+      assert.equal(cache.stats().backlog.entries, 2, `stepped back ${back} ms`)
+      await cache.flush()
+      assert.equal(cache.stats().backlog.entries, 0, `stepped back ${back} ms`)
+      assert.deepEqual(
+        store.snapshot(),
+        new Map([
+          ['a', 2],
+          ['b', 3],
+        ]),
+      )
+      await cache.close()
+    }
   })
 })
 
