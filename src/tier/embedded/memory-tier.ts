@@ -197,31 +197,40 @@ export class MemoryTier {
    * `ttlMs` is the write's (undefined: the cache's); it starts once the entry is clean.
    */
   write(key: string, encoded: string | null, version: number, loggedUpTo = -1, ttlMs?: number): Entry {
-    let entry = this.entries.get(key)
-    if (loggedUpTo >= 0) {
-      // Every capture so far is for a write whose record reached the OS: let go of the old values.
-      if (this.capturedCount > 0 && this.capturedUpTo <= loggedUpTo) this.releaseUndo()
-      if (entry !== undefined && captureUndo(entry, version, loggedUpTo, this.expiry)) this.noteCaptured(entry, version)
-    } else if (entry?.undo !== undefined) entry.undo.clear()
-    if (entry === undefined) {
-      entry = new Entry(key, encoded, version)
-      if (loggedUpTo >= 0) {
-        ;(entry.undo = new Undo()).above = version
-        this.noteCaptured(entry, version)
-      }
-      this.entries.set(key, entry)
-      this.expiry.written(entry, ttlMs)
-      this.lastSizeDelta = entry.size
-      this.totalBytes += entry.size
-      if (this.entries.size > this.bounds.maxEntries || this.totalBytes > this.bounds.maxBytes) this.evictIfNeeded()
-      return entry
-    }
+    // The rarer paths are methods of their own, so that this one stays small enough for V8 to
+    // inline into the write path.
+    const entry = this.entries.get(key)
+    if (loggedUpTo >= 0) this.captureBefore(entry, version, loggedUpTo)
+    else if (entry?.undo !== undefined) entry.undo.clear()
+    if (entry === undefined) return this.insert(key, encoded, version, loggedUpTo, ttlMs)
     this.lastSizeDelta = entry.replace(encoded)
     entry.setVersion(version)
     entry.pinned = false
     this.expiry.written(entry, ttlMs)
     this.totalBytes += this.lastSizeDelta
     if (entry.list === this.clean) this.clean.remove(entry)
+    return entry
+  }
+
+  /** A revocable write of `entry` (undefined: a new key) at `version`: keeps what it replaces (see `write`). */
+  private captureBefore(entry: Entry | undefined, version: number, loggedUpTo: number): void {
+    // Every capture so far is for a write whose record reached the OS: let go of the old values.
+    if (this.capturedCount > 0 && this.capturedUpTo <= loggedUpTo) this.releaseUndo()
+    if (entry !== undefined && captureUndo(entry, version, loggedUpTo, this.expiry)) this.noteCaptured(entry, version)
+  }
+
+  /** `write` of a key not cached. */
+  private insert(key: string, encoded: string | null, version: number, loggedUpTo: number, ttlMs: number | undefined): Entry {
+    const entry = new Entry(key, encoded, version)
+    if (loggedUpTo >= 0) {
+      ;(entry.undo = new Undo()).above = version
+      this.noteCaptured(entry, version)
+    }
+    this.entries.set(key, entry)
+    this.expiry.written(entry, ttlMs)
+    this.lastSizeDelta = entry.size
+    this.totalBytes += entry.size
+    if (this.entries.size > this.bounds.maxEntries || this.totalBytes > this.bounds.maxBytes) this.evictIfNeeded()
     return entry
   }
 
