@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { BacklogFullError, MemoryStore, type StoreOp } from '../../src/index.js'
-import { settle } from '../../src/testing/fake-clock.js'
+import { BacklogFullError, MemoryStore, WriteBehindCache, type Clock, type StoreOp } from '../../src/index.js'
+import { FakeClock, settle } from '../../src/testing/fake-clock.js'
 import { GatedStore } from '../helpers/faulty-stores.js'
 import { openTestCache } from '../helpers/open.js'
 
@@ -126,6 +126,32 @@ describe('bounded staleness', () => {
     assert.ok(store.batches.length >= 2, 'a key written for 3 s with maxDelayMs 1 s is flushed at least twice')
     await cache.close()
   })
+
+  it('keeps each dirty key once when the clock steps back to before the cache opened', async () => {
+    for (const back of [1, 2, 60_000]) {
+      const fake = new FakeClock()
+      let offset = 0
+      const clock: Clock = { now: () => fake.now() - offset, setTimeout: (fn, ms) => fake.setTimeout(fn, ms), clearTimeout: (handle) => fake.clearTimeout(handle) }
+      const store = new MemoryStore()
+      const cache = await WriteBehindCache.open({ store, clock, warn: () => {}, flush: { intervalMs: 60_000, maxDelayMs: 60_000 } })
+      await new Promise((resolve) => setImmediate(resolve)) // a new macrotask: the tier reads the clock afresh
+      offset = back
+      await cache.set('a', 1)
+      await cache.set('a', 2)
+      await cache.set('b', 3)
+      assert.equal(cache.stats().backlog.entries, 2, `stepped back ${back} ms`)
+      await cache.flush()
+      assert.equal(cache.stats().backlog.entries, 0, `stepped back ${back} ms`)
+      assert.deepEqual(
+        store.snapshot(),
+        new Map([
+          ['a', 2],
+          ['b', 3],
+        ]),
+      )
+      await cache.close()
+    }
+  })
 })
 
 describe('backlog cap', () => {
@@ -246,6 +272,25 @@ describe('memory bound', () => {
     for (const k of ['d', 'e', 'f', 'g']) assert.equal(await cache.get(k), k, `dirty ${k} must not be evicted`)
     assert.equal(s.memory.evictions, 3, 'the three clean entries made room')
     await gated.open()
+    await cache.close()
+  })
+
+  it('counts the bytes of keys and values as they are rewritten, deleted and flushed', async () => {
+    const { cache } = await openTestCache(new MemoryStore(), { flush: { intervalMs: 60_000, maxDelayMs: 60_000 } })
+    const bytes = (): [number, number] => [cache.stats().memory.bytes, cache.stats().backlog.bytes]
+    await cache.set('key', 'a') // 3 + 3 (the JSON text '"a"')
+    await cache.set('other', [1, 2]) // 5 + 5
+    assert.deepEqual(bytes(), [16, 16])
+    await cache.set('key', 'a longer value') // 3 + 16
+    assert.deepEqual(bytes(), [29, 29])
+    await cache.set('key', 7) // 3 + 1
+    assert.deepEqual(bytes(), [14, 14])
+    await cache.delete('other') // a tombstone: its key only
+    assert.deepEqual(bytes(), [9, 9])
+    await cache.flush() // the tombstone leaves; nothing waits
+    assert.deepEqual(bytes(), [4, 0])
+    await cache.set('key', 'ab') // 3 + 4, dirty again
+    assert.deepEqual(bytes(), [7, 7])
     await cache.close()
   })
 })

@@ -74,6 +74,8 @@ export class CoalescingBacklog implements Backlog {
   private readonly blocked = new Set<Entry>()
   private byteCount = 0
   readonly coalescing = true
+  /** Clock time just before the backlog started: entries' `dirtySince` counts from it (see `Entry.dirtySince`). */
+  private readonly epoch: number
 
   constructor(
     private readonly codec: Codec,
@@ -84,7 +86,15 @@ export class CoalescingBacklog implements Backlog {
     private readonly order: 'key' | 'global' = 'key',
     /** Key order: merges that must wait (see the header). */
     private readonly held: HeldMerge = () => false,
-  ) {}
+  ) {
+    this.epoch = clock.now() - 1
+  }
+
+  /** Now, in ms since the epoch: 1 or more (0 means not dirty), also should the clock step back before the epoch. */
+  private sinceEpoch(): number {
+    const since = this.clock.now() - this.epoch
+    return since >= 1 ? since : 1
+  }
 
   get size(): number {
     return this.dirty.size
@@ -99,8 +109,8 @@ export class CoalescingBacklog implements Backlog {
       this.byteCount += sizeDelta
       return
     }
-    entry.dirtySince = this.clock.now()
-    entry.dirtyVersion = entry.version
+    entry.dirtySince = this.sinceEpoch()
+    entry.dirtyLag = 0
     this.dirty.push(entry)
     this.byteCount += entry.size
   }
@@ -136,7 +146,7 @@ export class CoalescingBacklog implements Backlog {
     }
     // Dirty before as now: it keeps its place (the list's order is the low-water mark's).
     this.byteCount += entry.key.length + (undo.encoded === null ? 0 : undo.encoded.length) - entry.size
-    entry.dirtyVersion = undo.dirtyVersion
+    entry.dirtyLag = entry.version - undo.dirtyVersion // the memory tier's revert of the version keeps it
   }
 
   dropRevoked(): void {}
@@ -168,7 +178,8 @@ export class CoalescingBacklog implements Backlog {
   }
 
   oldestSince(): number | undefined {
-    return this.firstFree()?.dirtySince
+    const first = this.firstFree()
+    return first === undefined ? undefined : this.epoch + first.dirtySince
   }
 
   lowestVersion(): number | undefined {
@@ -219,15 +230,15 @@ export class CoalescingBacklog implements Backlog {
     if (sealed !== undefined) {
       // A group sealed before a crash goes first, as it was; merges written since stay dirty behind it.
       entry.sealed = undefined
-      op = new PendingMerge(entry.key, sealed.version, entry.dirtySince, sealed.merge, sealed.operand, sealed.result)
+      op = new PendingMerge(entry.key, sealed.version, this.epoch + entry.dirtySince, sealed.merge, sealed.operand, sealed.result)
       op.entry = entry
       op.first = entry.dirtyVersion
       if (entry.version > sealed.version) return op
     } else if (entry.merge !== undefined) {
-      op = new PendingMerge(entry.key, entry.version, entry.dirtySince, entry.merge, entry.operand, entry.encoded as string)
+      op = new PendingMerge(entry.key, entry.version, this.epoch + entry.dirtySince, entry.merge, entry.operand, entry.encoded as string)
       op.entry = entry
       op.first = entry.dirtyVersion
-    } else op = opFor(entry, entry.dirtySince, this.codec, entry.dirtyVersion)
+    } else op = opFor(entry, this.epoch + entry.dirtySince, this.codec, entry.dirtyVersion)
     entry.merge = undefined
     this.dirty.remove(entry)
     this.byteCount -= entry.size

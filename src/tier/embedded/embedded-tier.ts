@@ -165,7 +165,7 @@ export class EmbeddedTier implements DirtyTier {
    */
   write(key: string, encoded: string | null, durability: string, ttlMs = this.options.ttlMs): number {
     const version = this.versions.next()
-    const loggedUpTo = this.logged({ kind: encoded === null ? 'delete' : 'set', key, version, encoded }, durability)
+    const loggedUpTo = this.log === undefined ? -1 : this.logged({ kind: encoded === null ? 'delete' : 'set', key, version, encoded }, durability)
     const entry = this.memory.write(key, encoded, version, loggedUpTo, ttlMs)
     // The whole value replaces pending merges, and is never held back behind a merge letter.
     entry.merge = undefined
