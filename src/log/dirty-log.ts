@@ -33,7 +33,7 @@ import { CacheClosedError, DirectoryLockedError, LogFailedError } from '../error
 import { toError } from '../to-error.js'
 import { invalid } from '../validate/check.js'
 import { deleteSegments, readCheckpoint, removeCheckpointLeftovers, writeCheckpoint, type Checkpoint } from './checkpoint.js'
-import { acquireLock, type DirLock } from './lock.js'
+import { acquireLock, watchLock, type DirLock } from './lock.js'
 import { prepareLogDir } from './log-dir.js'
 import { checkRecord, resolveLogOptions, type ResolvedLogOptions } from './log-options.js'
 import { FORMAT_VERSION, MERGE_FORMAT_VERSION, needsMergeFormat } from './record.js'
@@ -44,8 +44,6 @@ import { WriteScheduler } from './write-scheduler.js'
 import type { DirtyLogOptions, LogRecord, LogStats, Recovered } from './types.js'
 
 const RESOLVED = Promise.resolve()
-/** How often the holder checks its `LOCK` file (and writes it again if it was deleted). */
-const LOCK_CHECK_MS = 1000
 
 export class DirtyLog {
   private state: 'open' | 'closing' | 'closed' = 'open'
@@ -67,7 +65,7 @@ export class DirtyLog {
   private inFlight: { readonly target: number; readonly waiter: Deferred } | undefined
   private dirDirty = true
   private timer: TimerHandle | undefined
-  private lockTimer: NodeJS.Timeout | undefined
+  private readonly stopLockWatch: () => void
   private counts = { appendedRecords: 0, writes: 0, fsyncs: 0 }
   private checkpointChain: Promise<void> = RESOLVED
   private closing: Promise<void> | undefined
@@ -90,7 +88,7 @@ export class DirtyLog {
     this.appendedPos = active.bufferedBytes
     this.writes = new WriteScheduler(options.writeScheduling, this.runWrite, this.runBackgroundWrite)
     this.armTimer()
-    this.armLockTimer()
+    this.stopLockWatch = watchLock(() => this.checkLock())
   }
 
   /**
@@ -334,18 +332,7 @@ export class DirtyLog {
   private clearTimer(): void {
     if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer)
     this.timer = undefined
-    clearInterval(this.lockTimer)
-    this.lockTimer = undefined
-  }
-
-  /**
-   * Checks the `LOCK` file every `LOCK_CHECK_MS` (see `checkLock`); an I/O error waits for the
-   * next round. Real time, not the injected clock: it watches other processes (a /tmp cleaner),
-   * and a test's fake clock moving days ahead must not run thousands of checks.
-   */
-  private armLockTimer(): void {
-    this.lockTimer = setInterval(() => attempt(() => this.checkLock()), LOCK_CHECK_MS)
-    this.lockTimer.unref()
+    this.stopLockWatch()
   }
 
   /**

@@ -290,3 +290,24 @@ function takeOverStale(dir: string, path: string, stalePid: number | undefined):
 function numberOrUndefined(pid: number | 'missing' | undefined): number | undefined {
   return typeof pid === 'number' ? pid : undefined
 }
+
+/** How often a holder checks its `LOCK` file (and writes it again if it was deleted). */
+const LOCK_CHECK_MS = 1000
+
+/**
+ * Calls `check` every `LOCK_CHECK_MS` until the returned function is called; a throw (an I/O
+ * error, or the lock found taken, which `check` reports itself) waits for the next round. Real
+ * time, not an injected clock: it watches other processes (a /tmp cleaner), and a test's fake
+ * clock moving days ahead must not run thousands of checks.
+ */
+export function watchLock(check: () => void): () => void {
+  const timer = setInterval(() => {
+    try {
+      check()
+    } catch {
+      // reported by `check` itself, or retried next round
+    }
+  }, LOCK_CHECK_MS)
+  timer.unref()
+  return () => clearInterval(timer)
+}
