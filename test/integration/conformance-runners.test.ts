@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -44,7 +44,8 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise
 }
 
 /** A JSON report's case (Vitest's and Jest's share the shape): Jest says `pending` for skipped. */
-function fromReport(path: string): Case[] {
+function fromReport(path: string, output: string): Case[] {
+  assert.ok(existsSync(path), `no report at ${path}; the runner said:\n${output.slice(-3000)}`)
   const report = JSON.parse(readFileSync(path, 'utf8')) as { testResults: { assertionResults: { ancestorTitles: string[]; title: string; status: string }[] }[] }
   return report.testResults.flatMap((file) =>
     file.assertionResults.map(({ ancestorTitles, title, status }) => ({
@@ -83,13 +84,13 @@ describe('the Store conformance suite under node:test, Vitest and Jest', () => {
 
     const vitestReport = join(work, 'reports', 'vitest.json')
     const vitest = await run(bin('vitest'), ['run', '--config', 'test/runners/vitest.config.mjs', '--reporter=json', `--outputFile=${vitestReport}`])
-    results.set('Vitest', { code: vitest.code, cases: fromReport(vitestReport), output: vitest.stdout + vitest.stderr })
+    results.set('Vitest', { code: vitest.code, cases: fromReport(vitestReport, vitest.stdout + vitest.stderr), output: vitest.stdout + vitest.stderr })
 
     const jestReport = join(work, 'reports', 'jest.json')
     const jest = await run(bin('jest'), ['--ci', '--config', 'test/runners/jest.config.mjs', '--json', `--outputFile=${jestReport}`], {
       NODE_OPTIONS: '--experimental-vm-modules',
     })
-    results.set('Jest', { code: jest.code, cases: fromReport(jestReport), output: jest.stderr })
+    results.set('Jest', { code: jest.code, cases: fromReport(jestReport, jest.stderr), output: jest.stderr })
   })
   after(() => rmSync(work, { recursive: true, force: true }))
 
@@ -100,9 +101,9 @@ describe('the Store conformance suite under node:test, Vitest and Jest', () => {
   }
 
   it('node:test passes every SqliteStore case, and every MemoryStore case it does not skip', () => {
-    const { cases } = get('node:test')
+    const { cases, output } = get('node:test')
     for (const suite of [SQLITE, MEMORY]) assert.deepEqual(names(cases, suite, 'failed'), [], suite)
-    assert.ok(names(cases, SQLITE, 'passed').length >= 30, `SqliteStore passed ${names(cases, SQLITE, 'passed').length} cases`)
+    assert.ok(names(cases, SQLITE, 'passed').length >= 30, `SqliteStore passed ${names(cases, SQLITE, 'passed').length} cases\n${output.slice(-3000)}`)
     assert.ok(names(cases, MEMORY, 'passed').length >= 25, `MemoryStore passed ${names(cases, MEMORY, 'passed').length} cases`)
   })
 
