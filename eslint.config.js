@@ -26,4 +26,6 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
+  // Plain JavaScript (test/runners/, test/helpers/*.mjs) runs as users' tests do, outside the TypeScript project.
+  { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
 )
