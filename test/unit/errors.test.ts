@@ -28,6 +28,8 @@ import {
   UnencodableValueError,
   UpdateConflictError,
   VersionExhaustedError,
+  ReplicationNotConfirmedError,
+  RedisConfigError,
   WriteBehindError,
   WriteSupersededError,
   type ErrorCode,
@@ -62,6 +64,8 @@ const samples: Record<ErrorCode, () => Error & { code: string }> = {
   E_LOG_FAILED: () => new LogFailedError(new Error('EIO')),
   E_UPDATE_CONFLICT: () => new UpdateConflictError('k', 10),
   E_NOT_A_NUMBER: () => new NotANumberError('k', 'sum', 'a string'),
+  E_REPLICATION_NOT_CONFIRMED: () => new ReplicationNotConfirmedError('k', 1, 0, 1),
+  E_REDIS_CONFIG: () => new RedisConfigError('maxmemory-policy', 'allkeys-lru'),
 }
 
 function caught(fn: () => unknown): Error & { code: string } {
