@@ -11,6 +11,7 @@ type Names<T> = Record<keyof T, true>
 
 const CACHE_OPTIONS: Names<CacheOptions> = {
   store: true,
+  tier: true,
   dir: true,
   durability: true,
   syncIntervalMs: true,

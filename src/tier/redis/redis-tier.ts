@@ -52,6 +52,7 @@ interface Parts {
 }
 
 export class RedisTier implements DirtyTier {
+  readonly kind = 'redis'
   readonly options: ResolvedRedisTierOptions
   readonly layout: RedisLayout
   private readonly port: RedisClientPort
