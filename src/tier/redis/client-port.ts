@@ -41,6 +41,8 @@ export interface RedisClientPort {
    * error: each reply says. Rejects when the connection fails.
    */
   runThenWait(calls: readonly ScriptCall[], replicas: number, timeoutMs: number): Promise<WaitedReplies>
+  /** `SCRIPT LOAD`: puts `script` in the server's cache (done at open, so the first writes need no second round trip). */
+  load(script: RedisScript): Promise<void>
   /** `INFO section`, as text. */
   info(section: string): Promise<string>
   /** `CONFIG GET name`: the value, or undefined when the server does not say (unknown name, or CONFIG renamed away). */

@@ -3,7 +3,7 @@
  * few ioredis methods it calls as a structural type, so ioredis stays an optional peer dependency
  * and its types are never imported (STYLE.md, "don't depend on a driver's types").
  */
-import type { RedisClientPort, ScriptCall, WaitedReplies } from './client-port.js'
+import type { RedisClientPort, RedisScript, ScriptCall, WaitedReplies } from './client-port.js'
 
 /** The subset of an ioredis pipeline used here. */
 export interface IoRedisPipelineLike {
@@ -44,6 +44,10 @@ export class IoRedisClient implements RedisClientPort {
     const replies = [...first.replies]
     missing.forEach((index, j) => (replies[index] = again.replies[j] as WaitedReplies['replies'][number]))
     return { replies, replicas: again.replicas }
+  }
+
+  async load(script: RedisScript): Promise<void> {
+    await this.client.call('SCRIPT', 'LOAD', script.source)
   }
 
   async info(section: string): Promise<string> {

@@ -3,11 +3,12 @@
  * entries (`maxmemory-policy allkeys-*` is refused; the `volatile-*` policies only evict keys with
  * a TTL, and dirty entries never have one), persistence off is warned about (a restart then loses
  * every unflushed write), and the name's shard count and layout format must match this instance's.
+ * It also loads the scripts, so the first writes need no NOSCRIPT round trip.
  */
 import { RedisConfigError } from '../../errors.js'
 import type { RedisClientPort } from './client-port.js'
 import { FORMAT_VERSION, type RedisLayout } from './layout.js'
-import { CONFIG } from './scripts.js'
+import { ALL_SCRIPTS, CONFIG } from './scripts.js'
 
 export async function checkServer(port: RedisClientPort, layout: RedisLayout, warn: (code: string, message: string) => void): Promise<void> {
   const memory = infoFields(await port.info('memory'))
@@ -26,6 +27,7 @@ export async function checkServer(port: RedisClientPort, layout: RedisLayout, wa
       `writebehind: Redis has appendonly off: a Redis restart loses every write of "${layout.name}" not yet flushed (RDB snapshots keep only what they caught). Turn on appendonly yes, or use replicas and durability 'replicated'.`,
     )
   }
+  await Promise.all(ALL_SCRIPTS.map((script) => port.load(script)))
   const reply = (await port.run({ script: CONFIG, keys: [layout.cfg], args: [layout.shards, FORMAT_VERSION] })) as Array<string | null>
   const [shards, format] = reply
   if (Number(format) !== FORMAT_VERSION) {
