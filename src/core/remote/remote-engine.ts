@@ -29,6 +29,8 @@ import type { ResolvedOptions } from '../resolve-options.js'
 import { buildStats, type ReadCounts } from '../stats-builder.js'
 
 const RECENT_SUPERSEDED = 1000
+/** How often a `flush()` or `close()` waiting for the tier reads it again. */
+const DRAIN_POLL_MS = 50
 
 export class RemoteEngine {
   readonly circuit: CircuitBreaker
@@ -97,11 +99,20 @@ export class RemoteEngine {
     this.writeThroughs.applied(key, version)
   }
 
-  /** Resolves once everything this process wrote before the call is in the store or dead-lettered (by any instance). */
+  /**
+   * Resolves once every write made to the tier before the call (by any instance) is in the store or
+   * dead-lettered (by any instance). While it waits, the tier is read every `DRAIN_POLL_MS`, not
+   * every interval: the writes may sit in shards another instance holds the lease of, or held.
+   */
   async drain(): Promise<number> {
-    const mark = this.tier.highestVersion
     await this.tier.refresh()
-    await this.scheduler.flushAll()
+    const mark = this.tier.highestVersion
+    const fast = setInterval(() => this.look(), DRAIN_POLL_MS)
+    try {
+      await this.scheduler.flushAll()
+    } finally {
+      clearInterval(fast)
+    }
     return mark
   }
 

@@ -162,9 +162,12 @@ export class RedisTier implements DirtyTier {
     return 0
   }
 
-  /** The highest version this process wrote (versions of other processes are theirs to wait for). */
+  /**
+   * The highest version issued across the tier as last read, or written by this process since: a
+   * `flush()` covers every write made to the tier before it, by any instance (the dirty set is shared).
+   */
   get highestVersion(): number {
-    return this.highest
+    return Math.max(this.highest, this.parts?.snapshot.highestIssued ?? 0)
   }
 
   lowestWaiting(): number | undefined {
@@ -215,11 +218,11 @@ export class RedisTier implements DirtyTier {
   private async readStats(): Promise<ShardStats[]> {
     const { layout } = this
     const replies = await Promise.all(
-      Array.from({ length: layout.shards }, (_, shard) => this.port.run({ script: STATS, keys: [layout.dirty(shard), layout.vers(shard), layout.dlq(shard)], args: [] })),
+      Array.from({ length: layout.shards }, (_, shard) => this.port.run({ script: STATS, keys: [layout.dirty(shard), layout.vers(shard), layout.dlq(shard), layout.meta(shard)], args: [] })),
     )
     return replies.map((reply) => {
-      const [dirty, lowest, oldest, letters] = reply as [number, string, string, number]
-      return { dirty, lowestVersion: lowest === '' ? undefined : Number(lowest), oldestMs: oldest === '' ? undefined : Number(oldest), deadLetters: letters }
+      const [dirty, lowest, oldest, letters, floor] = reply as [number, string, string, number, string]
+      return { dirty, lowestVersion: lowest === '' ? undefined : Number(lowest), oldestMs: oldest === '' ? undefined : Number(oldest), deadLetters: letters, floor: Number(floor) }
     })
   }
 }

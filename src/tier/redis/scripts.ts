@@ -224,14 +224,17 @@ return 1
 `,
 )
 
-/** shard stats: KEYS dirty, vers, dlq. Returns {dirty count, lowest first-unflushed version or '', oldest first-dirty ms or '', dead letters}. */
+/**
+ * shard stats: KEYS dirty, vers, dlq, meta. Returns {dirty count, lowest first-unflushed version or
+ * '', oldest first-dirty ms or '', dead letters, floor (highest version issued) or ''}.
+ */
 export const STATS = script(
   'stats',
   `
 local c = redis.call('ZCARD', KEYS[1])
 local v = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 local d = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {c, v[2] or '', d[2] or '', redis.call('XLEN', KEYS[3])}
+return {c, v[2] or '', d[2] or '', redis.call('XLEN', KEYS[3]), redis.call('HGET', KEYS[4], 'floor') or ''}
 `,
 )
 

@@ -1,7 +1,7 @@
 /**
  * What the flush scheduler reads synchronously of a tier that lives in Redis: how many keys are
- * dirty across the whole tier (every process's writes), per shard, the lowest unflushed version and
- * the oldest dirty time. Read from Redis by `refresh()` (one stats script per shard), and kept
+ * dirty across the whole tier (every process's writes), per shard, the lowest unflushed version,
+ * the oldest dirty time and the highest version issued by any instance (what `flush()` covers). Read from Redis by `refresh()` (one stats script per shard), and kept
  * honest between refreshes by this process's own writes: a version written after the refresh was
  * sent counts as waiting until a later refresh saw it, so `flush()` never resolves early.
  */
@@ -10,6 +10,8 @@ export interface ShardStats {
   readonly lowestVersion: number | undefined
   readonly oldestMs: number | undefined
   readonly deadLetters: number
+  /** The highest version issued in the shard (by any instance). */
+  readonly floor: number
 }
 
 export class TierSnapshot {
@@ -18,6 +20,8 @@ export class TierSnapshot {
   private lowest: number | undefined
   private oldest: number | undefined
   deadLetters = 0
+  /** The highest version issued across the tier, as last read (never lowered). */
+  highestIssued = 0
   /** The lowest version this process wrote since the current snapshot's read was sent. */
   private unseen = Infinity
   /** The same, since the read now out was sent (becomes `unseen` when it answers). */
@@ -77,6 +81,7 @@ export class TierSnapshot {
         this.lowest = min(shards.map((s) => s.lowestVersion))
         this.oldest = min(shards.map((s) => s.oldestMs))
         this.deadLetters = shards.reduce((n, s) => n + s.deadLetters, 0)
+        this.highestIssued = Math.max(this.highestIssued, ...shards.map((s) => s.floor))
         this.unseen = this.unseenDuring
       })
       .finally(() => {
