@@ -50,7 +50,7 @@ describe('RedisTier options', () => {
     const layout = new RedisLayout('n', 16)
     assert.equal(layout.shardOf('player:42'), new RedisLayout('other', 16).shardOf('player:42'))
     const counts = new Array<number>(16).fill(0)
-    for (let i = 0; i < 16_000; i++) counts[layout.shardOf(`key:${i}`)]++
+    for (let i = 0; i < 16_000; i++) counts[layout.shardOf(`key:${i}`)] = (counts[layout.shardOf(`key:${i}`)] ?? 0) + 1
     for (const c of counts) assert.ok(c > 700 && c < 1300, `a shard holds ${c} of 16000 keys`)
     assert.equal(layout.entry(3, 'a{b}'), '{wb:n:3}:e:a{b}', 'the hash tag is ours, first; the key follows verbatim')
   })
