@@ -15,6 +15,8 @@ import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { RemoteCache } from '../../src/core/remote/remote-cache.js'
 import { BacklogFullError, InvalidOptionError } from '../../src/errors.js'
 import { RedisTier } from '../../src/redis.js'
+import { MemoryStore } from '../../src/stores/memory-store.js'
+import { PoisonStore } from '../helpers/faulty-stores.js'
 import { SqliteStore } from '../../src/stores/sql/sqlite/index.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import { pgPool, uniqueName } from '../helpers/store-servers.js'
@@ -170,6 +172,54 @@ describe('a cache on a Redis tier', () => {
     await through.cache.flush()
     assert.equal(rows(through.path).size, 40)
     await through.cache.close()
+  })
+
+  it('a write the store holds a newer version of is reported superseded, dropped from Redis, and versions move above the store', { timeout: 60_000 }, async () => {
+    const store = new MemoryStore()
+    const ahead = 2 ** 52
+    await store.writeBatch([{ kind: 'set', key: 'k', value: 'from elsewhere', encoded: '"from elsewhere"', version: ahead }])
+    const t = tier(`sup${++n}`)
+    const cache = await WriteBehindCache.open({ store, tier: t })
+    await cache.set('k', 'mine')
+    const report = await cache.flush()
+    assert.deepEqual(
+      report.superseded.map((w) => [w.key, w.storeVersion]),
+      [['k', ahead]],
+    )
+    assert.deepEqual(await t.read(['k']), [undefined], 'the Redis copy was dropped: the next read loads the store')
+    await cache.set('k', 'newer')
+    const again = await cache.flush({ timeoutMs: 20_000 })
+    assert.deepEqual(again.superseded, report.superseded, 'the shard floor rose above the store: the next write is newer')
+    assert.equal(store.snapshot().get('k'), 'newer')
+    assert.equal(await cache.get('k'), 'newer')
+    await cache.close()
+  })
+
+  it('dead-letters a write the store refuses into the shard stream, keeps serving it, and a newer write lands', { timeout: 60_000 }, async () => {
+    const inner = new MemoryStore()
+    const store = new PoisonStore(inner, { isPoison: (op) => op.kind === 'set' && op.value === 'poison', mode: 'per-op' })
+    const t = tier(`dlq${++n}`)
+    const cache = await WriteBehindCache.open({ store, tier: t, retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2 } })
+    const letters: string[] = []
+    cache.on('dead-letter', (e) => letters.push(e.key))
+    await Promise.all([cache.set('bad', 'poison'), ...Array.from({ length: 5 }, (_, i) => cache.set(`good${i}`, i))])
+    const report = await cache.flush({ timeoutMs: 20_000 })
+    assert.deepEqual(
+      report.deadLettered.map((l) => [l.key, l.encoded]),
+      [['bad', '"poison"']],
+    )
+    assert.deepEqual(letters, ['bad'])
+    const admin = server.client()
+    clients.push(admin)
+    const stream = (await admin.xrange(t.layout.dlq(t.layout.shardOf('bad')), '-', '+')) as Array<[string, string[]]>
+    assert.equal(stream.length, 1)
+    assert.deepEqual(stream[0]?.[1].slice(0, 4), ['key', 'bad', 'version', String(report.deadLettered[0]?.version)])
+    assert.equal(await cache.get('bad'), 'poison', 'a dead letter is still served')
+    assert.equal(cache.stats().backlog.entries, 0, 'and no longer dirty')
+    await cache.set('bad', 'fine')
+    await cache.flush()
+    assert.equal(inner.snapshot().get('bad'), 'fine')
+    await cache.close()
   })
 
   it('flushes into PostgreSQL too', async () => {
