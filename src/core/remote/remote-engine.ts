@@ -146,7 +146,7 @@ export class RemoteEngine {
 
   /**
    * Drains for up to `closeTimeoutMs`, stops flushing and polling, settles every promise handed
-   * out, waits for outcomes on their way to Redis, then closes the store. What is left stays dirty
+   * out, waits for outcomes on their way to Redis, gives up its shard leases, then closes the store. What is left stays dirty
    * in Redis, for any other instance or the next one.
    */
   async close(): Promise<CloseReport> {
@@ -158,6 +158,7 @@ export class RemoteEngine {
     this.writeThroughs.rejectAll(new CacheClosedError('wait for the store'))
     const errors: Error[] = []
     await this.tier.settled().catch((e: unknown) => errors.push(toError(e)))
+    await this.tier.releaseLeases().catch((e: unknown) => errors.push(toError(e)))
     await this.tier.refresh().catch((e: unknown) => errors.push(toError(e)))
     await Promise.resolve(this.options.store.close?.()).catch((e: unknown) => errors.push(toError(e)))
     const unflushed = this.tier.waiting

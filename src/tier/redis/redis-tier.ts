@@ -23,7 +23,7 @@ import { RedisLayout } from './layout.js'
 import { resolveRedisTierOptions, type RedisTierOptions, type ResolvedRedisTierOptions } from './options.js'
 import { Outcomes } from './outcomes.js'
 import { ReplicaWaits } from './replica-waits.js'
-import { FILL, STATS, WRITE } from './scripts.js'
+import { FILL, RELEASE, STATS, WRITE } from './scripts.js'
 import { TierSnapshot, type ShardStats } from './snapshot.js'
 import { checkServer } from './startup.js'
 
@@ -139,6 +139,12 @@ export class RedisTier implements DirtyTier {
   /** Resolves once every outcome reported so far is in Redis. */
   settled(): Promise<void> {
     return this.parts?.outcomes.settled() ?? Promise.resolve()
+  }
+
+  /** Gives up this instance's shard leases (at close), so another instance flushes them at once. */
+  async releaseLeases(): Promise<void> {
+    const { layout } = this
+    await Promise.all(Array.from({ length: layout.shards }, (_, shard) => this.port.run({ script: RELEASE, keys: [layout.lease(shard)], args: [this.token] })))
   }
 
   /** Dead letters in Redis across the tier, as last read. */

@@ -224,6 +224,15 @@ return 1
 `,
 )
 
+/** release: KEYS lease; ARGV token. Drops the shard's lease if this instance holds it (at close). */
+export const RELEASE = script(
+  'release',
+  `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`,
+)
+
 /**
  * shard stats: KEYS dirty, vers, dlq, meta. Returns {dirty count, lowest first-unflushed version or
  * '', oldest first-dirty ms or '', dead letters, floor (highest version issued) or ''}.
@@ -248,4 +257,4 @@ return redis.call('HMGET', KEYS[1], 'shards', 'format')
 `,
 )
 
-export const ALL_SCRIPTS = [WRITE, CLAIM, READ, ACK, SUPERSEDE, DEAD_LETTER, FILL, STATS, CONFIG]
+export const ALL_SCRIPTS = [WRITE, CLAIM, READ, ACK, SUPERSEDE, DEAD_LETTER, FILL, STATS, CONFIG, RELEASE]
