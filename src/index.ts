@@ -5,7 +5,7 @@
  */
 export { WriteBehindCache } from './core/write-behind-cache.js'
 export { DEFAULTS } from './contracts/defaults.js'
-export type { CacheOptions, Durability, FlushOptions, BacklogOptions, MemoryOptions, RetryOptions, AlertOptions, WriteOptions } from './contracts/options.js'
+export type { CacheOptions, CacheTier, Durability, FlushOptions, BacklogOptions, MemoryOptions, RetryOptions, AlertOptions, WriteOptions } from './contracts/options.js'
 export type { CacheStats } from './contracts/stats.js'
 export type { CacheEvents, LogTruncation, RecoveryReport, SupersededWrite } from './contracts/events.js'
 export type { CloseReport, FlushCallOptions, FlushReport, ReplayReport } from './contracts/reports.js'

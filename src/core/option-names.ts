@@ -11,7 +11,6 @@ type Names<T> = Record<keyof T, true>
 
 const CACHE_OPTIONS: Names<CacheOptions> = {
   store: true,
-  tier: true,
   dir: true,
   durability: true,
   syncIntervalMs: true,
@@ -33,6 +32,7 @@ const CACHE_OPTIONS: Names<CacheOptions> = {
   checkStore: true,
   ttlMs: true,
   staleWhileRevalidateMs: true,
+  tier: true,
 }
 
 const GROUPS = {
