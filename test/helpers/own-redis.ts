@@ -1,6 +1,6 @@
 // Throwaway Redis servers for the Redis tier's tests: the installed redis-server on a free loopback
-// port, in a temp dir, stopped by pid (never the shared 6379). `pause`/`resume` send SIGSTOP and
-// SIGCONT (a stalled replica), `crash` sends SIGKILL.
+// port, in a temp dir, in its own process group, stopped by pid (never the shared 6379). `pause`/
+// `resume` send SIGSTOP and SIGCONT (a stalled replica), `crash` SIGKILLs the group.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -23,7 +23,10 @@ export interface OwnRedis {
 export async function startOwnRedis(extraArgs: string[] = []): Promise<OwnRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'wb-redis-'))
   const port = await freePort()
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', ...extraArgs], { stdio: 'ignore' })
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', ...extraArgs], {
+    stdio: 'ignore',
+    detached: true,
+  })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const url = `redis://127.0.0.1:${port}`
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
@@ -44,7 +47,8 @@ export async function startOwnRedis(extraArgs: string[] = []): Promise<OwnRedis>
   const crash = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return
     process.kill(pid, 'SIGCONT')
-    process.kill(pid, 'SIGKILL')
+    // The whole process group: an AOF rewrite's forked child would otherwise go on writing in the dir.
+    process.kill(-pid, 'SIGKILL')
     await exited
   }
   return {

@@ -214,6 +214,12 @@ describe('a cache on a Redis tier', () => {
     const stream = (await admin.xrange(t.layout.dlq(t.layout.shardOf('bad')), '-', '+')) as Array<[string, string[]]>
     assert.equal(stream.length, 1)
     assert.deepEqual(stream[0]?.[1].slice(0, 4), ['key', 'bad', 'version', String(report.deadLettered[0]?.version)])
+    const fields = new Map<string, string>()
+    const flat = stream[0]?.[1] ?? []
+    for (let i = 0; i + 1 < flat.length; i += 2) fields.set(flat[i] as string, flat[i + 1] as string)
+    assert.equal(fields.get('payload'), '"poison"')
+    assert.equal(fields.get('attempts'), String(report.deadLettered[0]?.attempts))
+    assert.match(fields.get('error') ?? '', /poison/i)
     assert.equal(await cache.get('bad'), 'poison', 'a dead letter is still served')
     assert.equal(cache.stats().backlog.entries, 0, 'and no longer dirty')
     await cache.set('bad', 'fine')

@@ -97,7 +97,7 @@ export class Claims {
     })) as Array<string | number>
     const ops: PendingOp[] = []
     if (reply[0] !== 1) return ops
-    for (let i = 1; i + 5 < reply.length && ops.length < max; i += 6) {
+    for (let i = 1; i + 4 < reply.length && ops.length < max; i += 5) {
       const key = String(reply[i])
       if (skip(key)) continue
       const encoded = reply[i + 2] === '1' ? null : String(reply[i + 3])

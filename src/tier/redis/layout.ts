@@ -4,12 +4,12 @@
  * shard's hash tag, so a script touching one shard stays in one Cluster slot.
  *
  *   {wb:<name>:<s>}:e:<key>   hash: p (payload), ver, st (d dirty | c clean | x dead letter),
- *                              del (1 = tombstone), since (first dirty, ms), att, nb (not before, ms)
+ *                              del (1 = tombstone), since (first dirty, ms)
  *   {wb:<name>:<s>}:dirty     zset: dirty keys by first-dirty time (ms)
  *   {wb:<name>:<s>}:vers      zset: dirty keys by their first unflushed version (flush() marks)
  *   {wb:<name>:<s>}:meta      hash: floor (highest version issued in the shard)
  *   {wb:<name>:<s>}:lease     string: the flushing instance's token, with PX
- *   {wb:<name>:<s>}:dlq       stream: dead letters
+ *   {wb:<name>:<s>}:dlq       stream: dead letters (key, version, del, payload, attempts, error, at)
  *   wb:<name>:cfg             hash: shards, format
  *
  * The user's key follows `:e:` verbatim (braces, NUL, anything): the hash tag is the first `{…}`,

@@ -55,7 +55,7 @@ export class Outcomes {
     const calls: ScriptCall[] = []
     for (const [shard, group] of byShard(this.layout, ops)) {
       for (const chunk of chunks(group)) {
-        const args = chunk.flatMap((op) => [op.key, String(op.version), op.kind === 'delete' ? '1' : '0', op.kind === 'set' ? op.encoded : ''])
+        const args = chunk.flatMap((op) => [op.key, String(op.version), op.kind === 'delete' ? '1' : '0', op.kind === 'set' ? op.encoded : '', String(op.attempts)])
         calls.push({
           script: DEAD_LETTER,
           keys: [this.layout.dirty(shard), this.layout.vers(shard), this.layout.dlq(shard), ...chunk.map((op) => this.layout.entry(shard, op.key))],

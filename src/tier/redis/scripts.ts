@@ -53,8 +53,7 @@ else
 end
 redis.call('PERSIST', KEYS[1])
 if not dirty then
-  redis.call('HSET', KEYS[1], 'since', string.format('%.0f', nowMs), 'att', '0')
-  redis.call('HDEL', KEYS[1], 'nb')
+  redis.call('HSET', KEYS[1], 'since', string.format('%.0f', nowMs))
   redis.call('ZADD', KEYS[2], 'NX', string.format('%.0f', nowMs), ARGV[1])
   redis.call('ZADD', KEYS[3], 'NX', vs, ARGV[1])
   count = count + 1
@@ -66,8 +65,8 @@ return {v, count, dirty and 0 or 1}
 /**
  * claim: KEYS dirty, lease; ARGV entry prefix, token, lease ms, max, use lease (1|0), scan limit.
  * Takes (or renews, or with nothing dirty releases) the shard's lease, then reads up to `max`
- * dirty entries, oldest first, skipping those in retry backoff. Changes no entry.
- * Returns {0} when another instance holds the lease, else {1, key, ver, del, payload, since, att, ...}.
+ * dirty entries, oldest first. Changes no entry.
+ * Returns {0} when another instance holds the lease, else {1, key, ver, del, payload, since, ...}.
  */
 export const CLAIM = script(
   'claim',
@@ -78,21 +77,19 @@ if ARGV[5] == '1' then
   elseif holder == ARGV[2] then redis.call('PEXPIRE', KEYS[2], ARGV[3])
   else return {0} end
 end
-${NOW}
 local keys = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[6]) - 1)
 local out = {1}
 local n = 0
 local max = tonumber(ARGV[4])
 for _, k in ipairs(keys) do
   if n >= max then break end
-  local e = redis.call('HMGET', ARGV[1] .. k, 'ver', 'st', 'del', 'p', 'since', 'att', 'nb')
-  if e[2] == 'd' and (not e[7] or tonumber(e[7]) <= nowMs) then
+  local e = redis.call('HMGET', ARGV[1] .. k, 'ver', 'st', 'del', 'p', 'since')
+  if e[2] == 'd' then
     out[#out + 1] = k
     out[#out + 1] = e[1]
     out[#out + 1] = e[3] or '0'
     out[#out + 1] = e[4] or ''
     out[#out + 1] = e[5] or '0'
-    out[#out + 1] = e[6] or '0'
     n = n + 1
   end
 end
@@ -135,7 +132,7 @@ for i = 3, #KEYS do
   if e[1] == version then
     if e[2] == 'd' or e[2] == 'x' then
       redis.call('HSET', KEYS[i], 'st', 'c')
-      redis.call('HDEL', KEYS[i], 'since', 'att', 'nb')
+      redis.call('HDEL', KEYS[i], 'since')
       redis.call('ZREM', KEYS[1], key)
       redis.call('ZREM', KEYS[2], key)
       if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end
@@ -180,8 +177,8 @@ return dropped
 )
 
 /**
- * deadletter: KEYS dirty, vers, dlq, entries…; ARGV error, then key, version, del, payload per
- * entry. Appends each to the shard's dead-letter stream; an entry not written since stops being
+ * deadletter: KEYS dirty, vers, dlq, entries…; ARGV error, then key, version, del, payload,
+ * attempts per entry. Appends each to the shard's dead-letter stream; an entry not written since stops being
  * dirty and is marked dead (still served). Returns how many were appended.
  */
 export const DEAD_LETTER = script(
@@ -189,11 +186,11 @@ export const DEAD_LETTER = script(
   `#!lua flags=allow-oom
 ${NOW}
 for i = 4, #KEYS do
-  local base = (i - 4) * 4 + 1
+  local base = (i - 4) * 5 + 1
   local key = ARGV[base + 1]
   local version = ARGV[base + 2]
-  local e = redis.call('HMGET', KEYS[i], 'ver', 'st', 'att')
-  redis.call('XADD', KEYS[3], '*', 'key', key, 'version', version, 'del', ARGV[base + 3], 'payload', ARGV[base + 4], 'error', ARGV[1], 'attempts', e[3] or '0', 'at', string.format('%.0f', nowMs))
+  local e = redis.call('HMGET', KEYS[i], 'ver', 'st')
+  redis.call('XADD', KEYS[3], '*', 'key', key, 'version', version, 'del', ARGV[base + 3], 'payload', ARGV[base + 4], 'attempts', ARGV[base + 5], 'error', ARGV[1], 'at', string.format('%.0f', nowMs))
   if e[1] == version and e[2] == 'd' then
     redis.call('HSET', KEYS[i], 'st', 'x')
     redis.call('ZREM', KEYS[1], key)
