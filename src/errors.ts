@@ -29,6 +29,8 @@ export type ErrorCode =
   | 'E_PEER_MISSING'
   | 'E_METRICS_DUPLICATE'
   | 'E_METRICS_CONFLICT'
+  | 'E_REPLICATION_NOT_CONFIRMED'
+  | 'E_REDIS_CONFIG'
 
 /** The codes of the `StoreError`s writebehind raises itself. */
 export type StoreErrorCode = 'E_STORE' | 'E_BATCH_TIMEOUT' | 'E_STORE_MAPPING' | 'E_STORE_NOT_A_NUMBER'
@@ -370,6 +372,42 @@ export class MetricsRegistrationError extends WriteBehindError<'E_METRICS_DUPLIC
 }
 
 /**
+ * Durability `replicated` on a Redis tier: the write WAS applied on the primary (it is served and
+ * will be flushed), but fewer replicas than `replicas` acknowledged it within `replicaTimeoutMs`.
+ * It is not confirmed to survive the loss of the primary. Not a failed write: do not write it again
+ * because of this error, alert on it.
+ */
+export class ReplicationNotConfirmedError extends WriteBehindError<'E_REPLICATION_NOT_CONFIRMED'> {
+  readonly applied = true
+  constructor(
+    readonly key: string,
+    readonly version: number,
+    readonly replicas: number,
+    readonly wanted: number,
+  ) {
+    super(
+      'E_REPLICATION_NOT_CONFIRMED',
+      `The write to "${truncate(key)}" (version ${version}) was applied on the Redis primary, but ${replicas} of the ${wanted} replicas it waited for acknowledged it: ` +
+        'it is not confirmed to survive a failover. It is not lost and need not be written again; check the replicas (INFO replication), or lower replicas / raise replicaTimeoutMs.',
+    )
+  }
+}
+
+/**
+ * A Redis tier refused to start on a server or name set up so that it could lose or misread dirty
+ * data: a `maxmemory-policy` of `allkeys-*` (Redis would evict unflushed writes), or a name
+ * created with another shard count or layout format. `setting` names what to change.
+ */
+export class RedisConfigError extends WriteBehindError<'E_REDIS_CONFIG'> {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super('E_REDIS_CONFIG', message)
+  }
+}
+
+/**
  * Each code and the class of the errors that carry it: `error instanceof errors[code]` holds for
  * every error whose `code` is `code`. A code maps to one class; a class may carry several codes.
  */
@@ -400,6 +438,8 @@ export const errors = Object.freeze({
   E_PEER_MISSING: PeerMissingError,
   E_METRICS_DUPLICATE: MetricsRegistrationError,
   E_METRICS_CONFLICT: MetricsRegistrationError,
+  E_REPLICATION_NOT_CONFIRMED: ReplicationNotConfirmedError,
+  E_REDIS_CONFIG: RedisConfigError,
 } as const satisfies { readonly [C in ErrorCode]: abstract new (...args: never[]) => Error & { readonly code: string } })
 
 function truncate(key: string): string {

@@ -5,10 +5,10 @@
  */
 export { WriteBehindCache } from './core/write-behind-cache.js'
 export { DEFAULTS } from './contracts/defaults.js'
-export type { CacheOptions, Durability, FlushOptions, BacklogOptions, MemoryOptions, RetryOptions, AlertOptions, WriteOptions } from './contracts/options.js'
 export type { CacheStats, LatencySummary } from './contracts/stats.js'
 export { CHANNELS } from './contracts/diagnostics.js'
 export type { WriteMessage, WriteOp, StoreBatchContext, DeadLetterMessage, CircuitMessage, BacklogFullMessage, LogFsyncMessage, RecoveryMessage } from './contracts/diagnostics.js'
+export type { CacheOptions, CacheTier, Durability, FlushOptions, BacklogOptions, MemoryOptions, RetryOptions, AlertOptions, WriteOptions } from './contracts/options.js'
 export type { CacheEvents, LogTruncation, RecoveryReport, SupersededWrite } from './contracts/events.js'
 export type { CloseReport, FlushCallOptions, FlushReport, ReplayReport } from './contracts/reports.js'
 export type { DeadLetter, DeadLetterFilter, DeadLetterSelector, ErrorDescription } from './contracts/dead-letters.js'

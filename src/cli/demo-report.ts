@@ -15,6 +15,7 @@ export const DURABILITY_MEANING: Readonly<Record<Durability, string>> = {
   log: 'a write is acknowledged once it is appended to the dirty log and handed to the OS (not fsynced); a process crash (kill -9) loses nothing, the next open replays the log; a power loss or OS crash may lose the backlog writes the OS had not yet put on disk',
   disk: 'a write is acknowledged once it is in the dirty log and fsynced; a crash, even a power loss, loses no acknowledged write (the next open replays the log)',
   store: 'a write is acknowledged once it is committed in the DB; a crash loses no acknowledged write, and the backlog stays empty',
+  replicated: 'a write is acknowledged once Redis replicas hold it (Redis tier only; the demo runs the embedded tier)',
 }
 
 /** What a crash would lose with `backlog` keys not yet in the DB: `now` for the live line, `then` for the report. */

@@ -12,6 +12,7 @@ const MiB = 1024 * 1024
 
 export const DEFAULTS = Object.freeze({
   name: 'default',
+  tier: undefined,
   dir: undefined,
   /** `withDir` when `dir` is set, else `withoutDir`. */
   durability: Object.freeze({ withDir: 'log', withoutDir: 'memory' } as const),

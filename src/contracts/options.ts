@@ -7,11 +7,23 @@ import type { Clock } from './clock.js'
 import type { Codec } from './codec.js'
 import type { Store } from './store.js'
 
-/** What a write's promise waits for. See the README's durability table for what each can lose. */
-export type Durability = 'memory' | 'log' | 'disk' | 'store'
+/**
+ * What a write's promise waits for. See the README's durability table for what each can lose.
+ * `replicated` exists only on a Redis tier (`tier`), where `log` and `disk` do not.
+ */
+export type Durability = 'memory' | 'log' | 'disk' | 'store' | 'replicated'
 
-/** Every durability level, weakest first. */
+/** Every durability level of the embedded tier, weakest first. */
 export const DURABILITIES: readonly Durability[] = ['memory', 'log', 'disk', 'store']
+
+/**
+ * A shared tier: the cache's values and dirty set live outside the process, and any number of
+ * processes open the same cache (`RedisTier` from `writebehind/redis`).
+ */
+export interface CacheTier {
+  /** Which kind of tier, such as `'redis'`. */
+  readonly kind: string
+}
 
 /** When and how the backlog is flushed to the store. */
 export interface FlushOptions {
@@ -110,6 +122,13 @@ export interface CacheOptions {
   name?: string
   /** Directory for the dirty log, checkpoint and dead letters. Without it only `memory` and `store` durability exist. @default none (DEFAULTS.dir): no dirty log */
   dir?: string
+  /**
+   * A shared tier instead of the embedded one: `new RedisTier({ client, name })` from
+   * `writebehind/redis`. Values and the dirty set then live in Redis, every process opening the
+   * same name shares one cache, and durability is `memory`, `replicated` or `store` (README, "Redis
+   * tier"). Cannot go with `dir`. @default none (DEFAULTS.tier): the embedded tier, in this process
+   */
+  tier?: CacheTier
   /** Default durability of a write. @default 'log' with a dir, else 'memory' (DEFAULTS.durability) */
   durability?: Durability
   /** With durability `log`, fsync in the background this often (bounds power-loss exposure). @default none (DEFAULTS.syncIntervalMs): never in the background */

@@ -32,7 +32,7 @@ const UNTIMED = -1
 
 export class AckMeter {
   /** One histogram per level; recorded here only. */
-  private readonly levels: Record<Durability, Histogram> = { memory: new Histogram(), log: new Histogram(), disk: new Histogram(), store: new Histogram() }
+  private readonly levels: Record<Durability, Histogram> = { memory: new Histogram(), log: new Histogram(), disk: new Histogram(), replicated: new Histogram(), store: new Histogram() }
 
   constructor(
     private readonly diagnostics: Diagnostics,
@@ -80,8 +80,8 @@ export class AckMeter {
   }
 
   summaries(): { [level in Durability]: LatencySummary } {
-    const { memory, log, disk, store } = this.levels
-    return { memory: memory.summary(), log: log.summary(), disk: disk.summary(), store: store.summary() }
+    const { memory, log, disk, replicated, store } = this.levels
+    return { memory: memory.summary(), log: log.summary(), disk: disk.summary(), replicated: replicated.summary(), store: store.summary() }
   }
 
   private acked(op: WriteOp, key: string, durability: Durability, started: number, ok: boolean): void {

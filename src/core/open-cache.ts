@@ -57,7 +57,7 @@ export async function openCache<C>(options: CacheOptions, build: (engine: Engine
  * `store.check()`, else `store.ping()`, before anything is touched. A `StoreError` (the SQL stores
  * name the cause and the fix) is thrown as it is; anything else is wrapped in one.
  */
-async function checkStore(store: Store): Promise<void> {
+export async function checkStore(store: Store): Promise<void> {
   try {
     if (store.check !== undefined) await store.check()
     else if (store.ping !== undefined) await store.ping()

@@ -33,6 +33,7 @@ const CACHE_OPTIONS: Names<CacheOptions> = {
   checkStore: true,
   ttlMs: true,
   staleWhileRevalidateMs: true,
+  tier: true,
 }
 
 const GROUPS = {

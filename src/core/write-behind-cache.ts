@@ -23,6 +23,7 @@ import type { EmbeddedTier } from '../tier/embedded/embedded-tier.js'
 import type { Engine } from './engine.js'
 import { checkFlushOptions, withDeadline } from './flush-call.js'
 import { openCache } from './open-cache.js'
+import { openOnTier } from './cache-modes.js'
 import { checkWriteOptionNames } from './option-names.js'
 import { KeyedOps } from './keyed-ops.js'
 import { WriteWatch } from './write-watch.js'
@@ -37,15 +38,17 @@ const RESOLVED: Promise<void> = Promise.resolve()
 export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   /** Opens a cache: validates options, takes the dir, replays the log, starts flushing. */
   static async open<V = unknown>(options: CacheOptions): Promise<WriteBehindCache<V>> {
+    if (typeof options === 'object' && options !== null && options.tier !== undefined) return openOnTier<WriteBehindCache<V>>(options)
     return openCache(options, (engine) => new WriteBehindCache<V>(engine))
   }
 
-  private readonly options: ResolvedOptions
-  private readonly tier: EmbeddedTier
+  private readonly options!: ResolvedOptions
+  private readonly tier!: EmbeddedTier
+  private readonly engine!: Engine
   /** Counted here, read by `stats()`. */
   private readonly counts = { writes: 0, hits: 0, misses: 0 }
   /** Ack latency per level and the write channel: every write that passed the door checks. */
-  private readonly acks: AckMeter
+  private readonly acks!: AckMeter
   private closing: Promise<CloseReport> | undefined
   private mergeSteps: MergeSteps | undefined
   /** Sees every write `apply` makes, for the read-modify-writes under way. */
@@ -61,9 +64,14 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     this.watch,
   )
 
-  /** Use `WriteBehindCache.open()`. */
-  private constructor(private readonly engine: Engine) {
+  /**
+   * Use `WriteBehindCache.open()`. A cache on a shared tier (`src/core/remote/remote-cache.ts`) is a
+   * subclass that passes no engine and overrides every public method.
+   */
+  protected constructor(engine?: Engine) {
     super()
+    if (engine === undefined) return
+    this.engine = engine
     this.options = engine.options
     this.tier = engine.tier
     this.acks = new AckMeter(engine.diagnostics, RESOLVED)

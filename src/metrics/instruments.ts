@@ -21,7 +21,8 @@ export type LabelName = 'op' | 'durability' | 'result' | 'outcome'
 /** The values each label can take. */
 export const LABEL_VALUES: { readonly [L in LabelName]: readonly string[] } = Object.freeze({
   op: Object.freeze(['set', 'delete', 'merge']),
-  durability: DURABILITIES,
+  /** Every level of either tier: the embedded tier's, and `replicated` (the Redis tier). */
+  durability: Object.freeze([...DURABILITIES, 'replicated']),
   /** `ok`: the write was acknowledged (the batch succeeded); `failed`: it was rejected (the batch failed). */
   result: Object.freeze(['ok', 'failed']),
   /** What the store did with a flushed op. */

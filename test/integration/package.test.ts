@@ -59,11 +59,20 @@ describe('the packed package, installed into a scratch project', () => {
 
   it('has none of the optional peers installed: the scratch project is what a user starts from', () => {
     const installed = readdirSync(join(app, 'node_modules'))
-    for (const peer of ['fast-check', 'pg', 'mysql2', 'better-sqlite3', 'prom-client', '@opentelemetry']) assert.equal(installed.includes(peer), false, peer)
+    for (const peer of ['fast-check', 'pg', 'mysql2', 'better-sqlite3', 'prom-client', '@opentelemetry', 'ioredis', 'redis']) assert.equal(installed.includes(peer), false, peer)
   })
 
   it('imports every subpath of exports from the built files, without the drivers or fast-check', () => {
-    assert.deepEqual([...subpaths].sort(), ['writebehind', 'writebehind/mysql', 'writebehind/otel', 'writebehind/postgres', 'writebehind/prometheus', 'writebehind/sqlite', 'writebehind/testing'])
+    assert.deepEqual([...subpaths].sort(), [
+      'writebehind',
+      'writebehind/mysql',
+      'writebehind/otel',
+      'writebehind/postgres',
+      'writebehind/prometheus',
+      'writebehind/redis',
+      'writebehind/sqlite',
+      'writebehind/testing',
+    ])
     const expected: Record<string, string[]> = {
       writebehind: ['WriteBehindCache', 'MemoryStore', 'StoreError', 'CacheClosedError', 'WriteSupersededError'],
       'writebehind/sqlite': ['SqliteStore'],
@@ -71,6 +80,7 @@ describe('the packed package, installed into a scratch project', () => {
       'writebehind/mysql': ['MySqlStore'],
       'writebehind/prometheus': ['registerPrometheus', 'INSTRUMENTS'],
       'writebehind/otel': ['registerOpenTelemetry', 'INSTRUMENTS'],
+      'writebehind/redis': ['RedisTier', 'REDIS_TIER_DEFAULTS', 'ReplicationNotConfirmedError'],
       'writebehind/testing': ['FakeClock', 'describeStoreConformance', 'seededRandom'],
     }
     for (const subpath of subpaths) {

@@ -41,6 +41,7 @@ const LAYERS: Record<string, number> = {
   otel: 5,
   cli: 6,
   'index.ts': 7,
+  'redis.ts': 7,
 }
 
 function sources(dir: string, out: string[] = []): string[] {

@@ -30,6 +30,8 @@ import {
   UnencodableValueError,
   UpdateConflictError,
   VersionExhaustedError,
+  ReplicationNotConfirmedError,
+  RedisConfigError,
   WriteBehindError,
   WriteSupersededError,
   type ErrorCode,
@@ -67,6 +69,8 @@ const samples: Record<ErrorCode, () => Error & { code: string }> = {
   E_PEER_MISSING: () => new PeerMissingError('prom-client', 'registerPrometheus'),
   E_METRICS_DUPLICATE: () => new MetricsRegistrationError('E_METRICS_DUPLICATE', 'orders'),
   E_METRICS_CONFLICT: () => new MetricsRegistrationError('E_METRICS_CONFLICT', 'orders', 'writebehind_writes_total'),
+  E_REPLICATION_NOT_CONFIRMED: () => new ReplicationNotConfirmedError('k', 1, 0, 1),
+  E_REDIS_CONFIG: () => new RedisConfigError('maxmemory-policy', 'allkeys-lru'),
 }
 
 function caught(fn: () => unknown): Error & { code: string } {

@@ -1,0 +1,17 @@
+/**
+ * writebehind/redis: the Redis tier. Values and the dirty set live in Redis, so any number of
+ * processes share one cache and any of them may flush:
+ *
+ *   const cache = await WriteBehindCache.open({ store, tier: new RedisTier({ client: new Redis(url), name: 'scores' }) })
+ *
+ * ioredis is an optional peer dependency: pass your own client.
+ */
+import { registerTierOpener } from './core/cache-modes.js'
+import { openRemote } from './core/remote/open-remote.js'
+
+registerTierOpener(openRemote)
+
+export { RedisTier, type TierContext } from './tier/redis/redis-tier.js'
+export { REDIS_TIER_DEFAULTS, type RedisTierOptions } from './tier/redis/options.js'
+export type { IoRedisLike, IoRedisPipelineLike } from './tier/redis/ioredis-client.js'
+export { ReplicationNotConfirmedError, RedisConfigError } from './errors.js'

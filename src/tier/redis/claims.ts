@@ -1,0 +1,108 @@
+/**
+ * `take` for the Redis tier: which dirty entries this process flushes next. A shard is flushed by
+ * the instance holding its lease (`SET NX PX`, renewed by token compare in the claim script,
+ * released when the shard has nothing dirty); the lease only saves duplicate work, the store's
+ * version fence is what keeps a late or duplicate batch harmless. A claim reads entries and changes
+ * none of them, so a worker that dies mid-batch leaves them dirty for the next lease holder.
+ *
+ * Keys with a write-through waiting (`first`) are read directly, lease or not: the writer waits
+ * for them. One found clean already (another instance flushed it) is reported to
+ * `settledElsewhere`, which resolves its waiters.
+ */
+import type { Codec } from '../../contracts/codec.js'
+import { opFromRecord, type PendingOp } from '../../flush/pending-op.js'
+import type { RedisClientPort } from './client-port.js'
+import type { RedisLayout } from './layout.js'
+import { byShard, chunks } from './outcomes.js'
+import { CLAIM, READ } from './scripts.js'
+
+/** An entry as the `read` script returns it. */
+export interface EntryRecord {
+  readonly key: string
+  readonly version: number
+  /** d dirty, c clean, x dead letter. */
+  readonly state: string
+  /** null for a tombstone. */
+  readonly encoded: string | null
+  readonly since: number
+}
+
+export class Claims {
+  /** The shard the next sweep starts at, so every shard gets its turn. */
+  private cursor = 0
+
+  constructor(
+    private readonly port: RedisClientPort,
+    private readonly layout: RedisLayout,
+    private readonly lease: { readonly token: string; readonly ms: number },
+    private readonly codec: Codec,
+    private readonly settledElsewhere: (key: string, version: number) => void,
+  ) {}
+
+  /** Up to `max` due entries of the shards in `shards` (those worth asking), none for which `skip` is true. */
+  async take(max: number, shards: readonly number[], skip: (key: string) => boolean): Promise<PendingOp[]> {
+    const ops: PendingOp[] = []
+    const order = [...shards.filter((s) => s >= this.cursor), ...shards.filter((s) => s < this.cursor)]
+    for (const shard of order) {
+      if (ops.length >= max) break
+      ops.push(...(await this.claimShard(shard, max - ops.length, skip)))
+      this.cursor = (shard + 1) % this.layout.shards
+    }
+    return ops
+  }
+
+  /** The dirty entries of `keys` (write-throughs waiting), lease or not. */
+  async takeKeys(keys: readonly string[], skip: (key: string) => boolean): Promise<PendingOp[]> {
+    const ops: PendingOp[] = []
+    for (const entry of await this.read(keys.filter((k) => !skip(k)))) {
+      if (entry === undefined) continue
+      if (entry.state === 'd') ops.push(opFromRecord(entry.key, entry.version, entry.encoded, entry.since, this.codec))
+      else this.settledElsewhere(entry.key, entry.version)
+    }
+    return ops
+  }
+
+  /** The entries of `keys`, in order (undefined where Redis holds none); one script per shard and chunk. */
+  async read(keys: readonly string[]): Promise<Array<EntryRecord | undefined>> {
+    const found = new Map<string, EntryRecord>()
+    const reads: Array<Promise<void>> = []
+    for (const [shard, group] of byShard(
+      this.layout,
+      keys.map((key) => ({ key })),
+    )) {
+      for (const chunk of chunks(group)) {
+        reads.push(
+          this.port.run({ script: READ, keys: chunk.map(({ key }) => this.layout.entry(shard, key)), args: [] }).then((reply) => {
+            const fields = reply as string[]
+            chunk.forEach(({ key }, i) => {
+              const [version, state, del, payload, since] = fields.slice(i * 5, i * 5 + 5)
+              if (version === undefined || version === '') return
+              found.set(key, { key, version: Number(version), state: state ?? '', encoded: del === '1' ? null : (payload ?? ''), since: Number(since) })
+            })
+          }),
+        )
+      }
+    }
+    await Promise.all(reads)
+    return keys.map((key) => found.get(key))
+  }
+
+  private async claimShard(shard: number, max: number, skip: (key: string) => boolean): Promise<PendingOp[]> {
+    const { layout, lease } = this
+    // Ask for more than `max`: the keys this process has in flight come back too, and are skipped.
+    const reply = (await this.port.run({
+      script: CLAIM,
+      keys: [layout.dirty(shard), layout.lease(shard)],
+      args: [layout.entryPrefix(shard), lease.token, lease.ms, max * 2, '1', max * 4],
+    })) as Array<string | number>
+    const ops: PendingOp[] = []
+    if (reply[0] !== 1) return ops
+    for (let i = 1; i + 4 < reply.length && ops.length < max; i += 5) {
+      const key = String(reply[i])
+      if (skip(key)) continue
+      const encoded = reply[i + 2] === '1' ? null : String(reply[i + 3])
+      ops.push(opFromRecord(key, Number(reply[i + 1]), encoded, Number(reply[i + 4]), this.codec))
+    }
+    return ops
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The client port (`client-port.ts`) over an ioredis client the user passes in. It declares the
+ * few ioredis methods it calls as a structural type, so ioredis stays an optional peer dependency
+ * and its types are never imported (STYLE.md, "don't depend on a driver's types").
+ */
+import type { RedisClientPort, RedisScript, ScriptCall, WaitedReplies } from './client-port.js'
+
+/** The subset of an ioredis pipeline used here. */
+export interface IoRedisPipelineLike {
+  call(command: string, ...args: Array<string | number>): unknown
+  exec(): Promise<Array<[Error | null, unknown]> | null>
+}
+
+/** The subset of an ioredis `Redis` client used here (standalone or Sentinel). */
+export interface IoRedisLike {
+  call(command: string, ...args: Array<string | number>): Promise<unknown>
+  pipeline(): IoRedisPipelineLike
+}
+
+export class IoRedisClient implements RedisClientPort {
+  constructor(private readonly client: IoRedisLike) {}
+
+  async run(call: ScriptCall): Promise<unknown> {
+    try {
+      return await this.client.call('EVALSHA', ...evalArgs(call))
+    } catch (error) {
+      if (!isNoScript(error)) throw error
+      await this.client.call('SCRIPT', 'LOAD', call.script.source)
+      return await this.client.call('EVALSHA', ...evalArgs(call))
+    }
+  }
+
+  async runThenWait(calls: readonly ScriptCall[], replicas: number, timeoutMs: number): Promise<WaitedReplies> {
+    const first = await this.pipelined(calls, replicas, timeoutMs)
+    const missing = first.replies.flatMap((r, i) => (!r.ok && isNoScript(r.error) ? [i] : []))
+    if (missing.length === 0) return first
+    // Scripts gone from the cache (a restart, a promoted replica): load them and run only those again.
+    for (const source of new Set(missing.map((i) => (calls[i] as ScriptCall).script.source))) await this.client.call('SCRIPT', 'LOAD', source)
+    const again = await this.pipelined(
+      missing.map((i) => calls[i] as ScriptCall),
+      replicas,
+      timeoutMs,
+    )
+    const replies = [...first.replies]
+    missing.forEach((index, j) => (replies[index] = again.replies[j] as WaitedReplies['replies'][number]))
+    return { replies, replicas: again.replicas }
+  }
+
+  async load(script: RedisScript): Promise<void> {
+    await this.client.call('SCRIPT', 'LOAD', script.source)
+  }
+
+  async info(section: string): Promise<string> {
+    return String(await this.client.call('INFO', section))
+  }
+
+  async configGet(name: string): Promise<string | undefined> {
+    try {
+      const reply = await this.client.call('CONFIG', 'GET', name)
+      return Array.isArray(reply) && reply.length >= 2 ? String(reply[1]) : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  private async pipelined(calls: readonly ScriptCall[], replicas: number, timeoutMs: number): Promise<WaitedReplies> {
+    const pipeline = this.client.pipeline()
+    for (const call of calls) pipeline.call('EVALSHA', ...evalArgs(call))
+    pipeline.call('WAIT', replicas, timeoutMs)
+    const results = await pipeline.exec()
+    if (results === null) throw new Error('the Redis pipeline was discarded')
+    const waited = results.at(-1)
+    if (waited === undefined || waited[0] !== null) throw waited?.[0] ?? new Error('WAIT got no reply')
+    return {
+      replies: results.slice(0, -1).map(([error, value]) => (error === null ? { ok: true as const, value } : { ok: false as const, error })),
+      replicas: Number(waited[1]),
+    }
+  }
+}
+
+function evalArgs(call: ScriptCall): Array<string | number> {
+  return [call.script.sha, call.keys.length, ...call.keys, ...call.args]
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT')
+}

@@ -1,0 +1,74 @@
+/**
+ * Where a Redis tier's state lives (REDIS-TIER.md, "Layout"). A key belongs to one of `shards`
+ * logical shards, fixed when the tier is first created; every Redis key of a shard carries the
+ * shard's hash tag, so a script touching one shard stays in one Cluster slot.
+ *
+ *   {wb:<name>:<s>}:e:<key>   hash: p (payload), ver, st (d dirty | c clean | x dead letter),
+ *                              del (1 = tombstone), since (first dirty, ms)
+ *   {wb:<name>:<s>}:dirty     zset: dirty keys by first-dirty time (ms)
+ *   {wb:<name>:<s>}:vers      zset: dirty keys by their first unflushed version (flush() marks)
+ *   {wb:<name>:<s>}:meta      hash: floor (highest version issued in the shard)
+ *   {wb:<name>:<s>}:lease     string: the flushing instance's token, with PX
+ *   {wb:<name>:<s>}:dlq       stream: dead letters (key, version, del, payload, attempts, error, at)
+ *   wb:<name>:cfg             hash: shards, format
+ *
+ * The user's key follows `:e:` verbatim (braces, NUL, anything): the hash tag is the first `{…}`,
+ * which is ours.
+ */
+
+/** The layout's format; an instance finding another one refuses to start. */
+export const FORMAT_VERSION = 1
+
+export class RedisLayout {
+  readonly cfg: string
+
+  constructor(
+    readonly name: string,
+    readonly shards: number,
+  ) {
+    this.cfg = `wb:${name}:cfg`
+  }
+
+  /** The shard of `key`: FNV-1a (32 bits) of its UTF-8 bytes, modulo `shards`. The same in every process. */
+  shardOf(key: string): number {
+    let hash = 0x811c9dc5
+    for (const byte of Buffer.from(key, 'utf8')) {
+      hash ^= byte
+      hash = Math.imul(hash, 0x01000193) >>> 0
+    }
+    return hash % this.shards
+  }
+
+  tag(shard: number): string {
+    return `{wb:${this.name}:${shard}}`
+  }
+
+  /** The prefix of a shard's entry keys (the claim script appends the user's key). */
+  entryPrefix(shard: number): string {
+    return `${this.tag(shard)}:e:`
+  }
+
+  entry(shard: number, key: string): string {
+    return `${this.entryPrefix(shard)}${key}`
+  }
+
+  dirty(shard: number): string {
+    return `${this.tag(shard)}:dirty`
+  }
+
+  vers(shard: number): string {
+    return `${this.tag(shard)}:vers`
+  }
+
+  meta(shard: number): string {
+    return `${this.tag(shard)}:meta`
+  }
+
+  lease(shard: number): string {
+    return `${this.tag(shard)}:lease`
+  }
+
+  dlq(shard: number): string {
+    return `${this.tag(shard)}:dlq`
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * The options of `new RedisTier()`, their defaults (`REDIS_TIER_DEFAULTS`, which the README's
+ * "Redis tier" table repeats) and their check at the door.
+ */
+import { checkNumber, checkString, invalid } from '../../validate/check.js'
+import type { IoRedisLike } from './ioredis-client.js'
+
+export const REDIS_TIER_DEFAULTS = Object.freeze({ shards: 16, leaseMs: 10_000, replicas: 1, replicaTimeoutMs: 1000 } as const)
+
+export interface RedisTierOptions {
+  /** Your ioredis client (`new Redis(url)`), connected to the primary. Closing it is yours, after `cache.close()`. */
+  client: IoRedisLike
+  /** The cache's name in Redis: every process opening the same name shares one cache. Letters, digits, `_`, `-`, `.` and `:`. */
+  name: string
+  /**
+   * Logical shards, fixed when the name is first used (an instance asking for another count refuses
+   * to start). Each has its own dirty set, lease and cap. @default 16 (REDIS_TIER_DEFAULTS.shards)
+   */
+  shards?: number
+  /** How long a flushing instance holds a shard's lease without renewing it. @default 10_000 (REDIS_TIER_DEFAULTS.leaseMs) */
+  leaseMs?: number
+  /** Durability `replicated`: replicas that must acknowledge a write (WAIT). @default 1 (REDIS_TIER_DEFAULTS.replicas) */
+  replicas?: number
+  /** Durability `replicated`: how long WAIT waits for them before the write is reported not confirmed. @default 1000 (REDIS_TIER_DEFAULTS.replicaTimeoutMs) */
+  replicaTimeoutMs?: number
+}
+
+export type ResolvedRedisTierOptions = Required<RedisTierOptions>
+
+const NAME = /^[A-Za-z0-9_.:-]{1,64}$/
+
+export function resolveRedisTierOptions(options: RedisTierOptions): ResolvedRedisTierOptions {
+  if (typeof options !== 'object' || options === null) throw invalid('RedisTier options', 'an object such as { client, name }', options)
+  const client = options.client as unknown as Partial<IoRedisLike> | undefined
+  if (typeof client?.call !== 'function' || typeof client.pipeline !== 'function') throw invalid('client', 'an ioredis client (new Redis(url))', options.client)
+  const name = checkString(options.name, 'name')
+  if (name === undefined || !NAME.test(name)) throw invalid('name', 'a name of 1 to 64 letters, digits, _ - . or : (no braces)', options.name)
+  return {
+    client: options.client,
+    name,
+    shards: checkNumber(options.shards, 'shards', { min: 1, integer: true }) ?? REDIS_TIER_DEFAULTS.shards,
+    leaseMs: checkNumber(options.leaseMs, 'leaseMs', { min: 100, integer: true }) ?? REDIS_TIER_DEFAULTS.leaseMs,
+    replicas: checkNumber(options.replicas, 'replicas', { min: 1, integer: true }) ?? REDIS_TIER_DEFAULTS.replicas,
+    replicaTimeoutMs: checkNumber(options.replicaTimeoutMs, 'replicaTimeoutMs', { min: 0, integer: true }) ?? REDIS_TIER_DEFAULTS.replicaTimeoutMs,
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * A tier whose values and dirty set live in Redis (`writebehind/redis`): any number of processes
+ * open the same `name` and share one cache; each may flush. It is the second `DirtyTier`
+ * (`src/flush/dirty-tier.ts`) and carries the read and write side the Redis facade
+ * (`src/core/remote/`) calls. Every state change is one atomic script (`scripts.ts`); versions are
+ * made inside Redis. The parts: `claims.ts` (take, leases), `outcomes.ts` (acks by compare-and-swap,
+ * dead letters), `snapshot.ts` (what the scheduler reads synchronously), `replica-waits.ts`
+ * (durability `replicated`), `startup.ts` (checks before the first write).
+ *
+ * What it leaves out: Redis Cluster and Sentinel routing, node-redis, merges (`increment`…),
+ * retry counts kept in Redis (they live in the flushing process; a new worker starts them again).
+ */
+import type { Clock } from '../../contracts/clock.js'
+import type { Codec } from '../../contracts/codec.js'
+import { VersionExhaustedError } from '../../errors.js'
+import type { DirtyTier } from '../../flush/dirty-tier.js'
+import type { PendingOp } from '../../flush/pending-op.js'
+import { randomBytes } from 'node:crypto'
+import { Claims, type EntryRecord } from './claims.js'
+import type { RedisClientPort, ScriptCall } from './client-port.js'
+import { IoRedisClient } from './ioredis-client.js'
+import { RedisLayout } from './layout.js'
+import { resolveRedisTierOptions, type RedisTierOptions, type ResolvedRedisTierOptions } from './options.js'
+import { Outcomes } from './outcomes.js'
+import { ReplicaWaits } from './replica-waits.js'
+import { FILL, RELEASE, STATS, WRITE } from './scripts.js'
+import { TierSnapshot, type ShardStats } from './snapshot.js'
+import { checkServer } from './startup.js'
+
+/** What the cache gives the tier when it opens on it. */
+export interface TierContext {
+  readonly codec: Codec
+  readonly clock: Clock
+  readonly warn: (code: string, message: string) => void
+  /** How long a clean entry stays in Redis (ms); 0: no expiry. */
+  readonly ttlMs: number
+  /** The backlog cap across the tier; each shard takes its share. */
+  readonly maxEntries: number
+  /** A key with a write-through waiting was found clean at `version`: another instance flushed it. */
+  readonly settledElsewhere: (key: string, version: number) => void
+}
+
+/** A write's answer: its version, or `full` when its shard's backlog is at its cap. */
+export type WriteAnswer = { readonly full: true } | { readonly full: false; readonly version: number; readonly replicas: number | undefined }
+
+interface Parts {
+  readonly context: TierContext
+  readonly snapshot: TierSnapshot
+  readonly claims: Claims
+  readonly outcomes: Outcomes
+  readonly cap: number
+}
+
+export class RedisTier implements DirtyTier {
+  readonly kind = 'redis'
+  readonly options: ResolvedRedisTierOptions
+  readonly layout: RedisLayout
+  private readonly port: RedisClientPort
+  private readonly waits: ReplicaWaits
+  /** This instance's lease token. */
+  readonly token = `${process.pid}:${randomBytes(6).toString('hex')}`
+  private parts: Parts | undefined
+  private highest = 0
+  /** The last sweep found nothing this instance may claim: take again after the next tick or refresh. */
+  private idle = false
+
+  constructor(options: RedisTierOptions) {
+    this.options = resolveRedisTierOptions(options)
+    this.layout = new RedisLayout(this.options.name, this.options.shards)
+    this.port = new IoRedisClient(this.options.client)
+    this.waits = new ReplicaWaits(this.port, this.options.replicas, this.options.replicaTimeoutMs)
+  }
+
+  /** Checks the server and the name's layout (`startup.ts`), then reads the tier's state. One cache per tier object. */
+  async open(context: TierContext): Promise<void> {
+    if (this.parts !== undefined) throw new Error('this RedisTier is already in use by a cache: create one RedisTier per cache')
+    await checkServer(this.port, this.layout, context.warn)
+    const lease = { token: this.token, ms: this.options.leaseMs }
+    this.parts = {
+      context,
+      snapshot: new TierSnapshot(this.layout.shards, () => this.readStats()),
+      claims: new Claims(this.port, this.layout, lease, context.codec, context.settledElsewhere),
+      outcomes: new Outcomes(this.port, this.layout, context.ttlMs, context.warn),
+      cap: Math.max(1, Math.ceil(context.maxEntries / this.layout.shards)),
+    }
+    await this.parts.snapshot.refresh()
+  }
+
+  // ---- the write and read side (the facade's) ----
+
+  /**
+   * Writes `encoded` (null: a tombstone) under `key`: one script sets value, version and dirty mark.
+   * `force` passes a full shard (a write-through); `replicated` waits for the replicas (WAIT in the
+   * same pipeline) and answers how many acknowledged.
+   */
+  async write(key: string, encoded: string | null, mode: { force: boolean; replicated: boolean }): Promise<WriteAnswer> {
+    const { snapshot, cap, context } = this.ready()
+    const shard = this.layout.shardOf(key)
+    const call: ScriptCall = {
+      script: WRITE,
+      keys: [this.layout.entry(shard, key), this.layout.dirty(shard), this.layout.vers(shard), this.layout.meta(shard)],
+      args: [key, encoded ?? '', encoded === null ? '1' : '0', cap, mode.force ? '1' : '0'],
+    }
+    let reply: unknown
+    let replicas: number | undefined
+    try {
+      if (mode.replicated) ({ value: reply, replicas } = await this.waits.run(call))
+      else reply = await this.port.run(call)
+    } catch (error) {
+      if (error instanceof Error && error.message.includes('WB_VERSION_EXHAUSTED')) throw new VersionExhaustedError(Number.MAX_SAFE_INTEGER)
+      throw error
+    }
+    const [version, , newly] = reply as [number, number, number?]
+    if (version === -1) return { full: true }
+    this.highest = Math.max(this.highest, version)
+    snapshot.noteWrite(shard, version, newly === 1, context.clock.now())
+    this.idle = false
+    return { full: false, version, replicas }
+  }
+
+  /** The entries of `keys`, in order; undefined where Redis holds none. Reads the primary. */
+  read(keys: readonly string[]): Promise<Array<EntryRecord | undefined>> {
+    return this.ready().claims.read(keys)
+  }
+
+  /** Caches a value loaded from the store, unless Redis holds the key dirty or at that version or newer. True when filled. */
+  async fill(key: string, encoded: string | null, version: number): Promise<boolean> {
+    const shard = this.layout.shardOf(key)
+    const reply = await this.port.run({ script: FILL, keys: [this.layout.entry(shard, key)], args: [encoded ?? '', encoded === null ? '1' : '0', String(version), this.ready().context.ttlMs] })
+    return reply === 1
+  }
+
+  /** Reads the tier's dirty counts, lowest version and oldest age again (the scheduler's view). */
+  async refresh(): Promise<void> {
+    await this.ready().snapshot.refresh()
+    this.idle = false
+  }
+
+  /** Resolves once every outcome reported so far is in Redis. */
+  settled(): Promise<void> {
+    return this.parts?.outcomes.settled() ?? Promise.resolve()
+  }
+
+  /** Gives up this instance's shard leases (at close), so another instance flushes them at once. */
+  async releaseLeases(): Promise<void> {
+    const { layout } = this
+    await Promise.all(Array.from({ length: layout.shards }, (_, shard) => this.port.run({ script: RELEASE, keys: [layout.lease(shard)], args: [this.token] })))
+  }
+
+  /** Dead letters in Redis across the tier, as last read. */
+  get deadLetterCount(): number {
+    return this.parts?.snapshot.deadLetters ?? 0
+  }
+
+  /** Moves `ops` to the dead-letter streams (the facade's dead-letter hook; the pipeline waits for it). */
+  deadLetter(ops: readonly PendingOp[], error: Error): Promise<void> {
+    return this.ready().outcomes.deadLetter(ops, error)
+  }
+
+  // ---- DirtyTier: what the flush pipeline reads and reports ----
+
+  get waiting(): number {
+    return this.parts?.snapshot.waiting ?? 0
+  }
+
+  /** Not tracked for a Redis tier: the cap is on entries (per shard). */
+  get waitingBytes(): number {
+    return 0
+  }
+
+  /**
+   * The highest version issued across the tier as last read, or written by this process since: a
+   * `flush()` covers every write made to the tier before it, by any instance (the dirty set is shared).
+   */
+  get highestVersion(): number {
+    return Math.max(this.highest, this.parts?.snapshot.highestIssued ?? 0)
+  }
+
+  lowestWaiting(): number | undefined {
+    return this.parts?.snapshot.lowestWaiting()
+  }
+
+  oldestWaiting(): number | undefined {
+    return this.parts?.snapshot.oldestWaiting()
+  }
+
+  take(max: number, busy: ReadonlySet<string>, first: ReadonlyMap<string, unknown> | undefined): PendingOp[] | Promise<PendingOp[]> {
+    const { claims, outcomes, snapshot } = this.ready()
+    const skip = (key: string): boolean => busy.has(key) || outcomes.isSettling(key)
+    const shards = snapshot.perShard.flatMap((count, shard) => (count > 0 ? [shard] : []))
+    if (first === undefined && (this.idle || shards.length === 0)) return []
+    return (async () => {
+      const ops = first === undefined ? [] : await claims.takeKeys([...first.keys()], skip)
+      const taken = new Set(ops.map((op) => op.key))
+      if (ops.length < max) ops.push(...(await claims.take(max - ops.length, shards, (key) => taken.has(key) || skip(key))))
+      if (ops.length === 0) this.idle = true
+      return ops
+    })()
+  }
+
+  applied(op: PendingOp): void {
+    this.ready().outcomes.applied(op)
+  }
+
+  superseded(op: PendingOp, storeVersion: number): void {
+    this.ready().outcomes.superseded(op, storeVersion)
+  }
+
+  /** Already done by `deadLetter` (the entry is marked dead in the same script). */
+  deadLettered(): void {}
+
+  /** Nothing to forget: settled entries were cleaned by their acknowledgements. */
+  settledThrough(): void {}
+
+  tick(): void {
+    this.idle = false
+  }
+
+  private ready(): Parts {
+    if (this.parts === undefined) throw new Error('RedisTier: open a cache on it first (WriteBehindCache.open({ store, tier }))')
+    return this.parts
+  }
+
+  private async readStats(): Promise<ShardStats[]> {
+    const { layout } = this
+    const replies = await Promise.all(
+      Array.from({ length: layout.shards }, (_, shard) => this.port.run({ script: STATS, keys: [layout.dirty(shard), layout.vers(shard), layout.dlq(shard), layout.meta(shard)], args: [] })),
+    )
+    return replies.map((reply) => {
+      const [dirty, lowest, oldest, letters, floor] = reply as [number, string, string, number, string]
+      return { dirty, lowestVersion: lowest === '' ? undefined : Number(lowest), oldestMs: oldest === '' ? undefined : Number(oldest), deadLetters: letters, floor: Number(floor) }
+    })
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * The Lua scripts of the Redis tier: one atomic script per state transition (after BullMQ). Each
+ * touches the keys of ONE shard (one hash tag), does bounded work (the callers chunk their
+ * arguments, `CHUNK`), writes numbers with `%.0f` (Lua prints 2^50 as `1.1258999068426e+15`
+ * otherwise) and returns versions as integer replies. Versions are made here, from Redis `TIME`
+ * and a per-shard floor, never from an application's clock.
+ *
+ * The write script has no `allow-oom` flag on purpose: under `maxmemory` it is refused, which the
+ * tier reports as backpressure. The acknowledging scripts have it, so that flushing, which frees
+ * nothing but lets clean entries expire, still works when memory is full.
+ */
+import { createHash } from 'node:crypto'
+import type { RedisScript } from './client-port.js'
+
+/** Most keys (or key/version pairs) one script call handles: well under Lua's `unpack` limit. */
+export const CHUNK = 200
+
+/** The highest version a write may take (`Number.MAX_SAFE_INTEGER`). */
+const MAX_VERSION = '9007199254740991'
+
+function script(name: string, source: string): RedisScript {
+  return { name, source, sha: createHash('sha1').update(source).digest('hex') }
+}
+
+const NOW = `
+local t = redis.call('TIME')
+local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`
+
+/**
+ * write: KEYS entry, dirty, vers, meta; ARGV key, payload, del (1|0), cap, force (1|0).
+ * Returns {version, dirty count, 1 if newly dirty}, or {-1, dirty count} when the key is not dirty yet and the shard
+ * holds `cap` dirty keys (unless `force`).
+ */
+export const WRITE = script(
+  'write',
+  `${NOW}
+local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local cur = redis.call('HMGET', KEYS[1], 'ver', 'st')
+local dirty = cur[2] == 'd'
+local count = redis.call('ZCARD', KEYS[2])
+if not dirty and ARGV[5] ~= '1' and count >= tonumber(ARGV[4]) then return {-1, count} end
+local floor = tonumber(redis.call('HGET', KEYS[4], 'floor') or '0')
+local v = math.max((tonumber(cur[1]) or 0) + 1, floor + 1, nowUs)
+if v > ${MAX_VERSION} then return redis.error_reply('WB_VERSION_EXHAUSTED versions reached 2^53') end
+local vs = string.format('%.0f', v)
+redis.call('HSET', KEYS[4], 'floor', vs)
+if ARGV[3] == '1' then
+  redis.call('HDEL', KEYS[1], 'p')
+  redis.call('HSET', KEYS[1], 'ver', vs, 'st', 'd', 'del', '1')
+else
+  redis.call('HSET', KEYS[1], 'p', ARGV[2], 'ver', vs, 'st', 'd', 'del', '0')
+end
+redis.call('PERSIST', KEYS[1])
+if not dirty then
+  redis.call('HSET', KEYS[1], 'since', string.format('%.0f', nowMs))
+  redis.call('ZADD', KEYS[2], 'NX', string.format('%.0f', nowMs), ARGV[1])
+  redis.call('ZADD', KEYS[3], 'NX', vs, ARGV[1])
+  count = count + 1
+end
+return {v, count, dirty and 0 or 1}
+`,
+)
+
+/**
+ * claim: KEYS dirty, lease; ARGV entry prefix, token, lease ms, max, use lease (1|0), scan limit.
+ * Takes (or renews, or with nothing dirty releases) the shard's lease, then reads up to `max`
+ * dirty entries, oldest first. Changes no entry.
+ * Returns {0} when another instance holds the lease, else {1, key, ver, del, payload, since, ...}.
+ */
+export const CLAIM = script(
+  'claim',
+  `
+if ARGV[5] == '1' then
+  local holder = redis.call('GET', KEYS[2])
+  if holder == false then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  elseif holder == ARGV[2] then redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  else return {0} end
+end
+local keys = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[6]) - 1)
+local out = {1}
+local n = 0
+local max = tonumber(ARGV[4])
+for _, k in ipairs(keys) do
+  if n >= max then break end
+  local e = redis.call('HMGET', ARGV[1] .. k, 'ver', 'st', 'del', 'p', 'since')
+  if e[2] == 'd' then
+    out[#out + 1] = k
+    out[#out + 1] = e[1]
+    out[#out + 1] = e[3] or '0'
+    out[#out + 1] = e[4] or ''
+    out[#out + 1] = e[5] or '0'
+    n = n + 1
+  end
+end
+if ARGV[5] == '1' and #keys == 0 then redis.call('DEL', KEYS[2]) end
+return out
+`,
+)
+
+/** read: KEYS entries. Returns per key {ver, st, del, payload} ('' for absent fields; ver '' = no entry). */
+export const READ = script(
+  'read',
+  `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local e = redis.call('HMGET', key, 'ver', 'st', 'del', 'p', 'since')
+  out[#out + 1] = e[1] or ''
+  out[#out + 1] = e[2] or ''
+  out[#out + 1] = e[3] or '0'
+  out[#out + 1] = e[4] or ''
+  out[#out + 1] = e[5] or '0'
+end
+return out
+`,
+)
+
+/**
+ * ack: KEYS dirty, vers, entries…; ARGV ttl ms, then key, version per entry. Marks an entry clean
+ * only if its version is unchanged (compare-and-swap); an entry written since stays dirty, and its
+ * first unflushed version moves past the acknowledged one. Returns how many became clean.
+ */
+export const ACK = script(
+  'ack',
+  `#!lua flags=allow-oom
+local cleaned = 0
+local ttl = tonumber(ARGV[1])
+for i = 3, #KEYS do
+  local key = ARGV[(i - 3) * 2 + 2]
+  local version = ARGV[(i - 3) * 2 + 3]
+  local e = redis.call('HMGET', KEYS[i], 'ver', 'st')
+  if e[1] == version then
+    if e[2] == 'd' or e[2] == 'x' then
+      redis.call('HSET', KEYS[i], 'st', 'c')
+      redis.call('HDEL', KEYS[i], 'since')
+      redis.call('ZREM', KEYS[1], key)
+      redis.call('ZREM', KEYS[2], key)
+      if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end
+      cleaned = cleaned + 1
+    end
+  elseif e[1] and tonumber(e[1]) > tonumber(version) then
+    redis.call('ZADD', KEYS[2], 'XX', 'GT', string.format('%.0f', tonumber(version) + 1), key)
+  end
+end
+return cleaned
+`,
+)
+
+/**
+ * supersede: KEYS dirty, vers, meta, entries…; ARGV key, version, store version per entry. The store
+ * holds a newer version: the shard's floor rises above it, and an entry not written since is
+ * dropped (the next read loads the store's row). Returns how many entries were dropped.
+ */
+export const SUPERSEDE = script(
+  'supersede',
+  `#!lua flags=allow-oom
+local dropped = 0
+local floor = tonumber(redis.call('HGET', KEYS[3], 'floor') or '0')
+for i = 4, #KEYS do
+  local key = ARGV[(i - 4) * 3 + 1]
+  local version = ARGV[(i - 4) * 3 + 2]
+  local stored = tonumber(ARGV[(i - 4) * 3 + 3])
+  if stored > floor then floor = stored end
+  local ver = redis.call('HGET', KEYS[i], 'ver')
+  if ver == version then
+    redis.call('DEL', KEYS[i])
+    redis.call('ZREM', KEYS[1], key)
+    redis.call('ZREM', KEYS[2], key)
+    dropped = dropped + 1
+  elseif ver and tonumber(ver) > tonumber(version) then
+    redis.call('ZADD', KEYS[2], 'XX', 'GT', string.format('%.0f', tonumber(version) + 1), key)
+  end
+end
+redis.call('HSET', KEYS[3], 'floor', string.format('%.0f', floor))
+return dropped
+`,
+)
+
+/**
+ * deadletter: KEYS dirty, vers, dlq, entries…; ARGV error, then key, version, del, payload,
+ * attempts per entry. Appends each to the shard's dead-letter stream; an entry not written since stops being
+ * dirty and is marked dead (still served). Returns how many were appended.
+ */
+export const DEAD_LETTER = script(
+  'deadletter',
+  `#!lua flags=allow-oom
+${NOW}
+for i = 4, #KEYS do
+  local base = (i - 4) * 5 + 1
+  local key = ARGV[base + 1]
+  local version = ARGV[base + 2]
+  local e = redis.call('HMGET', KEYS[i], 'ver', 'st')
+  redis.call('XADD', KEYS[3], '*', 'key', key, 'version', version, 'del', ARGV[base + 3], 'payload', ARGV[base + 4], 'attempts', ARGV[base + 5], 'error', ARGV[1], 'at', string.format('%.0f', nowMs))
+  if e[1] == version and e[2] == 'd' then
+    redis.call('HSET', KEYS[i], 'st', 'x')
+    redis.call('ZREM', KEYS[1], key)
+    redis.call('ZREM', KEYS[2], key)
+  end
+end
+return #KEYS - 3
+`,
+)
+
+/**
+ * fill: KEYS entry; ARGV payload, del, version, ttl ms. Caches a value read from the store unless
+ * the entry is dirty, a dead letter, or at the same or a newer version. Returns 1 when filled.
+ */
+export const FILL = script(
+  'fill',
+  `
+local e = redis.call('HMGET', KEYS[1], 'ver', 'st')
+if e[1] and (e[2] == 'd' or e[2] == 'x' or tonumber(e[1]) >= tonumber(ARGV[3])) then return 0 end
+if ARGV[2] == '1' then
+  redis.call('HDEL', KEYS[1], 'p')
+  redis.call('HSET', KEYS[1], 'ver', ARGV[3], 'st', 'c', 'del', '1')
+else
+  redis.call('HSET', KEYS[1], 'p', ARGV[1], 'ver', ARGV[3], 'st', 'c', 'del', '0')
+end
+if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return 1
+`,
+)
+
+/** release: KEYS lease; ARGV token. Drops the shard's lease if this instance holds it (at close). */
+export const RELEASE = script(
+  'release',
+  `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`,
+)
+
+/**
+ * shard stats: KEYS dirty, vers, dlq, meta. Returns {dirty count, lowest first-unflushed version or
+ * '', oldest first-dirty ms or '', dead letters, floor (highest version issued) or ''}.
+ */
+export const STATS = script(
+  'stats',
+  `
+local c = redis.call('ZCARD', KEYS[1])
+local v = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+local d = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {c, v[2] or '', d[2] or '', redis.call('XLEN', KEYS[3]), redis.call('HGET', KEYS[4], 'floor') or ''}
+`,
+)
+
+/** config: KEYS cfg; ARGV shards, format. Creates the tier's config if absent; returns {shards, format} as stored. */
+export const CONFIG = script(
+  'config',
+  `
+redis.call('HSETNX', KEYS[1], 'shards', ARGV[1])
+redis.call('HSETNX', KEYS[1], 'format', ARGV[2])
+return redis.call('HMGET', KEYS[1], 'shards', 'format')
+`,
+)
+
+export const ALL_SCRIPTS = [WRITE, CLAIM, READ, ACK, SUPERSEDE, DEAD_LETTER, FILL, STATS, CONFIG, RELEASE]

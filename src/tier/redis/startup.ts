@@ -1,0 +1,55 @@
+/**
+ * What a Redis tier checks before its first write: the server must not be allowed to evict dirty
+ * entries (`maxmemory-policy allkeys-*` is refused; the `volatile-*` policies only evict keys with
+ * a TTL, and dirty entries never have one), persistence off is warned about (a restart then loses
+ * every unflushed write), and the name's shard count and layout format must match this instance's.
+ * It also loads the scripts, so the first writes need no NOSCRIPT round trip.
+ */
+import { RedisConfigError } from '../../errors.js'
+import type { RedisClientPort } from './client-port.js'
+import { FORMAT_VERSION, type RedisLayout } from './layout.js'
+import { ALL_SCRIPTS, CONFIG } from './scripts.js'
+
+export async function checkServer(port: RedisClientPort, layout: RedisLayout, warn: (code: string, message: string) => void): Promise<void> {
+  const memory = infoFields(await port.info('memory'))
+  const policy = memory.get('maxmemory_policy') ?? (await port.configGet('maxmemory-policy'))
+  if (policy?.startsWith('allkeys-') === true) {
+    throw new RedisConfigError(
+      'maxmemory-policy',
+      `Redis maxmemory-policy is ${policy}: it may evict unflushed writes of the cache "${layout.name}". ` +
+        'Set it to noeviction (or a volatile-* policy, which only evicts clean entries): CONFIG SET maxmemory-policy noeviction, and in redis.conf.',
+    )
+  }
+  const persistence = infoFields(await port.info('persistence'))
+  if (persistence.get('aof_enabled') === '0') {
+    warn(
+      'WB_REDIS_NO_AOF',
+      `writebehind: Redis has appendonly off: a Redis restart loses every write of "${layout.name}" not yet flushed (RDB snapshots keep only what they caught). Turn on appendonly yes, or use replicas and durability 'replicated'.`,
+    )
+  }
+  await Promise.all(ALL_SCRIPTS.map((script) => port.load(script)))
+  const reply = (await port.run({ script: CONFIG, keys: [layout.cfg], args: [layout.shards, FORMAT_VERSION] })) as Array<string | null>
+  const [shards, format] = reply
+  if (Number(format) !== FORMAT_VERSION) {
+    throw new RedisConfigError(
+      'format',
+      `The cache "${layout.name}" in Redis has layout format ${String(format)}; this release reads format ${FORMAT_VERSION}. Open it with the release that created it, or use another name.`,
+    )
+  }
+  if (Number(shards) !== layout.shards) {
+    throw new RedisConfigError(
+      'shards',
+      `The cache "${layout.name}" in Redis was created with ${String(shards)} shards; this instance asks for ${layout.shards}. Pass shards: ${String(shards)} (the count is fixed at creation).`,
+    )
+  }
+}
+
+/** `INFO` text as a map of its `field:value` lines. */
+export function infoFields(text: string): Map<string, string> {
+  const fields = new Map<string, string>()
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(':')
+    if (colon > 0 && !line.startsWith('#')) fields.set(line.slice(0, colon), line.slice(colon + 1).trim())
+  }
+  return fields
+}

@@ -1,0 +1,81 @@
+// Throwaway Redis servers for the Redis tier's tests: the installed redis-server on a free loopback
+// port, in a temp dir, in its own process group, stopped by pid (never the shared 6379). `pause`/
+// `resume` send SIGSTOP and SIGCONT (a stalled replica), `crash` SIGKILLs the group.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Redis } from 'ioredis'
+import { freePort } from './own-servers.js'
+
+export interface OwnRedis {
+  readonly port: number
+  readonly url: string
+  /** A new ioredis client on this server (the caller quits it). */
+  client(): Redis
+  pause(): void
+  resume(): void
+  crash(): Promise<void>
+  /** Crashes it (if running) and deletes its directory. */
+  destroy(): Promise<void>
+}
+
+export async function startOwnRedis(extraArgs: string[] = []): Promise<OwnRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'wb-redis-'))
+  const port = await freePort()
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', ...extraArgs], {
+    stdio: 'ignore',
+    detached: true,
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const url = `redis://127.0.0.1:${port}`
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  probe.on('error', () => {})
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    try {
+      await probe.connect()
+      await probe.ping()
+      break
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not come up: ${String(error)}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+  probe.disconnect()
+  const pid = child.pid as number
+  const crash = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    process.kill(pid, 'SIGCONT')
+    // The whole process group: an AOF rewrite's forked child would otherwise go on writing in the dir.
+    process.kill(-pid, 'SIGKILL')
+    await exited
+  }
+  return {
+    port,
+    url,
+    client: () => new Redis(url, { maxRetriesPerRequest: 1 }).on('error', () => {}),
+    pause: () => process.kill(pid, 'SIGSTOP'),
+    resume: () => process.kill(pid, 'SIGCONT'),
+    crash,
+    async destroy() {
+      await crash()
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 })
+    },
+  }
+}
+
+/** Makes `replica` a replica of `primary` and waits until its link is up. */
+export async function replicate(replica: OwnRedis, primary: OwnRedis): Promise<void> {
+  const client = replica.client()
+  try {
+    await client.call('REPLICAOF', '127.0.0.1', String(primary.port))
+    const deadline = Date.now() + 20_000
+    while (!String(await client.info('replication')).includes('master_link_status:up')) {
+      if (Date.now() > deadline) throw new Error('the replica did not connect to its primary')
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  } finally {
+    client.disconnect()
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The Redis tier's scripts and claims on a real redis-server of the test's own (a free loopback
+ * port): versions made in Redis and never below the shard's floor (past 2^50, where Lua's default
+ * number printing would round them), the dirty cap, claims that change nothing, acks by
+ * compare-and-swap, fills that never overwrite a dirty or newer entry, leases, hostile keys kept
+ * verbatim, and the startup checks (eviction policy refused, no AOF warned, shard count fixed).
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import type { Redis } from 'ioredis'
+import { strictJson } from '../../src/core/json-codec.js'
+import { RedisConfigError } from '../../src/errors.js'
+import { systemClock } from '../../src/contracts/clock.js'
+import type { PendingOp } from '../../src/flush/pending-op.js'
+import { RedisTier, type TierContext } from '../../src/tier/redis/redis-tier.js'
+import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
+
+let server: OwnRedis
+let admin: Redis
+const clients: Redis[] = []
+let names = 0
+
+before(async () => {
+  server = await startOwnRedis()
+  admin = server.client()
+})
+
+after(async () => {
+  for (const c of clients) c.disconnect()
+  admin.disconnect()
+  await server.destroy()
+})
+
+function context(overrides: Partial<TierContext> = {}): TierContext {
+  return { codec: strictJson, clock: systemClock, warn: () => {}, ttlMs: 0, maxEntries: 1_000_000, settledElsewhere: () => {}, ...overrides }
+}
+
+async function openTier(name = `t${++names}`, options: { shards?: number; context?: Partial<TierContext> } = {}): Promise<RedisTier> {
+  const client = server.client()
+  clients.push(client)
+  const tier = new RedisTier({ client, name, shards: options.shards ?? 4 })
+  await tier.open(context(options.context))
+  return tier
+}
+
+async function written(tier: RedisTier, key: string, encoded: string | null): Promise<number> {
+  const answer = await tier.write(key, encoded, { force: false, replicated: false })
+  assert.equal(answer.full, false)
+  return (answer as { version: number }).version
+}
+
+async function takeAll(tier: RedisTier, busy: ReadonlySet<string> = new Set()): Promise<PendingOp[]> {
+  await tier.refresh()
+  return await tier.take(1000, busy, undefined)
+}
+
+describe('the Redis tier, on its own redis-server', () => {
+  it('makes versions in Redis from TIME, rising per key and never below the shard floor, exact past 2^50', async () => {
+    const tier = await openTier()
+    const before = Date.now() * 1000
+    const v1 = await written(tier, 'a', '1')
+    const v2 = await written(tier, 'a', '2')
+    assert.ok(v1 >= before - 5_000_000, `a version from Redis TIME in µs (${v1})`)
+    assert.ok(v2 > v1)
+    const shard = tier.layout.shardOf('b')
+    const floor = 2 ** 52 + 7
+    await admin.hset(tier.layout.meta(shard), 'floor', String(floor))
+    const v3 = await written(tier, 'b', '3')
+    assert.equal(v3, floor + 1, 'the floor + 1, exactly (no 4.5e+15 rounding)')
+    assert.equal(await admin.hget(tier.layout.entry(shard, 'b'), 'ver'), String(floor + 1))
+    assert.equal(await admin.hget(tier.layout.meta(shard), 'floor'), String(floor + 1))
+  })
+
+  it('claims without changing anything, acks by compare-and-swap, and a rewrite in flight stays dirty', async () => {
+    const tier = await openTier()
+    const v1 = await written(tier, 'k', '"one"')
+    await written(tier, 'gone', null)
+    const ops = await takeAll(tier)
+    assert.deepEqual(ops.map((op) => [op.key, op.kind, op.version]).sort(), [
+      ['gone', 'delete', ops.find((o) => o.key === 'gone')?.version],
+      ['k', 'set', v1],
+    ])
+    assert.equal((await takeAll(tier)).length, 2, 'a claim changed nothing: a second claim sees the same entries')
+    const v2 = await written(tier, 'k', '"two"')
+    for (const op of ops) tier.applied(op)
+    await tier.settled()
+    await tier.refresh()
+    const left = await tier.take(1000, new Set(), undefined)
+    assert.deepEqual(
+      left.map((op) => [op.key, op.version]),
+      [['k', v2]],
+      'the tombstone is clean; k was written again in flight and stays dirty at its new version',
+    )
+    assert.ok((tier.lowestWaiting() as number) > v1, 'the first unflushed version moved past the acknowledged one')
+    assert.ok((tier.lowestWaiting() as number) <= v2)
+    tier.applied(left[0] as PendingOp)
+    await tier.settled()
+    await tier.refresh()
+    assert.equal(tier.waiting, 0)
+    const [entry] = await tier.read(['k'])
+    assert.equal(entry?.state, 'c')
+    assert.equal(entry?.encoded, '"two"')
+  })
+
+  it('answers full past the shard cap, except for a key already dirty or a forced write', async () => {
+    const tier = await openTier(undefined, { shards: 1, context: { maxEntries: 2 } })
+    await written(tier, 'a', '1')
+    await written(tier, 'b', '1')
+    assert.deepEqual(await tier.write('c', '1', { force: false, replicated: false }), { full: true })
+    assert.equal((await tier.write('a', '2', { force: false, replicated: false })).full, false, 'rewriting a dirty key always passes')
+    assert.equal((await tier.write('c', '1', { force: true, replicated: false })).full, false)
+  })
+
+  it('fills a miss from the store, never over a dirty entry or a newer one; a clean entry expires, a dirty one never', async () => {
+    const tier = await openTier(undefined, { context: { ttlMs: 60_000 } })
+    const entryKey = tier.layout.entry(tier.layout.shardOf('x'), 'x')
+    assert.equal(await tier.fill('x', '"store"', 5), true)
+    assert.equal((await tier.read(['x']))[0]?.encoded, '"store"')
+    assert.ok((await admin.pttl(entryKey)) > 0, 'a clean entry carries the ttl')
+    assert.equal(await tier.fill('x', '"older"', 4), false, 'not over a newer clean entry')
+    const v = await written(tier, 'x', '"mine"')
+    assert.equal(await admin.pttl(entryKey), -1, 'a dirty entry has no ttl')
+    assert.equal(await tier.fill('x', '"newer in store"', v + 1), false, 'not over a dirty entry')
+    assert.equal((await tier.read(['x']))[0]?.encoded, '"mine"')
+    const [op] = await takeAll(tier)
+    tier.applied(op as PendingOp)
+    await tier.settled()
+    assert.ok((await admin.pttl(entryKey)) > 0, 'clean again: the ttl is back')
+  })
+
+  it('leases a shard to one instance at a time, released by its holder only; write-through keys are read past the lease', async () => {
+    const name = `lease${++names}`
+    const a = await openTier(name, { shards: 1 })
+    const b = await openTier(name, { shards: 1 })
+    await written(a, 'k1', '1')
+    assert.equal((await takeAll(a)).length, 1)
+    assert.equal((await takeAll(b)).length, 0, 'b does not hold the lease')
+    assert.equal((await b.take(10, new Set(), new Map([['k1', 1]]))).length, 1, 'a write-through key is taken past the lease')
+    await b.releaseLeases()
+    assert.equal((await takeAll(b)).length, 0, "b's release does not drop a's lease")
+    await a.releaseLeases()
+    assert.equal((await takeAll(b)).length, 1, 'b takes the shard once a released it')
+  })
+
+  it('keeps hostile keys verbatim (braces, __proto__, NUL, long, non-ASCII)', async () => {
+    const tier = await openTier()
+    const keys = ['{wb:x:0}:e:a', '}{', '__proto__', 'constructor', 'a\u0000b', 'k'.repeat(1000), 'ключ🔑', ' ', 'a:e:b']
+    for (const [i, key] of keys.entries()) await written(tier, key, JSON.stringify(i))
+    const read = await tier.read(keys)
+    assert.deepEqual(
+      read.map((e) => e?.encoded),
+      keys.map((_, i) => JSON.stringify(i)),
+    )
+    const ops = await takeAll(tier)
+    assert.deepEqual(ops.map((op) => op.key).sort(), [...keys].sort())
+  })
+
+  it('refuses an allkeys-* eviction policy, warns without AOF, and refuses another shard count', async () => {
+    await admin.config('SET', 'maxmemory-policy', 'allkeys-lru')
+    try {
+      await assert.rejects(openTier(), (e: unknown) => e instanceof RedisConfigError && e.code === 'E_REDIS_CONFIG' && e.setting === 'maxmemory-policy')
+    } finally {
+      await admin.config('SET', 'maxmemory-policy', 'noeviction')
+    }
+    await admin.config('SET', 'maxmemory-policy', 'volatile-lru')
+    await openTier() // dirty entries carry no TTL: volatile-* cannot evict them
+    await admin.config('SET', 'maxmemory-policy', 'noeviction')
+    const warnings: string[] = []
+    await admin.config('SET', 'appendonly', 'no')
+    try {
+      await openTier(undefined, { context: { warn: (code) => warnings.push(code) } })
+    } finally {
+      await admin.config('SET', 'appendonly', 'yes')
+    }
+    assert.deepEqual(warnings, ['WB_REDIS_NO_AOF'])
+    await openTier('fixed', { shards: 4 })
+    await assert.rejects(openTier('fixed', { shards: 8 }), (e: unknown) => e instanceof RedisConfigError && e.setting === 'shards')
+  })
+})

@@ -1,0 +1,57 @@
+/**
+ * `new RedisTier()` options: checked at the door (no server needed), and the README's table of
+ * them kept equal to `REDIS_TIER_DEFAULTS`; the shard of a key is stable (every process computes
+ * the same one) and spread.
+ */
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { describe, it } from 'node:test'
+import { InvalidOptionError } from '../../src/errors.js'
+import { RedisLayout } from '../../src/tier/redis/layout.js'
+import { REDIS_TIER_DEFAULTS, RedisTier } from '../../src/redis.js'
+
+const fakeClient = { call: async () => null, pipeline: () => ({ call: () => undefined, exec: async () => [] }) }
+
+describe('RedisTier options', () => {
+  it('refuses a missing client, a name with braces or empty, and bad numbers, naming the option', () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ name: 'n' }, 'client'],
+      [{ client: {}, name: 'n' }, 'client'],
+      [{ client: fakeClient, name: '{x}' }, 'name'],
+      [{ client: fakeClient, name: '' }, 'name'],
+      [{ client: fakeClient, name: 'n', shards: 0 }, 'shards'],
+      [{ client: fakeClient, name: 'n', shards: 1.5 }, 'shards'],
+      [{ client: fakeClient, name: 'n', leaseMs: 10 }, 'leaseMs'],
+      [{ client: fakeClient, name: 'n', replicas: 0 }, 'replicas'],
+    ]
+    for (const [options, option] of cases) {
+      assert.throws(
+        () => new RedisTier(options as never),
+        (e: unknown) => e instanceof InvalidOptionError && e.option === option,
+        JSON.stringify(options),
+      )
+    }
+    assert.deepEqual({ ...new RedisTier({ client: fakeClient, name: 'ok' }).options, client: undefined }, { ...REDIS_TIER_DEFAULTS, client: undefined, name: 'ok' })
+  })
+
+  it('the README table says the defaults REDIS_TIER_DEFAULTS holds', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+    const table = readme.slice(readme.indexOf('| `new RedisTier({ … })` |'))
+    const documented: Record<string, number> = {}
+    for (const line of table.split('\n').slice(2)) {
+      if (!line.startsWith('|')) break
+      const [, name, value] = line.split('|').map((c) => c.trim().replaceAll('`', ''))
+      if (value !== undefined && /^[\d_]+$/.test(value)) documented[name as string] = Number(value.replaceAll('_', ''))
+    }
+    assert.deepEqual(documented, { ...REDIS_TIER_DEFAULTS })
+  })
+
+  it('puts a key in the same shard every time, and spreads keys over the shards', () => {
+    const layout = new RedisLayout('n', 16)
+    assert.equal(layout.shardOf('player:42'), new RedisLayout('other', 16).shardOf('player:42'))
+    const counts = new Array<number>(16).fill(0)
+    for (let i = 0; i < 16_000; i++) counts[layout.shardOf(`key:${i}`)] = (counts[layout.shardOf(`key:${i}`)] ?? 0) + 1
+    for (const c of counts) assert.ok(c > 700 && c < 1300, `a shard holds ${c} of 16000 keys`)
+    assert.equal(layout.entry(3, 'a{b}'), '{wb:n:3}:e:a{b}', 'the hash tag is ours, first; the key follows verbatim')
+  })
+})
