@@ -5,6 +5,7 @@
  * across instances, either may flush), backpressure, and the options the tier refuses.
  */
 import assert from 'node:assert/strict'
+import diagnosticsChannel from 'node:diagnostics_channel'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,6 +15,7 @@ import type { Redis } from 'ioredis'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { RemoteCache } from '../../src/core/remote/remote-cache.js'
 import { BacklogFullError, InvalidOptionError } from '../../src/errors.js'
+import { CHANNELS, type StoreBatchContext, type WriteMessage } from '../../src/contracts/diagnostics.js'
 import { RedisTier } from '../../src/redis.js'
 import { MemoryStore } from '../../src/stores/memory-store.js'
 import { PoisonStore } from '../helpers/faulty-stores.js'
@@ -88,6 +90,52 @@ describe('a cache on a Redis tier', () => {
     const closed = await cache.close()
     assert.equal(closed.drained, true)
     assert.equal(closed.unflushed, 0)
+  })
+
+  it('measures acks and publishes on the diagnostics channels under the cache name, like the embedded tier', async () => {
+    const name = `diag${++n}`
+    const { cache } = await sqliteCache(name, { name })
+    const seen: WriteMessage[] = []
+    const batches: StoreBatchContext[] = []
+    const onWrite = (message: unknown): void => void seen.push(message as WriteMessage)
+    const trace = diagnosticsChannel.tracingChannel(CHANNELS.storeBatch)
+    const onBatch = { asyncEnd: (context: unknown) => void batches.push(context as StoreBatchContext) }
+    diagnosticsChannel.subscribe(CHANNELS.write, onWrite)
+    trace.subscribe(onBatch as Parameters<typeof trace.subscribe>[0])
+    try {
+      await cache.set('a', 1)
+      await cache.setMany([
+        ['b', 2],
+        ['c', 3],
+      ])
+      await cache.delete('a')
+      await cache.flush()
+    } finally {
+      diagnosticsChannel.unsubscribe(CHANNELS.write, onWrite)
+      trace.unsubscribe(onBatch as Parameters<typeof trace.subscribe>[0])
+    }
+    const mine = seen.filter((m) => m.cache === name)
+    assert.deepEqual(
+      mine.map((m) => [m.op, m.key, m.durability, m.ok]),
+      [
+        ['set', 'a', 'memory', true],
+        ['set', 'b', 'memory', true],
+        ['set', 'c', 'memory', true],
+        ['delete', 'a', 'memory', true],
+      ],
+    )
+    for (const m of mine) assert.ok(m.durationMs > 0, 'a write that waits for Redis is timed')
+    const { ack, flush } = cache.stats()
+    assert.equal(ack.memory.count, 4)
+    assert.ok(ack.memory.maxMs > 0)
+    const traced = batches.filter((b) => b.cache === name)
+    assert.equal(
+      traced.reduce((sum, b) => sum + b.ops, 0),
+      3,
+      'the store batch trace carries the name and the ops',
+    )
+    assert.equal(flush.batchOps.count, traced.length)
+    await cache.close()
   })
 
   it('reads a miss through the store and fills Redis with a clean entry', async () => {

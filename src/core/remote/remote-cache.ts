@@ -45,6 +45,10 @@ export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
     remote.attach(this)
   }
 
+  override get name(): string {
+    return this.settings.name
+  }
+
   override set(key: string, value: V, options?: WriteOptions): Promise<void> {
     return this.guard('set', () => {
       checkKey(key, this.settings.maxKeyBytes)
