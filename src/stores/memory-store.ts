@@ -13,8 +13,6 @@ interface Row {
   readonly version: number
   /** The encoded value; `undefined` for a tombstone. */
   readonly encoded: string | undefined
-  /** The `writeBatch` call that wrote it (1 for the first). */
-  readonly batch: number
 }
 
 /** Counters of what a MemoryStore received since it was created. */
@@ -34,8 +32,6 @@ export class MemoryStore implements Store {
   private readonly rows = new Map<string, Row>()
   private counts = { batches: 0, ops: 0, applied: 0, fenced: 0 }
   private highest = 0
-  /** `writeBatch` calls, never reset: the `batch` of the rows each wrote. */
-  private batchSerial = 0
 
   /**
    * Applies each op whose version is newer than the held one; older ones are fenced. A fenced op
@@ -46,33 +42,32 @@ export class MemoryStore implements Store {
    */
   async writeBatch(ops: readonly StoreOp[]): Promise<BatchResult> {
     this.counts.batches++
-    const batch = ++this.batchSerial
     let fenced = 0
-    // A fenced op with the row that fenced it: superseded if that row is still the key's at the
-    // end and was not written by this batch (the batch changed nothing of the key).
-    let fencedByHeld: Array<{ index: number; row: Row; key: string }> | undefined
-    let failures: OpFailure[] | undefined
-    for (let index = 0; index < ops.length; index++) {
-      const op = ops[index] as StoreOp
+    const fencedByHeld: Array<{ index: number; key: string; version: number }> = []
+    const failures: OpFailure[] = []
+    const before = new Map<string, number | undefined>()
+    for (const [index, op] of ops.entries()) {
       this.counts.ops++
       const held = this.rows.get(op.key)
+      if (!before.has(op.key)) before.set(op.key, held?.version)
       if (held !== undefined && held.version >= op.version) {
         fenced++
-        if (held.version > op.version) (fencedByHeld ??= []).push({ index, row: held, key: op.key })
+        if (held.version > op.version) fencedByHeld.push({ index, key: op.key, version: held.version })
         continue
       }
       const encoded = op.kind === 'merge' ? merged(held, op) : op.kind === 'set' ? op.encoded : undefined
       if (encoded instanceof Error) {
-        ;(failures ??= []).push({ index, error: encoded })
+        failures.push({ index, error: encoded })
         continue
       }
-      this.rows.set(op.key, { version: op.version, encoded, batch })
+      this.rows.set(op.key, { version: op.version, encoded })
       if (op.version > this.highest) this.highest = op.version
       this.counts.applied++
     }
     this.counts.fenced += fenced
-    const superseded: SupersededOp[] = (fencedByHeld ?? []).filter((f) => f.row.batch !== batch && this.rows.get(f.key) === f.row).map(({ index, row }) => ({ index, version: row.version }))
-    return { fenced, ...(superseded.length > 0 ? { superseded } : {}), ...(failures !== undefined ? { failures } : {}) }
+    // Superseded only where the batch changed nothing of the key: the held version is the old one.
+    const superseded: SupersededOp[] = fencedByHeld.filter((f) => this.rows.get(f.key)?.version === before.get(f.key)).map(({ index, version }) => ({ index, version }))
+    return { fenced, ...(superseded.length > 0 ? { superseded } : {}), ...(failures.length > 0 ? { failures } : {}) }
   }
 
   /** Always usable (a Map). */
