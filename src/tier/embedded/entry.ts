@@ -44,7 +44,7 @@ export class Entry implements Linked<Entry> {
   private rare: Rare | undefined = undefined
 
   /**
-   * The key's and the value's length, kept beside the value (`replace` updates both), so that a
+   * The key's and the value's length, kept beside the value (`rewrite` updates both), so that a
    * write never reads the value it replaces, which is cold in memory by then.
    */
   size: number
@@ -104,6 +104,26 @@ export class Entry implements Linked<Entry> {
   }
 
   /**
+   * A write replaces the value (before `rewrite`): it is no longer a pinned dead letter's, and a
+   * write that is not revocable (`dropUndo`) lets go of a captured undo (see `Undo`). One check on
+   * an entry with no rare state.
+   */
+  overwritten(dropUndo: boolean): void {
+    const rare = this.rare
+    if (rare === undefined) return
+    if (dropUndo) rare.undo?.clear()
+    rare.pinned = false
+  }
+
+  /** A write of the whole value: it replaces pending merges and a sealed group. One check on an entry with no rare state. */
+  wholeValue(): void {
+    const rare = this.rare
+    if (rare === undefined) return
+    rare.merge = undefined
+    rare.sealed = undefined
+  }
+
+  /**
    * The version of the first unflushed write (valid when `dirtySince !== 0`). Kept as a distance
    * from `version`, like `dirtySince` as a distance from an epoch: both then stay small integers,
    * which V8 keeps in the entry itself, where a version or a clock reading (above 2^31) needs a
@@ -115,18 +135,18 @@ export class Entry implements Linked<Entry> {
     return this.version - this.dirtyLag
   }
 
-  /** Sets the version (`version` must be set only through here), keeping `dirtyVersion` where it was. */
-  setVersion(version: number): void {
-    if (this.dirtySince !== 0) this.dirtyLag += version - this.version
-    this.version = version
-  }
-
-  /** Replaces the value (`encoded` must be set only through here); returns how much the size changed. */
-  replace(encoded: string | null): number {
+  /**
+   * Replaces the value and the version (`encoded` and `version` must be set only through here),
+   * keeping `dirtyVersion` where it was; returns how much the size changed. One method for both,
+   * so that the write path makes one call.
+   */
+  rewrite(encoded: string | null, version: number): number {
     const size = this.key.length + (encoded === null ? 0 : encoded.length)
     const delta = size - this.size
     this.encoded = encoded
     this.size = size
+    if (this.dirtySince !== 0) this.dirtyLag += version - this.version
+    this.version = version
     return delta
   }
 

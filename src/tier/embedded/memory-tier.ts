@@ -104,11 +104,9 @@ export class MemoryTier {
     // inline into the write path.
     const entry = this.entries.get(key)
     if (loggedUpTo >= 0) this.captureBefore(entry, version, loggedUpTo)
-    else if (entry?.undo !== undefined) entry.undo.clear()
     if (entry === undefined) return this.insert(key, encoded, version, loggedUpTo, ttlMs)
-    this.lastSizeDelta = entry.replace(encoded)
-    entry.setVersion(version)
-    entry.pinned = false
+    entry.overwritten(loggedUpTo < 0)
+    this.lastSizeDelta = entry.rewrite(encoded, version)
     this.expiry.written(entry, ttlMs)
     this.totalBytes += this.lastSizeDelta
     if (entry.list === this.clean) this.clean.remove(entry)
@@ -145,8 +143,7 @@ export class MemoryTier {
     if (undo.encoded === undefined) {
       this.remove(entry)
     } else {
-      this.totalBytes += entry.replace(undo.encoded)
-      entry.setVersion(undo.version)
+      this.totalBytes += entry.rewrite(undo.encoded, undo.version)
       entry.pinned = undo.pinned
       entry.merge = undo.merge
       entry.operand = undo.operand
@@ -218,8 +215,7 @@ export class MemoryTier {
    */
   refresh(entry: Entry, encoded: string, version: number): boolean {
     if (entry.list !== this.clean || this.entries.get(entry.key) !== entry) return false
-    this.totalBytes += entry.replace(encoded)
-    entry.setVersion(version)
+    this.totalBytes += entry.rewrite(encoded, version)
     this.markClean(entry)
     return true
   }
