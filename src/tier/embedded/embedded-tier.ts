@@ -169,8 +169,7 @@ export class EmbeddedTier implements DirtyTier {
     const entry = this.memory.write(key, encoded, version, loggedUpTo, ttlMs)
     // The whole value replaces pending merges, and is never held back behind a merge letter.
     entry.wholeValue()
-    this.backlog.unblock(entry)
-    this.backlog.record(entry, this.memory.lastSizeDelta, loggedUpTo >= 0 && loggedUpTo < version)
+    this.backlog.recordWhole(entry, this.memory.lastSizeDelta, loggedUpTo >= 0 && loggedUpTo < version)
     return version
   }
 
