@@ -58,6 +58,12 @@ export class Histogram {
     this.counts[lo]!++
   }
 
+  /** `record(0)`, for the write path: one observation in the first bucket. */
+  recordZero(): void {
+    this.total++
+    this.counts[0]!++
+  }
+
   get count(): number {
     return this.total
   }

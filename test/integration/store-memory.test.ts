@@ -17,6 +17,16 @@ describe('MemoryStore', () => {
     assert.equal(store.versionOf('zzz'), undefined)
     assert.equal(await store.highestVersion(), 3)
   })
+
+  it('reports a fenced op as superseded only when the batch changed nothing of its key', async () => {
+    const store = new MemoryStore()
+    await store.writeBatch([setOp('k', 3, 'k3'), setOp('j', 9, 'j9')])
+    // k@4 is fenced by k@5 of the same batch (which applied): not superseded. j@2 is fenced by the held j@9.
+    assert.deepEqual(await store.writeBatch([setOp('k', 5, 'k5'), setOp('k', 4, 'k4'), setOp('j', 2, 'j2')]), { fenced: 2, superseded: [{ index: 2, version: 9 }] })
+    // Fenced by the held row, then the key applied later in the batch: not superseded either.
+    assert.deepEqual(await store.writeBatch([setOp('k', 1, 'k1'), setOp('k', 6, 'k6')]), { fenced: 1 })
+    assert.equal(store.versionOf('k'), 6)
+  })
 })
 
 describe('MemoryStore merge ops', () => {

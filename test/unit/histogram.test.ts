@@ -84,4 +84,21 @@ describe('Histogram', () => {
     for (let i = 1; i < COUNT_BOUNDS.length; i++) assert.ok((COUNT_BOUNDS[i] as number) > (COUNT_BOUNDS[i - 1] as number))
     assert.deepEqual([...logBounds(1, 4, 1)], [1, 2, 4])
   })
+
+  it('recordZero is record(0)', () => {
+    const a = new Histogram()
+    const b = new Histogram()
+    for (const v of [0.5, 3, 0.002]) {
+      a.record(v)
+      b.record(v)
+    }
+    for (let i = 0; i < 7; i++) {
+      a.record(0)
+      b.recordZero()
+    }
+    assert.deepEqual(b.summary(), a.summary())
+    assert.equal(b.count, 10)
+    assert.equal(b.quantile(0.5), a.quantile(0.5))
+    assert.equal(b.quantile(0.7), 0.01)
+  })
 })

@@ -47,6 +47,8 @@ export interface Backlog {
    * `revocable` when a log failure may still reject it (durability `log`/`disk`, record unwritten).
    */
   record(entry: Entry, sizeDelta: number, revocable?: boolean): void
+  /** `record` of a write of the whole value (a set or a delete), which also does `unblock`: one call on the write path. */
+  recordWhole(entry: Entry, sizeDelta: number, revocable: boolean): void
   /** Records a merge just applied to `entry` (its value and version are the merge's result). */
   recordMerge(entry: Entry, sizeDelta: number, merge: MergeKind, operand: number, revocable: boolean): void
   /** `entry`'s merges may go again (its key's merge letter left the queue). */
@@ -113,6 +115,12 @@ export class CoalescingBacklog implements Backlog {
     entry.dirtyLag = 0
     this.dirty.push(entry)
     this.byteCount += entry.size
+  }
+
+  recordWhole(entry: Entry, sizeDelta: number): void {
+    if (this.blocked.size > 0) this.blocked.delete(entry) // as `unblock`
+    if (entry.dirtySince !== 0) this.byteCount += sizeDelta
+    else this.record(entry, sizeDelta)
   }
 
   /** A merge combines with the key's pending merge of its kind; over a whole value (or another kind) it folds into the value. */
@@ -277,6 +285,10 @@ export class OrderedBacklog implements Backlog {
 
   record(entry: Entry, _sizeDelta: number, revocable = false): void {
     this.push(opFor(entry, this.clock.now(), this.codec), revocable)
+  }
+
+  recordWhole(entry: Entry, sizeDelta: number, revocable: boolean): void {
+    this.record(entry, sizeDelta, revocable)
   }
 
   /** Each merge is its own op; `entry.merge` says the key's latest write is one. */

@@ -168,10 +168,8 @@ export class EmbeddedTier implements DirtyTier {
     const loggedUpTo = this.log === undefined ? -1 : this.logged({ kind: encoded === null ? 'delete' : 'set', key, version, encoded }, durability)
     const entry = this.memory.write(key, encoded, version, loggedUpTo, ttlMs)
     // The whole value replaces pending merges, and is never held back behind a merge letter.
-    entry.merge = undefined
-    entry.sealed = undefined
-    this.backlog.unblock(entry)
-    this.backlog.record(entry, this.memory.lastSizeDelta, loggedUpTo >= 0 && loggedUpTo < version)
+    entry.wholeValue()
+    this.backlog.recordWhole(entry, this.memory.lastSizeDelta, loggedUpTo >= 0 && loggedUpTo < version)
     return version
   }
 

@@ -1,7 +1,8 @@
-import type { MergeKind } from '../../contracts/store.js'
-import { EntryList, type Linked } from './entry-list.js'
-import type { SealedGroup } from './merges.js'
+import { Entry, Undo } from './entry.js'
+import { EntryList } from './entry-list.js'
 import { EXPIRED, Expiry, FRESH, type ExpiryOptions } from './expiry.js'
+
+export { Entry, Undo } from './entry.js'
 
 /**
  * The memory tier: the latest value of every cached key, dirty or clean. It bounds memory by
@@ -18,104 +19,6 @@ import { EXPIRED, Expiry, FRESH, type ExpiryOptions } from './expiry.js'
  * the stale window it is served, and `onStale` reloads it), and a few of the coldest are checked
  * each time an entry turns clean; there is no timer per entry.
  */
-
-/** One cached key. `encoded === null` is a deleted key whose tombstone is not yet flushed. */
-export class Entry implements Linked<Entry> {
-  prev: Entry | undefined = undefined
-  next: Entry | undefined = undefined
-  /** The dirty list (backlog) or the clean LRU list the entry is in, if any. */
-  list: object | undefined = undefined
-  /**
-   * When the first unflushed write was made, in ms since the coalescing backlog's epoch (1 or more;
-   * the backlog turns it into clock time); 0 when the entry is not in the dirty set.
-   */
-  dirtySince = 0
-  /** `version` minus the version of the first unflushed write (valid when `dirtySince !== 0`; see `dirtyVersion`). */
-  dirtyLag = 0
-  /** Set while the entry's value is held only by the dead-letter queue; keeps it from eviction. */
-  pinned = false
-  /** What to go back to if writes whose log records have not reached the OS are rejected (see `Undo`). */
-  undo: Undo | undefined = undefined
-  // Merges (increment, max, min; see backlog.ts and merges.ts):
-  /** The kind of the merges pending since the key's last op was taken; undefined when the pending op carries the whole value. */
-  merge: MergeKind | undefined = undefined
-  /** Their combined operand (valid while `merge` is set). */
-  operand = 0
-  /** A merge group sealed before a crash, rebuilt by replay: handed out first, as it was. */
-  sealed: SealedGroup | undefined = undefined
-  /** When the entry expires, set when it turns clean (expiry.ts: ms from the tier's start); 0: never. Read only while clean. */
-  expiresAt = 0
-
-  /**
-   * The key's and the value's length, kept beside the value (`replace` updates both), so that a
-   * write never reads the value it replaces, which is cold in memory by then.
-   */
-  size: number
-
-  constructor(
-    readonly key: string,
-    public encoded: string | null,
-    public version: number,
-  ) {
-    this.size = key.length + (encoded === null ? 0 : encoded.length)
-  }
-
-  /**
-   * The version of the first unflushed write (valid when `dirtySince !== 0`). Kept as a distance
-   * from `version`, like `dirtySince` as a distance from an epoch: both then stay small integers,
-   * which V8 keeps in the entry itself, where a version or a clock reading (above 2^31) needs a
-   * heap number of its own per entry, a third of a new entry's memory before this. They stay small
-   * while a key stays dirty under 35 minutes (µs versions) and for the first 24 days of a tier (ms);
-   * past that V8 boxes them as before, and they mean the same.
-   */
-  get dirtyVersion(): number {
-    return this.version - this.dirtyLag
-  }
-
-  /** Sets the version (`version` must be set only through here), keeping `dirtyVersion` where it was. */
-  setVersion(version: number): void {
-    if (this.dirtySince !== 0) this.dirtyLag += version - this.version
-    this.version = version
-  }
-
-  /** Replaces the value (`encoded` must be set only through here); returns how much the size changed. */
-  replace(encoded: string | null): number {
-    const size = this.key.length + (encoded === null ? 0 : encoded.length)
-    const delta = size - this.size
-    this.encoded = encoded
-    this.size = size
-    return delta
-  }
-}
-
-/**
- * The state of an entry before its first revocable write (durability `log` or `disk`) whose log
- * record has not yet reached the OS. If that write(2) fails, those writes are rejected and the entry
- * goes back to this state (an acknowledged write of the key, even one in the same failed write,
- * survives: a write that is not revocable clears `above`). One object per entry, reused.
- */
-export class Undo {
-  /** The version of the first revocable write since the capture; 0 when nothing is captured. */
-  above = 0
-  /** The value before it; `undefined` when the key was not cached (the entry goes away). */
-  encoded: string | null | undefined = undefined
-  version = 0
-  dirtySince = 0
-  dirtyVersion = 0
-  pinned = false
-  merge: MergeKind | undefined = undefined
-  operand = 0
-  sealed: SealedGroup | undefined = undefined
-  /** The ttl the entry would have got once clean (expiry.ts). */
-  ttlMs = 0
-
-  /** Nothing captured any more (the write is acknowledged, or rolled back); drops the old value. */
-  clear(): void {
-    this.above = 0
-    this.encoded = undefined
-    this.sealed = undefined
-  }
-}
 
 export interface MemoryBounds {
   maxEntries: number
@@ -201,11 +104,9 @@ export class MemoryTier {
     // inline into the write path.
     const entry = this.entries.get(key)
     if (loggedUpTo >= 0) this.captureBefore(entry, version, loggedUpTo)
-    else if (entry?.undo !== undefined) entry.undo.clear()
     if (entry === undefined) return this.insert(key, encoded, version, loggedUpTo, ttlMs)
-    this.lastSizeDelta = entry.replace(encoded)
-    entry.setVersion(version)
-    entry.pinned = false
+    entry.overwritten(loggedUpTo < 0)
+    this.lastSizeDelta = entry.rewrite(encoded, version)
     this.expiry.written(entry, ttlMs)
     this.totalBytes += this.lastSizeDelta
     if (entry.list === this.clean) this.clean.remove(entry)
@@ -242,8 +143,7 @@ export class MemoryTier {
     if (undo.encoded === undefined) {
       this.remove(entry)
     } else {
-      this.totalBytes += entry.replace(undo.encoded)
-      entry.setVersion(undo.version)
+      this.totalBytes += entry.rewrite(undo.encoded, undo.version)
       entry.pinned = undo.pinned
       entry.merge = undo.merge
       entry.operand = undo.operand
@@ -315,8 +215,7 @@ export class MemoryTier {
    */
   refresh(entry: Entry, encoded: string, version: number): boolean {
     if (entry.list !== this.clean || this.entries.get(entry.key) !== entry) return false
-    this.totalBytes += entry.replace(encoded)
-    entry.setVersion(version)
+    this.totalBytes += entry.rewrite(encoded, version)
     this.markClean(entry)
     return true
   }
