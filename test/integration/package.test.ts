@@ -33,7 +33,7 @@ describe('the packed package, installed into a scratch project', () => {
 
   before(() => {
     const copy = join(work, 'repo')
-    for (const entry of ['package.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'src', 'bin']) {
+    for (const entry of ['package.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'src', 'bin', 'scripts']) {
       cpSync(join(ROOT, entry), join(copy, entry), { recursive: true })
     }
     symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'))

@@ -13,6 +13,8 @@ export interface LossCount {
   readonly lost: number
   /** Distinct keys among them. */
   readonly lostKeys: number
+  /** Acknowledged writes missing from the store whose key went to the dead-letter queue (not counted as lost). */
+  readonly deadLettered: number
   /** `Date.now()` of the report holding the oldest lost write, or undefined when none was lost. */
   readonly oldestLostAt: number | undefined
 }
@@ -40,19 +42,27 @@ export class AckLedger {
     this.size += keys.length
   }
 
-  /** Counts the acknowledged writes that `stored` (sequence number per key index, 0 = no row) does not hold. */
-  check(stored: Float64Array): LossCount {
+  /**
+   * Counts the acknowledged writes that `stored` (sequence number per key index, 0 = no row) does
+   * not hold; those of keys in `deadLettered` are counted apart (they wait in the dead-letter queue).
+   */
+  check(stored: Float64Array, deadLetteredKeys: ReadonlySet<number> = new Set()): LossCount {
     let lost = 0
+    let deadLettered = 0
     let oldest = -1
     const keys = new Set<number>()
     for (let i = 0; i < this.size; i++) {
       const key = this.keys[i] as number
       if ((this.seqs[i] as number) <= (stored[key] ?? 0)) continue
+      if (deadLetteredKeys.has(key)) {
+        deadLettered++
+        continue
+      }
       lost++
       keys.add(key)
       if (oldest < 0) oldest = i
     }
-    return { lost, lostKeys: keys.size, oldestLostAt: oldest < 0 ? undefined : this.timeOf(oldest) }
+    return { lost, lostKeys: keys.size, deadLettered, oldestLostAt: oldest < 0 ? undefined : this.timeOf(oldest) }
   }
 
   /** Writes the ledger as `[key, seq]` pairs of float64 (little-endian), for an independent check. */

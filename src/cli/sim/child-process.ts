@@ -22,7 +22,7 @@ export interface WorkloadChild {
 }
 
 export function forkChild(config: ChildConfig, onMessage: (message: ChildMessage) => void): WorkloadChild {
-  const child: ChildProcess = fork(CHILD, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: loaderArgs(process.execArgv) })
+  const child: ChildProcess = fork(CHILD, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: childExecArgv() })
   let stderr = ''
   child.stderr?.setEncoding('utf8').on('data', (text: string) => {
     stderr = (stderr + text).slice(-STDERR_KEPT)
@@ -49,6 +49,15 @@ export function forkChild(config: ChildConfig, onMessage: (message: ChildMessage
     },
     stderr: () => stderr,
   }
+}
+
+/**
+ * The loader the sources need: the parent's own loader flags (`tsx file.ts`, `node --import tsx`),
+ * or tsx's when it was registered through its API (bin/writebehind.js in a checkout). None when built.
+ */
+function childExecArgv(): string[] {
+  const kept = loaderArgs(process.execArgv)
+  return CHILD.endsWith('.ts') && kept.length === 0 ? ['--import', import.meta.resolve('tsx')] : kept
 }
 
 /** Only the loader flags (tsx's `--import`/`--require`), not `--test` or inspector flags. */

@@ -11,7 +11,7 @@ import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises'
 import { DEFAULTS } from '../../contracts/defaults.js'
-import { CHANNELS } from '../../contracts/diagnostics.js'
+import { CHANNELS, type DeadLetterMessage } from '../../contracts/diagnostics.js'
 import { WriteBehindCache } from '../../core/write-behind-cache.js'
 import { seededRandom, ZipfSampler } from '../zipf.js'
 import { FaultyStore } from './faulty-store.js'
@@ -33,6 +33,7 @@ class AckBuffer {
   private seqs: number[] = []
   private firstAt = 0
   reads = 0
+  errors = 0
 
   add(key: number, seq: number): void {
     if (this.keys.length === 0) this.firstAt = Date.now()
@@ -41,11 +42,12 @@ class AckBuffer {
   }
 
   report(): void {
-    if (this.keys.length === 0 && this.reads === 0) return
-    send({ type: 'acks', keys: Uint32Array.from(this.keys), seqs: Float64Array.from(this.seqs), at: this.firstAt, reads: this.reads })
+    if (this.keys.length === 0 && this.reads === 0 && this.errors === 0) return
+    send({ type: 'acks', keys: Uint32Array.from(this.keys), seqs: Float64Array.from(this.seqs), at: this.firstAt, reads: this.reads, errors: this.errors })
     this.keys = []
     this.seqs = []
     this.reads = 0
+    this.errors = 0
   }
 }
 
@@ -54,6 +56,7 @@ async function main(config: ChildConfig): Promise<void> {
   const opened = await openSimStore(settings.store, config.db, config.pgUrl)
   const store = new FaultyStore(opened.store, seededRandom(settings.seed ^ 0x5eed))
   if (config.dir !== undefined) reportFsyncs(config.dir)
+  reportDeadLetters()
   const cache = await WriteBehindCache.open<SimValue>({
     store,
     dir: config.dir,
@@ -102,13 +105,19 @@ async function writeUntil(cache: WriteBehindCache<SimValue>, config: ChildConfig
         continue
       }
       const key = sampler.next()
-      if (random() < settings.readShare) {
-        await cache.get(simKey(key))
-        acks.reads++
-      } else {
-        const mine = ++seq
-        await cache.set(simKey(key), { seq: mine, at: Date.now() })
-        acks.add(key, mine)
+      // A failed call (a read-through while the store is stopped, a write refused) is what an
+      // app would log and go on from: it is counted, and a refused write is not acknowledged.
+      try {
+        if (random() < settings.readShare) {
+          await cache.get(simKey(key))
+          acks.reads++
+        } else {
+          const mine = ++seq
+          await cache.set(simKey(key), { seq: mine, at: Date.now() })
+          acks.add(key, mine)
+        }
+      } catch {
+        acks.errors++
       }
       if (i % YIELD_EVERY === 0) await yieldToLoop()
     }
@@ -129,6 +138,14 @@ function reportFsyncs(dir: string): void {
       .sort()
       .at(-1)
     if (segment !== undefined) send({ type: 'fsynced', segment, bytes: statSync(join(dir, segment)).size })
+  })
+}
+
+/** Tells the parent which keys went to the dead-letter queue: their writes wait there, not lost. */
+function reportDeadLetters(): void {
+  diagnosticsChannel.subscribe(CHANNELS.deadLetter, (message) => {
+    const index = Number(/^k:(\d+)$/.exec((message as DeadLetterMessage).key)?.[1] ?? NaN)
+    if (Number.isInteger(index)) send({ type: 'dead-letter', key: index })
   })
 }
 

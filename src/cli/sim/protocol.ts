@@ -59,11 +59,13 @@ export type ParentMessage = { readonly type: 'faults'; readonly faults: StoreFau
 
 export type ChildMessage =
   | { readonly type: 'ready'; readonly recovered: { readonly records: number; readonly keys: number } | undefined }
-  /** Acknowledged writes since the last report: `keys[i]` was written with `seqs[i]`; `at` is `Date.now()` of the first. */
-  | { readonly type: 'acks'; readonly keys: Uint32Array; readonly seqs: Float64Array; readonly at: number; readonly reads: number }
+  /** Acknowledged writes since the last report: `keys[i]` was written with `seqs[i]`; `at` is `Date.now()` of the first; reads done and calls failed. */
+  | { readonly type: 'acks'; readonly keys: Uint32Array; readonly seqs: Float64Array; readonly at: number; readonly reads: number; readonly errors: number }
   | { readonly type: 'stats'; readonly stats: CacheStats; readonly at: number; readonly limits: SampleLimits }
   /** The newest segment and its length when an fsync completed (what a power cut keeps). */
   | { readonly type: 'fsynced'; readonly segment: string; readonly bytes: number }
+  /** A write of key `key` went to the dead-letter queue. */
+  | { readonly type: 'dead-letter'; readonly key: number }
   | { readonly type: 'closed'; readonly drained: boolean; readonly unflushed: number }
   | { readonly type: 'failed'; readonly message: string }
 

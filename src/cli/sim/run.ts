@@ -58,6 +58,10 @@ export interface RunResult {
   /** Log bytes the power cut removed. */
   readonly bytesCut: number
   readonly deadLetters: number
+  /** Acknowledged writes not in the store because their key went to the dead-letter queue (not lost: replayable). */
+  readonly deadLettered: number
+  /** Workload calls that failed (reads while the store was down, refused writes); not acknowledged. */
+  readonly failedCalls: number
   readonly ledger: string
   readonly error: string | undefined
 }
@@ -86,6 +90,11 @@ export class Run {
   private endedAt = 0
   private crash: { kind: CrashKind; at: number } | undefined
   private ending: Promise<RunResult> | undefined
+  /** Why the workload ended by itself, when it did. */
+  private childError: string | undefined
+  /** Reads and writes that failed (the workload goes on). */
+  private failedCalls = 0
+  private readonly deadLetteredKeys = new Set<number>()
 
   constructor(
     readonly id: number,
@@ -107,8 +116,11 @@ export class Run {
     this.startedAt = Date.now()
     this.setPhase('writing')
     // A workload that dies by itself (out of memory, a bug) is a crash too: recover and count.
-    void this.writer.ended.then(() => {
-      if (this.ending === undefined) void this.end('kill')
+    const writer = this.writer
+    void writer.ended.then(({ code, signal }) => {
+      if (this.ending !== undefined) return
+      this.childError ??= `the workload exited by itself (${signal ?? `code ${code}`}): ${writer.stderr().trim().slice(-500)}`
+      void this.end('kill')
     })
   }
 
@@ -123,7 +135,7 @@ export class Run {
   private failed(error: unknown): RunResult {
     this.setPhase('failed')
     const message = error instanceof Error ? error.message : String(error)
-    return { ...this.result(this.crash?.kind ?? 'none', 0, { lost: 0, lostKeys: 0, oldestLostAt: undefined }, undefined, 0), error: message }
+    return { ...this.result(this.crash?.kind ?? 'none', 0, { lost: 0, lostKeys: 0, deadLettered: 0, oldestLostAt: undefined }, undefined, 0), error: message }
   }
 
   /**
@@ -163,13 +175,16 @@ export class Run {
     const bytesCut = kind === 'power' && this.files.dir !== undefined ? cutToLastFsync(this.files.dir, this.fsync).bytesCut : 0
     this.faults = NO_FAULTS
     this.setPhase('crashed')
-    const atCrash = this.ledger.check(await this.stored())
+    const atCrash = this.ledger.check(await this.stored(), this.deadLetteredKeys)
     this.setPhase('recovering')
     this.sampler.reset()
-    const recoverer = this.fork('recover', (message) => this.onStats(message))
+    const recoverer = this.fork('recover', (message) => {
+      if (message.type === 'dead-letter') this.deadLetteredKeys.add(message.key)
+      this.onStats(message)
+    })
     const ready = await recoverer.ready
     await recoverer.ended
-    const final = this.ledger.check(await this.stored())
+    const final = this.ledger.check(await this.stored(), this.deadLetteredKeys)
     this.ledger.save(this.files.ledger)
     const result = this.result(kind, atCrash.lost, final, ready.recovered, bytesCut)
     this.setPhase('done')
@@ -198,8 +213,10 @@ export class Run {
       promised: promisedLoss(this.settings.durability, kind, this.maxDelayMs),
       bytesCut,
       deadLetters: this.lastStats?.deadLetters ?? 0,
+      deadLettered: final.deadLettered,
+      failedCalls: this.failedCalls,
       ledger: this.files.ledger,
-      error: undefined,
+      error: this.childError,
     }
   }
 
@@ -213,7 +230,11 @@ export class Run {
   }
 
   private onWriterMessage(message: ChildMessage): void {
-    if (message.type === 'acks') this.ledger.add(message.keys, message.seqs, message.at)
+    if (message.type === 'acks') {
+      this.ledger.add(message.keys, message.seqs, message.at)
+      this.failedCalls += message.errors
+    } else if (message.type === 'failed') this.childError = message.message
+    else if (message.type === 'dead-letter') this.deadLetteredKeys.add(message.key)
     else if (message.type === 'fsynced') this.fsync = { segment: message.segment, bytes: message.bytes }
     else if (message.type === 'stats') {
       this.lastStats = message.stats

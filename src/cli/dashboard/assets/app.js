@@ -156,7 +156,7 @@
         (r) =>
           `<tr data-run="${r.id}" data-lost="${r.lost}"><td>${r.id}</td><td>${r.settings.durability}</td><td>${faultName(r)}</td>` +
           `<td>${fmt(r.acked)}</td><td>${fmt(r.writesPerSec)}</td><td>${fmtMs(r.p99Ms)}</td><td>${fmt(r.missingAtCrash)}</td>` +
-          `<td>${fmt(r.recovered)}</td><td class="lost ${r.lost > 0 ? 'bad' : 'good'}">${r.error ? 'error' : r.lost.toLocaleString('en')}</td>` +
+          `<td>${fmt(r.recovered)}</td><td class="lost ${r.lost > 0 ? 'bad' : 'good'}">${r.lost.toLocaleString('en')}${r.deadLettered ? ` <small title="acknowledged writes whose key went to the dead-letter queue">(+${fmt(r.deadLettered)} in DLQ)</small>` : ''}${r.error ? ' <small>(error)</small>' : ''}</td>` +
           `<td>${r.lost > 0 ? fmtMs(r.lossWindowMs) : '–'}</td><td>${r.promised.ms == null ? 'unbounded' : fmtMs(r.promised.ms)}</td></tr>`,
       )
       .join('')
@@ -167,6 +167,7 @@
       ` (${r.lostKeys.toLocaleString('en')} keys) of ${r.acked.toLocaleString('en')}</div>` +
       `<div>missing right after the crash<br><span class="big">${r.missingAtCrash.toLocaleString('en')}</span></div>` +
       `<div>recovered from the log<br><span class="big good">${r.recovered.toLocaleString('en')}</span>${r.replayed ? ` (${fmt(r.replayed.records)} records replayed)` : ''}</div>` +
+      (r.deadLettered ? `<div>in the dead-letter queue (poisoned)<br><span class="big">${r.deadLettered.toLocaleString('en')}</span> writes</div>` : '') +
       `<div>loss window measured / promised<br><span class="big">${r.lost > 0 ? fmtMs(r.lossWindowMs) : '0'}</span> / ${r.promised.text}</div>` +
       (r.error ? `<div class="bad">error: ${escapeHtml(r.error)}</div>` : '')
   }
