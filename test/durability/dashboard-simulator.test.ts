@@ -8,14 +8,12 @@
  */
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import Database from 'better-sqlite3'
 import { DEFAULT_SIM_SETTINGS } from '../../src/cli/sim/settings.js'
 import { Simulator, type CrashPlan } from '../../src/cli/sim/simulator.js'
 import type { RunResult } from '../../src/cli/sim/run.js'
 import type { SimSettings } from '../../src/cli/sim/protocol.js'
+import { independentLoss } from '../helpers/sim-loss.js'
 
 const simulator = new Simulator()
 after(() => simulator.close())
@@ -39,24 +37,6 @@ function runOnce(settings: Partial<SimSettings>, plan?: CrashPlan, during?: (sim
     })()
   }
   return done
-}
-
-/** The loss counted here, apart from the simulator: ledger pairs against the rows' sequence numbers. */
-export function independentLoss(result: RunResult): number {
-  const bytes = readFileSync(result.ledger)
-  const pairs = new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8)
-  const db = new Database(join(dirname(result.ledger), 'store.db'), { readonly: true })
-  const held = new Map<string, number>()
-  try {
-    for (const row of db.prepare('SELECT key, value FROM writebehind_sim WHERE deleted = 0').all() as Array<{ key: string; value: string }>) {
-      held.set(row.key, (JSON.parse(row.value) as { seq: number }).seq)
-    }
-  } finally {
-    db.close()
-  }
-  let lost = 0
-  for (let i = 0; i < pairs.length; i += 2) if ((pairs[i + 1] as number) > (held.get(`k:${pairs[i] as number}`) ?? 0)) lost++
-  return lost
 }
 
 describe('the failure simulator', { timeout: 180_000 }, () => {
