@@ -17,6 +17,9 @@ import { independentLoss } from '../helpers/sim-loss.js'
 
 const WAIT = { timeout: 45_000 }
 
+/** The page's globals as the waits below use them (Node's types have no DOM; the page's CSP forbids string evaluation). */
+type InPage = { document: { querySelector(selector: string): { textContent: string | null } | null } }
+
 describe('the dashboard in Chromium', { timeout: 120_000 }, () => {
   let simulator: Simulator
   let server: DashboardServer
@@ -47,8 +50,8 @@ describe('the dashboard in Chromium', { timeout: 120_000 }, () => {
     await page.click('#start')
     await page.waitForSelector(`#phase[data-phase="writing"][data-run="${runId}"]`, WAIT)
     // Live numbers arrive: acknowledged writes counted and the writes/s tile filled.
-    await page.waitForFunction(() => Number((document.querySelector('#v-acked')?.textContent ?? '').replace(/[^0-9.]/g, '')) > 0, null, WAIT)
-    await page.waitForFunction(() => /\d/.test(document.querySelector('#v-writes')?.textContent ?? ''), null, WAIT)
+    await page.waitForFunction(() => Number(((globalThis as unknown as InPage).document.querySelector('#v-acked')?.textContent ?? '').replace(/[^0-9.]/g, '')) > 0, null, WAIT)
+    await page.waitForFunction(() => /\d/.test((globalThis as unknown as InPage).document.querySelector('#v-writes')?.textContent ?? ''), null, WAIT)
     await page.click('[data-fault="kill"]')
     await page.waitForSelector(`#last-lost[data-run="${runId}"]`, WAIT)
     const shown = Number((await page.textContent('#last-lost'))?.replace(/,/g, ''))

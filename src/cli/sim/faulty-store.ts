@@ -28,7 +28,7 @@ export class FaultyStore implements Store {
     const result = healthy.length === 0 ? undefined : await this.inner.writeBatch(healthy)
     const failures: OpFailure[] = [...poisoned].map((index) => ({
       index,
-      error: new StoreError('simulated poison: the store refused this row as bad data', { retryable: false, code: 'E_SIM_POISON' }),
+      error: new StoreError('simulated poison: the store refused this row as bad data', { retryable: false }),
     }))
     // Failures and superseded ops of the healthy ops point into `healthy`: map them back.
     const original = ops.map((_, index) => index).filter((index) => !poisoned.has(index))
@@ -63,7 +63,7 @@ export class FaultyStore implements Store {
   private async before(): Promise<void> {
     const { delayMs, down } = this.faults
     if (delayMs > 0) await sleep(delayMs)
-    if (down) throw new StoreError('simulated outage: the store is stopped', { retryable: true, code: 'E_SIM_STORE_DOWN' })
+    if (down) throw new StoreError('simulated outage: the store is stopped', { retryable: true })
   }
 
   private poisoned(ops: readonly StoreOp[]): Set<number> {

@@ -128,7 +128,7 @@
     const plan = run.plan ? ` (${run.plan.crash === 'power' ? 'power cut' : 'kill -9'} after ${run.plan.afterMs / 1000} s)` : ''
     const phases = {
       starting: 'starting the workload…',
-      writing: `writing: ${fmt(run.acked)} writes acknowledged${plan}`,
+      writing: `writing${plan}`,
       crashed: 'crashed: checking the store…',
       recovering: 'restarted: replaying the log and draining…',
       done: 'done',
