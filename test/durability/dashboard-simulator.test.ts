@@ -4,7 +4,8 @@
  * dir to replay and drain, and the loss it reports is checked here independently, from the ledger
  * of acknowledged writes it saved and the rows in the store. Memory loses writes, log loses none
  * to a kill but loses to a power cut, disk loses none to either. Store faults: a stopped store
- * opens the circuit and a poisoned row is dead-lettered, not counted as lost.
+ * opens the circuit and a poisoned row is dead-lettered, not counted as lost. And the same
+ * count on the shared PostgreSQL server (each run in its own table, dropped at the end).
  */
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -14,6 +15,7 @@ import { Simulator, type CrashPlan } from '../../src/cli/sim/simulator.js'
 import type { RunResult } from '../../src/cli/sim/run.js'
 import type { SimSettings } from '../../src/cli/sim/protocol.js'
 import { independentLoss } from '../helpers/sim-loss.js'
+import { PG_URL } from '../helpers/store-servers.js'
 
 const simulator = new Simulator()
 after(() => simulator.close())
@@ -48,7 +50,7 @@ describe('the failure simulator', { timeout: 180_000 }, () => {
     assert.equal(r.error, undefined)
     assert.ok(r.acked > 0)
     assert.ok(r.lost > 0, `memory lost nothing of ${r.acked}`)
-    assert.equal(r.lost, independentLoss(r))
+    assert.equal(r.lost, await independentLoss(r))
     assert.equal(r.recovered, 0)
     assert.equal(r.replayed, undefined)
     assert.ok(r.lossWindowMs > 0)
@@ -59,7 +61,7 @@ describe('the failure simulator', { timeout: 180_000 }, () => {
     assert.equal(r.error, undefined)
     assert.ok(r.missingAtCrash > 0, 'the store lagged at the crash')
     assert.equal(r.lost, 0)
-    assert.equal(independentLoss(r), 0)
+    assert.equal(await independentLoss(r), 0)
     assert.equal(r.recovered, r.missingAtCrash)
     assert.ok((r.replayed?.records ?? 0) > 0)
   })
@@ -69,7 +71,7 @@ describe('the failure simulator', { timeout: 180_000 }, () => {
     assert.equal(r.error, undefined)
     assert.ok(r.bytesCut > 0)
     assert.ok(r.lost > 0)
-    assert.equal(r.lost, independentLoss(r))
+    assert.equal(r.lost, await independentLoss(r))
     assert.equal(r.promised.ms, null)
   })
 
@@ -78,7 +80,7 @@ describe('the failure simulator', { timeout: 180_000 }, () => {
     assert.equal(r.error, undefined)
     assert.ok(r.acked > 0)
     assert.equal(r.lost, 0)
-    assert.equal(independentLoss(r), 0)
+    assert.equal(await independentLoss(r), 0)
     assert.equal(r.recovered, r.missingAtCrash)
   })
 
@@ -103,6 +105,36 @@ describe('the failure simulator', { timeout: 180_000 }, () => {
     assert.deepEqual([...r.storeFaults].sort(), ['poison', 'store-down'])
     assert.ok(r.deadLetters > 0 && r.deadLettered > 0, `dead letters ${r.deadLetters}, writes ${r.deadLettered}`)
     assert.equal(r.lost, 0)
-    assert.equal(independentLoss(r), r.deadLettered, 'the writes missing from the store are exactly the dead-lettered ones')
+    assert.equal(await independentLoss(r), r.deadLettered, 'the writes missing from the store are exactly the dead-lettered ones')
+  })
+})
+
+describe('the failure simulator on PostgreSQL', { timeout: 120_000 }, () => {
+  const onPg = new Simulator({ pgUrl: PG_URL })
+  after(() => onPg.close())
+
+  function pgRun(durability: SimSettings['durability']): Promise<RunResult> {
+    const done = new Promise<RunResult>((resolve) => {
+      const off = onPg.subscribe((event) => {
+        if (event.type === 'state' && event.state.results.length > 0 && event.state.run === undefined) {
+          off()
+          resolve(event.state.results.at(-1) as RunResult)
+        }
+      })
+    })
+    onPg.start({ ...DEFAULT_SIM_SETTINGS, store: 'postgres', durability, intervalMs: 2000 }, { crash: 'kill', afterMs: 1500 })
+    return done
+  }
+
+  it('memory loses writes to a kill -9 and log loses none, counted in the PostgreSQL table', async () => {
+    const memory = await pgRun('memory')
+    assert.equal(memory.error, undefined)
+    assert.ok(memory.lost > 0)
+    assert.equal(memory.lost, await independentLoss(memory))
+    const log = await pgRun('log')
+    assert.equal(log.error, undefined)
+    assert.ok(log.missingAtCrash > 0)
+    assert.equal(log.lost, 0)
+    assert.equal(await independentLoss(log), 0)
   })
 })

@@ -72,7 +72,7 @@ describe('the dashboard in Chromium', { timeout: 120_000 }, () => {
     assert.ok(result.lost > 0, 'memory lost nothing')
     assert.equal(shown, result.lost)
     assert.equal(rowLost, result.lost)
-    assert.equal(shown, independentLoss(result))
+    assert.equal(shown, await independentLoss(result))
     assert.match((await page.textContent(`#results tr[data-run="1"]`)) ?? '', /memory\s*kill -9/)
   })
 
@@ -82,7 +82,7 @@ describe('the dashboard in Chromium', { timeout: 120_000 }, () => {
     assert.ok(result.missingAtCrash > 0)
     assert.equal(shown, 0)
     assert.equal(rowLost, 0)
-    assert.equal(independentLoss(result), 0)
+    assert.equal(await independentLoss(result), 0)
     assert.equal(await page.locator('#results tbody tr').count(), 2)
     assert.deepEqual(errors, [], 'no script error on the page')
   })

@@ -63,6 +63,8 @@ export interface RunResult {
   /** Workload calls that failed (reads while the store was down, refused writes); not acknowledged. */
   readonly failedCalls: number
   readonly ledger: string
+  /** The store checked: the SQLite file, or the PostgreSQL table. */
+  readonly db: string
   readonly error: string | undefined
 }
 
@@ -216,6 +218,7 @@ export class Run {
       deadLettered: final.deadLettered,
       failedCalls: this.failedCalls,
       ledger: this.files.ledger,
+      db: this.files.db,
       error: this.childError,
     }
   }

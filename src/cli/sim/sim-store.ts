@@ -72,3 +72,15 @@ async function readRows(kind: 'sqlite' | 'postgres', db: string, pgUrl: string |
     database.close()
   }
 }
+
+/** Drops a PostgreSQL run's table (the simulator's own, named `writebehind_sim_<pid>_<run>`). */
+export async function dropSimTable(table: string, pgUrl: string): Promise<void> {
+  const { default: pg } = await import('pg')
+  const client = new pg.Client({ connectionString: pgUrl })
+  await client.connect()
+  try {
+    await client.query(`DROP TABLE IF EXISTS "${table.replaceAll('"', '""')}"`)
+  } finally {
+    await client.end()
+  }
+}

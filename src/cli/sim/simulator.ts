@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import type { Durability } from '../../contracts/options.js'
 import type { Sample } from '../dashboard/sample.js'
 import type { SimSettings, StoreFaults } from './protocol.js'
+import { dropSimTable } from './sim-store.js'
 import { Run, type RunPhase, type RunResult, type StoreFault } from './run.js'
 
 /** A crash the simulator injects by itself, `afterMs` after the writers start. */
@@ -59,6 +60,7 @@ export class Simulator {
   private queue: Array<{ settings: SimSettings; plan: CrashPlan | undefined }> = []
   private current: { run: Run; plan: CrashPlan | undefined; timer: NodeJS.Timeout | undefined } | undefined
   private nextId = 1
+  private readonly pgTables: string[] = []
   private closed = false
 
   constructor(private readonly options: SimulatorOptions = {}) {
@@ -101,7 +103,7 @@ export class Simulator {
     return true
   }
 
-  /** Kills the run going (no recovery), drops the queue, and removes the work dir it made. */
+  /** Kills the run going, drops the queue, removes the work dir it made and the PostgreSQL tables of its runs. */
   async close(): Promise<void> {
     this.closed = true
     this.queue = []
@@ -111,6 +113,8 @@ export class Simulator {
       await current.run.end('kill').catch(() => {})
     }
     if (this.ownsWorkDir) rmSync(this.workDir, { recursive: true, force: true })
+    const pgUrl = this.options.pgUrl
+    if (pgUrl !== undefined) await Promise.all(this.pgTables.map((table) => dropSimTable(table, pgUrl).catch(() => {})))
   }
 
   private next(): void {
@@ -126,6 +130,7 @@ export class Simulator {
       pgUrl: this.options.pgUrl,
       ledger: join(root, 'acks.bin'),
     }
+    if (item.settings.store === 'postgres') this.pgTables.push(files.db)
     const run = new Run(
       id,
       item.settings,
