@@ -5,7 +5,7 @@
  * removes the temp dir it made.
  */
 import { simulatorSource } from '../dashboard/simulator-source.js'
-import { startDashboardServer } from '../dashboard/server.js'
+import { startDashboardServer, type DashboardServer } from '../dashboard/server.js'
 import { parseArgs, UsageError } from '../args.js'
 import { EXIT } from '../exit-codes.js'
 import { count, duration } from '../progress.js'
@@ -29,7 +29,14 @@ export async function run(args: string[], out: NodeJS.WritableStream): Promise<n
     return EXIT.OK
   }
   const simulator = new Simulator({ pgUrl: options.pg as string | undefined, workDir: options['work-dir'] as string | undefined })
-  const server = await startDashboardServer(simulatorSource(simulator), { port: options.port as number | undefined, token: options.token as string | undefined })
+  let server: DashboardServer
+  try {
+    server = await startDashboardServer(simulatorSource(simulator), { port: options.port as number | undefined, token: options.token as string | undefined })
+  } catch (error) {
+    await simulator.close()
+    out.write(`error: cannot listen on 127.0.0.1:${String(options.port ?? 0)}: ${error instanceof Error ? error.message : String(error)}\n`)
+    return EXIT.USAGE
+  }
   out.write(`writebehind dashboard: open ${server.url}\n`)
   out.write(`(loopback only; the token in the URL is required. Stores: SQLite${options.pg === undefined ? '' : ', PostgreSQL'}. Ctrl-C to stop.)\n`)
   const unsubscribe = simulator.subscribe(progress(out))
