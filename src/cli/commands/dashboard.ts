@@ -34,7 +34,7 @@ export async function run(args: string[], out: NodeJS.WritableStream): Promise<n
     server = await startDashboardServer(simulatorSource(simulator), { port: options.port as number | undefined, token: options.token as string | undefined })
   } catch (error) {
     await simulator.close()
-    out.write(`error: cannot listen on 127.0.0.1:${String(options.port ?? 0)}: ${error instanceof Error ? error.message : String(error)}\n`)
+    out.write(`error: cannot listen on 127.0.0.1:${(options.port as number | undefined) ?? 0}: ${error instanceof Error ? error.message : String(error)}\n`)
     return EXIT.USAGE
   }
   out.write(`writebehind dashboard: open ${server.url}\n`)
