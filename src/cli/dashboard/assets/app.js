@@ -106,6 +106,7 @@
     if (run && run.id !== shownRun) {
       shownRun = run.id
       for (const chart of Object.values(charts)) chart.reset()
+      charts.latency.only((label) => label.startsWith(`${run.settings.durability} `))
     }
     const writing = Boolean(run && run.phase === 'writing')
     document.querySelectorAll('[data-fault]').forEach((b) => (b.disabled = !writing))

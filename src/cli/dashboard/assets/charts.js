@@ -72,6 +72,10 @@
         for (const series of data) series.length = 0
         plot.setData(data)
       },
+      // Shows only the lines whose label passes `keep` (the others stay in the legend, greyed out).
+      only(keep) {
+        lines.forEach((line, i) => plot.setSeries(i + 1, { show: keep(line.label) }))
+      },
       resize() {
         plot.setSize({ width: Math.max(300, el.clientWidth), height: 200 })
       },
