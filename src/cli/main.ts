@@ -2,7 +2,7 @@
  * The `writebehind` command: reads `process.argv`, loads the named command lazily (so a command's
  * dependencies load only when it runs), and sets `process.exitCode` from what it returns.
  *
- *   writebehind demo | inspect | verify | recover | dlq | help | --version
+ *   writebehind demo | dashboard | inspect | verify | recover | dlq | help | --version
  *
  * The exit code is the command's own, in the one convention of exit-codes.ts; main itself exits
  * 64 on an unknown command and 70 when a command throws. When the reader of stdout goes away
@@ -19,7 +19,7 @@ export interface CommandModule {
   run(args: string[], out: NodeJS.WritableStream): Promise<number>
 }
 
-const COMMANDS = new Set(['demo', 'inspect', 'verify', 'recover', 'dlq'])
+const COMMANDS = new Set(['demo', 'dashboard', 'inspect', 'verify', 'recover', 'dlq'])
 
 /** Runs the CLI with `argv` (the arguments after the script), writing to `out`; resolves with the exit code. */
 async function main(argv: readonly string[], out: NodeJS.WritableStream): Promise<number> {

@@ -20,6 +20,15 @@ export const DEMO_OPTIONS = {
   help: { type: 'flag', help: 'show this help' },
 } as const satisfies OptionSpecs
 
+/** `writebehind dashboard` options. */
+export const DASHBOARD_OPTIONS = {
+  port: { type: 'number', help: 'port on 127.0.0.1 (default: a random free one)', min: 0, integer: true },
+  token: { type: 'string', placeholder: 'secret', help: 'the access token in the URL (default: 32 random bytes)' },
+  pg: { type: 'string', placeholder: 'url', help: 'a PostgreSQL URL, to offer it as the store (default: SQLite only)' },
+  'work-dir': { type: 'string', placeholder: 'dir', help: 'where runs keep their files (default: a temp dir, removed at exit)' },
+  help: { type: 'flag', help: 'show this help' },
+} as const satisfies OptionSpecs
+
 /** How the recovery commands (`recover`, `dlq replay`) name their store. */
 export const STORE_OPTIONS = {
   store: { type: 'string', placeholder: 'url|path', help: 'postgres://, postgresql://, mysql://, mariadb:// URL, or a SQLite path (sqlite:<path>, file:<path>)' },
@@ -85,6 +94,17 @@ Options:
 ${describeOptions(DEMO_OPTIONS)}
 `
 
+export const DASHBOARD_USAGE = `Usage: writebehind dashboard [options]
+
+Serves a live dashboard and failure simulator on loopback and prints its URL (with a token).
+Pick a workload and a durability level, start a run, then crash it (kill -9, power cut) or break
+its store (stopped, slow, poisoned rows): the page shows the acknowledged writes lost, exact, and
+compares levels. Stop with Ctrl-C.
+
+Options:
+${describeOptions(DASHBOARD_OPTIONS)}
+`
+
 export const RECOVER_USAGE = `Usage: writebehind recover <dir> (--store <url|path> [--table name] | --config <module>) [options]
 
 Flushes what a dead process left in the dirty log of <dir> into the app's store, offline.
@@ -133,6 +153,7 @@ export const MAIN_USAGE = `Usage: writebehind <command> [options]
 
 Commands:
   demo [options]                  run the leaderboard demo on SQLite (no server needed)
+  dashboard [options]             live dashboard and failure simulator in the browser
   inspect <dir> [--json] [--limit n]
                                   show what a cache directory holds (log segments, checkpoint,
                                   dirty keys, dead letters)

@@ -9,8 +9,8 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync, spawnSync } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -33,7 +33,7 @@ describe('the packed package, installed into a scratch project', () => {
 
   before(() => {
     const copy = join(work, 'repo')
-    for (const entry of ['package.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'src', 'bin']) {
+    for (const entry of ['package.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'src', 'bin', 'scripts']) {
       cpSync(join(ROOT, entry), join(copy, entry), { recursive: true })
     }
     symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'))
@@ -65,6 +65,7 @@ describe('the packed package, installed into a scratch project', () => {
   it('imports every subpath of exports from the built files, without the drivers or fast-check', () => {
     assert.deepEqual([...subpaths].sort(), [
       'writebehind',
+      'writebehind/dashboard',
       'writebehind/mysql',
       'writebehind/otel',
       'writebehind/postgres',
@@ -82,6 +83,7 @@ describe('the packed package, installed into a scratch project', () => {
       'writebehind/otel': ['registerOpenTelemetry', 'INSTRUMENTS'],
       'writebehind/redis': ['RedisTier', 'REDIS_TIER_DEFAULTS', 'ReplicationNotConfirmedError'],
       'writebehind/testing': ['FakeClock', 'describeStoreConformance', 'seededRandom'],
+      'writebehind/dashboard': ['mountDashboard'],
     }
     for (const subpath of subpaths) {
       const result = node(`const m = await import(${JSON.stringify(subpath)}); console.log(JSON.stringify(Object.keys(m)))`)
@@ -144,6 +146,35 @@ describe('the packed package, installed into a scratch project', () => {
     assert.equal(result.status, 0, result.stderr)
     assert.match(result.stdout, /writebehind/)
     assert.match(result.stdout, /inspect/)
+  })
+
+  it('serves the dashboard from the installed bin, its page and the bundled uPlot (no uplot package installed)', async () => {
+    assert.ok(files.includes('dist/cli/dashboard/assets/vendor/uPlot.iife.min.js'))
+    assert.ok(files.includes('dist/cli/dashboard/assets/vendor/uPlot.LICENSE'))
+    assert.equal(existsSync(join(app, 'node_modules', 'uplot')), false)
+    const child = spawn(join(app, 'node_modules', '.bin', 'writebehind'), ['dashboard'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] })
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = ''
+        child.stdout.setEncoding('utf8').on('data', (text: string) => {
+          out += text
+          const found = /open (http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{64})/.exec(out)?.[1]
+          if (found !== undefined) resolve(found)
+        })
+        child.once('exit', (code) => reject(new Error(`the dashboard exited (${code}): ${out}`)))
+      })
+      const page = await fetch(url)
+      assert.equal(page.status, 200)
+      assert.match(await page.text(), /uPlot\.iife\.min\.js/)
+      const uplot = await fetch(new URL('/assets/uPlot.iife.min.js', url))
+      assert.equal(uplot.status, 200)
+      assert.match(await uplot.text(), /^\/\*! https:\/\/github\.com\/leeoniya\/uPlot/)
+      assert.equal((await fetch(new URL('/', url))).status, 403)
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGINT')
+      await exited
+    }
   })
 
   it('passes publint --strict: every warning is a failure', () => {
