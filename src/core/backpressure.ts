@@ -7,6 +7,8 @@
  * too (`backlog.maxWaiting` writes, `backlog.maxBytes` of their keys and values): writers that do
  * not await would otherwise grow it without limit; past the bound a write is refused.
  */
+import type { BacklogOptions } from '../contracts/options.js'
+import { BacklogFullError, StoreUnavailableError } from '../errors.js'
 import { toError } from '../to-error.js'
 
 interface Waiting {
@@ -28,6 +30,19 @@ export interface BacklogLimits {
   readonly maxEntries: number
   readonly maxBytes: number
   readonly maxWaiting: number
+  readonly whenFull: NonNullable<BacklogOptions['whenFull']>
+}
+
+/** How a write that found the backlog full can go on (see `Backpressure.whenFull`). */
+export interface FullPaths {
+  /** Applies the write at its own level (once admitted). */
+  readonly apply: () => Promise<void>
+  /** Applies it as a write-through. */
+  readonly applyThroughStore: () => Promise<void>
+  /** Whether the store takes writes now (the circuit is closed). */
+  readonly storeUp: boolean
+  /** Asks for a flush, to make room. */
+  readonly pump: () => void
 }
 
 export class Backpressure {
@@ -44,6 +59,29 @@ export class Backpressure {
     /** Called once per full episode (until the backlog is below its cap again). */
     private readonly onFull: (entries: number, bytes: number) => void,
   ) {}
+
+  /**
+   * A write found the backlog full: `backlog.whenFull` decides. `reject` refuses it; `store` writes
+   * it through (unless the store is failing); `wait` queues it, `bytes` its size (refused past the
+   * waiting bound), to be applied in arrival order as flushes make room.
+   */
+  whenFull(bytes: number, paths: FullPaths): Promise<void> {
+    this.noteFull()
+    switch (this.limits.whenFull) {
+      case 'reject':
+        return Promise.reject(new BacklogFullError(this.size.entries(), this.size.bytes()))
+      case 'store':
+        if (!paths.storeUp) return Promise.reject(new StoreUnavailableError('the backlog is full and the store is failing'))
+        return paths.applyThroughStore()
+      case 'wait': {
+        if (!this.hasRoomFor(bytes)) return Promise.reject(new BacklogFullError(this.size.entries(), this.size.bytes(), this.waiting))
+        const admitted = this.enqueue(paths.apply, bytes)
+        this.release()
+        paths.pump()
+        return admitted
+      }
+    }
+  }
 
   /** The most unflushed entries seen (updated as writes land and flights end). */
   get highWaterEntries(): number {

@@ -3,8 +3,11 @@
  * must encode with the codec and fit `maxValueBytes`. A failure throws a typed error before
  * anything is applied.
  */
-import { InvalidKeyError, InvalidValueError } from '../errors.js'
-import type { ResolvedOptions } from './resolve-options.js'
+import { DURABILITIES, type Durability, type WriteOptions } from '../contracts/options.js'
+import { InvalidKeyError, InvalidOptionError, InvalidValueError } from '../errors.js'
+import { oneOf } from '../validate/check.js'
+import { checkWriteOptionNames } from './option-names.js'
+import { checkExpiryMs, type ResolvedOptions } from './resolve-options.js'
 
 export function checkKey(key: unknown, maxKeyBytes: number): asserts key is string {
   if (typeof key !== 'string') throw new InvalidKeyError(key, `expected a string, got ${key === null ? 'null' : typeof key}`)
@@ -34,4 +37,22 @@ function utf8Exceeds(text: string, limit: number): boolean {
   if (text.length * 3 <= limit) return false
   if (text.length > limit) return true
   return Buffer.byteLength(text, 'utf8') > limit
+}
+
+/** The durability a write's options ask for (else the cache's), checked like the cache's own options. */
+export function writeDurability(options: WriteOptions | undefined, fallback: Durability, hasLog: boolean): Durability {
+  if (options === undefined) return fallback
+  checkWriteOptionNames(options)
+  const durability = oneOf(options.durability, 'durability', DURABILITIES)
+  if (durability === undefined) return fallback
+  if (!hasLog && (durability === 'log' || durability === 'disk')) {
+    throw new InvalidOptionError('durability', `durability '${durability}' needs a dir for the dirty log, and this cache has none; open it with a dir, or write with 'memory' or 'store'`)
+  }
+  return durability
+}
+
+/** The ttl a write's options ask for (after `writeDurability` checked the names), else the cache's. */
+export function writeTtl(options: WriteOptions | undefined, fallback: number): number {
+  if (options?.ttlMs === undefined) return fallback
+  return checkExpiryMs(options.ttlMs, 'ttlMs') as number
 }

@@ -9,29 +9,27 @@
  * Construction and recovery live in `open-cache.ts`, the tier in `src/tier/embedded/`.
  */
 import { EventEmitter } from 'node:events'
-import type { LoadedEntry, MergeKind } from '../contracts/store.js'
-import type { Load } from './read-through.js'
+import type { MergeKind } from '../contracts/store.js'
+import { TierReads } from './tier-reads.js'
 import type { DeadLetter, DeadLetterSelector } from '../contracts/dead-letters.js'
 import type { CacheEvents, RecoveryReport } from '../contracts/events.js'
 import type { CacheOptions, Durability, WriteOptions } from '../contracts/options.js'
-import { DURABILITIES } from '../contracts/options.js'
 import type { CloseReport, FlushCallOptions, FlushReport, ReplayReport } from '../contracts/reports.js'
 import type { CacheStats } from '../contracts/stats.js'
-import { BacklogFullError, CacheClosedError, InvalidOptionError, StoreUnavailableError } from '../errors.js'
+import { CacheClosedError, StoreUnavailableError } from '../errors.js'
 import { toError } from '../to-error.js'
 import type { EmbeddedTier } from '../tier/embedded/embedded-tier.js'
 import type { Engine } from './engine.js'
 import { checkFlushOptions, withDeadline } from './flush-call.js'
 import { openCache } from './open-cache.js'
 import { openOnTier } from './cache-modes.js'
-import { checkWriteOptionNames } from './option-names.js'
 import { KeyedOps } from './keyed-ops.js'
 import { WriteWatch } from './write-watch.js'
-import { checkExpiryMs, type ResolvedOptions } from './resolve-options.js'
-import { invalid, oneOf } from '../validate/check.js'
+import type { ResolvedOptions } from './resolve-options.js'
+import { invalid } from '../validate/check.js'
 import { applyMerge, MergeWrite, type MergeSteps } from './merge-write.js'
 import { AckMeter } from './ack-meter.js'
-import { checkKey, encodeValue } from './validate.js'
+import { checkKey, encodeValue, writeDurability, writeTtl } from './validate.js'
 
 const RESOLVED: Promise<void> = Promise.resolve()
 
@@ -46,7 +44,9 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   private readonly tier!: EmbeddedTier
   private readonly engine!: Engine
   /** Counted here, read by `stats()`. */
-  private readonly counts = { writes: 0, hits: 0, misses: 0 }
+  private writes = 0
+  /** Hits, misses and read-through. */
+  private readonly reads!: TierReads<V>
   /** Ack latency per level and the write channel: every write that passed the door checks. */
   private readonly acks!: AckMeter
   private closing: Promise<CloseReport> | undefined
@@ -75,6 +75,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     this.options = engine.options
     this.tier = engine.tier
     this.acks = new AckMeter(engine.diagnostics, RESOLVED)
+    this.reads = new TierReads<V>(engine.tier, engine.reader, engine.options.codec)
     engine.attach(this)
   }
 
@@ -131,13 +132,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     try {
       this.assertOpen('get')
       checkKey(key, this.options.maxKeyBytes)
-      const entry = this.tier.lookup(key)
-      if (entry !== undefined) {
-        this.counts.hits++
-        return Promise.resolve(this.decode(entry.encoded))
-      }
-      this.counts.misses++
-      return this.loadOne(key)
+      return this.reads.get(key)
     } catch (error) {
       return rejected(error)
     }
@@ -147,21 +142,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
   async getMany(keys: readonly string[]): Promise<Array<V | undefined>> {
     this.assertOpen('getMany')
     for (const key of keys) checkKey(key, this.options.maxKeyBytes)
-    const missing = keys.filter((k) => this.tier.lookup(k) === undefined)
-    this.counts.hits += keys.length - missing.length
-    this.counts.misses += missing.length
-    const reader = this.engine.reader
-    const loads = missing.length > 0 ? reader.loadMany(missing) : []
-    const loaded = await Promise.all(loads.map((load) => load.entry))
-    const values = new Map<string, V | undefined>()
-    for (const [i, key] of missing.entries()) {
-      const fresh = this.tier.peek(key) !== undefined || !(loads[i] as Load).stale
-      values.set(key, fresh ? this.remember(key, loaded[i]) : await this.loadOne(key))
-    }
-    return keys.map((key) => {
-      const entry = this.tier.peek(key)
-      return entry !== undefined ? this.decode(entry.encoded) : values.get(key)
-    })
+    return this.reads.getMany(keys)
   }
 
   // ---- read-modify-writes and read helpers (keyed-ops.ts) ----
@@ -205,7 +186,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     this.assertOpen('peek')
     checkKey(key, this.options.maxKeyBytes)
     const entry = this.tier.peek(key)
-    return entry === undefined || this.tier.expired(entry) ? undefined : this.decode(entry.encoded)
+    return entry === undefined || this.tier.expired(entry) ? undefined : this.reads.decode(entry.encoded)
   }
 
   /** Deletes several keys. Every key is validated first, so bad input deletes nothing; resolves when all are acknowledged. */
@@ -272,7 +253,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
 
   /** Counters and gauges: backlog, lag (oldest dirty age), coalescing, flushes, failures. */
   stats(): CacheStats {
-    return this.engine.stats(this.counts, this.acks)
+    return this.engine.stats({ writes: this.writes, ...this.reads.counts }, this.acks)
   }
 
   /** Dead letters (writes that could not be flushed), oldest first. */
@@ -331,20 +312,11 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
 
   /** The durability a write's options ask for, checked like the cache's own options. */
   private durabilityOf(options: WriteOptions | undefined): Durability {
-    if (options === undefined) return this.options.durability
-    checkWriteOptionNames(options)
-    const durability = oneOf(options.durability, 'durability', DURABILITIES)
-    if (durability === undefined) return this.options.durability
-    if (!this.tier.hasLog && (durability === 'log' || durability === 'disk')) {
-      throw new InvalidOptionError('durability', `durability '${durability}' needs a dir for the dirty log, and this cache has none; open it with a dir, or write with 'memory' or 'store'`)
-    }
-    return durability
+    return writeDurability(options, this.options.durability, this.tier.hasLog)
   }
 
-  /** The ttl a write's options ask for (checked after `durabilityOf` checked the names); else the cache's. */
   private ttlOf(options: WriteOptions | undefined): number {
-    if (options?.ttlMs === undefined) return this.options.ttlMs
-    return checkExpiryMs(options.ttlMs, 'ttlMs') as number
+    return writeTtl(options, this.options.ttlMs)
   }
 
   private write(key: string, encoded: string | null | MergeWrite, durability: Durability, ttlMs = this.options.ttlMs): Promise<void> {
@@ -355,27 +327,17 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     return this.whenFull(key, encoded, durability, ttlMs)
   }
 
+  /** The backlog is full: `backlog.whenFull` decides (backpressure.ts). */
   private whenFull(key: string, encoded: string | null | MergeWrite, durability: Durability, ttlMs: number): Promise<void> {
-    const { backpressure } = this.engine
-    backpressure.noteFull()
-    switch (this.options.backlog.whenFull) {
-      case 'reject':
-        return Promise.reject(new BacklogFullError(this.engine.backlogEntries(), this.engine.backlogBytes()))
-      case 'store':
-        if (!this.engine.flusher.available) return Promise.reject(new StoreUnavailableError('the backlog is full and the store is failing'))
-        return this.apply(key, encoded, 'store', ttlMs)
-      case 'wait': {
-        if (encoded instanceof MergeWrite) encoded.absent = false // learnt before the wait: read again when admitted
-        const bytes = key.length + (encoded === null ? 0 : encoded instanceof MergeWrite ? MergeWrite.BYTES : encoded.length)
-        if (!backpressure.hasRoomFor(bytes)) {
-          return Promise.reject(new BacklogFullError(this.engine.backlogEntries(), this.engine.backlogBytes(), backpressure.waiting))
-        }
-        const admitted = backpressure.enqueue(() => (this.closing === undefined ? this.apply(key, encoded, durability, ttlMs) : Promise.reject(new CacheClosedError('write'))), bytes)
-        backpressure.release()
-        this.engine.scheduler.pump()
-        return admitted
-      }
-    }
+    const { backpressure, flusher, scheduler } = this.engine
+    if (encoded instanceof MergeWrite && this.options.backlog.whenFull === 'wait') encoded.absent = false // learnt before the wait: read again when admitted
+    const bytes = key.length + (encoded === null ? 0 : encoded instanceof MergeWrite ? MergeWrite.BYTES : encoded.length)
+    return backpressure.whenFull(bytes, {
+      apply: () => (this.closing === undefined ? this.apply(key, encoded, durability, ttlMs) : Promise.reject(new CacheClosedError('write'))),
+      applyThroughStore: () => this.apply(key, encoded, 'store', ttlMs),
+      storeUp: flusher.available,
+      pump: () => scheduler.pump(),
+    })
   }
 
   /** Applies an admitted write; the promise is its acknowledgement at `durability`. */
@@ -390,7 +352,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     } else version = tier.write(key, encoded, durability, ttlMs)
     engine.reader.noteWrite(key)
     this.watch.noteWrite(key)
-    this.counts.writes++
+    this.writes++
     engine.backpressure.noteWaiting(tier.waiting)
     if (durability === 'store') {
       const committed = engine.writeThroughs.wait(key, version)
@@ -399,31 +361,6 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     }
     engine.scheduler.afterWrite()
     return durability === 'memory' ? RESOLVED : tier.whenDurable(durability)
-  }
-
-  private async loadOne(key: string): Promise<V | undefined> {
-    const reader = this.engine.reader
-    for (;;) {
-      const load = reader.loadMany([key])[0] as Load
-      const loaded = await load.entry
-      const current = this.tier.peek(key)
-      if (current !== undefined) return this.decode(current.encoded)
-      // Written (and already flushed and dropped, e.g. a delete) while the load was out: load again.
-      if (!load.stale) return this.remember(key, loaded)
-    }
-  }
-
-  /** Caches a loaded entry unless a write got there first; returns the key's current value. */
-  private remember(key: string, loaded: LoadedEntry | undefined): V | undefined {
-    const current = this.tier.peek(key)
-    if (current !== undefined) return this.decode(current.encoded)
-    if (loaded === undefined) return undefined
-    const encoded = loaded.encoded ?? this.options.codec.encode(loaded.value)
-    return this.decode(this.tier.addLoaded(key, encoded, loaded.version).encoded)
-  }
-
-  private decode(encoded: string | null): V | undefined {
-    return encoded === null ? undefined : (this.options.codec.decode(encoded) as V)
   }
 
   private assertOpen(operation: string): void {
@@ -464,7 +401,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
         tier: this.tier,
         reader: this.engine.reader,
         assertOpen: (op) => this.assertOpen(op),
-        remember: (k, loaded) => this.remember(k, loaded),
+        remember: (k, loaded) => this.reads.remember(k, loaded),
         // Measured here, not around applyMerge: an applied merge's ack is often this very write's resolved promise.
         write: (k, w, durability) => this.acks.trackMerge(k, durability, w, this.write(k, w, durability, w.ttlMs)),
       }

@@ -184,7 +184,7 @@ describe('backpressure, alone', () => {
   it('admits waiting writes in order as room is made, and counts the high-water mark', async () => {
     let entries = 3
     const full: number[] = []
-    const bp = new Backpressure({ entries: () => entries, bytes: () => 0 }, { maxEntries: 3, maxBytes: Infinity, maxWaiting: 2 }, (e) => full.push(e))
+    const bp = new Backpressure({ entries: () => entries, bytes: () => 0 }, { maxEntries: 3, maxBytes: Infinity, maxWaiting: 2, whenFull: 'wait' }, (e) => full.push(e))
     assert.equal(bp.canApplyNow(), false)
     bp.noteFull()
     bp.noteFull()
