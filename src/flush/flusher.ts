@@ -29,11 +29,10 @@
  * dead-letter is HALTED instead: held and retried with backoff like an op without proof (hook
  * `halted`, once per op), so flushing stops at it until it lands (the store or the data was
  * fixed) or its key is written again (the newer write replaces it, see `dropReplaced`), or an
- * operator skips it (`skipHalted`). Skipping it by itself would leave a gap that a reader of the
- * store, an audit trail or an event consumer, could not see. A permanent refusal halts without
- * waiting for proof (no later batch goes that could bring one; halting dead-letters nothing);
- * ops failing retryably past `maxAttempts` without proof (an outage) are held, not halted.
- * Replayed dead letters still go back to the queue: they are letters already.
+ * operator skips it (`skipHalted`; halts.ts says why it is never skipped by itself). A permanent
+ * refusal halts without waiting for proof (no later batch goes that could bring one); ops failing
+ * retryably past `maxAttempts` without proof (an outage) are held, not halted. Replayed dead
+ * letters still go back to the queue: they are letters already.
  */
 import type { Clock } from '../contracts/clock.js'
 import type { BatchResult, Store } from '../contracts/store.js'
@@ -43,6 +42,7 @@ import type { CircuitBreaker } from './circuit.js'
 import { CircuitGate } from './circuit-gate.js'
 import { Flights, type Flight } from './flights.js'
 import { Halts } from './halts.js'
+import { Sleepers } from './sleepers.js'
 import type { PendingOp } from './pending-op.js'
 import { backoffDelay, isRetryable } from './retry.js'
 import type { FlushCounts, FlusherHooks, FlusherOptions } from './flusher-hooks.js'
@@ -64,8 +64,9 @@ export class Flusher {
   readonly flights = new Flights()
   private readonly gate: CircuitGate
   private readonly slice = new TimeSlice()
-  private readonly sleepers = new Set<() => void>()
-  private readonly heldSleepers = new Set<() => void>()
+  /** Backoffs of failing batches, and of held flights (woken early by a proof). */
+  private readonly sleepers: Sleepers
+  private readonly heldSleepers: Sleepers
   private stopped = false
   /** Batches that applied at least one op: the proof that the store takes writes. */
   private proofs = 0
@@ -85,6 +86,8 @@ export class Flusher {
     private readonly hooks: FlusherHooks,
   ) {
     this.meter = new BatchMeter(policy.name ?? 'default')
+    this.sleepers = new Sleepers(clock)
+    this.heldSleepers = new Sleepers(clock)
     this.gate = new CircuitGate(circuit, store, clock)
     this.inOrder = policy.order === 'global'
     this.halts = new Halts((op, error) => hooks.halted?.(op, error))
@@ -132,7 +135,7 @@ export class Flusher {
    */
   skipHalted(): number {
     const skipped = this.halts.skipAll()
-    for (const wake of [...this.heldSleepers]) wake()
+    this.heldSleepers.wakeAll()
     return skipped
   }
 
@@ -140,8 +143,8 @@ export class Flusher {
   stop(): void {
     this.stopped = true
     this.gate.stop()
-    for (const wake of [...this.sleepers]) wake()
-    for (const wake of [...this.heldSleepers]) wake()
+    this.sleepers.wakeAll()
+    this.heldSleepers.wakeAll()
   }
 
   /** Whether a write-through may go to the store now (false while the circuit is open). */
@@ -363,7 +366,7 @@ export class Flusher {
   /** A batch applied ops: held ops may now be proven poison (or land), so they go again at once. */
   private proveHealthy(): void {
     this.proofs++
-    for (const wake of [...this.heldSleepers]) wake()
+    this.heldSleepers.wakeAll()
   }
 
   /** Counts a failed attempt on each op; returns the highest count. */
@@ -384,7 +387,7 @@ export class Flusher {
     const delay = backoffDelay(Math.max(1, attempts), this.policy)
     this.counted.retries++
     this.failed(ops.length, error, attempts, delay)
-    await this.sleep(delay, this.sleepers)
+    if (!this.stopped) await this.sleepers.sleep(delay)
   }
 
   /** Held ops wait for their backoff, or for a proof that the store takes writes, whichever is first. */
@@ -392,20 +395,6 @@ export class Flusher {
     let attempts = 1
     for (const op of ops) attempts = Math.max(attempts, op.attempts)
     this.counted.retries++
-    await this.sleep(backoffDelay(attempts, this.policy), this.heldSleepers)
-  }
-
-  private sleep(ms: number, sleepers: Set<() => void>): Promise<void> {
-    if (this.stopped) return Promise.resolve()
-    return new Promise<void>((resolve) => {
-      const timer = this.clock.setTimeout(done, ms)
-      const clock = this.clock
-      sleepers.add(done)
-      function done(): void {
-        clock.clearTimeout(timer)
-        sleepers.delete(done)
-        resolve()
-      }
-    })
+    if (!this.stopped) await this.heldSleepers.sleep(backoffDelay(attempts, this.policy))
   }
 }

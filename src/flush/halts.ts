@@ -3,6 +3,9 @@
  * held instead so that nothing lands past them (see flusher.ts). Owns which ops in flights are
  * halted, with their errors, and which of them an operator chose to skip (`skipHalted`). Changed
  * only by the flusher; it leaves out what is done with them (held, retried, dead-lettered).
+ *
+ * A halted write is never skipped by itself, silently: the gap it would leave in the store could
+ * not be seen by a reader of the store, an audit trail or an event consumer.
  */
 import type { PendingOp } from './pending-op.js'
 
