@@ -5,7 +5,7 @@
  *   npm run bench -- --only zipf --systems direct-1,writebehind-log --duration 5s --runs 3
  *
  * Options: --only <workloads>, --systems <names>, --duration <5s|500ms>, --runs <N>,
- * --writers <W>, --max-writes <N>, --drain-timeout <120s>, --arrival <immediate|io>, --out <file>; --list prints the
+ * --writers <W>, --max-writes <N>, (--systems redis: the Redis tier's comparison), --drain-timeout <120s>, --arrival <immediate|io>, --out <file>; --list prints the
  * systems and workloads.
  */
 import { spawn } from 'node:child_process'
@@ -17,7 +17,8 @@ import { CEILING } from './ceiling.js'
 import { describeMachine } from './lib/machine.js'
 import { renderReport, type ReportContext } from './lib/report.js'
 import { failedRun, type Job, type RunResult } from './lib/result.js'
-import { BASELINE, DEFAULT_SYSTEMS, SYSTEMS } from './systems/index.js'
+import { SCRIPT_LIMIT } from './redis-limit.js'
+import { BASELINE, DEFAULT_SYSTEMS, REDIS_SYSTEMS, SYSTEMS } from './systems/index.js'
 import type { Arrival } from './driver.js'
 import { allWorkloads, type Workload } from './workloads.js'
 
@@ -79,7 +80,12 @@ function parsePlan(argv: string[]): Plan {
     },
   })
 
-  const systems = values.systems === undefined ? [...DEFAULT_SYSTEMS, CEILING] : pick([...SYSTEMS.keys(), CEILING], values.systems, (s) => s, 'systems')
+  const systems =
+    values.systems === undefined
+      ? [...DEFAULT_SYSTEMS, CEILING]
+      : values.systems === 'redis'
+        ? [...REDIS_SYSTEMS]
+        : pick([...SYSTEMS.keys(), CEILING, SCRIPT_LIMIT], values.systems, (s) => s, 'systems')
   return {
     list: values.list,
     workloads: pick(allWorkloads(), values.only, (w) => w.name, 'only'),
@@ -147,6 +153,8 @@ function list(): void {
   const optIn = [...SYSTEMS.keys()].filter((s) => !DEFAULT_SYSTEMS.includes(s))
   console.log(`systems: ${[...SYSTEMS.keys()].join(', ')} (default: all but ${optIn.join(', ')})`)
   console.log(`probe ${CEILING} (runs by default): PostgreSQL's rows/s for fenced 500-row upserts back to back, no cache`)
+  console.log(`probe ${SCRIPT_LIMIT} (opt-in): the Redis tier's write script called by the writers directly, no cache, on a Redis of its own`)
+  console.log(`--systems redis: ${REDIS_SYSTEMS.join(', ')} (and direct-1), the Redis tier's comparison`)
   for (const w of allWorkloads()) console.log(`workload ${w.name}: ${w.description}`)
 }
 
