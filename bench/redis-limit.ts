@@ -9,11 +9,12 @@
 import type { LoadOptions, LoadResult } from './driver.js'
 import { runLoad } from './driver.js'
 import { startBenchRedis } from './lib/own-redis.js'
+import { LIMIT } from './lib/redis-report.js'
 import type { BenchSystem } from './systems/types.js'
 import type { Workload } from './workloads.js'
 import { Redis } from 'ioredis'
 
-export const SCRIPT_LIMIT = 'redis-script-limit'
+export const SCRIPT_LIMIT = LIMIT
 
 type Port = typeof import('../src/tier/redis/ioredis-client.js')
 type Layout = typeof import('../src/tier/redis/layout.js')
