@@ -224,23 +224,26 @@ describe('Redis tier report', () => {
     result('redis-handrolled', 1, 30_000, 1),
     result('bullmq', 1, 9_000, 9),
     result('pg-ceiling', 1, 60_000, Number.NaN),
+    result('writebehind-redis-memory-flush', 1, 50_000, 1, { dbRows: 90_000, drainMs: 3000 }),
     result('redis-script-limit', 2, 20_000, 4),
     result('writebehind-redis-memory', 2, 18_000, 5, { dbRows: 90_000, loadMs: 5000, drainMs: 1000 }),
     result('writebehind-redis-replicated', 2, 6_000, 10),
     result('redis-handrolled', 2, 15_000, 2),
     result('bullmq', 2, 4_500, 18),
     result('pg-ceiling', 2, 30_000, Number.NaN),
+    result('writebehind-redis-memory-flush', 2, 25_000, 2, { dbRows: 45_000, drainMs: 3000 }),
   ].map(uniform)
 
   it('takes every ratio within a run, against the script limit, the peers, memory and pg-ceiling', () => {
-    const [memory, replicated] = tierRatios(runs, 'uniform')
+    const [memory, replicated, flush] = tierRatios(runs, 'uniform')
     assert.equal(memory!.system, 'writebehind-redis-memory')
     assert.equal(memory!.vsLimit, 0.9)
     assert.equal(memory!.p99VsLimit, 1.25)
     assert.equal(memory!.vsHandrolled, 1.2)
     assert.equal(memory!.vsBullmq, 4)
-    assert.equal(memory!.flushVsCeiling, 0.5) // 180k rows in 6 s = 30k/s of 60k/s
-    assert.ok(Number.isNaN(memory!.vsMemory))
+    assert.ok(Number.isNaN(memory!.vsMemory) && Number.isNaN(memory!.flushVsCeiling))
+    assert.equal(flush!.system, 'writebehind-redis-memory-flush')
+    assert.equal(flush!.flushVsCeiling, 0.5) // 90k rows drained in 3 s = 30k/s of 60k/s
     assert.equal(replicated!.vsMemory, 1 / 3)
     assert.equal(replicated!.p99VsLimit, 2.5)
   })
@@ -250,6 +253,7 @@ describe('Redis tier report', () => {
     assert.match(md, /writebehind-redis-memory: writes\/s 0\.90 of the script limit \(target ≥ 0\.8\): met; ack p99 1\.25× the limit's \(target ≤ 1\.5\): met/)
     assert.match(md, /writebehind-redis-memory: ahead of redis-handrolled \(1\.20×\) and bullmq \(4\.00×\): met/)
     assert.match(md, /writebehind-redis-replicated: 0\.33 of memory with as many processes \(target ≥ 0\.5\): \*\*not met\*\*/)
+    assert.match(md, /writebehind-redis-memory-flush: the flush of the backlog ran at 0\.50 of pg-ceiling's rows\/s \(target ≥ 0\.8\): \*\*not met\*\*/)
     assert.doesNotMatch(md, /### zipf/)
     assert.equal(redisSection(runs, ['zipf']), '')
   })
@@ -272,7 +276,7 @@ describe('Redis tier systems, short runs against real servers', () => {
     }
   }
 
-  for (const system of ['writebehind-redis-memory', 'writebehind-redis-memory-4', 'writebehind-redis-replicated-4']) {
+  for (const system of ['writebehind-redis-memory', 'writebehind-redis-memory-4', 'writebehind-redis-replicated-4', 'writebehind-redis-memory-flush']) {
     it(`${system}: every acknowledged write lands in PostgreSQL`, async () => {
       const r = await runOne(system)
       assert.equal(r.error, undefined)

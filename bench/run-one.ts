@@ -9,6 +9,7 @@ import type pg from 'pg'
 import { performance } from 'node:perf_hooks'
 import { CEILING, measureCeiling } from './ceiling.js'
 import { runLoad, type LoadOptions, type LoadResult } from './driver.js'
+import { startBenchRedis } from './lib/own-redis.js'
 import { openPool, settledTuplesWritten, tuplesWritten } from './lib/pg.js'
 import { failedRun, type Job, type RunResult } from './lib/result.js'
 import { latencySummary } from './lib/stats.js'
@@ -136,8 +137,11 @@ async function measureSystem(admin: pg.Pool): Promise<RunResult> {
   const factory = SYSTEMS.get(job.system)
   if (factory === undefined) throw new Error(`unknown system ${job.system}`)
   const system = factory()
+  // The tier's systems start their own servers; the peers get one here when asked, set up like the tier's.
+  const own = job.ownRedis === true && !job.system.startsWith('writebehind-redis-') ? await startBenchRedis() : undefined
+  if (own !== undefined) process.env.WB_REDIS_URL = own.url
   let teardownDone: Promise<void> | undefined
-  const teardown = (): Promise<void> => (teardownDone ??= system.teardown())
+  const teardown = (): Promise<void> => (teardownDone ??= system.teardown().finally(() => own?.stop()))
   try {
     return await measure(system, teardown, admin)
   } catch (err) {

@@ -5,7 +5,7 @@
  *   npm run bench -- --only zipf --systems direct-1,writebehind-log --duration 5s --runs 3
  *
  * Options: --only <workloads>, --systems <names>, --duration <5s|500ms>, --runs <N>,
- * --writers <W>, --max-writes <N>, (--systems redis: the Redis tier's comparison), --drain-timeout <120s>, --arrival <immediate|io>, --out <file>; --list prints the
+ * --writers <W>, --max-writes <N>, (--systems redis: the Redis tier's comparison), --own-redis, --drain-timeout <120s>, --arrival <immediate|io>, --out <file>; --list prints the
  * systems and workloads.
  */
 import { spawn } from 'node:child_process'
@@ -32,6 +32,7 @@ interface Plan {
   maxWrites: number
   drainTimeoutMs: number
   arrival: Arrival
+  ownRedis: boolean
   out: string
 }
 
@@ -77,6 +78,7 @@ function parsePlan(argv: string[]): Plan {
       out: { type: 'string', default: 'bench/RESULTS.md' },
       list: { type: 'boolean', default: false },
       arrival: { type: 'string', default: 'immediate' },
+      'own-redis': { type: 'boolean', default: false },
     },
   })
 
@@ -98,6 +100,8 @@ function parsePlan(argv: string[]): Plan {
     drainTimeoutMs: duration(values['drain-timeout'], 'drain-timeout'),
     arrival: arrival(values.arrival),
     out: values.out,
+    // The tier's comparison runs its Redis peers on servers set up like the tier's (AOF on), not on the shared one.
+    ownRedis: values['own-redis'] || values.systems === 'redis',
   }
 }
 
@@ -136,9 +140,9 @@ async function runAll(plan: Plan, ctx: Omit<ReportContext, 'date'>, scratch: str
       for (const system of plan.systems) {
         const n = results.length + 1
         console.log(`[${n}/${total}] ${system} / ${workload.name} / run ${run}`)
-        const { durationMs, writers, maxWrites, drainTimeoutMs, arrival } = plan
+        const { durationMs, writers, maxWrites, drainTimeoutMs, arrival, ownRedis } = plan
         const out = join(scratch, `${n}.json`)
-        const result = await measure({ system, workload: workload.name, run, durationMs, writers, maxWrites, drainTimeoutMs, arrival, out })
+        const result = await measure({ system, workload: workload.name, run, durationMs, writers, maxWrites, drainTimeoutMs, arrival, ownRedis, out })
         results.push(result)
         console.log(`  → ${describe(result)}`)
       }

@@ -7,7 +7,9 @@ import type { RunResult } from './result.js'
 import { median } from './stats.js'
 
 export const LIMIT = 'redis-script-limit'
-const TIER_SYSTEMS = ['writebehind-redis-memory', 'writebehind-redis-memory-4', 'writebehind-redis-replicated', 'writebehind-redis-replicated-4']
+/** The tier at `memory` with flushing held during the load: its drain is the flush of the whole backlog. */
+export const FLUSH = 'writebehind-redis-memory-flush'
+const TIER_SYSTEMS = ['writebehind-redis-memory', 'writebehind-redis-memory-4', 'writebehind-redis-replicated', 'writebehind-redis-replicated-4', FLUSH]
 
 /** The figures of one tier system on one workload, each the median over runs of a within-run ratio. */
 export interface TierRatios {
@@ -22,7 +24,7 @@ export interface TierRatios {
   vsBullmq: number
   /** replicated ÷ memory with as many app processes (target ≥ 0.5); NaN for memory. */
   vsMemory: number
-  /** Rows committed ÷ (load + drain time), ÷ pg-ceiling's rows/s. */
+  /** FLUSH only: rows committed ÷ drain time (the flush of the backlog), ÷ pg-ceiling's rows/s (target ≥ 0.8). */
   flushVsCeiling: number
 }
 
@@ -50,7 +52,7 @@ export function tierRatios(runs: readonly RunResult[], workload: string): TierRa
       vsHandrolled: ratio(system, 'redis-handrolled', rate),
       vsBullmq: ratio(system, 'bullmq', rate),
       vsMemory: system.includes('replicated') ? ratio(system, system.replace('replicated', 'memory'), rate) : Number.NaN,
-      flushVsCeiling: ratio(system, 'pg-ceiling', (a, b) => a.dbRows / ((a.loadMs + a.drainMs) / 1000) / b.writesPerSec),
+      flushVsCeiling: system === FLUSH ? ratio(system, 'pg-ceiling', (a, b) => a.dbRows / (a.drainMs / 1000) / b.writesPerSec) : Number.NaN,
     }
   })
 }
@@ -68,18 +70,22 @@ export function redisSection(runs: readonly RunResult[], workloads: readonly str
         ' | ',
       ),
     )
-    const lines = rows.flatMap((r) => [
-      `- ${r.system}: writes/s ${x(r.vsLimit)} of the script limit (target ≥ 0.8): ${verdict(r.vsLimit, (n) => n >= 0.8)}; ack p99 ${x(r.p99VsLimit)}× the limit's (target ≤ 1.5): ${verdict(r.p99VsLimit, (n) => n <= 1.5)}`,
-      ...(r.system.includes('memory')
-        ? [`- ${r.system}: ahead of redis-handrolled (${x(r.vsHandrolled)}×) and bullmq (${x(r.vsBullmq)}×): ${verdict(Math.min(r.vsHandrolled, r.vsBullmq), (n) => n > 1)}`]
-        : []),
-      ...(r.system.includes('replicated') ? [`- ${r.system}: ${x(r.vsMemory)} of memory with as many processes (target ≥ 0.5): ${verdict(r.vsMemory, (n) => n >= 0.5)}`] : []),
-    ])
+    const lines = rows.flatMap((r) =>
+      r.system === FLUSH
+        ? [`- ${r.system}: the flush of the backlog ran at ${x(r.flushVsCeiling)} of pg-ceiling's rows/s (target ≥ 0.8): ${verdict(r.flushVsCeiling, (n) => n >= 0.8)}`]
+        : [
+            `- ${r.system}: writes/s ${x(r.vsLimit)} of the script limit (target ≥ 0.8): ${verdict(r.vsLimit, (n) => n >= 0.8)}; ack p99 ${x(r.p99VsLimit)}× the limit's (target ≤ 1.5): ${verdict(r.p99VsLimit, (n) => n <= 1.5)}`,
+            ...(r.system.includes('memory')
+              ? [`- ${r.system}: ahead of redis-handrolled (${x(r.vsHandrolled)}×) and bullmq (${x(r.vsBullmq)}×): ${verdict(Math.min(r.vsHandrolled, r.vsBullmq), (n) => n > 1)}`]
+              : []),
+            ...(r.system.includes('replicated') ? [`- ${r.system}: ${x(r.vsMemory)} of memory with as many processes (target ≥ 0.5): ${verdict(r.vsMemory, (n) => n >= 0.5)}`] : []),
+          ],
+    )
     return [
-      `### ${workload}\n\n| system | writes/s | ÷ script limit | ack p99 ms | p99 ÷ limit's | ÷ redis-handrolled | ÷ bullmq | ÷ memory | flushed rows/s ÷ pg-ceiling |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n| ${table.join(' |\n| ')} |\n\n${lines.join('\n')}\n`,
+      `### ${workload}\n\n| system | writes/s | ÷ script limit | ack p99 ms | p99 ÷ limit's | ÷ redis-handrolled | ÷ bullmq | ÷ memory | flush rows/s ÷ pg-ceiling |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n| ${table.join(' |\n| ')} |\n\n${lines.join('\n')}\n`,
     ]
   })
   return parts.length === 0
     ? ''
-    : `## Redis tier\n\nRatios taken within each run, then medianed; "flushed rows/s" is rows committed ÷ (load + drain time), which cannot exceed the write rate when the flusher keeps up.\n\n${parts.join('\n')}`
+    : `## Redis tier\n\nRatios taken within each run, then medianed. "flush rows/s" is measured on \`${FLUSH}\` only (nothing flushed during its load; rows committed ÷ the drain's time), since a flusher that keeps up writes no faster than the writes arrive.\n\n${parts.join('\n')}`
 }

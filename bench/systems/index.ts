@@ -30,6 +30,8 @@ export const SYSTEMS: ReadonlyMap<string, SystemFactory> = new Map<string, Syste
   ['writebehind-redis-memory-4', () => new WriteBehindRedisSystem('memory', 4)],
   ['writebehind-redis-replicated', () => new WriteBehindRedisSystem('replicated', 1)],
   ['writebehind-redis-replicated-4', () => new WriteBehindRedisSystem('replicated', 4)],
+  // Nothing flushed during the load: the drain times the flush of the whole backlog (the tier's flush rows/s).
+  ['writebehind-redis-memory-flush', () => new WriteBehindRedisSystem('memory', 1, true)],
 ])
 
 /** The systems that are not in the default set: name them in --systems. */
