@@ -47,6 +47,7 @@ export const REDIS_SYSTEMS: readonly string[] = [
   'writebehind-redis-memory-4',
   'writebehind-redis-replicated',
   'writebehind-redis-replicated-4',
+  'writebehind-redis-memory-flush',
   'redis-handrolled',
   'bullmq',
   'pg-ceiling',
