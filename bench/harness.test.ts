@@ -3,8 +3,13 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { runLoad, type Arrival } from './driver.js'
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { redisSection, tierRatios } from './lib/redis-report.js'
 import { renderReport, summarise, targets } from './lib/report.js'
-import type { RunResult } from './lib/result.js'
+import type { Job, RunResult } from './lib/result.js'
 import { latencySummary, median, medianRatio } from './lib/stats.js'
 import type { BenchSystem, BenchValue } from './systems/types.js'
 import { bursts, sampleCdf, seededRandom, uniform, zipf, zipfCdf } from './workloads.js'
@@ -207,4 +212,88 @@ describe('driver', () => {
       for (const [key, value] of load.lastAcked) assert.equal(system.stored.get(key)?.seq, value.seq)
     })
   }
+})
+
+describe('Redis tier report', () => {
+  // Run 2 is a noisier run: every figure halves, the ratios must not move.
+  const uniform = (r: RunResult): RunResult => ({ ...r, workload: 'uniform' })
+  const runs = [
+    result('redis-script-limit', 1, 40_000, 2),
+    result('writebehind-redis-memory', 1, 36_000, 2.5, { dbRows: 180_000, loadMs: 5000, drainMs: 1000 }),
+    result('writebehind-redis-replicated', 1, 12_000, 5),
+    result('redis-handrolled', 1, 30_000, 1),
+    result('bullmq', 1, 9_000, 9),
+    result('pg-ceiling', 1, 60_000, Number.NaN),
+    result('writebehind-redis-memory-flush', 1, 50_000, 1, { dbRows: 90_000, drainMs: 3000 }),
+    result('redis-script-limit', 2, 20_000, 4),
+    result('writebehind-redis-memory', 2, 18_000, 5, { dbRows: 90_000, loadMs: 5000, drainMs: 1000 }),
+    result('writebehind-redis-replicated', 2, 6_000, 10),
+    result('redis-handrolled', 2, 15_000, 2),
+    result('bullmq', 2, 4_500, 18),
+    result('pg-ceiling', 2, 30_000, Number.NaN),
+    result('writebehind-redis-memory-flush', 2, 25_000, 2, { dbRows: 45_000, drainMs: 3000 }),
+  ].map(uniform)
+
+  it('takes every ratio within a run, against the script limit, the peers, memory and pg-ceiling', () => {
+    const [memory, replicated, flush] = tierRatios(runs, 'uniform')
+    assert.equal(memory!.system, 'writebehind-redis-memory')
+    assert.equal(memory!.vsLimit, 0.9)
+    assert.equal(memory!.p99VsLimit, 1.25)
+    assert.equal(memory!.vsHandrolled, 1.2)
+    assert.equal(memory!.vsBullmq, 4)
+    assert.ok(Number.isNaN(memory!.vsMemory) && Number.isNaN(memory!.flushVsCeiling))
+    assert.equal(flush!.system, 'writebehind-redis-memory-flush')
+    assert.equal(flush!.flushVsCeiling, 0.5) // 90k rows drained in 3 s = 30k/s of 60k/s
+    assert.equal(replicated!.vsMemory, 1 / 3)
+    assert.equal(replicated!.p99VsLimit, 2.5)
+  })
+
+  it('says which targets are met', () => {
+    const md = redisSection(runs, ['uniform', 'zipf'])
+    assert.match(md, /writebehind-redis-memory: writes\/s 0\.90 of the script limit \(target ≥ 0\.8\): met; ack p99 1\.25× the limit's \(target ≤ 1\.5\): met/)
+    assert.match(md, /writebehind-redis-memory: ahead of redis-handrolled \(1\.20×\) and bullmq \(4\.00×\): met/)
+    assert.match(md, /writebehind-redis-replicated: 0\.33 of memory with as many processes \(target ≥ 0\.5\): \*\*not met\*\*/)
+    assert.match(md, /writebehind-redis-memory-flush: the flush of the backlog ran at 0\.50 of pg-ceiling's rows\/s \(target ≥ 0\.8\): \*\*not met\*\*/)
+    assert.doesNotMatch(md, /### zipf/)
+    assert.equal(redisSection(runs, ['zipf']), '')
+  })
+})
+
+describe('Redis tier systems, short runs against real servers', () => {
+  // Each starts its own redis-server (and replica) and writes into the shared PostgreSQL, like `npm run bench`.
+  async function runOne(system: string): Promise<RunResult> {
+    const scratch = await mkdtemp(join(tmpdir(), 'wbbench-test-'))
+    try {
+      const job: Job = { system, workload: 'zipf', run: 1, durationMs: 400, writers: 8, maxWrites: 20_000, drainTimeoutMs: 60_000, out: join(scratch, 'r.json') }
+      const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run-one.ts', JSON.stringify(job)], { stdio: ['ignore', 'ignore', 'pipe'] })
+      let stderr = ''
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+      assert.equal(code, 0, stderr)
+      return JSON.parse(await readFile(job.out, 'utf8')) as RunResult
+    } finally {
+      await rm(scratch, { recursive: true, force: true })
+    }
+  }
+
+  for (const system of ['writebehind-redis-memory', 'writebehind-redis-memory-4', 'writebehind-redis-replicated-4', 'writebehind-redis-memory-flush']) {
+    it(`${system}: every acknowledged write lands in PostgreSQL`, async () => {
+      const r = await runOne(system)
+      assert.equal(r.error, undefined)
+      assert.ok(r.acked > 100, `acked ${r.acked}`)
+      assert.equal(r.failed, 0)
+      assert.ok(r.keys > 0 && r.dbRows >= r.keys, `${r.dbRows} rows for ${r.keys} keys`)
+      assert.equal(r.correct, true, r.verifyNote)
+      assert.match(r.verifyNote, new RegExp(`^${r.keys} keys checked, 0 mismatches, 0 unexpected`))
+    })
+  }
+
+  it('redis-script-limit: the write script alone acknowledges writes and measures their latency', async () => {
+    const r = await runOne('redis-script-limit')
+    assert.equal(r.error, undefined)
+    assert.ok(r.acked > 100, `acked ${r.acked}`)
+    assert.equal(r.failed, 0)
+    assert.ok(r.p99Ms > 0 && r.p99Ms >= r.p50Ms)
+    assert.equal(r.dbRows, 0)
+  })
 })

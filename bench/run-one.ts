@@ -8,11 +8,13 @@ import { writeFile } from 'node:fs/promises'
 import type pg from 'pg'
 import { performance } from 'node:perf_hooks'
 import { CEILING, measureCeiling } from './ceiling.js'
-import { runLoad, type LoadResult } from './driver.js'
+import { runLoad, type LoadOptions, type LoadResult } from './driver.js'
+import { startBenchRedis } from './lib/own-redis.js'
 import { openPool, settledTuplesWritten, tuplesWritten } from './lib/pg.js'
 import { failedRun, type Job, type RunResult } from './lib/result.js'
 import { latencySummary } from './lib/stats.js'
 import { verifyCounts, verifyFinalState } from './lib/verify.js'
+import { SCRIPT_LIMIT, measureScriptLimit } from './redis-limit.js'
 import { SYSTEMS } from './systems/index.js'
 import type { BenchSystem, TableInfo } from './systems/types.js'
 import { allWorkloads, type Workload } from './workloads.js'
@@ -58,13 +60,14 @@ async function measure(system: BenchSystem, teardown: () => Promise<void>, admin
 
 async function loadAndDrain(system: BenchSystem, workload: Workload): Promise<{ load: LoadResult; drainMs: number }> {
   log(`load for ${job.durationMs} ms with ${job.writers} writers`)
-  const load = await runLoad(system, workload, {
+  const options: LoadOptions = {
     arrival: job.arrival ?? 'immediate',
     durationMs: job.durationMs,
     writers: job.writers,
     maxWrites: job.maxWrites,
     onProgress: (acked, ms) => log(`${(ms / 1000).toFixed(0)} s: ${acked.toLocaleString('en-US')} acked`),
-  })
+  }
+  const load = system.runLoad !== undefined ? await system.runLoad(workload, options) : await runLoad(system, workload, options)
   const drainStart = performance.now()
   await withTimeout(system.drain(), job.drainTimeoutMs, 'drain')
   return { load, drainMs: performance.now() - drainStart }
@@ -121,13 +124,24 @@ async function measureProbe(admin: pg.Pool): Promise<RunResult> {
   return { ...result, writesPerSec: counted.rows / (load.elapsedMs / 1000) }
 }
 
+/** The redis-script-limit probe (bench/redis-limit.ts): writes/s and ack latency of the bare write script; nothing reaches PostgreSQL. */
+async function measureLimit(): Promise<RunResult> {
+  log(`write script alone for ${job.durationMs} ms with ${job.writers} callers`)
+  const load = await measureScriptLimit(jobWorkload(), { arrival: job.arrival ?? 'immediate', durationMs: job.durationMs, writers: job.writers, maxWrites: job.maxWrites })
+  const verify = { ok: true, keys: 0, mismatches: 0, unexpected: 0, examples: [] }
+  return toResult(load, { drainMs: 0, peakRssMb: process.resourceUsage().maxRSS / 1024, counted: { statements: 0, rows: 0 }, pgStatRows: 0, verify })
+}
+
 /** One system, torn down even when the measurement fails. */
 async function measureSystem(admin: pg.Pool): Promise<RunResult> {
   const factory = SYSTEMS.get(job.system)
   if (factory === undefined) throw new Error(`unknown system ${job.system}`)
   const system = factory()
+  // The tier's systems start their own servers; the peers get one here when asked, set up like the tier's.
+  const own = job.ownRedis === true && !job.system.startsWith('writebehind-redis-') ? await startBenchRedis() : undefined
+  if (own !== undefined) process.env.WB_REDIS_URL = own.url
   let teardownDone: Promise<void> | undefined
-  const teardown = (): Promise<void> => (teardownDone ??= system.teardown())
+  const teardown = (): Promise<void> => (teardownDone ??= system.teardown().finally(() => own?.stop()))
   try {
     return await measure(system, teardown, admin)
   } catch (err) {
@@ -140,7 +154,7 @@ async function main(): Promise<void> {
   const admin = openPool(1)
   let result: RunResult
   try {
-    result = job.system === CEILING ? await measureProbe(admin) : await measureSystem(admin)
+    result = job.system === CEILING ? await measureProbe(admin) : job.system === SCRIPT_LIMIT ? await measureLimit() : await measureSystem(admin)
   } catch (err) {
     result = failed(err)
   } finally {

@@ -5,7 +5,7 @@
  *   npm run bench -- --only zipf --systems direct-1,writebehind-log --duration 5s --runs 3
  *
  * Options: --only <workloads>, --systems <names>, --duration <5s|500ms>, --runs <N>,
- * --writers <W>, --max-writes <N>, --drain-timeout <120s>, --arrival <immediate|io>, --out <file>; --list prints the
+ * --writers <W>, --max-writes <N>, (--systems redis: the Redis tier's comparison), --own-redis, --drain-timeout <120s>, --arrival <immediate|io>, --out <file>; --list prints the
  * systems and workloads.
  */
 import { spawn } from 'node:child_process'
@@ -17,7 +17,8 @@ import { CEILING } from './ceiling.js'
 import { describeMachine } from './lib/machine.js'
 import { renderReport, type ReportContext } from './lib/report.js'
 import { failedRun, type Job, type RunResult } from './lib/result.js'
-import { BASELINE, DEFAULT_SYSTEMS, SYSTEMS } from './systems/index.js'
+import { SCRIPT_LIMIT } from './redis-limit.js'
+import { BASELINE, DEFAULT_SYSTEMS, REDIS_SYSTEMS, SYSTEMS } from './systems/index.js'
 import type { Arrival } from './driver.js'
 import { allWorkloads, type Workload } from './workloads.js'
 
@@ -31,6 +32,7 @@ interface Plan {
   maxWrites: number
   drainTimeoutMs: number
   arrival: Arrival
+  ownRedis: boolean
   out: string
 }
 
@@ -76,10 +78,16 @@ function parsePlan(argv: string[]): Plan {
       out: { type: 'string', default: 'bench/RESULTS.md' },
       list: { type: 'boolean', default: false },
       arrival: { type: 'string', default: 'immediate' },
+      'own-redis': { type: 'boolean', default: false },
     },
   })
 
-  const systems = values.systems === undefined ? [...DEFAULT_SYSTEMS, CEILING] : pick([...SYSTEMS.keys(), CEILING], values.systems, (s) => s, 'systems')
+  const systems =
+    values.systems === undefined
+      ? [...DEFAULT_SYSTEMS, CEILING]
+      : values.systems === 'redis'
+        ? [...REDIS_SYSTEMS]
+        : pick([...SYSTEMS.keys(), CEILING, SCRIPT_LIMIT], values.systems, (s) => s, 'systems')
   return {
     list: values.list,
     workloads: pick(allWorkloads(), values.only, (w) => w.name, 'only'),
@@ -92,6 +100,8 @@ function parsePlan(argv: string[]): Plan {
     drainTimeoutMs: duration(values['drain-timeout'], 'drain-timeout'),
     arrival: arrival(values.arrival),
     out: values.out,
+    // The tier's comparison runs its Redis peers on servers set up like the tier's (AOF on), not on the shared one.
+    ownRedis: values['own-redis'] || values.systems === 'redis',
   }
 }
 
@@ -130,9 +140,9 @@ async function runAll(plan: Plan, ctx: Omit<ReportContext, 'date'>, scratch: str
       for (const system of plan.systems) {
         const n = results.length + 1
         console.log(`[${n}/${total}] ${system} / ${workload.name} / run ${run}`)
-        const { durationMs, writers, maxWrites, drainTimeoutMs, arrival } = plan
+        const { durationMs, writers, maxWrites, drainTimeoutMs, arrival, ownRedis } = plan
         const out = join(scratch, `${n}.json`)
-        const result = await measure({ system, workload: workload.name, run, durationMs, writers, maxWrites, drainTimeoutMs, arrival, out })
+        const result = await measure({ system, workload: workload.name, run, durationMs, writers, maxWrites, drainTimeoutMs, arrival, ownRedis, out })
         results.push(result)
         console.log(`  → ${describe(result)}`)
       }
@@ -147,6 +157,8 @@ function list(): void {
   const optIn = [...SYSTEMS.keys()].filter((s) => !DEFAULT_SYSTEMS.includes(s))
   console.log(`systems: ${[...SYSTEMS.keys()].join(', ')} (default: all but ${optIn.join(', ')})`)
   console.log(`probe ${CEILING} (runs by default): PostgreSQL's rows/s for fenced 500-row upserts back to back, no cache`)
+  console.log(`probe ${SCRIPT_LIMIT} (opt-in): the Redis tier's write script called by the writers directly, no cache, on a Redis of its own`)
+  console.log(`--systems redis: ${REDIS_SYSTEMS.join(', ')} (and direct-1), the Redis tier's comparison`)
   for (const w of allWorkloads()) console.log(`workload ${w.name}: ${w.description}`)
 }
 

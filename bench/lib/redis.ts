@@ -4,12 +4,14 @@
  */
 import { Redis } from 'ioredis'
 
-/** Where the benchmark's Redis is; override with WB_REDIS_URL. */
-export const REDIS_URL = process.env.WB_REDIS_URL ?? 'redis://127.0.0.1:6379'
+/** Where the benchmark's Redis is; override with WB_REDIS_URL (read at each connection: run-one may point it at a Redis of its own). */
+export function redisUrl(): string {
+  return process.env.WB_REDIS_URL ?? 'redis://127.0.0.1:6379'
+}
 
 /** A new connection; `maxRetriesPerRequest: null` is what BullMQ workers require. */
 export function openRedis(): Redis {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null })
+  const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null })
   redis.on('error', (err: Error) => console.error(`redis error: ${err.message}`))
   return redis
 }

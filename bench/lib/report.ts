@@ -5,6 +5,7 @@
  */
 import type { Machine } from './machine.js'
 import type { RunResult } from './result.js'
+import { redisSection } from './redis-report.js'
 import { median } from './stats.js'
 
 export interface ReportContext {
@@ -203,8 +204,12 @@ for the method and its caveats; these numbers are not comparable across machines
 ${sections.join('\n')}
 ## Targets
 
-${goals.length > 0 ? goals.join('\n') : 'No target could be checked: writebehind-log did not run.'}
+${goals.length > 0 ? goals.join('\n') : 'No target of writebehind-log could be checked: it did not run.'}
 
+${redisSection(
+  runs,
+  ctx.workloads.map((w) => w.name),
+)}
 ## Every run
 
 | workload | system | run | acked | writes/s | p99 ms | DB rows | pg_stat rows | drain s | check |

@@ -44,6 +44,8 @@ export interface Job {
   drainTimeoutMs: number
   /** How a writer's next write arrives: see `Arrival` in bench/driver.ts. Absent: 'immediate'. */
   arrival?: Arrival
+  /** Run the Redis peers (redis-handrolled, bullmq) on a Redis of the measurement's own, configured like the tier's (bench/lib/own-redis.ts), instead of WB_REDIS_URL. */
+  ownRedis?: boolean
   out: string
 }
 

@@ -6,6 +6,7 @@ import { DirectSystem } from './direct.js'
 import { RedisHandrolledSystem } from './redis-handrolled.js'
 import type { SystemFactory } from './types.js'
 import { WriteBehindSystem } from './writebehind.js'
+import { WriteBehindRedisSystem } from './writebehind-redis.js'
 import { WriteThroughSystem } from './write-through.js'
 
 export const SYSTEMS: ReadonlyMap<string, SystemFactory> = new Map<string, SystemFactory>([
@@ -24,10 +25,33 @@ export const SYSTEMS: ReadonlyMap<string, SystemFactory> = new Map<string, Syste
   ['writebehind-log-increment', () => new WriteBehindSystem('log', { suffix: 'increment', increment: true })],
   // Opt-in: one log write(2) per event-loop turn instead of one per writer callback, trading ack latency for throughput.
   ['writebehind-log-grouped', () => new WriteBehindSystem('log', { suffix: 'grouped', options: { logWriteScheduling: 'immediate' } })],
+  // Opt-in (each starts its own redis-server, a replica too for `replicated`): the Redis tier, with 1 app process or 4.
+  ['writebehind-redis-memory', () => new WriteBehindRedisSystem('memory', 1)],
+  ['writebehind-redis-memory-4', () => new WriteBehindRedisSystem('memory', 4)],
+  ['writebehind-redis-replicated', () => new WriteBehindRedisSystem('replicated', 1)],
+  ['writebehind-redis-replicated-4', () => new WriteBehindRedisSystem('replicated', 4)],
+  // Nothing flushed during the load: the drain times the flush of the whole backlog (the tier's flush rows/s).
+  ['writebehind-redis-memory-flush', () => new WriteBehindRedisSystem('memory', 1, true)],
 ])
 
+/** The systems that are not in the default set: name them in --systems. */
+export const OPT_IN: readonly string[] = ['writebehind-log-1s', 'writebehind-log-grouped', ...[...SYSTEMS.keys()].filter((name) => name.startsWith('writebehind-redis-'))]
+
 /** What runs without --systems: every system above except the opt-in variants. */
-export const DEFAULT_SYSTEMS: readonly string[] = [...SYSTEMS.keys()].filter((name) => name !== 'writebehind-log-1s' && name !== 'writebehind-log-grouped')
+export const DEFAULT_SYSTEMS: readonly string[] = [...SYSTEMS.keys()].filter((name) => !OPT_IN.includes(name))
+
+/** The Redis tier's comparison (bench/RESULTS-redis.md): its systems, the two Redis peers, and both probes. */
+export const REDIS_SYSTEMS: readonly string[] = [
+  'redis-script-limit',
+  'writebehind-redis-memory',
+  'writebehind-redis-memory-4',
+  'writebehind-redis-replicated',
+  'writebehind-redis-replicated-4',
+  'writebehind-redis-memory-flush',
+  'redis-handrolled',
+  'bullmq',
+  'pg-ceiling',
+]
 
 /** The system every ratio is taken against. */
 export const BASELINE = 'direct-1'

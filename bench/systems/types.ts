@@ -3,7 +3,9 @@
  * a job queue and writebehind alike. A system owns its connections, its table and its Redis
  * keys; the harness creates it, runs one load through it, and throws it away.
  */
+import type { LoadOptions, LoadResult } from '../driver.js'
 import type { WriteCounters } from '../lib/pg.js'
+import type { Workload } from '../workloads.js'
 
 /** Where a system's rows end up, so the harness can read them back and check them. */
 export interface TableInfo {
@@ -35,6 +37,11 @@ export interface BenchSystem {
    * request would wait for). Called by many writers concurrently, never after `drain()`.
    */
   write(key: string, value: BenchValue): Promise<void>
+  /**
+   * A system whose writers run in other processes (several app processes on one shared cache):
+   * the harness calls this instead of driving `write()` itself, and gets their merged load back.
+   */
+  readonly runLoad?: (workload: Workload, options: LoadOptions) => Promise<LoadResult>
   /** Resolves once every acknowledged write is committed in PostgreSQL. Called once, after the load. */
   drain(): Promise<void>
   /** Statements and rows this system sent to PostgreSQL so far, counted at its pool. */

@@ -1,0 +1,91 @@
+/**
+ * The Redis tier's section of a results file (bench/RESULTS-redis.md): each tier system beside the
+ * redis-script-limit probe (the tier's write script alone), the two Redis peers and the pg-ceiling
+ * probe. Every ratio is taken within one run (same invocation, minutes apart) and then medianed.
+ */
+import type { RunResult } from './result.js'
+import { median } from './stats.js'
+
+export const LIMIT = 'redis-script-limit'
+/** The tier at `memory` with flushing held during the load: its drain is the flush of the whole backlog. */
+export const FLUSH = 'writebehind-redis-memory-flush'
+const TIER_SYSTEMS = ['writebehind-redis-memory', 'writebehind-redis-memory-4', 'writebehind-redis-replicated', 'writebehind-redis-replicated-4', FLUSH]
+
+/** The figures of one tier system on one workload, each the median over runs of a within-run ratio. */
+export interface TierRatios {
+  system: string
+  writesPerSec: number
+  p99Ms: number
+  /** writes/s ÷ redis-script-limit's (target ≥ 0.8). */
+  vsLimit: number
+  /** p99 ÷ redis-script-limit's p99 (target ≤ 1.5). */
+  p99VsLimit: number
+  vsHandrolled: number
+  vsBullmq: number
+  /** replicated ÷ memory with as many app processes (target ≥ 0.5); NaN for memory. */
+  vsMemory: number
+  /** FLUSH only: rows committed ÷ drain time (the flush of the backlog), ÷ pg-ceiling's rows/s (target ≥ 0.8). */
+  flushVsCeiling: number
+}
+
+/** The ratios of every tier system that ran on `workload`. */
+export function tierRatios(runs: readonly RunResult[], workload: string): TierRatios[] {
+  const ok = runs.filter((r) => r.workload === workload && r.error === undefined)
+  const ratio = (system: string, other: string, f: (a: RunResult, b: RunResult) => number): number =>
+    median(
+      ok
+        .filter((r) => r.system === system)
+        .map((r) => {
+          const b = ok.find((x) => x.system === other && x.run === r.run)
+          return b === undefined ? Number.NaN : f(r, b)
+        }),
+    )
+  return TIER_SYSTEMS.filter((system) => ok.some((r) => r.system === system)).map((system) => {
+    const mine = ok.filter((r) => r.system === system)
+    const rate = (a: RunResult, b: RunResult): number => a.writesPerSec / b.writesPerSec
+    return {
+      system,
+      writesPerSec: median(mine.map((r) => r.writesPerSec)),
+      p99Ms: median(mine.map((r) => r.p99Ms)),
+      vsLimit: ratio(system, LIMIT, rate),
+      p99VsLimit: ratio(system, LIMIT, (a, b) => a.p99Ms / b.p99Ms),
+      vsHandrolled: ratio(system, 'redis-handrolled', rate),
+      vsBullmq: ratio(system, 'bullmq', rate),
+      vsMemory: system.includes('replicated') ? ratio(system, system.replace('replicated', 'memory'), rate) : Number.NaN,
+      flushVsCeiling: system === FLUSH ? ratio(system, 'pg-ceiling', (a, b) => a.dbRows / (a.drainMs / 1000) / b.writesPerSec) : Number.NaN,
+    }
+  })
+}
+
+const x = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '—')
+const verdict = (n: number, ok: (n: number) => boolean): string => (!Number.isFinite(n) ? 'not measured' : ok(n) ? 'met' : '**not met**')
+
+/** A table and the targets' verdicts for each workload; empty when no tier system ran. */
+export function redisSection(runs: readonly RunResult[], workloads: readonly string[]): string {
+  const parts = workloads.flatMap((workload) => {
+    const rows = tierRatios(runs, workload)
+    if (rows.length === 0) return []
+    const table = rows.map((r) =>
+      [r.system, Math.round(r.writesPerSec).toLocaleString('en-US'), x(r.vsLimit), r.p99Ms.toFixed(2), x(r.p99VsLimit), x(r.vsHandrolled), x(r.vsBullmq), x(r.vsMemory), x(r.flushVsCeiling)].join(
+        ' | ',
+      ),
+    )
+    const lines = rows.flatMap((r) =>
+      r.system === FLUSH
+        ? [`- ${r.system}: the flush of the backlog ran at ${x(r.flushVsCeiling)} of pg-ceiling's rows/s (target ≥ 0.8): ${verdict(r.flushVsCeiling, (n) => n >= 0.8)}`]
+        : [
+            `- ${r.system}: writes/s ${x(r.vsLimit)} of the script limit (target ≥ 0.8): ${verdict(r.vsLimit, (n) => n >= 0.8)}; ack p99 ${x(r.p99VsLimit)}× the limit's (target ≤ 1.5): ${verdict(r.p99VsLimit, (n) => n <= 1.5)}`,
+            ...(r.system.includes('memory')
+              ? [`- ${r.system}: ahead of redis-handrolled (${x(r.vsHandrolled)}×) and bullmq (${x(r.vsBullmq)}×): ${verdict(Math.min(r.vsHandrolled, r.vsBullmq), (n) => n > 1)}`]
+              : []),
+            ...(r.system.includes('replicated') ? [`- ${r.system}: ${x(r.vsMemory)} of memory with as many processes (target ≥ 0.5): ${verdict(r.vsMemory, (n) => n >= 0.5)}`] : []),
+          ],
+    )
+    return [
+      `### ${workload}\n\n| system | writes/s | ÷ script limit | ack p99 ms | p99 ÷ limit's | ÷ redis-handrolled | ÷ bullmq | ÷ memory | flush rows/s ÷ pg-ceiling |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n| ${table.join(' |\n| ')} |\n\n${lines.join('\n')}\n`,
+    ]
+  })
+  return parts.length === 0
+    ? ''
+    : `## Redis tier\n\nRatios taken within each run, then medianed. "flush rows/s" is measured on \`${FLUSH}\` only (nothing flushed during its load; rows committed ÷ the drain's time), since a flusher that keeps up writes no faster than the writes arrive.\n\n${parts.join('\n')}`
+}
