@@ -28,6 +28,12 @@ export const STORE_OPTIONS = {
   config: { type: 'string', placeholder: 'module', help: 'a .js/.mjs/.cjs module exporting `store` (and optionally `codec`, `close`), instead of --store' },
 } as const satisfies OptionSpecs
 
+/** `--redis <url> --name <name>`: a Redis tier instead of a directory (inspect, dlq). */
+export const REDIS_OPTIONS = {
+  redis: { type: 'string', placeholder: 'url', help: 'a Redis tier instead of <dir>: redis://[user:pass@]host:port[/db] (needs ioredis)' },
+  name: { type: 'string', placeholder: 'name', help: 'with --redis: the cache name the app gives new RedisTier({ name })' },
+} as const satisfies OptionSpecs
+
 /** `writebehind recover` options. */
 export const RECOVER_OPTIONS = {
   ...STORE_OPTIONS,
@@ -42,6 +48,7 @@ export const DLQ_OPTIONS = {
   key: { type: 'strings', placeholder: 'K', help: 'only this key (repeatable)' },
   all: { type: 'flag', help: 'drop: every letter' },
   yes: { type: 'flag', help: 'drop: really drop (without it, drop only prints what it would drop)' },
+  ...REDIS_OPTIONS,
   ...STORE_OPTIONS,
   help: { type: 'flag', help: 'show this help' },
 } as const satisfies OptionSpecs
@@ -50,6 +57,7 @@ export const DLQ_OPTIONS = {
 export const INSPECT_OPTIONS = {
   json: { type: 'flag', help: 'print the report as JSON' },
   limit: { type: 'number', help: 'dirty keys to list', default: 50, min: 0, integer: true },
+  ...REDIS_OPTIONS,
   help: { type: 'flag', help: 'show this help' },
 } as const satisfies OptionSpecs
 
