@@ -52,9 +52,9 @@ async function keyspace(): Promise<Map<string, string>> {
   return out
 }
 
-async function poisonLetters(name: string, keys: readonly string[], good: string[] = []): Promise<{ tier: RedisTier; cache: WriteBehindCache; inner: MemoryStore }> {
+async function poisonLetters(name: string, keys: readonly string[], good: string[] = [], fixed = new Set<string>()): Promise<{ tier: RedisTier; cache: WriteBehindCache; inner: MemoryStore }> {
   const inner = new MemoryStore()
-  const store = new PoisonStore(inner, { isPoison: (op) => op.kind === 'set' && op.value === 'poison', mode: 'per-op' })
+  const store = new PoisonStore(inner, { isPoison: (op) => op.kind === 'set' && op.value === 'poison' && !fixed.has(op.key), mode: 'per-op' })
   const tier = new RedisTier({ client: client(), name, shards: 4 })
   const cache = await WriteBehindCache.open({ store, tier, retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2 } })
   await Promise.all([...keys.map((k) => cache.set(k, 'poison')), ...good.map((k) => cache.set(k, 'fine'))])
@@ -125,7 +125,7 @@ describe('writebehind inspect --redis', () => {
 })
 
 describe('writebehind dlq --redis', () => {
-  it('lists the poison rows dead-lettered into the shard streams, drops by key only with --yes, and changes nothing while listing', { timeout: 60_000 }, async () => {
+  it('lists the poison rows dead-lettered into the shard streams, drops by key only with --yes, and changes nothing while reading', { timeout: 60_000 }, async () => {
     const { cache } = await poisonLetters('letters', ['bad1', 'bad2', 'bad3'], ['good'])
     await cache.close()
     const before = await keyspace()
@@ -144,10 +144,9 @@ describe('writebehind dlq --redis', () => {
     const dry = await runCaptured(dlq, ['drop', '--redis', server.url, '--name', 'letters', '--key', 'bad1'])
     assert.equal(dry.code, 0, dry.text)
     assert.match(dry.text, /Would drop 1 dead letter/)
-    assert.deepEqual(await keyspace(), before, 'list and drop without --yes wrote nothing')
-
     const inspected = await runCaptured(inspect, ['--redis', server.url, '--name', 'letters', '--json'])
     assert.equal((JSON.parse(inspected.text) as { deadLetters: number }).deadLetters, 3)
+    assert.deepEqual(await keyspace(), before, 'list, drop without --yes and inspect wrote nothing, took no lease')
 
     const dropped = await runCaptured(dlq, ['drop', '--redis', server.url, '--name', 'letters', '--key', 'bad1', '--yes'])
     assert.equal(dropped.code, 0, dropped.text)
@@ -202,5 +201,22 @@ describe('writebehind dlq --redis', () => {
       assert.equal(result.code, code, `${args.join(' ')}: ${result.text}`)
       assert.match(result.text, message, args.join(' '))
     }
+  })
+})
+
+describe('replayDeadLetters and dropDeadLetters on a Redis tier', () => {
+  it('counts letters the store refuses again as failed (back in the stream), and drops by prefix', { timeout: 60_000 }, async () => {
+    const fixed = new Set<string>()
+    const { cache, inner } = await poisonLetters('again', ['a1', 'a2', 'b1'], ['ok'], fixed)
+    fixed.add('a2') // the store now takes a2's row, not a1's
+    const report = await cache.replayDeadLetters({ prefix: 'a' })
+    assert.deepEqual(report, { replayed: 1, superseded: 0, failed: 1, busy: 0 })
+    assert.equal(inner.snapshot().get('a2'), 'poison')
+    const listed = JSON.parse((await runCaptured(dlq, ['list', '--redis', server.url, '--name', 'again', '--json'])).text) as Array<{ key: string }>
+    assert.deepEqual(listed.map((l) => l.key).sort(), ['a1', 'b1'])
+    assert.equal(await cache.dropDeadLetters({ prefix: 'b' }), 1)
+    assert.equal(await cache.get('a1'), 'poison', 'a letter that failed again is still served')
+    assert.equal(inner.snapshot().has('a1'), false)
+    await cache.close()
   })
 })
