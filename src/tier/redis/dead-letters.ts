@@ -2,15 +2,16 @@
  * The dead letters of a Redis tier, in its shard streams (`{wb:<name>:<s>}:dlq`, layout.ts): read
  * them as `DeadLetter`s, drop them, or put them back in the dirty set at their original version
  * (what `replayDeadLetters` does before it flushes). Reading uses plain `XRANGE`s (no script, no
- * write; callers filter them with `deadLetterMatcher`); dropping and requeueing are one atomic script per shard and chunk (`DROP_LETTERS`,
- * `REQUEUE_LETTERS`), each checking the entry's version, so a newer write of a key always wins.
+ * write; callers filter them with `deadLetterMatcher`); dropping and requeueing are one atomic
+ * script per shard and chunk (`letter-scripts.ts`), each checking the entry's version, so a newer
+ * write of a key always wins.
  */
 import type { DeadLetter } from '../../contracts/dead-letters.js'
 import type { RedisClientPort } from './client-port.js'
 import type { IoRedisLike } from './ioredis-client.js'
 import type { RedisLayout } from './layout.js'
 import { chunks } from './outcomes.js'
-import { DROP_LETTERS, REQUEUE_LETTERS } from './scripts.js'
+import { DROP_LETTERS, REQUEUE_LETTERS } from './letter-scripts.js'
 
 /** A dead letter as kept in Redis: which shard's stream, and its entry id there. */
 export interface RedisDeadLetter extends DeadLetter {
