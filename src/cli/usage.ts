@@ -37,6 +37,12 @@ export const STORE_OPTIONS = {
   config: { type: 'string', placeholder: 'module', help: 'a .js/.mjs/.cjs module exporting `store` (and optionally `codec`, `close`), instead of --store' },
 } as const satisfies OptionSpecs
 
+/** `--redis <url> --name <name>`: a Redis tier instead of a directory (inspect, dlq). */
+export const REDIS_OPTIONS = {
+  redis: { type: 'string', placeholder: 'url', help: 'a Redis tier instead of <dir>: redis://[user:pass@]host:port[/db] (needs ioredis)' },
+  name: { type: 'string', placeholder: 'name', help: 'with --redis: the cache name the app gives new RedisTier({ name })' },
+} as const satisfies OptionSpecs
+
 /** `writebehind recover` options. */
 export const RECOVER_OPTIONS = {
   ...STORE_OPTIONS,
@@ -51,6 +57,7 @@ export const DLQ_OPTIONS = {
   key: { type: 'strings', placeholder: 'K', help: 'only this key (repeatable)' },
   all: { type: 'flag', help: 'drop: every letter' },
   yes: { type: 'flag', help: 'drop: really drop (without it, drop only prints what it would drop)' },
+  ...REDIS_OPTIONS,
   ...STORE_OPTIONS,
   help: { type: 'flag', help: 'show this help' },
 } as const satisfies OptionSpecs
@@ -59,6 +66,7 @@ export const DLQ_OPTIONS = {
 export const INSPECT_OPTIONS = {
   json: { type: 'flag', help: 'print the report as JSON' },
   limit: { type: 'number', help: 'dirty keys to list', default: 50, min: 0, integer: true },
+  ...REDIS_OPTIONS,
   help: { type: 'flag', help: 'show this help' },
 } as const satisfies OptionSpecs
 
@@ -125,6 +133,10 @@ list only reads the file. drop and replay take the dir's lock (refused, exit 75,
 runs on it). replay writes each letter with its original version (a newer write wins) and exits
 1 when some stay in the queue.
 
+On a Redis tier, give --redis <url> --name <name> instead of <dir>: list (and drop without --yes)
+only read the shard streams; drop --yes removes letters atomically, even while caches run;
+replay opens a cache on the tier with the store. Exit 66: no such cache name in Redis.
+
 Options:
 ${describeOptions(DLQ_OPTIONS)}
 
@@ -132,8 +144,12 @@ ${STORE_HELP}
 ${EXIT_CODES_HELP}`
 
 export const INSPECT_USAGE = `Usage: writebehind inspect <dir> [--json] [--limit n]
+       writebehind inspect --redis <url> --name <name> [--json]
 
-Shows what a cache directory holds, without taking its lock. Exit 0 (64 bad usage, 66 no dir).
+Shows what a cache directory holds, without taking its lock. With --redis, what a Redis tier
+holds: shards, dirty keys per shard, the oldest dirty age, dead letters and lease holders, read
+without taking a lease or writing anything. Exit 0 (64 bad usage, 66 no dir or no such cache
+name, 69 Redis unreachable or ioredis not installed).
 
 Options:
 ${describeOptions(INSPECT_OPTIONS)}
@@ -157,10 +173,14 @@ Commands:
   inspect <dir> [--json] [--limit n]
                                   show what a cache directory holds (log segments, checkpoint,
                                   dirty keys, dead letters)
+  inspect --redis <url> --name <name> [--json]
+                                  show what a Redis tier holds (dirty keys and oldest age per
+                                  shard, dead letters, lease holders)
   verify <dir> [--json]           check every record of a dirty log (checksums, framing, order)
   recover <dir> --store <url|path> | --config <module>
                                   flush a dead process's dirty log into the app's store
-  dlq list|drop|replay <dir>      list, drop or replay dead letters
+  dlq list|drop|replay <dir> | --redis <url> --name <name>
+                                  list, drop or replay dead letters (of a dir or a Redis tier)
   help                            show this help
   --version                       print the version
 
@@ -176,6 +196,7 @@ dlq:
   writebehind dlq list <dir> [--json] [--prefix P]
   writebehind dlq drop <dir> (--key K ... | --prefix P | --all) [--yes]
   writebehind dlq replay <dir> (--store <url|path> | --config <module>) [--key K ... | --prefix P]
+  (on a Redis tier: --redis <url> --name <name> instead of <dir>)
 
 ${STORE_HELP}
 ${EXIT_CODES_HELP}`

@@ -1,5 +1,6 @@
 /**
- * `writebehind dlq`: inspect, drop and replay the dead letters of a cache directory.
+ * `writebehind dlq`: inspect, drop and replay the dead letters of a cache directory, or of a
+ * Redis tier with `--redis <url> --name <name>` instead of `<dir>` (dlq-redis.ts).
  *
  *   writebehind dlq list <dir> [--json] [--prefix P]
  *   writebehind dlq drop <dir> (--key K ... | --prefix P | --all) [--yes]
@@ -13,12 +14,14 @@
  */
 import { stat } from 'node:fs/promises'
 import { acquireLock, releaseLock } from '../../log/lock.js'
-import type { DeadLetter, DeadLetterFilter } from '../../contracts/dead-letters.js'
+import type { DeadLetterFilter } from '../../contracts/dead-letters.js'
 import { DeadLetterQueue, deadLetterMatcher, readDeadLetters } from '../../dead-letters/queue.js'
 import { onlyOptions, parseArgs, stringOption, stringsOption, UsageError, type ParsedArgs } from '../args.js'
 import { CliError, EXIT, exitCodeFor } from '../exit-codes.js'
-import { GuardedStore, TripwireClock } from '../store-guard.js'
-import { checkStore, openStore, storeChoice, type CliStore } from '../store-spec.js'
+import { checkStore, openStore, storeChoice, type CliStore, type StoreChoice } from '../store-spec.js'
+import { formatLetter, plural } from '../letter-format.js'
+import { targetOf } from '../redis-target.js'
+import { replayThroughCache } from '../replay-cache.js'
 import { DLQ_OPTIONS, DLQ_USAGE } from '../usage.js'
 
 export const USAGE = DLQ_USAGE
@@ -28,6 +31,8 @@ const STORE_FLAGS = ['store', 'table', 'create-table', 'config']
 interface Parsed {
   command: string
   dir: string
+  /** `--redis <url> --name <name>` instead of a dir (then `dir` is ''). */
+  redis: { url: string; name: string } | undefined
   args: ParsedArgs
   values: { json: boolean; prefix?: string | undefined; key?: readonly string[] | undefined; all: boolean; yes: boolean }
 }
@@ -47,6 +52,13 @@ export async function run(args: string[], out: NodeJS.WritableStream): Promise<n
     return EXIT.OK
   }
   try {
+    if (parsed.redis !== undefined) {
+      const { runOnRedis } = await import('./dlq-redis.js')
+      const { command, redis, values } = parsed
+      const filter = selection(parsed, command === 'drop')
+      const choice = command === 'replay' ? storeChoiceOf(parsed) : undefined // a missing --store is a usage error before Redis is asked
+      return await runOnRedis({ command, redis, json: values.json, yes: values.yes, filter, openStore: () => replayStore(choice ?? storeChoiceOf(parsed)) }, out)
+    }
     await requireDir(parsed.dir)
     if (parsed.command === 'list') return await list(parsed, out)
     if (parsed.command === 'drop') return await drop(parsed, out)
@@ -64,11 +76,13 @@ function parse(args: string[]): Parsed | undefined {
   if (parsed.options.help === true) return undefined
   const [command, dir, ...extra] = parsed.positionals
   if (command === undefined || !['list', 'drop', 'replay'].includes(command)) throw new UsageError(`unknown dlq command ${command ?? '(none)'}: use list, drop or replay`)
-  if (dir === undefined) throw new UsageError(`dlq ${command} needs a directory`)
   if (extra.length > 0) throw new UsageError(`unexpected argument ${extra.join(' ')}`)
-  if (command === 'list') onlyOptions(parsed, 'dlq list', ['json', 'prefix'])
-  if (command === 'drop') onlyOptions(parsed, 'dlq drop', ['key', 'prefix', 'all', 'yes'])
-  if (command === 'replay') onlyOptions(parsed, 'dlq replay', [...STORE_FLAGS, 'key', 'prefix'])
+  const target = targetOf(dir, stringOption(parsed, 'redis'), stringOption(parsed, 'name'), `dlq ${command}`)
+  const redis = 'redis' in target ? target.redis : undefined
+  const where = redis === undefined ? [] : ['redis', 'name']
+  if (command === 'list') onlyOptions(parsed, 'dlq list', ['json', 'prefix', ...where])
+  if (command === 'drop') onlyOptions(parsed, 'dlq drop', ['key', 'prefix', 'all', 'yes', ...where])
+  if (command === 'replay') onlyOptions(parsed, 'dlq replay', [...STORE_FLAGS, 'key', 'prefix', ...where])
   const values = {
     json: parsed.options.json === true,
     prefix: stringOption(parsed, 'prefix'),
@@ -76,7 +90,7 @@ function parse(args: string[]): Parsed | undefined {
     all: parsed.options.all === true,
     yes: parsed.options.yes === true,
   }
-  return { command, dir, args: parsed, values }
+  return { command, dir: dir ?? '', redis, args: parsed, values }
 }
 
 async function requireDir(dir: string): Promise<void> {
@@ -95,24 +109,6 @@ async function list({ dir, values }: Parsed, out: NodeJS.WritableStream): Promis
   out.write(`${plural(shown.length)}${shown.length === letters.length ? '' : ` (of ${letters.length})`}\n`)
   if (tornBytes > 0) out.write(`note: ignored ${tornBytes} bytes of an unfinished last write (never acknowledged)\n`)
   return 0
-}
-
-/** One line per letter: what, which version, how often it failed, when, and why. */
-export function formatLetter(letter: DeadLetter): string {
-  const { error } = letter
-  const why = `${error.name}${error.code === undefined ? '' : ` [${error.code}]`}: ${error.message}`
-  const when = new Date(letter.lastFailedAt).toISOString()
-  const what = letter.kind === 'merge' ? `merge ${String(letter.merge)} ${String(letter.operand)}` : letter.kind
-  return [printable(letter.key), `v${letter.version}`, what, `attempts=${letter.attempts}`, when, printable(why)].join('\t')
-}
-
-/** Escapes control characters (newlines, tabs) so that one letter stays one line. */
-function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => {
-    const escaped = JSON.stringify(c).slice(1, -1) // \n, \t, \u0001; JSON leaves DEL as is
-    return escaped === c ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : escaped
-  })
 }
 
 async function drop(parsed: Parsed, out: NodeJS.WritableStream): Promise<number> {
@@ -159,54 +155,30 @@ async function withQueue<T>(dir: string, use: (queue: DeadLetterQueue) => Promis
   }
 }
 
-async function replayCommand(parsed: Parsed, out: NodeJS.WritableStream): Promise<number> {
+/** The store `--store`/`--config` name, opened and checked; the caller releases it. */
+function storeChoiceOf(parsed: Parsed): StoreChoice {
   const a = parsed.args
-  const choice = storeChoice({ store: stringOption(a, 'store'), table: stringOption(a, 'table'), config: stringOption(a, 'config'), createTable: a.options['create-table'] === true }, 'dlq replay')
-  const filter = selection(parsed, false)
+  return storeChoice({ store: stringOption(a, 'store'), table: stringOption(a, 'table'), config: stringOption(a, 'config'), createTable: a.options['create-table'] === true }, 'dlq replay')
+}
+
+async function replayStore(choice: StoreChoice): Promise<CliStore> {
   const opened = await openStore(choice)
   try {
     await checkStore(opened)
-    return await replayThroughCache(parsed.dir, opened, filter, out)
+    return opened
+  } catch (error) {
+    await opened.release()
+    throw error
+  }
+}
+
+async function replayCommand(parsed: Parsed, out: NodeJS.WritableStream): Promise<number> {
+  const filter = selection(parsed, false)
+  const opened = await replayStore(storeChoiceOf(parsed))
+  try {
+    const { WriteBehindCache } = await import('../../core/write-behind-cache.js')
+    return await replayThroughCache((options) => WriteBehindCache.open({ ...options, dir: parsed.dir, warn: () => {} }), opened, filter, out)
   } finally {
     await opened.release()
   }
-}
-
-/**
- * Opens a cache on the dir with the store (this takes the dir's lock and replays the dirty log
- * first, so a newer write of a key wins over its dead letter), replays the selected letters with
- * their original versions, and closes. The store is guarded: when it fails every write alike the
- * run stops with every letter (and its error) as it was.
- */
-async function replayThroughCache(dir: string, opened: CliStore, filter: DeadLetterFilter | undefined, out: NodeJS.WritableStream): Promise<number> {
-  const { WriteBehindCache } = await import('../../core/write-behind-cache.js')
-  const clock = new TripwireClock()
-  const guard = new GuardedStore(opened, { onTrip: () => clock.trip() })
-  const codec = opened.codec === undefined ? {} : { codec: opened.codec }
-  const cache = await WriteBehindCache.open({ store: guard, dir, clock, warn: () => {}, ...codec }).catch(async (error: unknown) => {
-    await guard.close()
-    throw error
-  })
-  let report: Awaited<ReturnType<typeof cache.replayDeadLetters>> | undefined
-  try {
-    // A tripped guard answers nothing, so the replay would wait forever: the trip ends the wait.
-    report = await Promise.race([cache.replayDeadLetters(filter), guard.tripped.then(() => undefined)])
-  } finally {
-    const closed = await cache.close()
-    if (!closed.drained && guard.tripCause === undefined) out.write(`warning: ${closed.unflushed} writes from the log could not be flushed; they stay in the log.\n`)
-  }
-  const cause = guard.tripCause
-  if (cause !== undefined || report === undefined) {
-    out.write(
-      `stopped: the store ${opened.label} failed every write alike, or failed its check: ${cause?.message ?? 'unknown'}\n` +
-        'Every dead letter stays in the queue, with its error, as it was. Fix the store (table, privileges, server) and replay again.\n',
-    )
-    return EXIT.UNAVAILABLE
-  }
-  out.write(`Replayed ${plural(report.replayed)}; ${report.superseded} superseded by newer writes; ${report.failed} failed again (still in the queue).\n`)
-  return report.failed > 0 || report.busy > 0 ? EXIT.NEGATIVE : EXIT.OK
-}
-
-function plural(n: number): string {
-  return `${n} dead letter${n === 1 ? '' : 's'}`
 }

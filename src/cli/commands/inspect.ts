@@ -1,13 +1,18 @@
 /**
- * `writebehind inspect <dir> [--json] [--limit n]`: what a cache directory holds — its log
+ * `writebehind inspect (<dir> | --redis <url> --name <name>) [--json] [--limit n]`: what a cache directory holds — its log
  * segments (name, bytes, records, version range), the checkpoint, the dirty keys (latest record
  * per key above the low-water mark; the first `n`, default 50), total bytes, the lock holder, the
  * number of dead letters (`writebehind dlq list` shows them) and any problems. Reads without
- * taking the writer lock. Exit 0, or 64/66 for bad arguments.
+ * taking the writer lock. With `--redis`, what a Redis tier holds (redis-view.ts: dirty keys, oldest
+ * dirty age, dead letters and lease per shard), read without taking a lease or writing anything.
+ * Exit 0, or 64/66 for bad arguments, 66 no such cache in Redis, 69 Redis unreachable or ioredis missing.
  */
 import { readDeadLetters } from '../../dead-letters/queue.js'
 import { WriteBehindError } from '../../errors.js'
 import { readLogView, type LogView } from '../dir-view.js'
+import { EXIT, exitCodeFor } from '../exit-codes.js'
+import { openRedisTarget, type RedisTarget } from '../redis-target.js'
+import { formatRedisView, readRedisView } from '../redis-view.js'
 import { parseLogArgs } from './log-args.js'
 
 /** Runs the command; resolves to the exit code. */
@@ -17,10 +22,27 @@ export async function run(args: string[], out: NodeJS.WritableStream): Promise<n
     out.write(parsed.error)
     return parsed.code
   }
+  if (parsed.redis !== undefined) return inspectRedis(parsed.redis, parsed.json, out)
   const view = readLogView(parsed.dir)
   const report = { ...toReport(view, parsed.limit), deadLetters: await countDeadLetters(parsed.dir) }
   out.write(parsed.json ? `${JSON.stringify(report, null, 2)}\n` : formatText(report))
   return 0
+}
+
+/** `inspect --redis <url> --name <name>`: the tier's shards (redis-view.ts); plain reads, no lease taken. */
+async function inspectRedis({ url, name }: { url: string; name: string }, json: boolean, out: NodeJS.WritableStream): Promise<number> {
+  let target: RedisTarget | undefined
+  try {
+    target = await openRedisTarget(url, name)
+    const view = await readRedisView(target)
+    out.write(json ? `${JSON.stringify(view, null, 2)}\n` : formatRedisView(view))
+    return EXIT.OK
+  } catch (error) {
+    out.write(`inspect: ${error instanceof Error ? error.message : String(error)}\n`)
+    return exitCodeFor(error)
+  } finally {
+    target?.client.disconnect()
+  }
 }
 
 function toReport(view: LogView, limit: number) {

@@ -6,11 +6,12 @@
  * applied it), `replicated` (and `replicas` replicas acknowledged it), `store` (write-through).
  *
  * Not available on this tier yet (they reject, or throw, with `InvalidOptionError` naming `tier`):
- * `update`, `getOrSet`/`wrap`, `peek`, counters, and the dead-letter operations (the letters are in
- * Redis streams, `{wb:<name>:<shard>}:dlq`). A test keeps every public method of the embedded
+ * `update`, `getOrSet`/`wrap`, `peek`, counters, `skipHalted` and the synchronous `deadLetters()`
+ * (the letters are in Redis streams, `{wb:<name>:<shard>}:dlq`: `replayDeadLetters`, `dropDeadLetters`
+ * and `writebehind dlq list --redis` read them there). A test keeps every public method of the embedded
  * facade overridden here.
  */
-import type { DeadLetter } from '../../contracts/dead-letters.js'
+import type { DeadLetter, DeadLetterSelector } from '../../contracts/dead-letters.js'
 import type { LoadedEntry } from '../../contracts/store.js'
 import type { RecoveryReport } from '../../contracts/events.js'
 import type { Durability, WriteOptions } from '../../contracts/options.js'
@@ -26,6 +27,7 @@ import { checkWriteOptionNames } from '../option-names.js'
 import type { ResolvedOptions } from '../resolve-options.js'
 import { checkKey, encodeValue } from '../validate.js'
 import { WriteBehindCache } from '../write-behind-cache.js'
+import { dropTierLetters, replayTierLetters } from './remote-dead-letters.js'
 import type { RemoteEngine } from './remote-engine.js'
 
 /** The durability levels of a shared tier. */
@@ -114,6 +116,15 @@ export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
     })
   }
 
+  /** Replays the letters in the tier's streams at their original versions (`remote-dead-letters.ts`); a newer write of a key wins. */
+  override replayDeadLetters(filter?: DeadLetterSelector): Promise<ReplayReport> {
+    return this.guard('replayDeadLetters', () => replayTierLetters(this.remote.tier, filter, () => this.flush()))
+  }
+
+  override dropDeadLetters(filter?: DeadLetterSelector): Promise<number> {
+    return this.guard('dropDeadLetters', () => dropTierLetters(this.remote.tier, filter))
+  }
+
   override stats(): CacheStats {
     return this.remote.stats(this.tally)
   }
@@ -155,14 +166,6 @@ export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
 
   override min(): Promise<number> {
     return notYet('min')
-  }
-
-  override replayDeadLetters(): Promise<ReplayReport> {
-    return notYet('replayDeadLetters')
-  }
-
-  override dropDeadLetters(): Promise<number> {
-    return notYet('dropDeadLetters')
   }
 
   override peek(): V | undefined {

@@ -17,6 +17,7 @@ import type { DirtyTier } from '../../flush/dirty-tier.js'
 import type { PendingOp } from '../../flush/pending-op.js'
 import { randomBytes } from 'node:crypto'
 import { Claims, type EntryRecord } from './claims.js'
+import { dropLetters, readLetters, requeueLetters, type RedisDeadLetter, type Requeued } from './dead-letters.js'
 import type { RedisClientPort, ScriptCall } from './client-port.js'
 import { IoRedisClient } from './ioredis-client.js'
 import { RedisLayout } from './layout.js'
@@ -155,6 +156,23 @@ export class RedisTier implements DirtyTier {
   /** Moves `ops` to the dead-letter streams (the facade's dead-letter hook; the pipeline waits for it). */
   deadLetter(ops: readonly PendingOp[], error: Error): Promise<void> {
     return this.ready().outcomes.deadLetter(ops, error)
+  }
+
+  /** Every dead letter in the tier's streams (`dead-letters.ts`). */
+  letters(): Promise<RedisDeadLetter[]> {
+    return readLetters(this.options.client, this.layout)
+  }
+
+  /** Removes `letters` (and entries still dead at their versions); resolves with how many were removed. */
+  dropLetters(letters: readonly RedisDeadLetter[]): Promise<number> {
+    return dropLetters(this.port, this.layout, letters)
+  }
+
+  /** Puts `letters` back in the dirty set at their versions (a newer write of a key wins), then reads the tier's state again. */
+  async requeueLetters(letters: readonly RedisDeadLetter[]): Promise<{ requeued: Requeued[]; superseded: number }> {
+    const result = await requeueLetters(this.port, this.layout, letters)
+    await this.refresh()
+    return result
   }
 
   // ---- DirtyTier: what the flush pipeline reads and reports ----

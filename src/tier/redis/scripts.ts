@@ -18,11 +18,11 @@ export const CHUNK = 200
 /** The highest version a write may take (`Number.MAX_SAFE_INTEGER`). */
 const MAX_VERSION = '9007199254740991'
 
-function script(name: string, source: string): RedisScript {
+export function script(name: string, source: string): RedisScript {
   return { name, source, sha: createHash('sha1').update(source).digest('hex') }
 }
 
-const NOW = `
+export const NOW = `
 local t = redis.call('TIME')
 local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `
