@@ -15,7 +15,8 @@ import type { DeadLetterQueue } from '../dead-letters/queue.js'
 import { CacheClosedError, WriteSupersededError } from '../errors.js'
 import { toError } from '../to-error.js'
 import type { Diagnostics } from '../diagnostics/channels.js'
-import { CircuitBreaker } from '../flush/circuit.js'
+import type { CircuitBreaker } from '../flush/circuit.js'
+import { cacheCircuit } from './cache-circuit.js'
 import { Flusher } from '../flush/flusher.js'
 import type { PendingOp } from '../flush/pending-op.js'
 import { FlushScheduler } from '../flush/scheduler.js'
@@ -68,22 +69,7 @@ export class Engine {
     readonly diagnostics: Diagnostics,
   ) {
     const { clock, retry } = options
-    this.circuit = new CircuitBreaker(
-      {
-        threshold: retry.circuitThreshold,
-        baseDelayMs: Math.max(1, retry.baseDelayMs),
-        maxDelayMs: Math.max(1, retry.maxDelayMs),
-        onOpen: (e) => {
-          diagnostics.circuitOpened(e.failures)
-          this.emit('circuit:open', e)
-        },
-        onClose: (e) => {
-          diagnostics.circuitClosed(e.openForMs)
-          this.emit('circuit:close', e)
-        },
-      },
-      clock,
-    )
+    this.circuit = cacheCircuit(options, diagnostics, (name, ...payload) => this.emit(name, ...payload))
     this.flusher = new Flusher(options.store, { ...retry, batchTimeoutMs: options.flush.batchTimeoutMs, order: options.flush.order, name: options.name }, this.circuit, clock, {
       applied: (op) => this.applied(op),
       superseded: (op, storeVersion) => this.supersede(op, storeVersion),

@@ -16,7 +16,8 @@ import type { CacheEvents, SupersededWrite } from '../../contracts/events.js'
 import type { CloseReport } from '../../contracts/reports.js'
 import type { CacheStats } from '../../contracts/stats.js'
 import { CacheClosedError, DeadLetteredError, WriteSupersededError } from '../../errors.js'
-import { CircuitBreaker } from '../../flush/circuit.js'
+import type { CircuitBreaker } from '../../flush/circuit.js'
+import { cacheCircuit } from '../cache-circuit.js'
 import { Flusher } from '../../flush/flusher.js'
 import type { PendingOp } from '../../flush/pending-op.js'
 import { describeError } from '../../flush/retry.js'
@@ -62,22 +63,7 @@ export class RemoteEngine {
     const { clock, retry } = options
     const diagnostics = (this.diagnostics = new Diagnostics(options.name))
     this.acks = new AckMeter(diagnostics, RESOLVED)
-    this.circuit = new CircuitBreaker(
-      {
-        threshold: retry.circuitThreshold,
-        baseDelayMs: Math.max(1, retry.baseDelayMs),
-        maxDelayMs: Math.max(1, retry.maxDelayMs),
-        onOpen: (e) => {
-          diagnostics.circuitOpened(e.failures)
-          this.emit('circuit:open', e)
-        },
-        onClose: (e) => {
-          diagnostics.circuitClosed(e.openForMs)
-          this.emit('circuit:close', e)
-        },
-      },
-      clock,
-    )
+    this.circuit = cacheCircuit(options, diagnostics, (name, ...payload) => this.emit(name, ...payload))
     this.flusher = new Flusher(options.store, { ...retry, batchTimeoutMs: options.flush.batchTimeoutMs, order: 'key', name: options.name }, this.circuit, clock, {
       applied: (op) => {
         tier.applied(op)
