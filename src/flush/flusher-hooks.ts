@@ -31,6 +31,13 @@ export interface FlusherHooks {
   internalError(error: Error): void
   /** Global order: `op` failed for good and is held instead of dead-lettered; flushing stops at it. Once per op. */
   halted?(op: PendingOp, error: Error): void
+  /**
+   * `ops` failed (their `attempts` counted) and are tried again no sooner than `delayMs` from now.
+   * A tier shared by several processes records both where another worker finds them if this one
+   * dies (the Redis tier). Awaited before the backoff starts; a rejection is reported through
+   * `internalError` and changes nothing else.
+   */
+  retrying?(ops: readonly PendingOp[], delayMs: number): Promise<void>
 }
 
 export interface FlusherOptions extends RetryPolicy {

@@ -7,32 +7,31 @@
  *                AND the store was shown to be otherwise healthy (see below).
  * A failing batch is retried with exponential backoff and full jitter. A batch that fails with a
  * permanent error, or keeps failing, is split in halves so the good ops land and a poison op is
- * isolated. Consecutive failures open the circuit: flushing pauses and one probe at a time (a real
- * batch, after the store's `ping()` answered when it has one) checks for recovery, so an outage
- * neither hammers the database nor burns the retry budget of healthy entries.
+ * isolated. Consecutive failures open the circuit (one probe at a time: circuit-gate.ts), so an
+ * outage neither hammers the database nor burns the retry budget of healthy entries.
  *
- * Dead-lettering needs proof. A missing table, a wrong password or a missing privilege fails
- * every op "permanently" at once; dead-lettering them all would empty the backlog into the DLQ.
- * So an op is dead-lettered only when some OTHER op was applied between this op's failures (a
- * "proof": a batch that applied at least one op; the good half of a bisection gives one, so does
- * a per-op failure in a batch whose other ops applied). Without proof the op is HELD: it stays in
- * its flight (its key busy, counted in the backlog, below the checkpoint) and is retried with
- * backoff, at once when a proof arrives. Refusals without proof count toward the circuit like
- * outages, so a store that refuses everything opens it; a held flight does not count toward
- * `flush.concurrency` and yields the circuit's probe to fresh work, so a lone poison write is
- * dead-lettered as soon as other traffic lands. A successful `ping()` is not proof: a database
- * whose table is missing answers pings.
+ * Dead-lettering needs proof. A missing table, a wrong password or a missing privilege fails every
+ * op "permanently" at once; dead-lettering them all would empty the backlog into the DLQ. So an op
+ * is dead-lettered only when some OTHER op was applied between this op's failures (a "proof": a
+ * batch that applied at least one op; the good half of a bisection gives one, so does a per-op
+ * failure in a batch whose other ops applied). Without proof the op is HELD: it stays in its
+ * flight (its key busy, counted in the backlog, below the checkpoint) and is retried with backoff,
+ * at once when a proof arrives. Refusals without proof count toward the circuit like outages, so a
+ * store that refuses everything opens it; a held flight does not count toward `flush.concurrency`
+ * and yields the circuit's probe to fresh work, so a lone poison write is dead-lettered as soon as
+ * other traffic lands. A successful `ping()` is not proof: a database whose table is missing
+ * answers pings.
  *
  * Global order (`flush.order: 'global'`, one flight at a time, its ops in version order) changes
- * two things so that nothing lands past an op that has not: a bisection whose first half holds
- * ops does not run its second half (it is held with them), and an op that key order would
- * dead-letter is HALTED instead: held and retried with backoff like an op without proof (hook
- * `halted`, once per op), so flushing stops at it until it lands (the store or the data was
- * fixed) or its key is written again (the newer write replaces it, see `dropReplaced`), or an
- * operator skips it (`skipHalted`; halts.ts says why it is never skipped by itself). A permanent
- * refusal halts without waiting for proof (no later batch goes that could bring one); ops failing
- * retryably past `maxAttempts` without proof (an outage) are held, not halted. Replayed dead
- * letters still go back to the queue: they are letters already.
+ * two things so that nothing lands past an op that has not: a bisection whose first half holds ops
+ * does not run its second half (it is held with them), and an op that key order would dead-letter
+ * is HALTED instead: held and retried with backoff like an op without proof (hook `halted`, once
+ * per op), so flushing stops at it until it lands (the store or the data was fixed) or its key is
+ * written again (the newer write replaces it, see `dropReplaced`), or an operator skips it
+ * (`skipHalted`; halts.ts says why it is never skipped by itself). A permanent refusal halts
+ * without waiting for proof (no later batch goes that could bring one); ops failing retryably past
+ * `maxAttempts` without proof (an outage) are held, not halted. Replayed dead letters still go
+ * back to the queue: they are letters already.
  */
 import type { Clock } from '../contracts/clock.js'
 import type { BatchResult, Store } from '../contracts/store.js'
@@ -371,15 +370,13 @@ export class Flusher {
 
   /** Counts a failed attempt on each op; returns the highest count. */
   private count(ops: readonly PendingOp[], proof: number): number {
-    let most = 0
     const now = this.clock.now()
     for (const op of ops) {
       op.attempts++
       if (op.firstFailedAt === 0) op.firstFailedAt = now
       if (op.failingSinceProof < 0) op.failingSinceProof = proof
-      if (op.attempts > most) most = op.attempts
     }
-    return most
+    return ops.reduce((most, op) => Math.max(most, op.attempts), 0)
   }
 
   private async backoff(ops: readonly PendingOp[], error: Error): Promise<void> {
@@ -387,14 +384,15 @@ export class Flusher {
     const delay = backoffDelay(Math.max(1, attempts), this.policy)
     this.counted.retries++
     this.failed(ops.length, error, attempts, delay)
+    await this.settleHook(this.hooks.retrying?.(ops, delay) ?? Promise.resolve())
     if (!this.stopped) await this.sleepers.sleep(delay)
   }
 
   /** Held ops wait for their backoff, or for a proof that the store takes writes, whichever is first. */
   private async waitHeld(ops: readonly PendingOp[]): Promise<void> {
-    let attempts = 1
-    for (const op of ops) attempts = Math.max(attempts, op.attempts)
+    const delay = backoffDelay(ops.reduce((most, op) => Math.max(most, op.attempts), 1), this.policy)
     this.counted.retries++
-    if (!this.stopped) await this.heldSleepers.sleep(backoffDelay(attempts, this.policy))
+    await this.settleHook(this.hooks.retrying?.(ops, delay) ?? Promise.resolve())
+    if (!this.stopped) await this.heldSleepers.sleep(delay)
   }
 }

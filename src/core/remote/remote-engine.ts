@@ -72,6 +72,7 @@ export class RemoteEngine {
       superseded: (op, storeVersion) => this.supersede(op, storeVersion),
       landed: () => undefined,
       deadLetter: (ops, error) => this.deadLetter(ops, error),
+      retrying: (ops, delayMs) => tier.retrying(ops, delayMs),
       flightEnded: () => this.flightEnded(),
       slotFreed: () => this.scheduler.pump(),
       batchDone: (ops, fenced, durationMs) => this.emit('flush', { ops, fenced, durationMs }),

@@ -3,7 +3,9 @@
  * the instance holding its lease (`SET NX PX`, renewed by token compare in the claim script,
  * released when the shard has nothing dirty); the lease only saves duplicate work, the store's
  * version fence is what keeps a late or duplicate batch harmless. A claim reads entries and changes
- * none of them, so a worker that dies mid-batch leaves them dirty for the next lease holder.
+ * none of them, so a worker that dies mid-batch leaves them dirty for the next lease holder. Only
+ * due keys are claimed (a failed key waits out its backoff, whoever failed it), and each op starts
+ * with the attempts Redis holds for its version.
  *
  * Keys with a write-through waiting (`first`) are read directly, lease or not: the writer waits
  * for them. One found clean already (another instance flushed it) is reported to
@@ -97,11 +99,15 @@ export class Claims {
     })) as Array<string | number>
     const ops: PendingOp[] = []
     if (reply[0] !== 1) return ops
-    for (let i = 1; i + 4 < reply.length && ops.length < max; i += 5) {
+    for (let i = 1; i + 6 < reply.length && ops.length < max; i += 7) {
       const key = String(reply[i])
       if (skip(key)) continue
       const encoded = reply[i + 2] === '1' ? null : String(reply[i + 3])
-      ops.push(opFromRecord(key, Number(reply[i + 1]), encoded, Number(reply[i + 4]), this.codec))
+      const op = opFromRecord(key, Number(reply[i + 1]), encoded, Number(reply[i + 4]), this.codec)
+      // Retry state from Redis: a worker that died had counted these attempts (retry-scripts.ts).
+      op.attempts = Number(reply[i + 5])
+      op.firstFailedAt = Number(reply[i + 6])
+      ops.push(op)
     }
     return ops
   }

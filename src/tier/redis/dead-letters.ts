@@ -96,10 +96,10 @@ function toLetter(shard: number, id: string, flat: readonly string[]): RedisDead
     version: Number(fields.get('version')),
     kind: deleted ? 'delete' : 'set',
     encoded: deleted ? null : (fields.get('payload') ?? ''),
-    // The stream keeps the error as "Name: message" (outcomes.ts); retry state stays in the flushing process.
+    // The stream keeps the error as "Name: message" (outcomes.ts).
     error: colon > 0 ? { name: text.slice(0, colon), message: text.slice(colon + 2), retryable: false } : { name: 'Error', message: text, retryable: false },
     attempts: Number(fields.get('attempts') ?? 0),
-    firstFailedAt: at,
+    firstFailedAt: Number(fields.get('first') ?? 0) || at,
     lastFailedAt: at,
   }
 }

@@ -4,12 +4,14 @@
  * shard's hash tag, so a script touching one shard stays in one Cluster slot.
  *
  *   {wb:<name>:<s>}:e:<key>   hash: p (payload), ver, st (d dirty | c clean | x dead letter),
- *                              del (1 = tombstone), since (first dirty, ms)
- *   {wb:<name>:<s>}:dirty     zset: dirty keys by first-dirty time (ms)
+ *                              del (1 = tombstone), since (first dirty, ms), att (failed attempts
+ *                              of this version), ff (its first failure, ms)
+ *   {wb:<name>:<s>}:dirty     zset: dirty keys by not-before time (ms): the first-dirty time, or
+ *                              after a failure the end of its backoff (retry-scripts.ts)
  *   {wb:<name>:<s>}:vers      zset: dirty keys by their first unflushed version (flush() marks)
  *   {wb:<name>:<s>}:meta      hash: floor (highest version issued in the shard)
  *   {wb:<name>:<s>}:lease     string: the flushing instance's token, with PX
- *   {wb:<name>:<s>}:dlq       stream: dead letters (key, version, del, payload, attempts, error, at)
+ *   {wb:<name>:<s>}:dlq       stream: dead letters (key, version, del, payload, attempts, first, error, at)
  *   wb:<name>:cfg             hash: shards, format
  *
  * The user's key follows `:e:` verbatim (braces, NUL, anything): the hash tag is the first `{…}`,

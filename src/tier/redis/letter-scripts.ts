@@ -51,6 +51,8 @@ for i = 4, #KEYS do
     else
       redis.call('HSET', KEYS[i], 'p', ARGV[base + 5], 'ver', version, 'st', 'd', 'del', '0', 'since', string.format('%.0f', nowMs))
     end
+    -- A replayed letter gets a fresh retry budget.
+    redis.call('HDEL', KEYS[i], 'att', 'ff')
     redis.call('PERSIST', KEYS[i])
     redis.call('ZADD', KEYS[2], 'NX', string.format('%.0f', nowMs), key)
     redis.call('ZADD', KEYS[3], 'NX', version, key)

@@ -1,7 +1,8 @@
 /**
  * The flush pipeline's outcomes, written back to Redis: `applied` and `superseded` are queued and
  * sent once per microtask, one compare-and-swap script per shard and chunk (`ack`, `supersede`);
- * dead letters go at once (`deadletter`), and the pipeline waits for them. A key stays "settling"
+ * dead letters go at once (`deadletter`), and the pipeline waits for them, as for a failed op's
+ * retry state (`retrying`). A key stays "settling"
  * (not claimed again by this process) until its outcome is in Redis, so a batch is not sent twice
  * only because its acknowledgement was still on the wire. An outcome that fails to reach Redis
  * leaves the entry dirty: it is flushed again and fenced by the store, nothing is lost.
@@ -9,6 +10,7 @@
 import type { PendingOp } from '../../flush/pending-op.js'
 import type { RedisClientPort, ScriptCall } from './client-port.js'
 import type { RedisLayout } from './layout.js'
+import { RETRY } from './retry-scripts.js'
 import { ACK, CHUNK, DEAD_LETTER, SUPERSEDE } from './scripts.js'
 
 interface ShardQueue {
@@ -55,7 +57,7 @@ export class Outcomes {
     const calls: ScriptCall[] = []
     for (const [shard, group] of byShard(this.layout, ops)) {
       for (const chunk of chunks(group)) {
-        const args = chunk.flatMap((op) => [op.key, String(op.version), op.kind === 'delete' ? '1' : '0', op.kind === 'set' ? op.encoded : '', String(op.attempts)])
+        const args = chunk.flatMap((op) => [op.key, String(op.version), op.kind === 'delete' ? '1' : '0', op.kind === 'set' ? op.encoded : '', String(op.attempts), String(op.firstFailedAt)])
         calls.push({
           script: DEAD_LETTER,
           keys: [this.layout.dirty(shard), this.layout.vers(shard), this.layout.dlq(shard), ...chunk.map((op) => this.layout.entry(shard, op.key))],
@@ -64,6 +66,28 @@ export class Outcomes {
       }
     }
     await Promise.all(calls.map((call) => this.port.run(call)))
+  }
+
+  /**
+   * Records in Redis that `ops` failed: their attempts, and that no instance may try them again
+   * before `delayMs` from now (`retry-scripts.ts`; only where the entry still holds the op's
+   * version). Rejects if Redis did not take it (the caller warns and goes on: the count is then
+   * only in this process, as a worker's own retries are).
+   */
+  async retrying(ops: readonly PendingOp[], delayMs: number): Promise<void> {
+    const sends: Array<Promise<unknown>> = []
+    for (const [shard, group] of byShard(this.layout, ops)) {
+      for (const chunk of chunks(group)) {
+        sends.push(
+          this.port.run({
+            script: RETRY,
+            keys: [this.layout.dirty(shard), ...chunk.map((op) => this.layout.entry(shard, op.key))],
+            args: [Math.max(0, Math.round(delayMs)), ...chunk.flatMap((op) => [op.key, String(op.version), String(op.attempts)])],
+          }),
+        )
+      }
+    }
+    await Promise.all(sends)
   }
 
   private queue(op: PendingOp): ShardQueue {

@@ -7,8 +7,10 @@
  * dead letters), `snapshot.ts` (what the scheduler reads synchronously), `replica-waits.ts`
  * (durability `replicated`), `startup.ts` (checks before the first write).
  *
- * What it leaves out: Redis Cluster and Sentinel routing, node-redis, merges (`increment`…),
- * retry counts kept in Redis (they live in the flushing process; a new worker starts them again).
+ * Retry state lives in Redis too (`retry-scripts.ts`): a failed op's attempts and backoff survive
+ * its worker, so a poison entry reaches the dead-letter threshold across worker deaths.
+ *
+ * What it leaves out: Redis Cluster and Sentinel routing, node-redis, merges (`increment`…).
  */
 import type { Clock } from '../../contracts/clock.js'
 import type { Codec } from '../../contracts/codec.js'
@@ -222,6 +224,11 @@ export class RedisTier implements DirtyTier {
 
   superseded(op: PendingOp, storeVersion: number): void {
     this.ready().outcomes.superseded(op, storeVersion)
+  }
+
+  /** Keeps `ops`' attempts in Redis and makes every instance wait `delayMs` before claiming them again. */
+  retrying(ops: readonly PendingOp[], delayMs: number): Promise<void> {
+    return this.ready().outcomes.retrying(ops, delayMs)
   }
 
   /** Already done by `deadLetter` (the entry is marked dead in the same script). */

@@ -30,13 +30,14 @@ local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 /**
  * write: KEYS entry, dirty, vers, meta; ARGV key, payload, del (1|0), cap, force (1|0).
  * Returns {version, dirty count, 1 if newly dirty}, or {-1, dirty count} when the key is not dirty yet and the shard
- * holds `cap` dirty keys (unless `force`).
+ * holds `cap` dirty keys (unless `force`). A new version drops the key's retry state (`retry-scripts.ts`): its
+ * attempts start again at 0 and it is due at once, as a rewrite replaces a failing op on the embedded tier.
  */
 export const WRITE = script(
   'write',
   `${NOW}
 local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local cur = redis.call('HMGET', KEYS[1], 'ver', 'st')
+local cur = redis.call('HMGET', KEYS[1], 'ver', 'st', 'att')
 local dirty = cur[2] == 'd'
 local count = redis.call('ZCARD', KEYS[2])
 if not dirty and ARGV[5] ~= '1' and count >= tonumber(ARGV[4]) then return {-1, count} end
@@ -52,6 +53,11 @@ else
   redis.call('HSET', KEYS[1], 'p', ARGV[2], 'ver', vs, 'st', 'd', 'del', '0')
 end
 redis.call('PERSIST', KEYS[1])
+if cur[3] then
+  -- A new version starts with no failed attempts, and is due now even if the old one was backing off.
+  redis.call('HDEL', KEYS[1], 'att', 'ff')
+  if dirty then redis.call('ZADD', KEYS[2], 'LT', string.format('%.0f', nowMs), ARGV[1]) end
+end
 if not dirty then
   redis.call('HSET', KEYS[1], 'since', string.format('%.0f', nowMs))
   redis.call('ZADD', KEYS[2], 'NX', string.format('%.0f', nowMs), ARGV[1])
@@ -65,35 +71,38 @@ return {v, count, dirty and 0 or 1}
 /**
  * claim: KEYS dirty, lease; ARGV entry prefix, token, lease ms, max, use lease (1|0), scan limit.
  * Takes (or renews, or with nothing dirty releases) the shard's lease, then reads up to `max`
- * dirty entries, oldest first. Changes no entry.
- * Returns {0} when another instance holds the lease, else {1, key, ver, del, payload, since, ...}.
+ * due dirty entries (score = not-before time at or below Redis TIME), earliest first. Changes no entry.
+ * Returns {0} when another instance holds the lease, else {1, key, ver, del, payload, since, attempts, first failed ms, ...}.
  */
 export const CLAIM = script(
   'claim',
-  `
+  `${NOW}
 if ARGV[5] == '1' then
   local holder = redis.call('GET', KEYS[2])
   if holder == false then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
   elseif holder == ARGV[2] then redis.call('PEXPIRE', KEYS[2], ARGV[3])
   else return {0} end
 end
-local keys = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[6]) - 1)
+local keys = redis.call('ZRANGE', KEYS[1], '-inf', string.format('%.0f', nowMs), 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[6]))
 local out = {1}
 local n = 0
 local max = tonumber(ARGV[4])
 for _, k in ipairs(keys) do
   if n >= max then break end
-  local e = redis.call('HMGET', ARGV[1] .. k, 'ver', 'st', 'del', 'p', 'since')
+  local e = redis.call('HMGET', ARGV[1] .. k, 'ver', 'st', 'del', 'p', 'since', 'att', 'ff')
   if e[2] == 'd' then
     out[#out + 1] = k
     out[#out + 1] = e[1]
     out[#out + 1] = e[3] or '0'
     out[#out + 1] = e[4] or ''
     out[#out + 1] = e[5] or '0'
+    out[#out + 1] = e[6] or '0'
+    out[#out + 1] = e[7] or '0'
     n = n + 1
   end
 end
-if ARGV[5] == '1' and #keys == 0 then redis.call('DEL', KEYS[2]) end
+-- Kept while keys wait out a backoff: the holder retries them, another instance would only duplicate it.
+if ARGV[5] == '1' and redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
 return out
 `,
 )
@@ -132,7 +141,7 @@ for i = 3, #KEYS do
   if e[1] == version then
     if e[2] == 'd' or e[2] == 'x' then
       redis.call('HSET', KEYS[i], 'st', 'c')
-      redis.call('HDEL', KEYS[i], 'since')
+      redis.call('HDEL', KEYS[i], 'since', 'att', 'ff')
       redis.call('ZREM', KEYS[1], key)
       redis.call('ZREM', KEYS[2], key)
       if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end
@@ -178,7 +187,7 @@ return dropped
 
 /**
  * deadletter: KEYS dirty, vers, dlq, entries…; ARGV error, then key, version, del, payload,
- * attempts per entry. Appends each to the shard's dead-letter stream; an entry not written since stops being
+ * attempts, first failed ms per entry. Appends each to the shard's dead-letter stream; an entry not written since stops being
  * dirty and is marked dead (still served). Returns how many were appended.
  */
 export const DEAD_LETTER = script(
@@ -186,11 +195,11 @@ export const DEAD_LETTER = script(
   `#!lua flags=allow-oom
 ${NOW}
 for i = 4, #KEYS do
-  local base = (i - 4) * 5 + 1
+  local base = (i - 4) * 6 + 1
   local key = ARGV[base + 1]
   local version = ARGV[base + 2]
   local e = redis.call('HMGET', KEYS[i], 'ver', 'st')
-  redis.call('XADD', KEYS[3], '*', 'key', key, 'version', version, 'del', ARGV[base + 3], 'payload', ARGV[base + 4], 'attempts', ARGV[base + 5], 'error', ARGV[1], 'at', string.format('%.0f', nowMs))
+  redis.call('XADD', KEYS[3], '*', 'key', key, 'version', version, 'del', ARGV[base + 3], 'payload', ARGV[base + 4], 'attempts', ARGV[base + 5], 'first', ARGV[base + 6], 'error', ARGV[1], 'at', string.format('%.0f', nowMs))
   if e[1] == version and e[2] == 'd' then
     redis.call('HSET', KEYS[i], 'st', 'x')
     redis.call('ZREM', KEYS[1], key)
@@ -232,14 +241,15 @@ return 0
 
 /**
  * shard stats: KEYS dirty, vers, dlq, meta. Returns {dirty count, lowest first-unflushed version or
- * '', oldest first-dirty ms or '', dead letters, floor (highest version issued) or ''}.
+ * '', earliest score among due keys (first-dirty ms, or a retried key's not-before) or '', dead letters,
+ * floor (highest version issued) or ''}. A key backing off is counted dirty but not as waiting.
  */
 export const STATS = script(
   'stats',
-  `
+  `${NOW}
 local c = redis.call('ZCARD', KEYS[1])
 local v = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-local d = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local d = redis.call('ZRANGE', KEYS[1], '-inf', string.format('%.0f', nowMs), 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
 return {c, v[2] or '', d[2] or '', redis.call('XLEN', KEYS[3]), redis.call('HGET', KEYS[4], 'floor') or ''}
 `,
 )
