@@ -1,0 +1,97 @@
+/**
+ * The Redis tier's retry state (retry-scripts.ts) on a redis-server of the test's own: a failed
+ * op's attempts and backoff are recorded on its version and seen by another instance's claim; a
+ * rewrite starts the key over (0 attempts, due at once) and a late record for the old version
+ * changes nothing; an acknowledgement forgets the state.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import type { Redis } from 'ioredis'
+import { systemClock } from '../../src/contracts/clock.js'
+import { strictJson } from '../../src/core/json-codec.js'
+import type { PendingOp } from '../../src/flush/pending-op.js'
+import { RedisTier } from '../../src/tier/redis/redis-tier.js'
+import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
+
+let server: OwnRedis
+let admin: Redis
+const clients: Redis[] = []
+let names = 0
+
+before(async () => {
+  server = await startOwnRedis()
+  admin = server.client()
+})
+
+after(async () => {
+  for (const c of clients) c.disconnect()
+  admin.disconnect()
+  await server.destroy()
+})
+
+/** Two instances of one cache name (two processes, as far as Redis can tell). */
+async function twoTiers(): Promise<[RedisTier, RedisTier]> {
+  const name = `r${++names}`
+  const open = async (): Promise<RedisTier> => {
+    const client = server.client()
+    clients.push(client)
+    const tier = new RedisTier({ client, name, shards: 2 })
+    await tier.open({ codec: strictJson, clock: systemClock, warn: () => {}, ttlMs: 0, maxEntries: 1000, settledElsewhere: () => {} })
+    return tier
+  }
+  return [await open(), await open()]
+}
+
+async function take(tier: RedisTier): Promise<PendingOp[]> {
+  await tier.refresh()
+  return await tier.take(100, new Set(), undefined)
+}
+
+async function write(tier: RedisTier, key: string, encoded: string): Promise<number> {
+  const answer = await tier.write(key, encoded, { force: false, replicated: false })
+  assert.equal(answer.full, false)
+  return (answer as { version: number }).version
+}
+
+describe('retry state in Redis', () => {
+  it('records attempts and a not-before on the failed version; another instance waits it out, then continues the count', async () => {
+    const [a, b] = await twoTiers()
+    await write(a, 'k', '1')
+    const [op] = await take(a)
+    assert.ok(op !== undefined)
+    op.attempts = 3
+    await a.retrying([op], 60_000)
+    await a.releaseLeases() // as if its worker died: b may claim the shard
+    const entry = a.layout.entry(a.layout.shardOf('k'), 'k')
+    assert.equal(await admin.hget(entry, 'att'), '3')
+    assert.deepEqual(await take(b), [], 'not claimed during its backoff')
+    assert.equal(b.waiting, 1, 'still counted dirty')
+    await a.retrying([op], 0) // a later record never moves the not-before back
+    assert.deepEqual(await take(b), [])
+    await admin.zadd(a.layout.dirty(a.layout.shardOf('k')), '0', 'k') // the backoff ends
+    const [again] = await take(b)
+    assert.equal(again?.attempts, 3, 'the other instance starts from the recorded count')
+    assert.ok((again?.firstFailedAt ?? 0) > 0, 'and knows when the first attempt failed')
+    b.applied(again as PendingOp)
+    await b.settled()
+    assert.deepEqual(await admin.hmget(entry, 'att', 'ff', 'st'), [null, null, 'c'], 'an acknowledgement forgets the retry state')
+  })
+
+  it('a rewrite starts over: 0 attempts, due at once; a late record for the old version changes nothing', async () => {
+    const [a, b] = await twoTiers()
+    await write(a, 'k', '1')
+    const [old] = await take(a)
+    assert.ok(old !== undefined)
+    old.attempts = 5
+    await a.retrying([old], 60_000)
+    await a.releaseLeases()
+    const v2 = await write(b, 'k', '2')
+    const entry = a.layout.entry(a.layout.shardOf('k'), 'k')
+    assert.deepEqual(await admin.hmget(entry, 'att', 'ff'), [null, null])
+    await a.retrying([old], 60_000) // the old op's worker fails it once more
+    assert.equal(await admin.hget(entry, 'att'), null, 'not counted against the new version')
+    const [fresh] = await take(b)
+    assert.equal(fresh?.version, v2, 'the new version is due at once')
+    assert.equal(fresh?.attempts, 0)
+  })
+})
