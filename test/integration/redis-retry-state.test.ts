@@ -72,7 +72,7 @@ describe('retry state in Redis', () => {
     const [again] = await take(b)
     assert.equal(again?.attempts, 3, 'the other instance starts from the recorded count')
     assert.ok((again?.firstFailedAt ?? 0) > 0, 'and knows when the first attempt failed')
-    b.applied(again as PendingOp)
+    b.applied(again)
     await b.settled()
     assert.deepEqual(await admin.hmget(entry, 'att', 'ff', 'st'), [null, null, 'c'], 'an acknowledgement forgets the retry state')
   })
