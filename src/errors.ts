@@ -373,7 +373,8 @@ export class MetricsRegistrationError extends WriteBehindError<'E_METRICS_DUPLIC
 
 /**
  * Durability `replicated` on a Redis tier: the write WAS applied on the primary (it is served and
- * will be flushed), but fewer replicas than `replicas` acknowledged it within `replicaTimeoutMs`.
+ * will be flushed), but fewer replicas than `replicas` acknowledged it within `replicaTimeoutMs`
+ * (with `replicaWait: 'waitaof'`: fsynced it, or the primary did not fsync it: `primaryFsynced`).
  * It is not confirmed to survive the loss of the primary. Not a failed write: do not write it again
  * because of this error, alert on it.
  */
@@ -384,10 +385,13 @@ export class ReplicationNotConfirmedError extends WriteBehindError<'E_REPLICATIO
     readonly version: number,
     readonly replicas: number,
     readonly wanted: number,
+    /** `replicaWait: 'waitaof'` only: whether the primary fsynced it to its append-only file in time. */
+    readonly primaryFsynced?: boolean,
   ) {
     super(
       'E_REPLICATION_NOT_CONFIRMED',
-      `The write to "${truncate(key)}" (version ${version}) was applied on the Redis primary, but ${replicas} of the ${wanted} replicas it waited for acknowledged it: ` +
+      `The write to "${truncate(key)}" (version ${version}) was applied on the Redis primary, but ${replicas} of the ${wanted} replicas it waited for acknowledged it` +
+        (primaryFsynced === false ? ' and the primary did not fsync it to its append-only file in time: ' : ': ') +
         'it is not confirmed to survive a failover. It is not lost and need not be written again; check the replicas (INFO replication), or lower replicas / raise replicaTimeoutMs.',
     )
   }

@@ -1,7 +1,8 @@
 // Throwaway Redis servers for the Redis tier's tests: the installed redis-server on a free loopback
 // port, in a temp dir, in its own process group, stopped by pid (never the shared 6379). `pause`/
-// `resume` send SIGSTOP and SIGCONT (a stalled replica), `crash` SIGKILLs the group.
-import { type ChildProcess, spawn } from 'node:child_process'
+// `resume` send SIGSTOP and SIGCONT (a stalled replica), `crash` SIGKILLs the group. `binary`
+// picks another server (`valkey-server`: see SERVER_BINARIES); both take the same arguments.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,10 +21,20 @@ export interface OwnRedis {
   destroy(): Promise<void>
 }
 
-export async function startOwnRedis(extraArgs: string[] = []): Promise<OwnRedis> {
+/**
+ * The servers the Redis tier's suites run against: `redis-server` always, and `valkey-server` when
+ * it is installed (`.ci/run` installs it). `WB_REDIS_BINARIES=redis-server` runs only the first.
+ */
+export const SERVER_BINARIES: readonly string[] = (process.env.WB_REDIS_BINARIES?.split(',') ?? ['redis-server', 'valkey-server']).filter(installed)
+
+function installed(binary: string): boolean {
+  return spawnSync(binary, ['--version'], { stdio: 'ignore' }).status === 0
+}
+
+export async function startOwnRedis(extraArgs: string[] = [], options: { binary?: string } = {}): Promise<OwnRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'wb-redis-'))
   const port = await freePort()
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', ...extraArgs], {
+  const child: ChildProcess = spawn(options.binary ?? 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', ...extraArgs], {
     stdio: 'ignore',
     detached: true,
   })
@@ -38,7 +49,7 @@ export async function startOwnRedis(extraArgs: string[] = []): Promise<OwnRedis>
       await probe.ping()
       break
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not come up: ${String(error)}`)
+      if (Date.now() > deadline) throw new Error(`${options.binary ?? 'redis-server'} on ${port} did not come up: ${String(error)}`)
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
   }

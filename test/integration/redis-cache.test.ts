@@ -22,22 +22,14 @@ import { PoisonStore } from '../helpers/faulty-stores.js'
 import { SqliteStore } from '../../src/stores/sql/sqlite/index.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import { pgPool, uniqueName } from '../helpers/store-servers.js'
-import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
+import { SERVER_BINARIES, startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
 
 let server: OwnRedis
 const clients: Redis[] = []
 const dir = mkdtempSync(join(tmpdir(), 'wb-redis-cache-'))
 let n = 0
 
-before(async () => {
-  server = await startOwnRedis()
-})
-
-after(async () => {
-  for (const c of clients) c.disconnect()
-  await server.destroy()
-  rmSync(dir, { recursive: true, force: true })
-})
+after(() => rmSync(dir, { recursive: true, force: true }))
 
 function tier(name: string, options: { shards?: number } = {}): RedisTier {
   const client = server.client()
@@ -70,7 +62,8 @@ async function sqliteCache(name = `c${++n}`, extra: Record<string, unknown> = {}
   return { cache, path, store }
 }
 
-describe('a cache on a Redis tier', () => {
+/** The suite, run on each server binary (`SERVER_BINARIES`, at the end). */
+function suite(): void {
   it('writes, reads its own writes, deletes and flushes into SQLite; stats show the tier drained', async () => {
     const { cache, path } = await sqliteCache()
     assert.ok(cache instanceof WriteBehindCache)
@@ -320,4 +313,17 @@ describe('a cache on a Redis tier', () => {
     const missing = publicMethods.filter((name) => !Object.prototype.hasOwnProperty.call(RemoteCache.prototype, name))
     assert.deepEqual(missing, [])
   })
-})
+}
+
+for (const binary of SERVER_BINARIES) {
+  describe(`a cache on a Redis tier (${binary})`, () => {
+    before(async () => {
+      server = await startOwnRedis([], { binary })
+    })
+    after(async () => {
+      for (const c of clients.splice(0)) c.disconnect()
+      await server.destroy()
+    })
+    suite()
+  })
+}

@@ -13,23 +13,13 @@ import { RedisConfigError } from '../../src/errors.js'
 import { systemClock } from '../../src/contracts/clock.js'
 import type { PendingOp } from '../../src/flush/pending-op.js'
 import { RedisTier, type TierContext } from '../../src/tier/redis/redis-tier.js'
-import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
+import { SERVER_BINARIES, startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
 
 let server: OwnRedis
 let admin: Redis
 const clients: Redis[] = []
 let names = 0
 
-before(async () => {
-  server = await startOwnRedis()
-  admin = server.client()
-})
-
-after(async () => {
-  for (const c of clients) c.disconnect()
-  admin.disconnect()
-  await server.destroy()
-})
 
 function context(overrides: Partial<TierContext> = {}): TierContext {
   return { codec: strictJson, clock: systemClock, warn: () => {}, ttlMs: 0, maxEntries: 1_000_000, settledElsewhere: () => {}, ...overrides }
@@ -54,7 +44,8 @@ async function takeAll(tier: RedisTier, busy: ReadonlySet<string> = new Set()): 
   return await tier.take(1000, busy, undefined)
 }
 
-describe('the Redis tier, on its own redis-server', () => {
+/** The suite, run on each server binary (`SERVER_BINARIES`, at the end). */
+function suite(): void {
   it('makes versions in Redis from TIME, rising per key and never below the shard floor, exact past 2^50', async () => {
     const tier = await openTier()
     const before = Date.now() * 1000
@@ -176,4 +167,19 @@ describe('the Redis tier, on its own redis-server', () => {
     await openTier('fixed', { shards: 4 })
     await assert.rejects(openTier('fixed', { shards: 8 }), (e: unknown) => e instanceof RedisConfigError && e.setting === 'shards')
   })
-})
+}
+
+for (const binary of SERVER_BINARIES) {
+  describe(`the Redis tier, on its own ${binary}`, () => {
+    before(async () => {
+      server = await startOwnRedis([], { binary })
+      admin = server.client()
+    })
+    after(async () => {
+      for (const c of clients.splice(0)) c.disconnect()
+      admin.disconnect()
+      await server.destroy()
+    })
+    suite()
+  })
+}

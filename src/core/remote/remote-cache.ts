@@ -205,8 +205,8 @@ export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
       return committed
     }
     remote.scheduler.afterWrite()
-    if (level === 'replicated' && (answer.replicas ?? 0) < remote.tier.options.replicas) {
-      throw new ReplicationNotConfirmedError(key, answer.version, answer.replicas ?? 0, remote.tier.options.replicas)
+    if (level === 'replicated' && ((answer.replicas ?? 0) < remote.tier.options.replicas || answer.local === false)) {
+      throw new ReplicationNotConfirmedError(key, answer.version, answer.replicas ?? 0, remote.tier.options.replicas, answer.local)
     }
   }
 

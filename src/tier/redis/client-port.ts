@@ -25,8 +25,10 @@ export interface ScriptCall {
 /** What `runThenWait` answers: each call's reply or error, in order, and the replicas WAIT counted. */
 export interface WaitedReplies {
   readonly replies: ReadonlyArray<{ readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: Error }>
-  /** Replicas that acknowledged every write of the connection made before the WAIT. */
+  /** Replicas that acknowledged (with `aof`: fsynced) every write of the connection made before the WAIT. */
   readonly replicas: number
+  /** With `aof`: whether the primary fsynced them to its append-only file (WAITAOF's first count). */
+  readonly local?: boolean
 }
 
 export interface RedisClientPort {
@@ -36,15 +38,17 @@ export interface RedisClientPort {
    */
   run(call: ScriptCall): Promise<unknown>
   /**
-   * Runs `calls`, then `WAIT replicas timeoutMs`, as one pipeline on one connection, so that the
-   * WAIT covers them (a WAIT on another connection means nothing). Never rejects for a call's own
-   * error: each reply says. Rejects when the connection fails.
+   * Runs `calls`, then `WAIT replicas timeoutMs` (with `aof`: `WAITAOF 1 replicas timeoutMs`), as
+   * one pipeline on one connection, so that the WAIT covers them (a WAIT on another connection means
+   * nothing). Never rejects for a call's own error: each reply says. Rejects when the connection fails.
    */
-  runThenWait(calls: readonly ScriptCall[], replicas: number, timeoutMs: number): Promise<WaitedReplies>
+  runThenWait(calls: readonly ScriptCall[], replicas: number, timeoutMs: number, aof?: boolean): Promise<WaitedReplies>
   /** `SCRIPT LOAD`: puts `script` in the server's cache (done at open, so the first writes need no second round trip). */
   load(script: RedisScript): Promise<void>
   /** `INFO section`, as text. */
   info(section: string): Promise<string>
   /** `CONFIG GET name`: the value, or undefined when the server does not say (unknown name, or CONFIG renamed away). */
   configGet(name: string): Promise<string | undefined>
+  /** Whether the server knows `command` (`COMMAND INFO`); false when it does not say. */
+  hasCommand(command: string): Promise<boolean>
 }

@@ -30,8 +30,8 @@ export class IoRedisClient implements RedisClientPort {
     }
   }
 
-  async runThenWait(calls: readonly ScriptCall[], replicas: number, timeoutMs: number): Promise<WaitedReplies> {
-    const first = await this.pipelined(calls, replicas, timeoutMs)
+  async runThenWait(calls: readonly ScriptCall[], replicas: number, timeoutMs: number, aof = false): Promise<WaitedReplies> {
+    const first = await this.pipelined(calls, replicas, timeoutMs, aof)
     const missing = first.replies.flatMap((r, i) => (!r.ok && isNoScript(r.error) ? [i] : []))
     if (missing.length === 0) return first
     // Scripts gone from the cache (a restart, a promoted replica): load them and run only those again.
@@ -40,10 +40,11 @@ export class IoRedisClient implements RedisClientPort {
       missing.map((i) => calls[i] as ScriptCall),
       replicas,
       timeoutMs,
+      aof,
     )
     const replies = [...first.replies]
     missing.forEach((index, j) => (replies[index] = again.replies[j] as WaitedReplies['replies'][number]))
-    return { replies, replicas: again.replicas }
+    return { ...again, replies }
   }
 
   async load(script: RedisScript): Promise<void> {
@@ -63,18 +64,28 @@ export class IoRedisClient implements RedisClientPort {
     }
   }
 
-  private async pipelined(calls: readonly ScriptCall[], replicas: number, timeoutMs: number): Promise<WaitedReplies> {
+  async hasCommand(command: string): Promise<boolean> {
+    try {
+      const reply = await this.client.call('COMMAND', 'INFO', command)
+      return Array.isArray(reply) && Array.isArray(reply[0])
+    } catch {
+      return false
+    }
+  }
+
+  private async pipelined(calls: readonly ScriptCall[], replicas: number, timeoutMs: number, aof: boolean): Promise<WaitedReplies> {
     const pipeline = this.client.pipeline()
     for (const call of calls) pipeline.call('EVALSHA', ...evalArgs(call))
-    pipeline.call('WAIT', replicas, timeoutMs)
+    if (aof) pipeline.call('WAITAOF', 1, replicas, timeoutMs)
+    else pipeline.call('WAIT', replicas, timeoutMs)
     const results = await pipeline.exec()
     if (results === null) throw new Error('the Redis pipeline was discarded')
     const waited = results.at(-1)
     if (waited === undefined || waited[0] !== null) throw waited?.[0] ?? new Error('WAIT got no reply')
-    return {
-      replies: results.slice(0, -1).map(([error, value]) => (error === null ? { ok: true as const, value } : { ok: false as const, error })),
-      replicas: Number(waited[1]),
-    }
+    const replies = results.slice(0, -1).map(([error, value]) => (error === null ? { ok: true as const, value } : { ok: false as const, error }))
+    if (!aof) return { replies, replicas: Number(waited[1]) }
+    const [local, fsynced] = waited[1] as [number, number]
+    return { replies, replicas: Number(fsynced), local: Number(local) >= 1 }
   }
 }
 

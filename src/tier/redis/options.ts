@@ -5,7 +5,7 @@
 import { checkNumber, checkString, invalid } from '../../validate/check.js'
 import type { IoRedisLike } from './ioredis-client.js'
 
-export const REDIS_TIER_DEFAULTS = Object.freeze({ shards: 16, leaseMs: 10_000, replicas: 1, replicaTimeoutMs: 1000 } as const)
+export const REDIS_TIER_DEFAULTS = Object.freeze({ shards: 16, leaseMs: 10_000, replicas: 1, replicaTimeoutMs: 1000, replicaWait: 'wait' } as const)
 
 export interface RedisTierOptions {
   /** Your ioredis client (`new Redis(url)`), connected to the primary. Closing it is yours, after `cache.close()`. */
@@ -23,6 +23,15 @@ export interface RedisTierOptions {
   replicas?: number
   /** Durability `replicated`: how long WAIT waits for them before the write is reported not confirmed. @default 1000 (REDIS_TIER_DEFAULTS.replicaTimeoutMs) */
   replicaTimeoutMs?: number
+  /**
+   * Durability `replicated`: what a write waits for. `'wait'` (WAIT): `replicas` replicas received
+   * it. `'waitaof'` (WAITAOF 1 replicas): the primary and `replicas` replicas also fsynced it to
+   * their append-only files, so it survives the primary and those replicas restarting at once; it
+   * needs a server with WAITAOF (Redis 7.2+, Valkey) and `appendonly yes` on the primary, else
+   * `open()` rejects with `RedisConfigError` (and the replicas need `appendonly yes` to count).
+   * @default 'wait' (REDIS_TIER_DEFAULTS.replicaWait)
+   */
+  replicaWait?: 'wait' | 'waitaof'
 }
 
 export type ResolvedRedisTierOptions = Required<RedisTierOptions>
@@ -42,5 +51,12 @@ export function resolveRedisTierOptions(options: RedisTierOptions): ResolvedRedi
     leaseMs: checkNumber(options.leaseMs, 'leaseMs', { min: 100, integer: true }) ?? REDIS_TIER_DEFAULTS.leaseMs,
     replicas: checkNumber(options.replicas, 'replicas', { min: 1, integer: true }) ?? REDIS_TIER_DEFAULTS.replicas,
     replicaTimeoutMs: checkNumber(options.replicaTimeoutMs, 'replicaTimeoutMs', { min: 0, integer: true }) ?? REDIS_TIER_DEFAULTS.replicaTimeoutMs,
+    replicaWait: replicaWait(options.replicaWait),
   }
+}
+
+function replicaWait(value: unknown): 'wait' | 'waitaof' {
+  if (value === undefined) return REDIS_TIER_DEFAULTS.replicaWait
+  if (value === 'wait' || value === 'waitaof') return value
+  throw invalid('replicaWait', "'wait' or 'waitaof'", value)
 }

@@ -44,7 +44,16 @@ export interface TierContext {
 }
 
 /** A write's answer: its version, or `full` when its shard's backlog is at its cap. */
-export type WriteAnswer = { readonly full: true } | { readonly full: false; readonly version: number; readonly replicas: number | undefined }
+export type WriteAnswer =
+  | { readonly full: true }
+  | {
+      readonly full: false
+      readonly version: number
+      /** Replicas that acknowledged it (durability `replicated`). */
+      readonly replicas: number | undefined
+      /** `replicaWait: 'waitaof'`: whether the primary fsynced it to its append-only file. */
+      readonly local?: boolean | undefined
+    }
 
 interface Parts {
   readonly context: TierContext
@@ -71,13 +80,13 @@ export class RedisTier implements DirtyTier {
     this.options = resolveRedisTierOptions(options)
     this.layout = new RedisLayout(this.options.name, this.options.shards)
     this.port = new IoRedisClient(this.options.client)
-    this.waits = new ReplicaWaits(this.port, this.options.replicas, this.options.replicaTimeoutMs)
+    this.waits = new ReplicaWaits(this.port, this.options.replicas, this.options.replicaTimeoutMs, this.options.replicaWait === 'waitaof')
   }
 
   /** Checks the server and the name's layout (`startup.ts`), then reads the tier's state. One cache per tier object. */
   async open(context: TierContext): Promise<void> {
     if (this.parts !== undefined) throw new Error('this RedisTier is already in use by a cache: create one RedisTier per cache')
-    await checkServer(this.port, this.layout, context.warn)
+    await checkServer(this.port, this.layout, context.warn, this.options.replicaWait)
     const lease = { token: this.token, ms: this.options.leaseMs }
     this.parts = {
       context,
@@ -106,8 +115,9 @@ export class RedisTier implements DirtyTier {
     }
     let reply: unknown
     let replicas: number | undefined
+    let local: boolean | undefined
     try {
-      if (mode.replicated) ({ value: reply, replicas } = await this.waits.run(call))
+      if (mode.replicated) ({ value: reply, replicas, local } = await this.waits.run(call))
       else reply = await this.port.run(call)
     } catch (error) {
       if (error instanceof Error && error.message.includes('WB_VERSION_EXHAUSTED')) throw new VersionExhaustedError(Number.MAX_SAFE_INTEGER)
@@ -118,7 +128,7 @@ export class RedisTier implements DirtyTier {
     this.highest = Math.max(this.highest, version)
     snapshot.noteWrite(shard, version, newly === 1, context.clock.now())
     this.idle = false
-    return { full: false, version, replicas }
+    return { full: false, version, replicas, local }
   }
 
   /** The entries of `keys`, in order; undefined where Redis holds none. Reads the primary. */

@@ -1,14 +1,15 @@
 /**
- * Durability `replicated`: the write script and `WAIT replicas timeout` in one pipeline on one
- * connection. Writes made in the same tick share one pipeline and one WAIT (group commit: a WAIT
- * covers every earlier write of its connection). The WAIT's count is each write's answer; the
+ * Durability `replicated`: the write script and `WAIT replicas timeout` (`replicaWait: 'waitaof'`:
+ * `WAITAOF 1 replicas timeout`) in one pipeline on one connection. Writes made in the same tick
+ * share one pipeline and one WAIT (group commit: a WAIT covers every earlier write of its
+ * connection). The WAIT's count is each write's answer; the
  * tier reports a shortfall as "not confirmed", never as a failed write, since the write applied.
  */
 import type { RedisClientPort, ScriptCall } from './client-port.js'
 
 interface Waiting {
   readonly call: ScriptCall
-  readonly resolve: (answer: { value: unknown; replicas: number }) => void
+  readonly resolve: (answer: { value: unknown; replicas: number; local: boolean | undefined }) => void
   readonly reject: (error: Error) => void
 }
 
@@ -19,10 +20,12 @@ export class ReplicaWaits {
     private readonly port: RedisClientPort,
     private readonly replicas: number,
     private readonly timeoutMs: number,
+    /** WAITAOF instead of WAIT (`replicaWait: 'waitaof'`). */
+    private readonly aof: boolean,
   ) {}
 
   /** Runs `call` in the next shared pipeline; resolves with its reply and the replicas that acknowledged it. */
-  run(call: ScriptCall): Promise<{ value: unknown; replicas: number }> {
+  run(call: ScriptCall): Promise<{ value: unknown; replicas: number; local: boolean | undefined }> {
     return new Promise((resolve, reject) => {
       if (this.waiting.push({ call, resolve, reject }) === 1) queueMicrotask(() => this.send())
     })
@@ -36,13 +39,14 @@ export class ReplicaWaits {
         batch.map((w) => w.call),
         this.replicas,
         this.timeoutMs,
+        this.aof,
       )
       .then(
-        ({ replies, replicas }) =>
+        ({ replies, replicas, local }) =>
           batch.forEach((w, i) => {
             const reply = replies[i]
             if (reply === undefined) w.reject(new Error('no reply from Redis'))
-            else if (reply.ok) w.resolve({ value: reply.value, replicas })
+            else if (reply.ok) w.resolve({ value: reply.value, replicas, local })
             else w.reject(reply.error)
           }),
         (error: unknown) => batch.forEach((w) => w.reject(error instanceof Error ? error : new Error(String(error)))),

@@ -10,7 +10,7 @@ import type { RedisClientPort } from './client-port.js'
 import { FORMAT_VERSION, type RedisLayout } from './layout.js'
 import { ALL_SCRIPTS, CONFIG } from './scripts.js'
 
-export async function checkServer(port: RedisClientPort, layout: RedisLayout, warn: (code: string, message: string) => void): Promise<void> {
+export async function checkServer(port: RedisClientPort, layout: RedisLayout, warn: (code: string, message: string) => void, replicaWait: 'wait' | 'waitaof' = 'wait'): Promise<void> {
   const memory = infoFields(await port.info('memory'))
   const policy = memory.get('maxmemory_policy') ?? (await port.configGet('maxmemory-policy'))
   if (policy?.startsWith('allkeys-') === true) {
@@ -21,6 +21,7 @@ export async function checkServer(port: RedisClientPort, layout: RedisLayout, wa
     )
   }
   const persistence = infoFields(await port.info('persistence'))
+  if (replicaWait === 'waitaof') await checkWaitAof(port, persistence)
   if (persistence.get('aof_enabled') === '0') {
     warn(
       'WB_REDIS_NO_AOF',
@@ -40,6 +41,24 @@ export async function checkServer(port: RedisClientPort, layout: RedisLayout, wa
     throw new RedisConfigError(
       'shards',
       `The cache "${layout.name}" in Redis was created with ${String(shards)} shards; this instance asks for ${layout.shards}. Pass shards: ${String(shards)} (the count is fixed at creation).`,
+    )
+  }
+}
+
+/** `replicaWait: 'waitaof'` needs the command (Redis 7.2+, Valkey) and the primary's append-only file. */
+async function checkWaitAof(port: RedisClientPort, persistence: Map<string, string>): Promise<void> {
+  if (!(await port.hasCommand('waitaof'))) {
+    const server = infoFields(await port.info('server'))
+    const version = server.get('valkey_version') ?? server.get('redis_version') ?? 'unknown'
+    throw new RedisConfigError(
+      'replicaWait',
+      `replicaWait 'waitaof' needs the WAITAOF command, which this server (version ${version}) does not have: it came in Redis 7.2 and Valkey 7.2. Upgrade the server, or use replicaWait 'wait' (WAIT: the replicas received the write, not fsynced it).`,
+    )
+  }
+  if (persistence.get('aof_enabled') !== '1') {
+    throw new RedisConfigError(
+      'replicaWait',
+      "replicaWait 'waitaof' waits for the primary to fsync each write to its append-only file, and this server has appendonly off. Set appendonly yes (CONFIG SET appendonly yes, and in the config file), or use replicaWait 'wait'.",
     )
   }
 }
