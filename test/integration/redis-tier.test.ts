@@ -20,7 +20,6 @@ let admin: Redis
 const clients: Redis[] = []
 let names = 0
 
-
 function context(overrides: Partial<TierContext> = {}): TierContext {
   return { codec: strictJson, clock: systemClock, warn: () => {}, ttlMs: 0, maxEntries: 1_000_000, settledElsewhere: () => {}, ...overrides }
 }

@@ -23,6 +23,7 @@ describe('RedisTier options', () => {
       [{ client: fakeClient, name: 'n', shards: 1.5 }, 'shards'],
       [{ client: fakeClient, name: 'n', leaseMs: 10 }, 'leaseMs'],
       [{ client: fakeClient, name: 'n', replicas: 0 }, 'replicas'],
+      [{ client: fakeClient, name: 'n', replicaWait: 'aof' }, 'replicaWait'],
     ]
     for (const [options, option] of cases) {
       assert.throws(
@@ -37,11 +38,12 @@ describe('RedisTier options', () => {
   it('the README table says the defaults REDIS_TIER_DEFAULTS holds', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
     const table = readme.slice(readme.indexOf('| `new RedisTier({ … })` |'))
-    const documented: Record<string, number> = {}
+    const documented: Record<string, number | string> = {}
     for (const line of table.split('\n').slice(2)) {
       if (!line.startsWith('|')) break
       const [, name, value] = line.split('|').map((c) => c.trim().replaceAll('`', ''))
       if (value !== undefined && /^[\d_]+$/.test(value)) documented[name as string] = Number(value.replaceAll('_', ''))
+      else if (value !== undefined && /^'\w+'$/.test(value)) documented[name as string] = value.slice(1, -1)
     }
     assert.deepEqual(documented, { ...REDIS_TIER_DEFAULTS })
   })
