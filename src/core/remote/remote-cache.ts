@@ -5,16 +5,20 @@
  * (read-your-writes across instances: reads go to the primary). Durability: `memory` (the primary
  * applied it), `replicated` (and `replicas` replicas acknowledged it), `store` (write-through).
  *
- * Not available on this tier yet (they reject, or throw, with `InvalidOptionError` naming `tier`):
- * `update`, `getOrSet`/`wrap`, `peek`, counters, `skipHalted` and the synchronous `deadLetters()`
- * (the letters are in Redis streams, `{wb:<name>:<shard>}:dlq`: `replayDeadLetters`, `dropDeadLetters`
- * and `writebehind dlq list --redis` read them there). A test keeps every public method of the embedded
- * facade overridden here.
+ * `update`, `getOrSet`/`wrap` and the counters are read-modify-writes by compare-and-swap on the
+ * key's version in Redis (`remote-keyed.ts`), so processes racing on one key lose no write.
+ *
+ * Not available on this tier (they throw `InvalidOptionError` naming `tier`): the synchronous
+ * `peek()` and `deadLetters()` (the values and the letters are in Redis, which a synchronous call
+ * cannot read: use `get`, and `replayDeadLetters`, `dropDeadLetters` or `writebehind dlq list
+ * --redis`), and `skipHalted()` (no global order here). A test keeps every public method of the
+ * embedded facade overridden here.
  */
 import type { DeadLetter, DeadLetterSelector } from '../../contracts/dead-letters.js'
 import type { LoadedEntry } from '../../contracts/store.js'
 import type { RecoveryReport } from '../../contracts/events.js'
 import type { Durability, WriteOptions } from '../../contracts/options.js'
+import type { MergeKind } from '../../contracts/store.js'
 import type { CloseReport, FlushCallOptions, FlushReport, ReplayReport } from '../../contracts/reports.js'
 import type { CacheStats } from '../../contracts/stats.js'
 import { BacklogFullError, CacheClosedError, InvalidOptionError, ReplicationNotConfirmedError, StoreUnavailableError } from '../../errors.js'
@@ -25,10 +29,18 @@ import { invalid, oneOf } from '../../validate/check.js'
 import { checkFlushOptions, withDeadline } from '../flush-call.js'
 import { checkWriteOptionNames } from '../option-names.js'
 import type { ResolvedOptions } from '../resolve-options.js'
-import { checkKey, encodeValue } from '../validate.js'
+import { checkKey, encodeValue, writeTtl } from '../validate.js'
 import { WriteBehindCache } from '../write-behind-cache.js'
 import { dropTierLetters, replayTierLetters } from './remote-dead-letters.js'
 import type { RemoteEngine } from './remote-engine.js'
+import { RemoteKeyed, type Applied, type KeyRead } from './remote-keyed.js'
+import { checkNumber } from '../../validate/check.js'
+
+/** A write's level and its own ttl once clean (undefined: the cache's). */
+interface WriteAt {
+  readonly durability: Durability
+  readonly ttlMs: number | undefined
+}
 
 /** The durability levels of a shared tier. */
 export const TIER_DURABILITIES = ['memory', 'replicated', 'store'] as const
@@ -40,11 +52,18 @@ export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
   private readonly settings: ResolvedOptions
   private readonly tally = { writes: 0, hits: 0, misses: 0 }
   private shutdown: Promise<CloseReport> | undefined
+  private readonly rmw: RemoteKeyed<V>
 
   constructor(private readonly remote: RemoteEngine) {
     super()
     this.settings = remote.options
     remote.attach(this)
+    const { clock } = this.settings
+    this.rmw = new RemoteKeyed(
+      (key) => this.readVersioned(key),
+      this.settings.codec,
+      (ms) => new Promise<void>((resolve) => clock.setTimeout(resolve, ms)),
+    )
   }
 
   override get name(): string {
@@ -54,38 +73,38 @@ export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
   override set(key: string, value: V, options?: WriteOptions): Promise<void> {
     return this.guard('set', () => {
       checkKey(key, this.settings.maxKeyBytes)
-      const durability = this.levelOf(options)
-      return this.measured('set', key, durability, () => this.put(key, encodeValue(key, value, this.settings), durability))
+      const at = this.writeAt(options)
+      return this.measured('set', key, at.durability, () => this.put(key, encodeValue(key, value, this.settings), at))
     })
   }
 
   override delete(key: string, options?: WriteOptions): Promise<void> {
     return this.guard('delete', () => {
       checkKey(key, this.settings.maxKeyBytes)
-      const durability = this.levelOf(options)
-      return this.measured('delete', key, durability, () => this.put(key, null, durability))
+      const at = this.writeAt(options)
+      return this.measured('delete', key, at.durability, () => this.put(key, null, at))
     })
   }
 
   override setMany(entries: Iterable<readonly [string, V]>, options?: WriteOptions): Promise<void> {
     return this.guard('setMany', () => {
-      const durability = this.levelOf(options)
+      const at = this.writeAt(options)
       const encoded: Array<[string, string]> = []
       for (const [key, value] of entries) {
         checkKey(key, this.settings.maxKeyBytes)
         encoded.push([key, encodeValue(key, value, this.settings)])
       }
-      return Promise.all(encoded.map(([key, text]) => this.measured('set', key, durability, () => this.put(key, text, durability)))).then(() => undefined)
+      return Promise.all(encoded.map(([key, text]) => this.measured('set', key, at.durability, () => this.put(key, text, at)))).then(() => undefined)
     })
   }
 
   override deleteMany(keys: Iterable<string>, options?: WriteOptions): Promise<void> {
     return this.guard('deleteMany', () => {
       if (typeof keys === 'string') throw invalid('keys', 'an iterable of keys, such as an array', keys)
-      const durability = this.levelOf(options)
+      const at = this.writeAt(options)
       const all = [...keys]
       for (const key of all) checkKey(key, this.settings.maxKeyBytes)
-      return Promise.all(all.map((key) => this.measured('delete', key, durability, () => this.put(key, null, durability)))).then(() => undefined)
+      return Promise.all(all.map((key) => this.measured('delete', key, at.durability, () => this.put(key, null, at)))).then(() => undefined)
     })
   }
 
@@ -142,31 +161,43 @@ export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
     return undefined
   }
 
-  // ---- not on this tier yet ----
+  // ---- read-modify-writes, by compare-and-swap on the version in Redis (remote-keyed.ts) ----
 
-  override update(): Promise<V | undefined> {
-    return notYet('update')
+  override update(key: string, fn: (current: V | undefined) => V | undefined | Promise<V | undefined>, options?: WriteOptions): Promise<V | undefined> {
+    return this.guard('update', () => {
+      checkKey(key, this.settings.maxKeyBytes)
+      if (typeof fn !== 'function') throw invalid('fn', 'a function (current) => next', fn)
+      const at = this.writeAt(options)
+      return this.rmw.update(key, fn, (k, value, expect) => this.writeIf(k, value, at, expect))
+    })
   }
 
-  override getOrSet<R extends V | undefined>(): Promise<V | R> {
-    return notYet('getOrSet')
+  override getOrSet<R extends V | undefined>(key: string, loader: (key: string) => R | Promise<R>, options?: WriteOptions): Promise<V | R> {
+    return this.guard('getOrSet', () => {
+      checkKey(key, this.settings.maxKeyBytes)
+      if (typeof loader !== 'function') throw invalid('loader', 'a function (key) => value', loader)
+      const at = this.writeAt(options)
+      return this.rmw.getOrSet(key, loader, (k, value, expect) => this.writeIf(k, value, at, expect))
+    })
   }
 
-  override wrap<R extends V | undefined>(): Promise<V | R> {
-    return notYet('wrap')
+  override wrap<R extends V | undefined>(key: string, loader: (key: string) => R | Promise<R>, options?: WriteOptions): Promise<V | R> {
+    return this.getOrSet(key, loader, options)
   }
 
-  override increment(): Promise<number> {
-    return notYet('increment')
+  override increment(key: string, by = 1, options?: WriteOptions): Promise<number> {
+    return this.mergeWrite('increment', 'sum', key, by, options)
   }
 
-  override max(): Promise<number> {
-    return notYet('max')
+  override max(key: string, value: number, options?: WriteOptions): Promise<number> {
+    return this.mergeWrite('max', 'max', key, value, options)
   }
 
-  override min(): Promise<number> {
-    return notYet('min')
+  override min(key: string, value: number, options?: WriteOptions): Promise<number> {
+    return this.mergeWrite('min', 'min', key, value, options)
   }
+
+  // ---- not on this tier: synchronous reads of state that lives in Redis ----
 
   override peek(): V | undefined {
     throw unavailable('peek')
@@ -188,29 +219,71 @@ export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
     return this.remote.acks.track(op, key, durability, started, write())
   }
 
-  /** Writes at `durability`; a full shard applies `backlog.whenFull`. */
-  private async put(key: string, encoded: string | null, durability: Durability): Promise<void> {
+  /** Writes at its level; a full shard applies `backlog.whenFull`. */
+  private async put(key: string, encoded: string | null, at: WriteAt): Promise<void> {
+    await (await this.applyWrite(key, encoded, at, undefined))?.acknowledged
+  }
+
+  /** A read-modify-write's write (`remote-keyed.ts`): timed like a `set` or `delete`. */
+  private async writeIf(key: string, value: V | undefined, at: WriteAt, expect: string): Promise<Applied | undefined> {
+    if (this.shutdown !== undefined) throw new CacheClosedError('write')
+    const encoded = value === undefined ? null : encodeValue(key, value, this.settings)
+    const started = performance.now()
+    const applied = await this.applyWrite(key, encoded, at, expect)
+    if (applied !== undefined) this.remote.acks.track(encoded === null ? 'delete' : 'set', key, at.durability, started, applied.acknowledged).catch(() => {})
+    return applied
+  }
+
+  /**
+   * Applies a write in Redis (one script; with `expect`, only over that version). Resolves once
+   * applied, with the acknowledgement at its level to await (a write-through's commit, or the
+   * replicas' count checked), or with undefined when `expect` did not hold (nothing written).
+   */
+  private async applyWrite(key: string, encoded: string | null, at: WriteAt, expect: string | undefined): Promise<Applied | undefined> {
     const { remote } = this
-    if (durability === 'store' && !remote.flusher.available) throw new StoreUnavailableError('the flush circuit is open after repeated failures')
-    let level = durability
-    let answer = await remote.tier.write(key, encoded, { force: level === 'store', replicated: level === 'replicated' })
+    if (at.durability === 'store' && !remote.flusher.available) throw new StoreUnavailableError('the flush circuit is open after repeated failures')
+    let level = at.durability
+    const mode = { expect, ttlMs: at.ttlMs }
+    let answer = await remote.tier.write(key, encoded, { ...mode, force: level === 'store', replicated: level === 'replicated' })
     while (answer.full) {
-      answer = await this.roomFor(key, encoded, level)
+      answer = await this.roomFor(key, encoded, level, mode)
       if (this.settings.backlog.whenFull === 'store') level = 'store'
     }
+    if (answer.conflict) return undefined
     this.tally.writes++
-    if (level === 'store') {
-      const committed = remote.writeThroughs.wait(key, answer.version) // first: the scheduler takes waited-for keys at once
-      remote.scheduler.afterWrite()
-      return committed
-    }
+    let acknowledged = RESOLVED
+    if (level === 'store') acknowledged = remote.writeThroughs.wait(key, answer.version) // first: the scheduler takes waited-for keys at once
     remote.scheduler.afterWrite()
     if (level === 'replicated' && ((answer.replicas ?? 0) < remote.tier.options.replicas || answer.local === false)) {
-      throw new ReplicationNotConfirmedError(key, answer.version, answer.replicas ?? 0, remote.tier.options.replicas, answer.local)
+      acknowledged = Promise.reject(new ReplicationNotConfirmedError(key, answer.version, answer.replicas ?? 0, remote.tier.options.replicas, answer.local))
+    }
+    acknowledged.catch(() => {}) // the caller awaits it; this only keeps a rejection from counting as unhandled meanwhile
+    return { acknowledged }
+  }
+
+  /** `increment`, `max`, `min`: a compare-and-swap loop over the number in Redis (`remote-keyed.ts`). */
+  private mergeWrite(operation: string, kind: MergeKind, key: string, operand: unknown, options: WriteOptions | undefined): Promise<number> {
+    return this.guard(operation, () => {
+      checkKey(key, this.settings.maxKeyBytes)
+      const number = checkNumber(operand, operation === 'increment' ? 'by' : 'value', { finite: true, required: true }) as number
+      const at = this.writeAt(options)
+      return this.rmw.merge(key, kind, number === 0 ? 0 : number, (k, value, expect) => this.writeIf(k, value as V, at, expect))
+    })
+  }
+
+  /** The key's value with its version in Redis: read through the store (and filled) on a miss. */
+  private async readVersioned(key: string): Promise<KeyRead<V>> {
+    for (let reads = 1; ; reads++) {
+      const [entry] = await this.remote.tier.read([key])
+      if (entry !== undefined) return { current: this.decoded(entry), encoded: entry.encoded, expect: String(entry.version) }
+      const loaded = await this.remote.reader.loadMany([key])[0]?.entry
+      if (loaded === undefined || reads >= 3) return { current: undefined, encoded: null, expect: '0' }
+      // Filled (or written meanwhile): read again, for its version in Redis.
+      await this.remote.tier.fill(key, loaded.encoded ?? this.settings.codec.encode(loaded.value), loaded.version)
     }
   }
 
-  private async roomFor(key: string, encoded: string | null, level: Durability): Promise<WriteAnswer> {
+  private async roomFor(key: string, encoded: string | null, level: Durability, mode: { expect: string | undefined; ttlMs: number | undefined }): Promise<WriteAnswer> {
     const { remote } = this
     remote.diagnostics.backlogFull(remote.tier.waiting, 0)
     remote.emit('backlog:full', { entries: remote.tier.waiting, bytes: 0 })
@@ -219,12 +292,12 @@ export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
         throw new BacklogFullError(remote.tier.waiting, 0)
       case 'store':
         if (!remote.flusher.available) throw new StoreUnavailableError('the backlog is full and the store is failing')
-        return remote.tier.write(key, encoded, { force: true, replicated: false })
+        return remote.tier.write(key, encoded, { ...mode, force: true, replicated: false })
       case 'wait':
         remote.scheduler.pump()
         await new Promise<void>((resolve) => this.settings.clock.setTimeout(() => resolve(), ROOM_POLL_MS))
         if (this.shutdown !== undefined) throw new CacheClosedError('write')
-        return remote.tier.write(key, encoded, { force: false, replicated: level === 'replicated' })
+        return remote.tier.write(key, encoded, { ...mode, force: false, replicated: level === 'replicated' })
     }
   }
 
@@ -256,11 +329,11 @@ export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
     return entry === undefined || entry.encoded === null ? undefined : (this.settings.codec.decode(entry.encoded) as V)
   }
 
-  private levelOf(options: WriteOptions | undefined): Durability {
-    if (options === undefined) return this.settings.durability
+  private writeAt(options: WriteOptions | undefined): WriteAt {
+    if (options === undefined) return { durability: this.settings.durability, ttlMs: undefined }
     checkWriteOptionNames(options)
-    if (options.ttlMs !== undefined) throw new InvalidOptionError('ttlMs', 'a per-write ttlMs is not available on a Redis tier: clean entries there take the cache ttlMs')
-    return oneOf(options.durability, 'durability', TIER_DURABILITIES) ?? this.settings.durability
+    const durability = oneOf(options.durability, 'durability', TIER_DURABILITIES) ?? this.settings.durability
+    return { durability, ttlMs: options.ttlMs === undefined ? undefined : writeTtl(options, 0) }
   }
 
   private guard<T>(operation: string, run: () => Promise<T>): Promise<T> {
@@ -273,10 +346,9 @@ export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
   }
 }
 
-function unavailable(operation: string): InvalidOptionError {
-  return new InvalidOptionError('tier', `${operation}() is not available on a Redis tier yet; it works on the embedded tier (no tier option)`)
-}
+const RESOLVED = Promise.resolve()
 
-function notYet(operation: string): Promise<never> {
-  return Promise.reject(unavailable(operation))
+function unavailable(operation: string): InvalidOptionError {
+  const why = operation === 'skipHalted' ? 'there is no global order on it' : `it is synchronous and the state is in Redis (use the asynchronous ${operation === 'peek' ? 'get()' : 'replayDeadLetters() / dropDeadLetters(), or writebehind dlq list --redis'})`
+  return new InvalidOptionError('tier', `${operation}() is not available on a Redis tier: ${why}; it works on the embedded tier (no tier option)`)
 }

@@ -5,7 +5,8 @@
  *
  *   {wb:<name>:<s>}:e:<key>   hash: p (payload), ver, st (d dirty | c clean | x dead letter),
  *                              del (1 = tombstone), since (first dirty, ms), att (failed attempts
- *                              of this version), ff (its first failure, ms)
+ *                              of this version), ff (its first failure, ms), ttl (the write's own
+ *                              ttl once clean, ms; absent: the cache's)
  *   {wb:<name>:<s>}:dirty     zset: dirty keys by not-before time (ms): the first-dirty time, or
  *                              after a failure the end of its backoff (retry-scripts.ts)
  *   {wb:<name>:<s>}:vers      zset: dirty keys by their first unflushed version (flush() marks)

@@ -43,11 +43,23 @@ export interface TierContext {
   readonly settledElsewhere: (key: string, version: number) => void
 }
 
-/** A write's answer: its version, or `full` when its shard's backlog is at its cap. */
+/** How a write goes: past a full shard (`force`), waiting for replicas, only over version `expect`, with its own ttl. */
+export interface WriteMode {
+  readonly force: boolean
+  readonly replicated: boolean
+  /** Write only if the entry's version is this (`'0'`: no entry); else the answer is a conflict. */
+  readonly expect?: string | undefined
+  /** This write's expiry once clean (ms, 0: never); undefined: the cache's `ttlMs`. */
+  readonly ttlMs?: number | undefined
+}
+
+/** A write's answer: its version, `full` when its shard's backlog is at its cap, or `conflict` when `expect` did not hold. */
 export type WriteAnswer =
-  | { readonly full: true }
+  | { readonly full: true; readonly conflict?: undefined }
+  | { readonly full: false; readonly conflict: true }
   | {
       readonly full: false
+      readonly conflict?: undefined
       readonly version: number
       /** Replicas that acknowledged it (durability `replicated`). */
       readonly replicas: number | undefined
@@ -105,13 +117,13 @@ export class RedisTier implements DirtyTier {
    * `force` passes a full shard (a write-through); `replicated` waits for the replicas (WAIT in the
    * same pipeline) and answers how many acknowledged.
    */
-  async write(key: string, encoded: string | null, mode: { force: boolean; replicated: boolean }): Promise<WriteAnswer> {
+  async write(key: string, encoded: string | null, mode: WriteMode): Promise<WriteAnswer> {
     const { snapshot, cap, context } = this.ready()
     const shard = this.layout.shardOf(key)
     const call: ScriptCall = {
       script: WRITE,
       keys: [this.layout.entry(shard, key), this.layout.dirty(shard), this.layout.vers(shard), this.layout.meta(shard)],
-      args: [key, encoded ?? '', encoded === null ? '1' : '0', cap, mode.force ? '1' : '0'],
+      args: [key, encoded ?? '', encoded === null ? '1' : '0', cap, mode.force ? '1' : '0', mode.expect ?? '', mode.ttlMs === undefined ? '' : Math.ceil(mode.ttlMs)],
     }
     let reply: unknown
     let replicas: number | undefined
@@ -125,6 +137,7 @@ export class RedisTier implements DirtyTier {
     }
     const [version, , newly] = reply as [number, number, number?]
     if (version === -1) return { full: true }
+    if (version === -2) return { full: false, conflict: true }
     this.highest = Math.max(this.highest, version)
     snapshot.noteWrite(shard, version, newly === 1, context.clock.now())
     this.idle = false

@@ -28,18 +28,21 @@ local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `
 
 /**
- * write: KEYS entry, dirty, vers, meta; ARGV key, payload, del (1|0), cap, force (1|0).
+ * write: KEYS entry, dirty, vers, meta; ARGV key, payload, del (1|0), cap, force (1|0), expect, ttl.
  * Returns {version, dirty count, 1 if newly dirty}, or {-1, dirty count} when the key is not dirty yet and the shard
- * holds `cap` dirty keys (unless `force`). A new version drops the key's retry state (`retry-scripts.ts`): its
+ * holds `cap` dirty keys (unless `force`), or {-2, dirty count} when `expect` is given ('' : not) and the entry's
+ * version is not it ('0': no entry), writing nothing (the compare-and-swap of `update` and the counters). `ttl`:
+ * this write's expiry once clean, ms ('' : the cache's), kept in the entry for the ack script. A new version drops the key's retry state (`retry-scripts.ts`): its
  * attempts start again at 0 and it is due at once, as a rewrite replaces a failing op on the embedded tier.
  */
 export const WRITE = script(
   'write',
   `${NOW}
 local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local cur = redis.call('HMGET', KEYS[1], 'ver', 'st', 'att')
+local cur = redis.call('HMGET', KEYS[1], 'ver', 'st', 'att', 'ttl')
 local dirty = cur[2] == 'd'
 local count = redis.call('ZCARD', KEYS[2])
+if ARGV[6] ~= '' and (cur[1] or '0') ~= ARGV[6] then return {-2, count} end
 if not dirty and ARGV[5] ~= '1' and count >= tonumber(ARGV[4]) then return {-1, count} end
 local floor = tonumber(redis.call('HGET', KEYS[4], 'floor') or '0')
 local v = math.max((tonumber(cur[1]) or 0) + 1, floor + 1, nowUs)
@@ -53,6 +56,7 @@ else
   redis.call('HSET', KEYS[1], 'p', ARGV[2], 'ver', vs, 'st', 'd', 'del', '0')
 end
 redis.call('PERSIST', KEYS[1])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'ttl', ARGV[7]) elseif cur[4] then redis.call('HDEL', KEYS[1], 'ttl') end
 if cur[3] then
   -- A new version starts with no failed attempts, and is due now even if the old one was backing off.
   redis.call('HDEL', KEYS[1], 'att', 'ff')
@@ -126,8 +130,9 @@ return out
 
 /**
  * ack: KEYS dirty, vers, entries…; ARGV ttl ms, then key, version per entry. Marks an entry clean
- * only if its version is unchanged (compare-and-swap); an entry written since stays dirty, and its
- * first unflushed version moves past the acknowledged one. Returns how many became clean.
+ * only if its version is unchanged (compare-and-swap), expiring after its write's own ttl if it
+ * has one, else `ttl` (0: never); an entry written since stays dirty, and its first unflushed
+ * version moves past the acknowledged one. Returns how many became clean.
  */
 export const ACK = script(
   'ack',
@@ -137,14 +142,15 @@ local ttl = tonumber(ARGV[1])
 for i = 3, #KEYS do
   local key = ARGV[(i - 3) * 2 + 2]
   local version = ARGV[(i - 3) * 2 + 3]
-  local e = redis.call('HMGET', KEYS[i], 'ver', 'st')
+  local e = redis.call('HMGET', KEYS[i], 'ver', 'st', 'ttl')
   if e[1] == version then
     if e[2] == 'd' or e[2] == 'x' then
       redis.call('HSET', KEYS[i], 'st', 'c')
       redis.call('HDEL', KEYS[i], 'since', 'att', 'ff')
       redis.call('ZREM', KEYS[1], key)
       redis.call('ZREM', KEYS[2], key)
-      if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end
+      local expiry = tonumber(e[3] or ttl)
+      if expiry > 0 then redis.call('PEXPIRE', KEYS[i], expiry) end
       cleaned = cleaned + 1
     end
   elseif e[1] and tonumber(e[1]) > tonumber(version) then
