@@ -390,10 +390,8 @@ export class Flusher {
 
   /** Held ops wait for their backoff, or for a proof that the store takes writes, whichever is first. */
   private async waitHeld(ops: readonly PendingOp[]): Promise<void> {
-    const delay = backoffDelay(
-      ops.reduce((most, op) => Math.max(most, op.attempts), 1),
-      this.policy,
-    )
+    const attempts = ops.reduce((most, op) => Math.max(most, op.attempts), 1)
+    const delay = backoffDelay(attempts, this.policy)
     this.counted.retries++
     await this.settleHook(this.hooks.retrying?.(ops, delay) ?? Promise.resolve())
     if (!this.stopped) await this.heldSleepers.sleep(delay)

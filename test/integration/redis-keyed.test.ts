@@ -159,8 +159,14 @@ function suite(): void {
 
   it('peek and deadLetters are synchronous and refuse with a typed error naming the tier', async () => {
     const { a } = await pair()
-    assert.throws(() => a.peek('k'), (e: unknown) => e instanceof InvalidOptionError && e.option === 'tier' && /synchronous/.test(e.message))
-    assert.throws(() => a.deadLetters(), (e: unknown) => e instanceof InvalidOptionError && e.option === 'tier')
+    assert.throws(
+      () => a.peek('k'),
+      (e: unknown) => e instanceof InvalidOptionError && e.option === 'tier' && /synchronous/.test(e.message),
+    )
+    assert.throws(
+      () => a.deadLetters(),
+      (e: unknown) => e instanceof InvalidOptionError && e.option === 'tier',
+    )
   })
 }
 

@@ -15,49 +15,38 @@
  * embedded facade overridden here.
  */
 import type { DeadLetter, DeadLetterSelector } from '../../contracts/dead-letters.js'
-import type { LoadedEntry } from '../../contracts/store.js'
+import type { LoadedEntry, MergeKind } from '../../contracts/store.js'
 import type { RecoveryReport } from '../../contracts/events.js'
 import type { Durability, WriteOptions } from '../../contracts/options.js'
-import type { MergeKind } from '../../contracts/store.js'
 import type { CloseReport, FlushCallOptions, FlushReport, ReplayReport } from '../../contracts/reports.js'
 import type { CacheStats } from '../../contracts/stats.js'
-import { BacklogFullError, CacheClosedError, InvalidOptionError, ReplicationNotConfirmedError, StoreUnavailableError } from '../../errors.js'
+import { CacheClosedError, InvalidOptionError } from '../../errors.js'
 import type { EntryRecord } from '../../tier/redis/claims.js'
-import type { WriteAnswer } from '../../tier/redis/redis-tier.js'
 import { toError } from '../../to-error.js'
-import { invalid, oneOf } from '../../validate/check.js'
+import { checkNumber, invalid } from '../../validate/check.js'
 import { checkFlushOptions, withDeadline } from '../flush-call.js'
-import { checkWriteOptionNames } from '../option-names.js'
 import type { ResolvedOptions } from '../resolve-options.js'
-import { checkKey, encodeValue, writeTtl } from '../validate.js'
+import { checkKey, encodeValue } from '../validate.js'
 import { WriteBehindCache } from '../write-behind-cache.js'
 import { dropTierLetters, replayTierLetters } from './remote-dead-letters.js'
 import type { RemoteEngine } from './remote-engine.js'
-import { RemoteKeyed, type Applied, type KeyRead } from './remote-keyed.js'
-import { checkNumber } from '../../validate/check.js'
+import { RemoteKeyed, type KeyRead } from './remote-keyed.js'
+import { RemoteWrites } from './remote-writes.js'
 
-/** A write's level and its own ttl once clean (undefined: the cache's). */
-interface WriteAt {
-  readonly durability: Durability
-  readonly ttlMs: number | undefined
-}
-
-/** The durability levels of a shared tier. */
-export const TIER_DURABILITIES = ['memory', 'replicated', 'store'] as const
-
-/** How often a write waiting for room (`whenFull: 'wait'`) tries its shard again. */
-const ROOM_POLL_MS = 20
+export { TIER_DURABILITIES } from './remote-writes.js'
 
 export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
   private readonly settings: ResolvedOptions
   private readonly tally = { writes: 0, hits: 0, misses: 0 }
   private shutdown: Promise<CloseReport> | undefined
   private readonly rmw: RemoteKeyed<V>
+  private readonly writePath: RemoteWrites
 
   constructor(private readonly remote: RemoteEngine) {
     super()
     this.settings = remote.options
     remote.attach(this)
+    this.writePath = new RemoteWrites(remote, this.settings, this.tally, () => this.shutdown !== undefined)
     const { clock } = this.settings
     this.rmw = new RemoteKeyed(
       (key) => this.readVersioned(key),
@@ -73,38 +62,38 @@ export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
   override set(key: string, value: V, options?: WriteOptions): Promise<void> {
     return this.guard('set', () => {
       checkKey(key, this.settings.maxKeyBytes)
-      const at = this.writeAt(options)
-      return this.measured('set', key, at.durability, () => this.put(key, encodeValue(key, value, this.settings), at))
+      const at = this.writePath.at(options)
+      return this.measured('set', key, at.durability, () => this.writePath.put(key, encodeValue(key, value, this.settings), at))
     })
   }
 
   override delete(key: string, options?: WriteOptions): Promise<void> {
     return this.guard('delete', () => {
       checkKey(key, this.settings.maxKeyBytes)
-      const at = this.writeAt(options)
-      return this.measured('delete', key, at.durability, () => this.put(key, null, at))
+      const at = this.writePath.at(options)
+      return this.measured('delete', key, at.durability, () => this.writePath.put(key, null, at))
     })
   }
 
   override setMany(entries: Iterable<readonly [string, V]>, options?: WriteOptions): Promise<void> {
     return this.guard('setMany', () => {
-      const at = this.writeAt(options)
+      const at = this.writePath.at(options)
       const encoded: Array<[string, string]> = []
       for (const [key, value] of entries) {
         checkKey(key, this.settings.maxKeyBytes)
         encoded.push([key, encodeValue(key, value, this.settings)])
       }
-      return Promise.all(encoded.map(([key, text]) => this.measured('set', key, at.durability, () => this.put(key, text, at)))).then(() => undefined)
+      return Promise.all(encoded.map(([key, text]) => this.measured('set', key, at.durability, () => this.writePath.put(key, text, at)))).then(() => undefined)
     })
   }
 
   override deleteMany(keys: Iterable<string>, options?: WriteOptions): Promise<void> {
     return this.guard('deleteMany', () => {
       if (typeof keys === 'string') throw invalid('keys', 'an iterable of keys, such as an array', keys)
-      const at = this.writeAt(options)
+      const at = this.writePath.at(options)
       const all = [...keys]
       for (const key of all) checkKey(key, this.settings.maxKeyBytes)
-      return Promise.all(all.map((key) => this.measured('delete', key, at.durability, () => this.put(key, null, at)))).then(() => undefined)
+      return Promise.all(all.map((key) => this.measured('delete', key, at.durability, () => this.writePath.put(key, null, at)))).then(() => undefined)
     })
   }
 
@@ -167,8 +156,8 @@ export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
     return this.guard('update', () => {
       checkKey(key, this.settings.maxKeyBytes)
       if (typeof fn !== 'function') throw invalid('fn', 'a function (current) => next', fn)
-      const at = this.writeAt(options)
-      return this.rmw.update(key, fn, (k, value, expect) => this.writeIf(k, value, at, expect))
+      const at = this.writePath.at(options)
+      return this.rmw.update(key, fn, (k, value, expect) => this.writePath.writeIf(k, value, at, expect))
     })
   }
 
@@ -176,8 +165,8 @@ export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
     return this.guard('getOrSet', () => {
       checkKey(key, this.settings.maxKeyBytes)
       if (typeof loader !== 'function') throw invalid('loader', 'a function (key) => value', loader)
-      const at = this.writeAt(options)
-      return this.rmw.getOrSet(key, loader, (k, value, expect) => this.writeIf(k, value, at, expect))
+      const at = this.writePath.at(options)
+      return this.rmw.getOrSet(key, loader, (k, value, expect) => this.writePath.writeIf(k, value, at, expect))
     })
   }
 
@@ -219,55 +208,13 @@ export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
     return this.remote.acks.track(op, key, durability, started, write())
   }
 
-  /** Writes at its level; a full shard applies `backlog.whenFull`. */
-  private async put(key: string, encoded: string | null, at: WriteAt): Promise<void> {
-    await (await this.applyWrite(key, encoded, at, undefined))?.acknowledged
-  }
-
-  /** A read-modify-write's write (`remote-keyed.ts`): timed like a `set` or `delete`. */
-  private async writeIf(key: string, value: V | undefined, at: WriteAt, expect: string): Promise<Applied | undefined> {
-    if (this.shutdown !== undefined) throw new CacheClosedError('write')
-    const encoded = value === undefined ? null : encodeValue(key, value, this.settings)
-    const started = performance.now()
-    const applied = await this.applyWrite(key, encoded, at, expect)
-    if (applied !== undefined) this.remote.acks.track(encoded === null ? 'delete' : 'set', key, at.durability, started, applied.acknowledged).catch(() => {})
-    return applied
-  }
-
-  /**
-   * Applies a write in Redis (one script; with `expect`, only over that version). Resolves once
-   * applied, with the acknowledgement at its level to await (a write-through's commit, or the
-   * replicas' count checked), or with undefined when `expect` did not hold (nothing written).
-   */
-  private async applyWrite(key: string, encoded: string | null, at: WriteAt, expect: string | undefined): Promise<Applied | undefined> {
-    const { remote } = this
-    if (at.durability === 'store' && !remote.flusher.available) throw new StoreUnavailableError('the flush circuit is open after repeated failures')
-    let level = at.durability
-    const mode = { expect, ttlMs: at.ttlMs }
-    let answer = await remote.tier.write(key, encoded, { ...mode, force: level === 'store', replicated: level === 'replicated' })
-    while (answer.full) {
-      answer = await this.roomFor(key, encoded, level, mode)
-      if (this.settings.backlog.whenFull === 'store') level = 'store'
-    }
-    if (answer.conflict) return undefined
-    this.tally.writes++
-    let acknowledged = RESOLVED
-    if (level === 'store') acknowledged = remote.writeThroughs.wait(key, answer.version) // first: the scheduler takes waited-for keys at once
-    remote.scheduler.afterWrite()
-    if (level === 'replicated' && ((answer.replicas ?? 0) < remote.tier.options.replicas || answer.local === false)) {
-      acknowledged = Promise.reject(new ReplicationNotConfirmedError(key, answer.version, answer.replicas ?? 0, remote.tier.options.replicas, answer.local))
-    }
-    acknowledged.catch(() => {}) // the caller awaits it; this only keeps a rejection from counting as unhandled meanwhile
-    return { acknowledged }
-  }
-
   /** `increment`, `max`, `min`: a compare-and-swap loop over the number in Redis (`remote-keyed.ts`). */
   private mergeWrite(operation: string, kind: MergeKind, key: string, operand: unknown, options: WriteOptions | undefined): Promise<number> {
     return this.guard(operation, () => {
       checkKey(key, this.settings.maxKeyBytes)
-      const number = checkNumber(operand, operation === 'increment' ? 'by' : 'value', { finite: true, required: true }) as number
-      const at = this.writeAt(options)
-      return this.rmw.merge(key, kind, number === 0 ? 0 : number, (k, value, expect) => this.writeIf(k, value as V, at, expect))
+      const number = checkNumber(operand, operation === 'increment' ? 'by' : 'value', { finite: true, required: true })
+      const at = this.writePath.at(options)
+      return this.rmw.merge(key, kind, number === 0 ? 0 : number, (k, value, expect) => this.writePath.writeIf(k, value, at, expect))
     })
   }
 
@@ -277,27 +224,12 @@ export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
       const [entry] = await this.remote.tier.read([key])
       if (entry !== undefined) return { current: this.decoded(entry), encoded: entry.encoded, expect: String(entry.version) }
       const loaded = await this.remote.reader.loadMany([key])[0]?.entry
-      if (loaded === undefined || reads >= 3) return { current: undefined, encoded: null, expect: '0' }
+      if (loaded === undefined) return { current: undefined, encoded: null, expect: '0' }
+      const encoded = loaded.encoded ?? this.settings.codec.encode(loaded.value)
+      // Three fills gone at once (expired): the store's value, over no entry.
+      if (reads >= 3) return { current: this.settings.codec.decode(encoded) as V, encoded, expect: '0' }
       // Filled (or written meanwhile): read again, for its version in Redis.
-      await this.remote.tier.fill(key, loaded.encoded ?? this.settings.codec.encode(loaded.value), loaded.version)
-    }
-  }
-
-  private async roomFor(key: string, encoded: string | null, level: Durability, mode: { expect: string | undefined; ttlMs: number | undefined }): Promise<WriteAnswer> {
-    const { remote } = this
-    remote.diagnostics.backlogFull(remote.tier.waiting, 0)
-    remote.emit('backlog:full', { entries: remote.tier.waiting, bytes: 0 })
-    switch (this.settings.backlog.whenFull) {
-      case 'reject':
-        throw new BacklogFullError(remote.tier.waiting, 0)
-      case 'store':
-        if (!remote.flusher.available) throw new StoreUnavailableError('the backlog is full and the store is failing')
-        return remote.tier.write(key, encoded, { ...mode, force: true, replicated: false })
-      case 'wait':
-        remote.scheduler.pump()
-        await new Promise<void>((resolve) => this.settings.clock.setTimeout(() => resolve(), ROOM_POLL_MS))
-        if (this.shutdown !== undefined) throw new CacheClosedError('write')
-        return remote.tier.write(key, encoded, { ...mode, force: false, replicated: level === 'replicated' })
+      await this.remote.tier.fill(key, encoded, loaded.version)
     }
   }
 
@@ -329,13 +261,6 @@ export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
     return entry === undefined || entry.encoded === null ? undefined : (this.settings.codec.decode(entry.encoded) as V)
   }
 
-  private writeAt(options: WriteOptions | undefined): WriteAt {
-    if (options === undefined) return { durability: this.settings.durability, ttlMs: undefined }
-    checkWriteOptionNames(options)
-    const durability = oneOf(options.durability, 'durability', TIER_DURABILITIES) ?? this.settings.durability
-    return { durability, ttlMs: options.ttlMs === undefined ? undefined : writeTtl(options, 0) }
-  }
-
   private guard<T>(operation: string, run: () => Promise<T>): Promise<T> {
     try {
       if (this.shutdown !== undefined) throw new CacheClosedError(operation)
@@ -346,9 +271,10 @@ export class RemoteCache<V = unknown> extends WriteBehindCache<V> {
   }
 }
 
-const RESOLVED = Promise.resolve()
-
 function unavailable(operation: string): InvalidOptionError {
-  const why = operation === 'skipHalted' ? 'there is no global order on it' : `it is synchronous and the state is in Redis (use the asynchronous ${operation === 'peek' ? 'get()' : 'replayDeadLetters() / dropDeadLetters(), or writebehind dlq list --redis'})`
+  const why =
+    operation === 'skipHalted'
+      ? 'there is no global order on it'
+      : `it is synchronous and the state is in Redis (use the asynchronous ${operation === 'peek' ? 'get()' : 'replayDeadLetters() / dropDeadLetters(), or writebehind dlq list --redis'})`
   return new InvalidOptionError('tier', `${operation}() is not available on a Redis tier: ${why}; it works on the embedded tier (no tier option)`)
 }
