@@ -9,7 +9,11 @@ import type { RedisTarget } from './redis-target.js'
 export interface ShardView {
   readonly shard: number
   readonly dirtyKeys: number
-  /** Age of the shard's oldest dirty key (ms, by Redis' clock), or null when none is dirty. */
+  /**
+   * Age of the shard's oldest dirty key (ms, by Redis' clock), or null when none is dirty. A key
+   * backing off after a failed flush is scored by the end of its backoff, so it counts from then
+   * (0 while it waits).
+   */
   readonly oldestDirtyAgeMs: number | null
   readonly deadLetters: number
   /** The flushing instance's token (`pid:random`) and its lease's ms left, or null when no one holds it. */

@@ -10,7 +10,8 @@
  * Retry state lives in Redis too (`retry-scripts.ts`): a failed op's attempts and backoff survive
  * its worker, so a poison entry reaches the dead-letter threshold across worker deaths.
  *
- * What it leaves out: Redis Cluster and Sentinel routing, node-redis, merges (`increment`…).
+ * What it leaves out: Redis Cluster and Sentinel routing, node-redis, merge ops (the facade's
+ * counters write whole values by compare-and-swap, `expect`).
  */
 import type { Clock } from '../../contracts/clock.js'
 import type { Codec } from '../../contracts/codec.js'
