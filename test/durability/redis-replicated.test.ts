@@ -128,9 +128,10 @@ for (const binary of SERVER_BINARIES) {
       await Promise.all(Array.from({ length: 50 }, (_, i) => cache.set(`k${i}`, i)))
       assert.equal((await calls(admin, 'waitaof')) - aofs, 1, '50 writes of one tick share one WAITAOF')
       assert.equal((await calls(admin, 'wait')) - waits, 0, 'and no WAIT')
+      const warned: string[] = []
       const error = await withReplicaPaused(async () => {
         const tier = new RedisTier({ client: client(primary), name: 'aofpaused', replicas: 1, replicaTimeoutMs: 300, replicaWait: 'waitaof' })
-        const paused = await WriteBehindCache.open({ store: new MemoryStore(), tier, durability: 'replicated' })
+        const paused = await WriteBehindCache.open({ store: new MemoryStore(), tier, durability: 'replicated', warn: (code) => warned.push(code) })
         try {
           await paused.set('k', 'applied anyway')
         } finally {
@@ -140,6 +141,7 @@ for (const binary of SERVER_BINARIES) {
       assert.ok(error instanceof ReplicationNotConfirmedError, String(error))
       assert.equal(error.replicas, 0, 'the paused replica fsynced nothing')
       assert.equal(error.primaryFsynced, true, 'the primary did')
+      assert.ok(warned.includes('WB_REDIS_WAITAOF_TIMEOUT'), `a timeout under 2 s is warned about: ${warned.join()}`)
       await cache.set('after', 2) // confirmed again once the replica caught up
       await cache.close()
       t.diagnostic(`WAITAOF confirmed writes on ${binary}`)

@@ -99,7 +99,7 @@ export class RedisTier implements DirtyTier {
   /** Checks the server and the name's layout (`startup.ts`), then reads the tier's state. One cache per tier object. */
   async open(context: TierContext): Promise<void> {
     if (this.parts !== undefined) throw new Error('this RedisTier is already in use by a cache: create one RedisTier per cache')
-    await checkServer(this.port, this.layout, context.warn, this.options.replicaWait)
+    await checkServer(this.port, this.layout, context.warn, this.options)
     const lease = { token: this.token, ms: this.options.leaseMs }
     this.parts = {
       context,

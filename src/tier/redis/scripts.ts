@@ -28,7 +28,7 @@ local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `
 
 /**
- * write: KEYS entry, dirty, vers, meta; ARGV key, payload, del (1|0), cap, force (1|0), expect, ttl.
+ * write: KEYS entry, dirty, vers, meta; ARGV key, payload, del (1|0), cap, force (1|0), expect?, ttl?.
  * Returns {version, dirty count, 1 if newly dirty}, or {-1, dirty count} when the key is not dirty yet and the shard
  * holds `cap` dirty keys (unless `force`), or {-2, dirty count} when `expect` is given ('' : not) and the entry's
  * version is not it ('0': no entry), writing nothing (the compare-and-swap of `update` and the counters). `ttl`:
@@ -42,7 +42,8 @@ local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local cur = redis.call('HMGET', KEYS[1], 'ver', 'st', 'att', 'ttl')
 local dirty = cur[2] == 'd'
 local count = redis.call('ZCARD', KEYS[2])
-if ARGV[6] ~= '' and (cur[1] or '0') ~= ARGV[6] then return {-2, count} end
+local expect, ttl = ARGV[6] or '', ARGV[7] or ''
+if expect ~= '' and (cur[1] or '0') ~= expect then return {-2, count} end
 if not dirty and ARGV[5] ~= '1' and count >= tonumber(ARGV[4]) then return {-1, count} end
 local floor = tonumber(redis.call('HGET', KEYS[4], 'floor') or '0')
 local v = math.max((tonumber(cur[1]) or 0) + 1, floor + 1, nowUs)
@@ -56,7 +57,7 @@ else
   redis.call('HSET', KEYS[1], 'p', ARGV[2], 'ver', vs, 'st', 'd', 'del', '0')
 end
 redis.call('PERSIST', KEYS[1])
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'ttl', ARGV[7]) elseif cur[4] then redis.call('HDEL', KEYS[1], 'ttl') end
+if ttl ~= '' then redis.call('HSET', KEYS[1], 'ttl', ttl) elseif cur[4] then redis.call('HDEL', KEYS[1], 'ttl') end
 if cur[3] then
   -- A new version starts with no failed attempts, and is due now even if the old one was backing off.
   redis.call('HDEL', KEYS[1], 'att', 'ff')
