@@ -11,23 +11,12 @@ import { systemClock } from '../../src/contracts/clock.js'
 import { strictJson } from '../../src/core/json-codec.js'
 import type { PendingOp } from '../../src/flush/pending-op.js'
 import { RedisTier } from '../../src/tier/redis/redis-tier.js'
-import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
+import { SERVER_BINARIES, startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
 
 let server: OwnRedis
 let admin: Redis
 const clients: Redis[] = []
 let names = 0
-
-before(async () => {
-  server = await startOwnRedis()
-  admin = server.client()
-})
-
-after(async () => {
-  for (const c of clients) c.disconnect()
-  admin.disconnect()
-  await server.destroy()
-})
 
 /** Two instances of one cache name (two processes, as far as Redis can tell). */
 async function twoTiers(): Promise<[RedisTier, RedisTier]> {
@@ -53,7 +42,8 @@ async function write(tier: RedisTier, key: string, encoded: string): Promise<num
   return (answer as { version: number }).version
 }
 
-describe('retry state in Redis', () => {
+/** The suite, run on each server binary (`SERVER_BINARIES`, at the end). */
+function suite(): void {
   it('records attempts and a not-before on the failed version; another instance waits it out, then continues the count', async () => {
     const [a, b] = await twoTiers()
     await write(a, 'k', '1')
@@ -94,4 +84,19 @@ describe('retry state in Redis', () => {
     assert.equal(fresh?.version, v2, 'the new version is due at once')
     assert.equal(fresh?.attempts, 0)
   })
-})
+}
+
+for (const binary of SERVER_BINARIES) {
+  describe(`retry state in Redis (${binary})`, () => {
+    before(async () => {
+      server = await startOwnRedis([], { binary })
+      admin = server.client()
+    })
+    after(async () => {
+      for (const c of clients.splice(0)) c.disconnect()
+      admin.disconnect()
+      await server.destroy()
+    })
+    suite()
+  })
+}
