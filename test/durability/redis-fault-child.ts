@@ -11,11 +11,9 @@ import { Redis } from 'ioredis'
 import pg from 'pg'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { ReplicationNotConfirmedError } from '../../src/errors.js'
-import type { PendingOp } from '../../src/flush/pending-op.js'
-import { RedisTier } from '../../src/redis.js'
-import type { WriteAnswer } from '../../src/tier/redis/redis-tier.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import { seededRandom } from '../helpers/seeded-random.js'
+import { RecordingTier } from './redis-fault-harness.js'
 
 export interface FaultChildConfig {
   redisUrl: string
@@ -42,20 +40,6 @@ export interface FaultLine {
   s: number
   v?: number
   c?: string
-}
-
-/** Records the version Redis made for each key's latest write (the process writes one key at a time). */
-class RecordingTier extends RedisTier {
-  readonly versions = new Map<string, number>()
-  flushes = true
-  override async write(key: string, encoded: string | null, mode: { force: boolean; replicated: boolean }): Promise<WriteAnswer> {
-    const answer = await super.write(key, encoded, mode)
-    if (!answer.full) this.versions.set(key, answer.version)
-    return answer
-  }
-  override take(max: number, busy: ReadonlySet<string>, first: ReadonlyMap<string, unknown> | undefined): PendingOp[] | Promise<PendingOp[]> {
-    return this.flushes ? super.take(max, busy, first) : []
-  }
 }
 
 const config = JSON.parse(process.argv[2] as string) as FaultChildConfig

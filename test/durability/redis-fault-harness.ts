@@ -8,9 +8,27 @@ import { spawn } from 'node:child_process'
 import { isDeepStrictEqual } from 'node:util'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
-import type { RedisTier } from '../../src/redis.js'
+import type { WriteBehindCache } from '../../src/core/write-behind-cache.js'
+import { ReplicationNotConfirmedError } from '../../src/errors.js'
+import type { PendingOp } from '../../src/flush/pending-op.js'
+import { RedisTier } from '../../src/redis.js'
+import type { WriteAnswer } from '../../src/tier/redis/redis-tier.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import type { FaultChildConfig, FaultLine } from './redis-fault-child.js'
+
+/** A tier that records the version Redis made for each key's latest write (its writers write a key one at a time); with `flushes` false it never takes a batch. */
+export class RecordingTier extends RedisTier {
+  readonly versions = new Map<string, number>()
+  flushes = true
+  override async write(key: string, encoded: string | null, mode: { force: boolean; replicated: boolean }): Promise<WriteAnswer> {
+    const answer = await super.write(key, encoded, mode)
+    if (!answer.full) this.versions.set(key, answer.version)
+    return answer
+  }
+  override take(max: number, busy: ReadonlySet<string>, first: ReadonlyMap<string, unknown> | undefined): PendingOp[] | Promise<PendingOp[]> {
+    return this.flushes ? super.take(max, busy, first) : []
+  }
+}
 
 const CHILD = new URL('./redis-fault-child.ts', import.meta.url).pathname
 
@@ -57,6 +75,28 @@ export function spawnApp(config: FaultChildConfig, ledger: Ledger): AppProcess {
       await exited
     },
   }
+}
+
+/**
+ * In-process writers: `lanes` loops, lane j writing keys k<j>, k<j+lanes>… (`keys` in all) one at a
+ * time, values `{ w: j, s }`, until `stop()`; each try and answer goes to `ledger` as a child's lines do.
+ */
+export async function writeLoops(cache: WriteBehindCache, tier: RecordingTier, ledger: Ledger, options: { lanes: number; keys: number; stop: () => boolean }): Promise<void> {
+  const lane = async (w: number): Promise<void> => {
+    for (let s = 0; !options.stop(); s++) {
+      const k = `k${w + options.lanes * (s % Math.ceil(options.keys / options.lanes))}`
+      ledger.take({ t: 'I', k, w, s })
+      try {
+        await cache.set(k, { w, s })
+        ledger.take({ t: 'A', k, w, s, v: tier.versions.get(k) as number })
+      } catch (error) {
+        if (error instanceof ReplicationNotConfirmedError) ledger.take({ t: 'N', k, w, s, v: error.version })
+        else ledger.take({ t: 'E', k, w, s, c: (error as { code?: string }).code ?? String(error) })
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: options.lanes }, (_, w) => lane(w)))
 }
 
 interface KeyLedger {
