@@ -6,8 +6,8 @@
  * and a per-shard floor, never from an application's clock.
  *
  * The write script has no `allow-oom` flag on purpose: under `maxmemory` it is refused, which the
- * tier reports as backpressure. The acknowledging scripts have it, so that flushing, which frees
- * nothing but lets clean entries expire, still works when memory is full.
+ * tier reports as backpressure. The claiming and acknowledging scripts have it, so that flushing,
+ * which frees nothing but lets clean entries expire, still works when memory is full.
  */
 import { createHash } from 'node:crypto'
 import type { RedisScript } from './client-port.js'
@@ -65,12 +65,13 @@ return {v, count, dirty and 0 or 1}
 /**
  * claim: KEYS dirty, lease; ARGV entry prefix, token, lease ms, max, use lease (1|0), scan limit.
  * Takes (or renews, or with nothing dirty releases) the shard's lease, then reads up to `max`
- * dirty entries, oldest first. Changes no entry.
+ * dirty entries, oldest first. Changes no entry. `allow-oom`: the lease's SET must pass when Redis
+ * is at maxmemory, or nothing could be flushed (and freed) then.
  * Returns {0} when another instance holds the lease, else {1, key, ver, del, payload, since, ...}.
  */
 export const CLAIM = script(
   'claim',
-  `
+  `#!lua flags=allow-oom
 if ARGV[5] == '1' then
   local holder = redis.call('GET', KEYS[2])
   if holder == false then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
