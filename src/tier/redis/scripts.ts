@@ -180,25 +180,31 @@ return dropped
 /**
  * deadletter: KEYS dirty, vers, dlq, entries…; ARGV error, then key, version, del, payload,
  * attempts per entry. Appends each to the shard's dead-letter stream; an entry not written since stops being
- * dirty and is marked dead (still served). Returns how many were appended.
+ * dirty and is marked dead (still served). An entry another worker already settled at that version
+ * (dead or clean: its lease ran out mid-batch and both flushed it) gets no second letter. Returns
+ * how many were appended.
  */
 export const DEAD_LETTER = script(
   'deadletter',
   `#!lua flags=allow-oom
 ${NOW}
+local added = 0
 for i = 4, #KEYS do
   local base = (i - 4) * 5 + 1
   local key = ARGV[base + 1]
   local version = ARGV[base + 2]
   local e = redis.call('HMGET', KEYS[i], 'ver', 'st')
-  redis.call('XADD', KEYS[3], '*', 'key', key, 'version', version, 'del', ARGV[base + 3], 'payload', ARGV[base + 4], 'attempts', ARGV[base + 5], 'error', ARGV[1], 'at', string.format('%.0f', nowMs))
+  if e[1] ~= version or e[2] == 'd' then
+    redis.call('XADD', KEYS[3], '*', 'key', key, 'version', version, 'del', ARGV[base + 3], 'payload', ARGV[base + 4], 'attempts', ARGV[base + 5], 'error', ARGV[1], 'at', string.format('%.0f', nowMs))
+    added = added + 1
+  end
   if e[1] == version and e[2] == 'd' then
     redis.call('HSET', KEYS[i], 'st', 'x')
     redis.call('ZREM', KEYS[1], key)
     redis.call('ZREM', KEYS[2], key)
   end
 end
-return #KEYS - 3
+return added
 `,
 )
 
