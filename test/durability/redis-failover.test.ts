@@ -1,7 +1,8 @@
 /**
  * A Redis tier's primary killed with -9 and its replica promoted (REPLICAOF NO ONE), with the
  * shared PostgreSQL as the store. Under load at durability `replicated`, behind one address (a
- * proxy moved to the new primary, as a VIP or Sentinel would): no write whose ack held is lost,
+ * proxy moved to the new primary, as a VIP or Sentinel would), the replica lagging at the moment
+ * of the crash: no write whose ack held is lost,
  * the writers go on on the promoted replica (whose script cache is empty: NOSCRIPT), and its
  * versions stay above everything the store holds. Then a forced loss: the replica paused and cut
  * off (`CLIENT KILL TYPE replica`), a write is reported not confirmed, the primary is killed: that
@@ -66,19 +67,30 @@ describe('a Redis primary killed and its replica promoted', () => {
     const address = `redis://127.0.0.1:${await proxy.listen()}`
     const rows = await table()
     const tier = new RecordingTier({ client: client(address), name: 'failover', shards: 4, leaseMs: 500, replicaTimeoutMs: 1000 })
-    const cache = await WriteBehindCache.open({ store: new PostgresStore({ pool, table: rows }), tier, durability: 'replicated', flush: { intervalMs: 20, maxDelayMs: 100 }, warn: () => {} })
+    const cache = await WriteBehindCache.open({ store: new PostgresStore({ pool, table: rows }), tier, durability: 'replicated', flush: { intervalMs: 500, maxDelayMs: 2000 }, warn: () => {} })
     const ledger = new Ledger()
     let stop = false
-    const writing = writeLoops(cache, tier, ledger, { lanes: 4, keys: 40, stop: () => stop })
+    let writing = writeLoops(cache, tier, ledger, { lanes: 4, keys: 400, stop: () => stop })
     try {
       await sleep(1500)
+      // The replica lags at the moment of the crash (stopped and cut off for 200 ms, under
+      // replicaTimeoutMs): writes of that moment must not be acknowledged, since it will not have them.
+      replica.pause()
+      await client(primary.url).call('CLIENT', 'KILL', 'TYPE', 'replica')
+      await sleep(200)
       await primary.crash()
+      stop = true // the writes on their way finish on the new primary; no more on these keys
+      replica.resume()
       const ackedBefore = ledger.acks
       await promote(replica)
       const storedAtFailover = Math.max(0, ...[...(await storeRows(pool, rows)).values()].map((r) => r.version))
       proxy.retarget(replica.port)
+      await writing
       await replicate(spare, replica) // the new primary gets a replica: writes are confirmed again
       const acksAtPromotion = ledger.acks
+      // Other keys after the failover, so that no later write hides the loss of an earlier one.
+      stop = false
+      writing = writeLoops(cache, tier, ledger, { lanes: 4, keys: 40, stop: () => stop, prefix: 'after' })
       await sleep(1500)
       stop = true
       await writing

@@ -78,13 +78,14 @@ export function spawnApp(config: FaultChildConfig, ledger: Ledger): AppProcess {
 }
 
 /**
- * In-process writers: `lanes` loops, lane j writing keys k<j>, k<j+lanes>… (`keys` in all) one at a
- * time, values `{ w: j, s }`, until `stop()`; each try and answer goes to `ledger` as a child's lines do.
+ * In-process writers: `lanes` loops, lane j writing keys k<j>, k<j+lanes>… (`keys` in all, `prefix`
+ * instead of k) one at a time, values `{ w: j, s }`, until `stop()`; each try and answer goes to
+ * `ledger` as a child's lines do.
  */
-export async function writeLoops(cache: WriteBehindCache, tier: RecordingTier, ledger: Ledger, options: { lanes: number; keys: number; stop: () => boolean }): Promise<void> {
+export async function writeLoops(cache: WriteBehindCache, tier: RecordingTier, ledger: Ledger, options: { lanes: number; keys: number; stop: () => boolean; prefix?: string }): Promise<void> {
   const lane = async (w: number): Promise<void> => {
     for (let s = 0; !options.stop(); s++) {
-      const k = `k${w + options.lanes * (s % Math.ceil(options.keys / options.lanes))}`
+      const k = `${options.prefix ?? 'k'}${w + options.lanes * (s % Math.ceil(options.keys / options.lanes))}`
       ledger.take({ t: 'I', k, w, s })
       try {
         await cache.set(k, { w, s })

@@ -39,17 +39,23 @@ describe('Redis killed with -9 under load and restarted on its AOF', () => {
     // ioredis gives up on a request after 3 reconnect attempts (its default, 20, takes ~10 s).
     const client = new Redis(server.url, { maxRetriesPerRequest: 3 }).on('error', () => {})
     const tier = new RecordingTier({ client, name: 'restart', shards: 4, leaseMs: 500 })
-    const cache = await WriteBehindCache.open({ store: new PostgresStore({ pool, table }), tier, flush: { intervalMs: 20, maxDelayMs: 100, batchSize: 16 }, warn: () => {} })
+    // A slow flush: many writes acknowledged before the crash are in Redis only (its AOF keeps them).
+    const cache = await WriteBehindCache.open({ store: new PostgresStore({ pool, table }), tier, flush: { intervalMs: 1000, maxDelayMs: 3000, batchSize: 16 }, warn: () => {} })
     const ledger = new Ledger()
     let stop = false
-    const writing = writeLoops(cache, tier, ledger, { lanes: 4, keys: 40, stop: () => stop })
+    let writing = writeLoops(cache, tier, ledger, { lanes: 4, keys: 400, stop: () => stop })
     try {
       await sleep(1500)
       await server.crash()
       const ackedBefore = ledger.acks
       await sleep(1500)
       const failedDuring = ledger.errors.get('E_REDIS_UNAVAILABLE') ?? 0
+      stop = true
+      await writing
       await server.restart()
+      // Other keys after the restart, so that no later write hides the loss of an earlier one.
+      stop = false
+      writing = writeLoops(cache, tier, ledger, { lanes: 4, keys: 40, stop: () => stop, prefix: 'after' })
       await sleep(1500)
       stop = true
       await writing
