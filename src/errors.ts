@@ -410,7 +410,7 @@ export class RedisUnavailableError extends WriteBehindError<'E_REDIS_UNAVAILABLE
     super(
       'E_REDIS_UNAVAILABLE',
       `The write to "${truncate(key)}" got no answer from Redis (${options.cause instanceof Error ? options.cause.message : String(options.cause)}): it may or may not have been applied. ` +
-        'Write it again once Redis is back (the newer version wins), or read the key to see; check the Redis server and the client\'s reconnect settings.',
+        "Write it again once Redis is back (the newer version wins), or read the key to see; check the Redis server and the client's reconnect settings.",
       options,
     )
   }

@@ -64,7 +64,7 @@ for (let s = config.run * 1_000_000; config.keys > 0; s++) {
   print({ t: 'I', k, w, s })
   try {
     await cache.set(k, { w, s })
-    print({ t: 'A', k, w, s, v: tier.versions.get(k) as number })
+    print({ t: 'A', k, w, s, v: tier.versions.get(k) })
   } catch (error) {
     if (error instanceof ReplicationNotConfirmedError) print({ t: 'N', k, w, s, v: error.version })
     else print({ t: 'E', k, w, s, c: (error as { code?: string }).code ?? String(error) })

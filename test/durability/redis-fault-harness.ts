@@ -89,7 +89,7 @@ export async function writeLoops(cache: WriteBehindCache, tier: RecordingTier, l
       ledger.take({ t: 'I', k, w, s })
       try {
         await cache.set(k, { w, s })
-        ledger.take({ t: 'A', k, w, s, v: tier.versions.get(k) as number })
+        ledger.take({ t: 'A', k, w, s, v: tier.versions.get(k) })
       } catch (error) {
         if (error instanceof ReplicationNotConfirmedError) ledger.take({ t: 'N', k, w, s, v: error.version })
         else ledger.take({ t: 'E', k, w, s, c: (error as { code?: string }).code ?? String(error) })
@@ -176,7 +176,8 @@ export async function auditedTable(pool: pg.Pool, table: string): Promise<void> 
 
 /** Updates of the audited `table` that lowered a row's version (none expected). */
 export async function versionsDown(pool: pg.Pool, table: string): Promise<unknown[]> {
-  return (await pool.query(`SELECT * FROM ${table}_audit WHERE new_version < old_version`)).rows
+  const { rows } = await pool.query<Record<string, unknown>>(`SELECT * FROM ${table}_audit WHERE new_version < old_version`)
+  return rows
 }
 
 export async function dropTable(pool: pg.Pool, table: string): Promise<void> {

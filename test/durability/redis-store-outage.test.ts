@@ -61,7 +61,10 @@ describe('a Redis tier with its store down and writers going on', () => {
     let stop = false
     let peak = 0
     const sampler = setInterval(() => {
-      admin.info('memory').then((text) => (peak = Math.max(peak, Number(infoFields(text).get('used_memory')))), () => {})
+      admin.info('memory').then(
+        (text) => (peak = Math.max(peak, Number(infoFields(text).get('used_memory')))),
+        () => {},
+      )
     }, 100)
     const writing = writeLoops(cache, tier, ledger, { lanes: 4, keys: 6000, stop: () => stop })
     try {
