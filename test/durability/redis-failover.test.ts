@@ -17,6 +17,7 @@ import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { ReplicationNotConfirmedError } from '../../src/errors.js'
 import { RedisTier } from '../../src/redis.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
+import { WRITE } from '../../src/tier/redis/scripts.js'
 import { FaultProxy } from '../helpers/fault-proxy.js'
 import { promote, replicate, startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
 import { pgPool, uniqueName } from '../helpers/store-servers.js'
@@ -84,6 +85,7 @@ describe('a Redis primary killed and its replica promoted', () => {
       const ackedBefore = ledger.acks
       await promote(replica)
       const storedAtFailover = Math.max(0, ...[...(await storeRows(pool, rows)).values()].map((r) => r.version))
+      assert.deepEqual(await client(replica.url).call('SCRIPT', 'EXISTS', WRITE.sha), [0], 'the promoted replica has no scripts: the writers meet NOSCRIPT')
       proxy.retarget(replica.port)
       await writing
       await replicate(spare, replica) // the new primary gets a replica: writes are confirmed again
