@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'E_METRICS_CONFLICT'
   | 'E_REPLICATION_NOT_CONFIRMED'
   | 'E_REDIS_CONFIG'
+  | 'E_REDIS_UNAVAILABLE'
 
 /** The codes of the `StoreError`s writebehind raises itself. */
 export type StoreErrorCode = 'E_STORE' | 'E_BATCH_TIMEOUT' | 'E_STORE_MAPPING' | 'E_STORE_NOT_A_NUMBER'
@@ -398,6 +399,28 @@ export class ReplicationNotConfirmedError extends WriteBehindError<'E_REPLICATIO
 }
 
 /**
+ * A Redis tier lost its connection (or the client gave up reconnecting, ioredis's
+ * `maxRetriesPerRequest`) before Redis answered a write. Whether it applied is unknown: a write
+ * still waiting in the client's offline queue did not, but one already sent when the connection
+ * dropped may have been applied (and kept by the AOF). `applied` is `'unknown'`. Writing it again
+ * is safe (the newer version wins with the same value); reading the key back tells.
+ */
+export class RedisUnavailableError extends WriteBehindError<'E_REDIS_UNAVAILABLE'> {
+  readonly applied = 'unknown'
+  constructor(
+    readonly key: string,
+    options: { cause: unknown },
+  ) {
+    super(
+      'E_REDIS_UNAVAILABLE',
+      `The write to "${truncate(key)}" got no answer from Redis (${options.cause instanceof Error ? options.cause.message : String(options.cause)}): it may or may not have been applied. ` +
+        "Write it again once Redis is back (the newer version wins), or read the key to see; check the Redis server and the client's reconnect settings.",
+      options,
+    )
+  }
+}
+
+/**
  * A Redis tier refused to start on a server or name set up so that it could lose or misread dirty
  * data: a `maxmemory-policy` of `allkeys-*` (Redis would evict unflushed writes), or a name
  * created with another shard count or layout format; or a setting the server cannot honour
@@ -445,6 +468,7 @@ export const errors = Object.freeze({
   E_METRICS_CONFLICT: MetricsRegistrationError,
   E_REPLICATION_NOT_CONFIRMED: ReplicationNotConfirmedError,
   E_REDIS_CONFIG: RedisConfigError,
+  E_REDIS_UNAVAILABLE: RedisUnavailableError,
 } as const satisfies { readonly [C in ErrorCode]: abstract new (...args: never[]) => Error & { readonly code: string } })
 
 function truncate(key: string): string {

@@ -14,4 +14,4 @@ registerTierOpener(openRemote)
 export { RedisTier, type TierContext } from './tier/redis/redis-tier.js'
 export { REDIS_TIER_DEFAULTS, type RedisTierOptions } from './tier/redis/options.js'
 export type { IoRedisLike, IoRedisPipelineLike } from './tier/redis/ioredis-client.js'
-export { ReplicationNotConfirmedError, RedisConfigError } from './errors.js'
+export { ReplicationNotConfirmedError, RedisConfigError, RedisUnavailableError } from './errors.js'

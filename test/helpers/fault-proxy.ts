@@ -16,7 +16,7 @@ export class FaultProxy {
 
   constructor(
     private readonly targetHost: string,
-    private readonly targetPort: number,
+    private targetPort: number,
   ) {
     this.server = net.createServer((client) => this.accept(client))
   }
@@ -53,6 +53,11 @@ export class FaultProxy {
     const done = this.onCut
     this.onCut = undefined
     done?.()
+  }
+
+  /** Sends new connections to `port` from now on (a failover behind a fixed address); open ones stay. */
+  retarget(port: number): void {
+    this.targetPort = port
   }
 
   /** Accepts and forwards connections again. */

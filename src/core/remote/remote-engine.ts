@@ -175,8 +175,11 @@ export class RemoteEngine {
   private async drainWithin(timeoutMs: number): Promise<boolean> {
     let timer: ReturnType<typeof setTimeout> | undefined
     const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))
-    const drained = this.drain().then(() => true as const)
-    drained.catch(() => {})
+    // A drain that fails (Redis unreachable) ends it as undrained: close() goes on with its cleanups.
+    const drained = this.drain().then(
+      () => true,
+      () => false,
+    )
     const result = await Promise.race([drained, timeout])
     clearTimeout(timer)
     return result

@@ -15,7 +15,7 @@
  */
 import type { Clock } from '../../contracts/clock.js'
 import type { Codec } from '../../contracts/codec.js'
-import { VersionExhaustedError } from '../../errors.js'
+import { RedisUnavailableError, VersionExhaustedError } from '../../errors.js'
 import type { DirtyTier } from '../../flush/dirty-tier.js'
 import type { PendingOp } from '../../flush/pending-op.js'
 import { randomBytes } from 'node:crypto'
@@ -133,7 +133,10 @@ export class RedisTier implements DirtyTier {
       if (mode.replicated) ({ value: reply, replicas, local } = await this.waits.run(call))
       else reply = await this.port.run(call)
     } catch (error) {
-      if (error instanceof Error && error.message.includes('WB_VERSION_EXHAUSTED')) throw new VersionExhaustedError(Number.MAX_SAFE_INTEGER)
+      if (!isReplyError(error)) throw new RedisUnavailableError(key, { cause: error })
+      if (error.message.includes('WB_VERSION_EXHAUSTED')) throw new VersionExhaustedError(Number.MAX_SAFE_INTEGER)
+      // Redis at maxmemory refuses the write script (it has no allow-oom flag): backpressure, like a full shard.
+      if (error.message.startsWith('OOM')) return { full: true }
       throw error
     }
     const [version, , newly] = reply as [number, number, number?]
@@ -280,4 +283,9 @@ export class RedisTier implements DirtyTier {
       return { dirty, lowestVersion: lowest === '' ? undefined : Number(lowest), oldestMs: oldest === '' ? undefined : Number(oldest), deadLetters: letters, floor: Number(floor) }
     })
   }
+}
+
+/** An error Redis answered (a script's own error, OOM, NOSCRIPT…), as opposed to a lost connection or a client giving up. */
+function isReplyError(error: unknown): error is Error {
+  return error instanceof Error && error.name === 'ReplyError'
 }

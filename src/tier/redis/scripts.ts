@@ -6,8 +6,8 @@
  * and a per-shard floor, never from an application's clock.
  *
  * The write script has no `allow-oom` flag on purpose: under `maxmemory` it is refused, which the
- * tier reports as backpressure. The acknowledging scripts have it, so that flushing, which frees
- * nothing but lets clean entries expire, still works when memory is full.
+ * tier reports as backpressure. The claiming and acknowledging scripts have it, so that flushing,
+ * which frees nothing but lets clean entries expire, still works when memory is full.
  */
 import { createHash } from 'node:crypto'
 import type { RedisScript } from './client-port.js'
@@ -76,12 +76,15 @@ return {v, count, dirty and 0 or 1}
 /**
  * claim: KEYS dirty, lease; ARGV entry prefix, token, lease ms, max, use lease (1|0), scan limit.
  * Takes (or renews, or with nothing dirty releases) the shard's lease, then reads up to `max`
- * due dirty entries (score = not-before time at or below Redis TIME), earliest first. Changes no entry.
+ * due dirty entries (score = not-before time at or below Redis TIME), earliest first. Changes no
+ * entry. `allow-oom`: the lease's SET must pass when Redis is at maxmemory, or nothing could be
+ * flushed (and freed) then.
  * Returns {0} when another instance holds the lease, else {1, key, ver, del, payload, since, attempts, first failed ms, ...}.
  */
 export const CLAIM = script(
   'claim',
-  `${NOW}
+  `#!lua flags=allow-oom
+${NOW}
 if ARGV[5] == '1' then
   local holder = redis.call('GET', KEYS[2])
   if holder == false then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
@@ -194,26 +197,32 @@ return dropped
 
 /**
  * deadletter: KEYS dirty, vers, dlq, entries…; ARGV error, then key, version, del, payload,
- * attempts, first failed ms per entry. Appends each to the shard's dead-letter stream; an entry not written since stops being
- * dirty and is marked dead (still served). Returns how many were appended.
+ * attempts, first failed ms per entry. Appends each to the shard's dead-letter stream; an entry not
+ * written since stops being dirty and is marked dead (still served). An entry another worker
+ * already settled at that version (dead or clean: its lease ran out mid-batch and both flushed it)
+ * gets no second letter. Returns how many were appended.
  */
 export const DEAD_LETTER = script(
   'deadletter',
   `#!lua flags=allow-oom
 ${NOW}
+local added = 0
 for i = 4, #KEYS do
   local base = (i - 4) * 6 + 1
   local key = ARGV[base + 1]
   local version = ARGV[base + 2]
   local e = redis.call('HMGET', KEYS[i], 'ver', 'st')
-  redis.call('XADD', KEYS[3], '*', 'key', key, 'version', version, 'del', ARGV[base + 3], 'payload', ARGV[base + 4], 'attempts', ARGV[base + 5], 'first', ARGV[base + 6], 'error', ARGV[1], 'at', string.format('%.0f', nowMs))
+  if e[1] ~= version or e[2] == 'd' then
+    redis.call('XADD', KEYS[3], '*', 'key', key, 'version', version, 'del', ARGV[base + 3], 'payload', ARGV[base + 4], 'attempts', ARGV[base + 5], 'first', ARGV[base + 6], 'error', ARGV[1], 'at', string.format('%.0f', nowMs))
+    added = added + 1
+  end
   if e[1] == version and e[2] == 'd' then
     redis.call('HSET', KEYS[i], 'st', 'x')
     redis.call('ZREM', KEYS[1], key)
     redis.call('ZREM', KEYS[2], key)
   end
 end
-return #KEYS - 3
+return added
 `,
 )
 
