@@ -97,7 +97,11 @@ export class AckMeter {
    */
   private untimed(op: WriteOp, key: string): void {
     this.untimedZeros++
-    if (writeChannel.hasSubscribers) this.diagnostics.write(op, key, 'memory', 0, true)
+    if (writeChannel.hasSubscribers) this.publishUntimed(op, key)
+  }
+
+  private publishUntimed(op: WriteOp, key: string): void {
+    this.diagnostics.write(op, key, 'memory', 0, true)
   }
 
   private acked(op: WriteOp, key: string, durability: Durability, started: number, ok: boolean): void {
