@@ -148,13 +148,20 @@ function flatText(copy: Record<string, unknown>): string | undefined {
 const QUOTED_KEYS = 1024
 const quotedKeys = new Map<string, string>()
 
+/** The last key `quotedKey` answered and its answer: a record of one field hits it every write, without a hash lookup. */
+let lastKey = ''
+let lastQuoted = '"":'
+
 /** `"key":`, quoted by `JSON.stringify`. */
 function quotedKey(key: string): string {
+  if (key === lastKey) return lastQuoted
   let quoted = quotedKeys.get(key)
   if (quoted === undefined) {
     quoted = `${JSON.stringify(key)}:`
     if (quotedKeys.size < QUOTED_KEYS) quotedKeys.set(key, quoted)
   }
+  lastKey = key
+  lastQuoted = quoted
   return quoted
 }
 

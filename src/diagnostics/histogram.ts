@@ -58,10 +58,15 @@ export class Histogram {
     this.counts[lo]!++
   }
 
-  /** `record(0)`, for the write path: one observation in the first bucket. */
+  /** `record(0)`: one observation in the first bucket. */
   recordZero(): void {
-    this.total++
-    this.counts[0]!++
+    this.recordZeros(1)
+  }
+
+  /** `record(0)` `n` times (the ack meter counts untimed writes and adds them here when read). */
+  recordZeros(n: number): void {
+    this.total += n
+    this.counts[0]! += n
   }
 
   get count(): number {

@@ -154,6 +154,29 @@ describe('the write channel and the ack histograms', () => {
     }
   })
 
+  it('publishes an untimed memory write to a subscriber that arrived during the call (while its value was read)', async () => {
+    const { cache } = await openTestCache(new MemoryStore(), { name: 'late-subscriber' })
+    let writes: { messages: WriteMessage[]; stop(): void } | undefined
+    try {
+      // Nobody listens when the write starts, so it is not timed; the value's getter subscribes before it is acknowledged.
+      const value = {
+        get score() {
+          writes ??= listen<WriteMessage>(CHANNELS.write)
+          return 7
+        },
+      }
+      await cache.set('late', value)
+      assert.deepEqual(
+        writes?.messages.filter((m) => m.cache === 'late-subscriber').map((m) => [m.op, m.key, m.durability, m.durationMs, m.ok]),
+        [['set', 'late', 'memory', 0, true]],
+      )
+      assert.equal(cache.stats().ack.memory.count, 1)
+    } finally {
+      writes?.stop()
+      await cache.close()
+    }
+  })
+
   it('counts each increment, max and min once, at its level, whether or not it read the key first', async () => {
     const store = new MemoryStore()
     await store.writeBatch([{ kind: 'set', key: 'stored', value: 5, encoded: '5', version: 1 }])
