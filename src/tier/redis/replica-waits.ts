@@ -38,11 +38,11 @@ export class ReplicaWaits {
         this.timeoutMs,
       )
       .then(
-        ({ replies, replicas }) =>
+        ({ replies }) =>
           batch.forEach((w, i) => {
             const reply = replies[i]
             if (reply === undefined) w.reject(new Error('no reply from Redis'))
-            else if (reply.ok) w.resolve({ value: reply.value, replicas })
+            else if (reply.ok) w.resolve({ value: reply.value, replicas: reply.replicas })
             else w.reject(reply.error)
           }),
         (error: unknown) => batch.forEach((w) => w.reject(error instanceof Error ? error : new Error(String(error)))),
