@@ -50,6 +50,13 @@ export interface OwnCluster {
   replicasOf(primary: ClusterNode): Promise<ClusterNode[]>
   /** CLUSTER FAILOVER on a replica (default mode; 'FORCE' or 'TAKEOVER' when the primary is down), then `settle()`. */
   failover(replica: ClusterNode, mode?: 'FORCE' | 'TAKEOVER'): Promise<void>
+  /**
+   * Moves `slot` to the primary `to` as `redis-cli --cluster reshard` does: IMPORTING on `to`,
+   * MIGRATING on its owner, MIGRATE of its keys `batch` at a time (`pauseMs` apart, so clients meet
+   * the ASK/TRYAGAIN window; `first` before the rest), then SETSLOT NODE on every primary, then
+   * `settle()`. Resolves with how many keys moved.
+   */
+  migrateSlot(slot: number, to: ClusterNode, options?: { batch?: number; pauseMs?: number; first?: readonly string[] }): Promise<number>
   /** Waits until every running node says cluster_state:ok and every slot's owner is a running primary. */
   settle(timeoutMs?: number): Promise<void>
   /** Crashes every node and deletes their dirs. */
@@ -212,6 +219,27 @@ export async function startOwnCluster(options: { primaries?: number; extraArgs?:
       await ask(replica.port, (c) => c.call('CLUSTER', 'FAILOVER', ...(mode === undefined ? [] : [mode])))
       await until(`node ${replica.port} promoted`, 30_000, async () => (await replica.role()) === 'primary')
       await settle()
+    },
+    async migrateSlot(slot, to, migration = {}) {
+      const from = await cluster.ownerOf(slot)
+      if (from === to) return 0
+      const [fromId, toId] = [await from.id(), await to.id()]
+      await ask(to.port, (c) => c.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId))
+      await ask(from.port, (c) => c.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId))
+      let moved = 0
+      const first = [...(migration.first ?? [])]
+      for (;;) {
+        const keys = first.length > 0 ? first.splice(0, migration.batch ?? 10) : ((await ask(from.port, (c) => c.call('CLUSTER', 'GETKEYSINSLOT', slot, migration.batch ?? 10))) as string[])
+        if (keys.length === 0) break
+        const reply = await ask(from.port, (c) => c.call('MIGRATE', '127.0.0.1', to.port, '', 0, 5000, 'KEYS', ...keys))
+        if (reply === 'OK') moved += keys.length
+        if ((migration.pauseMs ?? 0) > 0) await sleep(migration.pauseMs ?? 0)
+      }
+      await ask(to.port, (c) => c.call('CLUSTER', 'SETSLOT', slot, 'NODE', toId))
+      await ask(from.port, (c) => c.call('CLUSTER', 'SETSLOT', slot, 'NODE', toId))
+      for (const node of await withRole('primary')) await ask(node.port, (c) => c.call('CLUSTER', 'SETSLOT', slot, 'NODE', toId))
+      await settle()
+      return moved
     },
     settle,
     destroy,

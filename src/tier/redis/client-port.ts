@@ -57,6 +57,12 @@ export interface RedisClientPort {
    * connection fails (a Cluster port reports that in the replies of that primary's calls).
    */
   runThenWait(calls: readonly ScriptCall[], replicas: number, timeoutMs: number): Promise<WaitedReplies>
+  /**
+   * The primary that runs `call`, as the client now sees it (`host:port` on a Cluster; '' for a single
+   * server). Writes waiting for replicas are grouped by it, so that a slow or failing primary holds
+   * up only its own writes.
+   */
+  ownerOf(call: ScriptCall): string
   /** `SCRIPT LOAD`: puts `script` in the server's cache, on every node of a Cluster (done at open, so the first writes need no second round trip). */
   load(script: RedisScript): Promise<void>
   /** The primaries: the one server (standalone, Sentinel), or every primary of a Cluster as it now stands. */

@@ -46,6 +46,10 @@ export class IoRedisClient implements RedisClientPort {
     return { replies }
   }
 
+  ownerOf(): string {
+    return ''
+  }
+
   async load(script: RedisScript): Promise<void> {
     await this.client.call('SCRIPT', 'LOAD', script.source)
   }

@@ -11,8 +11,11 @@
  * ending with WAIT (a keyless WAIT sent alone goes to a random node and counts nothing useful);
  * each call's replica count is its own primary's. A call answered `MOVED` or `ASK` is sent again to
  * the node named, on that node's connection (after `ASKING` for `ASK`); `TRYAGAIN` (a slot
- * mid-migration) again after a short pause; each of these means the script did not run, so
- * sending it again cannot apply it twice. `NOSCRIPT` (a promoted replica has no scripts: the cache
+ * mid-migration) again after a short pause, for up to `TRYAGAIN_BUDGET_MS` (single calls too, past
+ * ioredis's own retries); each of these means the script did not run, so sending it again cannot
+ * apply it twice. A connection lost with calls out is another matter (they may have run): ioredis
+ * sends such a pipeline again itself, and a write script run twice only rewrites its value at a
+ * newer version. `NOSCRIPT` (a promoted replica has no scripts: the cache
  * is per node) is answered by `EVAL`, which runs the script on the key's node and caches it there.
  * `CLUSTERDOWN`, and redirections past the bound, reach the caller as `RedisClusterError`.
  */
@@ -32,6 +35,8 @@ export interface IoRedisClusterLike extends IoRedisLike {
   readonly status: string
   /** Per slot, the addresses (`host:port`) of its primary and then its replicas, as last read. */
   readonly slots: ReadonlyArray<readonly string[] | undefined>
+  /** Per slot, the id of its group of nodes: a Cluster pipeline must keep to one group. */
+  readonly _groupsBySlot: ReadonlyArray<number | undefined>
   nodes(role?: 'all' | 'master' | 'slave'): IoRedisNodeLike[]
   refreshSlotsCache(callback?: (error?: Error | null) => void): void
 }
@@ -50,6 +55,12 @@ export function isIoRedisCluster(client: IoRedisLike): client is IoRedisClusterL
 const MAX_ROUNDS = 16
 /** The pause before a call answered `TRYAGAIN` is sent again (ioredis's `retryDelayOnTryAgain`). */
 const TRYAGAIN_MS = 100
+/**
+ * How long a call keeps being sent again while its slot is mid-migration (`TRYAGAIN`: a script's
+ * keys are split between two nodes until the slot's last key has moved), before the caller gets
+ * `RedisClusterError`. The write did not apply either way.
+ */
+export const TRYAGAIN_BUDGET_MS = 3000
 
 type Reply = WaitedReplies['replies'][number]
 
@@ -62,12 +73,27 @@ interface Pending {
   readonly source: boolean
   readonly node?: string
   readonly asking?: boolean
+  /** Sent again after a pause: the slot is mid-migration (TRYAGAIN), or its node is not known yet. */
+  readonly later?: boolean
 }
 
 export class IoRedisClusterClient implements RedisClientPort {
   constructor(private readonly cluster: IoRedisClusterLike) {}
 
   async run(call: ScriptCall): Promise<unknown> {
+    const deadline = Date.now() + TRYAGAIN_BUDGET_MS
+    for (;;) {
+      try {
+        return await this.runOnce(call)
+      } catch (error) {
+        // ioredis gave up on its own retries (a dozen, 100 ms apart); the slot may take longer to move.
+        if (!(error instanceof RedisClusterError && error.reply === 'TRYAGAIN') || Date.now() > deadline) throw error
+        await sleep(TRYAGAIN_MS)
+      }
+    }
+  }
+
+  private async runOnce(call: ScriptCall): Promise<unknown> {
     slotOf(call)
     try {
       return await this.cluster.call('EVALSHA', ...evalArgs(call))
@@ -83,27 +109,40 @@ export class IoRedisClusterClient implements RedisClientPort {
 
   async runThenWait(calls: readonly ScriptCall[], replicas: number, timeoutMs: number): Promise<WaitedReplies> {
     const replies: Reply[] = []
+    const deadline = Date.now() + TRYAGAIN_BUDGET_MS
     let pending: Pending[] = calls.map((call, index) => ({ index, call, slot: slotOf(call), source: false }))
     for (let round = 1; pending.length > 0; round++) {
-      const groups = new Map<string, Pending[]>()
+      const groups = new Map<string, { node: IoRedisNodeLike | undefined; items: Pending[] }>()
       for (const item of pending) {
-        const owner = item.node ?? this.cluster.slots[item.slot]?.join(';') ?? `slot ${item.slot}`
-        groups.set(owner, [...(groups.get(owner) ?? []), item])
+        const node = item.node === undefined ? undefined : this.node(item.node)
+        // Through the Cluster object, one pipeline per group of nodes as ioredis sees it (it refuses a pipeline across groups).
+        const owner = node !== undefined ? `node ${item.node}` : `group ${this.cluster._groupsBySlot[item.slot]} ${this.cluster.slots[item.slot]?.[0]}`
+        let group = groups.get(owner)
+        if (group === undefined) groups.set(owner, (group = { node, items: [] }))
+        group.items.push(node === undefined ? { ...item, asking: false } : item)
       }
-      const sent = await Promise.all([...groups.values()].map((group) => this.send(group, replicas, timeoutMs)))
+      const sent = await Promise.all([...groups.values()].map(({ node, items }) => this.send(items, node, replicas, timeoutMs)))
       const again: Pending[] = []
       let pause = false
       for (const [item, reply] of sent.flat()) {
-        const next = reply.ok || round >= MAX_ROUNDS ? undefined : redirected(item, reply.error)
-        if (next === undefined) replies[item.index] = reply.ok ? reply : { ok: false, error: clusterError(reply.error) }
+        if (reply.ok) {
+          replies[item.index] = reply
+          continue
+        }
+        const next = this.redirected(item, reply.error)
+        const spent = next?.later === true ? Date.now() > deadline : round >= MAX_ROUNDS
+        if (next === undefined || spent) replies[item.index] = { ok: false, error: clusterError(reply.error) }
         else again.push(next)
-        pause ||= next !== undefined && !reply.ok && reply.error.message.startsWith('TRYAGAIN')
+        pause ||= next?.later === true && !spent
       }
-      if (again.some((item) => item.node !== undefined && !item.asking)) this.cluster.refreshSlotsCache()
-      if (pause) await new Promise((resolve) => setTimeout(resolve, TRYAGAIN_MS))
+      if (pause) await sleep(TRYAGAIN_MS)
       pending = again
     }
     return { replies }
+  }
+
+  ownerOf(call: ScriptCall): string {
+    return this.cluster.slots[slotOf(call)]?.[0] ?? ''
   }
 
   /** Loads `script` on every node (replicas too, so a promoted one has it); a replica that does not answer is skipped. */
@@ -119,23 +158,38 @@ export class IoRedisClusterClient implements RedisClientPort {
     return this.cluster.nodes('master').map((node) => serverPort(address(node), node))
   }
 
+  /**
+   * Where a call answered `error` goes next, or undefined when the error is the answer. `MOVED` and
+   * `ASK` name the node; one the client has no connection to yet is reached by slot after the
+   * slot map is read again (and a pause, as for `TRYAGAIN`).
+   */
+  private redirected(item: Pending, error: Error): Pending | undefined {
+    const [reply, , target] = error.message.split(' ')
+    if (isNoScript(error)) return { ...item, source: true, later: false }
+    // TRYAGAIN; or the slot map changed under a pipeline being built (ioredis refused it): route again after the pause.
+    if (reply === 'TRYAGAIN' || error.message.startsWith('All keys in the pipeline')) return { ...item, node: undefined, asking: false, later: true }
+    if ((reply !== 'MOVED' && reply !== 'ASK') || target === undefined) return undefined
+    if (reply === 'MOVED') this.cluster.refreshSlotsCache()
+    if (this.node(target) !== undefined) return { ...item, node: target, asking: reply === 'ASK', later: false }
+    this.cluster.refreshSlotsCache()
+    return { ...item, node: undefined, asking: false, later: true }
+  }
+
+  private node(target: string): IoRedisNodeLike | undefined {
+    return this.cluster.nodes('all').find((n) => address(n) === target)
+  }
+
   /** Until the Cluster is ready its node list holds the startup nodes, replicas among them as primaries. */
   private async ready(): Promise<void> {
     if (this.cluster.status !== 'ready') await this.cluster.call('PING')
   }
 
-  /** One pipeline to one node for `group`, WAIT last; resolves with each call's reply (a failed connection fails them all). */
-  private async send(group: readonly Pending[], replicas: number, timeoutMs: number): Promise<Array<[Pending, Reply]>> {
-    const target = group[0]?.node
-    const node = target === undefined ? undefined : this.cluster.nodes('all').find((n) => address(n) === target)
-    if (target !== undefined && node === undefined) {
-      // A node the client does not know yet: read the slot map and route by slot next round.
-      this.cluster.refreshSlotsCache()
-      return group.map((item) => [
-        { ...item, node: undefined, asking: false },
-        { ok: false, error: new Error(`TRYAGAIN node ${target} not known yet`) },
-      ])
-    }
+  /**
+   * One pipeline for `group`, WAIT last: on `node`'s own connection when a redirection named it,
+   * else through the Cluster, which picks the group's primary. Resolves with each call's reply (a
+   * failed connection fails them all).
+   */
+  private async send(group: readonly Pending[], node: IoRedisNodeLike | undefined, replicas: number, timeoutMs: number): Promise<Array<[Pending, Reply]>> {
     const pipeline: IoRedisPipelineLike = (node ?? this.cluster).pipeline()
     // Where each call's reply sits in the pipeline (an ASKING before it takes a place).
     const at: number[] = []
@@ -163,16 +217,6 @@ export class IoRedisClusterClient implements RedisClientPort {
   }
 }
 
-/** Where a call answered `error` goes next, or undefined when the error is the answer. */
-function redirected(item: Pending, error: Error): Pending | undefined {
-  const [reply, , node] = error.message.split(' ')
-  if (isNoScript(error)) return { ...item, source: true }
-  if (reply === 'MOVED' && node !== undefined) return { ...item, node, asking: false }
-  if (reply === 'ASK' && node !== undefined) return { ...item, node, asking: true }
-  if (reply === 'TRYAGAIN') return { ...item, node: undefined, asking: false }
-  return undefined
-}
-
 /** The one slot of `call`'s keys; throws (a bug in the caller, never sent) when they span slots. */
 function slotOf(call: ScriptCall): number {
   const [first, ...rest] = call.keys
@@ -181,6 +225,10 @@ function slotOf(call: ScriptCall): number {
     if (keySlot(key) !== slot) throw new Error(`writebehind: the script ${call.script.name} names keys of two Cluster slots (${first} and ${key}): every key of a call must share one hash tag`)
   }
   return slot
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 function address(node: IoRedisNodeLike): string {
