@@ -33,6 +33,7 @@ import {
   ReplicationNotConfirmedError,
   RedisConfigError,
   RedisUnavailableError,
+  RedisClusterError,
   WriteBehindError,
   WriteSupersededError,
   type ErrorCode,
@@ -73,6 +74,7 @@ const samples: Record<ErrorCode, () => Error & { code: string }> = {
   E_REPLICATION_NOT_CONFIRMED: () => new ReplicationNotConfirmedError('k', 1, 0, 1),
   E_REDIS_CONFIG: () => new RedisConfigError('maxmemory-policy', 'allkeys-lru'),
   E_REDIS_UNAVAILABLE: () => new RedisUnavailableError('k', { cause: new Error('Connection is closed.') }),
+  E_REDIS_CLUSTER: () => new RedisClusterError('CLUSTERDOWN', new Error('CLUSTERDOWN The cluster is down')),
 }
 
 function caught(fn: () => unknown): Error & { code: string } {

@@ -3,7 +3,7 @@
  * few ioredis methods it calls as a structural type, so ioredis stays an optional peer dependency
  * and its types are never imported (STYLE.md, "don't depend on a driver's types").
  */
-import type { RedisClientPort, RedisScript, ScriptCall, WaitedReplies } from './client-port.js'
+import type { RedisClientPort, RedisScript, RedisServerPort, ScriptCall, WaitedReplies } from './client-port.js'
 
 /** The subset of an ioredis pipeline used here. */
 export interface IoRedisPipelineLike {
@@ -44,55 +44,74 @@ export class IoRedisClient implements RedisClientPort {
     )
     const replies = [...first.replies]
     missing.forEach((index, j) => (replies[index] = again.replies[j] as WaitedReplies['replies'][number]))
-    return { ...again, replies }
+    return { replies }
+  }
+
+  ownerOf(): string {
+    return ''
   }
 
   async load(script: RedisScript): Promise<void> {
     await this.client.call('SCRIPT', 'LOAD', script.source)
   }
 
-  async info(section: string): Promise<string> {
-    return String(await this.client.call('INFO', section))
-  }
-
-  async configGet(name: string): Promise<string | undefined> {
-    try {
-      const reply = await this.client.call('CONFIG', 'GET', name)
-      return Array.isArray(reply) && reply.length >= 2 ? String(reply[1]) : undefined
-    } catch {
-      return undefined
-    }
-  }
-
-  async hasCommand(command: string): Promise<boolean> {
-    try {
-      const reply = await this.client.call('COMMAND', 'INFO', command)
-      return Array.isArray(reply) && Array.isArray(reply[0])
-    } catch {
-      return false
-    }
+  primaries(): Promise<RedisServerPort[]> {
+    return Promise.resolve([serverPort('the Redis server', this.client)])
   }
 
   private async pipelined(calls: readonly ScriptCall[], replicas: number, timeoutMs: number, aof: boolean): Promise<WaitedReplies> {
     const pipeline = this.client.pipeline()
     for (const call of calls) pipeline.call('EVALSHA', ...evalArgs(call))
-    if (aof) pipeline.call('WAITAOF', 1, replicas, timeoutMs)
-    else pipeline.call('WAIT', replicas, timeoutMs)
+    pipeline.call(...waitCommand(replicas, timeoutMs, aof))
     const results = await pipeline.exec()
     if (results === null) throw new Error('the Redis pipeline was discarded')
     const waited = results.at(-1)
     if (waited === undefined || waited[0] !== null) throw waited?.[0] ?? new Error('WAIT got no reply')
-    const replies = results.slice(0, -1).map(([error, value]) => (error === null ? { ok: true as const, value } : { ok: false as const, error }))
-    if (!aof) return { replies, replicas: Number(waited[1]) }
-    const [local, fsynced] = waited[1] as [number, number]
-    return { replies, replicas: Number(fsynced), local: Number(local) >= 1 }
+    const counted = waitCounts(waited[1], aof)
+    return { replies: results.slice(0, -1).map(([error, value]) => (error === null ? { ok: true as const, value, ...counted } : { ok: false as const, error })) }
   }
 }
 
-function evalArgs(call: ScriptCall): Array<string | number> {
+/** `INFO` and `CONFIG GET` on one server's connection. */
+export function serverPort(address: string, client: IoRedisLike): RedisServerPort {
+  return {
+    address,
+    info: async (section) => String(await client.call('INFO', section)),
+    async configGet(name) {
+      try {
+        const reply = await client.call('CONFIG', 'GET', name)
+        return Array.isArray(reply) && reply.length >= 2 ? String(reply[1]) : undefined
+      } catch {
+        return undefined
+      }
+    },
+    async hasCommand(command) {
+      try {
+        const reply = await client.call('COMMAND', 'INFO', command)
+        return Array.isArray(reply) && Array.isArray(reply[0])
+      } catch {
+        return false
+      }
+    },
+  }
+}
+
+/** The command that ends a `replicated` pipeline: `WAIT replicas timeout`, or `WAITAOF 1 replicas timeout` (`aof`). */
+export function waitCommand(replicas: number, timeoutMs: number, aof: boolean): [string, ...number[]] {
+  return aof ? ['WAITAOF', 1, replicas, timeoutMs] : ['WAIT', replicas, timeoutMs]
+}
+
+/** What a WAIT (a count) or a WAITAOF (`[local, replicas]`) reply confirmed. */
+export function waitCounts(reply: unknown, aof: boolean): { replicas: number; local?: boolean } {
+  if (!aof) return { replicas: Number(reply) }
+  const [local, fsynced] = reply as [number, number]
+  return { replicas: Number(fsynced), local: Number(local) >= 1 }
+}
+
+export function evalArgs(call: ScriptCall): Array<string | number> {
   return [call.script.sha, call.keys.length, ...call.keys, ...call.args]
 }
 
-function isNoScript(error: unknown): boolean {
+export function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT')
 }

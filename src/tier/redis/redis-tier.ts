@@ -10,8 +10,12 @@
  * Retry state lives in Redis too (`retry-scripts.ts`): a failed op's attempts and backoff survive
  * its worker, so a poison entry reaches the dead-letter threshold across worker deaths.
  *
- * What it leaves out: Redis Cluster and Sentinel routing, node-redis, merge ops (the facade's
- * counters write whole values by compare-and-swap, `expect`).
+ * On a Redis Cluster (an ioredis `Cluster` as the client) the port routes each script call to its
+ * shard's primary (`ioredis-cluster-client.ts`).
+ *
+ * What it leaves out: Sentinel-specific handling (an ioredis Sentinel client works as a single
+ * server), node-redis, merge ops (the facade's counters write whole values by compare-and-swap,
+ * `expect`).
  */
 import type { Clock } from '../../contracts/clock.js'
 import type { Codec } from '../../contracts/codec.js'
@@ -22,7 +26,7 @@ import { randomBytes } from 'node:crypto'
 import { Claims, type EntryRecord } from './claims.js'
 import { dropLetters, readLetters, requeueLetters, type RedisDeadLetter, type Requeued } from './dead-letters.js'
 import type { RedisClientPort, ScriptCall } from './client-port.js'
-import { IoRedisClient } from './ioredis-client.js'
+import { ioredisPort } from './ioredis-cluster-client.js'
 import { RedisLayout } from './layout.js'
 import { resolveRedisTierOptions, type RedisTierOptions, type ResolvedRedisTierOptions } from './options.js'
 import { Outcomes } from './outcomes.js'
@@ -92,7 +96,7 @@ export class RedisTier implements DirtyTier {
   constructor(options: RedisTierOptions) {
     this.options = resolveRedisTierOptions(options)
     this.layout = new RedisLayout(this.options.name, this.options.shards)
-    this.port = new IoRedisClient(this.options.client)
+    this.port = ioredisPort(this.options.client)
     this.waits = new ReplicaWaits(this.port, this.options.replicas, this.options.replicaTimeoutMs, this.options.replicaWait === 'waitaof')
   }
 

@@ -3,12 +3,17 @@
  * entries (`maxmemory-policy allkeys-*` is refused; the `volatile-*` policies only evict keys with
  * a TTL, and dirty entries never have one), persistence off is warned about (a restart then loses
  * every unflushed write), and the name's shard count and layout format must match this instance's.
- * It also loads the scripts, so the first writes need no NOSCRIPT round trip.
+ * On a Cluster each primary is checked, and too few shards for its primaries is warned about
+ * (a primary then holds more than its share of them, so of the writes). It also loads the scripts,
+ * so the first writes need no NOSCRIPT round trip.
  */
 import { RedisConfigError } from '../../errors.js'
-import type { RedisClientPort } from './client-port.js'
+import type { RedisClientPort, RedisServerPort } from './client-port.js'
 import { FORMAT_VERSION, type RedisLayout } from './layout.js'
 import { ALL_SCRIPTS, CONFIG } from './scripts.js'
+
+/** Shards per primary below which a Cluster spreads a tier's writes unevenly (REDIS-TIER.md: S ≥ 8 × primaries). */
+export const SHARDS_PER_PRIMARY = 8
 
 /** What `checkServer` needs of the tier's options (durability `replicated`). */
 export interface ReplicaSettings {
@@ -22,21 +27,40 @@ export async function checkServer(
   warn: (code: string, message: string) => void,
   replica: ReplicaSettings = { replicaWait: 'wait', replicaTimeoutMs: 0 },
 ): Promise<void> {
-  const memory = infoFields(await port.info('memory'))
-  const policy = memory.get('maxmemory_policy') ?? (await port.configGet('maxmemory-policy'))
-  if (policy?.startsWith('allkeys-') === true) {
-    throw new RedisConfigError(
-      'maxmemory-policy',
-      `Redis maxmemory-policy is ${policy}: it may evict unflushed writes of the cache "${layout.name}". ` +
-        'Set it to noeviction (or a volatile-* policy, which only evicts clean entries): CONFIG SET maxmemory-policy noeviction, and in redis.conf.',
+  const primaries = await port.primaries()
+  const noAof: string[] = []
+  for (const server of primaries) {
+    const memory = infoFields(await server.info('memory'))
+    const policy = memory.get('maxmemory_policy') ?? (await server.configGet('maxmemory-policy'))
+    if (policy?.startsWith('allkeys-') === true) {
+      throw new RedisConfigError(
+        'maxmemory-policy',
+        `Redis maxmemory-policy is ${policy} on ${server.address}: it may evict unflushed writes of the cache "${layout.name}". ` +
+          'Set it to noeviction (or a volatile-* policy, which only evicts clean entries) on every primary: CONFIG SET maxmemory-policy noeviction, and in redis.conf.',
+      )
+    }
+    const persistence = infoFields(await server.info('persistence'))
+    if (replica.replicaWait === 'waitaof') await checkWaitAof(server, persistence)
+    if (persistence.get('aof_enabled') === '0') noAof.push(server.address)
+  }
+  // Replicas report their fsynced offset about once a second (measured on Valkey 8.0, with appendfsync everysec and always alike).
+  if (replica.replicaWait === 'waitaof' && replica.replicaTimeoutMs < 2000) {
+    warn(
+      'WB_REDIS_WAITAOF_TIMEOUT',
+      `writebehind: replicaWait 'waitaof' with replicaTimeoutMs ${replica.replicaTimeoutMs}: replicas report their AOF fsyncs about once a second, so writes may be reported not confirmed although they will be fsynced. Raise replicaTimeoutMs to 2000 or more.`,
     )
   }
-  const persistence = infoFields(await port.info('persistence'))
-  if (replica.replicaWait === 'waitaof') await checkWaitAof(port, persistence, replica.replicaTimeoutMs, warn)
-  if (persistence.get('aof_enabled') === '0') {
+  if (noAof.length > 0) {
     warn(
       'WB_REDIS_NO_AOF',
-      `writebehind: Redis has appendonly off: a Redis restart loses every write of "${layout.name}" not yet flushed (RDB snapshots keep only what they caught). Turn on appendonly yes, or use replicas and durability 'replicated'.`,
+      `writebehind: Redis has appendonly off (${noAof.join(', ')}): a Redis restart loses every write of "${layout.name}" not yet flushed (RDB snapshots keep only what they caught). Turn on appendonly yes, or use replicas and durability 'replicated'.`,
+    )
+  }
+  if (primaries.length > 1 && layout.shards < SHARDS_PER_PRIMARY * primaries.length) {
+    warn(
+      'WB_REDIS_FEW_SHARDS',
+      `writebehind: the cache "${layout.name}" has ${layout.shards} shards on a Cluster of ${primaries.length} primaries: some primaries hold more of its shards, so take more of its writes, than others. ` +
+        `Create it with shards: ${SHARDS_PER_PRIMARY * primaries.length} or more (at least ${SHARDS_PER_PRIMARY} per primary; the count is fixed when the name is first used).`,
     )
   }
   await Promise.all(ALL_SCRIPTS.map((script) => port.load(script)))
@@ -56,27 +80,20 @@ export async function checkServer(
   }
 }
 
-/** `replicaWait: 'waitaof'` needs the command (Redis 7.2+, Valkey) and the primary's append-only file. */
-async function checkWaitAof(port: RedisClientPort, persistence: Map<string, string>, timeoutMs: number, warn: (code: string, message: string) => void): Promise<void> {
-  if (!(await port.hasCommand('waitaof'))) {
-    const server = infoFields(await port.info('server'))
-    const version = server.get('valkey_version') ?? server.get('redis_version') ?? 'unknown'
+/** `replicaWait: 'waitaof'` needs the command (Redis 7.2+, Valkey) and the append-only file on every primary. */
+async function checkWaitAof(server: RedisServerPort, persistence: Map<string, string>): Promise<void> {
+  if (!(await server.hasCommand('waitaof'))) {
+    const info = infoFields(await server.info('server'))
+    const version = info.get('valkey_version') ?? info.get('redis_version') ?? 'unknown'
     throw new RedisConfigError(
       'replicaWait',
-      `replicaWait 'waitaof' needs the WAITAOF command, which this server (version ${version}) does not have: it came in Redis 7.2 and Valkey 7.2. Upgrade the server, or use replicaWait 'wait' (WAIT: the replicas received the write, not fsynced it).`,
+      `replicaWait 'waitaof' needs the WAITAOF command, which ${server.address} (version ${version}) does not have: it came in Redis 7.2 and Valkey 7.2. Upgrade the server, or use replicaWait 'wait' (WAIT: the replicas received the write, not fsynced it).`,
     )
   }
   if (persistence.get('aof_enabled') !== '1') {
     throw new RedisConfigError(
       'replicaWait',
-      "replicaWait 'waitaof' waits for the primary to fsync each write to its append-only file, and this server has appendonly off. Set appendonly yes (CONFIG SET appendonly yes, and in the config file), or use replicaWait 'wait'.",
-    )
-  }
-  // Replicas report their fsynced offset about once a second (measured on Valkey 8.0, with appendfsync everysec and always alike).
-  if (timeoutMs < 2000) {
-    warn(
-      'WB_REDIS_WAITAOF_TIMEOUT',
-      `writebehind: replicaWait 'waitaof' with replicaTimeoutMs ${timeoutMs}: replicas report their AOF fsyncs about once a second, so writes may be reported not confirmed although they will be fsynced. Raise replicaTimeoutMs to 2000 or more.`,
+      `replicaWait 'waitaof' waits for the primary to fsync each write to its append-only file, and ${server.address} has appendonly off. Set appendonly yes (CONFIG SET appendonly yes, and in the config file), or use replicaWait 'wait'.`,
     )
   }
 }
