@@ -1,6 +1,7 @@
 // A fault-injecting TCP proxy (node:net) for store tests: forwards loopback connections to a real
 // server and can cut every connection after N more client→server bytes (mid-statement), or refuse
-// connections while "down". Lets a test lose the server in the middle of a batch, then bring it back.
+// connections while "down". Lets a test lose the server in the middle of a batch, then bring it back,
+// or move it to another server (`retarget`, a failover's moved address).
 import net from 'node:net'
 
 export class FaultProxy {
@@ -16,7 +17,7 @@ export class FaultProxy {
 
   constructor(
     private readonly targetHost: string,
-    private readonly targetPort: number,
+    private targetPort: number,
   ) {
     this.server = net.createServer((client) => this.accept(client))
   }
@@ -53,6 +54,16 @@ export class FaultProxy {
     const done = this.onCut
     this.onCut = undefined
     done?.()
+  }
+
+  /**
+   * Points new connections at `port` and cuts the open ones (as a failover moves a virtual IP: the
+   * clients reconnect and reach the new server).
+   */
+  retarget(port: number): void {
+    this.cut()
+    this.targetPort = port
+    this.restore()
   }
 
   /** Accepts and forwards connections again. */

@@ -1,0 +1,121 @@
+/**
+ * The fault harness's checker, after the faults stopped, everything healed and a clean process
+ * flushed: per level, acknowledged writes lost (the store's row for the key holds a lower version,
+ * or there is none), writes not confirmed (and how many of them were lost), failed writes, stale
+ * overwrites (the audit trigger saw a row's version go down), stored versions holding another value
+ * than the one written with them, and whether Redis agrees with the store and nothing is dirty.
+ *
+ * Targets (`met`): no stale overwrite and no wrong value at any level, nothing dirty, Redis equal to
+ * the store, and no acknowledged write lost at a level that promises to survive the faults the run
+ * injected (`promisesNoLoss`). Loss at the other levels is counted and printed, never hidden.
+ */
+import type { Durability } from '../../src/contracts/options.js'
+import type { AuditRow, StoredRow } from '../helpers/audited-table.js'
+import type { History } from './history.js'
+import { parseTortureKey } from './protocol.js'
+
+/** A fault the nemesis can inject, by name (nemesis.ts). */
+export type FaultName = 'kill-app' | 'pause-app' | 'kill-flusher' | 'pause-flusher' | 'kill-primary' | 'failover' | 'lagging-failover' | 'kill-replica' | 'pause-replica' | 'stop-store' | 'power-cut'
+
+/** The state after the run, once healed and flushed. */
+export interface FinalState {
+  readonly rows: ReadonlyMap<string, StoredRow>
+  readonly audit: readonly AuditRow[]
+  /** Dirty keys left after the clean flush. */
+  readonly dirty: number
+  /** Redis tier: each harness key's entry in Redis (absent: not cached). */
+  readonly redis?: ReadonlyMap<string, { readonly encoded: string | null; readonly version: number }>
+}
+
+export interface LevelReport {
+  readonly level: Durability
+  readonly acked: number
+  readonly lost: number
+  readonly lostKeys: number
+  readonly notConfirmed: number
+  readonly notConfirmedLost: number
+  readonly failed: number
+  readonly staleOverwrites: number
+  readonly wrongValues: number
+  readonly redisMismatches: number
+  /** Whether this level promises zero loss under the faults injected. */
+  readonly promisesNoLoss: boolean
+  readonly met: boolean
+}
+
+export interface CheckReport {
+  readonly levels: readonly LevelReport[]
+  readonly dirty: number
+  readonly met: boolean
+  /** Why a target was missed, one line each. */
+  readonly misses: readonly string[]
+}
+
+/**
+ * Whether `level` promises that no acknowledged write is lost under `faults` (README, durability
+ * tables): `memory` never does; `log` does unless the power was cut; `disk`, `replicated` (writes
+ * reported not confirmed apart) and `store` always do.
+ */
+export function promisesNoLoss(level: Durability, faults: ReadonlySet<FaultName>): boolean {
+  if (level === 'memory') return false
+  if (level === 'log') return !faults.has('power-cut')
+  return true
+}
+
+export function check(history: History, final: FinalState, faults: ReadonlySet<FaultName>, keysPerLevel: number): CheckReport {
+  const misses: string[] = []
+  const levels = history.names.map((level) => checkLevel(level, history, final, faults, keysPerLevel))
+  for (const r of levels) {
+    if (!r.promisesNoLoss || r.lost === 0) continue
+    misses.push(`${r.level}: ${r.lost} acknowledged write(s) lost on ${r.lostKeys} key(s)`)
+  }
+  for (const r of levels) if (r.staleOverwrites > 0) misses.push(`${r.level}: ${r.staleOverwrites} stale overwrite(s): a stored version went down`)
+  for (const r of levels) if (r.wrongValues > 0) misses.push(`${r.level}: ${r.wrongValues} row(s) hold another value than the write of their version`)
+  for (const r of levels) if (r.redisMismatches > 0) misses.push(`${r.level}: ${r.redisMismatches} key(s) where Redis differs from the store`)
+  if (final.dirty !== 0) misses.push(`${final.dirty} key(s) still dirty after the clean flush`)
+  return { levels: levels.map((r) => ({ ...r, met: r.met && final.dirty === 0 })), dirty: final.dirty, met: misses.length === 0, misses }
+}
+
+function checkLevel(level: Durability, history: History, final: FinalState, faults: ReadonlySet<FaultName>, keys: number): LevelReport {
+  const recorded = history.level(level)
+  const stored = new Float64Array(keys)
+  let wrongValues = 0
+  for (const [key, row] of final.rows) {
+    const parsed = parseTortureKey(key)
+    if (parsed?.level !== level || parsed.index >= keys) continue
+    stored[parsed.index] = row.version
+    const written = recorded.values.get(`${parsed.index}:${row.version}`)
+    if (written !== undefined && written !== (row.deleted ? null : row.value)) wrongValues++
+  }
+  const lost = recorded.acked.check(stored)
+  const notConfirmedLost = recorded.notConfirmed.check(stored).lost
+  const staleOverwrites = final.audit.filter((a) => parseTortureKey(a.key)?.level === level && a.newVersion < a.oldVersion).length
+  const redisMismatches = final.redis === undefined ? 0 : countMismatches(level, final.rows, final.redis)
+  const promises = promisesNoLoss(level, faults)
+  return {
+    level,
+    acked: recorded.acked.count,
+    lost: lost.lost,
+    lostKeys: lost.lostKeys,
+    notConfirmed: recorded.notConfirmed.count,
+    notConfirmedLost,
+    failed: recorded.failedCount,
+    staleOverwrites,
+    wrongValues,
+    redisMismatches,
+    promisesNoLoss: promises,
+    met: (!promises || lost.lost === 0) && staleOverwrites === 0 && wrongValues === 0 && redisMismatches === 0,
+  }
+}
+
+/** Keys of `level` cached in Redis at another version or value than the store's row. */
+function countMismatches(level: Durability, rows: ReadonlyMap<string, StoredRow>, redis: NonNullable<FinalState['redis']>): number {
+  let mismatches = 0
+  for (const [key, entry] of redis) {
+    if (parseTortureKey(key)?.level !== level) continue
+    const row = rows.get(key)
+    const same = row !== undefined && row.version === entry.version && (row.deleted ? entry.encoded === null : entry.encoded !== null && JSON.stringify(row.value) === entry.encoded)
+    if (!same) mismatches++
+  }
+  return mismatches
+}

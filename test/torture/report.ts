@@ -1,0 +1,24 @@
+/** The fault harness's printed report: the faults injected, then one row per level (checker.ts). */
+import type { TortureResult } from './harness.js'
+
+export function formatReport(result: TortureResult): string {
+  const { options, faults, report } = result
+  const counts = new Map<string, number>()
+  for (const f of faults) counts.set(f.fault, (counts.get(f.fault) ?? 0) + 1)
+  const lines = [
+    `tier ${options.tier}, seed ${options.seed}, ${options.writers} writers, ${options.durationMs / 1000} s of faults`,
+    `faults injected (${faults.length}): ${[...counts].map(([name, n]) => `${name} ×${n}`).join(', ') || 'none'}`,
+    '',
+    '| level | acked | lost (keys) | not confirmed (of them lost) | failed | stale overwrites | wrong values | Redis ≠ store | promise | target |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ]
+  for (const r of report.levels) {
+    const promise = r.promisesNoLoss ? 'no loss' : 'loss counted'
+    lines.push(
+      `| ${r.level} | ${r.acked} | ${r.lost} (${r.lostKeys}) | ${r.notConfirmed} (${r.notConfirmedLost}) | ${r.failed} | ${r.staleOverwrites} | ${r.wrongValues} | ${r.redisMismatches} | ${promise} | ${r.met ? 'met' : 'MISSED'} |`,
+    )
+  }
+  lines.push('', `dirty after the clean flush: ${report.dirty}; apps drained at their close: ${result.appsDrained ? 'yes' : 'no'}`)
+  lines.push(report.met ? 'every target met' : `targets missed:\n${report.misses.map((m) => `  - ${m}`).join('\n')}`)
+  return lines.join('\n')
+}
