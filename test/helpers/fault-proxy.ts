@@ -1,7 +1,6 @@
 // A fault-injecting TCP proxy (node:net) for store tests: forwards loopback connections to a real
 // server and can cut every connection after N more client→server bytes (mid-statement), or refuse
-// connections while "down". Lets a test lose the server in the middle of a batch, then bring it back,
-// or move it to another server (`retarget`, a failover's moved address).
+// connections while "down". Lets a test lose the server in the middle of a batch, then bring it back.
 import net from 'node:net'
 
 export class FaultProxy {
@@ -56,14 +55,9 @@ export class FaultProxy {
     done?.()
   }
 
-  /**
-   * Points new connections at `port` and cuts the open ones (as a failover moves a virtual IP: the
-   * clients reconnect and reach the new server).
-   */
+  /** Sends new connections to `port` from now on (a failover behind a fixed address); open ones stay. */
   retarget(port: number): void {
-    this.cut()
     this.targetPort = port
-    this.restore()
   }
 
   /** Accepts and forwards connections again. */

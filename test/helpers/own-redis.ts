@@ -1,7 +1,7 @@
 // Throwaway Redis servers for the Redis tier's tests: the installed redis-server on a free loopback
 // port, in a temp dir, in its own process group, stopped by pid (never the shared 6379). `pause`/
 // `resume` send SIGSTOP and SIGCONT (a stalled replica), `crash` SIGKILLs the group, `restart`
-// starts it again on its port and dir (AOF reloaded).
+// starts it again on the same dir and port (what its AOF kept is loaded back).
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -12,59 +12,61 @@ import { freePort } from './own-servers.js'
 export interface OwnRedis {
   readonly port: number
   readonly url: string
-  /** The running server's pid (its process group). */
-  readonly pid: number
+  /** Its data dir (the AOF lives here). */
+  readonly dir: string
   /** A new ioredis client on this server (the caller quits it). */
   client(): Redis
   pause(): void
   resume(): void
   crash(): Promise<void>
-  /** Starts it again (after `crash`) on the same port and dir: it reloads its AOF. */
+  /** Crashes it if it runs, then starts it on the same dir and port; resolves once it answers PING. */
   restart(): Promise<void>
   /** Crashes it (if running) and deletes its directory. */
   destroy(): Promise<void>
+}
+
+interface Running {
+  readonly child: ChildProcess
+  readonly exited: Promise<void>
 }
 
 export async function startOwnRedis(extraArgs: string[] = []): Promise<OwnRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'wb-redis-'))
   const port = await freePort()
   const url = `redis://127.0.0.1:${port}`
-  const launch = async (): Promise<{ child: ChildProcess; exited: Promise<void> }> => {
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', ...extraArgs], {
-      stdio: 'ignore',
-      detached: true,
-    })
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-    await waitForPing(url, port)
-    return { child, exited }
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', ...extraArgs]
+  let running: Running | undefined
+  const launch = async (): Promise<void> => {
+    const child = spawn(process.env.WB_REDIS_SERVER ?? 'redis-server', args, { stdio: 'ignore', detached: true })
+    running = { child, exited: new Promise<void>((resolve) => child.once('exit', () => resolve())) }
+    await answering(url, port)
   }
-  let running = await launch()
   const crash = async (): Promise<void> => {
-    const { child, exited } = running
-    if (child.exitCode !== null || child.signalCode !== null) return
-    const pid = child.pid as number
-    process.kill(pid, 'SIGCONT')
+    const current = running
+    running = undefined
+    const { child, exited } = current ?? {}
+    if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
+    process.kill(child.pid, 'SIGCONT')
     // The whole process group: an AOF rewrite's forked child would otherwise go on writing in the dir.
-    process.kill(-pid, 'SIGKILL')
+    process.kill(-child.pid, 'SIGKILL')
     await exited
   }
-  const signal = (name: NodeJS.Signals): void => {
-    const { child } = running
-    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid as number, name)
+  const pid = (): number => {
+    if (running?.child.pid === undefined) throw new Error(`redis-server on ${port} is not running`)
+    return running.child.pid
   }
+  await launch()
   return {
     port,
     url,
-    get pid() {
-      return running.child.pid as number
-    },
+    dir,
     client: () => new Redis(url, { maxRetriesPerRequest: 1 }).on('error', () => {}),
-    pause: () => signal('SIGSTOP'),
-    resume: () => signal('SIGCONT'),
+    pause: () => process.kill(pid(), 'SIGSTOP'),
+    resume: () => process.kill(pid(), 'SIGCONT'),
     crash,
     async restart() {
       await crash()
-      running = await launch()
+      await launch()
     },
     async destroy() {
       await crash()
@@ -73,20 +75,20 @@ export async function startOwnRedis(extraArgs: string[] = []): Promise<OwnRedis>
   }
 }
 
-async function waitForPing(url: string, port: number): Promise<void> {
+/** Resolves once the server on `port` answers PING (it loaded its AOF). */
+async function answering(url: string, port: number): Promise<void> {
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
   probe.on('error', () => {})
   const deadline = Date.now() + 20_000
   try {
     for (;;) {
       try {
-        await probe.connect()
+        if (probe.status !== 'ready') await probe.connect()
         await probe.ping()
         return
       } catch (error) {
-        // A server loading its AOF answers LOADING: wait for it like for one not yet listening.
-        probe.disconnect()
         if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not come up: ${String(error)}`)
+        probe.disconnect()
         await new Promise((resolve) => setTimeout(resolve, 50))
       }
     }
@@ -95,27 +97,26 @@ async function waitForPing(url: string, port: number): Promise<void> {
   }
 }
 
-/**
- * Makes `replica` a replica of `primary` and waits until its link is up. Errors on the way (a
- * server still loading its data after a restart) are tried again until the deadline.
- */
+/** Makes `replica` a replica of `primary` and waits until its link is up. */
 export async function replicate(replica: OwnRedis, primary: OwnRedis): Promise<void> {
   const client = replica.client()
-  const deadline = Date.now() + 20_000
   try {
-    for (;;) {
-      try {
-        await client.call('REPLICAOF', '127.0.0.1', String(primary.port))
-        while (!String(await client.info('replication')).includes('master_link_status:up')) {
-          if (Date.now() > deadline) throw new Error('the replica did not connect to its primary')
-          await new Promise((resolve) => setTimeout(resolve, 50))
-        }
-        return
-      } catch (error) {
-        if (Date.now() > deadline) throw error
-        await new Promise((resolve) => setTimeout(resolve, 100))
-      }
+    await client.call('REPLICAOF', '127.0.0.1', String(primary.port))
+    const deadline = Date.now() + 20_000
+    while (!String(await client.info('replication')).includes('master_link_status:up')) {
+      if (Date.now() > deadline) throw new Error('the replica did not connect to its primary')
+      await new Promise((resolve) => setTimeout(resolve, 50))
     }
+  } finally {
+    client.disconnect()
+  }
+}
+
+/** Promotes `replica` (REPLICAOF NO ONE). */
+export async function promote(replica: OwnRedis): Promise<void> {
+  const client = replica.client()
+  try {
+    await client.call('REPLICAOF', 'NO', 'ONE')
   } finally {
     client.disconnect()
   }
