@@ -20,6 +20,7 @@ const SPECS = {
   writers: { type: 'number', help: 'writer processes', default: 3, integer: true, min: 1 },
   keys: { type: 'number', help: 'keys per level, shared by the writers', default: 40, integer: true, min: 1 },
   rate: { type: 'number', help: 'writes per second per writer', default: 100, min: 1 },
+  'flush-ms': { type: 'number', help: "the apps' flush.intervalMs (the library's default)", default: 500, integer: true, min: 1 },
   levels: { type: 'string', help: 'durability levels written (default: memory,replicated,store on Redis; memory,log,disk,store embedded)', placeholder: 'list' },
   help: { type: 'flag', help: 'this text' },
 } as const
@@ -49,6 +50,7 @@ function options(args: readonly string[]): Parameters<typeof runTorture>[0] | un
     writers: numberOption(parsed, 'writers') as number,
     keys: numberOption(parsed, 'keys') as number,
     rate: numberOption(parsed, 'rate') as number,
+    flushMs: numberOption(parsed, 'flush-ms') as number,
     levels,
     log: (line) => process.stderr.write(`${line}\n`),
   }

@@ -44,14 +44,13 @@ interface Opened {
   release(): Promise<void>
 }
 
-const FLUSH = { intervalMs: 50, maxDelayMs: 500, batchSize: 100 }
 const RETRY = { baseDelayMs: 50, maxDelayMs: 1000 }
 
 async function open(config: AppConfig): Promise<Opened> {
   const pool = new pg.Pool({ connectionString: config.pgUrl, max: 3, connectionTimeoutMillis: 2000 })
   pool.on('error', () => {}) // the nemesis kills the store: idle clients die with it
   const store = new PostgresStore({ pool, table: config.table })
-  const common = { store, checkStore: false, flush: FLUSH, retry: RETRY, warn: () => {} }
+  const common = { store, checkStore: false, flush: { intervalMs: config.flushMs }, retry: RETRY, warn: () => {} }
   if (config.tier === 'embedded') {
     const dir = config.dir as string
     watchFsyncs(dir, (mark) => send({ type: 'fsynced', ...mark }))

@@ -7,10 +7,11 @@
  *
  * Targets (`met`): no stale overwrite and no wrong value at any level, nothing dirty, Redis equal to
  * the store, and no acknowledged write lost at a level that promises to survive the faults the run
- * injected (`promisesNoLoss`). Loss at the other levels is counted and printed, never hidden.
+ * injected (`promisesNoLoss`), at the end or at any failover (failover-cost.ts). Loss at the other levels is counted and printed, never hidden.
  */
 import type { Durability } from '../../src/contracts/options.js'
 import type { AuditRow, StoredRow } from '../helpers/audited-table.js'
+import type { FailoverCost } from './failover-cost.js'
 import type { History } from './history.js'
 import { parseTortureKey } from './protocol.js'
 
@@ -38,6 +39,8 @@ export interface LevelReport {
   readonly staleOverwrites: number
   readonly wrongValues: number
   readonly redisMismatches: number
+  /** The first key where Redis differs from the store, with both sides. */
+  readonly mismatchExample?: string
   /** Whether this level promises zero loss under the faults injected. */
   readonly promisesNoLoss: boolean
   readonly met: boolean
@@ -62,8 +65,12 @@ export function promisesNoLoss(level: Durability, faults: ReadonlySet<FaultName>
   return true
 }
 
-export function check(history: History, final: FinalState, faults: ReadonlySet<FaultName>, keysPerLevel: number): CheckReport {
+export function check(history: History, final: FinalState, faults: ReadonlySet<FaultName>, keysPerLevel: number, failovers: readonly FailoverCost[] = []): CheckReport {
   const misses: string[] = []
+  for (const cost of failovers) {
+    for (const l of cost.levels)
+      if (l.lost > 0 && promisesNoLoss(l.level, faults)) misses.push(`${l.level}: ${l.lost} acknowledged write(s) lost in the failover at ${(cost.atMs / 1000).toFixed(1)} s`)
+  }
   const levels = history.names.map((level) => checkLevel(level, history, final, faults, keysPerLevel))
   for (const r of levels) {
     if (!r.promisesNoLoss || r.lost === 0) continue
@@ -71,7 +78,7 @@ export function check(history: History, final: FinalState, faults: ReadonlySet<F
   }
   for (const r of levels) if (r.staleOverwrites > 0) misses.push(`${r.level}: ${r.staleOverwrites} stale overwrite(s): a stored version went down`)
   for (const r of levels) if (r.wrongValues > 0) misses.push(`${r.level}: ${r.wrongValues} row(s) hold another value than the write of their version`)
-  for (const r of levels) if (r.redisMismatches > 0) misses.push(`${r.level}: ${r.redisMismatches} key(s) where Redis differs from the store`)
+  for (const r of levels) if (r.redisMismatches > 0) misses.push(`${r.level}: ${r.redisMismatches} key(s) where Redis differs from the store, e.g. ${r.mismatchExample}`)
   if (final.dirty !== 0) misses.push(`${final.dirty} key(s) still dirty after the clean flush`)
   return { levels: levels.map((r) => ({ ...r, met: r.met && final.dirty === 0 })), dirty: final.dirty, met: misses.length === 0, misses }
 }
@@ -90,7 +97,7 @@ function checkLevel(level: Durability, history: History, final: FinalState, faul
   const lost = recorded.acked.check(stored)
   const notConfirmedLost = recorded.notConfirmed.check(stored).lost
   const staleOverwrites = final.audit.filter((a) => parseTortureKey(a.key)?.level === level && a.newVersion < a.oldVersion).length
-  const redisMismatches = final.redis === undefined ? 0 : countMismatches(level, final.rows, final.redis)
+  const mismatches = final.redis === undefined ? [] : redisMismatches(level, final.rows, final.redis)
   const promises = promisesNoLoss(level, faults)
   return {
     level,
@@ -102,20 +109,23 @@ function checkLevel(level: Durability, history: History, final: FinalState, faul
     failed: recorded.failedCount,
     staleOverwrites,
     wrongValues,
-    redisMismatches,
+    redisMismatches: mismatches.length,
+    ...(mismatches[0] === undefined ? {} : { mismatchExample: mismatches[0] }),
     promisesNoLoss: promises,
-    met: (!promises || lost.lost === 0) && staleOverwrites === 0 && wrongValues === 0 && redisMismatches === 0,
+    met: (!promises || lost.lost === 0) && staleOverwrites === 0 && wrongValues === 0 && mismatches.length === 0,
   }
 }
 
-/** Keys of `level` cached in Redis at another version or value than the store's row. */
-function countMismatches(level: Durability, rows: ReadonlyMap<string, StoredRow>, redis: NonNullable<FinalState['redis']>): number {
-  let mismatches = 0
+/** Keys of `level` cached in Redis at another version or value than the store's row, each described. */
+function redisMismatches(level: Durability, rows: ReadonlyMap<string, StoredRow>, redis: NonNullable<FinalState['redis']>): string[] {
+  const mismatches: string[] = []
   for (const [key, entry] of redis) {
     if (parseTortureKey(key)?.level !== level) continue
     const row = rows.get(key)
     const same = row !== undefined && row.version === entry.version && (row.deleted ? entry.encoded === null : entry.encoded !== null && JSON.stringify(row.value) === entry.encoded)
-    if (!same) mismatches++
+    if (same) continue
+    const stored = row === undefined ? 'no row' : `${row.version} ${row.deleted ? 'deleted' : JSON.stringify(row.value)}`
+    mismatches.push(`${key}: Redis ${entry.version} ${entry.encoded ?? 'deleted'}, store ${stored}`)
   }
   return mismatches
 }

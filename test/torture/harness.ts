@@ -13,10 +13,12 @@ import type { Durability } from '../../src/contracts/options.js'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { RedisTier } from '../../src/redis.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
+import { RedisLayout } from '../../src/tier/redis/layout.js'
 import { auditRows, createAuditedTable, storeRows } from '../helpers/audited-table.js'
 import { startOwnPostgres, type OwnServer } from '../helpers/own-servers.js'
 import { Apps } from './apps.js'
 import { check, type CheckReport, type FaultName, type FinalState } from './checker.js'
+import { failoverCost, type FailoverCost } from './failover-cost.js'
 import { History } from './history.js'
 import { Nemesis, type Injected } from './nemesis.js'
 import { tortureKey, type TortureTier } from './protocol.js'
@@ -32,12 +34,18 @@ export interface TortureOptions {
   readonly keys?: number
   /** Writes per second per writer. @default 100 */
   readonly rate?: number
+  /** The apps' `flush.intervalMs`. @default 500 (the library's default) */
+  readonly flushMs?: number
+  /** The faults the nemesis chooses from. @default every fault of the tier (nemesis.ts, FAULTS) */
+  readonly faults?: readonly FaultName[]
   readonly log?: (line: string) => void
 }
 
 export interface TortureResult {
   readonly options: TortureOptions
   readonly faults: readonly Injected[]
+  /** What each failover cost, measured when it happened (Redis tier). */
+  readonly failovers: readonly FailoverCost[]
   readonly report: CheckReport
   /** Whether every app drained at its clean close. */
   readonly appsDrained: boolean
@@ -45,6 +53,7 @@ export interface TortureResult {
 
 const TABLE = 'torture'
 const NAME = 'torture'
+const SHARDS = 8
 const FLUSHER = 0
 const FLUSH_TIMEOUT_MS = 120_000
 
@@ -64,19 +73,38 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
     const redis = options.tier === 'embedded' ? undefined : await RedisPair.start()
     if (redis !== undefined) cleanup.push(() => redis.destroy())
     const history = new History(options.levels)
-    const base = { tier: options.tier, redisUrl: redis?.url, name: NAME, pgUrl: store.url, table: TABLE, levels: options.levels, keys, rate: options.rate ?? 100, concurrency: 4, seed: options.seed }
+    const base = {
+      tier: options.tier,
+      redisUrl: redis?.url,
+      name: NAME,
+      pgUrl: store.url,
+      table: TABLE,
+      levels: options.levels,
+      keys,
+      rate: options.rate ?? 100,
+      concurrency: 4,
+      flushMs: options.flushMs ?? 500,
+      seed: options.seed,
+    }
     const apps = new Apps(base, history)
     const dirOf = (id: number): string | undefined => (redis === undefined ? appDir(work, id) : undefined)
     for (let id = 1; id <= options.writers; id++) await apps.add(id, 'writer', dirOf(id))
     if (redis !== undefined) await apps.add(FLUSHER, 'flusher', undefined)
     log(`${options.writers} writers${redis === undefined ? '' : ' and a flusher'} running; faults for ${options.durationMs / 1000} s (seed ${options.seed})`)
-    const faults = await new Nemesis(options.tier, options.seed, { apps, store, redis }, log).run(options.durationMs)
+    const started = Date.now()
+    const failovers: FailoverCost[] = []
+    if (redis !== undefined) {
+      const source = { history, layout: new RedisLayout(NAME, SHARDS), pool, table: TABLE, keys }
+      redis.onPromoted = async (promoted) => void failovers.push(await failoverCost(source, promoted, Date.now() - started))
+    }
+    const faults = await new Nemesis(options.tier, options.seed, { apps, store, redis }, log, options.faults).run(options.durationMs)
     log('healing; stopping the apps (each drains and closes)')
     await redis?.heal()
     const closed = await apps.stopAll()
     const final = redis === undefined ? await finalEmbedded(store, options.writers, work) : await finalRedis(store, redis, options.levels, keys)
-    const report = check(history, { ...final, rows: await storeRows(pool, TABLE), audit: await auditRows(pool, TABLE) }, new Set<FaultName>(faults.map((f) => f.fault)), keys)
-    return { options, faults, report, appsDrained: closed.drained }
+    const faultSet = new Set<FaultName>(faults.map((f) => f.fault))
+    const report = check(history, { ...final, rows: await storeRows(pool, TABLE), audit: await auditRows(pool, TABLE) }, faultSet, keys, failovers)
+    return { options, faults, failovers, report, appsDrained: closed.drained }
   } finally {
     for (const step of cleanup.reverse()) await step().catch(() => {})
   }
@@ -93,7 +121,7 @@ function appDir(work: string, id: number): string {
 async function finalRedis(store: OwnServer, redis: RedisPair, levels: readonly Durability[], keys: number): Promise<Pick<FinalState, 'dirty' | 'redis'>> {
   const client = redis.client()
   const pool = new pg.Pool({ connectionString: store.url, max: 2 })
-  const tier = new RedisTier({ client, name: NAME, shards: 8, leaseMs: 1000 })
+  const tier = new RedisTier({ client, name: NAME, shards: SHARDS, leaseMs: 1000 })
   const cache = await WriteBehindCache.open({ store: new PostgresStore({ pool, table: TABLE }), tier, flush: { intervalMs: 50 }, warn: () => {} })
   try {
     await cache.flush({ timeoutMs: FLUSH_TIMEOUT_MS })

@@ -1,6 +1,7 @@
 /**
  * The nemesis: one fault at a time, each bounded in time (it heals before the next one starts),
- * chosen with the run's seeded RNG from the faults of its tier, with a quiet gap between them. The
+ * chosen with the run's seeded RNG from the faults of its tier (each of them once first, in a
+ * seeded order; then at random), with a quiet gap between them. The
  * schedule is reproducible from the seed; the exact moments still depend on timing.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -40,15 +41,24 @@ const GAP_MS: readonly [number, number] = [300, 1500]
 export class Nemesis {
   private readonly random: () => number
   private readonly menu: readonly FaultName[]
+  /** Every fault of the menu once, in a seeded order, before the random picks. */
+  private readonly first: FaultName[]
 
   constructor(
     tier: TortureTier,
     seed: number,
     private readonly targets: Targets,
     private readonly log: (line: string) => void = () => {},
+    /** The faults to choose from. @default FAULTS of the tier */
+    menu?: readonly FaultName[],
   ) {
     this.random = seededRandom(seed ^ 0x0e5e)
-    this.menu = FAULTS[tier === 'embedded' ? 'embedded' : 'redis']
+    this.menu = menu ?? FAULTS[tier === 'embedded' ? 'embedded' : 'redis']
+    this.first = [...this.menu]
+    for (let i = this.first.length - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1))
+      ;[this.first[i], this.first[j]] = [this.first[j] as FaultName, this.first[i] as FaultName]
+    }
   }
 
   /** Injects faults until `durationMs` has passed; resolves with what it injected, once the last one healed. */
@@ -57,7 +67,7 @@ export class Nemesis {
     const injected: Injected[] = []
     while (Date.now() - started < durationMs) {
       await sleep(this.between(GAP_MS))
-      const fault = this.menu[Math.floor(this.random() * this.menu.length)] as FaultName
+      const fault = this.first.shift() ?? (this.menu[Math.floor(this.random() * this.menu.length)] as FaultName)
       const ms = this.between(FAULT_MS)
       const at = Date.now()
       this.log(`${((at - started) / 1000).toFixed(1)}s ${fault} for ${ms} ms…`)

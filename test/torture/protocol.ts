@@ -31,6 +31,8 @@ export interface AppConfig {
   /** Writes per second this process aims at, and how many at once. */
   readonly rate: number
   readonly concurrency: number
+  /** The caches' `flush.intervalMs`: how long a write waits in the tier before its batch. */
+  readonly flushMs: number
   readonly seed: number
 }
 

@@ -13,9 +13,15 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
 import { FaultProxy } from '../helpers/fault-proxy.js'
-import { replicate, startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
+import { promote, replicate, startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
 
 export class RedisPair {
+  /**
+   * Called by every failover once the replica is promoted and before the address moves to it (no
+   * app can reach it yet): what it holds then is what the failover kept.
+   */
+  onPromoted: (promoted: OwnRedis) => Promise<void> = async () => {}
+
   private constructor(
     private primaryServer: OwnRedis,
     private replicaServer: OwnRedis,
@@ -110,21 +116,12 @@ export class RedisPair {
 
   /** The replica becomes the primary and the address moves to it; the old primary is now the replica (not yet attached). */
   private async promoteReplica(): Promise<void> {
-    const promoted = this.replicaServer.client()
-    try {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await promoted.call('REPLICAOF', 'NO', 'ONE')
-          break
-        } catch (error) {
-          if (attempt >= 50) throw error
-          await sleep(100) // still loading after a restart
-        }
-      }
-    } finally {
-      promoted.disconnect()
-    }
+    await promote(this.replicaServer)
+    await this.onPromoted(this.replicaServer)
+    // The address moves: open connections are cut, new ones reach the promoted server.
+    this.proxy.cut()
     this.proxy.retarget(this.replicaServer.port)
+    this.proxy.restore()
     ;[this.primaryServer, this.replicaServer] = [this.replicaServer, this.primaryServer]
   }
 

@@ -18,6 +18,11 @@ export function formatReport(result: TortureResult): string {
       `| ${r.level} | ${r.acked} | ${r.lost} (${r.lostKeys}) | ${r.notConfirmed} (${r.notConfirmedLost}) | ${r.failed} | ${r.staleOverwrites} | ${r.wrongValues} | ${r.redisMismatches} | ${promise} | ${r.met ? 'met' : 'MISSED'} |`,
     )
   }
+  if (result.failovers.length > 0) {
+    lines.push('', 'what each failover cost, measured at the promotion (acknowledged writes lost; not confirmed and lost in brackets):', '')
+    lines.push(`| failover at | ${result.failovers[0]?.levels.map((l) => l.level).join(' | ')} |`, `|---|${result.failovers[0]?.levels.map(() => '---|').join('')}`)
+    for (const f of result.failovers) lines.push(`| ${(f.atMs / 1000).toFixed(1)} s | ${f.levels.map((l) => `${l.lost} (${l.notConfirmedLost}) of ${l.acked}`).join(' | ')} |`)
+  }
   lines.push('', `dirty after the clean flush: ${report.dirty}; apps drained at their close: ${result.appsDrained ? 'yes' : 'no'}`)
   lines.push(report.met ? 'every target met' : `targets missed:\n${report.misses.map((m) => `  - ${m}`).join('\n')}`)
   return lines.join('\n')
