@@ -7,7 +7,9 @@
 import { describeOptions, numberOption, parseArgs, stringOption, UsageError } from '../src/cli/args.js'
 import { EXIT } from '../src/cli/exit-codes.js'
 import type { Durability } from '../src/contracts/options.js'
+import type { FaultName } from '../test/torture/checker.js'
 import { runTorture } from '../test/torture/harness.js'
+import { FAULTS } from '../test/torture/nemesis.js'
 import type { TortureTier } from '../test/torture/protocol.js'
 import { formatReport } from '../test/torture/report.js'
 
@@ -20,6 +22,7 @@ const SPECS = {
   writers: { type: 'number', help: 'writer processes', default: 3, integer: true, min: 1 },
   keys: { type: 'number', help: 'keys per level, shared by the writers', default: 40, integer: true, min: 1 },
   rate: { type: 'number', help: 'writes per second per writer', default: 100, min: 1 },
+  faults: { type: 'string', help: 'the faults to choose from (default: all of the tier: see test/torture/nemesis.ts)', placeholder: 'list' },
   'flush-ms': { type: 'number', help: "the apps' flush.intervalMs (the library's default)", default: 500, integer: true, min: 1 },
   levels: { type: 'string', help: 'durability levels written (default: memory,replicated,store on Redis; memory,log,disk,store embedded)', placeholder: 'list' },
   help: { type: 'flag', help: 'this text' },
@@ -43,7 +46,11 @@ function options(args: readonly string[]): Parameters<typeof runTorture>[0] | un
   const allowed = LEVELS[tier === 'embedded' ? 'embedded' : 'redis']
   const levels = (stringOption(parsed, 'levels')?.split(',') ?? allowed) as Durability[]
   for (const level of levels) if (!allowed.includes(level)) throw new UsageError(`--levels: ${level} is not a level of the ${tier} tier (${allowed.join(', ')})`)
+  const menu = FAULTS[tier === 'embedded' ? 'embedded' : 'redis']
+  const faults = stringOption(parsed, 'faults')?.split(',') as FaultName[] | undefined
+  for (const fault of faults ?? []) if (!menu.includes(fault)) throw new UsageError(`--faults: ${fault} is not a fault of the ${tier} tier (${menu.join(', ')})`)
   return {
+    ...(faults === undefined ? {} : { faults }),
     tier,
     durationMs: durationMs(stringOption(parsed, 'duration') as string),
     seed: numberOption(parsed, 'seed') ?? Math.floor(Math.random() * 1_000_000),

@@ -2,8 +2,9 @@
  * An app process of the fault harness (forked by apps.ts; killed, paused and restarted by the
  * nemesis). A `writer` opens the cache on its tier and writes the shared key sets of every level at
  * a steady rate, never two writes of one key at once in this process, and reports each write after
- * it settled (protocol.ts); a `flusher` opens the same cache and only flushes. On `stop` it drains,
- * closes and reports. Importing this module runs it: it is an entry point.
+ * it settled (protocol.ts); a `flusher` opens the same cache and only flushes. On `stop` it lets
+ * the writes in flight settle (those still pending after HUNG_AFTER_STOP_MS are reported as hung,
+ * once `close()` settled them), drains, closes and reports. Importing this module runs it: it is an entry point.
  *
  * The version of each write is read from the tier: on Redis from the write script's answer (a
  * RedisTier that keeps it, `RecordingTier`), on the embedded tier from the entry right after `set`
@@ -45,6 +46,10 @@ interface Opened {
 }
 
 const RETRY = { baseDelayMs: 50, maxDelayMs: 1000 }
+/** How long the writes in flight at a stop may take to settle before the cache is closed under them. */
+const HUNG_AFTER_STOP_MS = 10_000
+/** Set once the cache is closed under writes still pending: those are reported as hung. */
+const hung = { closing: false }
 
 async function open(config: AppConfig): Promise<Opened> {
   const pool = new pg.Pool({ connectionString: config.pgUrl, max: 3, connectionTimeoutMillis: 2000 })
@@ -79,9 +84,13 @@ async function main(config: AppConfig): Promise<void> {
     if (message.type === 'stop') stop.abort()
   })
   send({ type: 'ready' })
-  if (config.role === 'writer') await writeUntil(opened, config, stop.signal)
-  else await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve()))
+  const stopped = new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve()))
+  const writing = config.role === 'writer' ? writeUntil(opened, config, stop.signal) : stopped
+  // A write still pending this long after the stop hangs: close() must settle it (README, invariant 7).
+  const settled = await Promise.race([writing.then(() => true), stopped.then(() => sleep(HUNG_AFTER_STOP_MS)).then(() => false)])
+  if (!settled) hung.closing = true
   const report = await opened.cache.close()
+  await writing
   await opened.release()
   send({ type: 'closed', drained: report.drained, unflushed: report.unflushed })
   process.disconnect?.()
@@ -117,11 +126,11 @@ async function writeOnce(opened: Opened, key: string, value: string | null, leve
     if (opened.embedded) version = opened.versionOf(key) // applied within the call (see the header)
     await written
     version ??= opened.versionOf(key)
-    return { level, version: version ?? 0, value, outcome: 'ok' }
+    return { level, version: version ?? 0, value, outcome: 'ok', hung: hung.closing }
   } catch (error) {
-    if (error instanceof ReplicationNotConfirmedError) return { level, version: error.version, value, outcome: 'not-confirmed' }
+    if (error instanceof ReplicationNotConfirmedError) return { level, version: error.version, value, outcome: 'not-confirmed', hung: hung.closing }
     const code = (error as { code?: unknown }).code
-    return { level, version: 0, value, outcome: 'failed', code: typeof code === 'string' ? code : 'unknown' }
+    return { level, version: 0, value, outcome: 'failed', code: typeof code === 'string' ? code : 'unknown', hung: hung.closing }
   }
 }
 

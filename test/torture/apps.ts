@@ -29,6 +29,8 @@ interface App {
 
 export class Apps {
   private readonly apps = new Map<number, App>()
+  /** Apps that did not close within STOP_TIMEOUT_MS of being asked to stop (then killed). */
+  readonly stuck: string[] = []
 
   constructor(
     private readonly base: AppBase,
@@ -71,7 +73,10 @@ export class Apps {
       all.map(async (app) => {
         const ended = app.process?.ended
         if (ended === undefined) return
-        const timer = setTimeout(() => app.process?.kill(), STOP_TIMEOUT_MS)
+        const timer = setTimeout(() => {
+          this.stuck.push(`${app.role} ${app.id} (${app.process?.stderr().trim().split('\n').slice(-2).join(' | ') ?? ''})`)
+          app.process?.kill()
+        }, STOP_TIMEOUT_MS)
         await ended
         clearTimeout(timer)
       }),

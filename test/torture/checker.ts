@@ -5,7 +5,7 @@
  * overwrites (the audit trigger saw a row's version go down), stored versions holding another value
  * than the one written with them, and whether Redis agrees with the store and nothing is dirty.
  *
- * Targets (`met`): no stale overwrite and no wrong value at any level, nothing dirty, Redis equal to
+ * Targets (`met`): no stale overwrite, no wrong value and no hung write at any level, nothing dirty, Redis equal to
  * the store, and no acknowledged write lost at a level that promises to survive the faults the run
  * injected (`promisesNoLoss`), at the end or at any failover (failover-cost.ts). Loss at the other levels is counted and printed, never hidden.
  */
@@ -36,6 +36,8 @@ export interface LevelReport {
   readonly notConfirmed: number
   readonly notConfirmedLost: number
   readonly failed: number
+  /** Writes whose promise did not settle until their cache was closed under them. */
+  readonly hung: number
   readonly staleOverwrites: number
   readonly wrongValues: number
   readonly redisMismatches: number
@@ -79,6 +81,7 @@ export function check(history: History, final: FinalState, faults: ReadonlySet<F
   for (const r of levels) if (r.staleOverwrites > 0) misses.push(`${r.level}: ${r.staleOverwrites} stale overwrite(s): a stored version went down`)
   for (const r of levels) if (r.wrongValues > 0) misses.push(`${r.level}: ${r.wrongValues} row(s) hold another value than the write of their version`)
   for (const r of levels) if (r.redisMismatches > 0) misses.push(`${r.level}: ${r.redisMismatches} key(s) where Redis differs from the store, e.g. ${r.mismatchExample}`)
+  for (const r of levels) if (r.hung > 0) misses.push(`${r.level}: ${r.hung} write(s) never settled until their cache was closed under them`)
   if (final.dirty !== 0) misses.push(`${final.dirty} key(s) still dirty after the clean flush`)
   return { levels: levels.map((r) => ({ ...r, met: r.met && final.dirty === 0 })), dirty: final.dirty, met: misses.length === 0, misses }
 }
@@ -107,12 +110,13 @@ function checkLevel(level: Durability, history: History, final: FinalState, faul
     notConfirmed: recorded.notConfirmed.count,
     notConfirmedLost,
     failed: recorded.failedCount,
+    hung: recorded.hung,
     staleOverwrites,
     wrongValues,
     redisMismatches: mismatches.length,
     ...(mismatches[0] === undefined ? {} : { mismatchExample: mismatches[0] }),
     promisesNoLoss: promises,
-    met: (!promises || lost.lost === 0) && staleOverwrites === 0 && wrongValues === 0 && mismatches.length === 0,
+    met: (!promises || lost.lost === 0) && staleOverwrites === 0 && wrongValues === 0 && mismatches.length === 0 && recorded.hung === 0,
   }
 }
 

@@ -29,6 +29,8 @@ export interface CostSource {
 
 export async function failoverCost(source: CostSource, promoted: OwnRedis, atMs: number): Promise<FailoverCost> {
   const { history, layout, pool, table, keys } = source
+  // Only writes recorded before anything is read: one recorded later may have landed after the reads.
+  const bounds = new Map(history.names.map((level) => [level, { acked: history.level(level).acked.count, notConfirmed: history.level(level).notConfirmed.count }]))
   const held = new Map<string, number>()
   const { rows } = await pool.query<{ key: string; version: string }>(`SELECT key, version FROM ${table}`)
   for (const row of rows) held.set(row.key, Number(row.version))
@@ -43,7 +45,10 @@ export async function failoverCost(source: CostSource, promoted: OwnRedis, atMs:
       const versions = new Float64Array(keys)
       names.forEach((key, i) => (versions[i] = Math.max(Number(replies[i]?.[1] ?? 0), held.get(key) ?? 0)))
       const recorded = history.level(level)
-      levels.push({ level, acked: recorded.acked.count, lost: recorded.acked.check(versions).lost, notConfirmedLost: recorded.notConfirmed.check(versions).lost })
+      const bound = bounds.get(level) ?? { acked: 0, notConfirmed: 0 }
+      const none = new Set<number>()
+      const lost = recorded.acked.check(versions, none, bound.acked).lost
+      levels.push({ level, acked: bound.acked, lost, notConfirmedLost: recorded.notConfirmed.check(versions, none, bound.notConfirmed).lost })
     }
     return { atMs, levels }
   } finally {

@@ -101,6 +101,8 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
     log('healing; stopping the apps (each drains and closes)')
     await redis?.heal()
     const closed = await apps.stopAll()
+    if (apps.stuck.length > 0) log(`did not close in time (killed): ${apps.stuck.join(', ')}`)
+    log(`apps stopped (${closed.drained ? 'drained' : `not drained: ${closed.unflushed} unflushed`}) after ${Date.now() - started - options.durationMs} ms; a clean cache flushes`)
     const final = redis === undefined ? await finalEmbedded(store, options.writers, work) : await finalRedis(store, redis, options.levels, keys)
     const faultSet = new Set<FaultName>(faults.map((f) => f.fault))
     const report = check(history, { ...final, rows: await storeRows(pool, TABLE), audit: await auditRows(pool, TABLE) }, faultSet, keys, failovers)

@@ -50,6 +50,8 @@ export interface WriteRecord {
   readonly outcome: Outcome
   /** The error's code when it failed. */
   readonly code?: string
+  /** It was still pending long after the app was asked to stop, and settled only when its cache was closed. */
+  readonly hung?: boolean
 }
 
 export type AppMessage =

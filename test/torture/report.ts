@@ -9,13 +9,13 @@ export function formatReport(result: TortureResult): string {
     `tier ${options.tier}, seed ${options.seed}, ${options.writers} writers, ${options.durationMs / 1000} s of faults`,
     `faults injected (${faults.length}): ${[...counts].map(([name, n]) => `${name} ×${n}`).join(', ') || 'none'}`,
     '',
-    '| level | acked | lost (keys) | not confirmed (of them lost) | failed | stale overwrites | wrong values | Redis ≠ store | promise | target |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| level | acked | lost (keys) | not confirmed (of them lost) | failed | hung | stale overwrites | wrong values | Redis ≠ store | promise | target |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ]
   for (const r of report.levels) {
     const promise = r.promisesNoLoss ? 'no loss' : 'loss counted'
     lines.push(
-      `| ${r.level} | ${r.acked} | ${r.lost} (${r.lostKeys}) | ${r.notConfirmed} (${r.notConfirmedLost}) | ${r.failed} | ${r.staleOverwrites} | ${r.wrongValues} | ${r.redisMismatches} | ${promise} | ${r.met ? 'met' : 'MISSED'} |`,
+      `| ${r.level} | ${r.acked} | ${r.lost} (${r.lostKeys}) | ${r.notConfirmed} (${r.notConfirmedLost}) | ${r.failed} | ${r.hung} | ${r.staleOverwrites} | ${r.wrongValues} | ${r.redisMismatches} | ${promise} | ${r.met ? 'met' : 'MISSED'} |`,
     )
   }
   if (result.failovers.length > 0) {
