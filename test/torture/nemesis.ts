@@ -67,7 +67,7 @@ export class Nemesis {
     const injected: Injected[] = []
     while (Date.now() - started < durationMs) {
       await sleep(this.between(GAP_MS))
-      const fault = this.first.shift() ?? (this.menu[Math.floor(this.random() * this.menu.length)] as FaultName)
+      const fault = this.first.shift() ?? (this.menu[Math.floor(this.random() * this.menu.length)])
       const ms = this.between(FAULT_MS)
       const at = Date.now()
       this.log(`${((at - started) / 1000).toFixed(1)}s ${fault} for ${ms} ms…`)
