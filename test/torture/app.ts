@@ -104,7 +104,8 @@ async function writeUntil(opened: Opened, config: AppConfig, stop: AbortSignal):
   const loop = async (): Promise<void> => {
     while (!stop.aborted) {
       const level = config.levels[Math.floor(random() * config.levels.length)] as Durability
-      const index = Math.floor(random() * config.keys)
+      const window = Math.floor((Date.now() - config.epoch) / config.windowMs)
+      const index = window * config.keys + Math.floor(random() * config.keys)
       const key = tortureKey(level, index)
       if (busy.has(key)) continue
       busy.add(key)

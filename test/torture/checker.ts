@@ -67,13 +67,13 @@ export function promisesNoLoss(level: Durability, faults: ReadonlySet<FaultName>
   return true
 }
 
-export function check(history: History, final: FinalState, faults: ReadonlySet<FaultName>, keysPerLevel: number, failovers: readonly FailoverCost[] = []): CheckReport {
+export function check(history: History, final: FinalState, faults: ReadonlySet<FaultName>, failovers: readonly FailoverCost[] = []): CheckReport {
   const misses: string[] = []
   for (const cost of failovers) {
     for (const l of cost.levels)
       if (l.lost > 0 && promisesNoLoss(l.level, faults)) misses.push(`${l.level}: ${l.lost} acknowledged write(s) lost in the failover at ${(cost.atMs / 1000).toFixed(1)} s`)
   }
-  const levels = history.names.map((level) => checkLevel(level, history, final, faults, keysPerLevel))
+  const levels = history.names.map((level) => checkLevel(level, history, final, faults))
   for (const r of levels) {
     if (!r.promisesNoLoss || r.lost === 0) continue
     misses.push(`${r.level}: ${r.lost} acknowledged write(s) lost on ${r.lostKeys} key(s)`)
@@ -86,8 +86,10 @@ export function check(history: History, final: FinalState, faults: ReadonlySet<F
   return { levels: levels.map((r) => ({ ...r, met: r.met && final.dirty === 0 })), dirty: final.dirty, met: misses.length === 0, misses }
 }
 
-function checkLevel(level: Durability, history: History, final: FinalState, faults: ReadonlySet<FaultName>, keys: number): LevelReport {
+function checkLevel(level: Durability, history: History, final: FinalState, faults: ReadonlySet<FaultName>): LevelReport {
   const recorded = history.level(level)
+  let keys = recorded.keyCount
+  for (const key of final.rows.keys()) keys = Math.max(keys, (parseTortureKey(key)?.index ?? -1) + 1)
   const stored = new Float64Array(keys)
   let wrongValues = 0
   for (const [key, row] of final.rows) {

@@ -24,11 +24,10 @@ export interface CostSource {
   readonly layout: RedisLayout
   readonly pool: pg.Pool
   readonly table: string
-  readonly keys: number
 }
 
 export async function failoverCost(source: CostSource, promoted: OwnRedis, atMs: number): Promise<FailoverCost> {
-  const { history, layout, pool, table, keys } = source
+  const { history, layout, pool, table } = source
   // Only writes recorded before anything is read: one recorded later may have landed after the reads.
   const bounds = new Map(history.names.map((level) => [level, { acked: history.level(level).acked.count, notConfirmed: history.level(level).notConfirmed.count }]))
   const held = new Map<string, number>()
@@ -38,6 +37,7 @@ export async function failoverCost(source: CostSource, promoted: OwnRedis, atMs:
   try {
     const levels = []
     for (const level of history.names) {
+      const keys = history.level(level).keyCount
       const names = Array.from({ length: keys }, (_, i) => tortureKey(level, i))
       const pipeline = client.pipeline()
       for (const key of names) pipeline.hget(layout.entry(layout.shardOf(key), key), 'ver')

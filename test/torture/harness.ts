@@ -30,7 +30,7 @@ export interface TortureOptions {
   readonly seed: number
   readonly writers: number
   readonly levels: readonly Durability[]
-  /** Keys per level, shared by the writers. @default 40 */
+  /** Keys per level at a time, shared by the writers (the set moves on every WINDOW_MS). @default 40 */
   readonly keys?: number
   /** Writes per second per writer. @default 100 */
   readonly rate?: number
@@ -54,6 +54,8 @@ export interface TortureResult {
 const TABLE = 'torture'
 const NAME = 'torture'
 const SHARDS = 8
+/** How long the writers write one set of keys before they move to the next. */
+const WINDOW_MS = 2000
 const FLUSHER = 0
 const FLUSH_TIMEOUT_MS = 120_000
 
@@ -81,6 +83,8 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
       table: TABLE,
       levels: options.levels,
       keys,
+      windowMs: WINDOW_MS,
+      epoch: Date.now(),
       rate: options.rate ?? 100,
       concurrency: 4,
       flushMs: options.flushMs ?? 500,
@@ -94,7 +98,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
     const started = Date.now()
     const failovers: FailoverCost[] = []
     if (redis !== undefined) {
-      const source = { history, layout: new RedisLayout(NAME, SHARDS), pool, table: TABLE, keys }
+      const source = { history, layout: new RedisLayout(NAME, SHARDS), pool, table: TABLE }
       redis.onPromoted = async (promoted) => void failovers.push(await failoverCost(source, promoted, Date.now() - started))
     }
     const faults = await new Nemesis(options.tier, options.seed, { apps, store, redis }, log, options.faults).run(options.durationMs)
@@ -103,9 +107,9 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
     const closed = await apps.stopAll()
     if (apps.stuck.length > 0) log(`did not close in time (killed): ${apps.stuck.join(', ')}`)
     log(`apps stopped (${closed.drained ? 'drained' : `not drained: ${closed.unflushed} unflushed`}) after ${Date.now() - started - options.durationMs} ms; a clean cache flushes`)
-    const final = redis === undefined ? await finalEmbedded(store, options.writers, work) : await finalRedis(store, redis, options.levels, keys)
+    const final = redis === undefined ? await finalEmbedded(store, options.writers, work) : await finalRedis(store, redis, history)
     const faultSet = new Set<FaultName>(faults.map((f) => f.fault))
-    const report = check(history, { ...final, rows: await storeRows(pool, TABLE), audit: await auditRows(pool, TABLE) }, faultSet, keys, failovers)
+    const report = check(history, { ...final, rows: await storeRows(pool, TABLE), audit: await auditRows(pool, TABLE) }, faultSet, failovers)
     return { options, faults, failovers, report, appsDrained: closed.drained }
   } finally {
     for (const step of cleanup.reverse()) await step().catch(() => {})
@@ -120,7 +124,7 @@ function appDir(work: string, id: number): string {
 }
 
 /** A clean cache on the healed Redis flushes everything; then the dirty count and every key's entry. */
-async function finalRedis(store: OwnServer, redis: RedisPair, levels: readonly Durability[], keys: number): Promise<Pick<FinalState, 'dirty' | 'redis'>> {
+async function finalRedis(store: OwnServer, redis: RedisPair, history: History): Promise<Pick<FinalState, 'dirty' | 'redis'>> {
   const client = redis.client()
   const pool = new pg.Pool({ connectionString: store.url, max: 2 })
   const tier = new RedisTier({ client, name: NAME, shards: SHARDS, leaseMs: 1000 })
@@ -129,7 +133,7 @@ async function finalRedis(store: OwnServer, redis: RedisPair, levels: readonly D
     await cache.flush({ timeoutMs: FLUSH_TIMEOUT_MS })
     let dirty = 0
     for (let s = 0; s < tier.layout.shards; s++) dirty += await client.zcard(tier.layout.dirty(s))
-    const all = levels.flatMap((level) => Array.from({ length: keys }, (_, i) => tortureKey(level, i)))
+    const all = history.names.flatMap((level) => Array.from({ length: history.level(level).keyCount }, (_, i) => tortureKey(level, i)))
     const entries = new Map<string, { encoded: string | null; version: number }>()
     for (const [i, entry] of (await tier.read(all)).entries()) if (entry !== undefined) entries.set(all[i] as string, { encoded: entry.encoded, version: entry.version })
     return { dirty, redis: entries }

@@ -12,6 +12,8 @@ export class LevelHistory {
   readonly acked = new AckLedger()
   readonly notConfirmed = new AckLedger()
   readonly failed = new Map<string, number>()
+  /** One more than the highest key index written (any outcome). */
+  keyCount = 0
   /** Writes that settled only when the cache was closed under them (protocol.ts, `hung`). */
   hung = 0
   /** `<key>:<version>` → the value written (null: a delete), for writes acknowledged or not confirmed. */
@@ -40,6 +42,7 @@ export class History {
   record(write: WriteRecord, at = Date.now()): void {
     const history = this.level(write.level)
     if (write.hung === true) history.hung++
+    history.keyCount = Math.max(history.keyCount, write.key + 1)
     if (write.outcome === 'failed') {
       const code = write.code ?? 'unknown'
       history.failed.set(code, (history.failed.get(code) ?? 0) + 1)

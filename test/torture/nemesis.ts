@@ -67,7 +67,7 @@ export class Nemesis {
     const injected: Injected[] = []
     while (Date.now() - started < durationMs) {
       await sleep(this.between(GAP_MS))
-      const fault = this.first.shift() ?? (this.menu[Math.floor(this.random() * this.menu.length)])
+      const fault = this.first.shift() ?? this.anyFault()
       const ms = this.between(FAULT_MS)
       const at = Date.now()
       this.log(`${((at - started) / 1000).toFixed(1)}s ${fault} for ${ms} ms…`)
@@ -119,6 +119,12 @@ export class Nemesis {
         await this.redis(redis).pauseReplica(ms)
         return undefined
     }
+  }
+
+  private anyFault(): FaultName {
+    const fault = this.menu[Math.floor(this.random() * this.menu.length)]
+    if (fault === undefined) throw new Error('the nemesis has no faults to choose from')
+    return fault
   }
 
   private redis(pair: RedisPair | undefined): RedisPair {

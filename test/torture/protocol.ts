@@ -26,8 +26,14 @@ export interface AppConfig {
   readonly pgUrl: string
   readonly table: string
   readonly levels: readonly Durability[]
-  /** Keys per level; the key set is shared by every writer. */
+  /**
+   * Keys per level at a time, shared by every writer: the set moves on every `windowMs` (from
+   * `epoch`, the run's start), so a key is written for a while and then never again, and a lost
+   * write of it stays visible at the end instead of being hidden by a later one.
+   */
   readonly keys: number
+  readonly windowMs: number
+  readonly epoch: number
   /** Writes per second this process aims at, and how many at once. */
   readonly rate: number
   readonly concurrency: number

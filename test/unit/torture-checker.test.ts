@@ -38,7 +38,7 @@ describe('the fault harness checker', () => {
       { level: 'replicated', key: 0, version: 12 },
       { level: 'store', key: 1, version: 11 },
     ])
-    const report = check(h, final({ 'replicated:0': row(12), 'store:1': row(11) }), NO_FAULTS, 4)
+    const report = check(h, final({ 'replicated:0': row(12), 'store:1': row(11) }), NO_FAULTS)
     assert.equal(report.met, true, report.misses.join('; '))
     assert.deepEqual(
       report.levels.map((l) => [l.level, l.acked, l.lost]),
@@ -56,7 +56,7 @@ describe('the fault harness checker', () => {
       { level: 'replicated', key: 0, version: 12 },
       { level: 'replicated', key: 2, version: 5 },
     ])
-    const report = check(h, final({ 'replicated:0': row(10) }), NO_FAULTS, 4)
+    const report = check(h, final({ 'replicated:0': row(10) }), NO_FAULTS)
     const replicated = report.levels.find((l) => l.level === 'replicated')
     assert.equal(replicated?.lost, 2)
     assert.equal(replicated?.lostKeys, 2)
@@ -71,7 +71,7 @@ describe('the fault harness checker', () => {
       { level: 'replicated', key: 1, version: 29 },
       { level: 'store', key: 0, version: 1, outcome: 'failed', code: 'E_STORE_UNAVAILABLE' },
     ])
-    const report = check(h, final({ 'memory:0': row(19), 'replicated:1': row(29) }), new Set(['lagging-failover']), 4)
+    const report = check(h, final({ 'memory:0': row(19), 'replicated:1': row(29) }), new Set(['lagging-failover']))
     const [memory, replicated, store] = report.levels
     assert.equal(memory?.lost, 1)
     assert.equal(memory?.met, true)
@@ -88,7 +88,7 @@ describe('the fault harness checker', () => {
       { key: 'store:0', oldVersion: 5, newVersion: 9 },
       { key: 'store:0', oldVersion: 9, newVersion: 7 },
     ]
-    const report = check(h, final({ 'store:0': row(9) }, { audit }), NO_FAULTS, 4)
+    const report = check(h, final({ 'store:0': row(9) }, { audit }), NO_FAULTS)
     assert.equal(report.levels.find((l) => l.level === 'store')?.staleOverwrites, 1)
     assert.equal(report.met, false)
     assert.match(report.misses.join('\n'), /store: 1 stale overwrite/)
@@ -103,7 +103,7 @@ describe('the fault harness checker', () => {
       ['memory:1', { encoded: '"v4"', version: 4 }],
       ['memory:2', { encoded: '"x"', version: 8 }],
     ])
-    const report = check(h, final({ 'memory:0': row(3, 'not v3'), 'memory:1': row(4) }, { redis, dirty: 2 }), NO_FAULTS, 4)
+    const report = check(h, final({ 'memory:0': row(3, 'not v3'), 'memory:1': row(4) }, { redis, dirty: 2 }), NO_FAULTS)
     const memory = report.levels[0]
     assert.equal(memory?.wrongValues, 1)
     assert.equal(memory?.redisMismatches, 1, 'memory:2 is in Redis, not in the store')
