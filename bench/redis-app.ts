@@ -6,12 +6,12 @@
  */
 import { writeFile } from 'node:fs/promises'
 import { runLoad, type Arrival } from './driver.js'
-import { openRedisApp, type AppResult, type RedisLevel } from './systems/writebehind-redis.js'
+import { openRedisApp, type AppResult, type RedisLevel, type RedisTarget } from './systems/writebehind-redis.js'
 import type { BenchSystem } from './systems/types.js'
 import { allWorkloads, type Workload } from './workloads.js'
 
 interface AppJob {
-  url: string
+  target: RedisTarget
   table: string
   level: RedisLevel
   workload: string
@@ -41,7 +41,7 @@ function ownKeys(workload: Workload): Workload {
 async function main(): Promise<void> {
   const workload = allWorkloads().find((w) => w.name === job.workload)
   if (workload === undefined) throw new Error(`unknown workload ${job.workload}`)
-  const app = await openRedisApp(job.url, job.table, job.level)
+  const app = await openRedisApp(job.target, job.table, job.level)
   const system: BenchSystem = {
     name: `app-${job.index}`,
     setup: () => Promise.reject(new Error('not used')),

@@ -5,7 +5,8 @@
  *   npm run bench -- --only zipf --systems direct-1,writebehind-log --duration 5s --runs 3
  *
  * Options: --only <workloads>, --systems <names>, --duration <5s|500ms>, --runs <N>,
- * --writers <W>, --max-writes <N>, (--systems redis: the Redis tier's comparison), --own-redis, --drain-timeout <120s>, --arrival <immediate|io>, --out <file>; --list prints the
+ * --writers <W>, --max-writes <N>, (--systems redis: the Redis tier's comparison; --systems cluster: standalone
+ * Redis against a Redis Cluster), --own-redis, --drain-timeout <120s>, --arrival <immediate|io>, --out <file>; --list prints the
  * systems and workloads.
  */
 import { spawn } from 'node:child_process'
@@ -18,7 +19,7 @@ import { describeMachine } from './lib/machine.js'
 import { renderReport, type ReportContext } from './lib/report.js'
 import { failedRun, type Job, type RunResult } from './lib/result.js'
 import { SCRIPT_LIMIT } from './redis-limit.js'
-import { BASELINE, DEFAULT_SYSTEMS, REDIS_SYSTEMS, SYSTEMS } from './systems/index.js'
+import { BASELINE, CLUSTER_SYSTEMS, DEFAULT_SYSTEMS, REDIS_SYSTEMS, SYSTEMS } from './systems/index.js'
 import type { Arrival } from './driver.js'
 import { allWorkloads, type Workload } from './workloads.js'
 
@@ -87,7 +88,9 @@ function parsePlan(argv: string[]): Plan {
       ? [...DEFAULT_SYSTEMS, CEILING]
       : values.systems === 'redis'
         ? [...REDIS_SYSTEMS]
-        : pick([...SYSTEMS.keys(), CEILING, SCRIPT_LIMIT], values.systems, (s) => s, 'systems')
+        : values.systems === 'cluster'
+          ? [...CLUSTER_SYSTEMS]
+          : pick([...SYSTEMS.keys(), CEILING, SCRIPT_LIMIT], values.systems, (s) => s, 'systems')
   return {
     list: values.list,
     workloads: pick(allWorkloads(), values.only, (w) => w.name, 'only'),
@@ -159,6 +162,7 @@ function list(): void {
   console.log(`probe ${CEILING} (runs by default): PostgreSQL's rows/s for fenced 500-row upserts back to back, no cache`)
   console.log(`probe ${SCRIPT_LIMIT} (opt-in): the Redis tier's write script called by the writers directly, no cache, on a Redis of its own`)
   console.log(`--systems redis: ${REDIS_SYSTEMS.join(', ')} (and direct-1), the Redis tier's comparison`)
+  console.log(`--systems cluster: ${CLUSTER_SYSTEMS.join(', ')} (and direct-1), standalone Redis against a Redis Cluster`)
   for (const w of allWorkloads()) console.log(`workload ${w.name}: ${w.description}`)
 }
 

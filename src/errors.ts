@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'E_METRICS_CONFLICT'
   | 'E_REPLICATION_NOT_CONFIRMED'
   | 'E_REDIS_CONFIG'
+  | 'E_REDIS_CLUSTER'
 
 /** The codes of the `StoreError`s writebehind raises itself. */
 export type StoreErrorCode = 'E_STORE' | 'E_BATCH_TIMEOUT' | 'E_STORE_MAPPING' | 'E_STORE_NOT_A_NUMBER'
@@ -408,6 +409,24 @@ export class RedisConfigError extends WriteBehindError<'E_REDIS_CONFIG'> {
 }
 
 /**
+ * A Redis Cluster could not run a command of the tier, and the command did not run: the cluster is
+ * down or does not serve the key's slot (`CLUSTERDOWN`), or the slot stayed mid-migration
+ * (`TRYAGAIN`) or kept moving (`MOVED`/`ASK`) past the retries. `reply` names which. A write that
+ * fails so was not applied: write it again once the cluster is back; flushes retry on their own.
+ */
+export class RedisClusterError extends WriteBehindError<'E_REDIS_CLUSTER'> {
+  readonly applied = false
+  constructor(
+    readonly reply: 'CLUSTERDOWN' | 'TRYAGAIN' | 'MOVED' | 'ASK',
+    cause: Error,
+  ) {
+    super('E_REDIS_CLUSTER', `The Redis Cluster did not run the command (${reply}): ${cause.message}. Nothing was applied; try again once the cluster is ok (CLUSTER INFO shows cluster_state:ok).`, {
+      cause,
+    })
+  }
+}
+
+/**
  * Each code and the class of the errors that carry it: `error instanceof errors[code]` holds for
  * every error whose `code` is `code`. A code maps to one class; a class may carry several codes.
  */
@@ -440,6 +459,7 @@ export const errors = Object.freeze({
   E_METRICS_CONFLICT: MetricsRegistrationError,
   E_REPLICATION_NOT_CONFIRMED: ReplicationNotConfirmedError,
   E_REDIS_CONFIG: RedisConfigError,
+  E_REDIS_CLUSTER: RedisClusterError,
 } as const satisfies { readonly [C in ErrorCode]: abstract new (...args: never[]) => Error & { readonly code: string } })
 
 function truncate(key: string): string {

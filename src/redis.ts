@@ -4,7 +4,7 @@
  *
  *   const cache = await WriteBehindCache.open({ store, tier: new RedisTier({ client: new Redis(url), name: 'scores' }) })
  *
- * ioredis is an optional peer dependency: pass your own client.
+ * ioredis is an optional peer dependency: pass your own client (`new Redis(url)`, or `new Redis.Cluster(nodes)`).
  */
 import { registerTierOpener } from './core/cache-modes.js'
 import { openRemote } from './core/remote/open-remote.js'
@@ -14,4 +14,5 @@ registerTierOpener(openRemote)
 export { RedisTier, type TierContext } from './tier/redis/redis-tier.js'
 export { REDIS_TIER_DEFAULTS, type RedisTierOptions } from './tier/redis/options.js'
 export type { IoRedisLike, IoRedisPipelineLike } from './tier/redis/ioredis-client.js'
-export { ReplicationNotConfirmedError, RedisConfigError } from './errors.js'
+export type { IoRedisClusterLike, IoRedisNodeLike } from './tier/redis/ioredis-cluster-client.js'
+export { ReplicationNotConfirmedError, RedisClusterError, RedisConfigError } from './errors.js'

@@ -27,9 +27,15 @@ export const SYSTEMS: ReadonlyMap<string, SystemFactory> = new Map<string, Syste
   ['writebehind-log-grouped', () => new WriteBehindSystem('log', { suffix: 'grouped', options: { logWriteScheduling: 'immediate' } })],
   // Opt-in (each starts its own redis-server, a replica too for `replicated`): the Redis tier, with 1 app process or 4.
   ['writebehind-redis-memory', () => new WriteBehindRedisSystem('memory', 1)],
+  ['writebehind-redis-memory-2', () => new WriteBehindRedisSystem('memory', 2)],
   ['writebehind-redis-memory-4', () => new WriteBehindRedisSystem('memory', 4)],
   ['writebehind-redis-replicated', () => new WriteBehindRedisSystem('replicated', 1)],
+  ['writebehind-redis-replicated-2', () => new WriteBehindRedisSystem('replicated', 2)],
   ['writebehind-redis-replicated-4', () => new WriteBehindRedisSystem('replicated', 4)],
+  // Opt-in (each starts its own 3+3 Redis Cluster): the Redis tier on a cluster, with 1, 2 or 4 app processes.
+  ...(['memory', 'replicated'] as const).flatMap((level) =>
+    [1, 2, 4].map((n): [string, SystemFactory] => [`writebehind-redis-cluster-${level}${n === 1 ? '' : `-${n}`}`, () => new WriteBehindRedisSystem(level, n, false, true)]),
+  ),
   // Nothing flushed during the load: the drain times the flush of the whole backlog (the tier's flush rows/s).
   ['writebehind-redis-memory-flush', () => new WriteBehindRedisSystem('memory', 1, true)],
 ])
@@ -51,6 +57,12 @@ export const REDIS_SYSTEMS: readonly string[] = [
   'redis-handrolled',
   'bullmq',
   'pg-ceiling',
+]
+
+/** Standalone Redis against a Redis Cluster, with 1, 2 and 4 app processes, beside the embedded tier (bench/README.md, "Redis Cluster"). */
+export const CLUSTER_SYSTEMS: readonly string[] = [
+  'writebehind-log',
+  ...(['memory', 'replicated'] as const).flatMap((level) => ['', '-cluster'].flatMap((where) => ['', '-2', '-4'].map((n) => `writebehind-redis${where}-${level}${n}`))),
 ]
 
 /** The system every ratio is taken against. */

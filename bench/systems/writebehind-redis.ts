@@ -1,8 +1,9 @@
 /**
- * writebehind-redis-<level>[-<N>]: writebehind on a Redis tier at durability `memory` or
+ * writebehind-redis[-cluster]-<level>[-<N>]: writebehind on a Redis tier at durability `memory` or
  * `replicated`, flushing into PostgreSQL through its PostgresStore, on a Redis of the benchmark's
  * own (a primary, plus one replica for `replicated`, started here on free ports and stopped by pid:
- * bench/lib/own-redis.ts). With one app process the harness drives this process's cache; with N,
+ * bench/lib/own-redis.ts), or with `-cluster` on a Redis Cluster of its own (3 primaries + 3
+ * replicas, test/helpers/own-cluster.ts; the tier with `CLUSTER_SHARDS` shards, 16 per primary). With one app process the harness drives this process's cache; with N,
  * `runLoad` starts N app processes (bench/redis-app.ts), each opening a cache on the same tier name
  * with W/N of the writers, and merges what they acknowledged. Each app process writes its own key
  * space (`a<i>:` before the workload's keys) so that the final-state check stays exact; they share
@@ -13,11 +14,12 @@ import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import type { CacheOptions } from '../../src/contracts/options.js'
 import type { LoadOptions, LoadResult } from '../driver.js'
 import { CountingPool, openPool, tableFor, type WriteCounters } from '../lib/pg.js'
 import { startBenchRedis, type BenchRedis } from '../lib/own-redis.js'
+import { startOwnCluster, type OwnCluster } from '../../test/helpers/own-cluster.js'
 import type { Workload } from '../workloads.js'
 import type { BenchSystem, BenchValue, TableInfo } from './types.js'
 
@@ -36,6 +38,11 @@ const CONNECTIONS = 4
 const HELD = { intervalMs: 3_600_000, maxDelayMs: 3_600_000, triggerEntries: 1_000_000 }
 /** The tier's name in the benchmark's own Redis (a fresh server per measurement). */
 export const TIER_NAME = 'bench'
+/** Shards of the tier on the benchmark's cluster: 16 per primary (REDIS-TIER.md asks for at least 8). */
+export const CLUSTER_SHARDS = 48
+
+/** Where the tier lives: one server's URL, or a cluster's nodes. */
+export type RedisTarget = { readonly url: string } | { readonly cluster: ReadonlyArray<{ host: string; port: number }> }
 
 /** One app process: a pg pool, an ioredis client and a cache on the shared tier. */
 export interface RedisApp {
@@ -44,17 +51,17 @@ export interface RedisApp {
   close(): Promise<void>
 }
 
-/** Opens a cache on tier `TIER_NAME` at `url`, flushing into `table`; used by this system and by bench/redis-app.ts. */
-export async function openRedisApp(url: string, table: string, level: RedisLevel, flush?: CacheOptions['flush']): Promise<RedisApp> {
+/** Opens a cache on tier `TIER_NAME` at `target`, flushing into `table`; used by this system and by bench/redis-app.ts. */
+export async function openRedisApp(target: RedisTarget, table: string, level: RedisLevel, flush?: CacheOptions['flush']): Promise<RedisApp> {
   const db = new CountingPool(openPool(CONNECTIONS))
-  const client = new Redis(url, { maxRetriesPerRequest: 1 })
+  const client = 'url' in target ? new Redis(target.url, { maxRetriesPerRequest: 1 }) : new Cluster([...target.cluster], { redisOptions: { maxRetriesPerRequest: 1 } })
   client.on('error', (err: Error) => console.error(`redis error: ${err.message}`))
   const { WriteBehindCache } = (await import(ENGINE)) as Engine
   const { PostgresStore } = (await import(POSTGRES)) as Postgres
   const { RedisTier } = (await import(TIER)) as Tier
   const cache = await WriteBehindCache.open({
     store: new PostgresStore({ pool: db, table }),
-    tier: new RedisTier({ client, name: TIER_NAME }),
+    tier: new RedisTier({ client, name: TIER_NAME, ...('url' in target ? {} : { shards: CLUSTER_SHARDS }) }),
     durability: level,
     ...(flush === undefined ? {} : { flush }),
     warn: () => {},
@@ -89,6 +96,7 @@ export class WriteBehindRedisSystem implements BenchSystem {
   readonly name: string
   private readonly table: string
   private readonly servers: BenchRedis[] = []
+  private cluster: OwnCluster | undefined
   private app: RedisApp | undefined
   private readonly elsewhere: WriteCounters = { statements: 0, rows: 0 }
 
@@ -100,22 +108,31 @@ export class WriteBehindRedisSystem implements BenchSystem {
     private readonly level: RedisLevel,
     private readonly processes: number,
     private readonly heldFlush = false,
+    private readonly onCluster = false,
   ) {
-    this.name = `writebehind-redis-${level}${processes === 1 ? '' : `-${processes}`}${heldFlush ? '-flush' : ''}`
+    this.name = `writebehind-redis${onCluster ? '-cluster' : ''}-${level}${processes === 1 ? '' : `-${processes}`}${heldFlush ? '-flush' : ''}`
     this.table = tableFor(this.name)
   }
 
+  private get target(): RedisTarget {
+    return this.cluster === undefined ? { url: this.servers[0]!.url } : { cluster: this.cluster.startupNodes }
+  }
+
   async setup(): Promise<TableInfo> {
-    const primary = await startBenchRedis()
-    this.servers.push(primary)
-    if (this.level === 'replicated') this.servers.push(await startBenchRedis(primary))
+    if (this.onCluster) {
+      this.cluster = await startOwnCluster()
+    } else {
+      const primary = await startBenchRedis()
+      this.servers.push(primary)
+      if (this.level === 'replicated') this.servers.push(await startBenchRedis(primary))
+    }
     const admin = openPool(1)
     try {
       await admin.query(`DROP TABLE IF EXISTS ${this.table}`)
     } finally {
       await admin.end()
     }
-    this.app = await openRedisApp(primary.url, this.table, this.level, this.heldFlush ? HELD : undefined)
+    this.app = await openRedisApp(this.target, this.table, this.level, this.heldFlush ? HELD : undefined)
     return { table: this.table, keyColumn: 'key', valueColumn: 'value', deletedColumn: 'deleted' }
   }
 
@@ -142,6 +159,7 @@ export class WriteBehindRedisSystem implements BenchSystem {
       await this.app?.close()
     } finally {
       for (const server of this.servers.reverse()) await server.stop()
+      await this.cluster?.destroy()
     }
   }
 
@@ -153,7 +171,7 @@ export class WriteBehindRedisSystem implements BenchSystem {
       const apps = Array.from({ length: n }, (_, index) => {
         const out = join(scratch, `${index}.json`)
         const job = {
-          url: this.servers[0]!.url,
+          target: this.target,
           table: this.table,
           level: this.level,
           workload: workload.name,

@@ -32,6 +32,7 @@ import {
   VersionExhaustedError,
   ReplicationNotConfirmedError,
   RedisConfigError,
+  RedisClusterError,
   WriteBehindError,
   WriteSupersededError,
   type ErrorCode,
@@ -71,6 +72,7 @@ const samples: Record<ErrorCode, () => Error & { code: string }> = {
   E_METRICS_CONFLICT: () => new MetricsRegistrationError('E_METRICS_CONFLICT', 'orders', 'writebehind_writes_total'),
   E_REPLICATION_NOT_CONFIRMED: () => new ReplicationNotConfirmedError('k', 1, 0, 1),
   E_REDIS_CONFIG: () => new RedisConfigError('maxmemory-policy', 'allkeys-lru'),
+  E_REDIS_CLUSTER: () => new RedisClusterError('CLUSTERDOWN', new Error('CLUSTERDOWN The cluster is down')),
 }
 
 function caught(fn: () => unknown): Error & { code: string } {

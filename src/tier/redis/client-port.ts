@@ -3,8 +3,11 @@
  * first, `ioredis-client.ts`; node-redis later). Each method is one round trip on one connection
  * and says what it returns; none retries a write on its own (a write sent again could apply twice).
  *
- * What it leaves out: Cluster routing (every call here names keys of one hash tag, or none),
- * connection management (the user owns the client and closes it) and reconnect policy.
+ * Every script call names keys of one hash tag (one Cluster slot). A Cluster port routes each call
+ * to its slot's primary and checks that rule (`ioredis-cluster-client.ts`).
+ *
+ * What it leaves out: connection management (the user owns the client and closes it) and
+ * reconnect policy.
  */
 
 /** A Lua script the port may run by SHA, loading it on `NOSCRIPT`. */
@@ -22,11 +25,23 @@ export interface ScriptCall {
   readonly args: ReadonlyArray<string | number>
 }
 
-/** What `runThenWait` answers: each call's reply or error, in order, and the replicas WAIT counted. */
+/**
+ * What `runThenWait` answers: each call's reply or error, in order. `replicas` is what the WAIT
+ * after it counted on the call's own primary: the replicas that acknowledged every write made on
+ * that connection before the WAIT (on a Cluster, each primary has its own replicas).
+ */
 export interface WaitedReplies {
-  readonly replies: ReadonlyArray<{ readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: Error }>
-  /** Replicas that acknowledged every write of the connection made before the WAIT. */
-  readonly replicas: number
+  readonly replies: ReadonlyArray<{ readonly ok: true; readonly value: unknown; readonly replicas: number } | { readonly ok: false; readonly error: Error }>
+}
+
+/** One primary the tier's keys live on, for the checks at open. */
+export interface RedisServerPort {
+  /** How messages name it (`host:port`, or "the Redis server" when there is one). */
+  readonly address: string
+  /** `INFO section`, as text. */
+  info(section: string): Promise<string>
+  /** `CONFIG GET name`: the value, or undefined when the server does not say (unknown name, or CONFIG renamed away). */
+  configGet(name: string): Promise<string | undefined>
 }
 
 export interface RedisClientPort {
@@ -37,14 +52,19 @@ export interface RedisClientPort {
   run(call: ScriptCall): Promise<unknown>
   /**
    * Runs `calls`, then `WAIT replicas timeoutMs`, as one pipeline on one connection, so that the
-   * WAIT covers them (a WAIT on another connection means nothing). Never rejects for a call's own
-   * error: each reply says. Rejects when the connection fails.
+   * WAIT covers them (a WAIT on another connection means nothing); on a Cluster, one such pipeline
+   * per primary. Never rejects for a call's own error: each reply says. Rejects when the
+   * connection fails (a Cluster port reports that in the replies of that primary's calls).
    */
   runThenWait(calls: readonly ScriptCall[], replicas: number, timeoutMs: number): Promise<WaitedReplies>
-  /** `SCRIPT LOAD`: puts `script` in the server's cache (done at open, so the first writes need no second round trip). */
+  /**
+   * The primary that runs `call`, as the client now sees it (`host:port` on a Cluster; '' for a single
+   * server). Writes waiting for replicas are grouped by it, so that a slow or failing primary holds
+   * up only its own writes.
+   */
+  ownerOf(call: ScriptCall): string
+  /** `SCRIPT LOAD`: puts `script` in the server's cache, on every node of a Cluster (done at open, so the first writes need no second round trip). */
   load(script: RedisScript): Promise<void>
-  /** `INFO section`, as text. */
-  info(section: string): Promise<string>
-  /** `CONFIG GET name`: the value, or undefined when the server does not say (unknown name, or CONFIG renamed away). */
-  configGet(name: string): Promise<string | undefined>
+  /** The primaries: the one server (standalone, Sentinel), or every primary of a Cluster as it now stands. */
+  primaries(): Promise<RedisServerPort[]>
 }

@@ -3,7 +3,7 @@
  * few ioredis methods it calls as a structural type, so ioredis stays an optional peer dependency
  * and its types are never imported (STYLE.md, "don't depend on a driver's types").
  */
-import type { RedisClientPort, RedisScript, ScriptCall, WaitedReplies } from './client-port.js'
+import type { RedisClientPort, RedisScript, RedisServerPort, ScriptCall, WaitedReplies } from './client-port.js'
 
 /** The subset of an ioredis pipeline used here. */
 export interface IoRedisPipelineLike {
@@ -43,24 +43,19 @@ export class IoRedisClient implements RedisClientPort {
     )
     const replies = [...first.replies]
     missing.forEach((index, j) => (replies[index] = again.replies[j] as WaitedReplies['replies'][number]))
-    return { replies, replicas: again.replicas }
+    return { replies }
+  }
+
+  ownerOf(): string {
+    return ''
   }
 
   async load(script: RedisScript): Promise<void> {
     await this.client.call('SCRIPT', 'LOAD', script.source)
   }
 
-  async info(section: string): Promise<string> {
-    return String(await this.client.call('INFO', section))
-  }
-
-  async configGet(name: string): Promise<string | undefined> {
-    try {
-      const reply = await this.client.call('CONFIG', 'GET', name)
-      return Array.isArray(reply) && reply.length >= 2 ? String(reply[1]) : undefined
-    } catch {
-      return undefined
-    }
+  primaries(): Promise<RedisServerPort[]> {
+    return Promise.resolve([serverPort('the Redis server', this.client)])
   }
 
   private async pipelined(calls: readonly ScriptCall[], replicas: number, timeoutMs: number): Promise<WaitedReplies> {
@@ -71,17 +66,31 @@ export class IoRedisClient implements RedisClientPort {
     if (results === null) throw new Error('the Redis pipeline was discarded')
     const waited = results.at(-1)
     if (waited === undefined || waited[0] !== null) throw waited?.[0] ?? new Error('WAIT got no reply')
-    return {
-      replies: results.slice(0, -1).map(([error, value]) => (error === null ? { ok: true as const, value } : { ok: false as const, error })),
-      replicas: Number(waited[1]),
-    }
+    const confirmed = Number(waited[1])
+    return { replies: results.slice(0, -1).map(([error, value]) => (error === null ? { ok: true as const, value, replicas: confirmed } : { ok: false as const, error })) }
   }
 }
 
-function evalArgs(call: ScriptCall): Array<string | number> {
+/** `INFO` and `CONFIG GET` on one server's connection. */
+export function serverPort(address: string, client: IoRedisLike): RedisServerPort {
+  return {
+    address,
+    info: async (section) => String(await client.call('INFO', section)),
+    async configGet(name) {
+      try {
+        const reply = await client.call('CONFIG', 'GET', name)
+        return Array.isArray(reply) && reply.length >= 2 ? String(reply[1]) : undefined
+      } catch {
+        return undefined
+      }
+    },
+  }
+}
+
+export function evalArgs(call: ScriptCall): Array<string | number> {
   return [call.script.sha, call.keys.length, ...call.keys, ...call.args]
 }
 
-function isNoScript(error: unknown): boolean {
+export function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT')
 }

@@ -8,7 +8,10 @@ import type { IoRedisLike } from './ioredis-client.js'
 export const REDIS_TIER_DEFAULTS = Object.freeze({ shards: 16, leaseMs: 10_000, replicas: 1, replicaTimeoutMs: 1000 } as const)
 
 export interface RedisTierOptions {
-  /** Your ioredis client (`new Redis(url)`), connected to the primary. Closing it is yours, after `cache.close()`. */
+  /**
+   * Your ioredis client: `new Redis(url)` on the primary (or Sentinel), or `new Redis.Cluster(nodes)` on a
+   * Redis Cluster (each shard then lives on one primary). Closing it is yours, after `cache.close()`.
+   */
   client: IoRedisLike
   /** The cache's name in Redis: every process opening the same name shares one cache. Letters, digits, `_`, `-`, `.` and `:`. */
   name: string
@@ -32,7 +35,7 @@ const NAME = /^[A-Za-z0-9_.:-]{1,64}$/
 export function resolveRedisTierOptions(options: RedisTierOptions): ResolvedRedisTierOptions {
   if (typeof options !== 'object' || options === null) throw invalid('RedisTier options', 'an object such as { client, name }', options)
   const client = options.client as unknown as Partial<IoRedisLike> | undefined
-  if (typeof client?.call !== 'function' || typeof client.pipeline !== 'function') throw invalid('client', 'an ioredis client (new Redis(url))', options.client)
+  if (typeof client?.call !== 'function' || typeof client.pipeline !== 'function') throw invalid('client', 'an ioredis client (new Redis(url) or new Redis.Cluster(nodes))', options.client)
   const name = checkString(options.name, 'name')
   if (name === undefined || !NAME.test(name)) throw invalid('name', 'a name of 1 to 64 letters, digits, _ - . or : (no braces)', options.name)
   return {

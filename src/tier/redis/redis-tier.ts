@@ -7,7 +7,10 @@
  * dead letters), `snapshot.ts` (what the scheduler reads synchronously), `replica-waits.ts`
  * (durability `replicated`), `startup.ts` (checks before the first write).
  *
- * What it leaves out: Redis Cluster and Sentinel routing, node-redis, merges (`increment`…),
+ * On a Redis Cluster (an ioredis `Cluster` as the client) the port routes each script call to its
+ * shard's primary (`ioredis-cluster-client.ts`).
+ *
+ * What it leaves out: node-redis, merges (`increment`…),
  * retry counts kept in Redis (they live in the flushing process; a new worker starts them again).
  */
 import type { Clock } from '../../contracts/clock.js'
@@ -19,7 +22,7 @@ import { randomBytes } from 'node:crypto'
 import { Claims, type EntryRecord } from './claims.js'
 import { dropLetters, readLetters, requeueLetters, type RedisDeadLetter, type Requeued } from './dead-letters.js'
 import type { RedisClientPort, ScriptCall } from './client-port.js'
-import { IoRedisClient } from './ioredis-client.js'
+import { ioredisPort } from './ioredis-cluster-client.js'
 import { RedisLayout } from './layout.js'
 import { resolveRedisTierOptions, type RedisTierOptions, type ResolvedRedisTierOptions } from './options.js'
 import { Outcomes } from './outcomes.js'
@@ -68,7 +71,7 @@ export class RedisTier implements DirtyTier {
   constructor(options: RedisTierOptions) {
     this.options = resolveRedisTierOptions(options)
     this.layout = new RedisLayout(this.options.name, this.options.shards)
-    this.port = new IoRedisClient(this.options.client)
+    this.port = ioredisPort(this.options.client)
     this.waits = new ReplicaWaits(this.port, this.options.replicas, this.options.replicaTimeoutMs)
   }
 

@@ -3,28 +3,44 @@
  * entries (`maxmemory-policy allkeys-*` is refused; the `volatile-*` policies only evict keys with
  * a TTL, and dirty entries never have one), persistence off is warned about (a restart then loses
  * every unflushed write), and the name's shard count and layout format must match this instance's.
- * It also loads the scripts, so the first writes need no NOSCRIPT round trip.
+ * On a Cluster each primary is checked, and too few shards for its primaries is warned about
+ * (a primary then holds more than its share of them, so of the writes). It also loads the scripts,
+ * so the first writes need no NOSCRIPT round trip.
  */
 import { RedisConfigError } from '../../errors.js'
 import type { RedisClientPort } from './client-port.js'
 import { FORMAT_VERSION, type RedisLayout } from './layout.js'
 import { ALL_SCRIPTS, CONFIG } from './scripts.js'
 
+/** Shards per primary below which a Cluster spreads a tier's writes unevenly (REDIS-TIER.md: S ≥ 8 × primaries). */
+export const SHARDS_PER_PRIMARY = 8
+
 export async function checkServer(port: RedisClientPort, layout: RedisLayout, warn: (code: string, message: string) => void): Promise<void> {
-  const memory = infoFields(await port.info('memory'))
-  const policy = memory.get('maxmemory_policy') ?? (await port.configGet('maxmemory-policy'))
-  if (policy?.startsWith('allkeys-') === true) {
-    throw new RedisConfigError(
-      'maxmemory-policy',
-      `Redis maxmemory-policy is ${policy}: it may evict unflushed writes of the cache "${layout.name}". ` +
-        'Set it to noeviction (or a volatile-* policy, which only evicts clean entries): CONFIG SET maxmemory-policy noeviction, and in redis.conf.',
-    )
+  const primaries = await port.primaries()
+  const noAof: string[] = []
+  for (const server of primaries) {
+    const memory = infoFields(await server.info('memory'))
+    const policy = memory.get('maxmemory_policy') ?? (await server.configGet('maxmemory-policy'))
+    if (policy?.startsWith('allkeys-') === true) {
+      throw new RedisConfigError(
+        'maxmemory-policy',
+        `Redis maxmemory-policy is ${policy} on ${server.address}: it may evict unflushed writes of the cache "${layout.name}". ` +
+          'Set it to noeviction (or a volatile-* policy, which only evicts clean entries) on every primary: CONFIG SET maxmemory-policy noeviction, and in redis.conf.',
+      )
+    }
+    if (infoFields(await server.info('persistence')).get('aof_enabled') === '0') noAof.push(server.address)
   }
-  const persistence = infoFields(await port.info('persistence'))
-  if (persistence.get('aof_enabled') === '0') {
+  if (noAof.length > 0) {
     warn(
       'WB_REDIS_NO_AOF',
-      `writebehind: Redis has appendonly off: a Redis restart loses every write of "${layout.name}" not yet flushed (RDB snapshots keep only what they caught). Turn on appendonly yes, or use replicas and durability 'replicated'.`,
+      `writebehind: Redis has appendonly off (${noAof.join(', ')}): a Redis restart loses every write of "${layout.name}" not yet flushed (RDB snapshots keep only what they caught). Turn on appendonly yes, or use replicas and durability 'replicated'.`,
+    )
+  }
+  if (primaries.length > 1 && layout.shards < SHARDS_PER_PRIMARY * primaries.length) {
+    warn(
+      'WB_REDIS_FEW_SHARDS',
+      `writebehind: the cache "${layout.name}" has ${layout.shards} shards on a Cluster of ${primaries.length} primaries: some primaries hold more of its shards, so take more of its writes, than others. ` +
+        `Create it with shards: ${SHARDS_PER_PRIMARY * primaries.length} or more (at least ${SHARDS_PER_PRIMARY} per primary; the count is fixed when the name is first used).`,
     )
   }
   await Promise.all(ALL_SCRIPTS.map((script) => port.load(script)))
