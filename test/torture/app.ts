@@ -11,7 +11,7 @@
  * applied it (synchronously, before its acknowledgement; `whenFull: 'reject'` keeps it so).
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import pg from 'pg'
 import { watchFsyncs } from '../../src/cli/sim/power-cut.js'
 import type { Durability } from '../../src/contracts/options.js'
@@ -63,8 +63,9 @@ async function open(config: AppConfig): Promise<Opened> {
     const tier = cache['engine'].tier
     return { cache, versionOf: (key) => tier.versionOf(key), embedded: true, release: () => pool.end() }
   }
-  const client = new Redis(config.redisUrl as string).on('error', () => {})
-  const tier = new RecordingTier({ client, name: config.name, shards: 8, leaseMs: 1000, replicaTimeoutMs: 500 })
+  const client = config.clusterNodes === undefined ? new Redis(config.redisUrl as string) : new Cluster([...config.clusterNodes])
+  client.on('error', () => {})
+  const tier = new RecordingTier({ client, name: config.name, shards: config.shards, leaseMs: 1000, replicaTimeoutMs: 500 })
   const cache = await WriteBehindCache.open({ ...common, tier })
   return {
     cache,

@@ -8,6 +8,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Cluster, Redis } from 'ioredis'
 import pg from 'pg'
 import type { Durability } from '../../src/contracts/options.js'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
@@ -16,12 +17,14 @@ import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import { RedisLayout } from '../../src/tier/redis/layout.js'
 import { auditRows, createAuditedTable, storeRows } from '../helpers/audited-table.js'
 import { startOwnPostgres, type OwnServer } from '../helpers/own-servers.js'
+import { seededRandom } from '../helpers/seeded-random.js'
 import { Apps } from './apps.js'
 import { check, type CheckReport, type FaultName, type FinalState } from './checker.js'
 import { failoverCost, type FailoverCost } from './failover-cost.js'
 import { History } from './history.js'
 import { Nemesis, type Injected } from './nemesis.js'
 import { tortureKey, type TortureTier } from './protocol.js'
+import { RedisClusterFaults } from './redis-cluster.js'
 import { RedisPair } from './redis-pair.js'
 
 export interface TortureOptions {
@@ -54,13 +57,14 @@ export interface TortureResult {
 const TABLE = 'torture'
 const NAME = 'torture'
 const SHARDS = 8
+/** On a Cluster: 8 per primary, so shards spread over its 3 primaries (README, Redis tier). */
+const CLUSTER_SHARDS = 24
 /** How long the writers write one set of keys before they move to the next. */
 const WINDOW_MS = 2000
 const FLUSHER = 0
 const FLUSH_TIMEOUT_MS = 120_000
 
 export async function runTorture(options: TortureOptions): Promise<TortureResult> {
-  if (options.tier === 'redis-cluster') throw new Error('--redis-cluster needs the Cluster port of the Redis tier (not merged yet)')
   const log = options.log ?? (() => {})
   const keys = options.keys ?? 40
   const work = mkdtempSync(join(tmpdir(), 'wb-torture-'))
@@ -72,12 +76,18 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
     pool.on('error', () => {})
     cleanup.push(() => pool.end())
     await createAuditedTable(pool, TABLE)
-    const redis = options.tier === 'embedded' ? undefined : await RedisPair.start()
-    if (redis !== undefined) cleanup.push(() => redis.destroy())
+    const pair = options.tier === 'redis' ? await RedisPair.start() : undefined
+    if (pair !== undefined) cleanup.push(() => pair.destroy())
+    const cluster = options.tier === 'redis-cluster' ? await RedisClusterFaults.start(seededRandom(options.seed ^ 0xc1)) : undefined
+    if (cluster !== undefined) cleanup.push(() => cluster.destroy())
+    const redis = pair ?? cluster
+    const shards = cluster === undefined ? SHARDS : CLUSTER_SHARDS
     const history = new History(options.levels)
     const base = {
       tier: options.tier,
-      redisUrl: redis?.url,
+      redisUrl: pair?.url,
+      clusterNodes: cluster?.cluster.startupNodes,
+      shards,
       name: NAME,
       pgUrl: store.url,
       table: TABLE,
@@ -97,9 +107,9 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
     log(`${options.writers} writers${redis === undefined ? '' : ' and a flusher'} running; faults for ${options.durationMs / 1000} s (seed ${options.seed})`)
     const started = Date.now()
     const failovers: FailoverCost[] = []
-    if (redis !== undefined) {
+    if (pair !== undefined) {
       const source = { history, layout: new RedisLayout(NAME, SHARDS), pool, table: TABLE }
-      redis.onPromoted = async (promoted) => void failovers.push(await failoverCost(source, promoted, Date.now() - started))
+      pair.onPromoted = async (promoted) => void failovers.push(await failoverCost(source, promoted, Date.now() - started))
     }
     const faults = await new Nemesis(options.tier, options.seed, { apps, store, redis }, log, options.faults).run(options.durationMs)
     log('healing; stopping the apps (each drains and closes)')
@@ -107,7 +117,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
     const closed = await apps.stopAll()
     if (apps.stuck.length > 0) log(`did not close in time (killed): ${apps.stuck.join(', ')}`)
     log(`apps stopped (${closed.drained ? 'drained' : `not drained: ${closed.unflushed} unflushed`}) after ${Date.now() - started - options.durationMs} ms; a clean cache flushes`)
-    const final = redis === undefined ? await finalEmbedded(store, options.writers, work) : await finalRedis(store, redis, history)
+    const final = redis === undefined ? await finalEmbedded(store, options.writers, work) : await finalRedis(store, pair?.client() ?? (cluster as RedisClusterFaults).cluster.client(), shards, history)
     const faultSet = new Set<FaultName>(faults.map((f) => f.fault))
     const report = check(history, { ...final, rows: await storeRows(pool, TABLE), audit: await auditRows(pool, TABLE) }, faultSet, failovers)
     return { options, faults, failovers, report, appsDrained: closed.drained }
@@ -124,10 +134,9 @@ function appDir(work: string, id: number): string {
 }
 
 /** A clean cache on the healed Redis flushes everything; then the dirty count and every key's entry. */
-async function finalRedis(store: OwnServer, redis: RedisPair, history: History): Promise<Pick<FinalState, 'dirty' | 'redis'>> {
-  const client = redis.client()
+async function finalRedis(store: OwnServer, client: Redis | Cluster, shards: number, history: History): Promise<Pick<FinalState, 'dirty' | 'redis'>> {
   const pool = new pg.Pool({ connectionString: store.url, max: 2 })
-  const tier = new RedisTier({ client, name: NAME, shards: SHARDS, leaseMs: 1000 })
+  const tier = new RedisTier({ client, name: NAME, shards, leaseMs: 1000 })
   const cache = await WriteBehindCache.open({ store: new PostgresStore({ pool, table: TABLE }), tier, flush: { intervalMs: 50 }, warn: () => {} })
   try {
     await cache.flush({ timeoutMs: FLUSH_TIMEOUT_MS })

@@ -10,7 +10,6 @@ import { seededRandom } from '../helpers/seeded-random.js'
 import type { Apps } from './apps.js'
 import type { FaultName } from './checker.js'
 import type { TortureTier } from './protocol.js'
-import type { RedisPair } from './redis-pair.js'
 
 /** The faults each tier is put through. */
 export const FAULTS: Readonly<Record<'embedded' | 'redis', readonly FaultName[]>> = {
@@ -28,10 +27,20 @@ export interface Injected {
   readonly target?: number
 }
 
+/** The Redis faults, on standalone Redis (redis-pair.ts) or a Cluster (redis-cluster.ts). */
+export interface RedisFaults {
+  killPrimary(downMs: number): Promise<void>
+  failover(): Promise<void>
+  laggingFailover(lagMs: number): Promise<void>
+  killReplica(downMs: number): Promise<void>
+  pauseReplica(forMs: number): Promise<void>
+  heal(): Promise<void>
+}
+
 export interface Targets {
   readonly apps: Apps
   readonly store: OwnServer
-  readonly redis: RedisPair | undefined
+  readonly redis: RedisFaults | undefined
 }
 
 /** How long a fault lasts, and the quiet between two (ms). */
@@ -127,7 +136,7 @@ export class Nemesis {
     return fault
   }
 
-  private redis(pair: RedisPair | undefined): RedisPair {
+  private redis(pair: RedisFaults | undefined): RedisFaults {
     if (pair === undefined) throw new Error('a Redis fault on a run without Redis')
     return pair
   }

@@ -18,9 +18,12 @@ export interface AppConfig {
   readonly id: number
   /** How many times it was started before (0 the first time): part of every value it writes. */
   readonly incarnation: number
-  /** Redis tier: the primary's address (a proxy that a failover moves) and the cache's name. */
+  /** Redis tier: the primary's address (a proxy that a failover moves) and the cache's name and shards. */
   readonly redisUrl: string | undefined
   readonly name: string
+  readonly shards: number
+  /** Redis Cluster: its nodes. */
+  readonly clusterNodes: ReadonlyArray<{ readonly host: string; readonly port: number }> | undefined
   /** Embedded tier: this process's log dir (kept across its restarts). */
   readonly dir: string | undefined
   readonly pgUrl: string

@@ -14,8 +14,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
 import { FaultProxy } from '../helpers/fault-proxy.js'
 import { promote, replicate, startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
+import type { RedisFaults } from './nemesis.js'
 
-export class RedisPair {
+export class RedisPair implements RedisFaults {
   /**
    * Called by every failover once the replica is promoted and before the address moves to it (no
    * app can reach it yet): what it holds then is what the failover kept.
