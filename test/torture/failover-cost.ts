@@ -15,7 +15,7 @@ import { tortureKey } from './protocol.js'
 export interface FailoverCost {
   /** Milliseconds since the run started. */
   readonly atMs: number
-  /** Per level: acknowledged writes lost, and writes reported not confirmed that were lost. */
+  /** Per level: writes acknowledged so far that are lost by now (this failover's and earlier ones'), and writes reported not confirmed that are lost. */
   readonly levels: ReadonlyArray<{ readonly level: Durability; readonly acked: number; readonly lost: number; readonly notConfirmedLost: number }>
 }
 

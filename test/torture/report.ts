@@ -19,9 +19,16 @@ export function formatReport(result: TortureResult): string {
     )
   }
   if (result.failovers.length > 0) {
-    lines.push('', 'what each failover cost, measured at the promotion (acknowledged writes lost; not confirmed and lost in brackets):', '')
+    lines.push('', 'what each failover cost, measured at the promotion: writes acknowledged before it and lost in it (not confirmed and lost in brackets), of those acknowledged so far:', '')
     lines.push(`| failover at | ${result.failovers[0]?.levels.map((l) => l.level).join(' | ')} |`, `|---|${result.failovers[0]?.levels.map(() => '---|').join('')}`)
-    for (const f of result.failovers) lines.push(`| ${(f.atMs / 1000).toFixed(1)} s | ${f.levels.map((l) => `${l.lost} (${l.notConfirmedLost}) of ${l.acked}`).join(' | ')} |`)
+    result.failovers.forEach((f, i) => {
+      const before = result.failovers[i - 1]
+      const cells = f.levels.map((l, j) => {
+        const prior = before?.levels[j]
+        return `${l.lost - (prior?.lost ?? 0)} (${l.notConfirmedLost - (prior?.notConfirmedLost ?? 0)}) of ${l.acked}`
+      })
+      lines.push(`| ${(f.atMs / 1000).toFixed(1)} s | ${cells.join(' | ')} |`)
+    })
   }
   lines.push('', `dirty after the clean flush: ${report.dirty}; apps drained at their close: ${result.appsDrained ? 'yes' : 'no'}`)
   lines.push(report.met ? 'every target met' : `targets missed:\n${report.misses.map((m) => `  - ${m}`).join('\n')}`)

@@ -2,7 +2,7 @@
  * The fault harness's checker (test/torture/checker.ts) on fabricated histories: it catches an
  * acknowledged write lost (its key's row holds a lower version, or none), a stale overwrite (the
  * audit saw a version go down), a row holding another value than its version's write, Redis
- * differing from the store and keys left dirty; it counts loss at `memory` without missing a target,
+ * differing from the store, keys left dirty and hung writes; it counts loss at `memory` without missing a target,
  * and counts writes not confirmed apart from the acknowledged ones.
  */
 import assert from 'node:assert/strict'
@@ -86,10 +86,15 @@ describe('the fault harness checker', () => {
     const h = history([{ level: 'store', key: 0, version: 9 }])
     const audit = [
       { key: 'store:0', oldVersion: 5, newVersion: 9 },
-      { key: 'store:0', oldVersion: 9, newVersion: 7 },
+      { key: 'store:0', oldVersion: 9, newVersion: 12 },
+      { key: 'store:0', oldVersion: 12, newVersion: 9 },
+      { key: 'memory:0', oldVersion: 3, newVersion: 4 },
     ]
     const report = check(h, final({ 'store:0': row(9) }, { audit }), NO_FAULTS)
-    assert.equal(report.levels.find((l) => l.level === 'store')?.staleOverwrites, 1)
+    assert.deepEqual(
+      report.levels.map((l) => l.staleOverwrites),
+      [0, 0, 1],
+    )
     assert.equal(report.met, false)
     assert.match(report.misses.join('\n'), /store: 1 stale overwrite/)
   })
@@ -110,6 +115,14 @@ describe('the fault harness checker', () => {
     assert.equal(report.dirty, 2)
     assert.equal(report.met, false)
     assert.equal(report.misses.length, 3)
+  })
+
+  it('catches a write that settled only when its cache was closed under it (hung)', () => {
+    const h = history([{ level: 'store', key: 0, version: 3, outcome: 'failed', code: 'E_CACHE_CLOSED', hung: true }])
+    const report = check(h, final({}), NO_FAULTS)
+    assert.equal(report.levels.find((l) => l.level === 'store')?.hung, 1)
+    assert.equal(report.met, false)
+    assert.match(report.misses.join('\n'), /store: 1 write\(s\) never settled/)
   })
 
   it('promises: memory never, log unless the power was cut, disk and replicated and store always', () => {
