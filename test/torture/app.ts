@@ -106,7 +106,9 @@ async function writeUntil(opened: Opened, config: AppConfig, stop: AbortSignal):
     while (!stop.aborted) {
       const level = config.levels[Math.floor(random() * config.levels.length)] as Durability
       const window = Math.floor((Date.now() - config.epoch) / config.windowMs)
-      const index = window * config.keys + Math.floor(random() * config.keys)
+      // The embedded tier is one process per key (its versions are its own): each app has its keys there.
+      const slot = config.tier === 'embedded' ? window * config.writers + config.id - 1 : window
+      const index = slot * config.keys + Math.floor(random() * config.keys)
       const key = tortureKey(level, index)
       if (busy.has(key)) continue
       busy.add(key)

@@ -41,8 +41,8 @@ export interface LevelReport {
   readonly staleOverwrites: number
   readonly wrongValues: number
   readonly redisMismatches: number
-  /** The first key where Redis differs from the store, with both sides. */
-  readonly mismatchExample?: string
+  /** The first key of each kind of miss, described. */
+  readonly examples: { readonly stale?: string; readonly wrong?: string; readonly mismatch?: string }
   /** Whether this level promises zero loss under the faults injected. */
   readonly promisesNoLoss: boolean
   readonly met: boolean
@@ -78,9 +78,9 @@ export function check(history: History, final: FinalState, faults: ReadonlySet<F
     if (!r.promisesNoLoss || r.lost === 0) continue
     misses.push(`${r.level}: ${r.lost} acknowledged write(s) lost on ${r.lostKeys} key(s)`)
   }
-  for (const r of levels) if (r.staleOverwrites > 0) misses.push(`${r.level}: ${r.staleOverwrites} stale overwrite(s): a stored version went down`)
-  for (const r of levels) if (r.wrongValues > 0) misses.push(`${r.level}: ${r.wrongValues} row(s) hold another value than the write of their version`)
-  for (const r of levels) if (r.redisMismatches > 0) misses.push(`${r.level}: ${r.redisMismatches} key(s) where Redis differs from the store, e.g. ${r.mismatchExample}`)
+  for (const r of levels) if (r.staleOverwrites > 0) misses.push(`${r.level}: ${r.staleOverwrites} stale overwrite(s): a stored version went down, e.g. ${r.examples.stale}`)
+  for (const r of levels) if (r.wrongValues > 0) misses.push(`${r.level}: ${r.wrongValues} row(s) hold another value than the write of their version, e.g. ${r.examples.wrong}`)
+  for (const r of levels) if (r.redisMismatches > 0) misses.push(`${r.level}: ${r.redisMismatches} key(s) where Redis differs from the store, e.g. ${r.examples.mismatch}`)
   for (const r of levels) if (r.hung > 0) misses.push(`${r.level}: ${r.hung} write(s) never settled until their cache was closed under them`)
   if (final.dirty !== 0) misses.push(`${final.dirty} key(s) still dirty after the clean flush`)
   return { levels: levels.map((r) => ({ ...r, met: r.met && final.dirty === 0 })), dirty: final.dirty, met: misses.length === 0, misses }
@@ -92,16 +92,21 @@ function checkLevel(level: Durability, history: History, final: FinalState, faul
   for (const key of final.rows.keys()) keys = Math.max(keys, (parseTortureKey(key)?.index ?? -1) + 1)
   const stored = new Float64Array(keys)
   let wrongValues = 0
+  let wrong: string | undefined
   for (const [key, row] of final.rows) {
     const parsed = parseTortureKey(key)
     if (parsed?.level !== level || parsed.index >= keys) continue
     stored[parsed.index] = row.version
     const written = recorded.values.get(`${parsed.index}:${row.version}`)
-    if (written !== undefined && written !== (row.deleted ? null : row.value)) wrongValues++
+    if (written !== undefined && written !== (row.deleted ? null : row.value)) {
+      wrongValues++
+      wrong ??= `${key} at ${row.version}: stored ${row.deleted ? 'deleted' : JSON.stringify(row.value)}, written ${JSON.stringify(written)}`
+    }
   }
   const lost = recorded.acked.check(stored)
   const notConfirmedLost = recorded.notConfirmed.check(stored).lost
-  const staleOverwrites = final.audit.filter((a) => parseTortureKey(a.key)?.level === level && a.newVersion < a.oldVersion).length
+  const stale = final.audit.filter((a) => parseTortureKey(a.key)?.level === level && a.newVersion < a.oldVersion)
+  const staleOverwrites = stale.length
   const mismatches = final.redis === undefined ? [] : redisMismatches(level, final.rows, final.redis)
   const promises = promisesNoLoss(level, faults)
   return {
@@ -116,7 +121,11 @@ function checkLevel(level: Durability, history: History, final: FinalState, faul
     staleOverwrites,
     wrongValues,
     redisMismatches: mismatches.length,
-    ...(mismatches[0] === undefined ? {} : { mismatchExample: mismatches[0] }),
+    examples: {
+      ...(stale[0] === undefined ? {} : { stale: `${stale[0].key}: ${stale[0].oldVersion} → ${stale[0].newVersion}` }),
+      ...(wrong === undefined ? {} : { wrong }),
+      ...(mismatches[0] === undefined ? {} : { mismatch: mismatches[0] }),
+    },
     promisesNoLoss: promises,
     met: (!promises || lost.lost === 0) && staleOverwrites === 0 && wrongValues === 0 && mismatches.length === 0 && recorded.hung === 0,
   }

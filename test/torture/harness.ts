@@ -94,6 +94,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
       levels: options.levels,
       keys,
       windowMs: WINDOW_MS,
+      writers: options.writers,
       epoch: Date.now(),
       rate: options.rate ?? 100,
       concurrency: 4,

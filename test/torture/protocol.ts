@@ -37,6 +37,11 @@ export interface AppConfig {
   readonly keys: number
   readonly windowMs: number
   readonly epoch: number
+  /**
+   * Writer apps in the run. On the embedded tier each writes keys of its own (an embedded cache is
+   * the only writer of its keys: two would issue the same versions); on Redis they share them.
+   */
+  readonly writers: number
   /** Writes per second this process aims at, and how many at once. */
   readonly rate: number
   readonly concurrency: number
