@@ -9,6 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { startOwnCluster, type ClusterNode, type OwnCluster } from '../helpers/own-cluster.js'
 import type { RedisFaults } from './nemesis.js'
+import { cutOffReplicas } from './redis-pair.js'
 
 /** How long a cluster may take to settle after a fault. */
 const SETTLE_MS = 60_000
@@ -44,12 +45,7 @@ export class RedisClusterFaults implements RedisFaults {
     const replica = (await this.cluster.replicasOf(primary))[0]
     if (replica === undefined) return this.killPrimary(lagMs)
     replica.pause()
-    const admin = primary.client()
-    try {
-      await admin.call('CLIENT', 'KILL', 'TYPE', 'replica')
-    } finally {
-      admin.disconnect()
-    }
+    await cutOffReplicas(primary.client())
     await sleep(lagMs)
     await primary.crash()
     replica.resume()

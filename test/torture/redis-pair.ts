@@ -16,6 +16,15 @@ import { FaultProxy } from '../helpers/fault-proxy.js'
 import { promote, replicate, startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
 import type { RedisFaults } from './nemesis.js'
 
+/** Closes a primary's links to its replicas (`CLIENT KILL TYPE replica`) through `admin`, then disconnects it. */
+export async function cutOffReplicas(admin: Redis): Promise<void> {
+  try {
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'replica')
+  } finally {
+    admin.disconnect()
+  }
+}
+
 export class RedisPair implements RedisFaults {
   /**
    * Called by every failover once the replica is promoted and before the address moves to it (no
@@ -70,12 +79,7 @@ export class RedisPair implements RedisFaults {
   async laggingFailover(lagMs: number): Promise<void> {
     const old = this.primaryServer
     this.replicaServer.pause()
-    const admin = old.client()
-    try {
-      await admin.call('CLIENT', 'KILL', 'TYPE', 'replica')
-    } finally {
-      admin.disconnect()
-    }
+    await cutOffReplicas(old.client())
     await sleep(lagMs)
     await old.crash()
     this.replicaServer.resume()
