@@ -276,7 +276,7 @@ describe('Redis tier systems, short runs against real servers', () => {
     }
   }
 
-  for (const system of ['writebehind-redis-memory', 'writebehind-redis-memory-4', 'writebehind-redis-replicated-4', 'writebehind-redis-memory-flush']) {
+  for (const system of ['writebehind-redis-memory', 'writebehind-redis-memory-4', 'writebehind-redis-replicated-4', 'writebehind-redis-memory-flush', 'writebehind-redis-cluster-replicated-2']) {
     it(`${system}: every acknowledged write lands in PostgreSQL`, async () => {
       const r = await runOne(system)
       assert.equal(r.error, undefined)

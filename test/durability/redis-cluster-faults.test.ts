@@ -16,6 +16,7 @@ import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { RedisClusterError, ReplicationNotConfirmedError } from '../../src/errors.js'
 import { RedisTier } from '../../src/redis.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
+import { TRYAGAIN_BUDGET_MS } from '../../src/tier/redis/ioredis-cluster-client.js'
 import { keySlot } from '../../src/tier/redis/key-slot.js'
 import { infoFields } from '../../src/tier/redis/startup.js'
 import type { RedisLayout } from '../../src/tier/redis/layout.js'
@@ -64,6 +65,8 @@ interface Writers {
   /** Keys whose last write failed in a way that leaves it unknown whether it applied (not a `RedisClusterError`). */
   readonly unknown: Set<string>
   readonly errors: Error[]
+  /** How long each failed write took, in `errors`' order (ms). */
+  readonly errorMs: number[]
   readonly notConfirmed: number
   /** Writes acknowledged so far. */
   readonly acks: number
@@ -77,6 +80,7 @@ function startWriters(cache: WriteBehindCache, keys: readonly string[], count: n
   const acked = new Map<string, number>()
   const unknown = new Set<string>()
   const errors: Error[] = []
+  const errorMs: number[] = []
   let longestGap = 0
   let notConfirmed = 0
   let acks = 0
@@ -93,6 +97,7 @@ function startWriters(cache: WriteBehindCache, keys: readonly string[], count: n
           lastAnswer = Date.now()
           unknown.delete(key)
         }
+        const started = Date.now()
         try {
           await cache.set(key, n, { durability })
           acked.set(key, n)
@@ -104,6 +109,7 @@ function startWriters(cache: WriteBehindCache, keys: readonly string[], count: n
             answered()
           } else {
             errors.push(error as Error)
+            errorMs.push(Date.now() - started)
             if (!(error instanceof RedisClusterError && !error.applied)) unknown.add(key)
             await sleep(20)
           }
@@ -115,6 +121,7 @@ function startWriters(cache: WriteBehindCache, keys: readonly string[], count: n
     acked,
     unknown,
     errors,
+    errorMs,
     longestGapMs: () => longestGap,
     get notConfirmed() {
       return notConfirmed
@@ -173,11 +180,11 @@ describe('the Redis tier while the Redis Cluster changes', () => {
       `${moved} keys moved; ${redirected} ASK/TRYAGAIN/MOVED replies (${asked} ASK); ${writers.errors.length} writes failed (${writers.errors[0]?.message ?? 'none'}), ${writers.unknown.size} of them indeterminate`,
     )
     assert.ok(asked > 0 && redirected > asked, 'the writers met the migration (ASK and TRYAGAIN)')
-    assert.deepEqual(
-      writers.errors.map((e) => e.message),
-      [],
-      'every write went through the migration (redirections followed, TRYAGAIN waited out)',
-    )
+    // MOVED and ASK are always followed; TRYAGAIN is waited out for TRYAGAIN_BUDGET_MS (on a loaded machine the slot may stay split longer).
+    writers.errors.forEach((error, i) => {
+      assert.ok(error instanceof RedisClusterError && error.reply === 'TRYAGAIN' && !error.applied, error.message)
+      assert.ok((writers.errorMs[i] ?? 0) >= TRYAGAIN_BUDGET_MS, `a write failed on TRYAGAIN after ${writers.errorMs[i]} ms`)
+    })
     await cache.flush()
     const rows = await stored(table)
     for (const key of [...inShard, ...elsewhere]) {

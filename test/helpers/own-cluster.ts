@@ -224,16 +224,21 @@ export async function startOwnCluster(options: { primaries?: number; extraArgs?:
       const from = await cluster.ownerOf(slot)
       if (from === to) return 0
       const [fromId, toId] = [await from.id(), await to.id()]
-      await ask(to.port, (c) => c.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId))
-      await ask(from.port, (c) => c.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId))
+      const [source, target] = [from.client(), to.client()]
       let moved = 0
-      const first = [...(migration.first ?? [])]
-      for (;;) {
-        const keys = first.length > 0 ? first.splice(0, migration.batch ?? 10) : ((await ask(from.port, (c) => c.call('CLUSTER', 'GETKEYSINSLOT', slot, migration.batch ?? 10))) as string[])
-        if (keys.length === 0) break
-        const reply = await ask(from.port, (c) => c.call('MIGRATE', '127.0.0.1', to.port, '', 0, 5000, 'KEYS', ...keys))
-        if (reply === 'OK') moved += keys.length
-        if ((migration.pauseMs ?? 0) > 0) await sleep(migration.pauseMs ?? 0)
+      try {
+        await target.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId)
+        await source.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId)
+        const first = [...(migration.first ?? [])]
+        for (;;) {
+          const keys = first.length > 0 ? first.splice(0, migration.batch ?? 10) : ((await source.call('CLUSTER', 'GETKEYSINSLOT', slot, migration.batch ?? 10)) as string[])
+          if (keys.length === 0) break
+          if ((await source.call('MIGRATE', '127.0.0.1', to.port, '', 0, 5000, 'KEYS', ...keys)) === 'OK') moved += keys.length
+          if ((migration.pauseMs ?? 0) > 0) await sleep(migration.pauseMs ?? 0)
+        }
+      } finally {
+        source.disconnect()
+        target.disconnect()
       }
       await ask(to.port, (c) => c.call('CLUSTER', 'SETSLOT', slot, 'NODE', toId))
       await ask(from.port, (c) => c.call('CLUSTER', 'SETSLOT', slot, 'NODE', toId))

@@ -11,8 +11,8 @@
  * ending with WAIT (a keyless WAIT sent alone goes to a random node and counts nothing useful);
  * each call's replica count is its own primary's. A call answered `MOVED` or `ASK` is sent again to
  * the node named, on that node's connection (after `ASKING` for `ASK`); `TRYAGAIN` (a slot
- * mid-migration) again after a short pause, for up to `TRYAGAIN_BUDGET_MS` (single calls too, past
- * ioredis's own retries); each of these means the script did not run, so sending it again cannot
+ * mid-migration) again after a short pause; all of it for up to `TRYAGAIN_BUDGET_MS` (single calls
+ * too, past ioredis's own redirections); each of these means the script did not run, so sending it again cannot
  * apply it twice. A connection lost with calls out is another matter (they may have run): ioredis
  * sends such a pipeline again itself, and a write script run twice only rewrites its value at a
  * newer version. `NOSCRIPT` (a promoted replica has no scripts: the cache
@@ -51,13 +51,14 @@ export function isIoRedisCluster(client: IoRedisLike): client is IoRedisClusterL
   return candidate.isCluster === true && typeof candidate.nodes === 'function'
 }
 
-/** Rounds of redirections a `runThenWait` call follows before it reports the last one (ioredis's own bound for single commands). */
-const MAX_ROUNDS = 16
+/** Rounds of redirections a `runThenWait` call follows at most (a slot mid-migration sends a new key's write between its two nodes until the slot has moved). */
+const MAX_ROUNDS = 100
 /** The pause before a call answered `TRYAGAIN` is sent again (ioredis's `retryDelayOnTryAgain`). */
 const TRYAGAIN_MS = 100
 /**
- * How long a call keeps being sent again while its slot is mid-migration (`TRYAGAIN`: a script's
- * keys are split between two nodes until the slot's last key has moved), before the caller gets
+ * How long a call keeps being redirected or sent again while its slot is mid-migration (`TRYAGAIN`:
+ * a script's keys are split between two nodes until the slot's last key has moved; `ASK` and then
+ * `TRYAGAIN` from the importing node for a key on neither), before the caller gets
  * `RedisClusterError`. The write did not apply either way.
  */
 export const TRYAGAIN_BUDGET_MS = 3000
@@ -86,8 +87,8 @@ export class IoRedisClusterClient implements RedisClientPort {
       try {
         return await this.runOnce(call)
       } catch (error) {
-        // ioredis gave up on its own retries (a dozen, 100 ms apart); the slot may take longer to move.
-        if (!(error instanceof RedisClusterError && error.reply === 'TRYAGAIN') || Date.now() > deadline) throw error
+        // ioredis gave up on its own redirections (16, TRYAGAIN 100 ms apart); the slot may take longer to move.
+        if (!(error instanceof RedisClusterError && error.reply !== 'CLUSTERDOWN') || Date.now() > deadline) throw error
         await sleep(TRYAGAIN_MS)
       }
     }
@@ -130,7 +131,7 @@ export class IoRedisClusterClient implements RedisClientPort {
           continue
         }
         const next = this.redirected(item, reply.error)
-        const spent = next?.later === true ? Date.now() > deadline : round >= MAX_ROUNDS
+        const spent = Date.now() > deadline || round >= MAX_ROUNDS
         if (next === undefined || spent) replies[item.index] = { ok: false, error: clusterError(reply.error) }
         else again.push(next)
         pause ||= next?.later === true && !spent
