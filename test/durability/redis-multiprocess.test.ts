@@ -16,6 +16,7 @@ import type pg from 'pg'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { RedisTier } from '../../src/redis.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
+import { createAuditedTable, dropAuditedTable, storeRows } from '../helpers/audited-table.js'
 import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
 import { PG_URL, pgPool, uniqueName } from '../helpers/store-servers.js'
 import type { ChildConfig } from './redis-child.js'
@@ -35,7 +36,7 @@ before(async () => {
 })
 
 after(async () => {
-  for (const t of tables) await pool.query(`DROP TABLE IF EXISTS ${t}; DROP TABLE IF EXISTS ${t}_audit`)
+  for (const t of tables) await dropAuditedTable(pool, t)
   await pool.end()
   admin.disconnect()
   await server.destroy()
@@ -76,11 +77,7 @@ function run(config: ChildConfig): Child {
 async function auditedTable(): Promise<string> {
   const table = uniqueName('redismp')
   tables.push(table)
-  const store = new PostgresStore({ pool, table })
-  await store.init()
-  await pool.query(`CREATE TABLE ${table}_audit (key text, old_version bigint, new_version bigint)`)
-  await pool.query(`CREATE FUNCTION ${table}_audit_fn() RETURNS trigger AS $$ BEGIN INSERT INTO ${table}_audit VALUES (NEW.key, OLD.version, NEW.version); RETURN NEW; END $$ LANGUAGE plpgsql`)
-  await pool.query(`CREATE TRIGGER ${table}_audit_tr BEFORE UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${table}_audit_fn()`)
+  await createAuditedTable(pool, table)
   return table
 }
 
@@ -91,11 +88,6 @@ async function redisState(tier: RedisTier, keys: readonly string[]): Promise<{ e
   let dirty = 0
   for (let s = 0; s < tier.layout.shards; s++) dirty += await admin.zcard(tier.layout.dirty(s))
   return { entries, dirty }
-}
-
-async function storeRows(table: string): Promise<Map<string, { value: unknown; version: number; deleted: boolean }>> {
-  const { rows } = await pool.query<{ key: string; value: unknown; version: string; deleted: boolean }>(`SELECT key, value, version, deleted FROM ${table}`)
-  return new Map(rows.map((r) => [r.key, { value: r.value, version: Number(r.version), deleted: r.deleted }]))
 }
 
 async function inspector(name: string, table: string): Promise<{ cache: WriteBehindCache; tier: RedisTier; client: Redis }> {
@@ -117,7 +109,7 @@ describe('several processes on one Redis-tier cache', () => {
       await cache.flush({ timeoutMs: 30_000 })
       const { entries, dirty } = await redisState(tier, KEYS)
       assert.equal(dirty, 0, 'nothing is left dirty')
-      const rows = await storeRows(table)
+      const rows = await storeRows(pool, table)
       for (const key of KEYS) {
         const entry = entries.get(key)
         const row = rows.get(key)
@@ -163,19 +155,19 @@ describe('several processes on one Redis-tier cache', () => {
     await Promise.all([worker.line('BATCH'), worker.line('HELD')])
     process.kill(worker.pid, 'SIGKILL')
     assert.equal(await worker.exited, null)
-    const committed = (await storeRows(table)).size
+    const committed = (await storeRows(pool, table)).size
     assert.ok(committed > 0 && committed < 20, `the worker committed one batch (${committed} rows) and died before acknowledging it`)
     const { cache, tier, client } = await inspector(name, table)
     try {
       await cache.flush({ timeoutMs: 30_000 })
-      const rows = await storeRows(table)
+      const rows = await storeRows(pool, table)
       assert.deepEqual(new Map([...rows].map(([k, r]) => [k, r.value])), expected, 'every key holds its last write')
       assert.equal((await redisState(tier, [...expected.keys()])).dirty, 0)
       const { rows: down } = await pool.query(`SELECT * FROM ${table}_audit WHERE new_version < old_version`)
       assert.deepEqual(down, [])
       await writing.set('key0', 'after') // the writing instance goes on
       await writing.flush()
-      assert.equal((await storeRows(table)).get('key0')?.value, 'after')
+      assert.equal((await storeRows(pool, table)).get('key0')?.value, 'after')
     } finally {
       await cache.close()
       await writing.close()

@@ -45,13 +45,14 @@ export class AckLedger {
   /**
    * Counts the acknowledged writes that `stored` (sequence number per key index, 0 = no row) does
    * not hold; those of keys in `deadLettered` are counted apart (they wait in the dead-letter queue).
+   * `upTo` checks only the first writes recorded (a count taken earlier).
    */
-  check(stored: Float64Array, deadLetteredKeys: ReadonlySet<number> = new Set()): LossCount {
+  check(stored: Float64Array, deadLetteredKeys: ReadonlySet<number> = new Set(), upTo = this.size): LossCount {
     let lost = 0
     let deadLettered = 0
     let oldest = -1
     const keys = new Set<number>()
-    for (let i = 0; i < this.size; i++) {
+    for (let i = 0; i < Math.min(upTo, this.size); i++) {
       const key = this.keys[i] as number
       if ((this.seqs[i] as number) <= (stored[key] ?? 0)) continue
       if (deadLetteredKeys.has(key)) {

@@ -7,14 +7,13 @@
  * Importing this module runs it: it is an entry point.
  */
 import diagnosticsChannel from 'node:diagnostics_channel'
-import { readdirSync, statSync } from 'node:fs'
-import { join } from 'node:path'
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises'
 import { DEFAULTS } from '../../contracts/defaults.js'
 import { CHANNELS, type DeadLetterMessage } from '../../contracts/diagnostics.js'
 import { WriteBehindCache } from '../../core/write-behind-cache.js'
 import { seededRandom, ZipfSampler } from '../zipf.js'
 import { FaultyStore } from './faulty-store.js'
+import { watchFsyncs } from './power-cut.js'
 import type { ChildConfig, ChildMessage, ParentMessage, SimValue } from './protocol.js'
 import { simKey } from './protocol.js'
 import { openSimStore } from './sim-store.js'
@@ -55,7 +54,7 @@ async function main(config: ChildConfig): Promise<void> {
   const { settings } = config
   const opened = await openSimStore(settings.store, config.db, config.pgUrl)
   const store = new FaultyStore(opened.store, seededRandom(settings.seed ^ 0x5eed))
-  if (config.dir !== undefined) reportFsyncs(config.dir)
+  if (config.dir !== undefined) watchFsyncs(config.dir, (mark) => send({ type: 'fsynced', ...mark }))
   reportDeadLetters()
   const cache = await WriteBehindCache.open<SimValue>({
     store,
@@ -128,17 +127,6 @@ async function writeUntil(cache: WriteBehindCache<SimValue>, config: ChildConfig
     clearInterval(timer)
     acks.report()
   }
-}
-
-/** After each fsync, tells the parent the newest segment's length: what a power cut would keep. */
-function reportFsyncs(dir: string): void {
-  diagnosticsChannel.subscribe(CHANNELS.logFsync, () => {
-    const segment = readdirSync(dir)
-      .filter((name) => /^segment-\d+\.wbl$/.test(name))
-      .sort()
-      .at(-1)
-    if (segment !== undefined) send({ type: 'fsynced', segment, bytes: statSync(join(dir, segment)).size })
-  })
 }
 
 /** Tells the parent which keys went to the dead-letter queue: their writes wait there, not lost. */
