@@ -33,6 +33,7 @@ export type ErrorCode =
   | 'E_REDIS_CONFIG'
   | 'E_REDIS_UNAVAILABLE'
   | 'E_REDIS_CLUSTER'
+  | 'E_WRITE_LOST'
 
 /** The codes of the `StoreError`s writebehind raises itself. */
 export type StoreErrorCode = 'E_STORE' | 'E_BATCH_TIMEOUT' | 'E_STORE_MAPPING' | 'E_STORE_NOT_A_NUMBER'
@@ -455,6 +456,25 @@ export class RedisClusterError extends WriteBehindError<'E_REDIS_CLUSTER'> {
 }
 
 /**
+ * A write at durability `store` on a Redis tier was applied on the Redis primary, then lost in a
+ * failover (or a Redis restart that lost its tail) before it reached the store: Redis now holds
+ * the key at an older version or not at all, and the store does not hold this version either.
+ * Nothing will flush it. The store's value (if any) is what readers now see.
+ */
+export class WriteLostError extends WriteBehindError<'E_WRITE_LOST'> {
+  constructor(
+    readonly key: string,
+    readonly version: number,
+  ) {
+    super(
+      'E_WRITE_LOST',
+      `The write to "${truncate(key)}" (version ${version}) was applied on the Redis primary, but lost in a failover before it reached the store; it is not in the store. ` +
+        'Write it again if it should still apply; use durability replicated for writes that must survive a failover before they are flushed.',
+    )
+  }
+}
+
+/**
  * Each code and the class of the errors that carry it: `error instanceof errors[code]` holds for
  * every error whose `code` is `code`. A code maps to one class; a class may carry several codes.
  */
@@ -489,6 +509,7 @@ export const errors = Object.freeze({
   E_REDIS_CONFIG: RedisConfigError,
   E_REDIS_UNAVAILABLE: RedisUnavailableError,
   E_REDIS_CLUSTER: RedisClusterError,
+  E_WRITE_LOST: WriteLostError,
 } as const satisfies { readonly [C in ErrorCode]: abstract new (...args: never[]) => Error & { readonly code: string } })
 
 function truncate(key: string): string {

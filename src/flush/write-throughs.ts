@@ -7,6 +7,8 @@
 
 interface Waiter {
   readonly version: number
+  /** A delete: the store holds it when it has no row. */
+  readonly tombstone: boolean
   resolve(): void
   reject(error: Error): void
 }
@@ -20,12 +22,32 @@ export class WriteThroughs {
   }
 
   /** Resolves when `key`'s flush settles `version`; rejects if it is superseded or dead-lettered. */
-  wait(key: string, version: number): Promise<void> {
+  wait(key: string, version: number, tombstone = false): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const list = this.waiters.get(key)
-      if (list === undefined) this.waiters.set(key, [{ version, resolve, reject }])
-      else list.push({ version, resolve, reject })
+      if (list === undefined) this.waiters.set(key, [{ version, tombstone, resolve, reject }])
+      else list.push({ version, tombstone, resolve, reject })
     })
+  }
+
+  /** Whether `key` has a waiter above `version`. */
+  waitsAbove(key: string, version: number): boolean {
+    return this.waiters.get(key)?.some((w) => w.version > version) ?? false
+  }
+
+  /**
+   * The tier holds `key` at `held` (0: not at all) and will flush nothing above it; the store holds
+   * it at `stored` (0: no row). Waiters the store holds resolve (a delete is held when the store has
+   * no row); the other waiters above `held` reject with `error(waiterVersion)`: their write is lost.
+   */
+  lost(key: string, held: number, stored: number, error: (waiterVersion: number) => Error): void {
+    const list = this.waiters.get(key)
+    if (list === undefined) return
+    for (const w of this.settle(key, Number.MAX_SAFE_INTEGER)) {
+      if (w.version <= stored || (w.tombstone && stored === 0)) w.resolve()
+      else if (w.version > held) w.reject(error(w.version))
+      else this.keep(key, w)
+    }
   }
 
   /** `key` is in the store at `version`: its waiters at or below it resolve. */
@@ -45,6 +67,12 @@ export class WriteThroughs {
     const all = [...this.waiters.values()]
     this.waiters.clear()
     for (const list of all) for (const w of list) w.reject(error)
+  }
+
+  private keep(key: string, waiter: Waiter): void {
+    const list = this.waiters.get(key)
+    if (list === undefined) this.waiters.set(key, [waiter])
+    else list.push(waiter)
   }
 
   /** Removes and returns `key`'s waiters at or below `version`. */

@@ -25,7 +25,7 @@ async function twoTiers(): Promise<[RedisTier, RedisTier]> {
     const client = server.client()
     clients.push(client)
     const tier = new RedisTier({ client, name, shards: 2 })
-    await tier.open({ codec: strictJson, clock: systemClock, warn: () => {}, ttlMs: 0, maxEntries: 1000, settledElsewhere: () => {} })
+    await tier.open({ codec: strictJson, clock: systemClock, warn: () => {}, ttlMs: 0, maxEntries: 1000, settledElsewhere: () => {}, heldAt: () => {} })
     return tier
   }
   return [await open(), await open()]

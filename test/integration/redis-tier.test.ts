@@ -21,7 +21,7 @@ const clients: Redis[] = []
 let names = 0
 
 function context(overrides: Partial<TierContext> = {}): TierContext {
-  return { codec: strictJson, clock: systemClock, warn: () => {}, ttlMs: 0, maxEntries: 1_000_000, settledElsewhere: () => {}, ...overrides }
+  return { codec: strictJson, clock: systemClock, warn: () => {}, ttlMs: 0, maxEntries: 1_000_000, settledElsewhere: () => {}, heldAt: () => {}, ...overrides }
 }
 
 async function openTier(name = `t${++names}`, options: { shards?: number; context?: Partial<TierContext> } = {}): Promise<RedisTier> {

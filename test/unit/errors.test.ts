@@ -36,6 +36,7 @@ import {
   RedisClusterError,
   WriteBehindError,
   WriteSupersededError,
+  WriteLostError,
   type ErrorCode,
 } from '../../src/errors.js'
 import { strictJson } from '../../src/core/json-codec.js'
@@ -75,6 +76,7 @@ const samples: Record<ErrorCode, () => Error & { code: string }> = {
   E_REDIS_CONFIG: () => new RedisConfigError('maxmemory-policy', 'allkeys-lru'),
   E_REDIS_UNAVAILABLE: () => new RedisUnavailableError('k', { cause: new Error('Connection is closed.') }),
   E_REDIS_CLUSTER: () => new RedisClusterError('CLUSTERDOWN', new Error('CLUSTERDOWN The cluster is down')),
+  E_WRITE_LOST: () => new WriteLostError('k', 2),
 }
 
 function caught(fn: () => unknown): Error & { code: string } {

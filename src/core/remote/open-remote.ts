@@ -36,6 +36,7 @@ export async function openRemote<V>(options: CacheOptions): Promise<RemoteCache<
     ttlMs: resolved.ttlMs,
     maxEntries: resolved.backlog.maxEntries,
     settledElsewhere: (key, version) => engine.settledElsewhere(key, version),
+    heldAt: (key, version) => engine.heldAt(key, version),
   })
   const cache = new RemoteCache<V>(engine)
   engine.start()

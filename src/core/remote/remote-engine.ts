@@ -15,7 +15,7 @@ import type { DeadLetter } from '../../contracts/dead-letters.js'
 import type { CacheEvents, SupersededWrite } from '../../contracts/events.js'
 import type { CloseReport } from '../../contracts/reports.js'
 import type { CacheStats } from '../../contracts/stats.js'
-import { CacheClosedError, DeadLetteredError, WriteSupersededError } from '../../errors.js'
+import { CacheClosedError, DeadLetteredError, WriteLostError, WriteSupersededError } from '../../errors.js'
 import type { CircuitBreaker } from '../../flush/circuit.js'
 import { cacheCircuit } from '../cache-circuit.js'
 import { Flusher } from '../../flush/flusher.js'
@@ -51,6 +51,8 @@ export class RemoteEngine {
   private emitter: EventEmitter<CacheEvents> | undefined
   private poll: ReturnType<typeof setInterval> | undefined
   private stopped = false
+  /** Keys whose write-throughs are being checked against the store (`heldAt`). */
+  private readonly checking = new Set<string>()
   /** Publishes this cache's diagnostics-channel messages. */
   readonly diagnostics: Diagnostics
   /** Ack latency per level and the write channel, for every write that passed the door checks. */
@@ -101,6 +103,25 @@ export class RemoteEngine {
   /** A key with a write-through waiting was found clean at `version` in Redis: another instance flushed it. */
   settledElsewhere(key: string, version: number): void {
     this.writeThroughs.applied(key, version)
+  }
+
+  /**
+   * A key with a write-through waiting is in Redis at `held` (0: not there): nothing will flush a
+   * version above it, so a waiter above it was lost in a failover, unless the store holds it (an
+   * old primary flushed it before it died). The store is read: what it holds resolves, the rest
+   * rejects with `WriteLostError`. A failed read leaves them waiting for the next look.
+   */
+  heldAt(key: string, held: number): void {
+    if (this.checking.has(key) || !this.writeThroughs.waitsAbove(key, held)) return
+    this.checking.add(key)
+    const load = this.reader.loadMany([key])[0]?.entry ?? Promise.resolve(undefined)
+    load
+      .then(
+        (entry) => this.writeThroughs.lost(key, held, entry?.version ?? 0, (version) => new WriteLostError(key, version)),
+        () => {},
+      )
+      .finally(() => this.checking.delete(key))
+      .catch(() => {})
   }
 
   /**

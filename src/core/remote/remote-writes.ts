@@ -83,7 +83,7 @@ export class RemoteWrites {
     if (answer.conflict) return undefined
     this.tally.writes++
     let acknowledged = RESOLVED
-    if (level === 'store') acknowledged = remote.writeThroughs.wait(key, answer.version) // first: the scheduler takes waited-for keys at once
+    if (level === 'store') acknowledged = remote.writeThroughs.wait(key, answer.version, encoded === null) // first: the scheduler takes waited-for keys at once
     remote.scheduler.afterWrite()
     const wanted = remote.tier.options.replicas
     if (level === 'replicated' && ((answer.replicas ?? 0) < wanted || answer.local === false)) {

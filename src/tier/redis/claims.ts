@@ -9,7 +9,8 @@
  *
  * Keys with a write-through waiting (`first`) are read directly, lease or not: the writer waits
  * for them. One found clean already (another instance flushed it) is reported to
- * `settledElsewhere`, which resolves its waiters.
+ * `settledElsewhere`, which resolves its waiters; the version each is found at (0: none) goes to
+ * `heldAt`, which rejects waiters above it that a failover lost (and the store does not hold).
  */
 import type { Codec } from '../../contracts/codec.js'
 import { opFromRecord, type PendingOp } from '../../flush/pending-op.js'
@@ -39,6 +40,7 @@ export class Claims {
     private readonly lease: { readonly token: string; readonly ms: number },
     private readonly codec: Codec,
     private readonly settledElsewhere: (key: string, version: number) => void,
+    private readonly heldAt: (key: string, version: number) => void,
   ) {}
 
   /** Up to `max` due entries of the shards in `shards` (those worth asking), none for which `skip` is true. */
@@ -56,11 +58,14 @@ export class Claims {
   /** The dirty entries of `keys` (write-throughs waiting), lease or not. */
   async takeKeys(keys: readonly string[], skip: (key: string) => boolean): Promise<PendingOp[]> {
     const ops: PendingOp[] = []
-    for (const entry of await this.read(keys.filter((k) => !skip(k)))) {
-      if (entry === undefined) continue
+    const wanted = keys.filter((k) => !skip(k))
+    const entries = await this.read(wanted)
+    entries.forEach((entry, i) => {
+      if (entry === undefined) return this.heldAt(wanted[i] as string, 0)
       if (entry.state === 'd') ops.push(opFromRecord(entry.key, entry.version, entry.encoded, entry.since, this.codec))
       else this.settledElsewhere(entry.key, entry.version)
-    }
+      this.heldAt(entry.key, entry.version)
+    })
     return ops
   }
 
@@ -74,7 +79,7 @@ export class Claims {
     )) {
       for (const chunk of chunks(group)) {
         reads.push(
-          this.port.run({ script: READ, keys: chunk.map(({ key }) => this.layout.entry(shard, key)), args: [] }).then((reply) => {
+          this.port.run({ script: READ, keys: [this.layout.meta(shard), ...chunk.map(({ key }) => this.layout.entry(shard, key))], args: [] }).then((reply) => {
             const fields = reply as string[]
             chunk.forEach(({ key }, i) => {
               const [version, state, del, payload, since] = fields.slice(i * 5, i * 5 + 5)

@@ -50,6 +50,11 @@ export interface RedisServerPort {
 
 export interface RedisClientPort {
   /**
+   * How many times a script was missing from a server's cache (`NOSCRIPT`) and was loaded again so
+   * far: a server restarted, or a replica was promoted (`trust.ts` checks for a failover then).
+   */
+  readonly reloads: number
+  /**
    * Runs `call` (EVALSHA; on `NOSCRIPT` loads the script and runs it once more, which is safe: a
    * `NOSCRIPT` reply means nothing ran). Rejects with the server's error otherwise.
    */

@@ -18,6 +18,8 @@ export interface IoRedisLike {
 }
 
 export class IoRedisClient implements RedisClientPort {
+  reloads = 0
+
   constructor(private readonly client: IoRedisLike) {}
 
   async run(call: ScriptCall): Promise<unknown> {
@@ -25,6 +27,7 @@ export class IoRedisClient implements RedisClientPort {
       return await this.client.call('EVALSHA', ...evalArgs(call))
     } catch (error) {
       if (!isNoScript(error)) throw error
+      this.reloads++
       await this.client.call('SCRIPT', 'LOAD', call.script.source)
       return await this.client.call('EVALSHA', ...evalArgs(call))
     }
@@ -34,6 +37,7 @@ export class IoRedisClient implements RedisClientPort {
     const first = await this.pipelined(calls, replicas, timeoutMs, aof)
     const missing = first.replies.flatMap((r, i) => (!r.ok && isNoScript(r.error) ? [i] : []))
     if (missing.length === 0) return first
+    this.reloads++
     // Scripts gone from the cache (a restart, a promoted replica): load them and run only those again.
     for (const source of new Set(missing.map((i) => (calls[i] as ScriptCall).script.source))) await this.client.call('SCRIPT', 'LOAD', source)
     const again = await this.pipelined(

@@ -79,6 +79,8 @@ interface Pending {
 }
 
 export class IoRedisClusterClient implements RedisClientPort {
+  reloads = 0
+
   constructor(private readonly cluster: IoRedisClusterLike) {}
 
   async run(call: ScriptCall): Promise<unknown> {
@@ -100,6 +102,7 @@ export class IoRedisClusterClient implements RedisClientPort {
       return await this.cluster.call('EVALSHA', ...evalArgs(call))
     } catch (error) {
       if (!isNoScript(error)) throw clusterError(error)
+      this.reloads++
     }
     try {
       return await this.cluster.call('EVAL', call.script.source, ...evalArgs(call).slice(1))
@@ -166,7 +169,10 @@ export class IoRedisClusterClient implements RedisClientPort {
    */
   private redirected(item: Pending, error: Error): Pending | undefined {
     const [reply, , target] = error.message.split(' ')
-    if (isNoScript(error)) return { ...item, source: true, later: false }
+    if (isNoScript(error)) {
+      this.reloads++
+      return { ...item, source: true, later: false }
+    }
     // TRYAGAIN; or the slot map changed under a pipeline being built (ioredis refused it): route again after the pause.
     if (reply === 'TRYAGAIN' || error.message.startsWith('All keys in the pipeline')) return { ...item, node: undefined, asking: false, later: true }
     if ((reply !== 'MOVED' && reply !== 'ASK') || target === undefined) return undefined

@@ -122,7 +122,7 @@ export class Outcomes {
     const { layout } = this
     return this.port.run({
       script: ACK,
-      keys: [layout.dirty(shard), layout.vers(shard), ...ops.map((op) => layout.entry(shard, op.key))],
+      keys: [layout.dirty(shard), layout.vers(shard), layout.meta(shard), ...ops.map((op) => layout.entry(shard, op.key))],
       args: [this.ttlMs, ...ops.flatMap((op) => [op.key, String(op.version)])],
     })
   }

@@ -34,6 +34,7 @@ import { ReplicaWaits } from './replica-waits.js'
 import { FILL, RELEASE, STATS, WRITE } from './scripts.js'
 import { TierSnapshot, type ShardStats } from './snapshot.js'
 import { checkServer } from './startup.js'
+import { TrustWatch } from './trust.js'
 
 /** What the cache gives the tier when it opens on it. */
 export interface TierContext {
@@ -46,6 +47,11 @@ export interface TierContext {
   readonly maxEntries: number
   /** A key with a write-through waiting was found clean at `version`: another instance flushed it. */
   readonly settledElsewhere: (key: string, version: number) => void
+  /**
+   * A key with a write-through waiting was read in Redis at `version` (0: no entry, or a clean one
+   * no longer trusted): waiters above it were lost, unless the store holds them.
+   */
+  readonly heldAt: (key: string, version: number) => void
 }
 
 /** How a write goes: past a full shard (`force`), waiting for replicas, only over version `expect`, with its own ttl. */
@@ -78,6 +84,7 @@ interface Parts {
   readonly claims: Claims
   readonly outcomes: Outcomes
   readonly cap: number
+  readonly trust: TrustWatch
 }
 
 export class RedisTier implements DirtyTier {
@@ -105,12 +112,15 @@ export class RedisTier implements DirtyTier {
     if (this.parts !== undefined) throw new Error('this RedisTier is already in use by a cache: create one RedisTier per cache')
     await checkServer(this.port, this.layout, context.warn, this.options)
     const lease = { token: this.token, ms: this.options.leaseMs }
+    const trust = new TrustWatch(this.port, this.layout, () => context.clock.now())
+    await trust.check() // before the first read: a failover since the last instance ran is seen now
     this.parts = {
       context,
       snapshot: new TierSnapshot(this.layout.shards, () => this.readStats()),
-      claims: new Claims(this.port, this.layout, lease, context.codec, context.settledElsewhere),
+      claims: new Claims(this.port, this.layout, lease, context.codec, context.settledElsewhere, context.heldAt),
       outcomes: new Outcomes(this.port, this.layout, context.ttlMs, context.warn),
       cap: Math.max(1, Math.ceil(context.maxEntries / this.layout.shards)),
+      trust,
     }
     await this.parts.snapshot.refresh()
   }
@@ -137,6 +147,7 @@ export class RedisTier implements DirtyTier {
       if (mode.replicated) ({ value: reply, replicas, local } = await this.waits.run(call))
       else reply = await this.port.run(call)
     } catch (error) {
+      this.parts?.trust.suspect()
       if (!isReplyError(error)) throw new RedisUnavailableError(key, { cause: error })
       if (error.message.includes('WB_VERSION_EXHAUSTED')) throw new VersionExhaustedError(Number.MAX_SAFE_INTEGER)
       // Redis at maxmemory refuses the write script (it has no allow-oom flag): backpressure, like a full shard.
@@ -153,20 +164,30 @@ export class RedisTier implements DirtyTier {
   }
 
   /** The entries of `keys`, in order; undefined where Redis holds none. Reads the primary. */
-  read(keys: readonly string[]): Promise<Array<EntryRecord | undefined>> {
-    return this.ready().claims.read(keys)
+  async read(keys: readonly string[]): Promise<Array<EntryRecord | undefined>> {
+    const { claims, trust } = this.ready()
+    await trust.beforeRead()
+    return claims.read(keys).catch((error: unknown) => {
+      trust.suspect()
+      throw error
+    })
   }
 
   /** Caches a value loaded from the store, unless Redis holds the key dirty or at that version or newer. True when filled. */
   async fill(key: string, encoded: string | null, version: number): Promise<boolean> {
     const shard = this.layout.shardOf(key)
-    const reply = await this.port.run({ script: FILL, keys: [this.layout.entry(shard, key)], args: [encoded ?? '', encoded === null ? '1' : '0', String(version), this.ready().context.ttlMs] })
+    const reply = await this.port.run({
+      script: FILL,
+      keys: [this.layout.entry(shard, key), this.layout.meta(shard)],
+      args: [encoded ?? '', encoded === null ? '1' : '0', String(version), this.ready().context.ttlMs],
+    })
     return reply === 1
   }
 
-  /** Reads the tier's dirty counts, lowest version and oldest age again (the scheduler's view). */
+  /** Reads the tier's dirty counts, lowest version and oldest age again (the scheduler's view), and checks for a failover when due (`trust.ts`). */
   async refresh(): Promise<void> {
-    await this.ready().snapshot.refresh()
+    const { snapshot, trust } = this.ready()
+    await Promise.all([snapshot.refresh(), trust.poll()])
     this.idle = false
   }
 

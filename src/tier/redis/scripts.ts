@@ -29,6 +29,7 @@ local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 /**
  * write: KEYS entry, dirty, vers, meta; ARGV key, payload, del (1|0), cap, force (1|0), expect?, ttl?.
+ * A clean entry made before the shard's trust epoch (`TRUST`) counts as no entry for `expect`.
  * Returns {version, dirty count, 1 if newly dirty}, or {-1, dirty count} when the key is not dirty yet and the shard
  * holds `cap` dirty keys (unless `force`), or {-2, dirty count} when `expect` is given ('' : not) and the entry's
  * version is not it ('0': no entry), writing nothing (the compare-and-swap of `update` and the counters). `ttl`:
@@ -39,11 +40,14 @@ export const WRITE = script(
   'write',
   `${NOW}
 local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local cur = redis.call('HMGET', KEYS[1], 'ver', 'st', 'att', 'ttl')
+local cur = redis.call('HMGET', KEYS[1], 'ver', 'st', 'att', 'ttl', 'te')
 local dirty = cur[2] == 'd'
 local count = redis.call('ZCARD', KEYS[2])
 local expect, ttl = ARGV[6] or '', ARGV[7] or ''
-if expect ~= '' and (cur[1] or '0') ~= expect then return {-2, count} end
+local seen = cur[1] or '0'
+-- A clean entry from before the last trust epoch reads as no entry (READ), so it compares as none.
+if cur[2] == 'c' and tonumber(cur[5] or '0') < tonumber(redis.call('HGET', KEYS[4], 'te') or '0') then seen = '0' end
+if expect ~= '' and seen ~= expect then return {-2, count} end
 if not dirty and ARGV[5] ~= '1' and count >= tonumber(ARGV[4]) then return {-1, count} end
 local floor = tonumber(redis.call('HGET', KEYS[4], 'floor') or '0')
 local v = math.max((tonumber(cur[1]) or 0) + 1, floor + 1, nowUs)
@@ -115,13 +119,19 @@ return out
 `,
 )
 
-/** read: KEYS entries. Returns per key {ver, st, del, payload} ('' for absent fields; ver '' = no entry). */
+/**
+ * read: KEYS meta, entries. Returns per key {ver, st, del, payload, since} ('' for absent fields; ver '' = no entry).
+ * A clean entry made clean before the shard's trust epoch (`TRUST`: Redis may have lost writes since)
+ * reads as no entry: the caller reads the store, which is the truth for clean data, and fills.
+ */
 export const READ = script(
   'read',
   `
+local epoch = tonumber(redis.call('HGET', KEYS[1], 'te') or '0')
 local out = {}
-for i, key in ipairs(KEYS) do
-  local e = redis.call('HMGET', key, 'ver', 'st', 'del', 'p', 'since')
+for i = 2, #KEYS do
+  local e = redis.call('HMGET', KEYS[i], 'ver', 'st', 'del', 'p', 'since', 'te')
+  if e[2] == 'c' and tonumber(e[6] or '0') < epoch then e = {} end
   out[#out + 1] = e[1] or ''
   out[#out + 1] = e[2] or ''
   out[#out + 1] = e[3] or '0'
@@ -133,8 +143,8 @@ return out
 )
 
 /**
- * ack: KEYS dirty, vers, entries…; ARGV ttl ms, then key, version per entry. Marks an entry clean
- * only if its version is unchanged (compare-and-swap), expiring after its write's own ttl if it
+ * ack: KEYS dirty, vers, meta, entries…; ARGV ttl ms, then key, version per entry. Marks an entry clean
+ * at the shard's trust epoch only if its version is unchanged (compare-and-swap), expiring after its write's own ttl if it
  * has one, else `ttl` (0: never); an entry written since stays dirty, and its first unflushed
  * version moves past the acknowledged one. Returns how many became clean.
  */
@@ -143,13 +153,14 @@ export const ACK = script(
   `#!lua flags=allow-oom
 local cleaned = 0
 local ttl = tonumber(ARGV[1])
-for i = 3, #KEYS do
-  local key = ARGV[(i - 3) * 2 + 2]
-  local version = ARGV[(i - 3) * 2 + 3]
+local epoch = redis.call('HGET', KEYS[3], 'te') or '0'
+for i = 4, #KEYS do
+  local key = ARGV[(i - 4) * 2 + 2]
+  local version = ARGV[(i - 4) * 2 + 3]
   local e = redis.call('HMGET', KEYS[i], 'ver', 'st', 'ttl')
   if e[1] == version then
     if e[2] == 'd' or e[2] == 'x' then
-      redis.call('HSET', KEYS[i], 'st', 'c')
+      redis.call('HSET', KEYS[i], 'st', 'c', 'te', epoch)
       redis.call('HDEL', KEYS[i], 'since', 'att', 'ff')
       redis.call('ZREM', KEYS[1], key)
       redis.call('ZREM', KEYS[2], key)
@@ -227,22 +238,44 @@ return added
 )
 
 /**
- * fill: KEYS entry; ARGV payload, del, version, ttl ms. Caches a value read from the store unless
- * the entry is dirty, a dead letter, or at the same or a newer version. Returns 1 when filled.
+ * fill: KEYS entry, meta; ARGV payload, del, version, ttl ms. Caches a value read from the store, at
+ * the shard's trust epoch, unless the entry is dirty, a dead letter, or at the same or a newer
+ * version and trusted (a clean entry from before the epoch is replaced: the store is the truth).
+ * Returns 1 when filled.
  */
 export const FILL = script(
   'fill',
   `
-local e = redis.call('HMGET', KEYS[1], 'ver', 'st')
-if e[1] and (e[2] == 'd' or e[2] == 'x' or tonumber(e[1]) >= tonumber(ARGV[3])) then return 0 end
+local e = redis.call('HMGET', KEYS[1], 'ver', 'st', 'te')
+local epoch = redis.call('HGET', KEYS[2], 'te') or '0'
+local stale = e[2] == 'c' and tonumber(e[3] or '0') < tonumber(epoch)
+if e[1] and (e[2] == 'd' or e[2] == 'x' or (tonumber(e[1]) >= tonumber(ARGV[3]) and not stale)) then return 0 end
 if ARGV[2] == '1' then
   redis.call('HDEL', KEYS[1], 'p')
-  redis.call('HSET', KEYS[1], 'ver', ARGV[3], 'st', 'c', 'del', '1')
+  redis.call('HSET', KEYS[1], 'ver', ARGV[3], 'st', 'c', 'del', '1', 'te', epoch)
 else
-  redis.call('HSET', KEYS[1], 'p', ARGV[1], 'ver', ARGV[3], 'st', 'c', 'del', '0')
+  redis.call('HSET', KEYS[1], 'p', ARGV[1], 'ver', ARGV[3], 'st', 'c', 'del', '0', 'te', epoch)
 end
 if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return 1
+`,
+)
+
+/**
+ * trust: KEYS meta; ARGV the replication id (`master_replid`) of the node that runs it, as the caller
+ * just read it. A node promoted or restarted has a new one: where the shard's recorded id differs (or
+ * none is recorded), its trust epoch rises by one and the id is recorded, so every clean entry made
+ * before reads as a miss (`READ`). Returns {epoch, 1 if it rose}.
+ */
+export const TRUST = script(
+  'trust',
+  `#!lua flags=allow-oom
+local cur = redis.call('HMGET', KEYS[1], 'rid', 'te')
+local epoch = tonumber(cur[2] or '0')
+if cur[1] == ARGV[1] then return {epoch, 0} end
+epoch = epoch + 1
+redis.call('HSET', KEYS[1], 'rid', ARGV[1], 'te', string.format('%.0f', epoch))
+return {epoch, 1}
 `,
 )
 
@@ -280,4 +313,4 @@ return redis.call('HMGET', KEYS[1], 'shards', 'format')
 `,
 )
 
-export const ALL_SCRIPTS = [WRITE, CLAIM, READ, ACK, SUPERSEDE, DEAD_LETTER, FILL, STATS, CONFIG, RELEASE]
+export const ALL_SCRIPTS = [WRITE, CLAIM, READ, ACK, SUPERSEDE, DEAD_LETTER, FILL, STATS, CONFIG, RELEASE, TRUST]
