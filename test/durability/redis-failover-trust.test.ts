@@ -157,7 +157,7 @@ describe('a Redis failover that loses the primary’s tail', () => {
       proxy.retarget(replica.port)
       store.release()
       assert.equal(await held, 'resolved', 'h = 2 reached the store: its write-through resolves')
-      const error = await lost
+      const error = await Promise.race([lost, new Promise((resolve) => setTimeout(() => resolve('still pending after 15 s'), 15_000))])
       assert.ok(error instanceof WriteLostError, `the write-through rejects with WriteLostError, not ${String(error)}`)
       assert.equal(error.code, 'E_WRITE_LOST')
       assert.equal(error.key, 'w')
