@@ -18,6 +18,7 @@ import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { WriteLostError } from '../../src/errors.js'
 import { RedisTier } from '../../src/redis.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
+import { RedisLayout } from '../../src/tier/redis/layout.js'
 import { FaultProxy } from '../helpers/fault-proxy.js'
 import { promote, replicate, startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
 import { pgPool, uniqueName } from '../helpers/store-servers.js'
@@ -120,7 +121,13 @@ describe('a Redis failover that loses the primary’s tail', () => {
     try {
       assert.equal(await afterwards.get('k'), 'v2', 'the store’s value, not the promoted replica’s clean v1')
       assert.equal(await afterwards.get('other'), 'o1', 'an entry the failover did not touch reads the same')
-      assert.equal(await afterwards.get('k'), 'v2', 'filled again from the store')
+      const layout = new RedisLayout('trust', 4)
+      const admin = client(replica.url)
+      const raw = await admin.hget(layout.entry(layout.shardOf('k'), 'k'), 'ver')
+      assert.equal(Number(raw), (await storeRows(pool, table)).get('k')?.version, 'the stale entry was filled again with the store’s row')
+      assert.equal(await afterwards.get('k'), 'v2')
+      const [te, epoch] = await Promise.all([admin.hget(layout.entry(layout.shardOf('other'), 'other'), 'te'), admin.hget(layout.meta(layout.shardOf('other')), 'te')])
+      assert.ok(epoch !== null && Number(epoch) > 0 && te === epoch, `an untouched clean entry read once is trusted again (filled at epoch ${String(epoch)}: ${String(te)}), not read from the store each time`)
       assert.equal(await afterwards.update('k', (v) => `${String(v)}+`), 'v2+', 'a read-modify-write starts from the store’s value')
       await afterwards.flush()
       assert.equal((await storeRows(pool, table)).get('k')?.value, 'v2+')
