@@ -127,7 +127,10 @@ describe('a Redis failover that loses the primary’s tail', () => {
       assert.equal(Number(raw), (await storeRows(pool, table)).get('k')?.version, 'the stale entry was filled again with the store’s row')
       assert.equal(await afterwards.get('k'), 'v2')
       const [te, epoch] = await Promise.all([admin.hget(layout.entry(layout.shardOf('other'), 'other'), 'te'), admin.hget(layout.meta(layout.shardOf('other')), 'te')])
-      assert.ok(epoch !== null && Number(epoch) > 0 && te === epoch, `an untouched clean entry read once is trusted again (filled at epoch ${String(epoch)}: ${String(te)}), not read from the store each time`)
+      assert.ok(
+        epoch !== null && Number(epoch) > 0 && te === epoch,
+        `an untouched clean entry read once is trusted again (filled at epoch ${String(epoch)}: ${String(te)}), not read from the store each time`,
+      )
       assert.equal(await afterwards.update('k', (v) => `${String(v)}+`), 'v2+', 'a read-modify-write starts from the store’s value')
       await afterwards.flush()
       assert.equal((await storeRows(pool, table)).get('k')?.value, 'v2+')

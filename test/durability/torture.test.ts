@@ -37,13 +37,9 @@ describe('the fault harness, short form', () => {
     assertTargets(result, faults)
   })
 
-  it(
-    'standalone Redis, forced failovers: the promoted replica serves what the store already has newer',
-    { timeout: 240_000 },
-    async () => {
-      const faults: FaultName[] = ['lagging-failover', 'failover']
-      const result = await runTorture({ tier: 'redis', durationMs: 15_000, seed: 5, writers: 2, levels: ['memory', 'replicated', 'store'], faults })
-      assertTargets(result, faults)
-    },
-  )
+  it('standalone Redis, forced failovers: the promoted replica serves what the store already has newer', { timeout: 240_000 }, async () => {
+    const faults: FaultName[] = ['lagging-failover', 'failover']
+    const result = await runTorture({ tier: 'redis', durationMs: 15_000, seed: 5, writers: 2, levels: ['memory', 'replicated', 'store'], faults })
+    assertTargets(result, faults)
+  })
 })
