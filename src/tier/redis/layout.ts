@@ -6,11 +6,13 @@
  *   {wb:<name>:<s>}:e:<key>   hash: p (payload), ver, st (d dirty | c clean | x dead letter),
  *                              del (1 = tombstone), since (first dirty, ms), att (failed attempts
  *                              of this version), ff (its first failure, ms), ttl (the write's own
- *                              ttl once clean, ms; absent: the cache's)
+ *                              ttl once clean, ms; absent: the cache's), te (the trust epoch
+ *                              it was made clean at, `trust.ts`)
  *   {wb:<name>:<s>}:dirty     zset: dirty keys by not-before time (ms): the first-dirty time, or
  *                              after a failure the end of its backoff (retry-scripts.ts)
  *   {wb:<name>:<s>}:vers      zset: dirty keys by their first unflushed version (flush() marks)
- *   {wb:<name>:<s>}:meta      hash: floor (highest version issued in the shard)
+ *   {wb:<name>:<s>}:meta      hash: floor (highest version issued in the shard), te (trust
+ *                              epoch), rid (the replication id of the node it was last seen on)
  *   {wb:<name>:<s>}:lease     string: the flushing instance's token, with PX
  *   {wb:<name>:<s>}:dlq       stream: dead letters (key, version, del, payload, attempts, first, error, at)
  *   wb:<name>:cfg             hash: shards, format
