@@ -146,7 +146,8 @@ return out
  * ack: KEYS dirty, vers, meta, entries…; ARGV ttl ms, then key, version per entry. Marks an entry clean
  * at the shard's trust epoch only if its version is unchanged (compare-and-swap), expiring after its write's own ttl if it
  * has one, else `ttl` (0: never); an entry written since stays dirty, and its first unflushed
- * version moves past the acknowledged one. Returns how many became clean.
+ * version moves past the acknowledged one; a clean entry older than the acknowledged version (a
+ * failover lost the newer one, which reached the store) is dropped. Returns how many became clean.
  */
 export const ACK = script(
   'ack',
@@ -170,6 +171,9 @@ for i = 4, #KEYS do
     end
   elseif e[1] and tonumber(e[1]) > tonumber(version) then
     redis.call('ZADD', KEYS[2], 'XX', 'GT', string.format('%.0f', tonumber(version) + 1), key)
+  elseif e[2] == 'c' then
+    -- Clean but older than what the store now holds (a batch in flight across a failover): drop it.
+    redis.call('DEL', KEYS[i])
   end
 end
 return cleaned
