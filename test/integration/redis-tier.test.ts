@@ -13,6 +13,7 @@ import { RedisConfigError } from '../../src/errors.js'
 import { systemClock } from '../../src/contracts/clock.js'
 import { opFromRecord, type PendingOp } from '../../src/flush/pending-op.js'
 import { RedisTier, type TierContext } from '../../src/tier/redis/redis-tier.js'
+import { TRUST } from '../../src/tier/redis/scripts.js'
 import { SERVER_BINARIES, startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
 
 let server: OwnRedis
@@ -103,6 +104,41 @@ function suite(): void {
     tier.applied(opFromRecord('k', (op as PendingOp).version + 10, '"one"', 0, strictJson))
     await tier.settled()
     assert.equal((await tier.read(['k']))[0], undefined, 'the older clean copy is gone: the next read loads the store')
+  })
+
+  it('after a trust epoch rises, a clean entry reads as a miss, is filled again at its own version, and compares as no entry', async () => {
+    const tier = await openTier()
+    const v = await written(tier, 'k', '"one"')
+    await written(tier, 'd', '"dirty"')
+    const ops = await takeAll(tier)
+    tier.applied(ops.find((op) => op.key === 'k') as PendingOp)
+    await tier.settled()
+    const { layout } = tier
+    const admin = server.client()
+    clients.push(admin)
+    // What an instance does when it finds a new replication id on the shard's node (trust.ts).
+    const raised = (await admin.call('EVAL', TRUST.source, 1, layout.meta(layout.shardOf('k')), 'a-promoted-replica')) as number[]
+    await admin.call('EVAL', TRUST.source, 1, layout.meta(layout.shardOf('d')), 'a-promoted-replica')
+    assert.ok((raised[0] ?? 0) >= 2 && raised[1] === 1, `the epoch rose: ${String(raised)}`)
+    const [k, d] = await tier.read(['k', 'd'])
+    assert.equal(k, undefined, 'the clean entry of the older epoch reads as a miss')
+    assert.equal(d?.state, 'd', 'a dirty entry is still served')
+    assert.equal(await tier.write('k', '"cas"', { force: false, replicated: false, expect: String(v) }).then((a) => a.conflict), true, 'its old version is not what a read-modify-write saw')
+    assert.equal(await tier.fill('k', '"store"', v), true, 'filled again at the same version: the store is the truth')
+    assert.equal((await tier.read(['k']))[0]?.encoded, '"store"')
+    assert.equal(await tier.fill('k', '"again"', v), false, 'trusted now: not filled twice')
+  })
+
+  it('compares a clean entry of an older epoch as no entry (expect 0)', async () => {
+    const tier = await openTier()
+    await written(tier, 'k', '"one"')
+    tier.applied((await takeAll(tier))[0] as PendingOp)
+    await tier.settled()
+    const admin = server.client()
+    clients.push(admin)
+    await admin.call('EVAL', TRUST.source, 1, tier.layout.meta(tier.layout.shardOf('k')), 'a-promoted-replica')
+    const answer = await tier.write('k', '"new"', { force: false, replicated: false, expect: '0' })
+    assert.equal(answer.conflict, undefined, 'a read that missed (no store row) may write over it')
   })
 
   it('answers full past the shard cap, except for a key already dirty or a forced write', async () => {
