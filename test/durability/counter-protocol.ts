@@ -76,13 +76,21 @@ export async function readPgCounters(table: string, keys: readonly string[]): Pr
   }
 }
 
-/** Copies the table `from` into a new table `to` (rows and primary key), as a crash leaves it. */
+/**
+ * Copies the table `from` into a new table `to` (rows and primary key), as a crash leaves it. The
+ * killed child's last transaction may still be committing in the server (its COMMIT was sent just
+ * before the kill): the SHARE lock waits for every writer of the table to commit or roll back, so
+ * the copy is what the crash finally left, not a state a late commit changes behind it.
+ */
 export async function copyPgTable(from: string, to: string): Promise<void> {
   const client = new pg.Client({ connectionString: PG_URL })
   await client.connect()
   try {
+    await client.query('BEGIN')
+    await client.query(`LOCK TABLE "${from}" IN SHARE MODE`)
     await client.query(`CREATE TABLE "${to}" (LIKE "${from}" INCLUDING ALL)`)
     await client.query(`INSERT INTO "${to}" SELECT * FROM "${from}"`)
+    await client.query('COMMIT')
   } finally {
     await client.end()
   }

@@ -3,7 +3,7 @@
  * imports itself back through others (no circles, type-only imports included). A newcomer can
  * then read a folder knowing what it may depend on:
  *
- *   contracts, errors        interfaces and error classes (depend on nothing)
+ *   contracts, errors        interfaces and error classes (errors.ts and the errors/ folder by domain; depend on nothing)
  *   validate                 the one option and argument check, one message style
  *   diagnostics              fixed-bucket histograms and the diagnostics channels (node:diagnostics_channel)
  *   log, stores              the dirty log; the SQL and memory stores
@@ -25,7 +25,8 @@ const SRC = resolve(import.meta.dirname, '../../src')
 /** A folder's layer (a file directly in src/ is named by its file name). */
 const LAYERS: Record<string, number> = {
   contracts: 0,
-  'errors.ts': 0,
+  'errors.ts': 0.1,
+  errors: 0,
   'to-error.ts': 0,
   validate: 0.5,
   diagnostics: 0.7,

@@ -19,7 +19,7 @@
  */
 import type { Clock } from '../../contracts/clock.js'
 import type { Codec } from '../../contracts/codec.js'
-import { RedisUnavailableError, VersionExhaustedError } from '../../errors.js'
+import { RedisClusterError, RedisUnavailableError, VersionExhaustedError } from '../../errors.js'
 import type { DirtyTier } from '../../flush/dirty-tier.js'
 import type { PendingOp } from '../../flush/pending-op.js'
 import { randomBytes } from 'node:crypto'
@@ -148,6 +148,8 @@ export class RedisTier implements DirtyTier {
       else reply = await this.port.run(call)
     } catch (error) {
       this.parts?.trust.suspect()
+      // A Cluster's own refusal (CLUSTERDOWN, redirections past the budget) says the write was not applied: keep it.
+      if (error instanceof RedisClusterError) throw error
       if (!isReplyError(error)) throw new RedisUnavailableError(key, { cause: error })
       if (error.message.includes('WB_VERSION_EXHAUSTED')) throw new VersionExhaustedError(Number.MAX_SAFE_INTEGER)
       // Redis at maxmemory refuses the write script (it has no allow-oom flag): backpressure, like a full shard.
