@@ -9,8 +9,8 @@
  *   and every write acknowledged at `replicated` is in the store (or superseded by a later one).
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
-import type { Cluster, Redis } from 'ioredis'
+import { before, describe, it } from 'node:test'
+import type { Cluster } from 'ioredis'
 import type pg from 'pg'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { RedisClusterError, ReplicationNotConfirmedError } from '../../src/errors.js'
@@ -20,28 +20,17 @@ import { TRYAGAIN_BUDGET_MS } from '../../src/tier/redis/ioredis-cluster-client.
 import { keySlot } from '../../src/tier/redis/key-slot.js'
 import { infoFields } from '../../src/tier/redis/startup.js'
 import type { RedisLayout } from '../../src/tier/redis/layout.js'
-import { startOwnCluster, type ClusterNode, type OwnCluster } from '../helpers/own-cluster.js'
-import { pgPool, uniqueName } from '../helpers/store-servers.js'
+import { clusterFixture } from '../helpers/cluster-fixture.js'
+import type { ClusterNode, OwnCluster } from '../helpers/own-cluster.js'
+import { uniqueName } from '../helpers/store-servers.js'
 
+const fixture = clusterFixture()
 let cluster: OwnCluster
 let pool: pg.Pool
-const clients: Array<Cluster | Redis> = []
-
-before(async () => {
-  cluster = await startOwnCluster()
-  pool = await pgPool()
-})
-
-after(async () => {
-  for (const c of clients) c.disconnect()
-  await pool.end()
-  await cluster.destroy()
-})
+before(async () => ({ cluster, pool } = await fixture.start()))
 
 function clusterClient(): Cluster {
-  const c = cluster.client()
-  clients.push(c)
-  return c
+  return fixture.client()
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))

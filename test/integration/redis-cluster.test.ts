@@ -8,7 +8,7 @@
  * answered; every primary's eviction policy checked and too few shards warned about.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type { Cluster, Redis } from 'ioredis'
 import type pg from 'pg'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
@@ -18,34 +18,21 @@ import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import { MemoryStore } from '../../src/stores/memory-store.js'
 import { keySlot } from '../../src/tier/redis/key-slot.js'
 import { infoFields } from '../../src/tier/redis/startup.js'
-import { startOwnCluster, type ClusterNode, type OwnCluster } from '../helpers/own-cluster.js'
-import { pgPool, uniqueName } from '../helpers/store-servers.js'
+import { clusterFixture } from '../helpers/cluster-fixture.js'
+import type { ClusterNode, OwnCluster } from '../helpers/own-cluster.js'
+import { uniqueName } from '../helpers/store-servers.js'
 
+const fixture = clusterFixture()
 let cluster: OwnCluster
 let pool: pg.Pool
-const clients: Array<Cluster | Redis> = []
-
-before(async () => {
-  cluster = await startOwnCluster()
-  pool = await pgPool()
-})
-
-after(async () => {
-  for (const c of clients) c.disconnect()
-  await pool.end()
-  await cluster.destroy()
-})
+before(async () => ({ cluster, pool } = await fixture.start()))
 
 function clusterClient(): Cluster {
-  const c = cluster.client()
-  clients.push(c)
-  return c
+  return fixture.client()
 }
 
 function nodeClient(node: ClusterNode): Redis {
-  const c = node.client()
-  clients.push(c)
-  return c
+  return fixture.track(node.client())
 }
 
 /** `field` of INFO `section`'s `name` line (`calls=12,usec=…`), as a number; 0 when absent. */
