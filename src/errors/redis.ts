@@ -53,7 +53,8 @@ export class RedisUnavailableError extends WriteBehindError<'E_REDIS_UNAVAILABLE
  * A Redis tier refused to start on a server or name set up so that it could lose or misread dirty
  * data: a `maxmemory-policy` of `allkeys-*` (Redis would evict unflushed writes), or a name
  * created with another shard count or layout format; or a setting the server cannot honour
- * (`replicaWait: 'waitaof'` without WAITAOF or without appendonly). `setting` names what to change.
+ * (`replicaWait: 'waitaof'` without WAITAOF or without appendonly); or a client connected to a
+ * replica instead of the primary (`role`). `setting` names what to change.
  */
 export class RedisConfigError extends WriteBehindError<'E_REDIS_CONFIG'> {
   constructor(

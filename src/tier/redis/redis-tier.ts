@@ -13,8 +13,10 @@
  * On a Redis Cluster (an ioredis `Cluster` as the client) the port routes each script call to its
  * shard's primary (`ioredis-cluster-client.ts`).
  *
- * What it leaves out: Sentinel-specific handling (an ioredis Sentinel client works as a single
- * server), node-redis, merge ops (the facade's counters write whole values by compare-and-swap,
+ * A Sentinel-backed ioredis client is one server to the tier: ioredis finds the primary and follows
+ * a failover; the tier notices it as it would any promotion (`trust.ts`).
+ *
+ * What it leaves out: node-redis, merge ops (the facade's counters write whole values by compare-and-swap,
  * `expect`).
  */
 import type { Clock } from '../../contracts/clock.js'
