@@ -7,31 +7,29 @@
  * the server is back on its AOF, the same cache reads, writes and flushes again.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import type pg from 'pg'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { RedisUnavailableError } from '../../src/errors.js'
 import { RedisTier } from '../../src/redis.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
-import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
-import { pgPool, uniqueName } from '../helpers/store-servers.js'
+import { redisFixture } from '../helpers/redis-fixture.js'
+import type { OwnRedis } from '../helpers/own-redis.js'
+import { uniqueName } from '../helpers/store-servers.js'
 import { dropTable, storeRows } from './redis-fault-harness.js'
 
 let server: OwnRedis
 let pool: pg.Pool
 const table = uniqueName('rdown')
 
+const fixture = redisFixture(['--appendfsync', 'always'])
+
 before(async () => {
-  server = await startOwnRedis(['--appendfsync', 'always'])
-  pool = await pgPool()
+  ;({ server, pool } = await fixture.start())
 })
 
-after(async () => {
-  await dropTable(pool, table)
-  await pool.end()
-  await server.destroy()
-})
+fixture.cleanup((pool) => dropTable(pool, table))
 
 /** The rejection of `promise` (fails the test when it resolves). */
 async function rejection(promise: Promise<unknown>): Promise<unknown> {

@@ -9,7 +9,7 @@
  * Sentinel with `role: 'slave'`) is refused at open.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import type pg from 'pg'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
@@ -17,47 +17,41 @@ import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import { RedisConfigError } from '../../src/errors.js'
 import { RedisTier } from '../../src/redis.js'
 import { infoFields } from '../../src/tier/redis/startup.js'
-import { replicate, startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
+import { replicate, type OwnRedis } from '../helpers/own-redis.js'
+import { redisFixture } from '../helpers/redis-fixture.js'
 import { failedOver, startOwnSentinel, type OwnSentinel } from '../helpers/own-sentinel.js'
-import { pgPool, uniqueName } from '../helpers/store-servers.js'
+import { uniqueName } from '../helpers/store-servers.js'
 import { auditedTable, checkLedger, dropTable, Ledger, RecordingTier, redisState, storeRows, versionsDown, VersionWatch, writeLoops } from './redis-fault-harness.js'
 
 const MASTER = 'wbmaster'
-const servers: OwnRedis[] = []
+const fixture = redisFixture()
 const sentinels: OwnSentinel[] = []
-const clients: Redis[] = []
+const table = uniqueName('rsent')
 let pool: pg.Pool
-let table: string
 let primary: OwnRedis
 let replicaA: OwnRedis
 let replicaB: OwnRedis
 let sentinel: OwnSentinel
 
 before(async () => {
-  pool = await pgPool()
-  table = uniqueName('rsent')
+  pool = await fixture.pool()
   await auditedTable(pool, table)
-  ;[primary, replicaA, replicaB] = await Promise.all([startOwnRedis(), startOwnRedis(), startOwnRedis()])
-  servers.push(primary, replicaA, replicaB)
+  ;[primary, replicaA, replicaB] = (await fixture.servers(3)) as [OwnRedis, OwnRedis, OwnRedis]
   await Promise.all([replicate(replicaA, primary), replicate(replicaB, primary)])
   sentinel = await startOwnSentinel({ name: MASTER, primaryPort: primary.port })
   sentinels.push(sentinel)
   await sentinel.knowsReplicas(MASTER, 2)
 })
 
-after(async () => {
-  for (const c of clients) c.disconnect()
+fixture.cleanup(async (pool) => {
+  await Promise.all(sentinels.map((s) => s.destroy()))
   await dropTable(pool, table)
-  await pool.end()
-  await Promise.all([...sentinels.map((s) => s.destroy()), ...servers.map((s) => s.destroy())])
 })
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 function admin(port: number): Redis {
-  const c = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 }).on('error', () => {})
-  clients.push(c)
-  return c
+  return fixture.track(new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 }).on('error', () => {}))
 }
 
 /** Each shard's trust epoch and recorded replication id, read on the node at `port`. */
@@ -72,9 +66,7 @@ async function epochs(tier: RecordingTier, port: number): Promise<Array<{ te: nu
 }
 
 function sentinelClient(options: { role?: 'master' | 'slave' } = {}): Redis {
-  const client = new Redis({ sentinels: [{ host: '127.0.0.1', port: sentinel.port }], name: MASTER, maxRetriesPerRequest: 50, ...options }).on('error', () => {})
-  clients.push(client)
-  return client
+  return fixture.track(new Redis({ sentinels: [{ host: '127.0.0.1', port: sentinel.port }], name: MASTER, maxRetriesPerRequest: 50, ...options }).on('error', () => {}))
 }
 
 describe('a Redis tier behind Sentinel', () => {
