@@ -2,9 +2,10 @@
  * A Redis tier on a Sentinel-backed ioredis client (`new Redis({ sentinels, name })`), with the
  * shared PostgreSQL as the store: a primary, two replicas and a Sentinel of our own (quorum 1,
  * short timeouts). Writers at durability `replicated` go on while the primary is killed with -9 and
- * Sentinel promotes a replica (and points the other at it). Through the same client and the same
+ * Sentinel promotes a replica (and points the other at it); the old primary comes back on its AOF,
+ * Sentinel makes it a replica, and the new primary is killed in turn. Through the same client and the same
  * open cache: writes resume on the new primary, every write whose ack held is in the store, no
- * row's version goes down, the trust epoch of every shard is raised on the new primary (its clean
+ * row's version goes down, the trust epoch of every shard is raised on each new primary (its clean
  * entries are not trusted), and nothing is left dirty. A client connected to a replica (its URL, or
  * Sentinel with `role: 'slave'`) is refused at open.
  */
@@ -82,34 +83,42 @@ describe('a Redis tier behind Sentinel', () => {
     await cache.close()
   })
 
-  it('goes on through a failover with the same client: no acknowledged write lost, versions up, trust epoch raised, dirty 0', { timeout: 180_000 }, async () => {
+  it('goes on through two failovers with the same client: no acknowledged write lost, versions up, trust epoch raised, dirty 0', { timeout: 240_000 }, async () => {
     const tier = new RecordingTier({ client: sentinelClient(), name: 'sentinel', shards: 4, leaseMs: 500, replicaTimeoutMs: 1000 })
     const cache = await WriteBehindCache.open({ store: new PostgresStore({ pool, table }), tier, durability: 'replicated', flush: { intervalMs: 300, maxDelayMs: 1000 }, warn: () => {} })
     const ledger = new Ledger()
     const watch = new VersionWatch(pool, table)
     watch.start()
     let stop = false
-    let writing = writeLoops(cache, tier, ledger, { lanes: 4, keys: 200, stop: () => stop })
-    try {
-      await sleep(1500)
-      const before = await epochs(tier, primary.port)
-      const replid = infoFields(String(await admin(primary.port).info('replication'))).get('master_replid')
-      assert.ok(
-        before.every((shard) => shard.rid === replid),
-        'each shard recorded the first primary’s replication id',
-      )
-      const ackedBefore = ledger.acks
-      await primary.crash()
-      const promotedPort = await failedOver(sentinel, MASTER, primary.port)
-      stop = true // the writes on their way finish on the new primary; no more on these keys
-      await writing
-      const acksAtPromotion = ledger.acks
-      // Other keys after the failover, so that no later write hides the loss of an earlier one.
+    let writing = Promise.resolve()
+    const write = (prefix: string, keys: number): void => {
       stop = false
-      writing = writeLoops(cache, tier, ledger, { lanes: 4, keys: 40, stop: () => stop, prefix: 'after' })
-      await sleep(2000)
+      writing = writeLoops(cache, tier, ledger, { lanes: 4, keys, stop: () => stop, prefix })
+    }
+    const halt = async (): Promise<void> => {
       stop = true
       await writing
+    }
+
+    /** Writers on `prefix` keys while the primary (`killed`) is killed with -9 and Sentinel promotes a replica; then the checks on the new primary. */
+    const failover = async (killed: OwnRedis, prefix: string): Promise<number> => {
+      write(prefix, 200)
+      await sleep(1500)
+      const before = await epochs(tier, killed.port)
+      const replid = infoFields(String(await admin(killed.port).info('replication'))).get('master_replid')
+      assert.ok(
+        before.every((shard) => shard.rid === replid),
+        'each shard recorded the primary’s replication id',
+      )
+      const ackedBefore = ledger.acks
+      await killed.crash()
+      const promotedPort = await failedOver(sentinel, MASTER, killed.port)
+      await halt() // the writes on their way finish on the new primary; no more on these keys
+      const acksAtPromotion = ledger.acks
+      // Other keys after the failover, so that no later write hides the loss of an earlier one.
+      write(`${prefix}-after`, 40)
+      await sleep(2000)
+      await halt()
 
       assert.ok(ackedBefore > 20, `writes were acknowledged before the crash (${ackedBefore})`)
       assert.ok(ledger.acks > acksAtPromotion, `writes resumed on the promoted replica through the same client (${acksAtPromotion} → ${ledger.acks})`)
@@ -117,13 +126,11 @@ describe('a Redis tier behind Sentinel', () => {
       assert.deepEqual(unexpected, [], 'writes in the gap failed only as unanswered')
 
       await cache.flush({ timeoutMs: 60_000 })
-      await watch.stop()
       const promoted = admin(promotedPort)
       const { entries, dirty } = await redisState(promoted, tier, [...ledger.keys.keys()])
       assert.equal(dirty, 0, 'nothing is left dirty on the new primary')
       assert.deepEqual(checkLedger(ledger, await storeRows(pool, table), entries), [], 'every acknowledged write is in the store')
       assert.deepEqual(await versionsDown(pool, table), [], 'no row’s version went down (audit trigger)')
-      assert.deepEqual(watch.drops, [], 'no row’s version went down (sampled)')
 
       const newId = infoFields(String(await promoted.info('replication'))).get('master_replid')
       const afterFailover = await epochs(tier, promotedPort)
@@ -132,12 +139,33 @@ describe('a Redis tier behind Sentinel', () => {
         assert.ok(shard.te > (before[i]?.te ?? 0), `shard ${i}'s trust epoch rose (${before[i]?.te} → ${shard.te})`)
       })
       const unconfirmed = [...ledger.keys.values()].reduce((n, k) => n + k.unconfirmed.size, 0)
-      console.log(`sentinel failover: ${ackedBefore} acknowledged before the crash, ${ledger.acks} in all, ${unconfirmed} not confirmed, errors ${JSON.stringify([...ledger.errors])}`)
+      console.log(`sentinel failover (${prefix}): ${ackedBefore} acknowledged before the crash, ${ledger.acks} in all, ${unconfirmed} not confirmed, errors ${JSON.stringify([...ledger.errors])}`)
+      return promotedPort
+    }
+
+    try {
+      const firstPromoted = await failover(primary, 'one')
+      // The old primary comes back on its AOF; Sentinel makes it a replica of the new one, which is then killed in turn.
+      await primary.restart()
+      await replicaOf(primary, firstPromoted)
+      await failover([replicaA, replicaB].find((s) => s.port === firstPromoted) as OwnRedis, 'two')
+      await watch.stop()
+      assert.deepEqual(watch.drops, [], 'no row’s version went down (sampled)')
     } finally {
-      stop = true
-      await writing
+      await halt()
       await watch.stop()
       await cache.close()
     }
   })
 })
+
+/** Resolves once `server` is a replica of the primary on `port` with its link up (Sentinel reconfigured it). */
+async function replicaOf(server: OwnRedis, port: number): Promise<void> {
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    const fields = infoFields(String(await admin(server.port).info('replication')))
+    if (fields.get('role') === 'slave' && fields.get('master_port') === String(port) && fields.get('master_link_status') === 'up') return
+    if (Date.now() > deadline) throw new Error(`Sentinel did not make ${server.port} a replica of ${port}: ${JSON.stringify([...fields])}`)
+    await sleep(200)
+  }
+}

@@ -14,6 +14,8 @@ export interface OwnSentinel {
   readonly port: number
   /** The primary it reports for `name` now (`host:port`), or undefined while it knows none. */
   primary(name: string): Promise<string | undefined>
+  /** The port of the primary it names for `name` when no failover is in progress and that node says it is a primary; else undefined. */
+  settled(name: string): Promise<number | undefined>
   /** Resolves once it has discovered `count` replicas of `name` (it reads them from the primary's INFO), so a failover can pick one. */
   knowsReplicas(name: string, count: number): Promise<void>
   /** SIGKILLs it and deletes its directory. */
@@ -71,6 +73,19 @@ export async function startOwnSentinel(settings: SentinelSettings): Promise<OwnS
   return {
     port,
     primary,
+    async settled(master) {
+      const fields = (await admin.call('SENTINEL', 'MASTER', master)) as string[]
+      const flags = fields[fields.indexOf('flags') + 1] ?? ''
+      const port = Number(fields[fields.indexOf('port') + 1])
+      if (flags !== 'master') return undefined // e.g. master,failover_in_progress or s_down
+      const node = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null }).on('error', () => {})
+      try {
+        await node.connect()
+        return String(await node.info('replication')).includes('role:master') ? port : undefined
+      } finally {
+        node.disconnect()
+      }
+    },
     async knowsReplicas(master, count) {
       const until = Date.now() + 30_000
       while (((await admin.call('SENTINEL', 'REPLICAS', master)) as unknown[]).length < count) {
@@ -89,14 +104,18 @@ export async function startOwnSentinel(settings: SentinelSettings): Promise<OwnS
   }
 }
 
-/** Resolves once `sentinel` reports for `name` a primary other than `oldPort`; rejects after `timeoutMs`. */
-export async function failedOver(sentinel: OwnSentinel, name: string, oldPort: number, timeoutMs = 30_000): Promise<number> {
+/**
+ * Resolves with the port of the new primary once `sentinel` has failed `name` over from `oldPort`
+ * and settled: it names another node, no failover is in progress (under load a failover can time
+ * out and be tried again with another replica), and that node says it is a primary. Rejects after
+ * `timeoutMs`.
+ */
+export async function failedOver(sentinel: OwnSentinel, name: string, oldPort: number, timeoutMs = 60_000): Promise<number> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const address = await sentinel.primary(name).catch(() => undefined)
-    const port = Number(address?.split(':')[1])
-    if (address !== undefined && port !== oldPort) return port
-    if (Date.now() > deadline) throw new Error(`the sentinel did not fail ${name} over within ${timeoutMs} ms (it reports ${String(address)})`)
+    const settled = await sentinel.settled(name).catch(() => undefined)
+    if (settled !== undefined && settled !== oldPort) return settled
+    if (Date.now() > deadline) throw new Error(`the sentinel did not fail ${name} over from ${oldPort} within ${timeoutMs} ms`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }
