@@ -257,6 +257,30 @@ describe('Redis tier report', () => {
     assert.doesNotMatch(md, /### zipf/)
     assert.equal(redisSection(runs, ['zipf']), '')
   })
+
+  it('reads a 4-process system against the probe and the peers run with 4 processes too, beside the 1-process ones', () => {
+    const four = [
+      ...runs,
+      result('writebehind-redis-memory-4', 1, 24_000, 6, { backlogAtEnd: 3000, drainMs: 400 }),
+      result('redis-script-limit-4', 1, 30_000, 3),
+      result('redis-handrolled-4', 1, 20_000, 4),
+      result('bullmq-4', 1, 32_000, 5),
+    ].map(uniform)
+    const row = tierRatios(four, 'uniform').find((r) => r.system === 'writebehind-redis-memory-4')!
+    assert.equal(row.vsHandrolled, 0.8) // against the 1-process peer, as before
+    assert.equal(row.vsLimitSame, 0.8)
+    assert.equal(row.p99VsLimitSame, 2)
+    assert.equal(row.vsHandrolledSame, 1.2)
+    assert.equal(row.vsBullmqSame, 0.75)
+    assert.equal(row.backlogAtEnd, 3000)
+    assert.equal(row.drainS, 0.4)
+    const md = redisSection(four, ['uniform'])
+    assert.match(md, /writebehind-redis-memory-4: writes\/s 0\.80 of the script limit with as many processes \(target ≥ 0\.8\): met; ack p99 2\.00× its p99 \(target ≤ 1\.5\): \*\*not met\*\*/)
+    assert.match(md, /writebehind-redis-memory-4: ahead of the peers with as many processes, redis-handrolled \(1\.20×\) and bullmq \(0\.75×\): \*\*not met\*\*/)
+    assert.match(md, /\| writebehind-redis-memory-4 \| 24,000 \| 0\.60 \| 6\.00 \| 3\.00 \| 3,000 \| 0\.40 \|/)
+    // A 1-process system has no such line.
+    assert.doesNotMatch(md, /writebehind-redis-memory: writes\/s [0-9.]+ of the script limit with as many processes/)
+  })
 })
 
 describe('Redis tier systems, short runs against real servers', () => {
@@ -264,7 +288,7 @@ describe('Redis tier systems, short runs against real servers', () => {
   async function runOne(system: string): Promise<RunResult> {
     const scratch = await mkdtemp(join(tmpdir(), 'wbbench-test-'))
     try {
-      const job: Job = { system, workload: 'zipf', run: 1, durationMs: 400, writers: 8, maxWrites: 20_000, drainTimeoutMs: 60_000, out: join(scratch, 'r.json') }
+      const job: Job = { system, workload: 'zipf', run: 1, durationMs: 400, writers: 8, maxWrites: 20_000, drainTimeoutMs: 60_000, ownRedis: true, out: join(scratch, 'r.json') }
       const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run-one.ts', JSON.stringify(job)], { stdio: ['ignore', 'ignore', 'pipe'] })
       let stderr = ''
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
@@ -276,7 +300,15 @@ describe('Redis tier systems, short runs against real servers', () => {
     }
   }
 
-  for (const system of ['writebehind-redis-memory', 'writebehind-redis-memory-4', 'writebehind-redis-replicated-4', 'writebehind-redis-memory-flush', 'writebehind-redis-cluster-replicated-2']) {
+  for (const system of [
+    'writebehind-redis-memory',
+    'writebehind-redis-memory-4',
+    'writebehind-redis-replicated-4',
+    'writebehind-redis-memory-flush',
+    'writebehind-redis-cluster-replicated-2',
+    'redis-handrolled-4',
+    'bullmq-4',
+  ]) {
     it(`${system}: every acknowledged write lands in PostgreSQL`, async () => {
       const r = await runOne(system)
       assert.equal(r.error, undefined)
@@ -286,15 +318,18 @@ describe('Redis tier systems, short runs against real servers', () => {
       assert.ok(r.keys > 0 && r.dbRows >= r.keys, `${r.dbRows} rows for ${r.keys} keys`)
       assert.equal(r.correct, true, r.verifyNote)
       assert.match(r.verifyNote, new RegExp(`^${r.keys} keys checked, 0 mismatches, 0 unexpected`))
+      assert.ok(Number.isInteger(r.backlogAtEnd) && r.backlogAtEnd! >= 0, `backlog at the end ${r.backlogAtEnd}`)
     })
   }
 
-  it('redis-script-limit: the write script alone acknowledges writes and measures their latency', async () => {
-    const r = await runOne('redis-script-limit')
-    assert.equal(r.error, undefined)
-    assert.ok(r.acked > 0, `acked ${r.acked}`)
-    assert.equal(r.failed, 0)
-    assert.ok(r.p99Ms > 0 && r.p99Ms >= r.p50Ms)
-    assert.equal(r.dbRows, 0)
-  })
+  for (const probe of ['redis-script-limit', 'redis-script-limit-4']) {
+    it(`${probe}: the write script alone acknowledges writes and measures their latency`, async () => {
+      const r = await runOne(probe)
+      assert.equal(r.error, undefined)
+      assert.ok(r.acked > 0, `acked ${r.acked}`)
+      assert.equal(r.failed, 0)
+      assert.ok(r.p99Ms > 0 && r.p99Ms >= r.p50Ms)
+      assert.equal(r.dbRows, 0)
+    })
+  }
 })
