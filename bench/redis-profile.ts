@@ -1,10 +1,16 @@
 /**
  * Where a `writebehind-redis-memory` write's time goes while the flusher runs beside it: one app
  * (64 writers, default flush) on a Redis of its own, with the event loop's delay sampled
- * (`monitorEventLoopDelay`) and every command Redis ran timed by its slow log (threshold 0), summed
- * per script. Run under `node --cpu-prof` for the JavaScript side:
+ * (`monitorEventLoopDelay`), the CPU taken by this process, by Redis and by the whole machine, and
+ * the commands Redis ran timed by its slow log, summed per script. Run under `node --cpu-prof` for
+ * the JavaScript side:
  *
  *   flock /work/bench.lock node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/redis-profile.ts [uniform|zipf] [seconds]
+ *
+ * Environment: WB_PROFILE_SLOWLOG, the slow log's threshold in µs (default 0: every command, those
+ * run inside scripts too, which slows the scripts; 20: the scripts alone, nearly; `off`: no slow log,
+ * as for a CPU profile, which reading a million entries back would skew), and WB_PROFILE_FLUSH (the
+ * cache's `flush` options as JSON, e.g. '{"batchSize":100}').
  */
 import { readFileSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
@@ -30,12 +36,11 @@ const table = tableFor('writebehind-redis-profile')
 const pool = openPool(1)
 await pool.query(`DROP TABLE IF EXISTS ${table}`)
 await pool.end()
-// WB_PROFILE_FLUSH='{"batchSize":200}' tries other flush settings.
 const flush = process.env.WB_PROFILE_FLUSH === undefined ? undefined : (JSON.parse(process.env.WB_PROFILE_FLUSH) as Record<string, number>)
 const app = await openRedisApp({ url: server.url }, table, 'memory', flush)
-// WB_PROFILE_SLOWLOG=0 leaves Redis's slow log alone (reading a million entries back skews a CPU profile).
-const slowlog = process.env.WB_PROFILE_SLOWLOG !== '0'
-if (slowlog) await admin.call('CONFIG', 'SET', 'slowlog-log-slower-than', '0')
+const threshold = process.env.WB_PROFILE_SLOWLOG ?? '0'
+const slowlog = threshold !== 'off'
+if (slowlog) await admin.call('CONFIG', 'SET', 'slowlog-log-slower-than', threshold)
 await admin.call('CONFIG', 'SET', 'slowlog-max-len', '1000000')
 await admin.call('SLOWLOG', 'RESET')
 const names = new Map([...ALL_SCRIPTS, RETRY].map((s) => [s.sha, s.name]))
@@ -98,7 +103,7 @@ console.log(
 console.log(
   `event loop delay: mean ${(delay.mean / 1e6).toFixed(2)} ms, p50 ${(delay.percentile(50) / 1e6).toFixed(2)}, p99 ${(delay.percentile(99) / 1e6).toFixed(2)}, max ${(delay.max / 1e6).toFixed(2)} ms`,
 )
-console.log(`Redis commands timed (slow log, ${log.length} entries, load + drain):`)
+console.log(`Redis commands timed (slow log from ${threshold} µs, ${log.length} entries, load + drain):`)
 for (const [name, row] of [...perScript].sort((a, b) => b[1].usec - a[1].usec)) {
   const sorted = row.durations.sort((a, b) => a - b)
   console.log(
