@@ -13,7 +13,7 @@
  * cache's `flush` options as JSON, e.g. '{"batchSize":100}').
  */
 import { readFileSync } from 'node:fs'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
 import { runLoad } from './driver.js'
 import { startBenchRedis } from './lib/own-redis.js'
@@ -47,6 +47,9 @@ const names = new Map([...ALL_SCRIPTS, RETRY].map((s) => [s.sha, s.name]))
 
 const delay = monitorEventLoopDelay({ resolution: 1 })
 delay.enable()
+const gcPauses: number[] = []
+const gc = new PerformanceObserver((list) => gcPauses.push(...list.getEntries().map((e) => e.duration)))
+gc.observe({ entryTypes: ['gc'] })
 const redisCpu = async (): Promise<number> => {
   const info = String(await admin.call('INFO', 'cpu'))
   const field = (name: string): number => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? 'NaN')
@@ -72,6 +75,7 @@ const system: BenchSystem = {
 }
 const load = await runLoad(system, workload, { durationMs: seconds * 1000, writers: 64, maxWrites: 3_000_000 })
 delay.disable()
+gc.disconnect()
 const cpu = process.cpuUsage(cpuBefore)
 const redisSec = (await redisCpu()) - redisBefore
 const machineAfter = machine()
@@ -102,6 +106,10 @@ console.log(
 )
 console.log(
   `event loop delay: mean ${(delay.mean / 1e6).toFixed(2)} ms, p50 ${(delay.percentile(50) / 1e6).toFixed(2)}, p99 ${(delay.percentile(99) / 1e6).toFixed(2)}, max ${(delay.max / 1e6).toFixed(2)} ms`,
+)
+gcPauses.sort((a, b) => a - b)
+console.log(
+  `GC pauses during the load: ${gcPauses.length}, ${gcPauses.reduce((a, b) => a + b, 0).toFixed(0)} ms in all, p99 ${(gcPauses[Math.floor(gcPauses.length * 0.99)] ?? 0).toFixed(2)} ms, max ${(gcPauses.at(-1) ?? 0).toFixed(2)} ms`,
 )
 console.log(`Redis commands timed (slow log from ${threshold} µs, ${log.length} entries, load + drain):`)
 for (const [name, row] of [...perScript].sort((a, b) => b[1].usec - a[1].usec)) {
