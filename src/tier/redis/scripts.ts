@@ -14,8 +14,9 @@ import type { RedisScript } from './client-port.js'
 
 /**
  * Most keys (or key/version pairs) one script call handles. A script blocks Redis, and so every
- * write behind it, for as long as it runs: at 64 keys an ack or a claim takes well under a
- * millisecond, where 200 (the earlier bound) held writes up for 1-6 ms (bench/redis-profile.ts).
+ * write behind it, for as long as it runs: at 64 keys a claim or an ack took 0.4-0.5 ms on average
+ * (p99 2-3 ms on a loaded machine), where acks of 200 and claims of up to 1,000 took 0.9-1.2 ms
+ * (p99 7-8 ms) in the same conditions (bench/redis-profile.ts, bench/README.md).
  */
 export const CHUNK = 64
 
