@@ -1,7 +1,7 @@
 // Tests of the benchmark's own arithmetic: key generators, percentiles, medians and the
 // within-run ratios of the report. Run with `npm test -- bench/harness.test.ts`.
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
+import { after, describe, it } from 'node:test'
 import { runLoad, type Arrival } from './driver.js'
 import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { redisSection, tierRatios } from './lib/redis-report.js'
 import { renderReport, summarise, targets } from './lib/report.js'
+import { openPool, tableFor } from './lib/pg.js'
 import type { Job, RunResult } from './lib/result.js'
 import { latencySummary, median, medianRatio } from './lib/stats.js'
 import type { BenchSystem, BenchValue } from './systems/types.js'
@@ -283,13 +284,45 @@ describe('Redis tier report', () => {
   })
 })
 
+describe('tableFor', () => {
+  it('names a table after its system, and after WB_BENCH_TABLE_TAG too when set', () => {
+    const saved = process.env.WB_BENCH_TABLE_TAG
+    try {
+      delete process.env.WB_BENCH_TABLE_TAG
+      assert.equal(tableFor('writebehind-redis-memory-4'), 'bench_writebehind_redis_memory_4')
+      process.env.WB_BENCH_TABLE_TAG = 'T42'
+      assert.equal(tableFor('writebehind-redis-memory-4'), 'bench_writebehind_redis_memory_4_t42')
+    } finally {
+      if (saved === undefined) delete process.env.WB_BENCH_TABLE_TAG
+      else process.env.WB_BENCH_TABLE_TAG = saved
+    }
+  })
+})
+
 describe('Redis tier systems, short runs against real servers', () => {
-  // Each starts its own redis-server (and replica) and writes into the shared PostgreSQL, like `npm run bench`.
+  // Each starts its own redis-server (and replica) and writes into the shared PostgreSQL, like `npm run bench`,
+  // into tables of this run's own (WB_BENCH_TABLE_TAG), dropped at the end: a benchmark or another
+  // test run at the same time uses the same system names.
+  const tag = `t${process.pid}`
+  const systems = new Set<string>()
+  after(async () => {
+    const admin = openPool(1)
+    try {
+      for (const system of systems) await admin.query(`DROP TABLE IF EXISTS ${tableFor(system)}_${tag}`)
+    } finally {
+      await admin.end()
+    }
+  })
+
   async function runOne(system: string): Promise<RunResult> {
+    systems.add(system)
     const scratch = await mkdtemp(join(tmpdir(), 'wbbench-test-'))
     try {
       const job: Job = { system, workload: 'zipf', run: 1, durationMs: 400, writers: 8, maxWrites: 20_000, drainTimeoutMs: 60_000, ownRedis: true, out: join(scratch, 'r.json') }
-      const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run-one.ts', JSON.stringify(job)], { stdio: ['ignore', 'ignore', 'pipe'] })
+      const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run-one.ts', JSON.stringify(job)], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, WB_BENCH_TABLE_TAG: tag },
+      })
       let stderr = ''
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
       const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
