@@ -17,7 +17,7 @@ import { opFromRecord, type PendingOp } from '../../flush/pending-op.js'
 import type { RedisClientPort } from './client-port.js'
 import type { RedisLayout } from './layout.js'
 import { byShard, chunks } from './outcomes.js'
-import { CLAIM, READ } from './scripts.js'
+import { CHUNK, CLAIM, READ } from './scripts.js'
 
 /** An entry as the `read` script returns it. */
 export interface EntryRecord {
@@ -94,17 +94,32 @@ export class Claims {
     return keys.map((key) => found.get(key))
   }
 
+  /**
+   * Up to `max` due entries of `shard`, in script calls of at most `CHUNK` entries each (looking at
+   * twice that), so that Redis runs other clients' writes between them. The keys this process has
+   * in flight come back too, and are skipped; in all at most 4 × `max` due keys are looked at.
+   */
   private async claimShard(shard: number, max: number, skip: (key: string) => boolean): Promise<PendingOp[]> {
+    const ops: PendingOp[] = []
+    let offset = 0
+    while (ops.length < max && offset < max * 4) {
+      const next = await this.claimChunk(shard, Math.min(CHUNK, max - ops.length), offset, skip, ops)
+      if (next < 0) break
+      offset = next
+    }
+    return ops
+  }
+
+  /** One claim script call: adds what it read to `ops`; answers the offset to go on from, or -1 (nothing left, or the lease is another instance's). */
+  private async claimChunk(shard: number, want: number, offset: number, skip: (key: string) => boolean, ops: PendingOp[]): Promise<number> {
     const { layout, lease } = this
-    // Ask for more than `max`: the keys this process has in flight come back too, and are skipped.
     const reply = (await this.port.run({
       script: CLAIM,
       keys: [layout.dirty(shard), layout.lease(shard)],
-      args: [layout.entryPrefix(shard), lease.token, lease.ms, max * 2, '1', max * 4],
+      args: [layout.entryPrefix(shard), lease.token, lease.ms, want, '1', want * 2, offset],
     })) as Array<string | number>
-    const ops: PendingOp[] = []
-    if (reply[0] !== 1) return ops
-    for (let i = 1; i + 6 < reply.length && ops.length < max; i += 7) {
+    if (reply[0] !== 1) return -1
+    for (let i = 2; i + 6 < reply.length; i += 7) {
       const key = String(reply[i])
       if (skip(key)) continue
       const encoded = reply[i + 2] === '1' ? null : String(reply[i + 3])
@@ -114,6 +129,6 @@ export class Claims {
       op.firstFailedAt = Number(reply[i + 6])
       ops.push(op)
     }
-    return ops
+    return Number(reply[1])
   }
 }
