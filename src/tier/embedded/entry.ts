@@ -47,13 +47,21 @@ export class Entry implements Linked<Entry> {
    * The key's and the value's length, kept beside the value (`rewrite` updates both), so that a
    * write never reads the value it replaces, which is cold in memory by then.
    */
-  size: number
+  size = 0
+  /**
+   * Set only through `rewrite` (and the constructor). Declared with a number, not as a constructor
+   * parameter: a class field without one starts as `undefined`, and V8 then keeps a version (above
+   * 2^31, a heap number) as a pointer to a new heap number on every write; from a number it keeps
+   * one number box per entry and writes each version into it.
+   */
+  version = 0
 
   constructor(
     readonly key: string,
     public encoded: string | null,
-    public version: number,
+    version: number,
   ) {
+    this.version = version
     this.size = key.length + (encoded === null ? 0 : encoded.length)
   }
 
