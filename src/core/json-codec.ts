@@ -133,36 +133,46 @@ function flatText(copy: Record<string, unknown>): string | undefined {
       const item = copy[key]
       if (typeof item === 'object' && item !== null) return undefined
       const json = typeof item === 'string' ? JSON.stringify(item) : String(checkScalar(item))
-      text = text === '' ? quotedKey(key) + json : `${text},${quotedKey(key)}${json}`
+      // The brace and the comma come with the quoted key: each piece joined is one more string to make.
+      text = text === '' ? keyText(key, true) + json : text + keyText(key, false) + json
     }
   } catch (error) {
     throw error instanceof Refusal ? error.at(key) : error
   }
-  // trim() (there is nothing to trim) turns the pieces into one flat string, as JSON.stringify
+  // trim() (there is nothing to trim) flattens the pieces into one flat string, as JSON.stringify
   // gives: V8 keeps a concatenation as a tree of its pieces, which, kept in the cache, costs several
-  // times the memory and garbage-collection time of the flat text.
-  return `{${text}}`.trim()
+  // times the memory and garbage-collection time of the flat text. (It returns the tree's root,
+  // which then points only at the flat text; the collector drops that root when it moves the value.)
+  return text === '' ? '{}' : `${text}}`.trim()
 }
 
-/** How many quoted keys `quotedKey` keeps (record keys repeat from write to write; user data may not). */
+/** A record key as it is written: `{"key":` first in its record, `,"key":` after another. */
+interface KeyText {
+  readonly first: string
+  readonly later: string
+}
+
+/** How many quoted keys `keyText` keeps (record keys repeat from write to write; user data may not). */
 const QUOTED_KEYS = 1024
-const quotedKeys = new Map<string, string>()
+const quotedKeys = new Map<string, KeyText>()
 
-/** The last key `quotedKey` answered and its answer: a record of one field hits it every write, without a hash lookup. */
+/** The last key `keyText` answered and its texts: a record of one field hits it every write, without a hash lookup. */
 let lastKey = ''
-let lastQuoted = '"":'
+let lastText: KeyText = { first: '{"":', later: ',"":' }
 
-/** `"key":`, quoted by `JSON.stringify`. */
-function quotedKey(key: string): string {
-  if (key === lastKey) return lastQuoted
-  let quoted = quotedKeys.get(key)
-  if (quoted === undefined) {
-    quoted = `${JSON.stringify(key)}:`
-    if (quotedKeys.size < QUOTED_KEYS) quotedKeys.set(key, quoted)
+/** `{"key":` (`first`) or `,"key":`, the key quoted by `JSON.stringify`. */
+function keyText(key: string, first: boolean): string {
+  if (key !== lastKey) {
+    let found = quotedKeys.get(key)
+    if (found === undefined) {
+      const quoted = JSON.stringify(key)
+      found = { first: `{${quoted}:`, later: `,${quoted}:` }
+      if (quotedKeys.size < QUOTED_KEYS) quotedKeys.set(key, found)
+    }
+    lastKey = key
+    lastText = found
   }
-  lastKey = key
-  lastQuoted = quoted
-  return quoted
+  return first ? lastText.first : lastText.later
 }
 
 /** Checks the items of `copy`, a fresh copy of the record `value`, replacing containers by their copies. */

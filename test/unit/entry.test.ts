@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { Entry, Undo } from '../../src/tier/embedded/entry.js'
+import { Entry, smallInt, Undo } from '../../src/tier/embedded/entry.js'
 import { MemoryTier } from '../../src/tier/embedded/memory-tier.js'
 import type { SealedGroup } from '../../src/tier/embedded/merges.js'
 
@@ -57,5 +57,45 @@ describe('Entry rare state', () => {
     memory.pin(entries[5] as Entry)
     assert.equal(hasRare(entries[5] as Entry), true)
     assert.equal((entries[5] as Entry).pinned, true)
+  })
+})
+
+describe('Entry version', () => {
+  // The first dirty version is kept as a distance stored through smallInt (entry.ts); versions come
+  // from a µs clock (about 2^50 today), from stores (any non-negative integer a store held) and
+  // count up from 1 in tests.
+  const version = fc.oneof(
+    fc.integer({ min: 0, max: 2 ** 31 }),
+    fc.integer({ min: 2 ** 31, max: Number.MAX_SAFE_INTEGER }),
+    fc.constantFrom(2 ** 30 - 1, 2 ** 30, 2 ** 30 + 1, Number.MAX_SAFE_INTEGER),
+  )
+
+  it('reads back every version it was given, and keeps the first dirty version across rewrites', () => {
+    fc.assert(
+      fc.property(version, fc.array(fc.nat({ max: 2 ** 40 }), { maxLength: 5 }), (first, steps) => {
+        const entry = new Entry('k', 'v', first)
+        assert.equal(entry.version, first)
+        entry.dirtySince = 1 // dirty from here: dirtyVersion stays at the version it was dirtied at
+        let current = first
+        for (const step of steps) {
+          const next = Math.min(current + step + 1, Number.MAX_SAFE_INTEGER)
+          entry.rewrite('w', next)
+          assert.equal(entry.version, next)
+          assert.equal(entry.dirtyVersion, first)
+          current = next
+        }
+      }),
+      { numRuns: 1000 },
+    )
+  })
+})
+
+describe('smallInt', () => {
+  it('gives back the same number, whatever it is', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.integer(), fc.double({ noNaN: true }), fc.constantFrom(2 ** 31, -(2 ** 31), 2 ** 32 + 5, 0.5, -1.5)), (n) => {
+        assert.ok(Object.is(smallInt(n), n) || (n === 0 && smallInt(n) === 0), `${n}`)
+      }),
+    )
   })
 })

@@ -32,6 +32,7 @@ import type { Codec } from '../../contracts/codec.js'
 import type { MergeKind } from '../../contracts/store.js'
 import type { CoarseClock } from './coarse-clock.js'
 import { EntryList } from './entry-list.js'
+import { smallInt } from './entry.js'
 import type { Entry, Undo } from './memory-tier.js'
 import { combine, type HeldMerge } from './merges.js'
 import { opFor, PendingMerge, type PendingOp } from '../../flush/pending-op.js'
@@ -92,10 +93,10 @@ export class CoalescingBacklog implements Backlog {
     this.epoch = clock.now() - 1
   }
 
-  /** Now, in ms since the epoch: 1 or more (0 means not dirty), also should the clock step back before the epoch. */
+  /** Now, in ms since the epoch: 1 or more (0 means not dirty), also should the clock step back before the epoch; `smallInt` for the entry's field. */
   private sinceEpoch(): number {
     const since = this.clock.now() - this.epoch
-    return since >= 1 ? since : 1
+    return since >= 1 ? smallInt(since) : 1
   }
 
   get size(): number {
@@ -154,7 +155,7 @@ export class CoalescingBacklog implements Backlog {
     }
     // Dirty before as now: it keeps its place (the list's order is the low-water mark's).
     this.byteCount += entry.key.length + (undo.encoded === null ? 0 : undo.encoded.length) - entry.size
-    entry.dirtyLag = entry.version - undo.dirtyVersion // the memory tier's revert of the version keeps it
+    entry.dirtyLag = smallInt(entry.version - undo.dirtyVersion) // the memory tier's revert of the version keeps it
   }
 
   dropRevoked(): void {}

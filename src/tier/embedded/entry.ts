@@ -47,13 +47,21 @@ export class Entry implements Linked<Entry> {
    * The key's and the value's length, kept beside the value (`rewrite` updates both), so that a
    * write never reads the value it replaces, which is cold in memory by then.
    */
-  size: number
+  size = 0
+  /**
+   * Set only through `rewrite` (and the constructor). Declared with a number, not as a constructor
+   * parameter: a class field without one starts as `undefined`, and V8 then keeps a version (above
+   * 2^31, a heap number) as a pointer to a new heap number on every write; from a number it keeps
+   * one number box per entry and writes each version into it.
+   */
+  version = 0
 
   constructor(
     readonly key: string,
     public encoded: string | null,
-    public version: number,
+    version: number,
   ) {
+    this.version = version
     this.size = key.length + (encoded === null ? 0 : encoded.length)
   }
 
@@ -123,8 +131,9 @@ export class Entry implements Linked<Entry> {
    * from `version`, like `dirtySince` as a distance from an epoch: both then stay small integers,
    * which V8 keeps in the entry itself, where a version or a clock reading (above 2^31) needs a
    * heap number of its own per entry, a third of a new entry's memory before this. They stay small
-   * while a key stays dirty under 35 minutes (µs versions) and for the first 24 days of a tier (ms);
-   * past that V8 boxes them as before, and they mean the same.
+   * while a key stays dirty under 35 minutes (µs versions) and for the first 24 days of a tier (ms)
+   * (half that where V8 compresses pointers); past that V8 boxes them as before, and they mean the
+   * same. Both are stored through `smallInt`: the differences of large numbers are heap numbers.
    */
   get dirtyVersion(): number {
     return this.version - this.dirtyLag
@@ -140,7 +149,7 @@ export class Entry implements Linked<Entry> {
     const delta = size - this.size
     this.encoded = encoded
     this.size = size
-    if (this.dirtySince !== 0) this.dirtyLag += version - this.version
+    if (this.dirtySince !== 0) this.dirtyLag = smallInt(this.dirtyLag + (version - this.version))
     this.version = version
     return delta
   }
@@ -148,6 +157,18 @@ export class Entry implements Linked<Entry> {
   private own(): Rare {
     return (this.rare ??= new Rare())
   }
+}
+
+/**
+ * `n` in the form V8 keeps in an object's own field: a small integer when it is a 32-bit integer
+ * (what `n | 0` gives), else `n` itself. Arithmetic on large numbers (versions, clock readings)
+ * gives a heap number even when the result is small, and a single such store makes V8 keep that
+ * field of EVERY entry as a separate number box: one more object per entry, and one more memory
+ * access each time the field is read.
+ */
+export function smallInt(n: number): number {
+  const int = n | 0
+  return int === n ? int : n
 }
 
 function overwrittenRare(rare: Rare, dropUndo: boolean): void {

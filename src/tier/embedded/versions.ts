@@ -19,7 +19,8 @@ import { VersionExhaustedError } from '../../errors.js'
 export const MAX_PLAUSIBLE_CLOCK_MS = Date.UTC(2200, 0, 1)
 
 export class VersionSource {
-  private last: number
+  /** Declared with a number (see `Entry.version`): `next()` then writes into one number box, allocating nothing. */
+  private last = 0
 
   constructor(
     private readonly clock: Clock,
