@@ -43,13 +43,17 @@ export class Claims {
     private readonly heldAt: (key: string, version: number) => void,
   ) {}
 
-  /** Up to `max` due entries of the shards in `shards` (those worth asking), none for which `skip` is true. */
-  async take(max: number, shards: readonly number[], skip: (key: string) => boolean): Promise<PendingOp[]> {
+  /**
+   * Up to `max` due entries of the shards in `shards` (those worth asking), none for which `skip` is
+   * true. `held` counts, per shard, the keys `skip` may turn away (this process's keys in flight or
+   * settling): a claim asks for that many more, and no more, so it reads about what it returns.
+   */
+  async take(max: number, shards: readonly number[], skip: (key: string) => boolean, held: ReadonlyMap<number, number>): Promise<PendingOp[]> {
     const ops: PendingOp[] = []
     const order = [...shards.filter((s) => s >= this.cursor), ...shards.filter((s) => s < this.cursor)]
     for (const shard of order) {
       if (ops.length >= max) break
-      ops.push(...(await this.claimShard(shard, max - ops.length, skip)))
+      ops.push(...(await this.claimShard(shard, max - ops.length, skip, held.get(shard) ?? 0)))
       this.cursor = (shard + 1) % this.layout.shards
     }
     return ops
@@ -94,24 +98,25 @@ export class Claims {
     return keys.map((key) => found.get(key))
   }
 
-  private async claimShard(shard: number, max: number, skip: (key: string) => boolean): Promise<PendingOp[]> {
+  private async claimShard(shard: number, max: number, skip: (key: string) => boolean, held: number): Promise<PendingOp[]> {
     const { layout, lease } = this
-    // Ask for more than `max`: the keys this process has in flight come back too, and are skipped.
+    // The keys this process holds come back too, and are skipped: ask for as many more. The scan
+    // limit leaves room for keys of the dirty set whose entries are not dirty (gone, or settled).
+    const want = max + held
     const reply = (await this.port.run({
       script: CLAIM,
       keys: [layout.dirty(shard), layout.lease(shard)],
-      args: [layout.entryPrefix(shard), lease.token, lease.ms, max * 2, '1', max * 4],
-    })) as Array<string | number>
+      args: [layout.entryPrefix(shard), lease.token, lease.ms, want, '1', want * 2],
+    })) as [number, ...Array<Array<string | null>>]
     const ops: PendingOp[] = []
     if (reply[0] !== 1) return ops
-    for (let i = 1; i + 6 < reply.length && ops.length < max; i += 7) {
-      const key = String(reply[i])
-      if (skip(key)) continue
-      const encoded = reply[i + 2] === '1' ? null : String(reply[i + 3])
-      const op = opFromRecord(key, Number(reply[i + 1]), encoded, Number(reply[i + 4]), this.codec)
+    for (let i = 1; i < reply.length && ops.length < max; i++) {
+      const [key, version, del, payload, since, attempts, firstFailedAt] = reply[i] as Array<string | null>
+      if (key === null || key === undefined || skip(key)) continue
+      const op = opFromRecord(key, Number(version), del === '1' ? null : (payload ?? ''), Number(since ?? 0), this.codec)
       // Retry state from Redis: a worker that died had counted these attempts (retry-scripts.ts).
-      op.attempts = Number(reply[i + 5])
-      op.firstFailedAt = Number(reply[i + 6])
+      op.attempts = Number(attempts ?? 0)
+      op.firstFailedAt = Number(firstFailedAt ?? 0)
       ops.push(op)
     }
     return ops

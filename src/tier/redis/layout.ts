@@ -37,9 +37,11 @@ export class RedisLayout {
   /** The shard of `key`: FNV-1a (32 bits) of its UTF-8 bytes, modulo `shards`. The same in every process. */
   shardOf(key: string): number {
     let hash = 0x811c9dc5
-    for (const byte of Buffer.from(key, 'utf8')) {
-      hash ^= byte
-      hash = Math.imul(hash, 0x01000193) >>> 0
+    for (let i = 0; i < key.length; i++) {
+      const code = key.charCodeAt(i)
+      // Past ASCII, UTF-8 has several bytes per character: hash the encoded bytes instead.
+      if (code > 0x7f) return fnv1a(Buffer.from(key.slice(i), 'utf8'), hash) % this.shards
+      hash = Math.imul(hash ^ code, 0x01000193) >>> 0
     }
     return hash % this.shards
   }
@@ -76,4 +78,10 @@ export class RedisLayout {
   dlq(shard: number): string {
     return `${this.tag(shard)}:dlq`
   }
+}
+
+/** FNV-1a over `bytes`, continuing from `hash`. */
+function fnv1a(bytes: Uint8Array, hash: number): number {
+  for (const byte of bytes) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0
+  return hash
 }

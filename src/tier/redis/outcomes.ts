@@ -37,6 +37,11 @@ export class Outcomes {
     return this.settling.has(key)
   }
 
+  /** Calls `fn` with each key whose outcome is still on its way to Redis. */
+  forEachSettling(fn: (key: string) => void): void {
+    for (const key of this.settling.keys()) fn(key)
+  }
+
   applied(op: PendingOp): void {
     this.queue(op).applied.push(op)
   }
@@ -122,8 +127,8 @@ export class Outcomes {
     const { layout } = this
     return this.port.run({
       script: ACK,
-      keys: [layout.dirty(shard), layout.vers(shard), layout.meta(shard), ...ops.map((op) => layout.entry(shard, op.key))],
-      args: [this.ttlMs, ...ops.flatMap((op) => [op.key, String(op.version)])],
+      keys: [layout.dirty(shard), layout.vers(shard), layout.meta(shard)],
+      args: [this.ttlMs, layout.entryPrefix(shard), ...ops.flatMap((op) => [op.key, String(op.version)])],
     })
   }
 

@@ -266,7 +266,7 @@ export class RedisTier implements DirtyTier {
     return (async () => {
       const ops = first === undefined ? [] : await claims.takeKeys([...first.keys()], skip)
       const taken = new Set(ops.map((op) => op.key))
-      if (ops.length < max) ops.push(...(await claims.take(max - ops.length, shards, (key) => taken.has(key) || skip(key))))
+      if (ops.length < max) ops.push(...(await claims.take(max - ops.length, shards, (key) => taken.has(key) || skip(key), this.heldPerShard(busy, taken))))
       if (ops.length === 0) this.idle = true
       return ops
     })()
@@ -293,6 +293,21 @@ export class RedisTier implements DirtyTier {
 
   tick(): void {
     this.idle = false
+  }
+
+  /** Per shard, the keys a claim would give back only to have them skipped: in flight, settling, or taken just now. */
+  private heldPerShard(busy: ReadonlySet<string>, taken: ReadonlySet<string>): Map<number, number> {
+    const held = new Map<number, number>()
+    const count = (key: string): void => {
+      const shard = this.layout.shardOf(key)
+      held.set(shard, (held.get(shard) ?? 0) + 1)
+    }
+    for (const key of busy) count(key)
+    for (const key of taken) if (!busy.has(key)) count(key)
+    this.ready().outcomes.forEachSettling((key) => {
+      if (!busy.has(key) && !taken.has(key)) count(key)
+    })
+    return held
   }
 
   private ready(): Parts {

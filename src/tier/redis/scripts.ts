@@ -80,10 +80,13 @@ return {v, count, dirty and 0 or 1}
 /**
  * claim: KEYS dirty, lease; ARGV entry prefix, token, lease ms, max, use lease (1|0), scan limit.
  * Takes (or renews, or with nothing dirty releases) the shard's lease, then reads up to `max`
- * due dirty entries (score = not-before time at or below Redis TIME), earliest first. Changes no
- * entry. `allow-oom`: the lease's SET must pass when Redis is at maxmemory, or nothing could be
- * flushed (and freed) then.
- * Returns {0} when another instance holds the lease, else {1, key, ver, del, payload, since, attempts, first failed ms, ...}.
+ * due dirty entries (score = not-before time at or below Redis TIME), earliest first, looking at
+ * no more than `scan limit` keys of the dirty set (it reads the set in steps of `max`, so a claim
+ * reads about as many entries as it returns). Changes no entry. `allow-oom`: the lease's SET must
+ * pass when Redis is at maxmemory, or nothing could be flushed (and freed) then.
+ * Returns {0} when another instance holds the lease, else {1, {key, ver, del, payload, since, attempts,
+ * first failed ms}, ...}, absent fields as nil (each entry is HMGET's own reply, its first field
+ * replaced by the key: building one flat reply costs Lua more than the HMGET itself).
  */
 export const CLAIM = script(
   'claim',
@@ -95,23 +98,25 @@ if ARGV[5] == '1' then
   elseif holder == ARGV[2] then redis.call('PEXPIRE', KEYS[2], ARGV[3])
   else return {0} end
 end
-local keys = redis.call('ZRANGE', KEYS[1], '-inf', string.format('%.0f', nowMs), 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[6]))
 local out = {1}
 local n = 0
 local max = tonumber(ARGV[4])
-for _, k in ipairs(keys) do
-  if n >= max then break end
-  local e = redis.call('HMGET', ARGV[1] .. k, 'ver', 'st', 'del', 'p', 'since', 'att', 'ff')
-  if e[2] == 'd' then
-    out[#out + 1] = k
-    out[#out + 1] = e[1]
-    out[#out + 1] = e[3] or '0'
-    out[#out + 1] = e[4] or ''
-    out[#out + 1] = e[5] or '0'
-    out[#out + 1] = e[6] or '0'
-    out[#out + 1] = e[7] or '0'
-    n = n + 1
+local limit = tonumber(ARGV[6])
+local due = string.format('%.0f', nowMs)
+local scanned = 0
+while n < max and scanned < limit do
+  local step = math.min(max - n, limit - scanned)
+  local keys = redis.call('ZRANGE', KEYS[1], '-inf', due, 'BYSCORE', 'LIMIT', scanned, step)
+  for _, k in ipairs(keys) do
+    local e = redis.call('HMGET', ARGV[1] .. k, 'st', 'ver', 'del', 'p', 'since', 'att', 'ff')
+    if e[1] == 'd' then
+      e[1] = k
+      n = n + 1
+      out[n + 1] = e
+    end
   end
+  scanned = scanned + #keys
+  if #keys < step then break end
 end
 -- Kept while keys wait out a backoff: the holder retries them, another instance would only duplicate it.
 if ARGV[5] == '1' and redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
@@ -143,40 +148,47 @@ return out
 )
 
 /**
- * ack: KEYS dirty, vers, meta, entries…; ARGV ttl ms, then key, version per entry. Marks an entry clean
- * at the shard's trust epoch only if its version is unchanged (compare-and-swap), expiring after its write's own ttl if it
- * has one, else `ttl` (0: never); an entry written since stays dirty, and its first unflushed
- * version moves past the acknowledged one; a clean entry older than the acknowledged version (a
- * failover lost the newer one, which reached the store) is dropped. Returns how many became clean.
+ * ack: KEYS dirty, vers, meta; ARGV ttl ms, entry prefix, then key, version per entry (the entry is
+ * prefix .. key, as in `claim`: the caller sends each key once). Marks an entry clean at the shard's
+ * trust epoch only if its version is unchanged (compare-and-swap), expiring after its write's own
+ * ttl if it has one, else `ttl` (0: never); an entry written since stays dirty, and its first
+ * unflushed version moves past the acknowledged one; a clean entry older than the acknowledged
+ * version (a failover lost the newer one, which reached the store) is dropped. A clean entry keeps
+ * its `since` (read only while dirty; the write that dirties it again sets it): one call fewer
+ * per key. Returns how many became clean.
  */
 export const ACK = script(
   'ack',
   `#!lua flags=allow-oom
-local cleaned = 0
+local cleaned = {}
 local ttl = tonumber(ARGV[1])
+local prefix = ARGV[2]
 local epoch = redis.call('HGET', KEYS[3], 'te') or '0'
-for i = 4, #KEYS do
-  local key = ARGV[(i - 4) * 2 + 2]
-  local version = ARGV[(i - 4) * 2 + 3]
-  local e = redis.call('HMGET', KEYS[i], 'ver', 'st', 'ttl')
+for i = 3, #ARGV, 2 do
+  local key, version = ARGV[i], ARGV[i + 1]
+  local entry = prefix .. key
+  local e = redis.call('HMGET', entry, 'ver', 'st', 'ttl', 'att', 'ff')
   if e[1] == version then
     if e[2] == 'd' or e[2] == 'x' then
-      redis.call('HSET', KEYS[i], 'st', 'c', 'te', epoch)
-      redis.call('HDEL', KEYS[i], 'since', 'att', 'ff')
-      redis.call('ZREM', KEYS[1], key)
-      redis.call('ZREM', KEYS[2], key)
+      redis.call('HSET', entry, 'st', 'c', 'te', epoch)
+      if e[4] or e[5] then redis.call('HDEL', entry, 'att', 'ff') end
       local expiry = tonumber(e[3] or ttl)
-      if expiry > 0 then redis.call('PEXPIRE', KEYS[i], expiry) end
-      cleaned = cleaned + 1
+      if expiry > 0 then redis.call('PEXPIRE', entry, expiry) end
+      cleaned[#cleaned + 1] = key
     end
   elseif e[1] and tonumber(e[1]) > tonumber(version) then
     redis.call('ZADD', KEYS[2], 'XX', 'GT', string.format('%.0f', tonumber(version) + 1), key)
   elseif e[2] == 'c' then
     -- Clean but older than what the store now holds (a batch in flight across a failover): drop it.
-    redis.call('DEL', KEYS[i])
+    redis.call('DEL', entry)
   end
 end
-return cleaned
+-- One ZREM per set for the whole call (at most CHUNK members: within unpack's limit).
+if #cleaned > 0 then
+  redis.call('ZREM', KEYS[1], unpack(cleaned))
+  redis.call('ZREM', KEYS[2], unpack(cleaned))
+end
+return #cleaned
 `,
 )
 
