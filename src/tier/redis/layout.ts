@@ -4,7 +4,8 @@
  * shard's hash tag, so a script touching one shard stays in one Cluster slot.
  *
  *   {wb:<name>:<s>}:e:<key>   hash: p (payload), ver, st (d dirty | c clean | x dead letter),
- *                              del (1 = tombstone), since (first dirty, ms), att (failed attempts
+ *                              del (1 = tombstone), since (first dirty, ms; read only while
+ *                              dirty, left behind by the ack), att (failed attempts
  *                              of this version), ff (its first failure, ms), ttl (the write's own
  *                              ttl once clean, ms; absent: the cache's), te (the trust epoch
  *                              it was made clean at, `trust.ts`)

@@ -81,8 +81,8 @@ return {v, count, dirty and 0 or 1}
  * claim: KEYS dirty, lease; ARGV entry prefix, token, lease ms, max, use lease (1|0), scan limit.
  * Takes (or renews, or with nothing dirty releases) the shard's lease, then reads up to `max`
  * due dirty entries (score = not-before time at or below Redis TIME), earliest first, looking at
- * no more than `scan limit` keys of the dirty set (it reads the set in steps of `max`, so a claim
- * reads about as many entries as it returns). Changes no entry. `allow-oom`: the lease's SET must
+ * no more than `scan limit` keys of the dirty set (it reads the set in steps of what it still
+ * needs, so a claim reads about as many entries as it returns). Changes no entry. `allow-oom`: the lease's SET must
  * pass when Redis is at maxmemory, or nothing could be flushed (and freed) then.
  * Returns {0} when another instance holds the lease, else {1, {key, ver, del, payload, since, attempts,
  * first failed ms}, ...}, absent fields as nil (each entry is HMGET's own reply, its first field
