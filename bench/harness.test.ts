@@ -1,7 +1,7 @@
 // Tests of the benchmark's own arithmetic: key generators, percentiles, medians and the
 // within-run ratios of the report. Run with `npm test -- bench/harness.test.ts`.
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
+import { after, describe, it } from 'node:test'
 import { runLoad, type Arrival } from './driver.js'
 import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { redisSection, tierRatios } from './lib/redis-report.js'
 import { renderReport, summarise, targets } from './lib/report.js'
+import { openPool, tableFor } from './lib/pg.js'
 import type { Job, RunResult } from './lib/result.js'
 import { latencySummary, median, medianRatio } from './lib/stats.js'
 import type { BenchSystem, BenchValue } from './systems/types.js'
@@ -257,15 +258,71 @@ describe('Redis tier report', () => {
     assert.doesNotMatch(md, /### zipf/)
     assert.equal(redisSection(runs, ['zipf']), '')
   })
+
+  it('reads a 4-process system against the probe and the peers run with 4 processes too, beside the 1-process ones', () => {
+    const four = [
+      ...runs,
+      result('writebehind-redis-memory-4', 1, 24_000, 6, { backlogAtEnd: 3000, drainMs: 400 }),
+      result('redis-script-limit-4', 1, 30_000, 3),
+      result('redis-handrolled-4', 1, 20_000, 4),
+      result('bullmq-4', 1, 32_000, 5),
+    ].map(uniform)
+    const row = tierRatios(four, 'uniform').find((r) => r.system === 'writebehind-redis-memory-4')!
+    assert.equal(row.vsHandrolled, 0.8) // against the 1-process peer, as before
+    assert.equal(row.vsLimitSame, 0.8)
+    assert.equal(row.p99VsLimitSame, 2)
+    assert.equal(row.vsHandrolledSame, 1.2)
+    assert.equal(row.vsBullmqSame, 0.75)
+    assert.equal(row.backlogAtEnd, 3000)
+    assert.equal(row.drainS, 0.4)
+    const md = redisSection(four, ['uniform'])
+    assert.match(md, /writebehind-redis-memory-4: writes\/s 0\.80 of the script limit with as many processes \(target ≥ 0\.8\): met; ack p99 2\.00× its p99 \(target ≤ 1\.5\): \*\*not met\*\*/)
+    assert.match(md, /writebehind-redis-memory-4: ahead of the peers with as many processes, redis-handrolled \(1\.20×\) and bullmq \(0\.75×\): \*\*not met\*\*/)
+    assert.match(md, /\| writebehind-redis-memory-4 \| 24,000 \| 0\.60 \| 6\.00 \| 3\.00 \| 3,000 \| 0\.40 \|/)
+    // A 1-process system has no such line.
+    assert.doesNotMatch(md, /writebehind-redis-memory: writes\/s [0-9.]+ of the script limit with as many processes/)
+  })
+})
+
+describe('tableFor', () => {
+  it('names a table after its system, and after WB_BENCH_TABLE_TAG too when set', () => {
+    const saved = process.env.WB_BENCH_TABLE_TAG
+    try {
+      delete process.env.WB_BENCH_TABLE_TAG
+      assert.equal(tableFor('writebehind-redis-memory-4'), 'bench_writebehind_redis_memory_4')
+      process.env.WB_BENCH_TABLE_TAG = 'T42'
+      assert.equal(tableFor('writebehind-redis-memory-4'), 'bench_writebehind_redis_memory_4_t42')
+    } finally {
+      if (saved === undefined) delete process.env.WB_BENCH_TABLE_TAG
+      else process.env.WB_BENCH_TABLE_TAG = saved
+    }
+  })
 })
 
 describe('Redis tier systems, short runs against real servers', () => {
-  // Each starts its own redis-server (and replica) and writes into the shared PostgreSQL, like `npm run bench`.
+  // Each starts its own redis-server (and replica) and writes into the shared PostgreSQL, like `npm run bench`,
+  // into tables of this run's own (WB_BENCH_TABLE_TAG), dropped at the end: a benchmark or another
+  // test run at the same time uses the same system names.
+  const tag = `t${process.pid}`
+  const systems = new Set<string>()
+  after(async () => {
+    const admin = openPool(1)
+    try {
+      for (const system of systems) await admin.query(`DROP TABLE IF EXISTS ${tableFor(system)}_${tag}`)
+    } finally {
+      await admin.end()
+    }
+  })
+
   async function runOne(system: string): Promise<RunResult> {
+    systems.add(system)
     const scratch = await mkdtemp(join(tmpdir(), 'wbbench-test-'))
     try {
-      const job: Job = { system, workload: 'zipf', run: 1, durationMs: 400, writers: 8, maxWrites: 20_000, drainTimeoutMs: 60_000, out: join(scratch, 'r.json') }
-      const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run-one.ts', JSON.stringify(job)], { stdio: ['ignore', 'ignore', 'pipe'] })
+      const job: Job = { system, workload: 'zipf', run: 1, durationMs: 400, writers: 8, maxWrites: 20_000, drainTimeoutMs: 60_000, ownRedis: true, out: join(scratch, 'r.json') }
+      const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run-one.ts', JSON.stringify(job)], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, WB_BENCH_TABLE_TAG: tag },
+      })
       let stderr = ''
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
       const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
@@ -276,7 +333,15 @@ describe('Redis tier systems, short runs against real servers', () => {
     }
   }
 
-  for (const system of ['writebehind-redis-memory', 'writebehind-redis-memory-4', 'writebehind-redis-replicated-4', 'writebehind-redis-memory-flush', 'writebehind-redis-cluster-replicated-2']) {
+  for (const system of [
+    'writebehind-redis-memory',
+    'writebehind-redis-memory-4',
+    'writebehind-redis-replicated-4',
+    'writebehind-redis-memory-flush',
+    'writebehind-redis-cluster-replicated-2',
+    'redis-handrolled-4',
+    'bullmq-4',
+  ]) {
     it(`${system}: every acknowledged write lands in PostgreSQL`, async () => {
       const r = await runOne(system)
       assert.equal(r.error, undefined)
@@ -286,15 +351,18 @@ describe('Redis tier systems, short runs against real servers', () => {
       assert.ok(r.keys > 0 && r.dbRows >= r.keys, `${r.dbRows} rows for ${r.keys} keys`)
       assert.equal(r.correct, true, r.verifyNote)
       assert.match(r.verifyNote, new RegExp(`^${r.keys} keys checked, 0 mismatches, 0 unexpected`))
+      assert.ok(Number.isInteger(r.backlogAtEnd) && r.backlogAtEnd! >= 0, `backlog at the end ${r.backlogAtEnd}`)
     })
   }
 
-  it('redis-script-limit: the write script alone acknowledges writes and measures their latency', async () => {
-    const r = await runOne('redis-script-limit')
-    assert.equal(r.error, undefined)
-    assert.ok(r.acked > 0, `acked ${r.acked}`)
-    assert.equal(r.failed, 0)
-    assert.ok(r.p99Ms > 0 && r.p99Ms >= r.p50Ms)
-    assert.equal(r.dbRows, 0)
-  })
+  for (const probe of ['redis-script-limit', 'redis-script-limit-4']) {
+    it(`${probe}: the write script alone acknowledges writes and measures their latency`, async () => {
+      const r = await runOne(probe)
+      assert.equal(r.error, undefined)
+      assert.ok(r.acked > 0, `acked ${r.acked}`)
+      assert.equal(r.failed, 0)
+      assert.ok(r.p99Ms > 0 && r.p99Ms >= r.p50Ms)
+      assert.equal(r.dbRows, 0)
+    })
+  }
 })

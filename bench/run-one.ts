@@ -14,7 +14,7 @@ import { openPool, settledTuplesWritten, tuplesWritten } from './lib/pg.js'
 import { failedRun, type Job, type RunResult } from './lib/result.js'
 import { latencySummary } from './lib/stats.js'
 import { verifyCounts, verifyFinalState } from './lib/verify.js'
-import { SCRIPT_LIMIT, measureScriptLimit } from './redis-limit.js'
+import { SCRIPT_LIMIT, SCRIPT_LIMIT_4, measureScriptLimit } from './redis-limit.js'
 import { SYSTEMS } from './systems/index.js'
 import type { BenchSystem, TableInfo } from './systems/types.js'
 import { allWorkloads, type Workload } from './workloads.js'
@@ -48,17 +48,17 @@ async function measure(system: BenchSystem, teardown: () => Promise<void>, admin
   const workload = jobWorkload()
   const info: TableInfo = await system.setup()
   const before = await tuplesWritten(admin, info.table)
-  const { load, drainMs } = await loadAndDrain(system, workload)
+  const { load, drainMs, backlog } = await loadAndDrain(system, workload)
   const peakRssMb = process.resourceUsage().maxRSS / 1024
   const counted = system.dbStats()
   await teardown()
   const pgStatRows = (await settledTuplesWritten(admin, info.table, before + counted.rows)) - before
   const verify = system.counter === true ? await verifyCounts(admin, info, load.counts, load.failedKeys) : await verifyFinalState(admin, info, load.lastAcked, load.failedKeys)
   if (!verify.ok) log(`FINAL STATE MISMATCH: ${verify.mismatches} keys differ, ${verify.unexpected} unexpected rows; ${verify.examples.join('; ')}`)
-  return toResult(load, { drainMs, peakRssMb, counted, pgStatRows, verify })
+  return { ...toResult(load, { drainMs, peakRssMb, counted, pgStatRows, verify }), backlogAtEnd: backlog }
 }
 
-async function loadAndDrain(system: BenchSystem, workload: Workload): Promise<{ load: LoadResult; drainMs: number }> {
+async function loadAndDrain(system: BenchSystem, workload: Workload): Promise<{ load: LoadResult; drainMs: number; backlog: number }> {
   log(`load for ${job.durationMs} ms with ${job.writers} writers`)
   const options: LoadOptions = {
     arrival: job.arrival ?? 'immediate',
@@ -69,8 +69,9 @@ async function loadAndDrain(system: BenchSystem, workload: Workload): Promise<{ 
   }
   const load = system.runLoad !== undefined ? await system.runLoad(workload, options) : await runLoad(system, workload, options)
   const drainStart = performance.now()
+  const backlog = (await system.backlog?.()) ?? Number.NaN
   await withTimeout(system.drain(), job.drainTimeoutMs, 'drain')
-  return { load, drainMs: performance.now() - drainStart }
+  return { load, drainMs: performance.now() - drainStart, backlog }
 }
 
 function toResult(
@@ -125,9 +126,9 @@ async function measureProbe(admin: pg.Pool): Promise<RunResult> {
 }
 
 /** The redis-script-limit probe (bench/redis-limit.ts): writes/s and ack latency of the bare write script; nothing reaches PostgreSQL. */
-async function measureLimit(): Promise<RunResult> {
-  log(`write script alone for ${job.durationMs} ms with ${job.writers} callers`)
-  const load = await measureScriptLimit(jobWorkload(), { arrival: job.arrival ?? 'immediate', durationMs: job.durationMs, writers: job.writers, maxWrites: job.maxWrites })
+async function measureLimit(processes: number): Promise<RunResult> {
+  log(`write script alone for ${job.durationMs} ms with ${job.writers} callers in ${processes} process(es)`)
+  const load = await measureScriptLimit(jobWorkload(), { arrival: job.arrival ?? 'immediate', durationMs: job.durationMs, writers: job.writers, maxWrites: job.maxWrites }, processes)
   const verify = { ok: true, keys: 0, mismatches: 0, unexpected: 0, examples: [] }
   return toResult(load, { drainMs: 0, peakRssMb: process.resourceUsage().maxRSS / 1024, counted: { statements: 0, rows: 0 }, pgStatRows: 0, verify })
 }
@@ -154,7 +155,8 @@ async function main(): Promise<void> {
   const admin = openPool(1)
   let result: RunResult
   try {
-    result = job.system === CEILING ? await measureProbe(admin) : job.system === SCRIPT_LIMIT ? await measureLimit() : await measureSystem(admin)
+    result =
+      job.system === CEILING ? await measureProbe(admin) : job.system === SCRIPT_LIMIT ? await measureLimit(1) : job.system === SCRIPT_LIMIT_4 ? await measureLimit(4) : await measureSystem(admin)
   } catch (err) {
     result = failed(err)
   } finally {

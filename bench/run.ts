@@ -18,7 +18,7 @@ import { CEILING } from './ceiling.js'
 import { describeMachine } from './lib/machine.js'
 import { renderReport, type ReportContext } from './lib/report.js'
 import { failedRun, type Job, type RunResult } from './lib/result.js'
-import { SCRIPT_LIMIT } from './redis-limit.js'
+import { SCRIPT_LIMIT, SCRIPT_LIMIT_4 } from './redis-limit.js'
 import { BASELINE, CLUSTER_SYSTEMS, DEFAULT_SYSTEMS, REDIS_SYSTEMS, SYSTEMS } from './systems/index.js'
 import type { Arrival } from './driver.js'
 import { allWorkloads, type Workload } from './workloads.js'
@@ -90,7 +90,7 @@ function parsePlan(argv: string[]): Plan {
         ? [...REDIS_SYSTEMS]
         : values.systems === 'cluster'
           ? [...CLUSTER_SYSTEMS]
-          : pick([...SYSTEMS.keys(), CEILING, SCRIPT_LIMIT], values.systems, (s) => s, 'systems')
+          : pick([...SYSTEMS.keys(), CEILING, SCRIPT_LIMIT, SCRIPT_LIMIT_4], values.systems, (s) => s, 'systems')
   return {
     list: values.list,
     workloads: pick(allWorkloads(), values.only, (w) => w.name, 'only'),
@@ -161,6 +161,7 @@ function list(): void {
   console.log(`systems: ${[...SYSTEMS.keys()].join(', ')} (default: all but ${optIn.join(', ')})`)
   console.log(`probe ${CEILING} (runs by default): PostgreSQL's rows/s for fenced 500-row upserts back to back, no cache`)
   console.log(`probe ${SCRIPT_LIMIT} (opt-in): the Redis tier's write script called by the writers directly, no cache, on a Redis of its own`)
+  console.log(`probe ${SCRIPT_LIMIT_4} (opt-in): the same with the writers in 4 app processes`)
   console.log(`--systems redis: ${REDIS_SYSTEMS.join(', ')} (and direct-1), the Redis tier's comparison`)
   console.log(`--systems cluster: ${CLUSTER_SYSTEMS.join(', ')} (and direct-1), standalone Redis against a Redis Cluster`)
   for (const w of allWorkloads()) console.log(`workload ${w.name}: ${w.description}`)

@@ -15,7 +15,7 @@ export { BacklogFullError, CacheClosedError, DeadLetteredError, FlushTimeoutErro
 export { InvalidKeyError, InvalidOptionError, InvalidValueError, NotANumberError, UnencodableValueError, UpdateConflictError } from './errors/input.js'
 export { DirectoryLockedError, InvalidDirectoryError, LogCorruptionError, LogFailedError, LogFormatError } from './errors/log.js'
 export { MetricsRegistrationError, PeerMissingError } from './errors/metrics.js'
-export { RedisClusterError, RedisConfigError, RedisUnavailableError, ReplicationNotConfirmedError, WriteLostError } from './errors/redis.js'
+export { RedisClusterError, RedisConfigError, RedisUnavailableError, ReplicationNotConfirmedError, WriteLostError, type RedisOperation } from './errors/redis.js'
 
 /**
  * Each code and the class of the errors that carry it: `error instanceof errors[code]` holds for

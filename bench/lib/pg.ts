@@ -70,9 +70,15 @@ function isWrite(command: string): boolean {
   return command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE'
 }
 
-/** A table name from a system name: `direct-16` becomes `bench_direct_16`. */
+/**
+ * A table name from a system name: `direct-16` becomes `bench_direct_16`. With `WB_BENCH_TABLE_TAG`
+ * set (bench/harness.test.ts sets it to its own), the tag ends the name, so that the harness's short
+ * runs and a benchmark running at the same time on the same PostgreSQL never write into each
+ * other's tables.
+ */
 export function tableFor(systemName: string): string {
-  return `bench_${systemName.replace(/[^a-z0-9]+/gi, '_').toLowerCase()}`
+  const tag = process.env.WB_BENCH_TABLE_TAG
+  return `bench_${systemName.replace(/[^a-z0-9]+/gi, '_').toLowerCase()}${tag === undefined ? '' : `_${tag.replace(/[^a-z0-9]+/gi, '_').toLowerCase()}`}`
 }
 
 /** Creates the peers' table if needed and empties it. */

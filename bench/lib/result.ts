@@ -28,6 +28,8 @@ export interface RunResult {
   readonly coalescing: number
   /** From the end of the load until the database had every acknowledged write. */
   readonly drainMs: number
+  /** What the system still had to flush when the load ended (`BenchSystem.backlog`); NaN when it does not say. */
+  readonly backlogAtEnd?: number
   readonly peakRssMb: number
   readonly correct: boolean
   readonly verifyNote: string

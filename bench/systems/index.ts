@@ -15,6 +15,9 @@ export const SYSTEMS: ReadonlyMap<string, SystemFactory> = new Map<string, Syste
   ['write-through', () => new WriteThroughSystem()],
   ['bullmq', () => new BullMqSystem()],
   ['redis-handrolled', () => new RedisHandrolledSystem()],
+  // Opt-in: the two Redis peers with 4 app processes (16 writers each), like writebehind-redis-memory-4.
+  ['redis-handrolled-4', () => new RedisHandrolledSystem(4)],
+  ['bullmq-4', () => new BullMqSystem(4)],
   ['writebehind-memory', () => new WriteBehindSystem('memory')],
   ['writebehind-log', () => new WriteBehindSystem('log')],
   ['writebehind-disk', () => new WriteBehindSystem('disk')],
@@ -41,7 +44,13 @@ export const SYSTEMS: ReadonlyMap<string, SystemFactory> = new Map<string, Syste
 ])
 
 /** The systems that are not in the default set: name them in --systems. */
-export const OPT_IN: readonly string[] = ['writebehind-log-1s', 'writebehind-log-grouped', ...[...SYSTEMS.keys()].filter((name) => name.startsWith('writebehind-redis-'))]
+export const OPT_IN: readonly string[] = [
+  'writebehind-log-1s',
+  'writebehind-log-grouped',
+  'redis-handrolled-4',
+  'bullmq-4',
+  ...[...SYSTEMS.keys()].filter((name) => name.startsWith('writebehind-redis-')),
+]
 
 /** What runs without --systems: every system above except the opt-in variants. */
 export const DEFAULT_SYSTEMS: readonly string[] = [...SYSTEMS.keys()].filter((name) => !OPT_IN.includes(name))
@@ -49,6 +58,7 @@ export const DEFAULT_SYSTEMS: readonly string[] = [...SYSTEMS.keys()].filter((na
 /** The Redis tier's comparison (bench/RESULTS-redis.md): its systems, the two Redis peers, and both probes. */
 export const REDIS_SYSTEMS: readonly string[] = [
   'redis-script-limit',
+  'redis-script-limit-4',
   'writebehind-redis-memory',
   'writebehind-redis-memory-4',
   'writebehind-redis-replicated',
@@ -56,6 +66,8 @@ export const REDIS_SYSTEMS: readonly string[] = [
   'writebehind-redis-memory-flush',
   'redis-handrolled',
   'bullmq',
+  'redis-handrolled-4',
+  'bullmq-4',
   'pg-ceiling',
 ]
 

@@ -42,6 +42,11 @@ export interface BenchSystem {
    * the harness calls this instead of driving `write()` itself, and gets their merged load back.
    */
   readonly runLoad?: (workload: Workload, options: LoadOptions) => Promise<LoadResult>
+  /**
+   * Acknowledged writes not yet handed to PostgreSQL, read right after the load (dirty keys, queued
+   * jobs or list entries): with the drain's time, whether the flushing kept up. Optional.
+   */
+  backlog?(): Promise<number>
   /** Resolves once every acknowledged write is committed in PostgreSQL. Called once, after the load. */
   drain(): Promise<void>
   /** Statements and rows this system sent to PostgreSQL so far, counted at its pool. */

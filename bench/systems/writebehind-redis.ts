@@ -4,19 +4,16 @@
  * own (a primary, plus one replica for `replicated`, started here on free ports and stopped by pid:
  * bench/lib/own-redis.ts), or with `-cluster` on a Redis Cluster of its own (3 primaries + 3
  * replicas, test/helpers/own-cluster.ts; the tier with `CLUSTER_SHARDS` shards, 16 per primary). With one app process the harness drives this process's cache; with N,
- * `runLoad` starts N app processes (bench/redis-app.ts), each opening a cache on the same tier name
- * with W/N of the writers, and merges what they acknowledged. Each app process writes its own key
- * space (`a<i>:` before the workload's keys) so that the final-state check stays exact; they share
- * the tier's shards, leases and flushing. The drain is this process's `cache.flush()`, which covers
- * every instance's writes.
+ * `runLoad` starts N app processes (bench/lib/app-fleet.ts), each opening a cache on the same tier
+ * name with W/N of the writers, and merges what they acknowledged. Each app process writes its own
+ * key space (`a<i>:` before the workload's keys) so that the final-state check stays exact; they
+ * share the tier's shards, leases and flushing. The drain is this process's `cache.flush()`, which
+ * covers every instance's writes, beside the app processes' own closes (each drains too).
  */
-import { spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Cluster, Redis } from 'ioredis'
 import type { CacheOptions } from '../../src/contracts/options.js'
 import type { LoadOptions, LoadResult } from '../driver.js'
+import { AppFleet } from '../lib/app-fleet.js'
 import { CountingPool, openPool, tableFor, type WriteCounters } from '../lib/pg.js'
 import { startBenchRedis, type BenchRedis } from '../lib/own-redis.js'
 import { startOwnCluster, type OwnCluster } from '../../test/helpers/own-cluster.js'
@@ -48,6 +45,8 @@ export type RedisTarget = { readonly url: string } | { readonly cluster: Readonl
 export interface RedisApp {
   readonly cache: Cache
   readonly db: CountingPool
+  /** Dirty keys across the whole tier (every instance's), counted in Redis now. */
+  dirty(): Promise<number>
   close(): Promise<void>
 }
 
@@ -59,9 +58,10 @@ export async function openRedisApp(target: RedisTarget, table: string, level: Re
   const { WriteBehindCache } = (await import(ENGINE)) as Engine
   const { PostgresStore } = (await import(POSTGRES)) as Postgres
   const { RedisTier } = (await import(TIER)) as Tier
+  const tier = new RedisTier({ client, name: TIER_NAME, ...('url' in target ? {} : { shards: CLUSTER_SHARDS }) })
   const cache = await WriteBehindCache.open({
     store: new PostgresStore({ pool: db, table }),
-    tier: new RedisTier({ client, name: TIER_NAME, ...('url' in target ? {} : { shards: CLUSTER_SHARDS }) }),
+    tier,
     durability: level,
     ...(flush === undefined ? {} : { flush }),
     warn: () => {},
@@ -69,6 +69,10 @@ export async function openRedisApp(target: RedisTarget, table: string, level: Re
   return {
     cache,
     db,
+    async dirty() {
+      const counts = await Promise.all(Array.from({ length: tier.layout.shards }, (_, shard) => client.zcard(tier.layout.dirty(shard))))
+      return counts.reduce((sum, n) => sum + n, 0)
+    },
     async close() {
       try {
         await cache.close()
@@ -80,25 +84,13 @@ export async function openRedisApp(target: RedisTarget, table: string, level: Re
   }
 }
 
-/** What an app process hands back (bench/redis-app.ts writes it as JSON). */
-export interface AppResult {
-  acked: number
-  failed: number
-  elapsedMs: number
-  latencies: number[]
-  lastAcked: [string, BenchValue][]
-  failedKeys: string[]
-  firstError: string | undefined
-  counters: WriteCounters
-}
-
 export class WriteBehindRedisSystem implements BenchSystem {
   readonly name: string
   private readonly table: string
   private readonly servers: BenchRedis[] = []
   private cluster: OwnCluster | undefined
   private app: RedisApp | undefined
-  private readonly elsewhere: WriteCounters = { statements: 0, rows: 0 }
+  private fleet: AppFleet | undefined
 
   /**
    * `heldFlush`: nothing is flushed during the load (the interval, the staleness bound and the
@@ -142,84 +134,32 @@ export class WriteBehindRedisSystem implements BenchSystem {
 
   /** Only with more than one app process: the writers run there instead of in this process. */
   get runLoad(): ((workload: Workload, options: LoadOptions) => Promise<LoadResult>) | undefined {
-    return this.processes === 1 ? undefined : (workload, options) => this.runApps(workload, options)
+    if (this.processes === 1) return undefined
+    return (workload, options) => (this.fleet = new AppFleet(this.processes, { kind: 'writebehind', target: this.target, level: this.level }, this.table)).run(workload, options)
   }
 
+  backlog(): Promise<number> {
+    return this.app!.dirty()
+  }
+
+  /** This process's `flush()` (which covers every instance's writes), beside the app processes' own drains and closes. */
   async drain(): Promise<void> {
-    await this.app!.cache.flush()
+    await Promise.all([this.app!.cache.flush(), this.fleet?.close()])
   }
 
   dbStats(): WriteCounters {
     const own = this.app!.db.counters
-    return { statements: own.statements + this.elsewhere.statements, rows: own.rows + this.elsewhere.rows }
+    const elsewhere = this.fleet?.counters ?? { statements: 0, rows: 0 }
+    return { statements: own.statements + elsewhere.statements, rows: own.rows + elsewhere.rows }
   }
 
   async teardown(): Promise<void> {
     try {
+      await this.fleet?.close()
       await this.app?.close()
     } finally {
       for (const server of this.servers.reverse()) await server.stop()
       await this.cluster?.destroy()
-    }
-  }
-
-  private async runApps(workload: Workload, options: LoadOptions): Promise<LoadResult> {
-    const scratch = await mkdtemp(join(tmpdir(), 'wbbench-apps-'))
-    try {
-      const n = this.processes
-      const share = Math.ceil(options.writers / n)
-      const apps = Array.from({ length: n }, (_, index) => {
-        const out = join(scratch, `${index}.json`)
-        const job = {
-          target: this.target,
-          table: this.table,
-          level: this.level,
-          workload: workload.name,
-          index,
-          writers: share,
-          firstWriter: index * share,
-          durationMs: options.durationMs,
-          maxWrites: Math.ceil(options.maxWrites / n),
-          arrival: options.arrival ?? 'immediate',
-          out,
-        }
-        return { out, child: spawn(process.execPath, ['--import', 'tsx', 'bench/redis-app.ts', JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'inherit'] }) }
-      })
-      const exits = apps.map(({ child }) => new Promise<void>((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`app process exited with code ${code}`))))))
-      // Every app opens its cache first; then all start writing at once.
-      await Promise.all(
-        apps.map(
-          ({ child }) =>
-            new Promise<void>((resolve, reject) => {
-              child.stdout.on('data', (chunk: Buffer) => (chunk.toString().includes('ready') ? resolve() : undefined))
-              child.once('exit', () => reject(new Error('an app process exited before it was ready')))
-            }),
-        ),
-      )
-      for (const { child } of apps) child.stdin.end('go\n')
-      await Promise.all(exits)
-      const results = await Promise.all(apps.map(async ({ out }) => JSON.parse(await readFile(out, 'utf8')) as AppResult))
-      return this.merge(results)
-    } finally {
-      await rm(scratch, { recursive: true, force: true })
-    }
-  }
-
-  private merge(results: AppResult[]): LoadResult {
-    const latencies = Float64Array.from(results.flatMap((r) => r.latencies))
-    for (const r of results) {
-      this.elsewhere.statements += r.counters.statements
-      this.elsewhere.rows += r.counters.rows
-    }
-    return {
-      acked: results.reduce((sum, r) => sum + r.acked, 0),
-      failed: results.reduce((sum, r) => sum + r.failed, 0),
-      elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),
-      latencies,
-      lastAcked: new Map(results.flatMap((r) => r.lastAcked)),
-      counts: new Map(),
-      failedKeys: new Set(results.flatMap((r) => r.failedKeys)),
-      firstError: results.find((r) => r.firstError !== undefined)?.firstError,
     }
   }
 }

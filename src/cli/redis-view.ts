@@ -1,8 +1,9 @@
 /**
  * What `writebehind inspect --redis` shows of a Redis tier: per shard the dirty keys, the oldest
  * dirty age, the dead letters and the lease holder (instance token and ms left), with totals and
- * the layout's format. Plain reads (ZCARD, ZRANGE, XLEN, GET, PTTL, TIME) in one pipeline: no
- * script, no lease, nothing written.
+ * the layout's format. Plain reads (TIME, ZCARD, ZRANGE, XLEN, GET, PTTL), one pipeline per shard
+ * (a shard's keys share a hash tag, so on a Cluster each pipeline goes to the shard's primary, and
+ * its age is measured by that node's clock): no script, no lease, nothing written.
  */
 import type { RedisTarget } from './redis-target.js'
 
@@ -32,33 +33,7 @@ export interface RedisView {
 }
 
 export async function readRedisView({ client, layout, format, url }: RedisTarget): Promise<RedisView> {
-  const pipeline = client.pipeline()
-  pipeline.call('TIME')
-  for (let shard = 0; shard < layout.shards; shard++) {
-    pipeline.call('ZCARD', layout.dirty(shard))
-    pipeline.call('ZRANGE', layout.dirty(shard), 0, 0, 'WITHSCORES')
-    pipeline.call('XLEN', layout.dlq(shard))
-    pipeline.call('GET', layout.lease(shard))
-    pipeline.call('PTTL', layout.lease(shard))
-  }
-  const results = (await pipeline.exec()) ?? []
-  const replies = results.map(([error, value]) => {
-    if (error !== null) throw error
-    return value
-  })
-  const [seconds, micros] = replies[0] as [string, string]
-  const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)
-  const shards: ShardView[] = []
-  for (let shard = 0; shard < layout.shards; shard++) {
-    const [count, oldest, letters, holder, ttl] = replies.slice(1 + shard * 5, 6 + shard * 5) as [number, string[], number, string | null, number]
-    shards.push({
-      shard,
-      dirtyKeys: Number(count),
-      oldestDirtyAgeMs: oldest.length >= 2 ? Math.max(0, now - Number(oldest[1])) : null,
-      deadLetters: Number(letters),
-      lease: holder === null ? null : { instance: holder, ttlMs: Number(ttl) },
-    })
-  }
+  const shards = await Promise.all(Array.from({ length: layout.shards }, (_, shard) => readShard(client, layout, shard)))
   const ages = shards.flatMap((s) => (s.oldestDirtyAgeMs === null ? [] : [s.oldestDirtyAgeMs]))
   return {
     redis: url,
@@ -69,6 +44,30 @@ export async function readRedisView({ client, layout, format, url }: RedisTarget
     oldestDirtyAgeMs: ages.length === 0 ? null : Math.max(...ages),
     deadLetters: shards.reduce((n, s) => n + s.deadLetters, 0),
     shards,
+  }
+}
+
+/** One shard's figures, in one pipeline of keys of its hash tag (so one node's, with that node's TIME first). */
+async function readShard(client: RedisTarget['client'], layout: RedisTarget['layout'], shard: number): Promise<ShardView> {
+  const pipeline = client.pipeline()
+  pipeline.call('ZCARD', layout.dirty(shard))
+  pipeline.call('TIME')
+  pipeline.call('ZRANGE', layout.dirty(shard), 0, 0, 'WITHSCORES')
+  pipeline.call('XLEN', layout.dlq(shard))
+  pipeline.call('GET', layout.lease(shard))
+  pipeline.call('PTTL', layout.lease(shard))
+  const results = (await pipeline.exec()) ?? []
+  const [count, [seconds, micros], oldest, letters, holder, ttl] = results.map(([error, value]) => {
+    if (error !== null) throw error
+    return value
+  }) as [number, [string, string], string[], number, string | null, number]
+  const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)
+  return {
+    shard,
+    dirtyKeys: Number(count),
+    oldestDirtyAgeMs: oldest.length >= 2 ? Math.max(0, now - Number(oldest[1])) : null,
+    deadLetters: Number(letters),
+    lease: holder === null ? null : { instance: holder, ttlMs: Number(ttl) },
   }
 }
 

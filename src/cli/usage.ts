@@ -37,10 +37,15 @@ export const STORE_OPTIONS = {
   config: { type: 'string', placeholder: 'module', help: 'a .js/.mjs/.cjs module exporting `store` (and optionally `codec`, `close`), instead of --store' },
 } as const satisfies OptionSpecs
 
-/** `--redis <url> --name <name>`: a Redis tier instead of a directory (inspect, dlq). */
+/** `--redis <url> --name <name>`, or `--redis-cluster <nodes> --name <name>`: a Redis tier instead of a directory (inspect, dlq). */
 export const REDIS_OPTIONS = {
   redis: { type: 'string', placeholder: 'url', help: 'a Redis tier instead of <dir>: redis://[user:pass@]host:port[/db] (needs ioredis)' },
-  name: { type: 'string', placeholder: 'name', help: 'with --redis: the cache name the app gives new RedisTier({ name })' },
+  'redis-cluster': {
+    type: 'string',
+    placeholder: 'nodes',
+    help: 'a Redis tier on a Cluster instead of <dir>: host:port[,host:port...] seed nodes (one is enough), or redis://[user:pass@]host:port entries (the credentials go to every node)',
+  },
+  name: { type: 'string', placeholder: 'name', help: 'with --redis or --redis-cluster: the cache name the app gives new RedisTier({ name })' },
 } as const satisfies OptionSpecs
 
 /** `writebehind recover` options. */
@@ -133,7 +138,8 @@ list only reads the file. drop and replay take the dir's lock (refused, exit 75,
 runs on it). replay writes each letter with its original version (a newer write wins) and exits
 1 when some stay in the queue.
 
-On a Redis tier, give --redis <url> --name <name> instead of <dir>: list (and drop without --yes)
+On a Redis tier, give --redis <url> --name <name> instead of <dir> (on a Cluster,
+--redis-cluster <host:port,...> --name <name>): list (and drop without --yes)
 only read the shard streams; drop --yes removes letters atomically, even while caches run;
 replay opens a cache on the tier with the store. Exit 66: no such cache name in Redis.
 
@@ -145,8 +151,10 @@ ${EXIT_CODES_HELP}`
 
 export const INSPECT_USAGE = `Usage: writebehind inspect <dir> [--json] [--limit n]
        writebehind inspect --redis <url> --name <name> [--json]
+       writebehind inspect --redis-cluster <host:port,...> --name <name> [--json]
 
-Shows what a cache directory holds, without taking its lock. With --redis, what a Redis tier
+Shows what a cache directory holds, without taking its lock. With --redis (--redis-cluster on a
+Redis Cluster: seed nodes, one is enough), what a Redis tier
 holds: shards, dirty keys per shard, the oldest dirty age, dead letters and lease holders, read
 without taking a lease or writing anything. Exit 0 (64 bad usage, 66 no dir or no such cache
 name, 69 Redis unreachable or ioredis not installed).
@@ -174,12 +182,13 @@ Commands:
                                   show what a cache directory holds (log segments, checkpoint,
                                   dirty keys, dead letters)
   inspect --redis <url> --name <name> [--json]
+  inspect --redis-cluster <host:port,...> --name <name> [--json]
                                   show what a Redis tier holds (dirty keys and oldest age per
                                   shard, dead letters, lease holders)
   verify <dir> [--json]           check every record of a dirty log (checksums, framing, order)
   recover <dir> --store <url|path> | --config <module>
                                   flush a dead process's dirty log into the app's store
-  dlq list|drop|replay <dir> | --redis <url> --name <name>
+  dlq list|drop|replay <dir> | --redis <url> --name <name> | --redis-cluster <nodes> --name <name>
                                   list, drop or replay dead letters (of a dir or a Redis tier)
   help                            show this help
   --version                       print the version
@@ -196,7 +205,8 @@ dlq:
   writebehind dlq list <dir> [--json] [--prefix P]
   writebehind dlq drop <dir> (--key K ... | --prefix P | --all) [--yes]
   writebehind dlq replay <dir> (--store <url|path> | --config <module>) [--key K ... | --prefix P]
-  (on a Redis tier: --redis <url> --name <name> instead of <dir>)
+  (on a Redis tier: --redis <url> --name <name> instead of <dir>; on a Cluster:
+  --redis-cluster <host:port,...> --name <name>)
 
 ${STORE_HELP}
 ${EXIT_CODES_HELP}`

@@ -27,33 +27,56 @@ export class ReplicationNotConfirmedError extends WriteBehindError<'E_REPLICATIO
   }
 }
 
+/** What a cache on a Redis tier was doing when Redis did not answer (`RedisUnavailableError.operation`). */
+export type RedisOperation = 'write' | 'read' | 'flush'
+
 /**
  * A Redis tier lost its connection (or the client gave up reconnecting, ioredis's
- * `maxRetriesPerRequest`) before Redis answered a write. Whether it applied is unknown: a write
- * still waiting in the client's offline queue did not, but one already sent when the connection
- * dropped may have been applied (and kept by the AOF). `applied` is `'unknown'`. Writing it again
- * is safe (the newer version wins with the same value); reading the key back tells.
+ * `maxRetriesPerRequest`) before Redis answered. `operation` says what was asked:
+ *
+ * - `'write'` (`set`, `delete`, `setMany`, `update`, counters…): whether it applied is unknown, and
+ *   `applied` is `'unknown'`: a write still waiting in the client's offline queue did not, but one
+ *   already sent when the connection dropped may have been applied (and kept by the AOF). Writing
+ *   it again is safe (the newer version wins with the same value); reading the key back tells.
+ * - `'read'` (`get`, `has`, `getMany`) and `'flush'` (`flush()`, which waits for writes already
+ *   made): nothing of the caller's was to be written, so `applied` is undefined. Nothing was lost
+ *   either: call it again once Redis is back.
+ *
+ * `key` is the key of a write or of a one-key read; undefined for `getMany` and `flush()`.
  */
 export class RedisUnavailableError extends WriteBehindError<'E_REDIS_UNAVAILABLE'> {
-  readonly applied = 'unknown'
+  readonly applied: 'unknown' | undefined
+  readonly operation: RedisOperation
   constructor(
-    readonly key: string,
-    options: { cause: unknown },
+    readonly key: string | undefined,
+    options: { cause: unknown; operation?: RedisOperation },
   ) {
-    super(
-      'E_REDIS_UNAVAILABLE',
-      `The write to "${truncate(key)}" got no answer from Redis (${options.cause instanceof Error ? options.cause.message : String(options.cause)}): it may or may not have been applied. ` +
-        "Write it again once Redis is back (the newer version wins), or read the key to see; check the Redis server and the client's reconnect settings.",
-      options,
-    )
+    const operation = options.operation ?? 'write'
+    const why = options.cause instanceof Error ? options.cause.message : String(options.cause)
+    super('E_REDIS_UNAVAILABLE', `${unanswered(operation, key)} got no answer from Redis (${why}): ${ADVICE[operation]}`, { cause: options.cause })
+    this.operation = operation
+    this.applied = operation === 'write' ? 'unknown' : undefined
   }
+}
+
+const ADVICE: Record<RedisOperation, string> = {
+  write: "it may or may not have been applied. Write it again once Redis is back (the newer version wins), or read the key to see; check the Redis server and the client's reconnect settings.",
+  read: "nothing was written. Read again once Redis is back; check the Redis server and the client's reconnect settings.",
+  flush: "nothing was lost: the writes stay dirty in Redis and are flushed once it is back. Call flush() again then; check the Redis server and the client's reconnect settings.",
+}
+
+function unanswered(operation: RedisOperation, key: string | undefined): string {
+  if (operation === 'flush') return 'flush()'
+  const subject = key === undefined ? 'keys' : `"${truncate(key)}"`
+  return operation === 'write' ? `The write to ${subject}` : `The read of ${subject}`
 }
 
 /**
  * A Redis tier refused to start on a server or name set up so that it could lose or misread dirty
  * data: a `maxmemory-policy` of `allkeys-*` (Redis would evict unflushed writes), or a name
  * created with another shard count or layout format; or a setting the server cannot honour
- * (`replicaWait: 'waitaof'` without WAITAOF or without appendonly). `setting` names what to change.
+ * (`replicaWait: 'waitaof'` without WAITAOF or without appendonly); or a client connected to a
+ * replica instead of the primary (`role`). `setting` names what to change.
  */
 export class RedisConfigError extends WriteBehindError<'E_REDIS_CONFIG'> {
   constructor(

@@ -10,7 +10,7 @@
  *   its promise rejects with `WriteLostError` instead of waiting for a flush that cannot come.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import type pg from 'pg'
 import type { Store, StoreOp } from '../../src/contracts/store.js'
@@ -20,37 +20,31 @@ import { RedisTier } from '../../src/redis.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import { RedisLayout } from '../../src/tier/redis/layout.js'
 import { FaultProxy } from '../helpers/fault-proxy.js'
-import { promote, replicate, startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
-import { pgPool, uniqueName } from '../helpers/store-servers.js'
+import { promote, replicate, type OwnRedis } from '../helpers/own-redis.js'
+import { redisFixture } from '../helpers/redis-fixture.js'
+import { uniqueName } from '../helpers/store-servers.js'
 import { auditedTable, dropTable, storeRows } from './redis-fault-harness.js'
 
-const servers: OwnRedis[] = []
-const clients: Redis[] = []
+const fixture = redisFixture()
 const tables: string[] = []
 let pool: pg.Pool
 
 before(async () => {
-  pool = await pgPool()
+  pool = await fixture.pool()
 })
 
-after(async () => {
-  for (const c of clients) c.disconnect()
+fixture.cleanup(async (pool) => {
   for (const t of tables) await dropTable(pool, t)
-  await pool.end()
-  await Promise.all(servers.map((s) => s.destroy()))
 })
 
 const idle = { intervalMs: 200, maxDelayMs: 600_000 }
 
 function client(url: string): Redis {
-  const c = new Redis(url, { maxRetriesPerRequest: 3 }).on('error', () => {})
-  clients.push(c)
-  return c
+  return fixture.track(new Redis(url, { maxRetriesPerRequest: 3 }).on('error', () => {}))
 }
 
 async function pair(): Promise<{ primary: OwnRedis; replica: OwnRedis; table: string }> {
-  const [primary, replica] = await Promise.all([startOwnRedis(), startOwnRedis()])
-  servers.push(primary, replica)
+  const [primary, replica] = (await fixture.servers(2)) as [OwnRedis, OwnRedis]
   await replicate(replica, primary)
   const table = uniqueName('rtrust')
   tables.push(table)

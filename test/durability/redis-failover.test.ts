@@ -10,7 +10,7 @@
  * it (the promoted replica's older copy is superseded, not flushed over it).
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import type pg from 'pg'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
@@ -19,33 +19,24 @@ import { RedisTier } from '../../src/redis.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import { WRITE } from '../../src/tier/redis/scripts.js'
 import { FaultProxy } from '../helpers/fault-proxy.js'
-import { promote, replicate, startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
-import { pgPool, uniqueName } from '../helpers/store-servers.js'
+import { promote, replicate, type OwnRedis } from '../helpers/own-redis.js'
+import { redisFixture } from '../helpers/redis-fixture.js'
+import { uniqueName } from '../helpers/store-servers.js'
 import { auditedTable, checkLedger, dropTable, Ledger, RecordingTier, redisState, storeRows, versionsDown, writeLoops } from './redis-fault-harness.js'
 
-const servers: OwnRedis[] = []
-const clients: Redis[] = []
-let pool: pg.Pool
+const fixture = redisFixture()
 const tables: string[] = []
+let pool: pg.Pool
 
 before(async () => {
-  pool = await pgPool()
+  pool = await fixture.pool()
 })
 
-after(async () => {
-  for (const c of clients) c.disconnect()
+fixture.cleanup(async (pool) => {
   for (const t of tables) await dropTable(pool, t)
-  await pool.end()
-  await Promise.all(servers.map((s) => s.destroy()))
 })
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function servers3(count: number): Promise<OwnRedis[]> {
-  const started = await Promise.all(Array.from({ length: count }, () => startOwnRedis()))
-  servers.push(...started)
-  return started
-}
 
 async function table(): Promise<string> {
   const name = uniqueName('rfail')
@@ -55,14 +46,12 @@ async function table(): Promise<string> {
 }
 
 function client(url: string): Redis {
-  const c = new Redis(url, { maxRetriesPerRequest: 5 }).on('error', () => {})
-  clients.push(c)
-  return c
+  return fixture.track(new Redis(url, { maxRetriesPerRequest: 5 }).on('error', () => {}))
 }
 
 describe('a Redis primary killed and its replica promoted', () => {
   it('loses no replicated write whose ack held; writers go on on the new primary with versions above the store', { timeout: 120_000 }, async () => {
-    const [primary, replica, spare] = (await servers3(3)) as [OwnRedis, OwnRedis, OwnRedis]
+    const [primary, replica, spare] = (await fixture.servers(3)) as [OwnRedis, OwnRedis, OwnRedis]
     await replicate(replica, primary)
     const proxy = new FaultProxy('127.0.0.1', primary.port)
     const address = `redis://127.0.0.1:${await proxy.listen()}`
@@ -119,7 +108,7 @@ describe('a Redis primary killed and its replica promoted', () => {
   })
 
   it('a forced loss (replica paused and cut off) is reported not confirmed and is the only write lost; a newer store row is not overwritten', { timeout: 120_000 }, async () => {
-    const [primary, replica] = (await servers3(2)) as [OwnRedis, OwnRedis]
+    const [primary, replica] = (await fixture.servers(2)) as [OwnRedis, OwnRedis]
     await replicate(replica, primary)
     const rows = await table()
     const store = (): PostgresStore => new PostgresStore({ pool, table: rows })

@@ -14,6 +14,7 @@ import type { PendingOp } from '../../src/flush/pending-op.js'
 import { RedisTier } from '../../src/redis.js'
 import type { WriteAnswer, WriteMode } from '../../src/tier/redis/redis-tier.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
+import { childLines } from '../helpers/child-lines.js'
 import type { FaultChildConfig, FaultLine } from './redis-fault-child.js'
 
 /** A tier that records the version Redis made for each key's latest write (its writers write a key one at a time); with `flushes` false it never takes a batch. */
@@ -43,19 +44,9 @@ export interface AppProcess {
 /** Starts an app process; each of its lines goes to `ledger`. */
 export function spawnApp(config: FaultChildConfig, ledger: Ledger): AppProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let buffer = ''
   let markReady: () => void = () => {}
   const ready = new Promise<void>((resolve) => (markReady = resolve))
-  child.stdout.setEncoding('utf8')
-  child.stdout.on('data', (chunk: string) => {
-    buffer += chunk
-    for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
-      const line = buffer.slice(0, nl)
-      buffer = buffer.slice(nl + 1)
-      if (line === 'READY') markReady()
-      else ledger.take(JSON.parse(line) as FaultLine)
-    }
-  })
+  childLines(child.stdout, (line) => (line === 'READY' ? markReady() : ledger.take(JSON.parse(line) as FaultLine)))
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const exited = new Promise<void>((resolve) =>

@@ -10,15 +10,17 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { isDeepStrictEqual } from 'node:util'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { RedisTier } from '../../src/redis.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import { createAuditedTable, dropAuditedTable, storeRows } from '../helpers/audited-table.js'
-import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
-import { PG_URL, pgPool, uniqueName } from '../helpers/store-servers.js'
+import { childLines } from '../helpers/child-lines.js'
+import { redisFixture } from '../helpers/redis-fixture.js'
+import type { OwnRedis } from '../helpers/own-redis.js'
+import { PG_URL, uniqueName } from '../helpers/store-servers.js'
 import type { ChildConfig } from './redis-child.js'
 
 const CHILD = new URL('./redis-child.ts', import.meta.url).pathname
@@ -29,17 +31,15 @@ let pool: pg.Pool
 let admin: Redis
 const tables: string[] = []
 
+const fixture = redisFixture()
+
 before(async () => {
-  server = await startOwnRedis()
-  admin = server.client()
-  pool = await pgPool()
+  ;({ server, pool } = await fixture.start())
+  admin = fixture.track(server.client())
 })
 
-after(async () => {
+fixture.cleanup(async (pool) => {
   for (const t of tables) await dropAuditedTable(pool, t)
-  await pool.end()
-  admin.disconnect()
-  await server.destroy()
 })
 
 interface Child {
@@ -52,24 +52,10 @@ interface Child {
 
 function run(config: ChildConfig): Child {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const lines: string[] = []
-  const waiters: Array<{ prefix: string; resolve: (line: string) => void }> = []
-  let buffer = ''
-  child.stdout.setEncoding('utf8')
-  child.stdout.on('data', (chunk: string) => {
-    buffer += chunk
-    for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
-      const line = buffer.slice(0, nl)
-      buffer = buffer.slice(nl + 1)
-      lines.push(line)
-      for (const w of waiters.filter((w) => line.startsWith(w.prefix))) w.resolve(line)
-    }
-  })
   return {
-    lines,
+    ...childLines(child.stdout),
     pid: child.pid as number,
     exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
-    line: (prefix) => new Promise((resolve) => waiters.push({ prefix, resolve })),
   }
 }
 

@@ -6,13 +6,14 @@
  * at its version; nothing is left dirty.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
-import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
-import { PG_URL, pgPool, uniqueName } from '../helpers/store-servers.js'
+import { redisFixture } from '../helpers/redis-fixture.js'
+import type { OwnRedis } from '../helpers/own-redis.js'
+import { PG_URL, uniqueName } from '../helpers/store-servers.js'
 import { Ledger, RecordingTier, redisState, spawnApp, storeRows } from './redis-fault-harness.js'
 
 let server: OwnRedis
@@ -20,20 +21,16 @@ let pool: pg.Pool
 let admin: Redis
 const table = uniqueName('rpoison')
 
+const fixture = redisFixture()
+
 before(async () => {
-  server = await startOwnRedis()
-  admin = server.client()
-  pool = await pgPool()
+  ;({ server, pool } = await fixture.start())
+  admin = fixture.track(server.client())
   await new PostgresStore({ pool, table }).init()
   await pool.query(`ALTER TABLE ${table} ADD CONSTRAINT ${table}_no_bad CHECK (value->>'bad' IS DISTINCT FROM 'true')`)
 })
 
-after(async () => {
-  await pool.query(`DROP TABLE IF EXISTS ${table}`)
-  await pool.end()
-  admin.disconnect()
-  await server.destroy()
-})
+fixture.cleanup((pool) => pool.query(`DROP TABLE IF EXISTS ${table}`))
 
 describe('poison rows on a Redis tier with two processes flushing', () => {
   it('dead-letters only the rows the store refuses, each once, and lands the rest', { timeout: 120_000 }, async () => {

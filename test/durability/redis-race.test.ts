@@ -6,11 +6,12 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type pg from 'pg'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
-import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
-import { PG_URL, pgPool, uniqueName } from '../helpers/store-servers.js'
+import { redisFixture } from '../helpers/redis-fixture.js'
+import type { OwnRedis } from '../helpers/own-redis.js'
+import { PG_URL, uniqueName } from '../helpers/store-servers.js'
 import type { RaceChildConfig } from './redis-race-child.js'
 
 const CHILD = new URL('./redis-race-child.ts', import.meta.url).pathname
@@ -19,15 +20,14 @@ let server: OwnRedis
 let pool: pg.Pool
 const tables: string[] = []
 
+const fixture = redisFixture()
+
 before(async () => {
-  server = await startOwnRedis()
-  pool = await pgPool()
+  ;({ server, pool } = await fixture.start())
 })
 
-after(async () => {
+fixture.cleanup(async (pool) => {
   for (const t of tables) await pool.query(`DROP TABLE IF EXISTS ${t}`)
-  await pool.end()
-  await server.destroy()
 })
 
 function run(config: RaceChildConfig): Promise<{ code: number | null; out: string }> {

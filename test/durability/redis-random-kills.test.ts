@@ -8,15 +8,16 @@
  * while the run went on, and a trigger's record of every update).
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { RedisTier } from '../../src/redis.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
-import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
+import { redisFixture } from '../helpers/redis-fixture.js'
+import type { OwnRedis } from '../helpers/own-redis.js'
 import { seededRandom } from '../helpers/seeded-random.js'
-import { PG_URL, pgPool, uniqueName } from '../helpers/store-servers.js'
+import { PG_URL, uniqueName } from '../helpers/store-servers.js'
 import type { FaultChildConfig } from './redis-fault-child.js'
 import { auditedTable, checkLedger, dropTable, Ledger, redisState, spawnApp, storeRows, VersionWatch, versionsDown, type AppProcess } from './redis-fault-harness.js'
 
@@ -28,19 +29,15 @@ let pool: pg.Pool
 let admin: Redis
 const table = uniqueName('rkill')
 
+const fixture = redisFixture()
+
 before(async () => {
-  server = await startOwnRedis()
-  admin = server.client()
-  pool = await pgPool()
+  ;({ server, pool } = await fixture.start())
+  admin = fixture.track(server.client())
   await auditedTable(pool, table)
 })
 
-after(async () => {
-  await dropTable(pool, table)
-  await pool.end()
-  admin.disconnect()
-  await server.destroy()
-})
+fixture.cleanup((pool) => dropTable(pool, table))
 
 describe('app and flush processes killed with -9 at random', () => {
   it('loses no acknowledged write, never lowers a version, and ends with nothing dirty and Redis equal to the store', { timeout: 180_000 }, async () => {

@@ -7,30 +7,28 @@
  * version gone down.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import type pg from 'pg'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
-import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
-import { pgPool, uniqueName } from '../helpers/store-servers.js'
+import { redisFixture } from '../helpers/redis-fixture.js'
+import type { OwnRedis } from '../helpers/own-redis.js'
+import { uniqueName } from '../helpers/store-servers.js'
 import { auditedTable, checkLedger, dropTable, Ledger, RecordingTier, redisState, storeRows, versionsDown, writeLoops } from './redis-fault-harness.js'
 
 let server: OwnRedis
 let pool: pg.Pool
 const table = uniqueName('rrestart')
 
+const fixture = redisFixture(['--appendfsync', 'always'])
+
 before(async () => {
-  server = await startOwnRedis(['--appendfsync', 'always'])
-  pool = await pgPool()
+  ;({ server, pool } = await fixture.start())
   await auditedTable(pool, table)
 })
 
-after(async () => {
-  await dropTable(pool, table)
-  await pool.end()
-  await server.destroy()
-})
+fixture.cleanup((pool) => dropTable(pool, table))
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -9,13 +9,15 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { RedisLayout } from '../../src/tier/redis/layout.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
-import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
-import { PG_URL, pgPool, uniqueName } from '../helpers/store-servers.js'
+import { childLines } from '../helpers/child-lines.js'
+import { redisFixture } from '../helpers/redis-fixture.js'
+import type { OwnRedis } from '../helpers/own-redis.js'
+import { PG_URL, uniqueName } from '../helpers/store-servers.js'
 import type { RetryChildConfig } from './redis-retry-child.js'
 
 const CHILD = new URL('./redis-retry-child.ts', import.meta.url).pathname
@@ -26,18 +28,16 @@ let admin: Redis
 const tables: string[] = []
 const running: Child[] = []
 
+const fixture = redisFixture()
+
 before(async () => {
-  server = await startOwnRedis()
-  admin = server.client()
-  pool = await pgPool()
+  ;({ server, pool } = await fixture.start())
+  admin = fixture.track(server.client())
 })
 
-after(async () => {
+fixture.cleanup(async (pool) => {
   for (const child of running) if (child.alive()) process.kill(child.pid, 'SIGKILL')
   for (const t of tables) await pool.query(`DROP TABLE IF EXISTS ${t}; DROP FUNCTION IF EXISTS ${t}_fail_fn()`)
-  await pool.end()
-  admin.disconnect()
-  await server.destroy()
 })
 
 interface Child {
@@ -50,28 +50,14 @@ interface Child {
 
 function run(config: RetryChildConfig): Child {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const lines: string[] = []
-  const waiters: Array<{ prefix: string; resolve: (line: string) => void }> = []
-  let buffer = ''
   let alive = true
-  child.stdout.setEncoding('utf8')
-  child.stdout.on('data', (chunk: string) => {
-    buffer += chunk
-    for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
-      const line = buffer.slice(0, nl)
-      buffer = buffer.slice(nl + 1)
-      lines.push(line)
-      for (const w of waiters.filter((w) => line.startsWith(w.prefix))) w.resolve(line)
-    }
-  })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   void exited.then(() => (alive = false))
   const handle: Child = {
-    lines,
+    ...childLines(child.stdout),
     pid: child.pid as number,
     exited,
     alive: () => alive,
-    line: (prefix) => new Promise((resolve) => waiters.push({ prefix, resolve })),
   }
   running.push(handle)
   return handle

@@ -1,10 +1,10 @@
 /**
  * What a claim and an acknowledgement cost Redis, on a redis-server of the test's own: a claim
- * reads about as many entries as it gives out (it asks for more only for the keys this process
- * holds, which come back and are skipped), keys in flight or settling do not shrink the next
- * claim, and the acknowledgement of a batch removes its keys from the shard's two sorted sets in
- * one call per set and chunk, still by compare-and-swap. Counted with INFO commandstats (calls made
- * inside scripts are counted by command), so the figures do not depend on timing.
+ * reads about as many entries as it gives out, keys in flight or settling do not shrink a claim
+ * (they come back, are skipped, and the claim goes on past them), and the acknowledgement of a
+ * batch removes its keys from the shard's two sorted sets in one call per set and chunk, still by
+ * compare-and-swap. Counted with INFO commandstats (calls made inside scripts are counted by
+ * command), so the figures do not depend on timing.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'

@@ -13,7 +13,7 @@ import { RedisConfigError } from '../../src/errors.js'
 import { systemClock } from '../../src/contracts/clock.js'
 import { opFromRecord, type PendingOp } from '../../src/flush/pending-op.js'
 import { RedisTier, type TierContext } from '../../src/tier/redis/redis-tier.js'
-import { TRUST } from '../../src/tier/redis/scripts.js'
+import { ACK, CLAIM, TRUST } from '../../src/tier/redis/scripts.js'
 import { SERVER_BINARIES, startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
 
 let server: OwnRedis
@@ -91,6 +91,38 @@ function suite(): void {
     const [entry] = await tier.read(['k'])
     assert.equal(entry?.state, 'c')
     assert.equal(entry?.encoded, '"two"')
+  })
+
+  it('claims and acks in script calls of at most 64 keys, so writes run between them, and still takes every due key once', async () => {
+    const tier = await openTier(undefined, { shards: 1 })
+    const keys = Array.from({ length: 300 }, (_, i) => `k${i}`)
+    for (const key of keys) await written(tier, key, '1')
+    const busy = new Set(keys.slice(0, 40)) // in flight in this process: skipped, and the claims go on past them
+    await admin.call('CONFIG', 'SET', 'slowlog-log-slower-than', '0')
+    await admin.call('CONFIG', 'SET', 'slowlog-max-len', '100000')
+    await admin.call('SLOWLOG', 'RESET')
+    try {
+      await tier.refresh()
+      const ops = await tier.take(1000, busy, undefined)
+      assert.deepEqual(ops.map((op) => op.key).sort(), keys.slice(40).sort(), 'every due key not in flight, each once')
+      for (const op of ops) tier.applied(op)
+      await tier.settled()
+      const log = (await admin.call('SLOWLOG', 'GET', '-1')) as Array<[number, number, number, string[]]>
+      const calls = (script: { sha: string }): string[][] => log.map((entry) => entry[3]).filter((args) => args[0]?.toUpperCase() === 'EVALSHA' && args[1] === script.sha)
+      const claims = calls(CLAIM)
+      assert.ok(claims.length >= 5, `${claims.length} claim calls for 300 keys`)
+      for (const args of claims) {
+        // EVALSHA sha 2 dirty lease prefix token leaseMs max useLease scan offset
+        assert.ok(Number(args[8]) <= 64 && Number(args[10]) <= 128, `a claim asked for ${args[8]} entries, looking at ${args[10]}`)
+      }
+      const acks = calls(ACK)
+      assert.ok(acks.length >= 5, `${acks.length} ack calls for 260 keys`)
+      for (const args of acks) assert.ok(Number(args[2]) - 3 <= 64, `an ack of ${Number(args[2]) - 3} keys`)
+      await tier.refresh()
+      assert.equal(tier.waiting, 40, 'only the keys in flight stay dirty')
+    } finally {
+      await admin.call('CONFIG', 'SET', 'slowlog-log-slower-than', '10000')
+    }
   })
 
   it('drops a clean entry older than an acknowledged version (a batch that reached the store across a failover)', async () => {

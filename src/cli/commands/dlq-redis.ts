@@ -1,6 +1,6 @@
 /**
- * `writebehind dlq list|drop|replay --redis <url> --name <name>`: the dead letters of a Redis
- * tier, in its shard streams. `list` and `drop` without `--yes` only read (plain XRANGE, no lease);
+ * `writebehind dlq list|drop|replay --redis <url> --name <name>` (or `--redis-cluster
+ * <host:port,...> --name <name>`): the dead letters of a Redis tier, in its shard streams. `list` and `drop` without `--yes` only read (plain XRANGE, no lease);
  * `drop --yes` removes the letters by one script per shard (tier/redis/dead-letters.ts), safe while
  * caches run on the tier; `replay` opens a cache on the tier with the store (it joins the tier's
  * flushers for the run) and calls `replayDeadLetters`: original versions, a newer write wins.
@@ -9,13 +9,13 @@ import type { DeadLetterFilter } from '../../contracts/dead-letters.js'
 import { deadLetterMatcher } from '../../dead-letters/queue.js'
 import { readLetters } from '../../tier/redis/dead-letters.js'
 import { formatLetter, plural } from '../letter-format.js'
-import { openRedisTarget, type RedisTarget } from '../redis-target.js'
+import { openRedisTarget, type RedisTarget, type RedisWhere } from '../redis-target.js'
 import { replayThroughCache } from '../replay-cache.js'
 import type { CliStore } from '../store-spec.js'
 
 export interface RedisDlqArgs {
   readonly command: string
-  readonly redis: { readonly url: string; readonly name: string }
+  readonly redis: RedisWhere
   readonly json: boolean
   readonly yes: boolean
   readonly filter: DeadLetterFilter | undefined
@@ -24,7 +24,7 @@ export interface RedisDlqArgs {
 }
 
 export async function runOnRedis(args: RedisDlqArgs, out: NodeJS.WritableStream): Promise<number> {
-  const target = await openRedisTarget(args.redis.url, args.redis.name)
+  const target = await openRedisTarget(args.redis)
   try {
     if (args.command === 'replay') return await replay(target, args, out)
     const all = await readLetters(target.client, target.layout)
@@ -43,9 +43,9 @@ export async function runOnRedis(args: RedisDlqArgs, out: NodeJS.WritableStream)
       out.write('Nothing was dropped. Run again with --yes to drop them.\n')
       return 0
     }
-    const { IoRedisClient } = await import('../../tier/redis/ioredis-client.js')
+    const { ioredisPort } = await import('../../tier/redis/ioredis-cluster-client.js')
     const { dropLetters } = await import('../../tier/redis/dead-letters.js')
-    out.write(`Dropped ${plural(await dropLetters(new IoRedisClient(target.client), target.layout, shown))}.\n`)
+    out.write(`Dropped ${plural(await dropLetters(ioredisPort(target.client), target.layout, shown))}.\n`)
     return 0
   } finally {
     target.client.disconnect()

@@ -20,7 +20,7 @@ import { onlyOptions, parseArgs, stringOption, stringsOption, UsageError, type P
 import { CliError, EXIT, exitCodeFor } from '../exit-codes.js'
 import { checkStore, openStore, storeChoice, type CliStore, type StoreChoice } from '../store-spec.js'
 import { formatLetter, plural } from '../letter-format.js'
-import { targetOf } from '../redis-target.js'
+import { REDIS_FLAGS, targetOf, type RedisWhere } from '../redis-target.js'
 import { replayThroughCache } from '../replay-cache.js'
 import { DLQ_OPTIONS, DLQ_USAGE } from '../usage.js'
 
@@ -31,8 +31,8 @@ const STORE_FLAGS = ['store', 'table', 'create-table', 'config']
 interface Parsed {
   command: string
   dir: string
-  /** `--redis <url> --name <name>` instead of a dir (then `dir` is ''). */
-  redis: { url: string; name: string } | undefined
+  /** `--redis <url> --name <name>` (or `--redis-cluster <nodes>`) instead of a dir (then `dir` is ''). */
+  redis: RedisWhere | undefined
   args: ParsedArgs
   values: { json: boolean; prefix?: string | undefined; key?: readonly string[] | undefined; all: boolean; yes: boolean }
 }
@@ -77,9 +77,9 @@ function parse(args: string[]): Parsed | undefined {
   const [command, dir, ...extra] = parsed.positionals
   if (command === undefined || !['list', 'drop', 'replay'].includes(command)) throw new UsageError(`unknown dlq command ${command ?? '(none)'}: use list, drop or replay`)
   if (extra.length > 0) throw new UsageError(`unexpected argument ${extra.join(' ')}`)
-  const target = targetOf(dir, stringOption(parsed, 'redis'), stringOption(parsed, 'name'), `dlq ${command}`)
+  const target = targetOf(dir, parsed, `dlq ${command}`)
   const redis = 'redis' in target ? target.redis : undefined
-  const where = redis === undefined ? [] : ['redis', 'name']
+  const where = redis === undefined ? [] : REDIS_FLAGS
   if (command === 'list') onlyOptions(parsed, 'dlq list', ['json', 'prefix', ...where])
   if (command === 'drop') onlyOptions(parsed, 'dlq drop', ['key', 'prefix', 'all', 'yes', ...where])
   if (command === 'replay') onlyOptions(parsed, 'dlq replay', [...STORE_FLAGS, 'key', 'prefix', ...where])

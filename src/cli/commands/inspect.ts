@@ -11,7 +11,7 @@ import { readDeadLetters } from '../../dead-letters/queue.js'
 import { WriteBehindError } from '../../errors.js'
 import { readLogView, type LogView } from '../dir-view.js'
 import { EXIT, exitCodeFor } from '../exit-codes.js'
-import { openRedisTarget, type RedisTarget } from '../redis-target.js'
+import { openRedisTarget, type RedisTarget, type RedisWhere } from '../redis-target.js'
 import { formatRedisView, readRedisView } from '../redis-view.js'
 import { parseLogArgs } from './log-args.js'
 
@@ -29,11 +29,11 @@ export async function run(args: string[], out: NodeJS.WritableStream): Promise<n
   return 0
 }
 
-/** `inspect --redis <url> --name <name>`: the tier's shards (redis-view.ts); plain reads, no lease taken. */
-async function inspectRedis({ url, name }: { url: string; name: string }, json: boolean, out: NodeJS.WritableStream): Promise<number> {
+/** `inspect --redis <url> --name <name>` (or `--redis-cluster`): the tier's shards (redis-view.ts); plain reads, no lease taken. */
+async function inspectRedis(where: RedisWhere, json: boolean, out: NodeJS.WritableStream): Promise<number> {
   let target: RedisTarget | undefined
   try {
-    target = await openRedisTarget(url, name)
+    target = await openRedisTarget(where)
     const view = await readRedisView(target)
     out.write(json ? `${JSON.stringify(view, null, 2)}\n` : formatRedisView(view))
     return EXIT.OK

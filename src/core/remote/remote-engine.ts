@@ -24,6 +24,7 @@ import { describeError } from '../../flush/retry.js'
 import { FlushScheduler } from '../../flush/scheduler.js'
 import { WriteThroughs } from '../../flush/write-throughs.js'
 import type { RedisTier } from '../../tier/redis/redis-tier.js'
+import { unanswered } from '../../tier/redis/unanswered.js'
 import { toError } from '../../to-error.js'
 import { ReadThrough } from '../read-through.js'
 import type { ResolvedOptions } from '../resolve-options.js'
@@ -130,7 +131,9 @@ export class RemoteEngine {
    * every interval: the writes may sit in shards another instance holds the lease of, or held.
    */
   async drain(): Promise<number> {
-    await this.tier.refresh()
+    await this.tier.refresh().catch((error: unknown) => {
+      throw unanswered(error, 'flush')
+    })
     const mark = this.tier.highestVersion
     const fast = setInterval(() => this.look(), DRAIN_POLL_MS)
     try {

@@ -17,7 +17,7 @@ import { opFromRecord, type PendingOp } from '../../flush/pending-op.js'
 import type { RedisClientPort } from './client-port.js'
 import type { RedisLayout } from './layout.js'
 import { byShard, chunks } from './outcomes.js'
-import { CLAIM, READ } from './scripts.js'
+import { CHUNK, CLAIM, READ } from './scripts.js'
 
 /** An entry as the `read` script returns it. */
 export interface EntryRecord {
@@ -43,17 +43,13 @@ export class Claims {
     private readonly heldAt: (key: string, version: number) => void,
   ) {}
 
-  /**
-   * Up to `max` due entries of the shards in `shards` (those worth asking), none for which `skip` is
-   * true. `held` counts, per shard, the keys `skip` may turn away (this process's keys in flight or
-   * settling): a claim asks for that many more, and no more, so it reads about what it returns.
-   */
-  async take(max: number, shards: readonly number[], skip: (key: string) => boolean, held: ReadonlyMap<number, number>): Promise<PendingOp[]> {
+  /** Up to `max` due entries of the shards in `shards` (those worth asking), none for which `skip` is true. */
+  async take(max: number, shards: readonly number[], skip: (key: string) => boolean): Promise<PendingOp[]> {
     const ops: PendingOp[] = []
     const order = [...shards.filter((s) => s >= this.cursor), ...shards.filter((s) => s < this.cursor)]
     for (const shard of order) {
       if (ops.length >= max) break
-      ops.push(...(await this.claimShard(shard, max - ops.length, skip, held.get(shard) ?? 0)))
+      ops.push(...(await this.claimShard(shard, max - ops.length, skip)))
       this.cursor = (shard + 1) % this.layout.shards
     }
     return ops
@@ -98,27 +94,41 @@ export class Claims {
     return keys.map((key) => found.get(key))
   }
 
-  private async claimShard(shard: number, max: number, skip: (key: string) => boolean, held: number): Promise<PendingOp[]> {
+  /**
+   * Up to `max` due entries of `shard`, in script calls of at most `CHUNK` entries each (looking at
+   * twice that), so that Redis runs other clients' writes between them. The keys this process has
+   * in flight come back too, and are skipped; in all at most 4 × `max` due keys are looked at.
+   */
+  private async claimShard(shard: number, max: number, skip: (key: string) => boolean): Promise<PendingOp[]> {
+    const ops: PendingOp[] = []
+    let offset = 0
+    while (ops.length < max && offset < max * 4) {
+      const next = await this.claimChunk(shard, Math.min(CHUNK, max - ops.length), offset, skip, ops)
+      if (next < 0) break
+      offset = next
+    }
+    return ops
+  }
+
+  /** One claim script call: adds what it read to `ops`; answers the offset to go on from, or -1 (nothing left, or the lease is another instance's). */
+  private async claimChunk(shard: number, want: number, offset: number, skip: (key: string) => boolean, ops: PendingOp[]): Promise<number> {
     const { layout, lease } = this
-    // The keys this process holds come back too, and are skipped: ask for as many more. The scan
-    // limit leaves room for keys of the dirty set whose entries are not dirty (gone, or settled).
-    const want = max + held
     const reply = (await this.port.run({
       script: CLAIM,
       keys: [layout.dirty(shard), layout.lease(shard)],
-      args: [layout.entryPrefix(shard), lease.token, lease.ms, want, '1', want * 2],
-    })) as [number, ...Array<Array<string | null>>]
-    const ops: PendingOp[] = []
-    if (reply[0] !== 1) return ops
-    for (let i = 1; i < reply.length && ops.length < max; i++) {
-      const [key, version, del, payload, since, attempts, firstFailedAt] = reply[i] as Array<string | null>
-      if (key === null || key === undefined || skip(key)) continue
-      const op = opFromRecord(key, Number(version), del === '1' ? null : (payload ?? ''), Number(since ?? 0), this.codec)
+      args: [layout.entryPrefix(shard), lease.token, lease.ms, want, '1', want * 2, offset],
+    })) as Array<string | number>
+    if (reply[0] !== 1) return -1
+    for (let i = 2; i + 6 < reply.length; i += 7) {
+      const key = String(reply[i])
+      if (skip(key)) continue
+      const encoded = reply[i + 2] === '1' ? null : String(reply[i + 3])
+      const op = opFromRecord(key, Number(reply[i + 1]), encoded, Number(reply[i + 4]), this.codec)
       // Retry state from Redis: a worker that died had counted these attempts (retry-scripts.ts).
-      op.attempts = Number(attempts ?? 0)
-      op.firstFailedAt = Number(firstFailedAt ?? 0)
+      op.attempts = Number(reply[i + 5])
+      op.firstFailedAt = Number(reply[i + 6])
       ops.push(op)
     }
-    return ops
+    return Number(reply[1])
   }
 }

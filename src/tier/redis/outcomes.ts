@@ -37,11 +37,6 @@ export class Outcomes {
     return this.settling.has(key)
   }
 
-  /** Calls `fn` with each key whose outcome is still on its way to Redis. */
-  forEachSettling(fn: (key: string) => void): void {
-    for (const key of this.settling.keys()) fn(key)
-  }
-
   applied(op: PendingOp): void {
     this.queue(op).applied.push(op)
   }

@@ -13,13 +13,15 @@
  * On a Redis Cluster (an ioredis `Cluster` as the client) the port routes each script call to its
  * shard's primary (`ioredis-cluster-client.ts`).
  *
- * What it leaves out: Sentinel-specific handling (an ioredis Sentinel client works as a single
- * server), node-redis, merge ops (the facade's counters write whole values by compare-and-swap,
+ * A Sentinel-backed ioredis client is one server to the tier: ioredis finds the primary and follows
+ * a failover; the tier notices it as it would any promotion (`trust.ts`).
+ *
+ * What it leaves out: node-redis, merge ops (the facade's counters write whole values by compare-and-swap,
  * `expect`).
  */
 import type { Clock } from '../../contracts/clock.js'
 import type { Codec } from '../../contracts/codec.js'
-import { RedisClusterError, RedisUnavailableError, VersionExhaustedError } from '../../errors.js'
+import { RedisClusterError, VersionExhaustedError } from '../../errors.js'
 import type { DirtyTier } from '../../flush/dirty-tier.js'
 import type { PendingOp } from '../../flush/pending-op.js'
 import { randomBytes } from 'node:crypto'
@@ -35,6 +37,7 @@ import { FILL, RELEASE, STATS, WRITE } from './scripts.js'
 import { TierSnapshot, type ShardStats } from './snapshot.js'
 import { checkServer } from './startup.js'
 import { TrustWatch } from './trust.js'
+import { isReplyError, unanswered } from './unanswered.js'
 
 /** What the cache gives the tier when it opens on it. */
 export interface TierContext {
@@ -149,8 +152,7 @@ export class RedisTier implements DirtyTier {
     } catch (error) {
       this.parts?.trust.suspect()
       // A Cluster's own refusal (CLUSTERDOWN, redirections past the budget) says the write was not applied: keep it.
-      if (error instanceof RedisClusterError) throw error
-      if (!isReplyError(error)) throw new RedisUnavailableError(key, { cause: error })
+      if (error instanceof RedisClusterError || !isReplyError(error)) throw unanswered(error, 'write', key)
       if (error.message.includes('WB_VERSION_EXHAUSTED')) throw new VersionExhaustedError(Number.MAX_SAFE_INTEGER)
       // Redis at maxmemory refuses the write script (it has no allow-oom flag): backpressure, like a full shard.
       if (error.message.startsWith('OOM')) return { full: true }
@@ -165,24 +167,28 @@ export class RedisTier implements DirtyTier {
     return { full: false, version, replicas, local }
   }
 
-  /** The entries of `keys`, in order; undefined where Redis holds none. Reads the primary. */
+  /** The entries of `keys`, in order; undefined where Redis holds none. Reads the primary. Rejects with `RedisUnavailableError` when Redis does not answer. */
   async read(keys: readonly string[]): Promise<Array<EntryRecord | undefined>> {
     const { claims, trust } = this.ready()
     await trust.beforeRead()
     return claims.read(keys).catch((error: unknown) => {
       trust.suspect()
-      throw error
+      throw unanswered(error, 'read', keys.length === 1 ? keys[0] : undefined)
     })
   }
 
   /** Caches a value loaded from the store, unless Redis holds the key dirty or at that version or newer. True when filled. */
   async fill(key: string, encoded: string | null, version: number): Promise<boolean> {
     const shard = this.layout.shardOf(key)
-    const reply = await this.port.run({
-      script: FILL,
-      keys: [this.layout.entry(shard, key), this.layout.meta(shard)],
-      args: [encoded ?? '', encoded === null ? '1' : '0', String(version), this.ready().context.ttlMs],
-    })
+    const reply = await this.port
+      .run({
+        script: FILL,
+        keys: [this.layout.entry(shard, key), this.layout.meta(shard)],
+        args: [encoded ?? '', encoded === null ? '1' : '0', String(version), this.ready().context.ttlMs],
+      })
+      .catch((error: unknown) => {
+        throw unanswered(error, 'read', key)
+      })
     return reply === 1
   }
 
@@ -266,7 +272,7 @@ export class RedisTier implements DirtyTier {
     return (async () => {
       const ops = first === undefined ? [] : await claims.takeKeys([...first.keys()], skip)
       const taken = new Set(ops.map((op) => op.key))
-      if (ops.length < max) ops.push(...(await claims.take(max - ops.length, shards, (key) => taken.has(key) || skip(key), this.heldPerShard(busy, taken))))
+      if (ops.length < max) ops.push(...(await claims.take(max - ops.length, shards, (key) => taken.has(key) || skip(key))))
       if (ops.length === 0) this.idle = true
       return ops
     })()
@@ -295,21 +301,6 @@ export class RedisTier implements DirtyTier {
     this.idle = false
   }
 
-  /** Per shard, the keys a claim would give back only to have them skipped: in flight, settling, or taken just now. */
-  private heldPerShard(busy: ReadonlySet<string>, taken: ReadonlySet<string>): Map<number, number> {
-    const held = new Map<number, number>()
-    const count = (key: string): void => {
-      const shard = this.layout.shardOf(key)
-      held.set(shard, (held.get(shard) ?? 0) + 1)
-    }
-    for (const key of busy) count(key)
-    for (const key of taken) if (!busy.has(key)) count(key)
-    this.ready().outcomes.forEachSettling((key) => {
-      if (!busy.has(key) && !taken.has(key)) count(key)
-    })
-    return held
-  }
-
   private ready(): Parts {
     if (this.parts === undefined) throw new Error('RedisTier: open a cache on it first (WriteBehindCache.open({ store, tier }))')
     return this.parts
@@ -325,9 +316,4 @@ export class RedisTier implements DirtyTier {
       return { dirty, lowestVersion: lowest === '' ? undefined : Number(lowest), oldestMs: oldest === '' ? undefined : Number(oldest), deadLetters: letters, floor: Number(floor) }
     })
   }
-}
-
-/** An error Redis answered (a script's own error, OOM, NOSCRIPT…), as opposed to a lost connection or a client giving up. */
-function isReplyError(error: unknown): error is Error {
-  return error instanceof Error && error.name === 'ReplyError'
 }

@@ -12,8 +12,13 @@
 import { createHash } from 'node:crypto'
 import type { RedisScript } from './client-port.js'
 
-/** Most keys (or key/version pairs) one script call handles: well under Lua's `unpack` limit. */
-export const CHUNK = 200
+/**
+ * Most keys (or key/version pairs) one script call handles. A script blocks Redis, and so every
+ * write behind it, for as long as it runs: at 64 keys a claim or an ack took 0.4-0.5 ms on average
+ * (p99 2-3 ms on a loaded machine), where acks of 200 and claims of up to 1,000 took 0.9-1.2 ms
+ * (p99 7-8 ms) in the same conditions (bench/redis-profile.ts, bench/README.md).
+ */
+export const CHUNK = 64
 
 /** The highest version a write may take (`Number.MAX_SAFE_INTEGER`). */
 const MAX_VERSION = '9007199254740991'
@@ -78,15 +83,14 @@ return {v, count, dirty and 0 or 1}
 )
 
 /**
- * claim: KEYS dirty, lease; ARGV entry prefix, token, lease ms, max, use lease (1|0), scan limit.
+ * claim: KEYS dirty, lease; ARGV entry prefix, token, lease ms, max, use lease (1|0), scan limit, offset.
  * Takes (or renews, or with nothing dirty releases) the shard's lease, then reads up to `max`
  * due dirty entries (score = not-before time at or below Redis TIME), earliest first, looking at
- * no more than `scan limit` keys of the dirty set (it reads the set in steps of what it still
- * needs, so a claim reads about as many entries as it returns). Changes no entry. `allow-oom`: the lease's SET must
- * pass when Redis is at maxmemory, or nothing could be flushed (and freed) then.
- * Returns {0} when another instance holds the lease, else {1, {key, ver, del, payload, since, attempts,
- * first failed ms}, ...}, absent fields as nil (each entry is HMGET's own reply, its first field
- * replaced by the key: building one flat reply costs Lua more than the HMGET itself).
+ * no more than `scan limit` of them from position `offset` among the due ones. Changes no entry.
+ * `allow-oom`: the lease's SET must pass when Redis is at maxmemory, or nothing could be flushed
+ * (and freed) then.
+ * Returns {0} when another instance holds the lease, else {1, next, key, ver, del, payload, since, attempts, first failed ms, ...}
+ * where `next` is the offset to go on from, or -1 when no due entry is left past those looked at.
  */
 export const CLAIM = script(
   'claim',
@@ -98,26 +102,28 @@ if ARGV[5] == '1' then
   elseif holder == ARGV[2] then redis.call('PEXPIRE', KEYS[2], ARGV[3])
   else return {0} end
 end
-local out = {1}
+local offset, scan = tonumber(ARGV[7] or '0'), tonumber(ARGV[6])
+local keys = redis.call('ZRANGE', KEYS[1], '-inf', string.format('%.0f', nowMs), 'BYSCORE', 'LIMIT', offset, scan)
+local out = {1, -1}
 local n = 0
+local seen = 0
 local max = tonumber(ARGV[4])
-local limit = tonumber(ARGV[6])
-local due = string.format('%.0f', nowMs)
-local scanned = 0
-while n < max and scanned < limit do
-  local step = math.min(max - n, limit - scanned)
-  local keys = redis.call('ZRANGE', KEYS[1], '-inf', due, 'BYSCORE', 'LIMIT', scanned, step)
-  for _, k in ipairs(keys) do
-    local e = redis.call('HMGET', ARGV[1] .. k, 'st', 'ver', 'del', 'p', 'since', 'att', 'ff')
-    if e[1] == 'd' then
-      e[1] = k
-      n = n + 1
-      out[n + 1] = e
-    end
+for _, k in ipairs(keys) do
+  if n >= max then break end
+  seen = seen + 1
+  local e = redis.call('HMGET', ARGV[1] .. k, 'ver', 'st', 'del', 'p', 'since', 'att', 'ff')
+  if e[2] == 'd' then
+    out[#out + 1] = k
+    out[#out + 1] = e[1]
+    out[#out + 1] = e[3] or '0'
+    out[#out + 1] = e[4] or ''
+    out[#out + 1] = e[5] or '0'
+    out[#out + 1] = e[6] or '0'
+    out[#out + 1] = e[7] or '0'
+    n = n + 1
   end
-  scanned = scanned + #keys
-  if #keys < step then break end
 end
+if seen < #keys or #keys == scan then out[2] = offset + seen end
 -- Kept while keys wait out a backoff: the holder retries them, another instance would only duplicate it.
 if ARGV[5] == '1' and redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
 return out

@@ -1,5 +1,6 @@
 /**
- * What a Redis tier checks before its first write: the server must not be allowed to evict dirty
+ * What a Redis tier checks before its first write: the one server (standalone, or the primary
+ * Sentinel named) must be a primary, not a replica; the server must not be allowed to evict dirty
  * entries (`maxmemory-policy allkeys-*` is refused; the `volatile-*` policies only evict keys with
  * a TTL, and dirty entries never have one), persistence off is warned about (a restart then loses
  * every unflushed write), and the name's shard count and layout format must match this instance's.
@@ -28,6 +29,9 @@ export async function checkServer(
   replica: ReplicaSettings = { replicaWait: 'wait', replicaTimeoutMs: 0 },
 ): Promise<void> {
   const primaries = await port.primaries()
+  // A client on a replica (a replica's URL, or Sentinel with role 'slave') would have every write refused (READONLY).
+  // A Cluster lists its primaries itself (and may list a demoted one for a moment during a failover): only the one server is checked.
+  if (primaries.length === 1) await checkPrimary(primaries[0] as RedisServerPort, layout)
   const noAof: string[] = []
   for (const server of primaries) {
     const memory = infoFields(await server.info('memory'))
@@ -76,6 +80,18 @@ export async function checkServer(
     throw new RedisConfigError(
       'shards',
       `The cache "${layout.name}" in Redis was created with ${String(shards)} shards; this instance asks for ${layout.shards}. Pass shards: ${String(shards)} (the count is fixed at creation).`,
+    )
+  }
+}
+
+/** The one server must be a primary: writes to a replica are refused, and its replication id is not the one the data will live under. */
+async function checkPrimary(server: RedisServerPort, layout: RedisLayout): Promise<void> {
+  const role = infoFields(await server.info('replication')).get('role')
+  if (role !== undefined && role !== 'master') {
+    throw new RedisConfigError(
+      'role',
+      `The Redis client of the cache "${layout.name}" is connected to a replica (${server.address} has role ${role}): every write would be refused. ` +
+        "Connect it to the primary: the primary's URL, or with Sentinel new Redis({ sentinels, name }) without role: 'slave'.",
     )
   }
 }

@@ -1,0 +1,86 @@
+/**
+ * What each method of a cache on a Redis tier rejects with while its Redis is down (its own server,
+ * killed with -9, with a client that gives up after one reconnect attempt): writes, reads and
+ * `flush()` reject with `RedisUnavailableError` (`E_REDIS_UNAVAILABLE`) — a write with `applied:
+ * 'unknown'`, a read or a flush, which write nothing of the caller's, with `applied` undefined —
+ * never with a raw client error; `stats()` does not throw (it reports what was last read). Once
+ * the server is back on its AOF, the same cache reads, writes and flushes again.
+ */
+import assert from 'node:assert/strict'
+import { before, describe, it } from 'node:test'
+import { Redis } from 'ioredis'
+import type pg from 'pg'
+import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
+import { RedisUnavailableError } from '../../src/errors.js'
+import { RedisTier } from '../../src/redis.js'
+import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
+import { redisFixture } from '../helpers/redis-fixture.js'
+import type { OwnRedis } from '../helpers/own-redis.js'
+import { uniqueName } from '../helpers/store-servers.js'
+import { dropTable, storeRows } from './redis-fault-harness.js'
+
+let server: OwnRedis
+let pool: pg.Pool
+const table = uniqueName('rdown')
+
+const fixture = redisFixture(['--appendfsync', 'always'])
+
+before(async () => {
+  ;({ server, pool } = await fixture.start())
+})
+
+fixture.cleanup((pool) => dropTable(pool, table))
+
+/** The rejection of `promise` (fails the test when it resolves). */
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    (value) => assert.fail(`expected a rejection, got ${JSON.stringify(value)}`),
+    (error: unknown) => error,
+  )
+}
+
+function unavailable(error: unknown, operation: string, key: string | undefined, applied: 'unknown' | undefined): void {
+  assert.ok(error instanceof RedisUnavailableError, `a RedisUnavailableError, not ${String(error)}`)
+  assert.equal(error.code, 'E_REDIS_UNAVAILABLE')
+  assert.equal(error.operation, operation)
+  assert.equal(error.key, key)
+  assert.equal(error.applied, applied)
+  assert.ok(error.cause instanceof Error, 'the client’s error is its cause')
+}
+
+describe('a cache on a Redis tier while Redis is down', () => {
+  it('rejects writes, reads and flush() with RedisUnavailableError; stats() does not throw; all work again once Redis is back', { timeout: 60_000 }, async () => {
+    const client = new Redis(server.url, { maxRetriesPerRequest: 1 }).on('error', () => {})
+    const tier = new RedisTier({ client, name: 'down', shards: 4 })
+    const idle = { intervalMs: 600_000, maxDelayMs: 600_000 }
+    const cache = await WriteBehindCache.open({ store: new PostgresStore({ pool, table }), tier, flush: idle, warn: () => {} })
+    try {
+      await cache.set('a', 1)
+      await cache.set('b', 2)
+      await server.crash()
+
+      unavailable(await rejection(cache.set('c', 3)), 'write', 'c', 'unknown')
+      unavailable(await rejection(cache.delete('a')), 'write', 'a', 'unknown')
+      unavailable(await rejection(cache.get('a')), 'read', 'a', undefined)
+      unavailable(await rejection(cache.has('b')), 'read', 'b', undefined)
+      unavailable(await rejection(cache.getMany(['a', 'b'])), 'read', undefined, undefined)
+      unavailable(await rejection(cache.flush()), 'flush', undefined, undefined)
+      unavailable(await rejection(cache.flush({ timeoutMs: 30_000 })), 'flush', undefined, undefined)
+      const stats = cache.stats()
+      assert.equal(stats.backlog.entries, 2, 'stats() reports the dirty keys as last read')
+
+      await server.restart()
+      assert.deepEqual(await cache.getMany(['a', 'b']), [1, 2], 'the AOF kept both writes')
+      await cache.set('c', 3)
+      await cache.flush({ timeoutMs: 30_000 })
+      const rows = await storeRows(pool, table)
+      assert.deepEqual(
+        ['a', 'b', 'c'].map((k) => rows.get(k)?.value),
+        [1, 2, 3],
+      )
+    } finally {
+      await cache.close()
+      client.disconnect()
+    }
+  })
+})
