@@ -37,13 +37,17 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
   }
 }
 
-/** Starts one server; with `replicaOf`, as a replica of that one, resolved once its link is up. */
-export async function startBenchRedis(replicaOf?: BenchRedis): Promise<BenchRedis> {
+/**
+ * Starts one server; with `replicaOf`, as a replica of that one, resolved once its link is up.
+ * `wrapper` runs it under another command (`valgrind --tool=callgrind`, bench/flush-drain.ts).
+ */
+export async function startBenchRedis(replicaOf?: BenchRedis, wrapper: readonly string[] = []): Promise<BenchRedis & { readonly pid: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'wbbench-redis-'))
   const port = await freePort()
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes']
   if (replicaOf !== undefined) args.push('--replicaof', '127.0.0.1', String(replicaOf.port))
-  const child: ChildProcess = spawn('redis-server', args, { stdio: 'ignore', detached: true })
+  const [command, ...before] = [...wrapper, 'redis-server']
+  const child: ChildProcess = spawn(command, [...before, ...args], { stdio: 'ignore', detached: true })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const url = `redis://127.0.0.1:${port}`
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
@@ -61,6 +65,7 @@ export async function startBenchRedis(replicaOf?: BenchRedis): Promise<BenchRedi
   return {
     url,
     port,
+    pid,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         // The whole group: an AOF rewrite's forked child would otherwise go on writing in the dir.

@@ -121,6 +121,26 @@ describe('PostgresStore errors, fenced counts and purges', () => {
     }
   })
 
+  it('keeps keys and values that look like array-literal syntax verbatim on both paths (quotes, backslashes, braces, commas, NULL)', async () => {
+    const keys = ['NULL', 'null', '"quoted"', 'back\\slash', '\\"both', 'a,b', '{braced}', '}{', ' lead and trail ', 'tab\there', 'line\nbreak', "it's"]
+    for (const batchPath of ['unnest', 'values'] as const) {
+      const table = uniqueName('literal')
+      const store = new PostgresStore({ pool, table, batchPath })
+      const ops = keys.map((key, i) => (i === 1 ? deleteOp(key, 5) : setOp(key, i + 1, { text: `${key} \\" } { , NULL`, n: i })))
+      assert.deepEqual(await store.writeBatch(ops), { fenced: 0 })
+      const loaded = await store.load(keys)
+      assert.equal(loaded.size, keys.length - 1, `${batchPath}: every key but the tombstone`)
+      keys.forEach((key, i) => {
+        if (i === 1) return assert.equal(loaded.has(key), false)
+        assert.deepEqual(JSON.parse(loaded.get(key)?.encoded ?? 'null'), { text: `${key} \\" } { , NULL`, n: i }, `${batchPath}: ${JSON.stringify(key)}`)
+        assert.equal(loaded.get(key)?.version, i + 1)
+      })
+      const { rows } = await pool.query<{ key: string; deleted: boolean; value: unknown }>(`SELECT key, deleted, value FROM ${table} WHERE key = 'null'`)
+      assert.deepEqual(rows, [{ key: 'null', deleted: true, value: null }], 'the tombstone is a row with a NULL value')
+      await pool.query(`DROP TABLE ${table}`)
+    }
+  })
+
   it('superseded costs no round trip when nothing was fenced, one SELECT when something was; unversioned tables report none', async () => {
     const table = uniqueName('roundtrips')
     const texts: string[] = []

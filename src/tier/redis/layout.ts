@@ -4,7 +4,8 @@
  * shard's hash tag, so a script touching one shard stays in one Cluster slot.
  *
  *   {wb:<name>:<s>}:e:<key>   hash: p (payload), ver, st (d dirty | c clean | x dead letter),
- *                              del (1 = tombstone), since (first dirty, ms), att (failed attempts
+ *                              del (1 = tombstone), since (first dirty, ms; read only while
+ *                              dirty, left behind by the ack), att (failed attempts
  *                              of this version), ff (its first failure, ms), ttl (the write's own
  *                              ttl once clean, ms; absent: the cache's), te (the trust epoch
  *                              it was made clean at, `trust.ts`)
@@ -37,9 +38,11 @@ export class RedisLayout {
   /** The shard of `key`: FNV-1a (32 bits) of its UTF-8 bytes, modulo `shards`. The same in every process. */
   shardOf(key: string): number {
     let hash = 0x811c9dc5
-    for (const byte of Buffer.from(key, 'utf8')) {
-      hash ^= byte
-      hash = Math.imul(hash, 0x01000193) >>> 0
+    for (let i = 0; i < key.length; i++) {
+      const code = key.charCodeAt(i)
+      // Past ASCII, UTF-8 has several bytes per character: hash the encoded bytes instead.
+      if (code > 0x7f) return fnv1a(Buffer.from(key.slice(i), 'utf8'), hash) % this.shards
+      hash = Math.imul(hash ^ code, 0x01000193) >>> 0
     }
     return hash % this.shards
   }
@@ -76,4 +79,10 @@ export class RedisLayout {
   dlq(shard: number): string {
     return `${this.tag(shard)}:dlq`
   }
+}
+
+/** FNV-1a over `bytes`, continuing from `hash`. */
+function fnv1a(bytes: Uint8Array, hash: number): number {
+  for (const byte of bytes) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0
+  return hash
 }

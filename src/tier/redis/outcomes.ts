@@ -122,8 +122,8 @@ export class Outcomes {
     const { layout } = this
     return this.port.run({
       script: ACK,
-      keys: [layout.dirty(shard), layout.vers(shard), layout.meta(shard), ...ops.map((op) => layout.entry(shard, op.key))],
-      args: [this.ttlMs, ...ops.flatMap((op) => [op.key, String(op.version)])],
+      keys: [layout.dirty(shard), layout.vers(shard), layout.meta(shard)],
+      args: [this.ttlMs, layout.entryPrefix(shard), ...ops.flatMap((op) => [op.key, String(op.version)])],
     })
   }
 

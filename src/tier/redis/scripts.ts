@@ -154,40 +154,47 @@ return out
 )
 
 /**
- * ack: KEYS dirty, vers, meta, entries…; ARGV ttl ms, then key, version per entry. Marks an entry clean
- * at the shard's trust epoch only if its version is unchanged (compare-and-swap), expiring after its write's own ttl if it
- * has one, else `ttl` (0: never); an entry written since stays dirty, and its first unflushed
- * version moves past the acknowledged one; a clean entry older than the acknowledged version (a
- * failover lost the newer one, which reached the store) is dropped. Returns how many became clean.
+ * ack: KEYS dirty, vers, meta; ARGV ttl ms, entry prefix, then key, version per entry (the entry is
+ * prefix .. key, as in `claim`: the caller sends each key once). Marks an entry clean at the shard's
+ * trust epoch only if its version is unchanged (compare-and-swap), expiring after its write's own
+ * ttl if it has one, else `ttl` (0: never); an entry written since stays dirty, and its first
+ * unflushed version moves past the acknowledged one; a clean entry older than the acknowledged
+ * version (a failover lost the newer one, which reached the store) is dropped. A clean entry keeps
+ * its `since` (read only while dirty; the write that dirties it again sets it): one call fewer
+ * per key. Returns how many became clean.
  */
 export const ACK = script(
   'ack',
   `#!lua flags=allow-oom
-local cleaned = 0
+local cleaned = {}
 local ttl = tonumber(ARGV[1])
+local prefix = ARGV[2]
 local epoch = redis.call('HGET', KEYS[3], 'te') or '0'
-for i = 4, #KEYS do
-  local key = ARGV[(i - 4) * 2 + 2]
-  local version = ARGV[(i - 4) * 2 + 3]
-  local e = redis.call('HMGET', KEYS[i], 'ver', 'st', 'ttl')
+for i = 3, #ARGV, 2 do
+  local key, version = ARGV[i], ARGV[i + 1]
+  local entry = prefix .. key
+  local e = redis.call('HMGET', entry, 'ver', 'st', 'ttl', 'att', 'ff')
   if e[1] == version then
     if e[2] == 'd' or e[2] == 'x' then
-      redis.call('HSET', KEYS[i], 'st', 'c', 'te', epoch)
-      redis.call('HDEL', KEYS[i], 'since', 'att', 'ff')
-      redis.call('ZREM', KEYS[1], key)
-      redis.call('ZREM', KEYS[2], key)
+      redis.call('HSET', entry, 'st', 'c', 'te', epoch)
+      if e[4] or e[5] then redis.call('HDEL', entry, 'att', 'ff') end
       local expiry = tonumber(e[3] or ttl)
-      if expiry > 0 then redis.call('PEXPIRE', KEYS[i], expiry) end
-      cleaned = cleaned + 1
+      if expiry > 0 then redis.call('PEXPIRE', entry, expiry) end
+      cleaned[#cleaned + 1] = key
     end
   elseif e[1] and tonumber(e[1]) > tonumber(version) then
     redis.call('ZADD', KEYS[2], 'XX', 'GT', string.format('%.0f', tonumber(version) + 1), key)
   elseif e[2] == 'c' then
     -- Clean but older than what the store now holds (a batch in flight across a failover): drop it.
-    redis.call('DEL', KEYS[i])
+    redis.call('DEL', entry)
   end
 end
-return cleaned
+-- One ZREM per set for the whole call (at most CHUNK members: within unpack's limit).
+if #cleaned > 0 then
+  redis.call('ZREM', KEYS[1], unpack(cleaned))
+  redis.call('ZREM', KEYS[2], unpack(cleaned))
+end
+return #cleaned
 `,
 )
 
