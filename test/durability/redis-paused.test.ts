@@ -100,7 +100,7 @@ async function wholeOrAbsent(tier: RedisTier, writes: ReadonlyMap<string, unknow
 }
 
 describe('a cache on a Redis tier while Redis is paused (SIGSTOP)', () => {
-  it('rejects set, delete, get, getMany and flush() with RedisUnavailableError within about commandTimeoutMs; all work again after SIGCONT', { timeout: 120_000 }, async () => {
+  it('rejects set (memory and replicated), delete, get, getMany and flush() with RedisUnavailableError within about commandTimeoutMs; all work again after SIGCONT', { timeout: 120_000 }, async () => {
     const client = defaultClient()
     const admin = fixture.track(server.client())
     const tier = new RedisTier({ client, name: 'paused', shards: 4, commandTimeoutMs: TIMEOUT_MS })
@@ -114,6 +114,7 @@ describe('a cache on a Redis tier while Redis is paused (SIGSTOP)', () => {
       try {
         timedOut(await rejection(cache.set('c', 3)), 'write', 'c', 'unknown')
         timedOut(await rejection(cache.delete('a')), 'write', 'a', 'unknown')
+        timedOut(await rejection(cache.set('r', 5, { durability: 'replicated' })), 'write', 'r', 'unknown')
         timedOut(await rejection(cache.get('b')), 'read', 'b', undefined)
         timedOut(await rejection(cache.getMany(['a', 'b'])), 'read', undefined, undefined)
         timedOut(await rejection(cache.flush()), 'flush', undefined, undefined)
@@ -138,6 +139,7 @@ describe('a cache on a Redis tier while Redis is paused (SIGSTOP)', () => {
         new Map<string, unknown>([
           ['c', 3],
           ['a', undefined],
+          ['r', 5],
         ]),
       )
       assert.equal((await redisState(admin, tier, [])).dirty, 0, 'nothing is left dirty')

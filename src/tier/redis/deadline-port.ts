@@ -38,6 +38,9 @@ export class DeadlinePort implements RedisClientPort {
   private readonly outstanding = new Set<Waiting>()
   private readonly tickMs: number
   private ticks = 0
+  /** `runThenWait` calls not answered yet (late ones included), and the longest WAIT among them. */
+  private waits = 0
+  private waitMs = 0
   private sweep: ReturnType<typeof setInterval> | undefined
 
   constructor(
@@ -55,9 +58,19 @@ export class DeadlinePort implements RedisClientPort {
     return this.bound(this.inner.run(call))
   }
 
-  /** Bounded by `commandTimeoutMs` past the WAIT's own `timeoutMs` (Redis answers WAIT only then). */
+  /**
+   * Bounded by `commandTimeoutMs` past the WAIT's own `timeoutMs` (Redis answers WAIT only then).
+   * A WAIT holds its connection until it answers, so every call made while one is out gets as long.
+   */
   runThenWait(calls: readonly ScriptCall[], replicas: number, timeoutMs: number, aof?: boolean): Promise<WaitedReplies> {
-    return this.bound(this.inner.runThenWait(calls, replicas, timeoutMs, aof), timeoutMs)
+    this.waits++
+    this.waitMs = Math.max(this.waitMs, timeoutMs)
+    const done = (): void => {
+      if (--this.waits === 0) this.waitMs = 0
+    }
+    const work = this.inner.runThenWait(calls, replicas, timeoutMs, aof)
+    work.then(done, done)
+    return this.bound(work, timeoutMs)
   }
 
   ownerOf(call: ScriptCall): string {
@@ -78,8 +91,11 @@ export class DeadlinePort implements RedisClientPort {
     }))
   }
 
-  /** `work` (a call on the client made outside the port), or a `RedisTimeoutError` once it is `extraMs` + `timeoutMs` late. */
-  bound<T>(work: Promise<T>, extraMs = 0): Promise<T> {
+  /**
+   * `work` (a call on the client made outside the port), or a `RedisTimeoutError` once it is
+   * `extraMs` + `timeoutMs` late (`extraMs`: by default the WAIT out on the connection, if any).
+   */
+  bound<T>(work: Promise<T>, extraMs = this.waitMs): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const waiting: Waiting = { due: this.ticks + Math.ceil((this.timeoutMs + extraMs) / this.tickMs), extraMs, reject }
       this.outstanding.add(waiting)

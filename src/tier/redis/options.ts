@@ -39,7 +39,8 @@ export interface RedisTierOptions {
    * How long the tier waits for Redis to answer a call before the caller gets
    * `RedisUnavailableError` (a write: `applied: 'unknown'`, it may still apply once Redis answers).
    * It bounds a paused or partitioned Redis, which keeps the connection open so that the client
-   * never gives up; a `replicated` write waits this long past `replicaTimeoutMs`. Calls are a few
+   * never gives up; a `replicated` write (and any call made while its WAIT holds the connection)
+   * waits this long past `replicaTimeoutMs`. Calls are a few
    * keys' scripts that Redis answers in well under a millisecond, so the default leaves room for a
    * fork or a slow disk stalling the server, a Cluster's redirections (up to 3 s) and a short
    * reconnect, while a stalled server is reported within seconds, not never.
