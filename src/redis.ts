@@ -16,3 +16,4 @@ export { REDIS_TIER_DEFAULTS, type RedisTierOptions } from './tier/redis/options
 export type { IoRedisLike, IoRedisPipelineLike } from './tier/redis/ioredis-client.js'
 export type { IoRedisClusterLike, IoRedisNodeLike } from './tier/redis/ioredis-cluster-client.js'
 export { ReplicationNotConfirmedError, RedisClusterError, RedisConfigError, RedisUnavailableError, type RedisOperation } from './errors.js'
+export { RedisTimeoutError } from './tier/redis/deadline-port.js'

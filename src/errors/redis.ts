@@ -28,11 +28,12 @@ export class ReplicationNotConfirmedError extends WriteBehindError<'E_REPLICATIO
 }
 
 /** What a cache on a Redis tier was doing when Redis did not answer (`RedisUnavailableError.operation`). */
-export type RedisOperation = 'write' | 'read' | 'flush'
+export type RedisOperation = 'write' | 'read' | 'flush' | 'open' | 'deadLetters'
 
 /**
  * A Redis tier lost its connection (or the client gave up reconnecting, ioredis's
- * `maxRetriesPerRequest`) before Redis answered. `operation` says what was asked:
+ * `maxRetriesPerRequest`), or Redis did not answer within the tier's `commandTimeoutMs` (a paused
+ * or partitioned server: the cause is then a `RedisTimeoutError`). `operation` says what was asked:
  *
  * - `'write'` (`set`, `delete`, `setMany`, `update`, counters…): whether it applied is unknown, and
  *   `applied` is `'unknown'`: a write still waiting in the client's offline queue did not, but one
@@ -41,6 +42,9 @@ export type RedisOperation = 'write' | 'read' | 'flush'
  * - `'read'` (`get`, `has`, `getMany`) and `'flush'` (`flush()`, which waits for writes already
  *   made): nothing of the caller's was to be written, so `applied` is undefined. Nothing was lost
  *   either: call it again once Redis is back.
+ * - `'open'` (`WriteBehindCache.open` on the tier): the cache did not open; nothing was written.
+ * - `'deadLetters'` (`replayDeadLetters`, `dropDeadLetters`): some letters may have been put back
+ *   or dropped (`applied: 'unknown'`); calling it again is safe (it acts on the letters left).
  *
  * `key` is the key of a write or of a one-key read; undefined for `getMany` and `flush()`.
  */
@@ -55,7 +59,7 @@ export class RedisUnavailableError extends WriteBehindError<'E_REDIS_UNAVAILABLE
     const why = options.cause instanceof Error ? options.cause.message : String(options.cause)
     super('E_REDIS_UNAVAILABLE', `${unanswered(operation, key)} got no answer from Redis (${why}): ${ADVICE[operation]}`, { cause: options.cause })
     this.operation = operation
-    this.applied = operation === 'write' ? 'unknown' : undefined
+    this.applied = operation === 'write' || operation === 'deadLetters' ? 'unknown' : undefined
   }
 }
 
@@ -63,10 +67,14 @@ const ADVICE: Record<RedisOperation, string> = {
   write: "it may or may not have been applied. Write it again once Redis is back (the newer version wins), or read the key to see; check the Redis server and the client's reconnect settings.",
   read: "nothing was written. Read again once Redis is back; check the Redis server and the client's reconnect settings.",
   flush: "nothing was lost: the writes stay dirty in Redis and are flushed once it is back. Call flush() again then; check the Redis server and the client's reconnect settings.",
+  open: "the cache did not open and nothing was written. Open it again once Redis answers; check the Redis server and the client's connection settings.",
+  deadLetters: "some letters may have been put back or dropped. Call it again once Redis is back (it acts on the letters left); check the Redis server and the client's reconnect settings.",
 }
 
 function unanswered(operation: RedisOperation, key: string | undefined): string {
   if (operation === 'flush') return 'flush()'
+  if (operation === 'open') return 'Opening the cache'
+  if (operation === 'deadLetters') return 'The dead-letter operation'
   const subject = key === undefined ? 'keys' : `"${truncate(key)}"`
   return operation === 'write' ? `The write to ${subject}` : `The read of ${subject}`
 }

@@ -3,7 +3,8 @@
  * killed with -9, with a client that gives up after one reconnect attempt): writes, reads and
  * `flush()` reject with `RedisUnavailableError` (`E_REDIS_UNAVAILABLE`) — a write with `applied:
  * 'unknown'`, a read or a flush, which write nothing of the caller's, with `applied` undefined —
- * never with a raw client error; `stats()` does not throw (it reports what was last read). Once
+ * never with a raw client error, nor do `open()` (`'open'`) and the dead-letter calls
+ * (`'deadLetters'`, `applied: 'unknown'`); `stats()` does not throw (it reports what was last read). Once
  * the server is back on its AOF, the same cache reads, writes and flushes again.
  */
 import assert from 'node:assert/strict'
@@ -66,6 +67,15 @@ describe('a cache on a Redis tier while Redis is down', () => {
       unavailable(await rejection(cache.getMany(['a', 'b'])), 'read', undefined, undefined)
       unavailable(await rejection(cache.flush()), 'flush', undefined, undefined)
       unavailable(await rejection(cache.flush({ timeoutMs: 30_000 })), 'flush', undefined, undefined)
+      unavailable(await rejection(cache.replayDeadLetters()), 'deadLetters', undefined, 'unknown')
+      unavailable(await rejection(cache.dropDeadLetters()), 'deadLetters', undefined, 'unknown')
+      const other = new Redis(server.url, { maxRetriesPerRequest: 1 }).on('error', () => {})
+      try {
+        const opening = WriteBehindCache.open({ store: new PostgresStore({ pool, table }), tier: new RedisTier({ client: other, name: 'down', shards: 4 }), warn: () => {} })
+        unavailable(await rejection(opening), 'open', undefined, undefined)
+      } finally {
+        other.disconnect()
+      }
       const stats = cache.stats()
       assert.equal(stats.backlog.entries, 2, 'stats() reports the dirty keys as last read')
 

@@ -24,6 +24,8 @@ describe('RedisTier options', () => {
       [{ client: fakeClient, name: 'n', leaseMs: 10 }, 'leaseMs'],
       [{ client: fakeClient, name: 'n', replicas: 0 }, 'replicas'],
       [{ client: fakeClient, name: 'n', replicaWait: 'aof' }, 'replicaWait'],
+      [{ client: fakeClient, name: 'n', commandTimeoutMs: 10 }, 'commandTimeoutMs'],
+      [{ client: fakeClient, name: 'n', commandTimeoutMs: 1000.5 }, 'commandTimeoutMs'],
     ]
     for (const [options, option] of cases) {
       assert.throws(

@@ -15,7 +15,7 @@ import type { DeadLetter } from '../../contracts/dead-letters.js'
 import type { CacheEvents, SupersededWrite } from '../../contracts/events.js'
 import type { CloseReport } from '../../contracts/reports.js'
 import type { CacheStats } from '../../contracts/stats.js'
-import { CacheClosedError, DeadLetteredError, WriteLostError, WriteSupersededError } from '../../errors.js'
+import { CacheClosedError, DeadLetteredError, RedisUnavailableError, WriteLostError, WriteSupersededError } from '../../errors.js'
 import type { CircuitBreaker } from '../../flush/circuit.js'
 import { cacheCircuit } from '../cache-circuit.js'
 import { Flusher } from '../../flush/flusher.js'
@@ -129,17 +129,40 @@ export class RemoteEngine {
    * Resolves once every write made to the tier before the call (by any instance) is in the store or
    * dead-lettered (by any instance). While it waits, the tier is read every `DRAIN_POLL_MS`, not
    * every interval: the writes may sit in shards another instance holds the lease of, or held.
+   * Rejects with `RedisUnavailableError` (`'flush'`) when Redis does not answer, as it starts or
+   * while it waits (a read of the tier failed: the connection is gone or Redis did not answer within
+   * `commandTimeoutMs`): nothing it waits for can move then, and the writes stay dirty in Redis.
    */
   async drain(): Promise<number> {
     await this.tier.refresh().catch((error: unknown) => {
       throw unanswered(error, 'flush')
     })
     const mark = this.tier.highestVersion
-    const fast = setInterval(() => this.look(), DRAIN_POLL_MS)
+    let down: (error: unknown) => void = () => {}
+    const unanswering = new Promise<never>((_, reject) => (down = reject))
+    let looking = false
+    const fast = setInterval(() => {
+      if (looking) return // a read still waiting for Redis: one at a time
+      looking = true
+      this.tier.refresh().then(
+        () => {
+          looking = false
+          if (!this.stopped) this.scheduler.flightEnded()
+        },
+        (error: unknown) => {
+          looking = false
+          // Silence ends the wait; an answer (a Cluster's refusal mid-failover, a script's error) does not: the next poll tries again.
+          const typed = unanswered(error, 'flush')
+          if (typed instanceof RedisUnavailableError) down(typed)
+        },
+      )
+    }, DRAIN_POLL_MS)
+    const flushed = this.scheduler.flushAll()
     try {
-      await this.scheduler.flushAll()
+      await Promise.race([flushed, unanswering])
     } finally {
       clearInterval(fast)
+      flushed.catch(() => {}) // rejected later by close() when Redis never answered
     }
     return mark
   }

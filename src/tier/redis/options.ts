@@ -5,7 +5,7 @@
 import { checkNumber, checkString, invalid } from '../../validate/check.js'
 import type { IoRedisLike } from './ioredis-client.js'
 
-export const REDIS_TIER_DEFAULTS = Object.freeze({ shards: 16, leaseMs: 10_000, replicas: 1, replicaTimeoutMs: 1000, replicaWait: 'wait' } as const)
+export const REDIS_TIER_DEFAULTS = Object.freeze({ shards: 16, leaseMs: 10_000, replicas: 1, replicaTimeoutMs: 1000, replicaWait: 'wait', commandTimeoutMs: 5000 } as const)
 
 export interface RedisTierOptions {
   /**
@@ -35,6 +35,18 @@ export interface RedisTierOptions {
    * @default 'wait' (REDIS_TIER_DEFAULTS.replicaWait)
    */
   replicaWait?: 'wait' | 'waitaof'
+  /**
+   * How long the tier waits for Redis to answer a call before the caller gets
+   * `RedisUnavailableError` (a write: `applied: 'unknown'`, it may still apply once Redis answers).
+   * It bounds a paused or partitioned Redis, which keeps the connection open so that the client
+   * never gives up; a `replicated` write (and any call made while its WAIT holds the connection)
+   * waits this long past `replicaTimeoutMs`. Calls are a few
+   * keys' scripts that Redis answers in well under a millisecond, so the default leaves room for a
+   * fork or a slow disk stalling the server, a Cluster's redirections (up to 3 s) and a short
+   * reconnect, while a stalled server is reported within seconds, not never.
+   * @default 5000 (REDIS_TIER_DEFAULTS.commandTimeoutMs)
+   */
+  commandTimeoutMs?: number
 }
 
 export type ResolvedRedisTierOptions = Required<RedisTierOptions>
@@ -55,6 +67,7 @@ export function resolveRedisTierOptions(options: RedisTierOptions): ResolvedRedi
     replicas: checkNumber(options.replicas, 'replicas', { min: 1, integer: true }) ?? REDIS_TIER_DEFAULTS.replicas,
     replicaTimeoutMs: checkNumber(options.replicaTimeoutMs, 'replicaTimeoutMs', { min: 0, integer: true }) ?? REDIS_TIER_DEFAULTS.replicaTimeoutMs,
     replicaWait: replicaWait(options.replicaWait),
+    commandTimeoutMs: checkNumber(options.commandTimeoutMs, 'commandTimeoutMs', { min: 100, integer: true }) ?? REDIS_TIER_DEFAULTS.commandTimeoutMs,
   }
 }
 

@@ -13,6 +13,9 @@
  * On a Redis Cluster (an ioredis `Cluster` as the client) the port routes each script call to its
  * shard's primary (`ioredis-cluster-client.ts`).
  *
+ * Every call waits for Redis at most `commandTimeoutMs` (`deadline-port.ts`): a paused or
+ * partitioned Redis gives `RedisUnavailableError`, not a call that never settles.
+ *
  * A Sentinel-backed ioredis client is one server to the tier: ioredis finds the primary and follows
  * a failover; the tier notices it as it would any promotion (`trust.ts`).
  *
@@ -27,7 +30,8 @@ import type { PendingOp } from '../../flush/pending-op.js'
 import { randomBytes } from 'node:crypto'
 import { Claims, type EntryRecord } from './claims.js'
 import { dropLetters, readLetters, requeueLetters, type RedisDeadLetter, type Requeued } from './dead-letters.js'
-import type { RedisClientPort, ScriptCall } from './client-port.js'
+import type { ScriptCall } from './client-port.js'
+import { DeadlinePort } from './deadline-port.js'
 import { ioredisPort } from './ioredis-cluster-client.js'
 import { RedisLayout } from './layout.js'
 import { resolveRedisTierOptions, type RedisTierOptions, type ResolvedRedisTierOptions } from './options.js'
@@ -94,7 +98,7 @@ export class RedisTier implements DirtyTier {
   readonly kind = 'redis'
   readonly options: ResolvedRedisTierOptions
   readonly layout: RedisLayout
-  private readonly port: RedisClientPort
+  private readonly port: DeadlinePort
   private readonly waits: ReplicaWaits
   /** This instance's lease token. */
   readonly token = `${process.pid}:${randomBytes(6).toString('hex')}`
@@ -106,13 +110,24 @@ export class RedisTier implements DirtyTier {
   constructor(options: RedisTierOptions) {
     this.options = resolveRedisTierOptions(options)
     this.layout = new RedisLayout(this.options.name, this.options.shards)
-    this.port = ioredisPort(this.options.client)
+    this.port = new DeadlinePort(ioredisPort(this.options.client), this.options.commandTimeoutMs)
     this.waits = new ReplicaWaits(this.port, this.options.replicas, this.options.replicaTimeoutMs, this.options.replicaWait === 'waitaof')
   }
 
-  /** Checks the server and the name's layout (`startup.ts`), then reads the tier's state. One cache per tier object. */
+  /**
+   * Checks the server and the name's layout (`startup.ts`), then reads the tier's state. One cache
+   * per tier object. Rejects with `RedisUnavailableError` (`operation: 'open'`) when Redis does not
+   * answer; the tier can then be opened again.
+   */
   async open(context: TierContext): Promise<void> {
     if (this.parts !== undefined) throw new Error('this RedisTier is already in use by a cache: create one RedisTier per cache')
+    await this.start(context).catch((error: unknown) => {
+      this.parts = undefined
+      throw unanswered(error, 'open')
+    })
+  }
+
+  private async start(context: TierContext): Promise<void> {
     await checkServer(this.port, this.layout, context.warn, this.options)
     const lease = { token: this.token, ms: this.options.leaseMs }
     const trust = new TrustWatch(this.port, this.layout, () => context.clock.now())
@@ -222,19 +237,27 @@ export class RedisTier implements DirtyTier {
 
   /** Every dead letter in the tier's streams (`dead-letters.ts`). */
   letters(): Promise<RedisDeadLetter[]> {
-    return readLetters(this.options.client, this.layout)
+    return this.port.bound(readLetters(this.options.client, this.layout)).catch((error: unknown) => {
+      throw unanswered(error, 'deadLetters')
+    })
   }
 
   /** Removes `letters` (and entries still dead at their versions); resolves with how many were removed. */
   dropLetters(letters: readonly RedisDeadLetter[]): Promise<number> {
-    return dropLetters(this.port, this.layout, letters)
+    return dropLetters(this.port, this.layout, letters).catch((error: unknown) => {
+      throw unanswered(error, 'deadLetters')
+    })
   }
 
   /** Puts `letters` back in the dirty set at their versions (a newer write of a key wins), then reads the tier's state again. */
   async requeueLetters(letters: readonly RedisDeadLetter[]): Promise<{ requeued: Requeued[]; superseded: number }> {
-    const result = await requeueLetters(this.port, this.layout, letters)
-    await this.refresh()
-    return result
+    try {
+      const result = await requeueLetters(this.port, this.layout, letters)
+      await this.refresh()
+      return result
+    } catch (error) {
+      throw unanswered(error, 'deadLetters')
+    }
   }
 
   // ---- DirtyTier: what the flush pipeline reads and reports ----
