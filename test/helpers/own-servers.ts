@@ -58,8 +58,20 @@ function ownServer(port: number, url: string, dir: string, launch: () => ChildPr
     port,
     url,
     async start() {
-      child = launch()
-      await waitUntil(`the test server on port ${port}`, probe)
+      // After a crash the old server's children can hold its shared memory and port for a moment,
+      // and a server started then exits at once: start it again until it answers (or the wait ends).
+      const running = (): ChildProcess => {
+        if (child === undefined || child.exitCode !== null || child.signalCode !== null) child = launch()
+        return child
+      }
+      await waitUntil(
+        `the test server on port ${port}`,
+        async () => {
+          running()
+          await probe()
+        },
+        60_000,
+      )
     },
     crash,
     async destroy() {
