@@ -11,6 +11,9 @@
  * closes (`$.a.b` back to `$`). A refused value throws `UnencodableValueError`
  * (`E_UNENCODABLE_VALUE`, errors.ts) with its path.
  *
+ * A record of scalars, the common value, is not copied: its text is written as each property is
+ * read (`flatText`), so what is checked is still what is stored, read once.
+ *
  * It runs on every write, so an accepted value costs its copy and one flat string: the containers
  * being copied sit on one shared stack (a nested `encode`, from a getter, works above the outer
  * one's part), and the path of a refused part is only put together as the refusal unwinds.
@@ -29,11 +32,9 @@ export const strictJson: Codec = {
       else if (Array.isArray(value)) copy = copyObject(value, base)
       else {
         checkPlain(value)
-        // The spread reads each own enumerable property once; from here on only the copy is read.
-        const record: Record<string, unknown> = { ...value }
-        const text = flatText(record)
-        if (text !== undefined) return text
-        copy = fillRecord(record, value, base)
+        const text = flatText(value as Record<string, unknown>)
+        if (typeof text === 'string') return text
+        copy = fillRecord(text, value, base)
       }
     } catch (error) {
       throw error instanceof Refusal ? error.toError() : error
@@ -116,22 +117,32 @@ function copyRecord(value: object, base: number): Record<string, unknown> {
 }
 
 /**
- * The JSON text of a record copy whose values are all scalars (the common case: no nested copy to
- * make), written here without `JSON.stringify`'s setup, which is most of the cost of a small value
- * (this and the flattening below take about two thirds of its time for `{ score: 1234 }`);
- * undefined, having checked only scalars, when a value is a container. The text is what
- * `JSON.stringify(copy)` gives: the same keys in the same order (for-in's own keys are
- * `JSON.stringify`'s: integer keys ascending, then insertion order), each quoted by
+ * The JSON text of a record whose values are all scalars (the common case: no nested copy to make),
+ * written here without `JSON.stringify`'s setup, which is most of the cost of a small value (this
+ * and the flattening below take about two thirds of its time for `{ score: 1234 }`), and without
+ * copying the record first (a copy per write is garbage the collector must sweep). Each own
+ * enumerable property is read once, in `JSON.stringify`'s order (for-in's own keys: integer keys
+ * ascending, then insertion order), and what was read is what is written: each key quoted by
  * `JSON.stringify`, numbers as `String` writes them (as JSON does), and no `toJSON` is looked up.
+ *
+ * When a value is a container, returns a fresh copy of the record instead, for `fillRecord` to
+ * finish: the scalars read so far come back from their text (JSON gives back exactly what it
+ * wrote), and the rest is copied as it is read, so no property is read twice.
  */
-function flatText(copy: Record<string, unknown>): string | undefined {
+function flatText(value: Record<string, unknown>): string | Record<string, unknown> {
   let text = ''
   let key = ''
+  let copy: Record<string, unknown> | undefined
   try {
-    for (key in copy) {
-      if (!Object.prototype.hasOwnProperty.call(copy, key)) continue
-      const item = copy[key]
-      if (typeof item === 'object' && item !== null) return undefined
+    for (key in value) {
+      // Own keys only, as JSON.stringify writes them (this form allocates no key list).
+      if (!Object.prototype.hasOwnProperty.call(value, key)) continue
+      const item = value[key]
+      if (copy === undefined && typeof item === 'object' && item !== null) copy = text === '' ? {} : (JSON.parse(`${text}}`) as Record<string, unknown>)
+      if (copy !== undefined) {
+        defineItem(copy, key, item)
+        continue
+      }
       const json = typeof item === 'string' ? JSON.stringify(item) : String(checkScalar(item))
       // The brace and the comma come with the quoted key: each piece joined is one more string to make.
       text = text === '' ? keyText(key, true) + json : text + keyText(key, false) + json
@@ -139,11 +150,18 @@ function flatText(copy: Record<string, unknown>): string | undefined {
   } catch (error) {
     throw error instanceof Refusal ? error.at(key) : error
   }
+  if (copy !== undefined) return copy
   // trim() (there is nothing to trim) flattens the pieces into one flat string, as JSON.stringify
   // gives: V8 keeps a concatenation as a tree of its pieces, which, kept in the cache, costs several
   // times the memory and garbage-collection time of the flat text. (It returns the tree's root,
   // which then points only at the flat text; the collector drops that root when it moves the value.)
   return text === '' ? '{}' : `${text}}`.trim()
+}
+
+/** Sets `copy[key]`; assigning `__proto__` would set the copy's prototype: define it as the data it is. */
+function defineItem(copy: Record<string, unknown>, key: string, item: unknown): void {
+  if (key === '__proto__') Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true })
+  else copy[key] = item
 }
 
 /** A record key as it is written: `{"key":` first in its record, `,"key":` after another. */

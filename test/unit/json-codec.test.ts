@@ -87,6 +87,19 @@ describe('the JSON codec', () => {
     assert.equal(nestedReads, 1)
   })
 
+  it('writes a record whose container comes after scalars as JSON.stringify does (the scalars read so far kept exactly)', () => {
+    for (const text of [
+      '{"s":"a\\"b\\u2028\\ud800","n":-1.5e-7,"big":1e21,"t":true,"z":null,"o":{"x":[1,{"y":"z"}]},"after":2}',
+      '{"__proto__":5,"o":[1],"__proto__x":{}}',
+      '{"a":1,"__proto__":{"b":2},"c":3}',
+      '{"2":"two","1":{"one":1},"k":"v"}',
+    ]) {
+      const value = JSON.parse(text) as Record<string, unknown>
+      assert.equal(strictJson.encode(value), JSON.stringify(value))
+      assert.deepEqual(JSON.parse(strictJson.encode(value)), value)
+    }
+  })
+
   it('looks up no toJSON for a flat record, even one put on Object.prototype', () => {
     const proto = Object.prototype as { toJSON?: () => unknown }
     proto.toJSON = () => 'hijacked'
