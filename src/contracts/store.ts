@@ -129,6 +129,15 @@ export interface Store {
   load(keys: readonly string[]): Promise<Map<string, LoadedEntry>>
 
   /**
+   * The version held for each of `keys`, tombstones included (a key never written is left out);
+   * `undefined` when the store cannot tell (no version column, or deletes that keep no tombstone).
+   * Optional: the Redis tier reads it to learn whether a write-through whose entry a failover lost
+   * is in the store; without it a delete is taken as held when the store has no row, which an
+   * older set still in flight from the old primary can then overwrite.
+   */
+  versions?(keys: readonly string[]): Promise<Map<string, number> | undefined>
+
+  /**
    * Cheap health check (a `SELECT 1`), used to probe a store while the flush circuit is open so
    * that an outage does not burn the retry budget of real entries. Optional: without it the
    * circuit probes with a real batch.

@@ -37,14 +37,16 @@ export class WriteThroughs {
 
   /**
    * The tier holds `key` at `held` (0: not at all) and will flush nothing above it; the store holds
-   * it at `stored` (0: no row). Waiters the store holds resolve (a delete is held when the store has
-   * no row); the other waiters above `held` reject with `error(waiterVersion)`: their write is lost.
+   * it at `stored` (0: no row; tombstones count when the store can tell them). Waiters the store holds
+   * resolve (with `absentDeleteHeld`, a store that cannot tell tombstones: a delete is held when the
+   * store has no row); the other waiters above `held` reject with `error(waiterVersion)`: their
+   * write is lost.
    */
-  lost(key: string, held: number, stored: number, error: (waiterVersion: number) => Error): void {
+  lost(key: string, held: number, stored: number, error: (waiterVersion: number) => Error, absentDeleteHeld = true): void {
     const list = this.waiters.get(key)
     if (list === undefined) return
     for (const w of this.settle(key, Number.MAX_SAFE_INTEGER)) {
-      if (w.version <= stored || (w.tombstone && stored === 0)) w.resolve()
+      if (w.version <= stored || (absentDeleteHeld && w.tombstone && stored === 0)) w.resolve()
       else if (w.version > held) w.reject(error(w.version))
       else this.keep(key, w)
     }

@@ -97,6 +97,16 @@ export class MemoryStore implements Store {
     return out
   }
 
+  /** The version held for each of `keys`, tombstones included; keys never written are left out. */
+  async versions(keys: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>()
+    for (const key of keys) {
+      const version = this.rows.get(key)?.version
+      if (version !== undefined) out.set(key, version)
+    }
+    return out
+  }
+
   /** The version held for `key`, tombstones included; `undefined` when the key was never written. */
   versionOf(key: string): number | undefined {
     return this.rows.get(key)?.version

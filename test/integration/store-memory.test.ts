@@ -15,6 +15,14 @@ describe('MemoryStore', () => {
     assert.deepEqual(store.snapshot(), new Map([['a', 'a2']]))
     assert.equal(store.versionOf('b'), 3)
     assert.equal(store.versionOf('zzz'), undefined)
+    assert.deepEqual(
+      await store.versions(['a', 'b', 'zzz']),
+      new Map([
+        ['a', 2],
+        ['b', 3],
+      ]),
+      'tombstones included, absent keys left out',
+    )
     assert.equal(await store.highestVersion(), 3)
   })
 

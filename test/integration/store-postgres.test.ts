@@ -162,7 +162,23 @@ describe('PostgresStore errors, fenced counts and purges', () => {
     await unversioned.writeBatch([setOp('a', 5, 1)])
     assert.deepEqual(await unversioned.writeBatch([setOp('a', 2, 2)]), { fenced: 0 })
     assert.equal(await unversioned.highestVersion(), 0)
+    assert.equal(await unversioned.versions(['a']), undefined, 'a table without versions cannot tell them')
     await pool.query(`DROP TABLE ${plain}`)
+  })
+
+  it('versions(): the version of live rows and tombstones, absent keys left out (what load() cannot tell)', async () => {
+    const table = uniqueName('vers')
+    const store = new PostgresStore({ pool, table })
+    await store.writeBatch([setOp('live', 4, 'x'), deleteOp('gone', 7)])
+    assert.deepEqual(
+      await store.versions(['live', 'gone', 'never']),
+      new Map([
+        ['live', 4],
+        ['gone', 7],
+      ]),
+    )
+    assert.deepEqual([...(await store.load(['live', 'gone', 'never'])).keys()], ['live'])
+    await pool.query(`DROP TABLE ${table}`)
   })
 
   it('purges tombstones older than the given age, keeping fresh ones and live rows', async () => {

@@ -46,4 +46,16 @@ describe('WriteThroughs.lost', () => {
     await tick()
     assert.deepEqual([deleted.state, set.state], ['resolved', 'lost 3'])
   })
+
+  it('with a store that tells tombstones (Store.versions): a delete is held only at its tombstone, never by a missing row', async () => {
+    const waiters = new WriteThroughs()
+    const tombstoned = outcome(waiters.wait('t', 3, true))
+    const missing = outcome(waiters.wait('m', 3, true))
+    const older = outcome(waiters.wait('o', 7, true))
+    waiters.lost('t', 0, 4, (v) => new WriteLostError('t', v), false) // a tombstone at 4 holds the delete at 3
+    waiters.lost('m', 0, 0, (v) => new WriteLostError('m', v), false) // no row: an older set may still land
+    waiters.lost('o', 0, 5, (v) => new WriteLostError('o', v), false) // the store is at 5, below the delete at 7
+    await tick()
+    assert.deepEqual([tombstoned.state, missing.state, older.state], ['resolved', 'lost 3', 'lost 7'])
+  })
 })

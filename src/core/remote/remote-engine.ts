@@ -115,14 +115,24 @@ export class RemoteEngine {
   heldAt(key: string, held: number): void {
     if (this.checking.has(key) || !this.writeThroughs.waitsAbove(key, held)) return
     this.checking.add(key)
-    const load = this.reader.loadMany([key])[0]?.entry ?? Promise.resolve(undefined)
-    load
+    this.storedVersion(key)
       .then(
-        (entry) => this.writeThroughs.lost(key, held, entry?.version ?? 0, (version) => new WriteLostError(key, version)),
+        ({ stored, tombstones }) => this.writeThroughs.lost(key, held, stored, (version) => new WriteLostError(key, version), !tombstones),
         () => {},
       )
       .finally(() => this.checking.delete(key))
       .catch(() => {})
+  }
+
+  /**
+   * The store's version of `key` (0: none), tombstones included when the store can tell them
+   * (`Store.versions`); else its live row's (`load`), and a delete cannot be told from no row.
+   */
+  private async storedVersion(key: string): Promise<{ stored: number; tombstones: boolean }> {
+    const versions = await this.options.store.versions?.([key])
+    if (versions !== undefined) return { stored: versions.get(key) ?? 0, tombstones: true }
+    const entry = await (this.reader.loadMany([key])[0]?.entry ?? Promise.resolve(undefined))
+    return { stored: entry?.version ?? 0, tombstones: false }
   }
 
   /**

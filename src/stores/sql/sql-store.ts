@@ -176,6 +176,18 @@ export class SqlStore implements Store {
   }
 
   /**
+   * The version held for each of `keys`, tombstones included; `undefined` for a table without a
+   * version or a deleted column (a delete there leaves no row to tell it by).
+   */
+  async versions(keys: readonly string[]): Promise<Map<string, number> | undefined> {
+    if (this.table.versionColumn === undefined || this.table.deletedColumn === undefined) return undefined
+    const wanted = new Set(keys.filter((key) => tryKeyValues(this.table, key) !== undefined))
+    if (wanted.size === 0) return new Map()
+    await this.init()
+    return this.access.storedVersions(wanted)
+  }
+
+  /**
    * Deletes tombstones last written more than `olderThanMs` ago and returns how many went. A
    * purged tombstone no longer fences: pick an age longer than any redelivery can take (retries,
    * log replay after a crash, dead-letter replays), or an older set could resurrect the key.
