@@ -12,10 +12,10 @@ import { before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import type pg from 'pg'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
-import { RedisUnavailableError } from '../../src/errors.js'
 import { RedisTier } from '../../src/redis.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import { redisFixture } from '../helpers/redis-fixture.js'
+import { assertUnavailable } from '../helpers/redis-unavailable.js'
 import type { OwnRedis } from '../helpers/own-redis.js'
 import { uniqueName } from '../helpers/store-servers.js'
 import { dropTable, storeRows } from './redis-fault-harness.js'
@@ -40,15 +40,6 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   )
 }
 
-function unavailable(error: unknown, operation: string, key: string | undefined, applied: 'unknown' | undefined): void {
-  assert.ok(error instanceof RedisUnavailableError, `a RedisUnavailableError, not ${String(error)}`)
-  assert.equal(error.code, 'E_REDIS_UNAVAILABLE')
-  assert.equal(error.operation, operation)
-  assert.equal(error.key, key)
-  assert.equal(error.applied, applied)
-  assert.ok(error.cause instanceof Error, 'the client’s error is its cause')
-}
-
 describe('a cache on a Redis tier while Redis is down', () => {
   it('rejects writes, reads and flush() with RedisUnavailableError; stats() does not throw; all work again once Redis is back', { timeout: 60_000 }, async () => {
     const client = new Redis(server.url, { maxRetriesPerRequest: 1 }).on('error', () => {})
@@ -60,19 +51,19 @@ describe('a cache on a Redis tier while Redis is down', () => {
       await cache.set('b', 2)
       await server.crash()
 
-      unavailable(await rejection(cache.set('c', 3)), 'write', 'c', 'unknown')
-      unavailable(await rejection(cache.delete('a')), 'write', 'a', 'unknown')
-      unavailable(await rejection(cache.get('a')), 'read', 'a', undefined)
-      unavailable(await rejection(cache.has('b')), 'read', 'b', undefined)
-      unavailable(await rejection(cache.getMany(['a', 'b'])), 'read', undefined, undefined)
-      unavailable(await rejection(cache.flush()), 'flush', undefined, undefined)
-      unavailable(await rejection(cache.flush({ timeoutMs: 30_000 })), 'flush', undefined, undefined)
-      unavailable(await rejection(cache.replayDeadLetters()), 'deadLetters', undefined, 'unknown')
-      unavailable(await rejection(cache.dropDeadLetters()), 'deadLetters', undefined, 'unknown')
+      assertUnavailable(await rejection(cache.set('c', 3)), 'write', 'c', 'unknown')
+      assertUnavailable(await rejection(cache.delete('a')), 'write', 'a', 'unknown')
+      assertUnavailable(await rejection(cache.get('a')), 'read', 'a', undefined)
+      assertUnavailable(await rejection(cache.has('b')), 'read', 'b', undefined)
+      assertUnavailable(await rejection(cache.getMany(['a', 'b'])), 'read', undefined, undefined)
+      assertUnavailable(await rejection(cache.flush()), 'flush', undefined, undefined)
+      assertUnavailable(await rejection(cache.flush({ timeoutMs: 30_000 })), 'flush', undefined, undefined)
+      assertUnavailable(await rejection(cache.replayDeadLetters()), 'deadLetters', undefined, 'unknown')
+      assertUnavailable(await rejection(cache.dropDeadLetters()), 'deadLetters', undefined, 'unknown')
       const other = new Redis(server.url, { maxRetriesPerRequest: 1 }).on('error', () => {})
       try {
         const opening = WriteBehindCache.open({ store: new PostgresStore({ pool, table }), tier: new RedisTier({ client: other, name: 'down', shards: 4 }), warn: () => {} })
-        unavailable(await rejection(opening), 'open', undefined, undefined)
+        assertUnavailable(await rejection(opening), 'open', undefined, undefined)
       } finally {
         other.disconnect()
       }

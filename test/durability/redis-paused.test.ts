@@ -14,10 +14,10 @@ import { after, before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import type pg from 'pg'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
-import { RedisUnavailableError } from '../../src/errors.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import { RedisTier, RedisTimeoutError } from '../../src/redis.js'
 import { redisFixture } from '../helpers/redis-fixture.js'
+import { assertUnavailable } from '../helpers/redis-unavailable.js'
 import type { OwnRedis } from '../helpers/own-redis.js'
 import { uniqueName } from '../helpers/store-servers.js'
 import { dropTable, redisState, storeRows } from './redis-fault-harness.js'
@@ -64,16 +64,8 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   }
 }
 
-function unavailable(error: unknown, operation: string, key: string | undefined, applied: 'unknown' | undefined): void {
-  assert.ok(error instanceof RedisUnavailableError, `a RedisUnavailableError, not ${String(error)}`)
-  assert.equal(error.code, 'E_REDIS_UNAVAILABLE')
-  assert.equal(error.operation, operation)
-  assert.equal(error.key, key)
-  assert.equal(error.applied, applied)
-}
-
 function timedOut(error: unknown, operation: string, key: string | undefined, applied: 'unknown' | undefined): void {
-  unavailable(error, operation, key, applied)
+  assertUnavailable(error, operation, key, applied)
   assert.ok((error as Error).cause instanceof RedisTimeoutError, `timed out, not ${String((error as Error).cause)}`)
 }
 
