@@ -24,7 +24,7 @@
  */
 import type { Clock } from '../../contracts/clock.js'
 import type { Codec } from '../../contracts/codec.js'
-import { RedisClusterError, VersionExhaustedError } from '../../errors.js'
+import { VersionExhaustedError } from '../../errors.js'
 import type { DirtyTier } from '../../flush/dirty-tier.js'
 import type { PendingOp } from '../../flush/pending-op.js'
 import { randomBytes } from 'node:crypto'
@@ -166,8 +166,8 @@ export class RedisTier implements DirtyTier {
       else reply = await this.port.run(call)
     } catch (error) {
       this.parts?.trust.suspect()
-      // A Cluster's own refusal (CLUSTERDOWN, redirections past the budget) says the write was not applied: keep it.
-      if (error instanceof RedisClusterError || !isReplyError(error)) throw unanswered(error, 'write', key)
+      // Not Redis's own reply: silence (RedisUnavailableError), or a Cluster's refusal, which `unanswered` keeps as it is.
+      if (!isReplyError(error)) throw unanswered(error, 'write', key)
       if (error.message.includes('WB_VERSION_EXHAUSTED')) throw new VersionExhaustedError(Number.MAX_SAFE_INTEGER)
       // Redis at maxmemory refuses the write script (it has no allow-oom flag): backpressure, like a full shard.
       if (error.message.startsWith('OOM')) return { full: true }
