@@ -96,7 +96,7 @@ export class RemoteEngine {
 
   /** Starts polling the tier and flushing. */
   start(): void {
-    this.poll = setInterval(() => this.look(), this.options.flush.intervalMs)
+    this.poll = setInterval(() => void this.look(), this.options.flush.intervalMs)
     this.poll.unref()
     this.scheduler.pump()
   }
@@ -154,18 +154,7 @@ export class RemoteEngine {
     const fast = setInterval(() => {
       if (looking) return // a read still waiting for Redis: one at a time
       looking = true
-      this.tier.refresh().then(
-        () => {
-          looking = false
-          if (!this.stopped) this.scheduler.flightEnded()
-        },
-        (error: unknown) => {
-          looking = false
-          // Silence ends the wait; an answer (a Cluster's refusal mid-failover, a script's error) does not: the next poll tries again.
-          const typed = unanswered(error, 'flush')
-          if (typed instanceof RedisUnavailableError) down(typed)
-        },
-      )
+      void this.look(down).finally(() => (looking = false))
     }, DRAIN_POLL_MS)
     const flushed = this.scheduler.flushAll()
     try {
@@ -243,12 +232,20 @@ export class RemoteEngine {
   }
 
   /** Reads the tier's state again, then lets the scheduler start batches and resolve `flush()` calls. */
-  private look(): void {
-    this.tier.refresh().then(
+  /**
+   * Reads the tier's state, then lets the scheduler take what is due. When Redis is unreachable the
+   * next look tries again; silence (not an answer such as a Cluster's refusal mid-failover or a
+   * script's error) is also told to `silent` (a drain's wait ends on it). Never rejects.
+   */
+  private look(silent?: (error: RedisUnavailableError) => void): Promise<void> {
+    return this.tier.refresh().then(
       () => {
         if (!this.stopped) this.scheduler.flightEnded()
       },
-      () => {}, // Redis unreachable: the next poll tries again
+      (error: unknown) => {
+        const typed = unanswered(error, 'flush')
+        if (typed instanceof RedisUnavailableError) silent?.(typed)
+      },
     )
   }
 
