@@ -16,6 +16,7 @@ import type { Codec } from '../../contracts/codec.js'
 import { opFromRecord, type PendingOp } from '../../flush/pending-op.js'
 import type { RedisClientPort } from './client-port.js'
 import type { RedisLayout } from './layout.js'
+import { unpack } from './msgpack.js'
 import { byShard, chunks } from './outcomes.js'
 import { CHUNK, CLAIM, READ } from './scripts.js'
 
@@ -113,22 +114,24 @@ export class Claims {
   /** One claim script call: adds what it read to `ops`; answers the offset to go on from, or -1 (nothing left, or the lease is another instance's). */
   private async claimChunk(shard: number, want: number, offset: number, skip: (key: string) => boolean, ops: PendingOp[]): Promise<number> {
     const { layout, lease } = this
-    const reply = (await this.port.run({
+    const reply = await this.port.run({
       script: CLAIM,
       keys: [layout.dirty(shard), layout.lease(shard)],
       args: [layout.entryPrefix(shard), lease.token, lease.ms, want, '1', want * 2, offset],
-    })) as Array<string | number>
-    if (reply[0] !== 1) return -1
-    for (let i = 2; i + 6 < reply.length; i += 7) {
-      const key = String(reply[i])
+      binary: true,
+    })
+    if (!Buffer.isBuffer(reply)) return -1
+    const fields = unpack(reply) as Array<string | number | false>
+    for (let i = 1; i + 5 < fields.length; i += 6) {
+      const key = fields[i] as string
       if (skip(key)) continue
-      const encoded = reply[i + 2] === '1' ? null : String(reply[i + 3])
-      const op = opFromRecord(key, Number(reply[i + 1]), encoded, Number(reply[i + 4]), this.codec)
+      const payload = fields[i + 2] as string | false
+      const op = opFromRecord(key, fields[i + 1] as number, payload === false ? null : payload, fields[i + 3] as number, this.codec)
       // Retry state from Redis: a worker that died had counted these attempts (retry-scripts.ts).
-      op.attempts = Number(reply[i + 5])
-      op.firstFailedAt = Number(reply[i + 6])
+      op.attempts = fields[i + 4] as number
+      op.firstFailedAt = fields[i + 5] as number
       ops.push(op)
     }
-    return Number(reply[1])
+    return fields[0] as number
   }
 }
