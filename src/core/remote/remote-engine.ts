@@ -249,10 +249,17 @@ export class RemoteEngine {
     )
   }
 
+  /**
+   * A flight ended: once its acknowledgements are in Redis (each brings its shard's state back,
+   * `snapshot.ts`), more batches may go and `flush()` calls may be done. No refresh of every shard
+   * here (it cost a stats call per shard per flight); the polls read the whole tier.
+   */
   private flightEnded(): void {
     this.scheduler.flightEnded()
     this.tier.settled().then(
-      () => this.look(),
+      () => {
+        if (!this.stopped) this.scheduler.flightEnded()
+      },
       () => {},
     )
   }

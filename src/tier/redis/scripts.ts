@@ -162,7 +162,8 @@ return out
  * unflushed version moves past the acknowledged one; a clean entry older than the acknowledged
  * version (a failover lost the newer one, which reached the store) is dropped. A clean entry keeps
  * its `since` (read only while dirty; the write that dirties it again sets it): one call fewer
- * per key. Returns how many became clean.
+ * per key. Returns {how many became clean, the shard's dirty count, its lowest unflushed version
+ * or 0 (none)} after its work: the caller's view of the shard without a stats call (`snapshot.ts`).
  */
 export const ACK = script(
   'ack',
@@ -195,7 +196,8 @@ if #cleaned > 0 then
   redis.call('ZREM', KEYS[1], unpack(cleaned))
   redis.call('ZREM', KEYS[2], unpack(cleaned))
 end
-return #cleaned
+local lowest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+return {#cleaned, redis.call('ZCARD', KEYS[1]), tonumber(lowest[2] or '0')}
 `,
 )
 

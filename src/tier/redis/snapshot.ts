@@ -3,7 +3,9 @@
  * dirty across the whole tier (every process's writes), per shard, the lowest unflushed version,
  * the oldest dirty time and the highest version issued by any instance (what `flush()` covers). Read from Redis by `refresh()` (one stats script per shard), and kept
  * honest between refreshes by this process's own writes: a version written after the refresh was
- * sent counts as waiting until a later refresh saw it, so `flush()` never resolves early.
+ * sent counts as waiting until a later refresh saw it, so `flush()` never resolves early. An
+ * acknowledgement reads its own shard's dirty count and lowest version as it runs (`noteShard`),
+ * so the end of a flight needs no refresh of every shard.
  */
 export interface ShardStats {
   readonly dirty: number
@@ -17,7 +19,8 @@ export interface ShardStats {
 export class TierSnapshot {
   /** Dirty keys per shard, as last read (plus this process's newly dirty keys since). */
   readonly perShard: number[]
-  private lowest: number | undefined
+  /** The lowest unflushed version per shard, as last read (by a refresh or the shard's last acknowledgement). */
+  private readonly lowest: Array<number | undefined>
   private oldest: number | undefined
   deadLetters = 0
   /** The highest version issued across the tier, as last read (never lowered). */
@@ -34,6 +37,7 @@ export class TierSnapshot {
     private readonly read: () => Promise<ShardStats[]>,
   ) {
     this.perShard = new Array<number>(shards).fill(0)
+    this.lowest = new Array<number | undefined>(shards).fill(undefined)
   }
 
   get waiting(): number {
@@ -41,7 +45,7 @@ export class TierSnapshot {
   }
 
   lowestWaiting(): number | undefined {
-    const lowest = Math.min(this.lowest ?? Infinity, this.unseen)
+    const lowest = Math.min(min(this.lowest) ?? Infinity, this.unseen)
     return lowest === Infinity ? undefined : lowest
   }
 
@@ -55,6 +59,16 @@ export class TierSnapshot {
     if (this.running !== undefined) this.unseenDuring = Math.min(this.unseenDuring, version)
     if (newlyDirty) this.perShard[shard] = (this.perShard[shard] ?? 0) + 1
     this.oldest ??= now
+  }
+
+  /**
+   * `shard` as an acknowledging script saw it after its work: `dirty` keys, the lowest unflushed
+   * version (undefined: none). Newer than the last refresh for that shard (one connection answers
+   * in order); this process's writes since that refresh stay counted in `unseen` as they were.
+   */
+  noteShard(shard: number, dirty: number, lowest: number | undefined): void {
+    this.perShard[shard] = dirty
+    this.lowest[shard] = lowest
   }
 
   /**
@@ -77,8 +91,10 @@ export class TierSnapshot {
     this.unseenDuring = Infinity
     const running = (this.running = this.read()
       .then((shards) => {
-        shards.forEach((s, i) => (this.perShard[i] = s.dirty))
-        this.lowest = min(shards.map((s) => s.lowestVersion))
+        shards.forEach((s, i) => {
+          this.perShard[i] = s.dirty
+          this.lowest[i] = s.lowestVersion
+        })
         this.oldest = min(shards.map((s) => s.oldestMs))
         this.deadLetters = shards.reduce((n, s) => n + s.deadLetters, 0)
         this.highestIssued = Math.max(this.highestIssued, ...shards.map((s) => s.floor))
