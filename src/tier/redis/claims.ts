@@ -44,14 +44,23 @@ export class Claims {
     private readonly heldAt: (key: string, version: number) => void,
   ) {}
 
-  /** Up to `max` due entries of the shards in `shards` (those worth asking), none for which `skip` is true. */
+  /**
+   * Up to `max` due entries of the shards in `shards` (those worth asking), none for which `skip` is
+   * true. Shards are asked in waves, one shard per `CHUNK` still wanted and all of a wave at once
+   * (each for its share), so that a batch waits for about one claim call, not one per chunk in turn.
+   */
   async take(max: number, shards: readonly number[], skip: (key: string) => boolean): Promise<PendingOp[]> {
     const ops: PendingOp[] = []
     const order = [...shards.filter((s) => s >= this.cursor), ...shards.filter((s) => s < this.cursor)]
-    for (const shard of order) {
-      if (ops.length >= max) break
-      ops.push(...(await this.claimShard(shard, max - ops.length, skip)))
-      this.cursor = (shard + 1) % this.layout.shards
+    let next = 0
+    while (ops.length < max && next < order.length) {
+      const need = max - ops.length
+      const wave = order.slice(next, next + Math.ceil(need / CHUNK))
+      next += wave.length
+      const shares = wave.map((_, i) => Math.floor(need / wave.length) + (i < need % wave.length ? 1 : 0))
+      const claimed = await Promise.all(wave.map((shard, i) => this.claimShard(shard, shares[i] as number, skip)))
+      for (const some of claimed) for (const op of some) ops.push(op)
+      this.cursor = ((wave.at(-1) as number) + 1) % this.layout.shards
     }
     return ops
   }
