@@ -10,6 +10,8 @@
  * - `claim + ack`: a claim script (the due keys, then version, state and payload per key, packed in
  *   one MessagePack reply) and an ack script (per key: HGET the version, compare, HSET clean; one
  *   ZREM per set), as a flush that writes the store in between must.
+ * - `the tier's claim + ack`: the tier's own `claim` and `ack` scripts (`scripts.ts`: lease, retry
+ *   state, trust epoch, expiry, the shard's state in the ack's reply) on the same entries.
  *
  * Prints, per variant, Redis's CPU (INFO cpu) over the drain ÷ rows. Not a target's figure: what
  * the tier's `bench/flush-drain.ts` Redis µs per row can be compared against.
@@ -17,6 +19,7 @@
 import { Redis } from 'ioredis'
 import { infoFields } from '../src/tier/redis/startup.js'
 import { unpack } from '../src/tier/redis/msgpack.js'
+import { ACK as TIER_ACK, CLAIM as TIER_CLAIM } from '../src/tier/redis/scripts.js'
 import { startBenchRedis } from './lib/own-redis.js'
 
 const ENTRIES = Number(process.argv[2] ?? 100_000)
@@ -101,6 +104,16 @@ async function drain(client: Redis, variant: string): Promise<number> {
     const keys = [`${tag(shard)}:dirty`, `${tag(shard)}:vers`] as const
     const prefix = `${tag(shard)}:e:`
     for (;;) {
+      if (variant === "the tier's claim + ack") {
+        const reply = (await client.callBuffer('EVALSHA', TIER_CLAIM.sha, 2, keys[0], `${tag(shard)}:lease`, prefix, 'floor', 30_000, CHUNK, '1', CHUNK * 2, 0)) as Buffer
+        const claimed = unpack(reply) as Array<string | number | false>
+        if (claimed.length <= 1) break
+        const args: Array<string | number> = [0, prefix]
+        for (let i = 1; i + 5 < claimed.length; i += 6) args.push(claimed[i] as string, String(claimed[i + 1]))
+        const acked = (await client.call('EVALSHA', TIER_ACK.sha, 3, ...keys, `${tag(shard)}:meta`, ...args)) as number[]
+        rows += acked[0] as number
+        continue
+      }
       if (variant === 'one script') {
         const reply = unpack((await client.callBuffer('EVAL', ONE_SCRIPT, 2, ...keys, prefix)) as Buffer) as string[]
         if (reply.length === 0) break
@@ -122,7 +135,9 @@ async function main(): Promise<void> {
   const client = new Redis(server.url)
   try {
     // EVAL of the same source is cached by its SHA after the first call: load both once, untimed.
-    for (const variant of ['one script', 'claim + ack']) {
+    await client.call('SCRIPT', 'LOAD', TIER_CLAIM.source)
+    await client.call('SCRIPT', 'LOAD', TIER_ACK.source)
+    for (const variant of ['one script', 'claim + ack', "the tier's claim + ack"]) {
       await client.flushall()
       await fill(client)
       const before = redisCpu(String(await client.info('cpu')))

@@ -250,7 +250,7 @@ function suite(): void {
     }
   })
 
-  it('an acknowledgement brings back its shard\'s dirty count and lowest version: no refresh needed to see it', async () => {
+  it('an acknowledgement brings back its shard\'s dirty count, lowest version and oldest due time: no refresh needed to see them', async () => {
     const tier = await openTier(undefined, { shards: 1 })
     for (const key of ['a', 'b', 'c']) await written(tier, key, '1')
     const ops = await takeAll(tier)
@@ -259,10 +259,12 @@ function suite(): void {
     await tier.settled()
     assert.equal(tier.waiting, 1, 'the ack said one key is left')
     assert.equal(tier.lowestWaiting(), kept.version)
+    assert.ok((tier.oldestWaiting() as number) > 0)
     tier.applied(kept)
     await tier.settled()
     assert.equal(tier.waiting, 0)
     assert.equal(tier.lowestWaiting(), undefined)
+    assert.equal(tier.oldestWaiting(), undefined, 'nothing due is left')
   })
 
   it('takes from many shards at once without passing max, each due key once', async () => {

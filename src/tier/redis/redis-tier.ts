@@ -133,8 +133,8 @@ export class RedisTier implements DirtyTier {
     const trust = new TrustWatch(this.port, this.layout, () => context.clock.now())
     await trust.check() // before the first read: a failover since the last instance ran is seen now
     const snapshot = new TierSnapshot(this.layout.shards, () => this.readStats())
-    const shardSeen = (shard: number, dirty: number, lowest: number | undefined): void => {
-      snapshot.noteShard(shard, dirty, lowest)
+    const shardSeen = (shard: number, dirty: number, lowest: number | undefined, oldest: number | undefined): void => {
+      snapshot.noteShard(shard, dirty, lowest, oldest)
       if (dirty > 0) this.idle = false
     }
     this.parts = {

@@ -163,7 +163,8 @@ return out
  * version (a failover lost the newer one, which reached the store) is dropped. A clean entry keeps
  * its `since` (read only while dirty; the write that dirties it again sets it): one call fewer
  * per key. Returns {how many became clean, the shard's dirty count, its lowest unflushed version
- * or 0 (none)} after its work: the caller's view of the shard without a stats call (`snapshot.ts`).
+ * or 0 (none), its earliest due score or 0 (none due; as `stats`)} after its work: the caller's view
+ * of the shard without a stats call (`snapshot.ts`).
  */
 export const ACK = script(
   'ack',
@@ -197,7 +198,9 @@ if #cleaned > 0 then
   redis.call('ZREM', KEYS[2], unpack(cleaned))
 end
 local lowest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-return {#cleaned, redis.call('ZCARD', KEYS[1]), tonumber(lowest[2] or '0')}
+${NOW}
+local due = redis.call('ZRANGE', KEYS[1], '-inf', string.format('%.0f', nowMs), 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
+return {#cleaned, redis.call('ZCARD', KEYS[1]), tonumber(lowest[2] or '0'), tonumber(due[2] or '0')}
 `,
 )
 

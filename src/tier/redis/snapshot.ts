@@ -21,7 +21,10 @@ export class TierSnapshot {
   readonly perShard: number[]
   /** The lowest unflushed version per shard, as last read (by a refresh or the shard's last acknowledgement). */
   private readonly lowest: Array<number | undefined>
-  private oldest: number | undefined
+  /** The earliest due score per shard, as last read (the same way). */
+  private readonly oldest: Array<number | undefined>
+  /** The oldest time this process made a key dirty since the last read of every shard. */
+  private oldestUnseen: number | undefined
   deadLetters = 0
   /** The highest version issued across the tier, as last read (never lowered). */
   highestIssued = 0
@@ -38,6 +41,7 @@ export class TierSnapshot {
   ) {
     this.perShard = new Array<number>(shards).fill(0)
     this.lowest = new Array<number | undefined>(shards).fill(undefined)
+    this.oldest = new Array<number | undefined>(shards).fill(undefined)
   }
 
   get waiting(): number {
@@ -50,7 +54,7 @@ export class TierSnapshot {
   }
 
   oldestWaiting(): number | undefined {
-    return this.oldest
+    return min([min(this.oldest), this.oldestUnseen])
   }
 
   /** This process wrote `version` into `shard`; `newlyDirty` when the key was clean before. */
@@ -58,17 +62,19 @@ export class TierSnapshot {
     this.unseen = Math.min(this.unseen, version)
     if (this.running !== undefined) this.unseenDuring = Math.min(this.unseenDuring, version)
     if (newlyDirty) this.perShard[shard] = (this.perShard[shard] ?? 0) + 1
-    this.oldest ??= now
+    this.oldestUnseen ??= now
   }
 
   /**
    * `shard` as an acknowledging script saw it after its work: `dirty` keys, the lowest unflushed
-   * version (undefined: none). Newer than the last refresh for that shard (one connection answers
-   * in order); this process's writes since that refresh stay counted in `unseen` as they were.
+   * version and the earliest due score (undefined: none). Newer than the last refresh for that shard
+   * (one connection answers in order); this process's writes since that refresh stay counted in
+   * `unseen` as they were.
    */
-  noteShard(shard: number, dirty: number, lowest: number | undefined): void {
+  noteShard(shard: number, dirty: number, lowest: number | undefined, oldest: number | undefined): void {
     this.perShard[shard] = dirty
     this.lowest[shard] = lowest
+    this.oldest[shard] = oldest
   }
 
   /**
@@ -94,8 +100,9 @@ export class TierSnapshot {
         shards.forEach((s, i) => {
           this.perShard[i] = s.dirty
           this.lowest[i] = s.lowestVersion
+          this.oldest[i] = s.oldestMs
         })
-        this.oldest = min(shards.map((s) => s.oldestMs))
+        this.oldestUnseen = undefined
         this.deadLetters = shards.reduce((n, s) => n + s.deadLetters, 0)
         this.highestIssued = Math.max(this.highestIssued, ...shards.map((s) => s.floor))
         this.unseen = this.unseenDuring
