@@ -240,17 +240,14 @@ function suite(): void {
     const versions = new Map<string, number>()
     for (const [key, encoded] of Object.entries(payloads)) versions.set(key, await written(tier, key, encoded))
     const ops = await takeAll(tier)
-    assert.deepEqual(
-      Object.fromEntries(ops.map((op) => [op.key, op.kind === 'set' ? op.encoded : null])),
-      payloads,
-    )
+    assert.deepEqual(Object.fromEntries(ops.map((op) => [op.key, op.kind === 'set' ? op.encoded : null])), payloads)
     for (const op of ops) {
       assert.equal(op.version, versions.get(op.key), op.key)
       assert.ok(op.since > 0 && op.attempts === 0 && op.firstFailedAt === 0, op.key)
     }
   })
 
-  it('an acknowledgement brings back its shard\'s dirty count, lowest version and oldest due time: no refresh needed to see them', async () => {
+  it("an acknowledgement brings back its shard's dirty count, lowest version and oldest due time: no refresh needed to see them", async () => {
     const tier = await openTier(undefined, { shards: 1 })
     for (const key of ['a', 'b', 'c']) await written(tier, key, '1')
     const ops = await takeAll(tier)

@@ -29,7 +29,26 @@ describe('msgpack unpack', () => {
     const longBytes = Buffer.from(long)
     const size = Buffer.alloc(4)
     size.writeUInt32BE(longBytes.length)
-    const packed = bytes(0x97, 0xa3, Buffer.from('a\0b'), 0xd9, 12, Buffer.from('ключ🔑'), 0xda, [0, 2], Buffer.from('{}'), 0xdb, size, longBytes, 0xc0, 0x92, 0xc2, 0xc3, 0xcb, Buffer.from([0x3f, 0xf8, 0, 0, 0, 0, 0, 0]))
+    const packed = bytes(
+      0x97,
+      0xa3,
+      Buffer.from('a\0b'),
+      0xd9,
+      12,
+      Buffer.from('ключ🔑'),
+      0xda,
+      [0, 2],
+      Buffer.from('{}'),
+      0xdb,
+      size,
+      longBytes,
+      0xc0,
+      0x92,
+      0xc2,
+      0xc3,
+      0xcb,
+      Buffer.from([0x3f, 0xf8, 0, 0, 0, 0, 0, 0]),
+    )
     const value = unpack(packed) as unknown[]
     assert.equal(value.length, 7)
     assert.equal(value[0], 'a\0b')
