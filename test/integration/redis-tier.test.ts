@@ -226,6 +226,62 @@ function suite(): void {
     assert.deepEqual(ops.map((op) => op.key).sort(), [...keys].sort())
   })
 
+  it('claims hostile payloads and tombstones verbatim, at every string length the packed reply has', async () => {
+    const tier = await openTier()
+    const payloads: Record<string, string | null> = {
+      short: '"a\u0000b"',
+      nul: 'a\u0000b{}',
+      unicode: JSON.stringify('ключ🔑'.repeat(20)),
+      empty: '',
+      str16: JSON.stringify('x'.repeat(300)),
+      str32: JSON.stringify('y'.repeat(70_000)),
+      tomb: null,
+    }
+    const versions = new Map<string, number>()
+    for (const [key, encoded] of Object.entries(payloads)) versions.set(key, await written(tier, key, encoded))
+    const ops = await takeAll(tier)
+    assert.deepEqual(Object.fromEntries(ops.map((op) => [op.key, op.kind === 'set' ? op.encoded : null])), payloads)
+    for (const op of ops) {
+      assert.equal(op.version, versions.get(op.key), op.key)
+      assert.ok(op.since > 0 && op.attempts === 0 && op.firstFailedAt === 0, op.key)
+    }
+  })
+
+  it("an acknowledgement brings back its shard's dirty count, lowest version and oldest due time: no refresh needed to see them", async () => {
+    const tier = await openTier(undefined, { shards: 1 })
+    for (const key of ['a', 'b', 'c']) await written(tier, key, '1')
+    const ops = await takeAll(tier)
+    const kept = ops.find((op) => op.key === 'c') as PendingOp
+    for (const op of ops) if (op !== kept) tier.applied(op)
+    await tier.settled()
+    assert.equal(tier.waiting, 1, 'the ack said one key is left')
+    assert.equal(tier.lowestWaiting(), kept.version)
+    assert.ok((tier.oldestWaiting() as number) > 0)
+    tier.applied(kept)
+    await tier.settled()
+    assert.equal(tier.waiting, 0)
+    assert.equal(tier.lowestWaiting(), undefined)
+    assert.equal(tier.oldestWaiting(), undefined, 'nothing due is left')
+  })
+
+  it('takes from many shards at once without passing max, each due key once', async () => {
+    const tier = await openTier(undefined, { shards: 16 })
+    const keys = Array.from({ length: 300 }, (_, i) => `m${i}`)
+    for (const key of keys) await written(tier, key, '1')
+    await tier.refresh()
+    const taken: string[] = []
+    for (;;) {
+      const ops = await tier.take(70, new Set(), undefined)
+      if (ops.length === 0) break
+      assert.ok(ops.length <= 70, `${ops.length} ops for a take of 70`)
+      for (const op of ops) tier.applied(op)
+      await tier.settled()
+      taken.push(...ops.map((op) => op.key))
+      tier.tick()
+    }
+    assert.deepEqual([...taken].sort(), [...keys].sort())
+  })
+
   it('refuses an allkeys-* eviction policy, warns without AOF, and refuses another shard count', async () => {
     await admin.config('SET', 'maxmemory-policy', 'allkeys-lru')
     try {

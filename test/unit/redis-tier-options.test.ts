@@ -10,7 +10,7 @@ import { InvalidOptionError } from '../../src/errors.js'
 import { RedisLayout } from '../../src/tier/redis/layout.js'
 import { REDIS_TIER_DEFAULTS, RedisTier } from '../../src/redis.js'
 
-const fakeClient = { call: async () => null, pipeline: () => ({ call: () => undefined, exec: async () => [] }) }
+const fakeClient = { call: async () => null, callBuffer: async () => null, pipeline: () => ({ call: () => undefined, exec: async () => [] }) }
 
 describe('RedisTier options', () => {
   it('refuses a missing client, a name with braces or empty, and bad numbers, naming the option', () => {

@@ -3,9 +3,9 @@
  * (scheduler, flusher with its retry, bisection and circuit, write-through waiters) driven over
  * `RedisTier`, whose dirty set every process sees. Outcomes go back to Redis by compare-and-swap;
  * dead letters go to the tier's streams. Because other processes write and flush the same tier,
- * it polls the tier's state every `flush.intervalMs` (and after each flight's outcomes landed) and
- * lets the scheduler look again; that is what resolves a `flush()` whose writes another instance
- * flushed.
+ * it polls the tier's state every `flush.intervalMs` (every `DRAIN_POLL_MS` while a `flush()` waits)
+ * and lets the scheduler look again; that is what resolves a `flush()` whose writes another instance
+ * flushed. After a flight, the acknowledgements' own replies update their shards' state.
  *
  *   scheduler ─► tier.take (lease + claim) ─► flusher (store) ─► outcome per op
  *   outcome ─► tier (CAS ack / supersede / dead letter) · write-throughs · events
@@ -249,10 +249,17 @@ export class RemoteEngine {
     )
   }
 
+  /**
+   * A flight ended: once its acknowledgements are in Redis (each brings its shard's state back,
+   * `snapshot.ts`), more batches may go and `flush()` calls may be done. No refresh of every shard
+   * here (it cost a stats call per shard per flight); the polls read the whole tier.
+   */
   private flightEnded(): void {
     this.scheduler.flightEnded()
     this.tier.settled().then(
-      () => this.look(),
+      () => {
+        if (!this.stopped) this.scheduler.flightEnded()
+      },
       () => {},
     )
   }

@@ -16,6 +16,7 @@ import type { Codec } from '../../contracts/codec.js'
 import { opFromRecord, type PendingOp } from '../../flush/pending-op.js'
 import type { RedisClientPort } from './client-port.js'
 import type { RedisLayout } from './layout.js'
+import { unpack } from './msgpack.js'
 import { byShard, chunks } from './outcomes.js'
 import { CHUNK, CLAIM, READ } from './scripts.js'
 
@@ -43,14 +44,23 @@ export class Claims {
     private readonly heldAt: (key: string, version: number) => void,
   ) {}
 
-  /** Up to `max` due entries of the shards in `shards` (those worth asking), none for which `skip` is true. */
+  /**
+   * Up to `max` due entries of the shards in `shards` (those worth asking), none for which `skip` is
+   * true. Shards are asked in waves, one shard per `CHUNK` still wanted and all of a wave at once
+   * (each for its share), so that a batch waits for about one claim call, not one per chunk in turn.
+   */
   async take(max: number, shards: readonly number[], skip: (key: string) => boolean): Promise<PendingOp[]> {
     const ops: PendingOp[] = []
     const order = [...shards.filter((s) => s >= this.cursor), ...shards.filter((s) => s < this.cursor)]
-    for (const shard of order) {
-      if (ops.length >= max) break
-      ops.push(...(await this.claimShard(shard, max - ops.length, skip)))
-      this.cursor = (shard + 1) % this.layout.shards
+    let next = 0
+    while (ops.length < max && next < order.length) {
+      const need = max - ops.length
+      const wave = order.slice(next, next + Math.ceil(need / CHUNK))
+      next += wave.length
+      const shares = wave.map((_, i) => Math.floor(need / wave.length) + (i < need % wave.length ? 1 : 0))
+      const claimed = await Promise.all(wave.map((shard, i) => this.claimShard(shard, shares[i] as number, skip)))
+      for (const some of claimed) for (const op of some) ops.push(op)
+      this.cursor = ((wave.at(-1) as number) + 1) % this.layout.shards
     }
     return ops
   }
@@ -113,22 +123,24 @@ export class Claims {
   /** One claim script call: adds what it read to `ops`; answers the offset to go on from, or -1 (nothing left, or the lease is another instance's). */
   private async claimChunk(shard: number, want: number, offset: number, skip: (key: string) => boolean, ops: PendingOp[]): Promise<number> {
     const { layout, lease } = this
-    const reply = (await this.port.run({
+    const reply = await this.port.run({
       script: CLAIM,
       keys: [layout.dirty(shard), layout.lease(shard)],
       args: [layout.entryPrefix(shard), lease.token, lease.ms, want, '1', want * 2, offset],
-    })) as Array<string | number>
-    if (reply[0] !== 1) return -1
-    for (let i = 2; i + 6 < reply.length; i += 7) {
-      const key = String(reply[i])
+      binary: true,
+    })
+    if (!Buffer.isBuffer(reply)) return -1
+    const fields = unpack(reply) as Array<string | number | false>
+    for (let i = 1; i + 5 < fields.length; i += 6) {
+      const key = fields[i] as string
       if (skip(key)) continue
-      const encoded = reply[i + 2] === '1' ? null : String(reply[i + 3])
-      const op = opFromRecord(key, Number(reply[i + 1]), encoded, Number(reply[i + 4]), this.codec)
+      const payload = fields[i + 2] as string | false
+      const op = opFromRecord(key, fields[i + 1] as number, payload === false ? null : payload, fields[i + 3] as number, this.codec)
       // Retry state from Redis: a worker that died had counted these attempts (retry-scripts.ts).
-      op.attempts = Number(reply[i + 5])
-      op.firstFailedAt = Number(reply[i + 6])
+      op.attempts = fields[i + 4] as number
+      op.firstFailedAt = fields[i + 5] as number
       ops.push(op)
     }
-    return Number(reply[1])
+    return fields[0] as number
   }
 }

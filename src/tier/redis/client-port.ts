@@ -23,6 +23,8 @@ export interface ScriptCall {
   readonly script: RedisScript
   readonly keys: readonly string[]
   readonly args: ReadonlyArray<string | number>
+  /** Bulk strings in the reply come as Buffers (a script that packs its reply, `msgpack.ts`), not as strings. */
+  readonly binary?: boolean
 }
 
 /**

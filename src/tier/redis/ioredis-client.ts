@@ -14,6 +14,8 @@ export interface IoRedisPipelineLike {
 /** The subset of an ioredis `Redis` client used here (standalone or Sentinel). */
 export interface IoRedisLike {
   call(command: string, ...args: Array<string | number>): Promise<unknown>
+  /** `call`, answering bulk strings as Buffers. */
+  callBuffer(command: string, ...args: Array<string | number>): Promise<unknown>
   pipeline(): IoRedisPipelineLike
 }
 
@@ -24,13 +26,17 @@ export class IoRedisClient implements RedisClientPort {
 
   async run(call: ScriptCall): Promise<unknown> {
     try {
-      return await this.client.call('EVALSHA', ...evalArgs(call))
+      return await this.evalsha(call)
     } catch (error) {
       if (!isNoScript(error)) throw error
       this.reloads++
       await this.client.call('SCRIPT', 'LOAD', call.script.source)
-      return await this.client.call('EVALSHA', ...evalArgs(call))
+      return await this.evalsha(call)
     }
+  }
+
+  private evalsha(call: ScriptCall): Promise<unknown> {
+    return call.binary === true ? this.client.callBuffer('EVALSHA', ...evalArgs(call)) : this.client.call('EVALSHA', ...evalArgs(call))
   }
 
   async runThenWait(calls: readonly ScriptCall[], replicas: number, timeoutMs: number, aof = false): Promise<WaitedReplies> {

@@ -98,14 +98,15 @@ export class IoRedisClusterClient implements RedisClientPort {
 
   private async runOnce(call: ScriptCall): Promise<unknown> {
     slotOf(call)
+    const send = call.binary === true ? this.cluster.callBuffer.bind(this.cluster) : this.cluster.call.bind(this.cluster)
     try {
-      return await this.cluster.call('EVALSHA', ...evalArgs(call))
+      return await send('EVALSHA', ...evalArgs(call))
     } catch (error) {
       if (!isNoScript(error)) throw clusterError(error)
       this.reloads++
     }
     try {
-      return await this.cluster.call('EVAL', call.script.source, ...evalArgs(call).slice(1))
+      return await send('EVAL', call.script.source, ...evalArgs(call).slice(1))
     } catch (error) {
       throw clusterError(error)
     }

@@ -30,6 +30,8 @@ export class Outcomes {
     /** How long a clean entry stays in Redis (0: no expiry). */
     private readonly ttlMs: number,
     private readonly warn: (code: string, message: string) => void,
+    /** What an acknowledgement saw of its shard after its work: dirty keys, lowest unflushed version, earliest due score (undefined: none). */
+    private readonly shardSeen: (shard: number, dirty: number, lowest: number | undefined, oldest: number | undefined) => void,
   ) {}
 
   /** Whether `key`'s last outcome is still on its way to Redis. */
@@ -118,13 +120,13 @@ export class Outcomes {
     }
   }
 
-  private ack(shard: number, ops: readonly PendingOp[]): Promise<unknown> {
+  private async ack(shard: number, ops: readonly PendingOp[]): Promise<void> {
     const { layout } = this
-    return this.port.run({
-      script: ACK,
-      keys: [layout.dirty(shard), layout.vers(shard), layout.meta(shard)],
-      args: [this.ttlMs, layout.entryPrefix(shard), ...ops.flatMap((op) => [op.key, String(op.version)])],
-    })
+    const args: Array<string | number> = [this.ttlMs, layout.entryPrefix(shard)]
+    for (const op of ops) args.push(op.key, String(op.version))
+    const reply = await this.port.run({ script: ACK, keys: [layout.dirty(shard), layout.vers(shard), layout.meta(shard)], args })
+    const [, dirty, lowest, oldest] = reply as [number, number, number, number]
+    this.shardSeen(shard, dirty, lowest === 0 ? undefined : lowest, oldest === 0 ? undefined : oldest)
   }
 
   private supersede(shard: number, ops: ReadonlyArray<[PendingOp, number]>): Promise<unknown> {

@@ -132,11 +132,16 @@ export class RedisTier implements DirtyTier {
     const lease = { token: this.token, ms: this.options.leaseMs }
     const trust = new TrustWatch(this.port, this.layout, () => context.clock.now())
     await trust.check() // before the first read: a failover since the last instance ran is seen now
+    const snapshot = new TierSnapshot(this.layout.shards, () => this.readStats())
+    const shardSeen = (shard: number, dirty: number, lowest: number | undefined, oldest: number | undefined): void => {
+      snapshot.noteShard(shard, dirty, lowest, oldest)
+      if (dirty > 0) this.idle = false
+    }
     this.parts = {
       context,
-      snapshot: new TierSnapshot(this.layout.shards, () => this.readStats()),
+      snapshot,
       claims: new Claims(this.port, this.layout, lease, context.codec, context.settledElsewhere, context.heldAt),
-      outcomes: new Outcomes(this.port, this.layout, context.ttlMs, context.warn),
+      outcomes: new Outcomes(this.port, this.layout, context.ttlMs, context.warn, shardSeen),
       cap: Math.max(1, Math.ceil(context.maxEntries / this.layout.shards)),
       trust,
     }

@@ -89,8 +89,10 @@ return {v, count, dirty and 0 or 1}
  * no more than `scan limit` of them from position `offset` among the due ones. Changes no entry.
  * `allow-oom`: the lease's SET must pass when Redis is at maxmemory, or nothing could be flushed
  * (and freed) then.
- * Returns {0} when another instance holds the lease, else {1, next, key, ver, del, payload, since, attempts, first failed ms, ...}
- * where `next` is the offset to go on from, or -1 when no due entry is left past those looked at.
+ * Returns 0 when another instance holds the lease, else one MessagePack string (`msgpack.ts`: one bulk
+ * string for the client to parse, not seven per entry) of the array {next, key, version, payload (false
+ * for a tombstone), since, attempts, first failed ms, ...} where `next` is the offset to go on from, or
+ * -1 when no due entry is left past those looked at. Numbers go as numbers (`tonumber`: below 2^53).
  */
 export const CLAIM = script(
   'claim',
@@ -100,33 +102,32 @@ if ARGV[5] == '1' then
   local holder = redis.call('GET', KEYS[2])
   if holder == false then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
   elseif holder == ARGV[2] then redis.call('PEXPIRE', KEYS[2], ARGV[3])
-  else return {0} end
+  else return 0 end
 end
 local offset, scan = tonumber(ARGV[7] or '0'), tonumber(ARGV[6])
 local keys = redis.call('ZRANGE', KEYS[1], '-inf', string.format('%.0f', nowMs), 'BYSCORE', 'LIMIT', offset, scan)
-local out = {1, -1}
-local n = 0
-local seen = 0
+local prefix = ARGV[1]
+local out = {-1}
+local o, n, seen = 1, 0, 0
 local max = tonumber(ARGV[4])
 for _, k in ipairs(keys) do
   if n >= max then break end
   seen = seen + 1
-  local e = redis.call('HMGET', ARGV[1] .. k, 'ver', 'st', 'del', 'p', 'since', 'att', 'ff')
-  if e[2] == 'd' then
-    out[#out + 1] = k
-    out[#out + 1] = e[1]
-    out[#out + 1] = e[3] or '0'
-    out[#out + 1] = e[4] or ''
-    out[#out + 1] = e[5] or '0'
-    out[#out + 1] = e[6] or '0'
-    out[#out + 1] = e[7] or '0'
-    n = n + 1
+  local e = redis.call('HMGET', prefix .. k, 'st', 'ver', 'del', 'p', 'since', 'att', 'ff')
+  if e[1] == 'd' then
+    out[o + 1] = k
+    out[o + 2] = tonumber(e[2])
+    if e[3] == '1' then out[o + 3] = false else out[o + 3] = e[4] or '' end
+    out[o + 4] = tonumber(e[5] or '0')
+    out[o + 5] = tonumber(e[6] or '0')
+    out[o + 6] = tonumber(e[7] or '0')
+    o, n = o + 6, n + 1
   end
 end
-if seen < #keys or #keys == scan then out[2] = offset + seen end
+if seen < #keys or #keys == scan then out[1] = offset + seen end
 -- Kept while keys wait out a backoff: the holder retries them, another instance would only duplicate it.
 if ARGV[5] == '1' and redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
-return out
+return cmsgpack.pack(out)
 `,
 )
 
@@ -161,7 +162,9 @@ return out
  * unflushed version moves past the acknowledged one; a clean entry older than the acknowledged
  * version (a failover lost the newer one, which reached the store) is dropped. A clean entry keeps
  * its `since` (read only while dirty; the write that dirties it again sets it): one call fewer
- * per key. Returns how many became clean.
+ * per key. Returns {how many became clean, the shard's dirty count, its lowest unflushed version
+ * or 0 (none), its earliest due score or 0 (none due; as `stats`)} after its work: the caller's view
+ * of the shard without a stats call (`snapshot.ts`).
  */
 export const ACK = script(
   'ack',
@@ -194,7 +197,10 @@ if #cleaned > 0 then
   redis.call('ZREM', KEYS[1], unpack(cleaned))
   redis.call('ZREM', KEYS[2], unpack(cleaned))
 end
-return #cleaned
+local lowest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+${NOW}
+local due = redis.call('ZRANGE', KEYS[1], '-inf', string.format('%.0f', nowMs), 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
+return {#cleaned, redis.call('ZCARD', KEYS[1]), tonumber(lowest[2] or '0'), tonumber(due[2] or '0')}
 `,
 )
 

@@ -3,7 +3,9 @@
  * dirty across the whole tier (every process's writes), per shard, the lowest unflushed version,
  * the oldest dirty time and the highest version issued by any instance (what `flush()` covers). Read from Redis by `refresh()` (one stats script per shard), and kept
  * honest between refreshes by this process's own writes: a version written after the refresh was
- * sent counts as waiting until a later refresh saw it, so `flush()` never resolves early.
+ * sent counts as waiting until a later refresh saw it, so `flush()` never resolves early. An
+ * acknowledgement reads its own shard's dirty count and lowest version as it runs (`noteShard`),
+ * so the end of a flight needs no refresh of every shard.
  */
 export interface ShardStats {
   readonly dirty: number
@@ -17,8 +19,12 @@ export interface ShardStats {
 export class TierSnapshot {
   /** Dirty keys per shard, as last read (plus this process's newly dirty keys since). */
   readonly perShard: number[]
-  private lowest: number | undefined
-  private oldest: number | undefined
+  /** The lowest unflushed version per shard, as last read (by a refresh or the shard's last acknowledgement). */
+  private readonly lowest: Array<number | undefined>
+  /** The earliest due score per shard, as last read (the same way). */
+  private readonly oldest: Array<number | undefined>
+  /** The oldest time this process made a key dirty since the last read of every shard. */
+  private oldestUnseen: number | undefined
   deadLetters = 0
   /** The highest version issued across the tier, as last read (never lowered). */
   highestIssued = 0
@@ -34,6 +40,8 @@ export class TierSnapshot {
     private readonly read: () => Promise<ShardStats[]>,
   ) {
     this.perShard = new Array<number>(shards).fill(0)
+    this.lowest = new Array<number | undefined>(shards).fill(undefined)
+    this.oldest = new Array<number | undefined>(shards).fill(undefined)
   }
 
   get waiting(): number {
@@ -41,12 +49,12 @@ export class TierSnapshot {
   }
 
   lowestWaiting(): number | undefined {
-    const lowest = Math.min(this.lowest ?? Infinity, this.unseen)
+    const lowest = Math.min(min(this.lowest) ?? Infinity, this.unseen)
     return lowest === Infinity ? undefined : lowest
   }
 
   oldestWaiting(): number | undefined {
-    return this.oldest
+    return min([min(this.oldest), this.oldestUnseen])
   }
 
   /** This process wrote `version` into `shard`; `newlyDirty` when the key was clean before. */
@@ -54,7 +62,19 @@ export class TierSnapshot {
     this.unseen = Math.min(this.unseen, version)
     if (this.running !== undefined) this.unseenDuring = Math.min(this.unseenDuring, version)
     if (newlyDirty) this.perShard[shard] = (this.perShard[shard] ?? 0) + 1
-    this.oldest ??= now
+    this.oldestUnseen ??= now
+  }
+
+  /**
+   * `shard` as an acknowledging script saw it after its work: `dirty` keys, the lowest unflushed
+   * version and the earliest due score (undefined: none). Newer than the last refresh for that shard
+   * (one connection answers in order); this process's writes since that refresh stay counted in
+   * `unseen` as they were.
+   */
+  noteShard(shard: number, dirty: number, lowest: number | undefined, oldest: number | undefined): void {
+    this.perShard[shard] = dirty
+    this.lowest[shard] = lowest
+    this.oldest[shard] = oldest
   }
 
   /**
@@ -77,9 +97,12 @@ export class TierSnapshot {
     this.unseenDuring = Infinity
     const running = (this.running = this.read()
       .then((shards) => {
-        shards.forEach((s, i) => (this.perShard[i] = s.dirty))
-        this.lowest = min(shards.map((s) => s.lowestVersion))
-        this.oldest = min(shards.map((s) => s.oldestMs))
+        shards.forEach((s, i) => {
+          this.perShard[i] = s.dirty
+          this.lowest[i] = s.lowestVersion
+          this.oldest[i] = s.oldestMs
+        })
+        this.oldestUnseen = undefined
         this.deadLetters = shards.reduce((n, s) => n + s.deadLetters, 0)
         this.highestIssued = Math.max(this.highestIssued, ...shards.map((s) => s.floor))
         this.unseen = this.unseenDuring
