@@ -57,6 +57,6 @@ export function exitCodeFor(error: unknown): number {
   const code = (error as { code?: unknown } | undefined)?.code
   if (code === 'E_DIR_LOCKED') return EXIT.LOCKED
   if (code === 'E_LOG_CORRUPT' || code === 'E_LOG_FORMAT' || code === 'E_DEAD_LETTERS_CORRUPT') return EXIT.DATA
-  if (code === 'E_STORE_UNAVAILABLE') return EXIT.UNAVAILABLE
+  if (code === 'E_STORE_UNAVAILABLE' || code === 'E_REDIS_UNAVAILABLE') return EXIT.UNAVAILABLE
   return EXIT.INTERNAL
 }

@@ -32,8 +32,9 @@ export interface RedisView {
   readonly shards: readonly ShardView[]
 }
 
-export async function readRedisView({ client, layout, format, url }: RedisTarget): Promise<RedisView> {
-  const shards = await Promise.all(Array.from({ length: layout.shards }, (_, shard) => readShard(client, layout, shard)))
+/** Reads every shard in parallel (one step: `--timeout-ms` bounds it, exit 69 past it). */
+export async function readRedisView({ client, layout, format, url, within }: RedisTarget): Promise<RedisView> {
+  const shards = await within(Promise.all(Array.from({ length: layout.shards }, (_, shard) => readShard(client, layout, shard))))
   const ages = shards.flatMap((s) => (s.oldestDirtyAgeMs === null ? [] : [s.oldestDirtyAgeMs]))
   return {
     redis: url,

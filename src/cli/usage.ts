@@ -3,6 +3,7 @@
  */
 import { describeOptions, type OptionSpecs } from './args.js'
 import { EXIT_CODES_HELP } from './exit-codes.js'
+import { REDIS_TIER_DEFAULTS } from '../tier/redis/options.js'
 
 /** `writebehind demo` options, all with defaults. */
 export const DEMO_OPTIONS = {
@@ -46,6 +47,12 @@ export const REDIS_OPTIONS = {
     help: 'a Redis tier on a Cluster instead of <dir>: host:port[,host:port...] seed nodes (one is enough), or redis://[user:pass@]host:port entries (the credentials go to every node)',
   },
   name: { type: 'string', placeholder: 'name', help: 'with --redis or --redis-cluster: the cache name the app gives new RedisTier({ name })' },
+  'timeout-ms': {
+    type: 'number',
+    min: 100,
+    integer: true,
+    help: `with --redis or --redis-cluster: how long to wait for Redis to answer (each step; replay: the cache's commandTimeoutMs) before giving up with exit 69 (default: ${REDIS_TIER_DEFAULTS.commandTimeoutMs}, the tier's default)`,
+  },
 } as const satisfies OptionSpecs
 
 /** `writebehind recover` options. */
@@ -141,7 +148,8 @@ runs on it). replay writes each letter with its original version (a newer write 
 On a Redis tier, give --redis <url> --name <name> instead of <dir> (on a Cluster,
 --redis-cluster <host:port,...> --name <name>): list (and drop without --yes)
 only read the shard streams; drop --yes removes letters atomically, even while caches run;
-replay opens a cache on the tier with the store. Exit 66: no such cache name in Redis.
+replay opens a cache on the tier with the store. Exit 66: no such cache name in Redis;
+69: Redis unreachable, or not answering within --timeout-ms.
 
 Options:
 ${describeOptions(DLQ_OPTIONS)}
@@ -157,7 +165,7 @@ Shows what a cache directory holds, without taking its lock. With --redis (--red
 Redis Cluster: seed nodes, one is enough), what a Redis tier
 holds: shards, dirty keys per shard, the oldest dirty age, dead letters and lease holders, read
 without taking a lease or writing anything. Exit 0 (64 bad usage, 66 no dir or no such cache
-name, 69 Redis unreachable or ioredis not installed).
+name, 69 Redis unreachable, not answering within --timeout-ms, or ioredis not installed).
 
 Options:
 ${describeOptions(INSPECT_OPTIONS)}

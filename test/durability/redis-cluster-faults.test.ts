@@ -10,7 +10,6 @@
  */
 import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
-import type { Cluster } from 'ioredis'
 import type pg from 'pg'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { RedisClusterError, ReplicationNotConfirmedError } from '../../src/errors.js'
@@ -28,10 +27,6 @@ const fixture = clusterFixture()
 let cluster: OwnCluster
 let pool: pg.Pool
 before(async () => ({ cluster, pool } = await fixture.start()))
-
-function clusterClient(): Cluster {
-  return fixture.client()
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -144,7 +139,7 @@ async function stored(table: string): Promise<Map<string, number>> {
 describe('the Redis tier while the Redis Cluster changes', () => {
   it('moves a shard’s slot to another primary while writers write its keys: nothing acknowledged is lost', async (t) => {
     const table = uniqueName('reshard')
-    const tier = new RedisTier({ client: clusterClient(), name: 'reshard', shards: 32 })
+    const tier = new RedisTier({ client: fixture.client(), name: 'reshard', shards: 32 })
     const cache = await WriteBehindCache.open({ store: new PostgresStore({ pool, table }), tier, flush: { intervalMs: 20, batchSize: 50 } })
     const shard = 5
     const slot = keySlot(tier.layout.dirty(shard))
@@ -192,7 +187,7 @@ describe('the Redis tier while the Redis Cluster changes', () => {
 
   it('kills a primary with SIGKILL: its replica takes over, writes go on after a window, every replicated acknowledgement survives', async (t) => {
     const table = uniqueName('failover')
-    const tier = new RedisTier({ client: clusterClient(), name: 'failover', shards: 32, replicaTimeoutMs: 1000 })
+    const tier = new RedisTier({ client: fixture.client(), name: 'failover', shards: 32, replicaTimeoutMs: 1000 })
     const cache = await WriteBehindCache.open({ store: new PostgresStore({ pool, table }), tier, durability: 'replicated', flush: { intervalMs: 20, batchSize: 100 } })
     const keys = Array.from({ length: 120 }, (_, i) => `acct:${i}`)
     const writers = startWriters(cache, keys, 6, 'replicated')
@@ -227,7 +222,7 @@ describe('the Redis tier while the Redis Cluster changes', () => {
 
   it('loses only writes reported not confirmed when a stalled replica is promoted (REDIS-TIER.md, "Testing for real")', async (t) => {
     const table = uniqueName('unconfirmed')
-    const tier = new RedisTier({ client: clusterClient(), name: 'unconfirmed', shards: 32, replicaTimeoutMs: 300 })
+    const tier = new RedisTier({ client: fixture.client(), name: 'unconfirmed', shards: 32, replicaTimeoutMs: 300 })
     const cache = await WriteBehindCache.open({ store: new PostgresStore({ pool, table }), tier, durability: 'replicated', flush: { intervalMs: 60_000, maxDelayMs: 60_000 } })
     const victim = (await cluster.primaries())[0] as ClusterNode
     const [heir] = await cluster.replicasOf(victim)

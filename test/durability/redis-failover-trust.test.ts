@@ -22,19 +22,13 @@ import { RedisLayout } from '../../src/tier/redis/layout.js'
 import { FaultProxy } from '../helpers/fault-proxy.js'
 import { promote, replicate, type OwnRedis } from '../helpers/own-redis.js'
 import { redisFixture } from '../helpers/redis-fixture.js'
-import { uniqueName } from '../helpers/store-servers.js'
-import { auditedTable, dropTable, storeRows } from './redis-fault-harness.js'
+import { storeRows } from './redis-fault-harness.js'
 
 const fixture = redisFixture()
-const tables: string[] = []
 let pool: pg.Pool
 
 before(async () => {
   pool = await fixture.pool()
-})
-
-fixture.cleanup(async (pool) => {
-  for (const t of tables) await dropTable(pool, t)
 })
 
 const idle = { intervalMs: 200, maxDelayMs: 600_000 }
@@ -46,10 +40,7 @@ function client(url: string): Redis {
 async function pair(): Promise<{ primary: OwnRedis; replica: OwnRedis; table: string }> {
   const [primary, replica] = (await fixture.servers(2)) as [OwnRedis, OwnRedis]
   await replicate(replica, primary)
-  const table = uniqueName('rtrust')
-  tables.push(table)
-  await auditedTable(pool, table)
-  return { primary, replica, table }
+  return { primary, replica, table: await fixture.auditedTable('rtrust') }
 }
 
 /** Stops the replica from getting anything more from `primary`. */

@@ -21,28 +21,19 @@ import { WRITE } from '../../src/tier/redis/scripts.js'
 import { FaultProxy } from '../helpers/fault-proxy.js'
 import { promote, replicate, type OwnRedis } from '../helpers/own-redis.js'
 import { redisFixture } from '../helpers/redis-fixture.js'
-import { uniqueName } from '../helpers/store-servers.js'
-import { auditedTable, checkLedger, dropTable, Ledger, RecordingTier, redisState, storeRows, versionsDown, writeLoops } from './redis-fault-harness.js'
+import { checkLedger, Ledger, RecordingTier, redisState, storeRows, versionsDown, writeLoops } from './redis-fault-harness.js'
 
 const fixture = redisFixture()
-const tables: string[] = []
 let pool: pg.Pool
 
 before(async () => {
   pool = await fixture.pool()
 })
 
-fixture.cleanup(async (pool) => {
-  for (const t of tables) await dropTable(pool, t)
-})
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function table(): Promise<string> {
-  const name = uniqueName('rfail')
-  tables.push(name)
-  await auditedTable(pool, name)
-  return name
+function table(): Promise<string> {
+  return fixture.auditedTable('rfail')
 }
 
 function client(url: string): Redis {

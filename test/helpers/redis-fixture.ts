@@ -4,8 +4,9 @@
 // cluster-fixture.ts.
 import { after } from 'node:test'
 import type pg from 'pg'
+import { createAuditedTable, dropAuditedTable } from './audited-table.js'
 import { startOwnRedis, type OwnRedis } from './own-redis.js'
-import { pgPool } from './store-servers.js'
+import { pgPool, uniqueName } from './store-servers.js'
 
 export interface RedisFixture {
   /** Opens the pool and starts the file's first server, once (call it in the file's `before`). */
@@ -18,6 +19,8 @@ export interface RedisFixture {
   track<C extends { disconnect(): void }>(client: C): C
   /** Runs `fn` in `after`, before the pool ends (dropping the file's tables). */
   cleanup(fn: (pool: pg.Pool) => Promise<unknown>): void
+  /** A new audited store table (audited-table.ts) named after `prefix`, on the pool; dropped in `after`. Resolves with its name. */
+  auditedTable(prefix: string): Promise<string>
 }
 
 /** Registers `after` in the calling file; `args` go to the first server (`start()`). */
@@ -52,5 +55,12 @@ export function redisFixture(args: string[] = []): RedisFixture {
     servers: more,
     track: (client) => (clients.push(client), client),
     cleanup: (fn) => void cleanups.push(fn),
+    async auditedTable(prefix) {
+      const name = uniqueName(prefix)
+      const opened = await (pool ??= pgPool())
+      cleanups.push((db) => dropAuditedTable(db, name))
+      await createAuditedTable(opened, name)
+      return name
+    },
   }
 }

@@ -4,8 +4,8 @@
  * (3 primaries + 3 replicas, one start for the file): dirty keys of a cache whose store never
  * answers, per shard, spread over the primaries; poison rows dead-lettered into the shard streams,
  * listed, dropped by key and replayed into SQLite at their original versions; the read-only commands
- * change no key on any primary; bad flag combinations (64), an unknown name (66) and an unreachable
- * cluster (69).
+ * change no key on any primary; bad flag combinations (64), an unknown name (66), an unreachable
+ * cluster (69) and a primary that stops answering (SIGSTOP: 69 within `--timeout-ms`, not a hang).
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -183,5 +183,28 @@ describe('writebehind dlq --redis-cluster', () => {
       assert.equal(result.code, code, `${args.join(' ')}: ${result.text}`)
       assert.match(result.text, message, args.join(' '))
     }
+  })
+
+  it('exits 69 within --timeout-ms when a primary stops answering (SIGSTOP), seeded by the others', { timeout: 60_000 }, async () => {
+    const cache = await WriteBehindCache.open({ store: new MemoryStore(), tier: tier('stalled'), warn: () => {} })
+    await Promise.all(Array.from({ length: 30 }, (_, i) => cache.set(`k${i}`, i)))
+    await cache.close()
+    // Not the node of the name's config, so that the command can read it. Then either the client's ready
+    // check (ioredis asks a node it picks) or the shards' pipelines wait on the paused node: each step is bounded.
+    const config = await cluster.ownerOf(await cluster.slotOf('wb:stalled:cfg'))
+    const primaries = await cluster.primaries()
+    const victim = primaries.find((n) => n.port !== config.port)
+    const others = primaries.filter((n) => n !== victim)
+    assert.ok(victim !== undefined)
+    const alive = others.map((n) => `127.0.0.1:${n.port}`).join(',')
+    victim.pause() // resumed well within cluster-node-timeout (2 s): no failover
+    let result: { code: number; text: string }
+    try {
+      result = await runCaptured(inspect, ['--redis-cluster', alive, '--name', 'stalled', '--timeout-ms', '500'])
+    } finally {
+      victim.resume()
+    }
+    assert.equal(result.code, EXIT.UNAVAILABLE, result.text)
+    assert.match(result.text, new RegExp(`Redis at cluster ${alive} did not answer within 500 ms \\(--timeout-ms\\)`))
   })
 })

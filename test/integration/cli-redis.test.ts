@@ -3,12 +3,15 @@
  * against a redis-server of the test's own: dirty keys left by a cache whose store never answers,
  * poison rows dead-lettered into the shard streams, dropped, and replayed into SQLite at their
  * original versions (a newer write wins); the read-only commands leave every Redis key as it was;
- * exit codes and bad flag combinations.
+ * exit codes and bad flag combinations; a server that stops answering (SIGSTOP, CLIENT PAUSE) ends
+ * each command with exit 69 within `--timeout-ms` instead of a hang.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import type { Redis } from 'ioredis'
@@ -52,10 +55,16 @@ async function keyspace(): Promise<Map<string, string>> {
   return out
 }
 
-async function poisonLetters(name: string, keys: readonly string[], good: string[] = [], fixed = new Set<string>()): Promise<{ tier: RedisTier; cache: WriteBehindCache; inner: MemoryStore }> {
+async function poisonLetters(
+  name: string,
+  keys: readonly string[],
+  good: string[] = [],
+  fixed = new Set<string>(),
+  on: Redis = client(),
+): Promise<{ tier: RedisTier; cache: WriteBehindCache; inner: MemoryStore }> {
   const inner = new MemoryStore()
   const store = new PoisonStore(inner, { isPoison: (op) => op.kind === 'set' && op.value === 'poison' && !fixed.has(op.key), mode: 'per-op' })
-  const tier = new RedisTier({ client: client(), name, shards: 4 })
+  const tier = new RedisTier({ client: on, name, shards: 4 })
   const cache = await WriteBehindCache.open({ store, tier, retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2 } })
   await Promise.all([...keys.map((k) => cache.set(k, 'poison')), ...good.map((k) => cache.set(k, 'fine'))])
   const report = await cache.flush({ timeoutMs: 20_000 })
@@ -195,12 +204,84 @@ describe('writebehind dlq --redis', () => {
       [inspect, ['--redis', url, '--name', 'nosuch'], EXIT.NO_INPUT, /no cache named "nosuch"/],
       [dlq, ['list', '--redis', url, '--name', 'nosuch'], EXIT.NO_INPUT, /no cache named "nosuch"/],
       [inspect, ['--redis', `redis://127.0.0.1:${await freePort()}`, '--name', 'x'], EXIT.UNAVAILABLE, /cannot reach Redis/],
+      [inspect, [dir, '--timeout-ms', '1000'], EXIT.USAGE, /--timeout-ms goes with --redis/],
+      [dlq, ['list', dir, '--timeout-ms', '1000'], EXIT.USAGE, /--timeout-ms goes with --redis/],
+      [inspect, ['--redis', url, '--name', 'x', '--timeout-ms', '5'], EXIT.USAGE, /--timeout-ms/],
     ]
     for (const [command, args, code, message] of cases) {
       const result = await runCaptured(command, args)
       assert.equal(result.code, code, `${args.join(' ')}: ${result.text}`)
       assert.match(result.text, message, args.join(' '))
     }
+  })
+})
+
+const BIN = fileURLToPath(new URL('../../bin/writebehind.js', import.meta.url))
+/** What "exits within about the timeout" may take on a loaded machine (tsx startup included); a hang is killed past it. */
+const EXITS_WITHIN_MS = 30_000
+
+/** Runs the `writebehind` command as a user would; a run still going after EXITS_WITHIN_MS is killed (status null). */
+function command(args: string[]): Promise<{ status: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    const timer = setTimeout(() => child.kill('SIGKILL'), EXITS_WITHIN_MS)
+    child.once('exit', (status) => {
+      clearTimeout(timer)
+      resolve({ status, output })
+    })
+  })
+}
+
+describe('writebehind inspect and dlq on a Redis that stops answering', () => {
+  it('exit 69 within --timeout-ms (default 5000) against a paused server, naming it, with the store left untouched', { timeout: 180_000 }, async () => {
+    const paused = await startOwnRedis()
+    const own = paused.client()
+    try {
+      const { cache } = await poisonLetters('stalled', ['bad1'], ['ok'], new Set(), own)
+      await cache.close()
+      const path = join(dir, 'stalled.db')
+      const where = ['--redis', paused.url, '--name', 'stalled']
+      paused.pause()
+      const cases: Array<[string[], number]> = [
+        [['inspect', ...where], 5000],
+        [['inspect', ...where, '--timeout-ms', '1000'], 1000],
+        [['dlq', 'list', ...where, '--timeout-ms', '1000'], 1000],
+        [['dlq', 'drop', ...where, '--all', '--yes', '--timeout-ms', '1000'], 1000],
+        [['dlq', 'replay', ...where, '--store', `sqlite:${path}`, '--create-table', '--timeout-ms', '1000'], 1000],
+      ]
+      for (const [args, ms] of cases) {
+        const result = await command(args)
+        assert.equal(result.status, EXIT.UNAVAILABLE, `${args.join(' ')}: ${result.output}`)
+        assert.ok(result.output.includes(`Redis at ${paused.url} did not answer within ${ms} ms (--timeout-ms)`), `${args.join(' ')}: ${result.output}`)
+      }
+      assert.equal(existsSync(path), false, 'replay stopped before it opened the store')
+      paused.resume()
+      const listed = await command(['dlq', 'list', ...where, '--json'])
+      assert.equal(listed.status, 0, listed.output)
+      assert.deepEqual(
+        (JSON.parse(listed.output) as Array<{ key: string }>).map((l) => l.key),
+        ['bad1'],
+        'nothing was dropped',
+      )
+    } finally {
+      own.disconnect()
+      await paused.destroy()
+    }
+  })
+
+  it('drop --yes on a server that pauses writes (CLIENT PAUSE WRITE) exits 69, saying letters may have been dropped', { timeout: 60_000 }, async () => {
+    const { cache } = await poisonLetters('held', ['bad1', 'bad2'], ['ok'])
+    await cache.close()
+    await client().call('CLIENT', 'PAUSE', '3000', 'WRITE')
+    const held = await runCaptured(dlq, ['drop', '--redis', server.url, '--name', 'held', '--all', '--yes', '--timeout-ms', '500'])
+    assert.equal(held.code, EXIT.UNAVAILABLE, held.text)
+    assert.match(held.text, /did not answer within 500 ms \(--timeout-ms\).*Some of the letters may have been dropped/)
+    await client().call('CLIENT', 'UNPAUSE')
+    const dropped = await runCaptured(dlq, ['drop', '--redis', server.url, '--name', 'held', '--all', '--yes'])
+    assert.equal(dropped.code, 0, dropped.text)
   })
 })
 

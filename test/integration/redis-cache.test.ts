@@ -9,9 +9,8 @@ import diagnosticsChannel from 'node:diagnostics_channel'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { after, it } from 'node:test'
 import Database from 'better-sqlite3'
-import type { Redis } from 'ioredis'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { RemoteCache } from '../../src/core/remote/remote-cache.js'
 import { BacklogFullError, InvalidOptionError } from '../../src/errors.js'
@@ -22,18 +21,16 @@ import { PoisonStore } from '../helpers/faulty-stores.js'
 import { SqliteStore } from '../../src/stores/sql/sqlite/index.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import { pgPool, uniqueName } from '../helpers/store-servers.js'
-import { SERVER_BINARIES, startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
+import { describeEachServer, type ServerInUse } from '../helpers/each-server.js'
 
-let server: OwnRedis
-const clients: Redis[] = []
+let own: ServerInUse
 const dir = mkdtempSync(join(tmpdir(), 'wb-redis-cache-'))
 let n = 0
 
 after(() => rmSync(dir, { recursive: true, force: true }))
 
 function tier(name: string, options: { shards?: number } = {}): RedisTier {
-  const client = server.client()
-  clients.push(client)
+  const client = own.client()
   return new RedisTier({ client, name, shards: options.shards ?? 4 })
 }
 
@@ -250,8 +247,7 @@ function suite(): void {
       [['bad', '"poison"']],
     )
     assert.deepEqual(letters, ['bad'])
-    const admin = server.client()
-    clients.push(admin)
+    const admin = own.client()
     const stream = (await admin.xrange(t.layout.dlq(t.layout.shardOf('bad')), '-', '+')) as Array<[string, string[]]>
     assert.equal(stream.length, 1)
     assert.deepEqual(stream[0]?.[1].slice(0, 4), ['key', 'bad', 'version', String(report.deadLettered[0]?.version)])
@@ -315,15 +311,8 @@ function suite(): void {
   })
 }
 
-for (const binary of SERVER_BINARIES) {
-  describe(`a cache on a Redis tier (${binary})`, () => {
-    before(async () => {
-      server = await startOwnRedis([], { binary })
-    })
-    after(async () => {
-      for (const c of clients.splice(0)) c.disconnect()
-      await server.destroy()
-    })
-    suite()
-  })
-}
+describeEachServer(
+  (binary) => `a cache on a Redis tier (${binary})`,
+  (current) => (own = current),
+  suite,
+)

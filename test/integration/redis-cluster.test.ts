@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
-import type { Cluster, Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { WriteBehindCache } from '../../src/core/write-behind-cache.js'
 import { RedisConfigError, ReplicationNotConfirmedError } from '../../src/errors.js'
@@ -26,10 +26,6 @@ const fixture = clusterFixture()
 let cluster: OwnCluster
 let pool: pg.Pool
 before(async () => ({ cluster, pool } = await fixture.start()))
-
-function clusterClient(): Cluster {
-  return fixture.client()
-}
 
 function nodeClient(node: ClusterNode): Redis {
   return fixture.track(node.client())
@@ -81,7 +77,7 @@ describe('the Redis tier on a Redis Cluster', () => {
   it('writes, reads and deletes through the cluster and flushes into PostgreSQL, every script in one slot', async () => {
     const table = uniqueName('cluster')
     const crossSlot = await perPrimary('errorstats', 'errorstat_CROSSSLOT', 'count')
-    const tier = new RedisTier({ client: clusterClient(), name: 'round', shards: 32 })
+    const tier = new RedisTier({ client: fixture.client(), name: 'round', shards: 32 })
     const cache = await WriteBehindCache.open({ store: new PostgresStore({ pool, table }), tier, flush: { intervalMs: 50, batchSize: 200 } })
     const keys = Array.from({ length: 1500 }, (_, i) => `user:${i}`)
     await Promise.all(keys.map((key, i) => cache.set(key, { i })))
@@ -89,7 +85,7 @@ describe('the Redis tier on a Redis Cluster', () => {
     await cache.setMany(keys.slice(0, 300).map((key) => [key, 'again']))
     assert.deepEqual(await cache.getMany(keys.slice(298, 302)), ['again', 'again', undefined, { i: 301 }])
     // Another process's view: its own client, same name.
-    const other = await WriteBehindCache.open({ store: new PostgresStore({ pool, table }), tier: new RedisTier({ client: clusterClient(), name: 'round', shards: 32 }) })
+    const other = await WriteBehindCache.open({ store: new PostgresStore({ pool, table }), tier: new RedisTier({ client: fixture.client(), name: 'round', shards: 32 }) })
     assert.deepEqual(await other.get('user:1'), 'again')
     await cache.flush()
     const { rows } = await pool.query<{ key: string; value: unknown; deleted: boolean }>(`SELECT key, value, deleted FROM ${table}`)
@@ -104,7 +100,7 @@ describe('the Redis tier on a Redis Cluster', () => {
   })
 
   it('spreads the writes over the primaries, and no Redis key takes a large part of them (MONITOR on every primary)', async (t) => {
-    const tier = new RedisTier({ client: clusterClient(), name: 'spread', shards: 48 })
+    const tier = new RedisTier({ client: fixture.client(), name: 'spread', shards: 48 })
     const cache = await WriteBehindCache.open({ store: new MemoryStore(), tier, flush: { intervalMs: 60_000, maxDelayMs: 60_000 } })
     const seen = new Map<string, number>()
     const perNode: number[] = []
@@ -136,7 +132,7 @@ describe('the Redis tier on a Redis Cluster', () => {
   })
 
   it('sends one WAIT per primary for writes made together, and confirms each write by its own primary’s replica', async () => {
-    const tier = new RedisTier({ client: clusterClient(), name: 'rep', shards: 32, replicaTimeoutMs: 300 })
+    const tier = new RedisTier({ client: fixture.client(), name: 'rep', shards: 32, replicaTimeoutMs: 300 })
     const cache = await WriteBehindCache.open({ store: new MemoryStore(), tier, durability: 'replicated' })
     const keys = Array.from({ length: 200 }, (_, i) => `k${i}`)
     const waits = await perPrimary('commandstats', 'cmdstat_wait', 'calls')
@@ -168,7 +164,7 @@ describe('the Redis tier on a Redis Cluster', () => {
 
   it('answers NOSCRIPT on every node (scripts are per node): writes at memory and replicated, reads and flushes go on', async () => {
     const store = new MemoryStore()
-    const tier = new RedisTier({ client: clusterClient(), name: 'noscript', shards: 32, replicaTimeoutMs: 2000 })
+    const tier = new RedisTier({ client: fixture.client(), name: 'noscript', shards: 32, replicaTimeoutMs: 2000 })
     const cache = await WriteBehindCache.open({ store, tier, flush: { intervalMs: 60_000, maxDelayMs: 60_000 } })
     const flushScripts = async (): Promise<void> => {
       for (const node of cluster.nodes) await nodeClient(node).call('SCRIPT', 'FLUSH')
@@ -194,7 +190,7 @@ describe('the Redis tier on a Redis Cluster', () => {
   it('checks every primary: refuses allkeys-* on any one of them, and warns when the cluster has too few shards per primary', async () => {
     const warnings: string[] = []
     const open = (name: string, shards: number): Promise<WriteBehindCache> =>
-      WriteBehindCache.open({ store: new MemoryStore(), tier: new RedisTier({ client: clusterClient(), name, shards }), warn: (code) => warnings.push(code) })
+      WriteBehindCache.open({ store: new MemoryStore(), tier: new RedisTier({ client: fixture.client(), name, shards }), warn: (code) => warnings.push(code) })
     await (await open('few', 8)).close()
     assert.deepEqual(warnings, ['WB_REDIS_FEW_SHARDS'])
     await (await open('enough', 24)).close()

@@ -5,25 +5,23 @@
  * changes nothing; an acknowledgement forgets the state.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { it } from 'node:test'
 import type { Redis } from 'ioredis'
 import { systemClock } from '../../src/contracts/clock.js'
 import { strictJson } from '../../src/core/json-codec.js'
 import type { PendingOp } from '../../src/flush/pending-op.js'
 import { RedisTier } from '../../src/tier/redis/redis-tier.js'
-import { SERVER_BINARIES, startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
+import { describeEachServer, type ServerInUse } from '../helpers/each-server.js'
 
-let server: OwnRedis
+let own: ServerInUse
 let admin: Redis
-const clients: Redis[] = []
 let names = 0
 
 /** Two instances of one cache name (two processes, as far as Redis can tell). */
 async function twoTiers(): Promise<[RedisTier, RedisTier]> {
   const name = `r${++names}`
   const open = async (): Promise<RedisTier> => {
-    const client = server.client()
-    clients.push(client)
+    const client = own.client()
     const tier = new RedisTier({ client, name, shards: 2 })
     await tier.open({ codec: strictJson, clock: systemClock, warn: () => {}, ttlMs: 0, maxEntries: 1000, settledElsewhere: () => {}, heldAt: () => {} })
     return tier
@@ -86,17 +84,11 @@ function suite(): void {
   })
 }
 
-for (const binary of SERVER_BINARIES) {
-  describe(`retry state in Redis (${binary})`, () => {
-    before(async () => {
-      server = await startOwnRedis([], { binary })
-      admin = server.client()
-    })
-    after(async () => {
-      for (const c of clients.splice(0)) c.disconnect()
-      admin.disconnect()
-      await server.destroy()
-    })
-    suite()
-  })
-}
+describeEachServer(
+  (binary) => `retry state in Redis (${binary})`,
+  (current) => {
+    own = current
+    admin = current.admin
+  },
+  suite,
+)

@@ -6,7 +6,7 @@
  * verbatim, and the startup checks (eviction policy refused, no AOF warned, shard count fixed).
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { it } from 'node:test'
 import type { Redis } from 'ioredis'
 import { strictJson } from '../../src/core/json-codec.js'
 import { RedisConfigError } from '../../src/errors.js'
@@ -14,11 +14,10 @@ import { systemClock } from '../../src/contracts/clock.js'
 import { opFromRecord, type PendingOp } from '../../src/flush/pending-op.js'
 import { RedisTier, type TierContext } from '../../src/tier/redis/redis-tier.js'
 import { ACK, CLAIM, TRUST } from '../../src/tier/redis/scripts.js'
-import { SERVER_BINARIES, startOwnRedis, type OwnRedis } from '../helpers/own-redis.js'
+import { describeEachServer, type ServerInUse } from '../helpers/each-server.js'
 
-let server: OwnRedis
+let own: ServerInUse
 let admin: Redis
-const clients: Redis[] = []
 let names = 0
 
 function context(overrides: Partial<TierContext> = {}): TierContext {
@@ -26,8 +25,7 @@ function context(overrides: Partial<TierContext> = {}): TierContext {
 }
 
 async function openTier(name = `t${++names}`, options: { shards?: number; context?: Partial<TierContext> } = {}): Promise<RedisTier> {
-  const client = server.client()
-  clients.push(client)
+  const client = own.client()
   const tier = new RedisTier({ client, name, shards: options.shards ?? 4 })
   await tier.open(context(options.context))
   return tier
@@ -146,8 +144,7 @@ function suite(): void {
     tier.applied(ops.find((op) => op.key === 'k') as PendingOp)
     await tier.settled()
     const { layout } = tier
-    const admin = server.client()
-    clients.push(admin)
+    const admin = own.client()
     // What an instance does when it finds a new replication id on the shard's node (trust.ts).
     const raised = (await admin.call('EVAL', TRUST.source, 1, layout.meta(layout.shardOf('k')), 'a-promoted-replica')) as number[]
     await admin.call('EVAL', TRUST.source, 1, layout.meta(layout.shardOf('d')), 'a-promoted-replica')
@@ -166,8 +163,7 @@ function suite(): void {
     await written(tier, 'k', '"one"')
     tier.applied((await takeAll(tier))[0] as PendingOp)
     await tier.settled()
-    const admin = server.client()
-    clients.push(admin)
+    const admin = own.client()
     await admin.call('EVAL', TRUST.source, 1, tier.layout.meta(tier.layout.shardOf('k')), 'a-promoted-replica')
     const answer = await tier.write('k', '"new"', { force: false, replicated: false, expect: '0' })
     assert.equal(answer.conflict, undefined, 'a read that missed (no store row) may write over it')
@@ -305,17 +301,11 @@ function suite(): void {
   })
 }
 
-for (const binary of SERVER_BINARIES) {
-  describe(`the Redis tier, on its own ${binary}`, () => {
-    before(async () => {
-      server = await startOwnRedis([], { binary })
-      admin = server.client()
-    })
-    after(async () => {
-      for (const c of clients.splice(0)) c.disconnect()
-      admin.disconnect()
-      await server.destroy()
-    })
-    suite()
-  })
-}
+describeEachServer(
+  (binary) => `the Redis tier, on its own ${binary}`,
+  (current) => {
+    own = current
+    admin = current.admin
+  },
+  suite,
+)

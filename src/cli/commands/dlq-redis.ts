@@ -4,6 +4,8 @@
  * `drop --yes` removes the letters by one script per shard (tier/redis/dead-letters.ts), safe while
  * caches run on the tier; `replay` opens a cache on the tier with the store (it joins the tier's
  * flushers for the run) and calls `replayDeadLetters`: original versions, a newer write wins.
+ * Redis gets `--timeout-ms` to answer each step (the cache's `commandTimeoutMs` in `replay`): past
+ * it, exit 69 (redis-target.ts).
  */
 import type { DeadLetterFilter } from '../../contracts/dead-letters.js'
 import { deadLetterMatcher } from '../../dead-letters/queue.js'
@@ -27,7 +29,7 @@ export async function runOnRedis(args: RedisDlqArgs, out: NodeJS.WritableStream)
   const target = await openRedisTarget(args.redis)
   try {
     if (args.command === 'replay') return await replay(target, args, out)
-    const all = await readLetters(target.client, target.layout)
+    const all = await target.within(readLetters(target.client, target.layout))
     const shown = all.filter(deadLetterMatcher(args.filter))
     if (args.command === 'list') {
       if (args.json) out.write(`${JSON.stringify(shown, null, 2)}\n`)
@@ -43,9 +45,9 @@ export async function runOnRedis(args: RedisDlqArgs, out: NodeJS.WritableStream)
       out.write('Nothing was dropped. Run again with --yes to drop them.\n')
       return 0
     }
-    const { ioredisPort } = await import('../../tier/redis/ioredis-cluster-client.js')
     const { dropLetters } = await import('../../tier/redis/dead-letters.js')
-    out.write(`Dropped ${plural(await dropLetters(ioredisPort(target.client), target.layout, shown))}.\n`)
+    const dropped = await target.within(dropLetters(target.port, target.layout, shown), 'Some of the letters may have been dropped: run dlq list once it answers.')
+    out.write(`Dropped ${plural(dropped)}.\n`)
     return 0
   } finally {
     target.client.disconnect()
@@ -58,7 +60,7 @@ async function replay(target: RedisTarget, args: RedisDlqArgs, out: NodeJS.Writa
   try {
     const { WriteBehindCache } = await import('../../core/write-behind-cache.js')
     const { RedisTier } = await import('../../tier/redis/redis-tier.js')
-    const tier = new RedisTier({ client: target.client, name: target.layout.name, shards: target.layout.shards })
+    const tier = new RedisTier({ client: target.client, name: target.layout.name, shards: target.layout.shards, commandTimeoutMs: target.timeoutMs })
     return await replayThroughCache((options) => WriteBehindCache.open({ ...options, tier, warn: () => {} }), opened, args.filter, out)
   } finally {
     await opened.release()

@@ -5,7 +5,8 @@
  * number of dead letters (`writebehind dlq list` shows them) and any problems. Reads without
  * taking the writer lock. With `--redis`, what a Redis tier holds (redis-view.ts: dirty keys, oldest
  * dirty age, dead letters and lease per shard), read without taking a lease or writing anything.
- * Exit 0, or 64/66 for bad arguments, 66 no such cache in Redis, 69 Redis unreachable or ioredis missing.
+ * Exit 0, or 64/66 for bad arguments, 66 no such cache in Redis, 69 Redis unreachable, not answering
+ * within `--timeout-ms`, or ioredis missing.
  */
 import { readDeadLetters } from '../../dead-letters/queue.js'
 import { WriteBehindError } from '../../errors.js'

@@ -37,6 +37,7 @@ export async function openRemote<V>(options: CacheOptions): Promise<RemoteCache<
     maxEntries: resolved.backlog.maxEntries,
     settledElsewhere: (key, version) => engine.settledElsewhere(key, version),
     heldAt: (key, version) => engine.heldAt(key, version),
+    inFlight: engine.flusher.busy,
   })
   const cache = new RemoteCache<V>(engine)
   engine.start()

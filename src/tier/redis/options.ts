@@ -20,7 +20,11 @@ export interface RedisTierOptions {
    * to start). Each has its own dirty set, lease and cap. @default 16 (REDIS_TIER_DEFAULTS.shards)
    */
   shards?: number
-  /** How long a flushing instance holds a shard's lease without renewing it. @default 10_000 (REDIS_TIER_DEFAULTS.leaseMs) */
+  /**
+   * How long a flushing instance holds a shard's lease without renewing it. It renews at each
+   * claim, and every `leaseMs / 3` while a batch of the shard is in flight (lease-keeper.ts).
+   * @default 10_000 (REDIS_TIER_DEFAULTS.leaseMs)
+   */
   leaseMs?: number
   /** Durability `replicated`: replicas that must acknowledge a write (WAIT). @default 1 (REDIS_TIER_DEFAULTS.replicas) */
   replicas?: number

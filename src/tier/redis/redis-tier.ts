@@ -3,7 +3,8 @@
  * open the same `name` and share one cache; each may flush. It is the second `DirtyTier`
  * (`src/flush/dirty-tier.ts`) and carries the read and write side the Redis facade
  * (`src/core/remote/`) calls. Every state change is one atomic script (`scripts.ts`); versions are
- * made inside Redis. The parts: `claims.ts` (take, leases), `outcomes.ts` (acks by compare-and-swap,
+ * made inside Redis. The parts: `claims.ts` (take, leases), `lease-keeper.ts` (leases kept while
+ * their batches are in flight), `outcomes.ts` (acks by compare-and-swap,
  * dead letters), `snapshot.ts` (what the scheduler reads synchronously), `replica-waits.ts`
  * (durability `replicated`), `startup.ts` (checks before the first write).
  *
@@ -29,6 +30,7 @@ import type { DirtyTier } from '../../flush/dirty-tier.js'
 import type { PendingOp } from '../../flush/pending-op.js'
 import { randomBytes } from 'node:crypto'
 import { Claims, type EntryRecord } from './claims.js'
+import { LeaseKeeper } from './lease-keeper.js'
 import { dropLetters, readLetters, requeueLetters, type RedisDeadLetter, type Requeued } from './dead-letters.js'
 import type { ScriptCall } from './client-port.js'
 import { DeadlinePort } from './deadline-port.js'
@@ -59,6 +61,12 @@ export interface TierContext {
    * no longer trusted): waiters above it were lost, unless the store holds them.
    */
   readonly heldAt: (key: string, version: number) => void
+  /**
+   * The keys in a flight of the cache's flusher (a live set): while some claimed under a shard's
+   * lease are there, the lease is renewed (`lease-keeper.ts`). Without it, leases are renewed only
+   * by claims.
+   */
+  readonly inFlight?: ReadonlySet<string>
 }
 
 /** How a write goes: past a full shard (`force`), waiting for replicas, only over version `expect`, with its own ttl. */
@@ -92,6 +100,7 @@ interface Parts {
   readonly outcomes: Outcomes
   readonly cap: number
   readonly trust: TrustWatch
+  readonly leases: LeaseKeeper | undefined
 }
 
 export class RedisTier implements DirtyTier {
@@ -144,6 +153,7 @@ export class RedisTier implements DirtyTier {
       outcomes: new Outcomes(this.port, this.layout, context.ttlMs, context.warn, shardSeen),
       cap: Math.max(1, Math.ceil(context.maxEntries / this.layout.shards)),
       trust,
+      leases: context.inFlight === undefined ? undefined : new LeaseKeeper(this.port, this.layout, lease, context.inFlight),
     }
     await this.parts.snapshot.refresh()
   }
@@ -227,6 +237,7 @@ export class RedisTier implements DirtyTier {
   /** Gives up this instance's shard leases (at close), so another instance flushes them at once. */
   async releaseLeases(): Promise<void> {
     const { layout } = this
+    this.parts?.leases?.stop()
     await Promise.all(Array.from({ length: layout.shards }, (_, shard) => this.port.run({ script: RELEASE, keys: [layout.lease(shard)], args: [this.token] })))
   }
 
@@ -293,14 +304,18 @@ export class RedisTier implements DirtyTier {
   }
 
   take(max: number, busy: ReadonlySet<string>, first: ReadonlyMap<string, unknown> | undefined): PendingOp[] | Promise<PendingOp[]> {
-    const { claims, outcomes, snapshot } = this.ready()
+    const { claims, outcomes, snapshot, leases } = this.ready()
     const skip = (key: string): boolean => busy.has(key) || outcomes.isSettling(key)
     const shards = snapshot.perShard.flatMap((count, shard) => (count > 0 ? [shard] : []))
     if (first === undefined && (this.idle || shards.length === 0)) return []
     return (async () => {
       const ops = first === undefined ? [] : await claims.takeKeys([...first.keys()], skip)
       const taken = new Set(ops.map((op) => op.key))
-      if (ops.length < max) ops.push(...(await claims.take(max - ops.length, shards, (key) => taken.has(key) || skip(key))))
+      if (ops.length < max) {
+        const claimed = await claims.take(max - ops.length, shards, (key) => taken.has(key) || skip(key))
+        leases?.hold(claimed) // claimed under their shards' leases: kept while in flight
+        ops.push(...claimed)
+      }
       if (ops.length === 0) this.idle = true
       return ops
     })()

@@ -1,0 +1,94 @@
+/**
+ * Keeps this instance's shard leases while batches claimed under them are in flight. The claim
+ * script takes and renews a lease (`claims.ts`), so a shard this instance keeps claiming keeps its
+ * lease; but a batch whose store call outlasts `leaseMs` would let it run out, and another instance
+ * would claim the same dirty keys and send the same rows again (harmless, fenced by version, but
+ * duplicate store work). So while keys claimed under a shard's lease are in flight, one timer for
+ * that shard renews the lease every `leaseMs / 3` (`RENEW`: only while this instance still holds
+ * it). Each tick first forgets the keys no longer in a flight (`inFlight`, the flusher's live set:
+ * settled, abandoned or stopped alike); a shard with none left stops its timer without renewing.
+ * `stop` (at close, before the leases are released) stops them all. A timer per shard held, never
+ * one per write or per op; the keys are looked at once per tick, not per outcome.
+ *
+ * What it leaves out: correctness. A renewal that fails or comes late (Redis paused, the event loop
+ * blocked) only lets another instance duplicate the batch; the store's version fence keeps that
+ * harmless, as it does for a worker that died mid-batch.
+ */
+import type { PendingOp } from '../../flush/pending-op.js'
+import type { RedisClientPort } from './client-port.js'
+import type { RedisLayout } from './layout.js'
+import { script } from './scripts.js'
+
+/**
+ * renew: KEYS lease; ARGV token, lease ms. Extends the lease while this instance holds it and
+ * returns 1; returns 0 when it does not (it ran out, or another instance took it: this one then
+ * stops renewing, and never takes a lease back here, so a renewal landing after `releaseLeases`
+ * changes nothing). `allow-oom`, like the claim script.
+ */
+export const RENEW = script(
+  'renew',
+  `#!lua flags=allow-oom
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`,
+)
+
+interface Held {
+  /** Keys claimed under the shard's lease and still in a flight. */
+  readonly keys: Set<string>
+  readonly timer: ReturnType<typeof setInterval>
+}
+
+export class LeaseKeeper {
+  private readonly held = new Map<number, Held>()
+
+  constructor(
+    private readonly port: RedisClientPort,
+    private readonly layout: RedisLayout,
+    private readonly lease: { readonly token: string; readonly ms: number },
+    /** The keys in a flight of this cache's flusher, live. */
+    private readonly inFlight: ReadonlySet<string>,
+  ) {}
+
+  /**
+   * `ops` were claimed under their shards' leases and go into a flight (the scheduler starts it in
+   * the same turn of the event loop, before any tick): keep those leases until they leave it.
+   */
+  hold(ops: readonly PendingOp[]): void {
+    for (const op of ops) {
+      const shard = this.layout.shardOf(op.key)
+      let held = this.held.get(shard)
+      if (held === undefined) {
+        const timer = setInterval(() => this.renew(shard), Math.max(1, Math.floor(this.lease.ms / 3)))
+        timer.unref()
+        held = { keys: new Set(), timer }
+        this.held.set(shard, held)
+      }
+      held.keys.add(op.key)
+    }
+  }
+
+  /** Stops every renewal (at close). */
+  stop(): void {
+    for (const [shard, held] of this.held) this.drop(shard, held)
+  }
+
+  /** A tick: forgets the shard's keys that left the flights; renews its lease while some are left. */
+  private renew(shard: number): void {
+    const held = this.held.get(shard)
+    if (held === undefined) return
+    for (const key of held.keys) if (!this.inFlight.has(key)) held.keys.delete(key)
+    if (held.keys.size === 0) return this.drop(shard, held)
+    this.port.run({ script: RENEW, keys: [this.layout.lease(shard)], args: [this.lease.token, this.lease.ms] }).then(
+      (mine) => {
+        if (mine === 0 && this.held.get(shard) === held) this.drop(shard, held) // not ours any more
+      },
+      () => {}, // Redis did not answer: the next tick tries again; a lapse only costs duplicate work
+    )
+  }
+
+  private drop(shard: number, held: Held): void {
+    clearInterval(held.timer)
+    this.held.delete(shard)
+  }
+}
