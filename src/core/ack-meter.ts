@@ -55,12 +55,17 @@ export class AckMeter {
       else this.acked(op, key, durability, started, true)
       return ack
     }
+    this.whenSettled(op, key, durability, started, ack)
+    return ack
+  }
+
+  /** `track` of a write not acknowledged within its call: recorded when `ack` settles. Out of line: `track` is inlined into every write. */
+  private whenSettled(op: WriteOp, key: string, durability: Durability, started: number, ack: Promise<unknown>): void {
     const from = started === UNTIMED ? performance.now() : started // a memory write that waits: timed from here
     ack.then(
       () => this.acked(op, key, durability, from, true),
       () => this.acked(op, key, durability, from, false),
     )
-    return ack
   }
 
   /**

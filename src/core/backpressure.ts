@@ -26,6 +26,27 @@ export interface BacklogSize {
   bytes(): number
 }
 
+/**
+ * The cache's `BacklogSize`: what waits in the tier plus what is in flight. A class rather than
+ * two closures: every write asks it (`canApplyNow`), and V8 inlines a method for every cache in
+ * the process, where closures made per cache are a new call target each time, called for real
+ * once a second cache (a test, a benchmark, a reopen) has run.
+ */
+export class Unflushed implements BacklogSize {
+  constructor(
+    private readonly tier: { readonly waiting: number; readonly waitingBytes: number },
+    private readonly flights: { readonly opsInFlight: number; readonly bytesInFlight: number },
+  ) {}
+
+  entries(): number {
+    return this.tier.waiting + this.flights.opsInFlight
+  }
+
+  bytes(): number {
+    return this.tier.waitingBytes + this.flights.bytesInFlight
+  }
+}
+
 export interface BacklogLimits {
   readonly maxEntries: number
   readonly maxBytes: number

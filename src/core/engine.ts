@@ -23,7 +23,7 @@ import { FlushScheduler } from '../flush/scheduler.js'
 import { StalenessAlarm } from '../flush/staleness-alarm.js'
 import { WriteThroughs } from '../flush/write-throughs.js'
 import type { EmbeddedTier } from '../tier/embedded/embedded-tier.js'
-import { Backpressure } from './backpressure.js'
+import { Backpressure, Unflushed } from './backpressure.js'
 import type { ResolvedOptions } from './resolve-options.js'
 import { ReadThrough } from './read-through.js'
 import type { CacheEvents, RecoveryReport, SupersededWrite } from '../contracts/events.js'
@@ -47,6 +47,8 @@ export class Engine {
   readonly reader: ReadThrough
   /** The latest superseded writes, oldest first (at most `RECENT_SUPERSEDED`). */
   private readonly superseded: SupersededWrite[] = []
+  /** What backpressure counts against the backlog cap. */
+  private readonly unflushed: Unflushed
   /** What `open()` recovered from the log (undefined without a dir). */
   recovery: RecoveryReport | undefined
   private emitter: EventEmitter<CacheEvents> | undefined
@@ -89,7 +91,8 @@ export class Engine {
       (key) => this.revalidate(key),
     ))
     this.scheduler = new FlushScheduler(options.flush, tier, this.flusher, this.writeThroughs.urgent, clock)
-    this.backpressure = new Backpressure({ entries: () => this.backlogEntries(), bytes: () => this.backlogBytes() }, options.backlog, (entries, bytes) => {
+    this.unflushed = new Unflushed(tier, this.flusher.flights)
+    this.backpressure = new Backpressure(this.unflushed, options.backlog, (entries, bytes) => {
       diagnostics.backlogFull(entries, bytes)
       this.emit('backlog:full', { entries, bytes })
     })
@@ -150,11 +153,11 @@ export class Engine {
 
   /** Unflushed entries, in flight included. */
   backlogEntries(): number {
-    return this.tier.waiting + this.flusher.flights.opsInFlight
+    return this.unflushed.entries()
   }
 
   backlogBytes(): number {
-    return this.tier.waitingBytes + this.flusher.flights.bytesInFlight
+    return this.unflushed.bytes()
   }
 
   /** Superseded writes at or below `mark` among the latest ones. */

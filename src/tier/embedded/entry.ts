@@ -3,7 +3,7 @@
  *
  * An entry holds on itself only what every write touches: its key, value, version, size, its links
  * in the dirty or clean list and its dirty marks (and `expiresAt`, read on every hit once a ttl is
- * set). The state few entries ever need (a dead letter's pin, pending merges, a sealed merge group,
+ * set, in the field the dirty lag uses while the entry is dirty). The state few entries ever need (a dead letter's pin, pending merges, a sealed merge group,
  * an undo capture) lives in one side object, `rare`, made the first time one of them is set to
  * something other than its default. A cache of plain sets then never makes one, and each entry
  * is four fields smaller: on a million distinct keys that is memory the collector does not have
@@ -36,10 +36,12 @@ export class Entry implements Linked<Entry> {
    * the backlog turns it into clock time); 0 when the entry is not in the dirty set.
    */
   dirtySince = 0
-  /** `version` minus the version of the first unflushed write (valid when `dirtySince !== 0`; see `dirtyVersion`). */
-  dirtyLag = 0
-  /** When the entry expires, set when it turns clean (expiry.ts: ms from the tier's start); 0: never. Read only while clean. */
-  expiresAt = 0
+  /**
+   * `dirtyLag` while the entry is dirty, `expiresAt` while it is clean: each is read only in its
+   * own state, so they share one field (one field less on every entry; the dirty mark is set
+   * afresh when the entry turns dirty, the expiry when it turns clean).
+   */
+  private lagOrExpiry = 0
   /** The rarely used state (see the header); undefined until first needed. Read it through the accessors below. */
   private rare: Rare | undefined = undefined
 
@@ -63,6 +65,24 @@ export class Entry implements Linked<Entry> {
   ) {
     this.version = version
     this.size = key.length + (encoded === null ? 0 : encoded.length)
+  }
+
+  /** `version` minus the version of the first unflushed write (valid when `dirtySince !== 0`; see `dirtyVersion`). */
+  get dirtyLag(): number {
+    return this.lagOrExpiry
+  }
+
+  set dirtyLag(lag: number) {
+    this.lagOrExpiry = lag
+  }
+
+  /** When the entry expires, set when it turns clean (expiry.ts: ms from the tier's start); 0: never. Valid only while clean. */
+  get expiresAt(): number {
+    return this.lagOrExpiry
+  }
+
+  set expiresAt(at: number) {
+    this.lagOrExpiry = at
   }
 
   /** Set while the entry's value is held only by the dead-letter queue; keeps it from eviction. */

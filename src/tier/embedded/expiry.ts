@@ -15,8 +15,9 @@
  * process-wide) for the first 24 days of a cache's life, and work the same after.
  *
  * The memory tier decides which entries are clean and calls `cleaned` only for those, so a dirty,
- * in-flight or pinned entry never expires; an entry written since it turned clean keeps its old
- * `expiresAt`, which is only read while it is clean again (`cleaned` replaces it first).
+ * in-flight or pinned entry never expires; `expiresAt` is only read while the entry is clean
+ * (`cleaned` sets it each time it turns clean; while it is dirty the entry keeps its dirty lag
+ * in the same field: entry.ts).
  */
 
 export interface ExpiryOptions {
