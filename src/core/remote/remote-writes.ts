@@ -32,6 +32,9 @@ export interface WriteAt {
 type Mode = { readonly expect: string | undefined; readonly ttlMs: number | undefined }
 
 export class RemoteWrites {
+  /** A write without options: the cache's level and ttl. */
+  private readonly usual: WriteAt
+
   constructor(
     private readonly remote: RemoteEngine,
     private readonly settings: ResolvedOptions,
@@ -39,20 +42,33 @@ export class RemoteWrites {
     private readonly tally: { writes: number },
     /** Whether the cache is closing: a write waiting for room gives up. */
     private readonly closing: () => boolean,
-  ) {}
+  ) {
+    this.usual = { durability: settings.durability, ttlMs: undefined }
+  }
 
   /** The level and ttl `options` ask for, checked (`InvalidOptionError` naming the option). */
   at(options: WriteOptions | undefined): WriteAt {
-    if (options === undefined) return { durability: this.settings.durability, ttlMs: undefined }
+    if (options === undefined) return this.usual
     checkWriteOptionNames(options)
     const durability = oneOf(options.durability, 'durability', TIER_DURABILITIES) ?? this.settings.durability
     return { durability, ttlMs: options.ttlMs === undefined ? undefined : writeTtl(options, 0) }
   }
 
-  /** Writes `encoded` (null: a tombstone) at its level; resolves once acknowledged there. */
+  /**
+   * Writes `encoded` (null: a tombstone) at its level; resolves once acknowledged there. Times the
+   * ack itself (`stats().ack`, the write channel): every write on this tier waits for Redis.
+   */
   async put(key: string, encoded: string | null, at: WriteAt): Promise<void> {
-    const applied = await this.apply(key, encoded, at, undefined)
-    await applied?.acknowledged
+    const started = performance.now()
+    const op = encoded === null ? 'delete' : 'set'
+    try {
+      const applied = await this.apply(key, encoded, at, undefined)
+      if (applied !== undefined && applied.acknowledged !== RESOLVED) await applied.acknowledged
+    } catch (error) {
+      this.remote.acks.acked(op, key, at.durability, started, false)
+      throw error
+    }
+    this.remote.acks.acked(op, key, at.durability, started, true)
   }
 
   /** A read-modify-write's write (`remote-keyed.ts`), timed like a `set` or `delete`; undefined when `expect` no longer held. */
@@ -75,7 +91,7 @@ export class RemoteWrites {
     if (at.durability === 'store' && !remote.flusher.available) throw new StoreUnavailableError('the flush circuit is open after repeated failures')
     let level = at.durability
     const mode: Mode = { expect, ttlMs: at.ttlMs }
-    let answer = await remote.tier.write(key, encoded, { ...mode, force: level === 'store', replicated: level === 'replicated' })
+    let answer = await remote.tier.write(key, encoded, { expect, ttlMs: at.ttlMs, force: level === 'store', replicated: level === 'replicated' })
     while (answer.full) {
       answer = await this.roomFor(key, encoded, level, mode)
       if (this.settings.backlog.whenFull === 'store') level = 'store'
@@ -89,7 +105,7 @@ export class RemoteWrites {
     if (level === 'replicated' && ((answer.replicas ?? 0) < wanted || answer.local === false)) {
       acknowledged = Promise.reject(new ReplicationNotConfirmedError(key, answer.version, answer.replicas ?? 0, wanted, answer.local))
     }
-    acknowledged.catch(() => {}) // the caller awaits it; this only keeps a rejection from counting as unhandled meanwhile
+    if (acknowledged !== RESOLVED) acknowledged.catch(() => {}) // the caller awaits it; this only keeps a rejection from counting as unhandled meanwhile
     return { acknowledged }
   }
 
