@@ -7,7 +7,7 @@
  */
 import type { Durability, WriteOptions } from '../../contracts/options.js'
 import { BacklogFullError, CacheClosedError, ReplicationNotConfirmedError, StoreUnavailableError } from '../../errors.js'
-import type { WriteAnswer } from '../../tier/redis/redis-tier.js'
+import type { WriteAnswer, WriteMode } from '../../tier/redis/redis-tier.js'
 import { oneOf } from '../../validate/check.js'
 import { checkWriteOptionNames } from '../option-names.js'
 import type { ResolvedOptions } from '../resolve-options.js'
@@ -22,6 +22,10 @@ export const TIER_DURABILITIES = ['memory', 'replicated', 'store'] as const
 const ROOM_POLL_MS = 20
 
 const RESOLVED = Promise.resolve()
+/** The answer of every write acknowledged once applied (`memory`): one object, not one per write. */
+const APPLIED: Applied = { acknowledged: RESOLVED }
+/** The mode of a plain `memory` write (no `expect`, the cache's ttl): one object, not one per write. */
+const PLAIN: WriteMode = { force: false, replicated: false }
 
 /** A write's level and its own ttl once clean (undefined: the cache's). */
 export interface WriteAt {
@@ -90,10 +94,10 @@ export class RemoteWrites {
     const { remote } = this
     if (at.durability === 'store' && !remote.flusher.available) throw new StoreUnavailableError('the flush circuit is open after repeated failures')
     let level = at.durability
-    const mode: Mode = { expect, ttlMs: at.ttlMs }
-    let answer = await remote.tier.write(key, encoded, { expect, ttlMs: at.ttlMs, force: level === 'store', replicated: level === 'replicated' })
+    const plain = level === 'memory' && expect === undefined && at.ttlMs === undefined
+    let answer = await remote.tier.write(key, encoded, plain ? PLAIN : { expect, ttlMs: at.ttlMs, force: level === 'store', replicated: level === 'replicated' })
     while (answer.full) {
-      answer = await this.roomFor(key, encoded, level, mode)
+      answer = await this.roomFor(key, encoded, level, { expect, ttlMs: at.ttlMs })
       if (this.settings.backlog.whenFull === 'store') level = 'store'
     }
     if (answer.conflict) return undefined
@@ -105,7 +109,8 @@ export class RemoteWrites {
     if (level === 'replicated' && ((answer.replicas ?? 0) < wanted || answer.local === false)) {
       acknowledged = Promise.reject(new ReplicationNotConfirmedError(key, answer.version, answer.replicas ?? 0, wanted, answer.local))
     }
-    if (acknowledged !== RESOLVED) acknowledged.catch(() => {}) // the caller awaits it; this only keeps a rejection from counting as unhandled meanwhile
+    if (acknowledged === RESOLVED) return APPLIED
+    acknowledged.catch(() => {}) // the caller awaits it; this only keeps a rejection from counting as unhandled meanwhile
     return { acknowledged }
   }
 
