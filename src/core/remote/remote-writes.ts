@@ -60,14 +60,16 @@ export class RemoteWrites {
 
   /**
    * Writes `encoded` (null: a tombstone) at its level; resolves once acknowledged there. Times the
-   * ack itself (`stats().ack`, the write channel): every write on this tier waits for Redis.
+   * ack itself (`stats().ack`, the write channel): every write on this tier waits for Redis. One
+   * async function between `set` and the tier (each one more is a promise per write).
    */
   async put(key: string, encoded: string | null, at: WriteAt): Promise<void> {
     const started = performance.now()
     const op = encoded === null ? 'delete' : 'set'
     try {
-      const applied = await this.apply(key, encoded, at, undefined)
-      if (applied !== undefined && applied.acknowledged !== RESOLVED) await applied.acknowledged
+      const answer = await this.remote.tier.write(key, encoded, this.modeOf(at, undefined))
+      const applied = answer.full ? await this.whenFull(key, encoded, at, undefined) : this.accepted(key, encoded, at.durability, answer)
+      if (applied !== undefined && applied !== APPLIED) await applied.acknowledged
     } catch (error) {
       this.remote.acks.acked(op, key, at.durability, started, false)
       throw error
@@ -80,27 +82,39 @@ export class RemoteWrites {
     if (this.closing()) throw new CacheClosedError('write')
     const encoded = value === undefined ? null : encodeValue(key, value, this.settings)
     const started = performance.now()
-    const applied = await this.apply(key, encoded, at, expect)
+    const answer = await this.remote.tier.write(key, encoded, this.modeOf(at, expect))
+    const applied = answer.full ? await this.whenFull(key, encoded, at, expect) : this.accepted(key, encoded, at.durability, answer)
     if (applied !== undefined) this.remote.acks.track(encoded === null ? 'delete' : 'set', key, at.durability, started, applied.acknowledged).catch(() => {})
     return applied
   }
 
-  /**
-   * Applies a write in Redis (one script; with `expect`, only over that version). Resolves once
-   * applied, with the acknowledgement at its level to await (a write-through's commit, or the
-   * replicas' count checked), or with undefined when `expect` did not hold (nothing written).
-   */
-  private async apply(key: string, encoded: string | null, at: WriteAt, expect: string | undefined): Promise<Applied | undefined> {
-    const { remote } = this
-    if (at.durability === 'store' && !remote.flusher.available) throw new StoreUnavailableError('the flush circuit is open after repeated failures')
+  /** How the first try of a write goes (with `expect`, only over that version); throws when a write-through cannot be taken. */
+  private modeOf(at: WriteAt, expect: string | undefined): WriteMode {
+    const level = at.durability
+    if (level === 'memory' && expect === undefined && at.ttlMs === undefined) return PLAIN
+    if (level === 'store' && !this.remote.flusher.available) throw new StoreUnavailableError('the flush circuit is open after repeated failures')
+    return { expect, ttlMs: at.ttlMs, force: level === 'store', replicated: level === 'replicated' }
+  }
+
+  /** A write's shard was full: `backlog.whenFull` applies until it is written (or refused). */
+  private async whenFull(key: string, encoded: string | null, at: WriteAt, expect: string | undefined): Promise<Applied | undefined> {
     let level = at.durability
-    const plain = level === 'memory' && expect === undefined && at.ttlMs === undefined
-    let answer = await remote.tier.write(key, encoded, plain ? PLAIN : { expect, ttlMs: at.ttlMs, force: level === 'store', replicated: level === 'replicated' })
+    let answer: WriteAnswer = { full: true }
     while (answer.full) {
       answer = await this.roomFor(key, encoded, level, { expect, ttlMs: at.ttlMs })
       if (this.settings.backlog.whenFull === 'store') level = 'store'
     }
+    return this.accepted(key, encoded, level, answer)
+  }
+
+  /**
+   * A write Redis answered (not full): undefined when `expect` did not hold (nothing written), else
+   * the acknowledgement at its level to await (a write-through's commit, or the replicas' count
+   * checked; `APPLIED` when there is nothing more to wait for).
+   */
+  private accepted(key: string, encoded: string | null, level: Durability, answer: Exclude<WriteAnswer, { full: true }>): Applied | undefined {
     if (answer.conflict) return undefined
+    const { remote } = this
     this.tally.writes++
     let acknowledged = RESOLVED
     if (level === 'store') acknowledged = remote.writeThroughs.wait(key, answer.version, encoded === null) // first: the scheduler takes waited-for keys at once
