@@ -17,7 +17,7 @@
 import type { DeadLetter, DeadLetterSelector } from '../../contracts/dead-letters.js'
 import type { LoadedEntry, MergeKind } from '../../contracts/store.js'
 import type { RecoveryReport } from '../../contracts/events.js'
-import type { Durability, WriteOptions } from '../../contracts/options.js'
+import type { WriteOptions } from '../../contracts/options.js'
 import type { CloseReport, FlushCallOptions, FlushReport, ReplayReport } from '../../contracts/reports.js'
 import type { CacheStats } from '../../contracts/stats.js'
 import { CacheClosedError, InvalidOptionError } from '../../errors.js'
