@@ -15,9 +15,8 @@ export interface ShardStats {
 }
 
 export class TierSnapshot {
-  /** Dirty keys per shard, as last read (plus this process's newly dirty keys since); changed here only. */
+  /** Dirty keys per shard, as last read (plus this process's newly dirty keys since). */
   readonly perShard: number[]
-  private total = 0
   private lowest: number | undefined
   private oldest: number | undefined
   deadLetters = 0
@@ -37,9 +36,8 @@ export class TierSnapshot {
     this.perShard = new Array<number>(shards).fill(0)
   }
 
-  /** The sum of `perShard`, kept beside it: the scheduler reads it after every write. */
   get waiting(): number {
-    return this.total
+    return this.perShard.reduce((a, b) => a + b, 0)
   }
 
   lowestWaiting(): number | undefined {
@@ -55,10 +53,7 @@ export class TierSnapshot {
   noteWrite(shard: number, version: number, newlyDirty: boolean, now: number): void {
     this.unseen = Math.min(this.unseen, version)
     if (this.running !== undefined) this.unseenDuring = Math.min(this.unseenDuring, version)
-    if (newlyDirty) {
-      this.perShard[shard] = (this.perShard[shard] ?? 0) + 1
-      this.total++
-    }
+    if (newlyDirty) this.perShard[shard] = (this.perShard[shard] ?? 0) + 1
     this.oldest ??= now
   }
 
@@ -83,7 +78,6 @@ export class TierSnapshot {
     const running = (this.running = this.read()
       .then((shards) => {
         shards.forEach((s, i) => (this.perShard[i] = s.dirty))
-        this.total = this.perShard.reduce((a, b) => a + b, 0)
         this.lowest = min(shards.map((s) => s.lowestVersion))
         this.oldest = min(shards.map((s) => s.oldestMs))
         this.deadLetters = shards.reduce((n, s) => n + s.deadLetters, 0)
