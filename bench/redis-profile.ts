@@ -102,7 +102,7 @@ console.log(
 )
 const loadSec = load.elapsedMs / 1000
 console.log(
-  `CPU over the load (cores): node ${((cpu.user + cpu.system) / 1e6 / loadSec).toFixed(2)}, redis ${(redisSec / loadSec).toFixed(2)}, whole machine ${((2 * (machineAfter[0] - machineBefore[0])) / (machineAfter[1] - machineBefore[1])).toFixed(2)} of 2`,
+  `CPU over the load (cores): node ${((cpu.user + cpu.system) / 1e6 / loadSec).toFixed(2)}, redis ${(redisSec / loadSec).toFixed(2)}, whole machine ${((2 * (machineAfter[0] - machineBefore[0])) / (machineAfter[1] - machineBefore[1])).toFixed(2)} of 2; per acknowledged write: node ${((cpu.user + cpu.system) / load.acked).toFixed(1)} µs, redis ${((redisSec * 1e6) / load.acked).toFixed(1)} µs`,
 )
 console.log(
   `event loop delay: mean ${(delay.mean / 1e6).toFixed(2)} ms, p50 ${(delay.percentile(50) / 1e6).toFixed(2)}, p99 ${(delay.percentile(99) / 1e6).toFixed(2)}, max ${(delay.max / 1e6).toFixed(2)} ms`,

@@ -109,7 +109,12 @@ export class AckMeter {
     this.diagnostics.write(op, key, 'memory', 0, true)
   }
 
-  private acked(op: WriteOp, key: string, durability: Durability, started: number, ok: boolean): void {
+  /**
+   * A write begun at `started` (from `start`, or `performance.now()`) settled now: recorded when
+   * `ok`, published either way. For a caller that awaits its own acknowledgement (the Redis tier's
+   * write path), where `track`'s `then` on it would be a second promise per write.
+   */
+  acked(op: WriteOp, key: string, durability: Durability, started: number, ok: boolean): void {
     const durationMs = started === UNTIMED ? 0 : performance.now() - started
     if (ok) this.levels[durability].record(durationMs)
     this.diagnostics.write(op, key, durability, durationMs, ok)

@@ -204,12 +204,24 @@ function suite(): void {
     const refused = results.filter((r) => r.status === 'rejected')
     assert.ok(refused.length > 0)
     for (const r of refused) assert.ok(r.status === 'rejected' && r.reason instanceof BacklogFullError)
+    assert.equal(rejecting.cache.stats().ack.memory.count, 40 - refused.length, 'a refused write is not an acknowledged one')
     await rejecting.cache.close()
     const through = await sqliteCache(undefined, { backlog: { maxEntries: 4, whenFull: 'store' } })
     await Promise.all(Array.from({ length: 40 }, (_, i) => through.cache.set(`k${i}`, i)))
     await through.cache.flush()
     assert.equal(rows(through.path).size, 40)
+    assert.equal(through.cache.stats().ack.memory.count, 40, 'a write that fell back to the store counts at the level it asked for')
     await through.cache.close()
+  })
+
+  // A flush interval of its own: a full shard does not start a flush (the scheduler's trigger is `triggerEntries` across the tier), so with the suite's 60 s interval the writes would wait that long.
+  it('applies whenFull wait at the shard cap: every write waits for room, none is lost', async () => {
+    const waiting = await sqliteCache(undefined, { backlog: { maxEntries: 4, whenFull: 'wait' }, flush: { intervalMs: 50, maxDelayMs: 50 } })
+    await Promise.all(Array.from({ length: 40 }, (_, i) => waiting.cache.set(`k${i}`, i)))
+    await waiting.cache.flush()
+    assert.equal(rows(waiting.path).size, 40)
+    assert.equal(waiting.cache.stats().ack.memory.count, 40)
+    await waiting.cache.close()
   })
 
   it('a write the store holds a newer version of is reported superseded, dropped from Redis, and versions move above the store', { timeout: 60_000 }, async () => {

@@ -27,12 +27,18 @@ export const FORMAT_VERSION = 1
 
 export class RedisLayout {
   readonly cfg: string
+  /** Each shard's key names, made once: a write names four of them (no strings built per write). */
+  private readonly names: ReadonlyArray<{ readonly entries: string; readonly dirty: string; readonly vers: string; readonly meta: string }>
 
   constructor(
     readonly name: string,
     readonly shards: number,
   ) {
     this.cfg = `wb:${name}:cfg`
+    this.names = Array.from({ length: shards }, (_, shard) => {
+      const tag = this.tag(shard)
+      return { entries: `${tag}:e:`, dirty: `${tag}:dirty`, vers: `${tag}:vers`, meta: `${tag}:meta` }
+    })
   }
 
   /** The shard of `key`: FNV-1a (32 bits) of its UTF-8 bytes, modulo `shards`. The same in every process. */
@@ -53,7 +59,7 @@ export class RedisLayout {
 
   /** The prefix of a shard's entry keys (the claim script appends the user's key). */
   entryPrefix(shard: number): string {
-    return `${this.tag(shard)}:e:`
+    return this.names[shard]?.entries ?? `${this.tag(shard)}:e:`
   }
 
   entry(shard: number, key: string): string {
@@ -61,15 +67,15 @@ export class RedisLayout {
   }
 
   dirty(shard: number): string {
-    return `${this.tag(shard)}:dirty`
+    return this.names[shard]?.dirty ?? `${this.tag(shard)}:dirty`
   }
 
   vers(shard: number): string {
-    return `${this.tag(shard)}:vers`
+    return this.names[shard]?.vers ?? `${this.tag(shard)}:vers`
   }
 
   meta(shard: number): string {
-    return `${this.tag(shard)}:meta`
+    return this.names[shard]?.meta ?? `${this.tag(shard)}:meta`
   }
 
   lease(shard: number): string {
