@@ -120,7 +120,7 @@ describe('the Redis tier on a Redis Cluster', () => {
     for (let round = 0; round < 3; round++) await Promise.all(Array.from({ length: writes / 3 }, (_, i) => cache.set(`item:${i}`, round)))
     // MONITOR lines trail the replies (by more than 200 ms on a loaded machine): wait for them, up to 10 s.
     const total = (): number => perNode.reduce((a, b) => a + b, 0)
-    for (const until = Date.now() + 10_000; total() < writes && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 20))
+    for (const until = Date.now() + 10_000; total() < writes && Date.now() < until;) await new Promise((resolve) => setTimeout(resolve, 20))
     await new Promise((resolve) => setTimeout(resolve, 100)) // and for any script the writes caused beyond one each
     for (const monitor of monitors) monitor.disconnect()
     const scripts = total()
