@@ -214,10 +214,20 @@ function suite(): void {
     await through.cache.close()
   })
 
-  // A flush interval of its own: a full shard does not start a flush (the scheduler's trigger is `triggerEntries` across the tier), so with the suite's 60 s interval the writes would wait that long.
-  it('applies whenFull wait at the shard cap: every write waits for room, none is lost', async () => {
-    const waiting = await sqliteCache(undefined, { backlog: { maxEntries: 4, whenFull: 'wait' }, flush: { intervalMs: 50, maxDelayMs: 50 } })
-    await Promise.all(Array.from({ length: 40 }, (_, i) => waiting.cache.set(`k${i}`, i)))
+  // The suite's 60 s interval: a write waiting at a full shard starts a flush itself, far below the tier's `triggerEntries`.
+  it('applies whenFull wait at the shard cap: every write waits for room, none is lost, none waits for the interval', { timeout: 30_000 }, async () => {
+    const waiting = await sqliteCache(undefined, { backlog: { maxEntries: 4, whenFull: 'wait' } })
+    const batches: number[] = []
+    waiting.cache.on('flush', (e) => batches.push(e.ops))
+    // A bound of the test's own, far below the interval: on the old code the writes fail it, not the test's timeout.
+    let deadline: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_, reject) => (deadline = setTimeout(() => reject(new Error('the waiting writes took over 10 s: they waited for the 60 s interval')), 10_000)))
+    try {
+      await Promise.race([Promise.all(Array.from({ length: 40 }, (_, i) => waiting.cache.set(`k${i}`, i))), late])
+    } finally {
+      clearTimeout(deadline)
+    }
+    assert.ok(batches.length <= 20, `${batches.length} flushes (${batches.join()} ops) for 40 writes at a cap of 4: one flush per waiting write`)
     await waiting.cache.flush()
     assert.equal(rows(waiting.path).size, 40)
     assert.equal(waiting.cache.stats().ack.memory.count, 40)
