@@ -234,6 +234,27 @@ function suite(): void {
     await waiting.cache.close()
   })
 
+  it("whenFull wait at a shard another instance filled: the waiting instance flushes the other's keys, without waiting for the interval", { timeout: 30_000 }, async () => {
+    const name = `full${++n}`
+    const path = join(dir, `${name}.db`)
+    const open = (whenFull: 'wait' | 'reject'): Promise<WriteBehindCache> =>
+      WriteBehindCache.open({ store: new SqliteStore({ path }), tier: tier(name), backlog: { maxEntries: 4, whenFull }, flush: { intervalMs: 60_000, maxDelayMs: 60_000 } })
+    const waiter = await open('wait') // opened first: its view of the tier has none of the filler's keys
+    const filler = await open('reject')
+    const filled = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => filler.set(`f${i}`, i)))
+    assert.equal(filled.filter((r) => r.status === 'fulfilled').length, 4, 'one dirty key per shard: every shard is full')
+    let deadline: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_, reject) => (deadline = setTimeout(() => reject(new Error("the write took over 10 s: it waited for the waiter's 60 s poll")), 10_000)))
+    try {
+      await Promise.race([waiter.set('w', 1), late])
+    } finally {
+      clearTimeout(deadline)
+    }
+    await waiter.flush()
+    assert.equal(rows(path).size, 5)
+    await Promise.all([waiter.close(), filler.close()])
+  })
+
   it('a write the store holds a newer version of is reported superseded, dropped from Redis, and versions move above the store', { timeout: 60_000 }, async () => {
     const store = new MemoryStore()
     const ahead = 2 ** 52

@@ -194,8 +194,12 @@ export class RedisTier implements DirtyTier {
       if (error.message.startsWith('OOM')) return { full: true }
       throw error
     }
-    const [version, , newly] = reply as [number, number, number?]
-    if (version === -1) return { full: true }
+    const [version, count, newly] = reply as [number, number, number?]
+    if (version === -1) {
+      // Full with keys this process did not count (another instance's writes): read the tier again, so that a flush to make room sees them.
+      if (count > (snapshot.perShard[shard] ?? 0)) this.refresh().catch(() => {})
+      return { full: true }
+    }
     if (version === -2) return { full: false, conflict: true }
     this.highest = Math.max(this.highest, version)
     snapshot.noteWrite(shard, version, newly === 1, context.clock.now())
