@@ -69,7 +69,8 @@ export interface BacklogOptions {
   /** Most bytes of unflushed keys and values. @default 256 MiB (DEFAULTS.backlog.maxBytes) */
   maxBytes?: number
   /**
-   * What a write does when the backlog is full: `wait` until there is room (the promise waits),
+   * What a write does when the backlog is full: `wait` until there is room (the promise waits; a
+   * write that has to wait starts a flush at once, without waiting for `flush.intervalMs`),
    * `reject` with `BacklogFullError`, or `store` (write through to the store). @default 'wait' (DEFAULTS.backlog.whenFull)
    */
   whenFull?: 'wait' | 'reject' | 'store'

@@ -275,6 +275,7 @@ export class Engine {
   private flightEnded(): void {
     this.scheduler.flightEnded()
     this.backpressure.roomMade()
+    if (this.backpressure.waiting > 0) this.scheduler.makeRoom() // full again with writes still waiting: the next flush now
     this.tier.settledThrough(this.scheduler.lowWater())
     this.alarm.check()
   }

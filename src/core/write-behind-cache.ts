@@ -348,7 +348,7 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
       apply: () => (this.closing === undefined ? apply(durability) : Promise.reject(new CacheClosedError('write'))),
       applyThroughStore: () => apply('store'),
       storeUp: flusher.available,
-      pump: () => scheduler.pump(),
+      pump: () => scheduler.makeRoom(),
     })
   }
 

@@ -4,6 +4,8 @@
  *   - the backlog holds `triggerEntries` (a full batch with `coalesce: false`; backlog pressure
  *     with coalescing, where flushing a key early would forfeit coalescing its next writes),
  *   - the oldest dirty write reaches `maxDelayMs` (bounded staleness, however hot the key),
+ *   - a write waits for room in a full backlog (`whenFull: 'wait'`; everything dirty then is
+ *     drained, as at a tick: a cap below `triggerEntries`, or a full Redis shard, flushes at once),
  *   - `flush()` or `close()` asks (everything written before the call is drained),
  *   - a write at durability `store` waits for its key (that key goes first),
  *   - dead letters are replayed (`redeliver`: same batch size, same concurrency as any flush).
@@ -79,6 +81,16 @@ export class FlushScheduler {
   afterWrite(): void {
     if (this.tier.waiting >= this.options.triggerEntries || this.urgent.size > 0) this.queuePump()
     else if (this.timer === undefined) this.arm()
+  }
+
+  /**
+   * A write waits for room (`whenFull: 'wait'`): everything dirty now goes, as at an interval tick,
+   * without waiting for it. Calls while that drain runs add nothing but the writes made since, so
+   * any number of waiting writes start one flush, not one each.
+   */
+  makeRoom(): void {
+    this.drainMark = Math.max(this.drainMark, this.tier.highestVersion)
+    this.pump()
   }
 
   /**

@@ -214,14 +214,45 @@ function suite(): void {
     await through.cache.close()
   })
 
-  // A flush interval of its own: a full shard does not start a flush (the scheduler's trigger is `triggerEntries` across the tier), so with the suite's 60 s interval the writes would wait that long.
-  it('applies whenFull wait at the shard cap: every write waits for room, none is lost', async () => {
-    const waiting = await sqliteCache(undefined, { backlog: { maxEntries: 4, whenFull: 'wait' }, flush: { intervalMs: 50, maxDelayMs: 50 } })
-    await Promise.all(Array.from({ length: 40 }, (_, i) => waiting.cache.set(`k${i}`, i)))
+  // The suite's 60 s interval: a write waiting at a full shard starts a flush itself, far below the tier's `triggerEntries`.
+  it('applies whenFull wait at the shard cap: every write waits for room, none is lost, none waits for the interval', { timeout: 30_000 }, async () => {
+    const waiting = await sqliteCache(undefined, { backlog: { maxEntries: 4, whenFull: 'wait' } })
+    const batches: number[] = []
+    waiting.cache.on('flush', (e) => batches.push(e.ops))
+    // A bound of the test's own, far below the interval: on the old code the writes fail it, not the test's timeout.
+    let deadline: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_, reject) => (deadline = setTimeout(() => reject(new Error('the waiting writes took over 10 s: they waited for the 60 s interval')), 10_000)))
+    try {
+      await Promise.race([Promise.all(Array.from({ length: 40 }, (_, i) => waiting.cache.set(`k${i}`, i))), late])
+    } finally {
+      clearTimeout(deadline)
+    }
+    assert.ok(batches.length <= 20, `${batches.length} flushes (${batches.join()} ops) for 40 writes at a cap of 4: one flush per waiting write`)
     await waiting.cache.flush()
     assert.equal(rows(waiting.path).size, 40)
     assert.equal(waiting.cache.stats().ack.memory.count, 40)
     await waiting.cache.close()
+  })
+
+  it("whenFull wait at a shard another instance filled: the waiting instance flushes the other's keys, without waiting for the interval", { timeout: 30_000 }, async () => {
+    const name = `full${++n}`
+    const path = join(dir, `${name}.db`)
+    const open = (whenFull: 'wait' | 'reject'): Promise<WriteBehindCache> =>
+      WriteBehindCache.open({ store: new SqliteStore({ path }), tier: tier(name), backlog: { maxEntries: 4, whenFull }, flush: { intervalMs: 60_000, maxDelayMs: 60_000 } })
+    const waiter = await open('wait') // opened first: its view of the tier has none of the filler's keys
+    const filler = await open('reject')
+    const filled = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => filler.set(`f${i}`, i)))
+    assert.equal(filled.filter((r) => r.status === 'fulfilled').length, 4, 'one dirty key per shard: every shard is full')
+    let deadline: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_, reject) => (deadline = setTimeout(() => reject(new Error("the write took over 10 s: it waited for the waiter's 60 s poll")), 10_000)))
+    try {
+      await Promise.race([waiter.set('w', 1), late])
+    } finally {
+      clearTimeout(deadline)
+    }
+    await waiter.flush()
+    assert.equal(rows(path).size, 5)
+    await Promise.all([waiter.close(), filler.close()])
   })
 
   it('a write the store holds a newer version of is reported superseded, dropped from Redis, and versions move above the store', { timeout: 60_000 }, async () => {

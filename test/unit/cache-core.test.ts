@@ -186,6 +186,25 @@ describe('backlog cap', () => {
     await cache.close()
   })
 
+  it("'wait' starts a flush at once: a cap below triggerEntries does not wait for the interval", { timeout: 30_000 }, async () => {
+    // The real clock and a 60 s interval: the backlog's 4 entries never reach triggerEntries (the batch size), so before the fix only a tick made room.
+    const store = new RecordingStore()
+    const cache = await WriteBehindCache.open({ store, warn: () => {}, backlog: { maxEntries: 4, whenFull: 'wait' }, flush: { intervalMs: 60_000, maxDelayMs: 60_000 } })
+    // A timer of the test's own keeps the process up (the cache's are unref'd): on the old code the writes fail this bound, not the event loop.
+    let deadline: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_, reject) => (deadline = setTimeout(() => reject(new Error('the waiting writes took over 10 s: they waited for the interval')), 10_000)))
+    try {
+      await Promise.race([Promise.all(Array.from({ length: 40 }, (_, i) => cache.set(`k${i}`, i))), late])
+    } finally {
+      clearTimeout(deadline)
+    }
+    const sizes = store.batches.map((b) => b.length)
+    assert.deepEqual(sizes, [4, 4, 4, 4, 4, 4, 4, 4, 4], 'one flush per backlog full of writes (the last 4 are acknowledged before theirs), not one per waiting write')
+    await cache.flush()
+    assert.equal(store.snapshot().size, 40)
+    await cache.close()
+  })
+
   it("'wait' bounds the writes waiting (backlog.maxWaiting): writers that do not await get BacklogFullError past it", async () => {
     const gated = new GatedStore(new MemoryStore())
     const { cache, clock } = await openTestCache(gated, { backlog: { maxEntries: 2, whenFull: 'wait', maxWaiting: 3 }, flush: { batchSize: 2, intervalMs: 10 } })

@@ -139,7 +139,7 @@ export class RemoteWrites {
         if (!remote.flusher.available) throw new StoreUnavailableError('the backlog is full and the store is failing')
         return remote.tier.write(key, encoded, { ...mode, force: true, replicated: false })
       case 'wait':
-        remote.scheduler.pump()
+        remote.scheduler.makeRoom()
         await new Promise<void>((resolve) => this.settings.clock.setTimeout(() => resolve(), ROOM_POLL_MS))
         if (this.closing()) throw new CacheClosedError('write')
         return remote.tier.write(key, encoded, { ...mode, force: false, replicated: level === 'replicated' })

@@ -113,8 +113,14 @@ export class RedisTier implements DirtyTier {
   readonly token = `${process.pid}:${randomBytes(6).toString('hex')}`
   private parts: Parts | undefined
   private highest = 0
-  /** The last sweep found nothing this instance may claim: take again after the next tick or refresh. */
-  private idle = false
+  /** Bumped by whatever may give a sweep something to claim: a write, a refresh, a tick, a shard seen dirty. */
+  private changes = 0
+  /**
+   * `changes` as it was when the last sweep that found nothing this instance may claim started: no
+   * sweep again until it moved. Taken at the start, not the end: a write landing while that sweep
+   * was out (its key not yet dirty when it looked) must not be forgotten by its empty answer.
+   */
+  private idleAt = -1
 
   constructor(options: RedisTierOptions) {
     this.options = resolveRedisTierOptions(options)
@@ -144,7 +150,7 @@ export class RedisTier implements DirtyTier {
     const snapshot = new TierSnapshot(this.layout.shards, () => this.readStats())
     const shardSeen = (shard: number, dirty: number, lowest: number | undefined, oldest: number | undefined): void => {
       snapshot.noteShard(shard, dirty, lowest, oldest)
-      if (dirty > 0) this.idle = false
+      if (dirty > 0) this.changes++
     }
     this.parts = {
       context,
@@ -188,12 +194,16 @@ export class RedisTier implements DirtyTier {
       if (error.message.startsWith('OOM')) return { full: true }
       throw error
     }
-    const [version, , newly] = reply as [number, number, number?]
-    if (version === -1) return { full: true }
+    const [version, count, newly] = reply as [number, number, number?]
+    if (version === -1) {
+      // Full with keys this process did not count (another instance's writes): read the tier again, so that a flush to make room sees them.
+      if (count > (snapshot.perShard[shard] ?? 0)) this.refresh().catch(() => {})
+      return { full: true }
+    }
     if (version === -2) return { full: false, conflict: true }
     this.highest = Math.max(this.highest, version)
     snapshot.noteWrite(shard, version, newly === 1, context.clock.now())
-    this.idle = false
+    this.changes++
     return { full: false, version, replicas, local }
   }
 
@@ -226,7 +236,7 @@ export class RedisTier implements DirtyTier {
   async refresh(): Promise<void> {
     const { snapshot, trust } = this.ready()
     await Promise.all([snapshot.refresh(), trust.poll()])
-    this.idle = false
+    this.changes++
   }
 
   /** Resolves once every outcome reported so far is in Redis. */
@@ -307,7 +317,8 @@ export class RedisTier implements DirtyTier {
     const { claims, outcomes, snapshot, leases } = this.ready()
     const skip = (key: string): boolean => busy.has(key) || outcomes.isSettling(key)
     const shards = snapshot.perShard.flatMap((count, shard) => (count > 0 ? [shard] : []))
-    if (first === undefined && (this.idle || shards.length === 0)) return []
+    if (first === undefined && (this.idleAt === this.changes || shards.length === 0)) return []
+    const since = this.changes
     return (async () => {
       const ops = first === undefined ? [] : await claims.takeKeys([...first.keys()], skip)
       const taken = new Set(ops.map((op) => op.key))
@@ -316,7 +327,7 @@ export class RedisTier implements DirtyTier {
         leases?.hold(claimed) // claimed under their shards' leases: kept while in flight
         ops.push(...claimed)
       }
-      if (ops.length === 0) this.idle = true
+      if (ops.length === 0) this.idleAt = since
       return ops
     })()
   }
@@ -341,7 +352,7 @@ export class RedisTier implements DirtyTier {
   settledThrough(): void {}
 
   tick(): void {
-    this.idle = false
+    this.changes++
   }
 
   private ready(): Parts {
