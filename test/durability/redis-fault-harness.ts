@@ -13,7 +13,7 @@ import { ReplicationNotConfirmedError } from '../../src/errors.js'
 import type { PendingOp } from '../../src/flush/pending-op.js'
 import { RedisTier } from '../../src/redis.js'
 import type { WriteAnswer, WriteMode } from '../../src/tier/redis/redis-tier.js'
-import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
+import { auditRows, type AuditRow, type StoredRow } from '../helpers/audited-table.js'
 import { childLines } from '../helpers/child-lines.js'
 import type { FaultChildConfig, FaultLine } from './redis-fault-child.js'
 
@@ -124,11 +124,8 @@ export class Ledger {
   }
 }
 
-export interface Row {
-  readonly value: unknown
-  readonly version: number
-  readonly deleted: boolean
-}
+/** A row of the store's table. */
+export type Row = StoredRow
 
 /**
  * What is wrong with the end state: for each key written, the store must hold a write that was
@@ -157,27 +154,12 @@ export function checkLedger(ledger: Ledger, rows: ReadonlyMap<string, Row>, redi
   return problems
 }
 
-/** A PostgreSQL table for a PostgresStore, with a trigger recording every update's old and new version. */
-export async function auditedTable(pool: pg.Pool, table: string): Promise<void> {
-  await new PostgresStore({ pool, table }).init()
-  await pool.query(`CREATE TABLE ${table}_audit (key text, old_version bigint, new_version bigint)`)
-  await pool.query(`CREATE FUNCTION ${table}_audit_fn() RETURNS trigger AS $$ BEGIN INSERT INTO ${table}_audit VALUES (NEW.key, OLD.version, NEW.version); RETURN NEW; END $$ LANGUAGE plpgsql`)
-  await pool.query(`CREATE TRIGGER ${table}_audit_tr BEFORE UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${table}_audit_fn()`)
-}
+/** The audited store table (test/helpers/audited-table.ts), under the names the fault tests use. */
+export { createAuditedTable as auditedTable, dropAuditedTable as dropTable, storeRows } from '../helpers/audited-table.js'
 
 /** Updates of the audited `table` that lowered a row's version (none expected). */
-export async function versionsDown(pool: pg.Pool, table: string): Promise<unknown[]> {
-  const { rows } = await pool.query<Record<string, unknown>>(`SELECT * FROM ${table}_audit WHERE new_version < old_version`)
-  return rows
-}
-
-export async function dropTable(pool: pg.Pool, table: string): Promise<void> {
-  await pool.query(`DROP TABLE IF EXISTS ${table}; DROP TABLE IF EXISTS ${table}_audit; DROP FUNCTION IF EXISTS ${table}_audit_fn`)
-}
-
-export async function storeRows(pool: pg.Pool, table: string): Promise<Map<string, Row>> {
-  const { rows } = await pool.query<{ key: string; value: unknown; version: string; deleted: boolean }>(`SELECT key, value, version, deleted FROM ${table}`)
-  return new Map(rows.map((r) => [r.key, { value: r.value, version: Number(r.version), deleted: r.deleted }]))
+export async function versionsDown(pool: pg.Pool, table: string): Promise<AuditRow[]> {
+  return (await auditRows(pool, table)).filter((row) => row.newVersion < row.oldVersion)
 }
 
 /** Every entry of `keys` in Redis, and the dirty keys across the tier's shards. */
