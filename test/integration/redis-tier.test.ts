@@ -13,7 +13,9 @@ import { RedisConfigError } from '../../src/errors.js'
 import { systemClock } from '../../src/contracts/clock.js'
 import { opFromRecord, type PendingOp } from '../../src/flush/pending-op.js'
 import { RedisTier, type TierContext } from '../../src/tier/redis/redis-tier.js'
-import { ACK, CLAIM, TRUST } from '../../src/tier/redis/scripts.js'
+import { DROP_LETTERS, REQUEUE_LETTERS } from '../../src/tier/redis/letter-scripts.js'
+import { RETRY } from '../../src/tier/redis/retry-scripts.js'
+import { ACK, ALL_SCRIPTS, CLAIM, RENEW, TRUST } from '../../src/tier/redis/scripts.js'
 import { describeEachServer, type ServerInUse } from '../helpers/each-server.js'
 
 let own: ServerInUse
@@ -276,6 +278,19 @@ function suite(): void {
       tier.tick()
     }
     assert.deepEqual([...taken].sort(), [...keys].sort())
+  })
+
+  it('loads every script it may run at open (retry state, dead letters, lease renewal too): none is met first as NOSCRIPT, which would count as a reload and a failover check', async () => {
+    await admin.call('SCRIPT', 'FLUSH')
+    await openTier()
+    const every = [...ALL_SCRIPTS, RETRY, DROP_LETTERS, REQUEUE_LETTERS]
+    const cached = (await admin.call('SCRIPT', 'EXISTS', ...every.map((script) => script.sha))) as number[]
+    assert.deepEqual(
+      every.filter((_, i) => cached[i] !== 1).map((script) => script.name),
+      [],
+      'scripts not loaded at open',
+    )
+    assert.ok(every.includes(RENEW))
   })
 
   it('refuses an allkeys-* eviction policy, warns without AOF, and refuses another shard count', async () => {

@@ -17,21 +17,7 @@
 import type { PendingOp } from '../../flush/pending-op.js'
 import type { RedisClientPort } from './client-port.js'
 import type { RedisLayout } from './layout.js'
-import { script } from './scripts.js'
-
-/**
- * renew: KEYS lease; ARGV token, lease ms. Extends the lease while this instance holds it and
- * returns 1; returns 0 when it does not (it ran out, or another instance took it: this one then
- * stops renewing, and never takes a lease back here, so a renewal landing after `releaseLeases`
- * changes nothing). `allow-oom`, like the claim script.
- */
-export const RENEW = script(
-  'renew',
-  `#!lua flags=allow-oom
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-`,
-)
+import { RENEW } from './scripts.js'
 
 interface Held {
   /** Keys claimed under the shard's lease and still in a flight. */

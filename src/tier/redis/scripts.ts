@@ -307,6 +307,20 @@ return {epoch, 1}
 `,
 )
 
+/**
+ * renew: KEYS lease; ARGV token, lease ms. Extends the lease while this instance holds it and
+ * returns 1; returns 0 when it does not (it ran out, or another instance took it: this one then
+ * stops renewing, and never takes a lease back here, so a renewal landing after `releaseLeases`
+ * changes nothing). `allow-oom`, like the claim script.
+ */
+export const RENEW = script(
+  'renew',
+  `#!lua flags=allow-oom
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`,
+)
+
 /** release: KEYS lease; ARGV token. Drops the shard's lease if this instance holds it (at close). */
 export const RELEASE = script(
   'release',
@@ -341,4 +355,4 @@ return redis.call('HMGET', KEYS[1], 'shards', 'format')
 `,
 )
 
-export const ALL_SCRIPTS = [WRITE, CLAIM, READ, ACK, SUPERSEDE, DEAD_LETTER, FILL, STATS, CONFIG, RELEASE, TRUST]
+export const ALL_SCRIPTS = [WRITE, CLAIM, READ, ACK, SUPERSEDE, DEAD_LETTER, FILL, STATS, CONFIG, RENEW, RELEASE, TRUST]

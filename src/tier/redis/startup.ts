@@ -12,7 +12,8 @@ import { RedisConfigError } from '../../errors.js'
 import type { RedisClientPort, RedisServerPort } from './client-port.js'
 import { FORMAT_VERSION, type RedisLayout } from './layout.js'
 import { ALL_SCRIPTS, CONFIG } from './scripts.js'
-import { RENEW } from './lease-keeper.js'
+import { DROP_LETTERS, REQUEUE_LETTERS } from './letter-scripts.js'
+import { RETRY } from './retry-scripts.js'
 
 /** Shards per primary below which a Cluster spreads a tier's writes unevenly (REDIS-TIER.md: S ≥ 8 × primaries). */
 export const SHARDS_PER_PRIMARY = 8
@@ -68,8 +69,8 @@ export async function checkServer(
         `Create it with shards: ${SHARDS_PER_PRIMARY * primaries.length} or more (at least ${SHARDS_PER_PRIMARY} per primary; the count is fixed when the name is first used).`,
     )
   }
-  // RENEW too: a script first met as NOSCRIPT counts as a reload, which makes the tier check for a failover (trust.ts).
-  await Promise.all([...ALL_SCRIPTS, RENEW].map((script) => port.load(script)))
+  // Every script the tier runs, those of retry state and dead letters too: one first met as NOSCRIPT counts as a reload, which makes the tier check for a failover (trust.ts).
+  await Promise.all([...ALL_SCRIPTS, RETRY, DROP_LETTERS, REQUEUE_LETTERS].map((script) => port.load(script)))
   const reply = (await port.run({ script: CONFIG, keys: [layout.cfg], args: [layout.shards, FORMAT_VERSION] })) as Array<string | null>
   const [shards, format] = reply
   if (Number(format) !== FORMAT_VERSION) {
