@@ -28,17 +28,14 @@ export const FORMAT_VERSION = 1
 export class RedisLayout {
   readonly cfg: string
   /** Each shard's key names, made once: a write names four of them (no strings built per write). */
-  private readonly names: ReadonlyArray<{ readonly entries: string; readonly dirty: string; readonly vers: string; readonly meta: string }>
+  private readonly names: readonly ShardNames[]
 
   constructor(
     readonly name: string,
     readonly shards: number,
   ) {
     this.cfg = `wb:${name}:cfg`
-    this.names = Array.from({ length: shards }, (_, shard) => {
-      const tag = this.tag(shard)
-      return { entries: `${tag}:e:`, dirty: `${tag}:dirty`, vers: `${tag}:vers`, meta: `${tag}:meta` }
-    })
+    this.names = Array.from({ length: shards }, (_, shard) => shardNames(this.tag(shard)))
   }
 
   /** The shard of `key`: FNV-1a (32 bits) of its UTF-8 bytes, modulo `shards`. The same in every process. */
@@ -59,7 +56,7 @@ export class RedisLayout {
 
   /** The prefix of a shard's entry keys (the claim script appends the user's key). */
   entryPrefix(shard: number): string {
-    return this.names[shard]?.entries ?? `${this.tag(shard)}:e:`
+    return this.namesOf(shard).entries
   }
 
   entry(shard: number, key: string): string {
@@ -67,15 +64,15 @@ export class RedisLayout {
   }
 
   dirty(shard: number): string {
-    return this.names[shard]?.dirty ?? `${this.tag(shard)}:dirty`
+    return this.namesOf(shard).dirty
   }
 
   vers(shard: number): string {
-    return this.names[shard]?.vers ?? `${this.tag(shard)}:vers`
+    return this.namesOf(shard).vers
   }
 
   meta(shard: number): string {
-    return this.names[shard]?.meta ?? `${this.tag(shard)}:meta`
+    return this.namesOf(shard).meta
   }
 
   lease(shard: number): string {
@@ -85,6 +82,21 @@ export class RedisLayout {
   dlq(shard: number): string {
     return `${this.tag(shard)}:dlq`
   }
+
+  private namesOf(shard: number): ShardNames {
+    return this.names[shard] ?? shardNames(this.tag(shard))
+  }
+}
+
+interface ShardNames {
+  readonly entries: string
+  readonly dirty: string
+  readonly vers: string
+  readonly meta: string
+}
+
+function shardNames(tag: string): ShardNames {
+  return { entries: `${tag}:e:`, dirty: `${tag}:dirty`, vers: `${tag}:vers`, meta: `${tag}:meta` }
 }
 
 /** FNV-1a over `bytes`, continuing from `hash`. */
