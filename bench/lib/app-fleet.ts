@@ -96,8 +96,10 @@ export class AppFleet {
       return { out, process: child, exited }
     })
     await Promise.all(this.children.map((c) => said(c, 'ready')))
+    options.window?.begin()
     for (const c of this.children) c.process.stdin.write('go\n')
     await Promise.all(this.children.map((c) => said(c, 'loaded')))
+    options.window?.end()
     const results = await Promise.all(this.children.map(async (c) => JSON.parse(await readFile(c.out, 'utf8')) as AppResult))
     return merge(results)
   }
