@@ -9,7 +9,7 @@ import type pg from 'pg'
 import { performance } from 'node:perf_hooks'
 import { CEILING, measureCeiling } from './ceiling.js'
 import { runLoad, type LoadOptions, type LoadResult } from './driver.js'
-import { CpuMeter, type CpuWindow } from './lib/cpu.js'
+import { CpuMeter, postmasterOf, snapshot, type CpuWindow } from './lib/cpu.js'
 import { startBenchRedis } from './lib/own-redis.js'
 import { openPool, settledTuplesWritten, tuplesWritten } from './lib/pg.js'
 import { failedRun, type Job, type RunResult } from './lib/result.js'
@@ -45,11 +45,17 @@ function jobWorkload(): Workload {
   return workload
 }
 
+/** A CPU meter for this process, what runs under it, and the PostgreSQL cluster behind `admin`. */
+async function cpuMeter(admin: pg.Pool): Promise<CpuMeter> {
+  const postmaster = await postmasterOf(admin)
+  return new CpuMeter(() => snapshot({ postmaster }))
+}
+
 async function measure(system: BenchSystem, teardown: () => Promise<void>, admin: pg.Pool): Promise<RunResult> {
   const workload = jobWorkload()
   const info: TableInfo = await system.setup()
   const before = await tuplesWritten(admin, info.table)
-  const { load, drainMs, backlog, cpu } = await loadAndDrain(system, workload)
+  const { load, drainMs, backlog, cpu } = await loadAndDrain(system, workload, [await cpuMeter(admin), await cpuMeter(admin)])
   const peakRssMb = process.resourceUsage().maxRSS / 1024
   const counted = system.dbStats()
   await teardown()
@@ -59,10 +65,12 @@ async function measure(system: BenchSystem, teardown: () => Promise<void>, admin
   return { ...toResult(load, { drainMs, peakRssMb, counted, pgStatRows, verify }), backlogAtEnd: backlog, cpu }
 }
 
-async function loadAndDrain(system: BenchSystem, workload: Workload): Promise<{ load: LoadResult; drainMs: number; backlog: number; cpu: { load: CpuWindow; drain: CpuWindow } }> {
+async function loadAndDrain(
+  system: BenchSystem,
+  workload: Workload,
+  [loadCpu, drainCpu]: [CpuMeter, CpuMeter],
+): Promise<{ load: LoadResult; drainMs: number; backlog: number; cpu: { load: CpuWindow; drain: CpuWindow } }> {
   log(`load for ${job.durationMs} ms with ${job.writers} writers`)
-  const loadCpu = new CpuMeter()
-  const drainCpu = new CpuMeter()
   const options: LoadOptions = {
     window: loadCpu,
     arrival: job.arrival ?? 'immediate',
@@ -124,7 +132,7 @@ function failed(error: unknown): RunResult {
 /** The pg-ceiling probe (bench/ceiling.ts): its "writes/s" is rows committed per second. */
 async function measureProbe(admin: pg.Pool): Promise<RunResult> {
   log(`batched upserts for ${job.durationMs} ms`)
-  const meter = new CpuMeter()
+  const meter = await cpuMeter(admin)
   const { info, load, counted, tuplesBefore } = await measureCeiling(jobWorkload(), job.durationMs, admin, meter)
   const pgStatRows = (await settledTuplesWritten(admin, info.table, tuplesBefore + counted.rows)) - tuplesBefore
   const verify = await verifyFinalState(admin, info, load.lastAcked, load.failedKeys)
@@ -133,9 +141,9 @@ async function measureProbe(admin: pg.Pool): Promise<RunResult> {
 }
 
 /** The redis-script-limit probe (bench/redis-limit.ts): writes/s and ack latency of the bare write script; nothing reaches PostgreSQL. */
-async function measureLimit(processes: number): Promise<RunResult> {
+async function measureLimit(processes: number, admin: pg.Pool): Promise<RunResult> {
   log(`write script alone for ${job.durationMs} ms with ${job.writers} callers in ${processes} process(es)`)
-  const meter = new CpuMeter()
+  const meter = await cpuMeter(admin)
   const options = { arrival: job.arrival ?? 'immediate', durationMs: job.durationMs, writers: job.writers, maxWrites: job.maxWrites, window: meter } as const
   const load = await measureScriptLimit(jobWorkload(), options, processes)
   const verify = { ok: true, keys: 0, mismatches: 0, unexpected: 0, examples: [] }
@@ -165,7 +173,13 @@ async function main(): Promise<void> {
   let result: RunResult
   try {
     result =
-      job.system === CEILING ? await measureProbe(admin) : job.system === SCRIPT_LIMIT ? await measureLimit(1) : job.system === SCRIPT_LIMIT_4 ? await measureLimit(4) : await measureSystem(admin)
+      job.system === CEILING
+        ? await measureProbe(admin)
+        : job.system === SCRIPT_LIMIT
+          ? await measureLimit(1, admin)
+          : job.system === SCRIPT_LIMIT_4
+            ? await measureLimit(4, admin)
+            : await measureSystem(admin)
   } catch (err) {
     result = failed(err)
   } finally {

@@ -20,6 +20,8 @@ export interface BoundNames {
 
 /** Medians over runs of a system's CPU per acknowledged write over its load, and of the machine's busy cores. */
 export interface CpuSummary extends CpuPerItem {
+  /** The whole PostgreSQL cluster's µs per write: its background processes and every client's backends, other work included. */
+  readonly pgClusterUs: number
   readonly busyCores: number
   readonly cores: number
 }
@@ -33,6 +35,7 @@ export function cpuSummary(runs: readonly RunResult[]): CpuSummary | undefined {
     appUs: median(costs.map((c) => c.appUs)),
     redisUs: median(costs.map((c) => c.redisUs)),
     pgUs: median(costs.map((c) => c.pgUs)),
+    pgClusterUs: median(measured.map((r) => perItem({ ...r.cpu!.load, pgUs: r.cpu!.load.pgClusterUs }, r.acked).pgUs)),
     busyCores: median(measured.map((r) => r.cpu!.load.busyCores)),
     cores: measured[0]!.cpu!.load.cores,
   }
@@ -101,9 +104,11 @@ export function boundLines(runs: readonly RunResult[], names: BoundNames): strin
 export function cpuSection(runs: readonly RunResult[], systems: readonly string[], names: BoundNames): string {
   const rows = systems.flatMap((system) => {
     const s = cpuSummary(runs.filter((r) => r.system === system))
-    return s === undefined ? [] : [`| ${system} | ${us(s.appUs)} | ${us(s.redisUs)} | ${us(s.pgUs)} | ${us(s.appUs + (Number.isNaN(s.redisUs) ? 0 : s.redisUs) + s.pgUs)} | ${cores(s)} |`]
+    return s === undefined
+      ? []
+      : [`| ${system} | ${us(s.appUs)} | ${us(s.redisUs)} | ${us(s.pgUs)} | ${us(s.appUs + (Number.isNaN(s.redisUs) ? 0 : s.redisUs) + s.pgUs)} | ${us(s.pgClusterUs)} | ${cores(s)} |`]
   })
   if (rows.length === 0) return ''
   const lines = boundLines(runs, names)
-  return `Where the CPU went over the load, per acknowledged write (pg-ceiling: per row committed):\n\n| system | Node µs/write | Redis µs/write | PostgreSQL µs/write | total | machine busy cores |\n|---|--:|--:|--:|--:|--:|\n${rows.join('\n')}\n${lines.length > 0 ? `\n${lines.join('\n')}\n` : ''}`
+  return `Where the CPU went over the load, per acknowledged write (pg-ceiling: per row committed). "PostgreSQL": the backends of this measurement's connections; "whole cluster": every PostgreSQL process, its background writers and other clients' backends included:\n\n| system | Node µs/write | Redis µs/write | PostgreSQL µs/write | total | PostgreSQL, whole cluster | machine busy cores |\n|---|--:|--:|--:|--:|--:|--:|\n${rows.join('\n')}\n${lines.length > 0 ? `\n${lines.join('\n')}\n` : ''}`
 }

@@ -1,15 +1,18 @@
 /**
  * Where a measurement's CPU went, read from /proc over a window (the load, or the drain): the
  * measuring process and every process under it (its app processes, `app`; the Redis servers it
- * started, `redis`), the whole PostgreSQL cluster (every process named postgres, shared with
- * whatever else uses it), and the machine (/proc/stat busy ÷ all jiffies, which also shows other
- * load). Each process counts its own time plus that of the children it reaped (utime + stime +
- * cutime + cstime), so a process that exits inside the window is still counted, once, in its
- * parent. Readers throw when /proc or a named pid cannot be read: a figure is never a silent 0.
- * Linux only.
+ * started, `redis`), the PostgreSQL backends serving those processes' connections (`pg`: found by
+ * matching their TCP sockets with ours), the whole PostgreSQL cluster (`pgCluster`: the postmaster
+ * and every process under it, its background processes and other clients' backends included), and
+ * the machine (/proc/stat busy ÷ all jiffies, which also shows other load). Each process counts
+ * its own time plus that of the children it reaped (utime + stime + cutime + cstime), so a process
+ * that exits inside the window is still counted, once, in its parent; a backend of ours that exits
+ * inside the window is not counted for that window. Readers throw when /proc or a named pid cannot
+ * be read: a figure is never a silent 0. Linux only; reading other users' sockets needs root or
+ * the postgres user.
  */
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 
 /** One process's line of /proc/<pid>/stat: its name, parent and CPU time (µs, reaped children included). */
 export interface ProcessCpu {
@@ -24,7 +27,9 @@ export interface CpuSnapshot {
   readonly appUs: number
   /** NaN when no Redis server runs under the measuring process (a system on a shared Redis, or none). */
   readonly redisUs: number
-  readonly pgUs: number
+  /** Each backend serving a connection of the measuring process or one under it: pid → µs. */
+  readonly pgBackends: ReadonlyMap<number, number>
+  readonly pgClusterUs: number
   readonly machineBusy: number
   readonly machineAll: number
   readonly cores: number
@@ -34,7 +39,10 @@ export interface CpuSnapshot {
 export interface CpuWindow {
   readonly appUs: number
   readonly redisUs: number
+  /** The backends serving the measured processes (those alive at the window's end). */
   readonly pgUs: number
+  /** The whole cluster: its background processes and every client's backends. */
+  readonly pgClusterUs: number
   readonly busyCores: number
   readonly cores: number
 }
@@ -104,44 +112,94 @@ function descendants(root: number, all: readonly ProcessCpu[]): ProcessCpu[] {
 const isRedis = (p: ProcessCpu): boolean => p.comm.startsWith('redis-')
 const sum = (ps: readonly ProcessCpu[]): number => ps.reduce((total, p) => total + p.cpuUs, 0)
 
-/** One reading of every group, with `root` (default: this process) and what runs under it. */
-export function snapshot(root = process.pid, proc = '/proc'): CpuSnapshot {
+/** Whose processes to read: `root` (default: this process) and what runs under it, and the PostgreSQL cluster under `postmaster`. */
+export interface SnapshotTarget {
+  readonly postmaster: number
+  readonly root?: number
+  readonly proc?: string
+}
+
+/** One reading of every group. */
+export function snapshot(target: SnapshotTarget): CpuSnapshot {
+  clockTicks() // before any reading: its getconf child would otherwise count in the window
   // A process may exit between the listing and its read; a few tries, then the error stands.
   for (let attempt = 1; ; attempt++) {
     try {
-      return snapshotOnce(root, proc)
+      return snapshotOnce(target.root ?? process.pid, target.postmaster, target.proc ?? '/proc')
     } catch (err) {
       if (attempt >= 5) throw err
     }
   }
 }
 
-function snapshotOnce(root: number, proc: string): CpuSnapshot {
+function snapshotOnce(root: number, postmaster: number, proc: string): CpuSnapshot {
   const self = readProcessCpu(root, proc)
+  const pm = readProcessCpu(postmaster, proc)
   const all = allProcesses(proc)
   const under = descendants(root, all)
   const redis = under.filter(isRedis)
-  const postgres = all.filter((p) => p.comm === 'postgres' || p.comm === 'postmaster')
-  if (postgres.length === 0) throw new Error(`no postgres process in ${proc}: PostgreSQL's CPU cannot be read`)
+  const cluster = descendants(postmaster, all)
+  const sockets = tcpSockets(proc)
+  const ours = new Set([self, ...under].flatMap((p) => socketsOf(p.pid, proc, sockets)))
+  const backends = cluster.filter((p) => socketsOf(p.pid, proc, sockets).some((s) => ours.has(reversed(s))))
   const machine = readMachine(proc)
   return {
     appUs: self.cpuUs + sum(under.filter((p) => !isRedis(p))),
     redisUs: redis.length === 0 ? Number.NaN : sum(redis),
-    pgUs: sum(postgres),
+    pgBackends: new Map(backends.map((p) => [p.pid, p.cpuUs])),
+    pgClusterUs: pm.cpuUs + sum(cluster),
     machineBusy: machine.busy,
     machineAll: machine.all,
     cores: machine.cores,
   }
 }
 
+/** Every TCP socket's inode → "local:remote" (address and port, as /proc/net/tcp{,6} spell them). */
+function tcpSockets(proc: string): Map<string, string> {
+  const sockets = new Map<string, string>()
+  for (const file of ['tcp', 'tcp6']) {
+    const lines = readFileSync(`${proc}/net/${file}`, 'utf8').trim().split('\n').slice(1)
+    for (const line of lines) {
+      const f = line.trim().split(/\s+/)
+      if (f[1] !== undefined && f[2] !== undefined && f[9] !== undefined) sockets.set(f[9], `${f[1]}>${f[2]}`)
+    }
+  }
+  return sockets
+}
+
+/** The "local>remote" of each TCP socket `pid` holds. */
+function socketsOf(pid: number, proc: string, sockets: ReadonlyMap<string, string>): string[] {
+  const dir = `${proc}/${pid}/fd`
+  return readdirSync(dir).flatMap((fd) => {
+    const inode = /^socket:\[(\d+)\]$/.exec(linkOf(`${dir}/${fd}`))?.[1]
+    const pair = inode === undefined ? undefined : sockets.get(inode)
+    return pair === undefined ? [] : [pair]
+  })
+}
+
+/** Where a descriptor points; '' for one closed since its directory was listed (the process lives on: it only closed a file). */
+function linkOf(path: string): string {
+  try {
+    return readlinkSync(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return ''
+    throw err
+  }
+}
+
+const reversed = (pair: string): string => pair.split('>').reverse().join('>')
+
 /** What was spent between two snapshots. A group absent from either side (no Redis at the start) counts from 0 when it appeared. */
 export function between(before: CpuSnapshot, after: CpuSnapshot): CpuWindow {
   const all = after.machineAll - before.machineAll
   const redis = Number.isNaN(after.redisUs) ? Number.NaN : after.redisUs - (Number.isNaN(before.redisUs) ? 0 : before.redisUs)
+  let pg = 0
+  for (const [pid, us] of after.pgBackends) pg += us - (before.pgBackends.get(pid) ?? 0)
   return {
     appUs: after.appUs - before.appUs,
     redisUs: redis,
-    pgUs: after.pgUs - before.pgUs,
+    pgUs: pg,
+    pgClusterUs: after.pgClusterUs - before.pgClusterUs,
     busyCores: all > 0 ? ((after.machineBusy - before.machineBusy) / all) * after.cores : Number.NaN,
     cores: after.cores,
   }
@@ -152,7 +210,7 @@ export class CpuMeter {
   private start: CpuSnapshot | undefined
   private window: CpuWindow | undefined
 
-  constructor(private readonly read: () => CpuSnapshot = snapshot) {}
+  constructor(private readonly read: () => CpuSnapshot) {}
 
   begin(): void {
     this.start = this.read()
@@ -168,4 +226,12 @@ export class CpuMeter {
     if (this.window === undefined) throw new Error('the CPU window was never opened and closed: the load did not call begin() and end()')
     return this.window
   }
+}
+
+/** The pid of the postmaster serving `pool`: the parent of one of its backends. */
+export async function postmasterOf(pool: { query(text: string): Promise<{ rows: unknown[] }> }): Promise<number> {
+  const { rows } = await pool.query('SELECT pg_backend_pid() AS pid')
+  const pid = Number((rows[0] as { pid: unknown } | undefined)?.pid)
+  if (!Number.isInteger(pid)) throw new Error('pg_backend_pid() gave no pid')
+  return readProcessCpu(pid).ppid
 }
