@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
-import { cpuBound, perItem } from './lib/cpu-bound.js'
+import { cpuBound, ownCores, perItem } from './lib/cpu-bound.js'
 import { boundLines, cpuSummary } from './lib/cpu-report.js'
 import { between, CpuMeter, readProcessCpu, snapshot, type CpuSnapshot, type CpuWindow } from './lib/cpu.js'
 import { redisSection, tierRatios } from './lib/redis-report.js'
@@ -294,6 +294,8 @@ describe('CPU accounting', () => {
   it('divides a window by its items, NaN when there were none', () => {
     assert.deepEqual(perItem(window({ appUs: 2_000_000, redisUs: 1_000_000, pgUs: 500_000 }), 100_000), { appUs: 20, redisUs: 10, pgUs: 5 })
     assert.ok(Number.isNaN(perItem(window({ appUs: 1 }), 0).appUs))
+    // 1.5 s of CPU in a 1 s window, no Redis: 1.5 cores of the machine's busy ones were the system's own.
+    assert.equal(ownCores(window({ appUs: 1e6, redisUs: Number.NaN, pgUs: 5e5, pgClusterUs: 9e9 }), 1000), 1.5)
   })
 
   it('bounds a rate by all cores over the total cost, or by Redis thread over its own, whichever is smaller', () => {
@@ -409,10 +411,10 @@ describe('CPU accounting', () => {
     const cpu = (w: Partial<CpuWindow>, drain?: Partial<CpuWindow>): RunResult['cpu'] => ({ load: window(w), ...(drain === undefined ? {} : { drain: window(drain) }) })
     const runs = [
       // 100k writes at 20 + 10 + 10 µs: 50k/s on 2 cores, against a limit of 40k/s: 1.25.
-      result('writebehind-redis-memory', 1, 30_000, 1, { acked: 100_000, cpu: cpu({ appUs: 2e6, redisUs: 1e6, pgUs: 1e6 }) }),
+      result('writebehind-redis-memory', 1, 30_000, 1, { acked: 100_000, loadMs: 5000, cpu: cpu({ appUs: 2e6, redisUs: 1e6, pgUs: 1e6 }) }),
       result('redis-script-limit', 1, 40_000, 1),
       // 50k rows drained at 10 + 4 + 26 µs: 50k rows/s on 2 cores, against pg-ceiling's 100k rows/s: 0.5.
-      result('writebehind-redis-memory-flush', 1, 30_000, 1, { dbRows: 50_000, cpu: cpu({}, { appUs: 5e5, redisUs: 2e5, pgUs: 1.3e6, busyCores: 1.9 }) }),
+      result('writebehind-redis-memory-flush', 1, 30_000, 1, { dbRows: 50_000, drainMs: 2000, cpu: cpu({}, { appUs: 5e5, redisUs: 2e5, pgUs: 1.3e6, busyCores: 1.9 }) }),
       result('pg-ceiling', 1, 100_000, Number.NaN),
     ]
     const names = { memory: 'writebehind-redis-memory', limit: 'redis-script-limit', flush: 'writebehind-redis-memory-flush', ceiling: 'pg-ceiling' }
@@ -421,14 +423,14 @@ describe('CPU accounting', () => {
       memory!,
       /Node 20\.0 \+ Redis 10\.0 \+ PostgreSQL 10\.0 µs per write .*50,000 writes\/s and Redis's one thread 100,000; the smaller, 50,000 \(bound by the cores\), is 1\.25 of the script limit's 40,000 writes\/s .*: 0\.8 was within reach/,
     )
-    assert.match(flush!, /1\.90 of 2 cores busy on the machine over the drain.*50,000 rows\/s .*is 0\.50 of pg-ceiling's 100,000 rows\/s in this run: \*\*0\.8 was out of reach/)
-    assert.deepEqual(cpuSummary(runs.slice(0, 1)), { appUs: 20, redisUs: 10, pgUs: 10, pgClusterUs: 0, busyCores: 1.5, cores: 2 })
+    assert.match(flush!, /1\.90 of 2, 1\.00 its own cores busy on the machine over the drain.*50,000 rows\/s .*is 0\.50 of pg-ceiling's 100,000 rows\/s in this run: \*\*0\.8 was out of reach/)
+    assert.deepEqual(cpuSummary(runs.slice(0, 1)), { appUs: 20, redisUs: 10, pgUs: 10, pgClusterUs: 0, busyCores: 1.5, ownCores: 0.8, cores: 2 })
     assert.equal(cpuSummary(runs.slice(1, 2)), undefined)
     const md = redisSection(
       runs.map((r) => ({ ...r, workload: 'uniform' })),
       ['uniform'],
     )
-    assert.match(md, /\| writebehind-redis-memory \| 20\.0 \| 10\.0 \| 10\.0 \| 40\.0 \| 0\.00 \| 1\.50 of 2 \|/)
+    assert.match(md, /\| writebehind-redis-memory \| 20\.0 \| 10\.0 \| 10\.0 \| 40\.0 \| 0\.00 \| 1\.50 of 2, 0\.80 its own \|/)
     assert.match(md, /writebehind-redis-memory-flush, CPU bound/)
   })
 })

@@ -19,6 +19,12 @@ export function perItem(window: CpuWindow, items: number): CpuPerItem {
   return { appUs: per(window.appUs), redisUs: per(window.redisUs), pgUs: per(window.pgUs) }
 }
 
+/** The cores a window's measured processes kept busy on average (app + Redis + its PostgreSQL backends ÷ the window's length); the rest of the machine's busy cores was other work. */
+export function ownCores(window: CpuWindow, ms: number): number {
+  const redis = Number.isNaN(window.redisUs) ? 0 : window.redisUs
+  return ms > 0 ? (window.appUs + redis + window.pgUs) / (ms * 1000) : Number.NaN
+}
+
 export interface CpuBound {
   /** cores × 1e6 ÷ (app + Redis + PostgreSQL µs per item): items/s with every core busy on this alone. */
   readonly machine: number

@@ -5,7 +5,7 @@
  * costs allow (bench/lib/cpu-bound.ts): for the tier's `memory` system against the script limit's
  * writes/s, and for the held flush's drain against pg-ceiling's rows/s, each within one run.
  */
-import { cpuBound, perItem, type CpuBound, type CpuPerItem } from './cpu-bound.js'
+import { cpuBound, ownCores, perItem, type CpuBound, type CpuPerItem } from './cpu-bound.js'
 import type { CpuWindow } from './cpu.js'
 import type { RunResult } from './result.js'
 import { median } from './stats.js'
@@ -23,6 +23,8 @@ export interface CpuSummary extends CpuPerItem {
   /** The whole PostgreSQL cluster's µs per write: its background processes and every client's backends, other work included. */
   readonly pgClusterUs: number
   readonly busyCores: number
+  /** Of those, the cores the measured processes kept busy (`ownCores` over the load). */
+  readonly ownCores: number
   readonly cores: number
 }
 
@@ -37,23 +39,26 @@ export function cpuSummary(runs: readonly RunResult[]): CpuSummary | undefined {
     pgUs: median(costs.map((c) => c.pgUs)),
     pgClusterUs: median(measured.map((r) => perItem({ ...r.cpu!.load, pgUs: r.cpu!.load.pgClusterUs }, r.acked).pgUs)),
     busyCores: median(measured.map((r) => r.cpu!.load.busyCores)),
+    ownCores: median(measured.map((r) => ownCores(r.cpu!.load, r.loadMs))),
     cores: measured[0]!.cpu!.load.cores,
   }
 }
 
 const us = (n: number): string => (!Number.isFinite(n) ? '—' : n < 10 ? n.toFixed(2) : n.toFixed(1))
-const cores = (w: { busyCores: number; cores: number }): string => (Number.isFinite(w.busyCores) ? `${w.busyCores.toFixed(2)} of ${w.cores}` : '—')
+const cores = (w: { busyCores: number; cores: number }, own: number): string =>
+  Number.isFinite(w.busyCores) ? `${w.busyCores.toFixed(2)} of ${w.cores}, ${Number.isFinite(own) ? own.toFixed(2) : '—'} its own` : '—'
 const rate = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—')
 
 /** The main table's cell: "Node / Redis / PostgreSQL µs per write (busy cores)". */
 export function cpuCell(summary: CpuSummary | undefined): string {
-  return summary === undefined ? '—' : `${us(summary.appUs)} / ${us(summary.redisUs)} / ${us(summary.pgUs)} (${cores(summary)})`
+  return summary === undefined ? '—' : `${us(summary.appUs)} / ${us(summary.redisUs)} / ${us(summary.pgUs)} (${cores(summary, summary.ownCores)})`
 }
 
 /** One run's bound, with the costs it came from and the machine's busy cores over that window. */
 export interface BoundReading extends CpuBound {
   readonly cost: CpuPerItem
   readonly window: CpuWindow
+  readonly ownCores: number
   readonly reference: number
 }
 
@@ -61,16 +66,21 @@ export interface BoundReading extends CpuBound {
  * Per run, `system`'s cost per item over `pick`'s window read against `reference`'s rate in the
  * same run; the run whose bound ÷ reference is the median (the lower middle of an even count).
  */
-export function medianBound(runs: readonly RunResult[], system: string, reference: string, pick: (r: RunResult) => { window: CpuWindow | undefined; items: number }): BoundReading | undefined {
+export function medianBound(
+  runs: readonly RunResult[],
+  system: string,
+  reference: string,
+  pick: (r: RunResult) => { window: CpuWindow | undefined; items: number; ms: number },
+): BoundReading | undefined {
   const ok = runs.filter((r) => r.error === undefined)
   const readings = ok
     .filter((r) => r.system === system)
     .flatMap((r) => {
       const ref = ok.find((x) => x.system === reference && x.run === r.run)
-      const { window, items } = pick(r)
+      const { window, items, ms } = pick(r)
       if (ref === undefined || window === undefined || !(items > 0)) return []
       const cost = perItem(window, items)
-      return [{ ...cpuBound(cost, window.cores, ref.writesPerSec), cost, window, reference: ref.writesPerSec }]
+      return [{ ...cpuBound(cost, window.cores, ref.writesPerSec), cost, window, ownCores: ownCores(window, ms), reference: ref.writesPerSec }]
     })
     .filter((b) => Number.isFinite(b.vsReference))
     .sort((a, b) => a.vsReference - b.vsReference)
@@ -84,18 +94,18 @@ const costs = (c: CpuPerItem): string => `Node ${us(c.appUs)} + Redis ${us(c.red
 
 /** The derived lines of one workload: what the measured costs allow `memory` and the held flush. */
 export function boundLines(runs: readonly RunResult[], names: BoundNames): string[] {
-  const memory = medianBound(runs, names.memory, names.limit, (r) => ({ window: r.cpu?.load, items: r.acked }))
-  const flush = medianBound(runs, names.flush, names.ceiling, (r) => ({ window: r.cpu?.drain, items: r.dbRows }))
+  const memory = medianBound(runs, names.memory, names.limit, (r) => ({ window: r.cpu?.load, items: r.acked, ms: r.loadMs }))
+  const flush = medianBound(runs, names.flush, names.ceiling, (r) => ({ window: r.cpu?.drain, items: r.dbRows, ms: r.drainMs }))
   return [
     ...(memory === undefined
       ? []
       : [
-          `- ${names.memory}, CPU bound: ${costs(memory.cost)} per write over the load (${cores(memory.window)} cores busy on the machine); ${by(memory, 'writes')}, is ${memory.vsReference.toFixed(2)} of the script limit's ${rate(memory.reference)} writes/s in this run: ${reachable(memory)}`,
+          `- ${names.memory}, CPU bound: ${costs(memory.cost)} per write over the load (${cores(memory.window, memory.ownCores)} cores busy on the machine); ${by(memory, 'writes')}, is ${memory.vsReference.toFixed(2)} of the script limit's ${rate(memory.reference)} writes/s in this run: ${reachable(memory)}`,
         ]),
     ...(flush === undefined
       ? []
       : [
-          `- ${names.flush}, CPU bound: the held flush spent ${costs(flush.cost)} per drained row (${cores(flush.window)} cores busy on the machine over the drain); ${by(flush, 'rows')}, is ${flush.vsReference.toFixed(2)} of pg-ceiling's ${rate(flush.reference)} rows/s in this run: ${reachable(flush)}`,
+          `- ${names.flush}, CPU bound: the held flush spent ${costs(flush.cost)} per drained row (${cores(flush.window, flush.ownCores)} cores busy on the machine over the drain); ${by(flush, 'rows')}, is ${flush.vsReference.toFixed(2)} of pg-ceiling's ${rate(flush.reference)} rows/s in this run: ${reachable(flush)}`,
         ]),
   ]
 }
@@ -106,9 +116,9 @@ export function cpuSection(runs: readonly RunResult[], systems: readonly string[
     const s = cpuSummary(runs.filter((r) => r.system === system))
     return s === undefined
       ? []
-      : [`| ${system} | ${us(s.appUs)} | ${us(s.redisUs)} | ${us(s.pgUs)} | ${us(s.appUs + (Number.isNaN(s.redisUs) ? 0 : s.redisUs) + s.pgUs)} | ${us(s.pgClusterUs)} | ${cores(s)} |`]
+      : [`| ${system} | ${us(s.appUs)} | ${us(s.redisUs)} | ${us(s.pgUs)} | ${us(s.appUs + (Number.isNaN(s.redisUs) ? 0 : s.redisUs) + s.pgUs)} | ${us(s.pgClusterUs)} | ${cores(s, s.ownCores)} |`]
   })
   if (rows.length === 0) return ''
   const lines = boundLines(runs, names)
-  return `Where the CPU went over the load, per acknowledged write (pg-ceiling: per row committed). "PostgreSQL": the backends of this measurement's connections; "whole cluster": every PostgreSQL process, its background writers and other clients' backends included:\n\n| system | Node µs/write | Redis µs/write | PostgreSQL µs/write | total | PostgreSQL, whole cluster | machine busy cores |\n|---|--:|--:|--:|--:|--:|--:|\n${rows.join('\n')}\n${lines.length > 0 ? `\n${lines.join('\n')}\n` : ''}`
+  return `Where the CPU went over the load, per acknowledged write (pg-ceiling: per row committed). "PostgreSQL": the backends of this measurement's connections; "whole cluster": every PostgreSQL process, its background writers and other clients' backends included:\n\n| system | Node µs/write | Redis µs/write | PostgreSQL µs/write | total | PostgreSQL, whole cluster | machine busy cores, the system's own |\n|---|--:|--:|--:|--:|--:|--:|\n${rows.join('\n')}\n${lines.length > 0 ? `\n${lines.join('\n')}\n` : ''}`
 }

@@ -203,7 +203,8 @@ in the same invocation, minutes apart, on the same machine) and then medianed. L
 \`n_tup_ins + n_tup_upd\` for the system's table over the run (marked ≠ when the two counts differ). "writes/row" is writes acknowledged per row written
 (coalescing); in brackets, writes acknowledged ÷ distinct keys written, the best any system could do. "drain" is how long after the load stopped the database had every acknowledged write.
 "CPU µs/write" is CPU time over the load ÷ writes acknowledged (pg-ceiling: ÷ rows committed), from /proc: the measuring Node process with its app processes, the Redis server(s) it started
-(— when it started none) and the PostgreSQL backends of their connections; in brackets the machine's busy cores over the load, whatever ran them. See bench/README.md
+(— when it started none) and the PostgreSQL backends of their connections; in brackets the machine's busy cores over the load, whatever ran them, and how many of them
+those processes kept busy (the rest was other work). See bench/README.md
 for the method and its caveats; these numbers are not comparable across machines.
 
 ## Results
