@@ -294,6 +294,10 @@ describe('CPU accounting', () => {
   it('divides a window by its items, NaN when there were none', () => {
     assert.deepEqual(perItem(window({ appUs: 2_000_000, redisUs: 1_000_000, pgUs: 500_000 }), 100_000), { appUs: 20, redisUs: 10, pgUs: 5 })
     assert.ok(Number.isNaN(perItem(window({ appUs: 1 }), 0).appUs))
+    // A run without Redis comes back from run-one's JSON with null for NaN: still no Redis, not 0 µs.
+    const fromJson = JSON.parse(JSON.stringify(window({ appUs: 100, redisUs: Number.NaN }))) as CpuWindow
+    assert.ok(Number.isNaN(perItem(fromJson, 10).redisUs))
+    assert.equal(ownCores(fromJson, 1), 0.1)
     // 1.5 s of CPU in a 1 s window, no Redis: 1.5 cores of the machine's busy ones were the system's own.
     assert.equal(ownCores(window({ appUs: 1e6, redisUs: Number.NaN, pgUs: 5e5, pgClusterUs: 9e9 }), 1000), 1.5)
   })

@@ -13,15 +13,18 @@ export interface CpuPerItem {
   readonly pgUs: number
 }
 
-/** A window's CPU divided by the items it handled; NaN throughout when it handled none. */
+/**
+ * A window's CPU divided by the items it handled; NaN throughout when it handled none, and for a
+ * group that did not run (NaN, which a window read back from JSON holds as null).
+ */
 export function perItem(window: CpuWindow, items: number): CpuPerItem {
-  const per = (us: number): number => (items > 0 ? us / items : Number.NaN)
+  const per = (us: number | null): number => (items > 0 && typeof us === 'number' && Number.isFinite(us) ? us / items : Number.NaN)
   return { appUs: per(window.appUs), redisUs: per(window.redisUs), pgUs: per(window.pgUs) }
 }
 
 /** The cores a window's measured processes kept busy on average (app + Redis + its PostgreSQL backends ÷ the window's length); the rest of the machine's busy cores was other work. */
 export function ownCores(window: CpuWindow, ms: number): number {
-  const redis = Number.isNaN(window.redisUs) ? 0 : window.redisUs
+  const redis = Number.isFinite(window.redisUs) ? window.redisUs : 0
   return ms > 0 ? (window.appUs + redis + window.pgUs) / (ms * 1000) : Number.NaN
 }
 
