@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import type pg from 'pg'
-import type { LoadResult } from './driver.js'
+import type { LoadResult, LoadWindow } from './driver.js'
 import { CountingPool, openPool, resetPeerTable, tableFor, tuplesWritten, upsertRows, type Row, type WriteCounters } from './lib/pg.js'
 import type { BenchValue, TableInfo } from './systems/types.js'
 import type { Workload } from './workloads.js'
@@ -26,8 +26,8 @@ export interface CeilingRun {
   readonly tuplesBefore: number
 }
 
-/** Runs the probe against a fresh table and returns what it committed, shaped like a load. */
-export async function measureCeiling(workload: Workload, durationMs: number, admin: pg.Pool): Promise<CeilingRun> {
+/** Runs the probe against a fresh table and returns what it committed, shaped like a load; `window` brackets the upserts. */
+export async function measureCeiling(workload: Workload, durationMs: number, admin: pg.Pool, window?: LoadWindow): Promise<CeilingRun> {
   const table = tableFor(CEILING)
   await resetPeerTable(admin, table)
   const tuplesBefore = await tuplesWritten(admin, table)
@@ -35,6 +35,7 @@ export async function measureCeiling(workload: Workload, durationMs: number, adm
   const lastAcked = new Map<string, BenchValue>()
   let seq = 0
   let committed = 0
+  window?.begin()
   const start = performance.now()
   const connection = async (id: number): Promise<void> => {
     const keys = workload.keys(id)
@@ -57,6 +58,7 @@ export async function measureCeiling(workload: Workload, durationMs: number, adm
   }
   try {
     await Promise.all(Array.from({ length: CONNECTIONS }, (_, id) => connection(id)))
+    window?.end()
   } finally {
     await db.end()
   }

@@ -31,6 +31,14 @@ export interface LoadOptions {
   readonly maxWrites: number
   /** Called about once a second with the running totals. */
   readonly onProgress?: (acked: number, elapsedMs: number) => void
+  /** Opened just before the first write and closed after the last acknowledgement (bench/lib/cpu.ts reads CPU time there). */
+  readonly window?: LoadWindow
+}
+
+/** Synchronous hooks at the edges of the load, in whichever process(es) the writers run. */
+export interface LoadWindow {
+  begin(): void
+  end(): void
 }
 
 export interface LoadResult {
@@ -52,10 +60,12 @@ export interface LoadResult {
 /** Drives `workload` through `system` and returns what was acknowledged. */
 export async function runLoad(system: BenchSystem, workload: Workload, options: LoadOptions): Promise<LoadResult> {
   const arrivals = options.arrival === 'io' ? await SocketArrivals.open(options.writers) : undefined
+  options.window?.begin()
   const load = new Load(system, workload, options)
   const progress = setInterval(() => options.onProgress?.(load.acked, load.elapsed()), 1000)
   try {
     await Promise.all(Array.from({ length: options.writers }, (_, id) => load.writer(id, arrivals?.writer(id) ?? yieldToLoop)))
+    options.window?.end()
   } finally {
     clearInterval(progress)
     await arrivals?.close()

@@ -7,6 +7,10 @@ import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpuBound, ownCores, perItem } from './lib/cpu-bound.js'
+import { boundLines, cpuSummary } from './lib/cpu-report.js'
+import { between, CpuMeter, readProcessCpu, snapshot, type CpuSnapshot, type CpuWindow } from './lib/cpu.js'
 import { redisSection, tierRatios } from './lib/redis-report.js'
 import { renderReport, summarise, targets } from './lib/report.js'
 import { openPool, tableFor } from './lib/pg.js'
@@ -284,6 +288,157 @@ describe('Redis tier report', () => {
   })
 })
 
+describe('CPU accounting', () => {
+  const window = (over: Partial<CpuWindow> = {}): CpuWindow => ({ appUs: 0, redisUs: 0, pgUs: 0, pgClusterUs: 0, busyCores: 1.5, cores: 2, ...over })
+
+  it('divides a window by its items, NaN when there were none', () => {
+    assert.deepEqual(perItem(window({ appUs: 2_000_000, redisUs: 1_000_000, pgUs: 500_000 }), 100_000), { appUs: 20, redisUs: 10, pgUs: 5 })
+    assert.ok(Number.isNaN(perItem(window({ appUs: 1 }), 0).appUs))
+    // A run without Redis comes back from run-one's JSON with null for NaN: still no Redis, not 0 µs.
+    const fromJson = JSON.parse(JSON.stringify(window({ appUs: 100, redisUs: Number.NaN }))) as CpuWindow
+    assert.ok(Number.isNaN(perItem(fromJson, 10).redisUs))
+    assert.equal(ownCores(fromJson, 1), 0.1)
+    // 1.5 s of CPU in a 1 s window, no Redis: 1.5 cores of the machine's busy ones were the system's own.
+    assert.equal(ownCores(window({ appUs: 1e6, redisUs: Number.NaN, pgUs: 5e5, pgClusterUs: 9e9 }), 1000), 1.5)
+  })
+
+  it('bounds a rate by all cores over the total cost, or by Redis thread over its own, whichever is smaller', () => {
+    // 40 µs per write on 2 cores: 50k/s; Redis's 10 µs: 100k/s. The cores bound it; 50k ÷ 40k = 1.25.
+    const cores = cpuBound({ appUs: 20, redisUs: 10, pgUs: 10 }, 2, 40_000)
+    assert.deepEqual(cores, { machine: 50_000, redis: 100_000, bound: 50_000, boundBy: 'machine', vsReference: 1.25 })
+    // 25 µs per write on 2 cores: 80k/s; Redis's 20 µs: 50k/s. Redis bounds it.
+    const redis = cpuBound({ appUs: 5, redisUs: 20, pgUs: 0 }, 2, 100_000)
+    assert.deepEqual(redis, { machine: 80_000, redis: 50_000, bound: 50_000, boundBy: 'redis', vsReference: 0.5 })
+    // No Redis in the window (NaN): only the cores bound it.
+    const none = cpuBound({ appUs: 10, redisUs: Number.NaN, pgUs: 10 }, 2, 100_000)
+    assert.equal(none.bound, 100_000)
+    assert.equal(none.boundBy, 'machine')
+  })
+
+  it("takes the machine's busy cores from its jiffies, a Redis that appeared from 0, and only the backends alive at the end", () => {
+    const at = (appUs: number, redisUs: number, backends: [number, number][], busy: number, all: number): CpuSnapshot => ({
+      appUs,
+      redisUs,
+      pgBackends: new Map(backends),
+      pgClusterUs: appUs / 2,
+      machineBusy: busy,
+      machineAll: all,
+      cores: 2,
+    })
+    // Backend 7 ran 300 µs, 8 opened in the window (200 µs), 9 closed in it (not counted).
+    const w = between(
+      at(
+        1000,
+        Number.NaN,
+        [
+          [7, 100],
+          [9, 50],
+        ],
+        100,
+        400,
+      ),
+      at(
+        3000,
+        700,
+        [
+          [7, 400],
+          [8, 200],
+        ],
+        181,
+        500,
+      ),
+    )
+    assert.deepEqual(w, { appUs: 2000, redisUs: 700, pgUs: 500, pgClusterUs: 1000, busyCores: 1.62, cores: 2 })
+    assert.ok(Number.isNaN(between(at(0, Number.NaN, [], 0, 1), at(1, Number.NaN, [], 1, 2)).redisUs))
+  })
+
+  /** A fake /proc: each process's stat line (ticks of 1/100 s, getconf CLK_TCK on Linux) and its sockets' inodes. */
+  function fakeProc(dir: string, processes: [pid: number, comm: string, ppid: number, ticks: number[], sockets: number[]][], tcp: string[]): void {
+    for (const [pid, comm, ppid, ticks, sockets] of processes) {
+      mkdirSync(join(dir, String(pid), 'fd'), { recursive: true })
+      writeFileSync(join(dir, String(pid), 'stat'), `${pid} (${comm}) S ${ppid} 1 1 0 -1 0 0 0 0 0 ${ticks.join(' ')} 20 0 1 0 0 0 0\n`)
+      sockets.forEach((inode, fd) => symlinkSync(`socket:[${inode}]`, join(dir, String(pid), 'fd', String(fd + 3))))
+    }
+    mkdirSync(join(dir, 'net'))
+    const lines = tcp.map((pair, i) => `   ${i}: ${pair.replace('>', ' ')} 01 00000000:00000000 00:00000000 00000000   0        0 ${100 + i} 1 0 20 4 30 10 -1`)
+    writeFileSync(join(dir, 'net', 'tcp'), ['  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode', ...lines].join('\n'))
+    writeFileSync(join(dir, 'net', 'tcp6'), '  sl  local_address rem_address\n')
+    writeFileSync(join(dir, 'stat'), 'cpu  100 0 50 300 50 0 0 0 0 0\ncpu0 50 0 25 150 25 0 0 0 0 0\ncpu1 50 0 25 150 25 0 0 0 0 0\n')
+  }
+
+  it('reads the groups under a process from a /proc, its PostgreSQL backends by their sockets, names with spaces and parentheses included', async () => {
+    const proc = await mkdtemp(join(tmpdir(), 'wbbench-proc-'))
+    try {
+      // Ports 50000 (ours) and 50001 (someone else's) to 5432, inodes 100–103.
+      const [ours, theirs] = ['0100007F:C350>0100007F:1538', '0100007F:C351>0100007F:1538']
+      fakeProc(
+        proc,
+        [
+          [10, 'node', 1, [100, 50, 20, 0], [100]], // the measuring process: 1.7 s with a reaped child
+          [11, 'node (app) 1', 10, [30, 0, 0, 0], []], // an app process: 0.3 s
+          [12, 'redis-server', 10, [40, 10, 0, 0], []], // its Redis: 0.5 s
+          [13, 'esbuild', 11, [1, 0, 0, 0], []], // under an app process: Node's group
+          [20, 'postgres', 1, [5, 5, 100, 0], []], // the postmaster with its reaped backends
+          [21, 'postgres', 20, [200, 0, 0, 0], [101]], // our backend
+          [22, 'postgres', 20, [70, 0, 0, 0], [103]], // another client's
+          [30, 'redis-server', 1, [999, 0, 0, 0], []], // the shared Redis: not ours
+        ],
+        [ours, ours.split('>').reverse().join('>'), theirs, theirs.split('>').reverse().join('>')],
+      )
+      assert.deepEqual(readProcessCpu(11, proc), { pid: 11, comm: 'node (app) 1', ppid: 10, cpuUs: 300_000 })
+      assert.deepEqual(snapshot({ root: 10, postmaster: 20, proc }), {
+        appUs: 2_010_000,
+        redisUs: 500_000,
+        pgBackends: new Map([[21, 2_000_000]]),
+        pgClusterUs: 3_800_000,
+        machineBusy: 150,
+        machineAll: 500,
+        cores: 2,
+      })
+      assert.throws(() => snapshot({ root: 10, postmaster: 99, proc }), /pid 99 .*gone/)
+    } finally {
+      await rm(proc, { recursive: true, force: true })
+    }
+  })
+
+  it('fails loudly, never 0, when a pid is gone or /proc is unreadable', async () => {
+    const child = spawn(process.execPath, ['-e', ''])
+    await new Promise((resolve) => child.on('exit', resolve))
+    assert.throws(() => readProcessCpu(child.pid!), /pid \d+ .*gone/)
+    assert.throws(() => snapshot({ postmaster: 1, proc: '/nonexistent-proc' }), /gone or \/proc is unreadable/)
+    assert.throws(() => new CpuMeter(() => snapshot({ postmaster: 1, proc: '/nonexistent-proc' })).begin(), /unreadable/)
+    assert.throws(() => new CpuMeter(() => snapshot({ postmaster: child.pid! })).begin(), /gone/)
+    assert.throws(() => new CpuMeter(() => snapshot({ postmaster: 1 })).result(), /never opened/)
+  })
+
+  it('reads the bounds in the report within each run: memory against the script limit, the held flush against pg-ceiling', () => {
+    const cpu = (w: Partial<CpuWindow>, drain?: Partial<CpuWindow>): RunResult['cpu'] => ({ load: window(w), ...(drain === undefined ? {} : { drain: window(drain) }) })
+    const runs = [
+      // 100k writes at 20 + 10 + 10 µs: 50k/s on 2 cores, against a limit of 40k/s: 1.25.
+      result('writebehind-redis-memory', 1, 30_000, 1, { acked: 100_000, loadMs: 5000, cpu: cpu({ appUs: 2e6, redisUs: 1e6, pgUs: 1e6 }) }),
+      result('redis-script-limit', 1, 40_000, 1),
+      // 50k rows drained at 10 + 4 + 26 µs: 50k rows/s on 2 cores, against pg-ceiling's 100k rows/s: 0.5.
+      result('writebehind-redis-memory-flush', 1, 30_000, 1, { dbRows: 50_000, drainMs: 2000, cpu: cpu({}, { appUs: 5e5, redisUs: 2e5, pgUs: 1.3e6, busyCores: 1.9 }) }),
+      result('pg-ceiling', 1, 100_000, Number.NaN),
+    ]
+    const names = { memory: 'writebehind-redis-memory', limit: 'redis-script-limit', flush: 'writebehind-redis-memory-flush', ceiling: 'pg-ceiling' }
+    const [memory, flush] = boundLines(runs, names)
+    assert.match(
+      memory!,
+      /Node 20\.0 \+ Redis 10\.0 \+ PostgreSQL 10\.0 µs per write .*50,000 writes\/s and Redis's one thread 100,000; the smaller, 50,000 \(bound by the cores\), is 1\.25 of the script limit's 40,000 writes\/s .*: 0\.8 was within reach/,
+    )
+    assert.match(flush!, /1\.90 of 2, 1\.00 its own cores busy on the machine over the drain.*50,000 rows\/s .*is 0\.50 of pg-ceiling's 100,000 rows\/s in this run: \*\*0\.8 was out of reach/)
+    assert.deepEqual(cpuSummary(runs.slice(0, 1)), { appUs: 20, redisUs: 10, pgUs: 10, pgClusterUs: 0, busyCores: 1.5, ownCores: 0.8, cores: 2 })
+    assert.equal(cpuSummary(runs.slice(1, 2)), undefined)
+    const md = redisSection(
+      runs.map((r) => ({ ...r, workload: 'uniform' })),
+      ['uniform'],
+    )
+    assert.match(md, /\| writebehind-redis-memory \| 20\.0 \| 10\.0 \| 10\.0 \| 40\.0 \| 0\.00 \| 1\.50 of 2, 0\.80 its own \|/)
+    assert.match(md, /writebehind-redis-memory-flush, CPU bound/)
+  })
+})
+
 describe('tableFor', () => {
   it('names a table after its system, and after WB_BENCH_TABLE_TAG too when set', () => {
     const saved = process.env.WB_BENCH_TABLE_TAG
@@ -352,6 +507,8 @@ describe('Redis tier systems, short runs against real servers', () => {
       assert.equal(r.correct, true, r.verifyNote)
       assert.match(r.verifyNote, new RegExp(`^${r.keys} keys checked, 0 mismatches, 0 unexpected`))
       assert.ok(Number.isInteger(r.backlogAtEnd) && r.backlogAtEnd! >= 0, `backlog at the end ${r.backlogAtEnd}`)
+      // The CPU over the load and the drain was read, the Redis server(s) it started found among its children.
+      for (const w of [r.cpu?.load, r.cpu?.drain]) assert.ok(w !== undefined && w.appUs > 0 && w.redisUs >= 0 && w.pgUs >= 0 && w.busyCores > 0, JSON.stringify(r.cpu))
     })
   }
 
@@ -363,6 +520,7 @@ describe('Redis tier systems, short runs against real servers', () => {
       assert.equal(r.failed, 0)
       assert.ok(r.p99Ms > 0 && r.p99Ms >= r.p50Ms)
       assert.equal(r.dbRows, 0)
+      assert.ok(r.cpu !== undefined && r.cpu.load.appUs > 0 && r.cpu.load.redisUs >= 0, JSON.stringify(r.cpu))
     })
   }
 })

@@ -9,6 +9,7 @@ import type pg from 'pg'
 import { performance } from 'node:perf_hooks'
 import { CEILING, measureCeiling } from './ceiling.js'
 import { runLoad, type LoadOptions, type LoadResult } from './driver.js'
+import { CpuMeter, postmasterOf, snapshot, type CpuWindow } from './lib/cpu.js'
 import { startBenchRedis } from './lib/own-redis.js'
 import { openPool, settledTuplesWritten, tuplesWritten } from './lib/pg.js'
 import { failedRun, type Job, type RunResult } from './lib/result.js'
@@ -44,23 +45,34 @@ function jobWorkload(): Workload {
   return workload
 }
 
+/** A CPU meter for this process, what runs under it, and the PostgreSQL cluster behind `admin`. */
+async function cpuMeter(admin: pg.Pool): Promise<CpuMeter> {
+  const postmaster = await postmasterOf(admin)
+  return new CpuMeter(() => snapshot({ postmaster }))
+}
+
 async function measure(system: BenchSystem, teardown: () => Promise<void>, admin: pg.Pool): Promise<RunResult> {
   const workload = jobWorkload()
   const info: TableInfo = await system.setup()
   const before = await tuplesWritten(admin, info.table)
-  const { load, drainMs, backlog } = await loadAndDrain(system, workload)
+  const { load, drainMs, backlog, cpu } = await loadAndDrain(system, workload, [await cpuMeter(admin), await cpuMeter(admin)])
   const peakRssMb = process.resourceUsage().maxRSS / 1024
   const counted = system.dbStats()
   await teardown()
   const pgStatRows = (await settledTuplesWritten(admin, info.table, before + counted.rows)) - before
   const verify = system.counter === true ? await verifyCounts(admin, info, load.counts, load.failedKeys) : await verifyFinalState(admin, info, load.lastAcked, load.failedKeys)
   if (!verify.ok) log(`FINAL STATE MISMATCH: ${verify.mismatches} keys differ, ${verify.unexpected} unexpected rows; ${verify.examples.join('; ')}`)
-  return { ...toResult(load, { drainMs, peakRssMb, counted, pgStatRows, verify }), backlogAtEnd: backlog }
+  return { ...toResult(load, { drainMs, peakRssMb, counted, pgStatRows, verify }), backlogAtEnd: backlog, cpu }
 }
 
-async function loadAndDrain(system: BenchSystem, workload: Workload): Promise<{ load: LoadResult; drainMs: number; backlog: number }> {
+async function loadAndDrain(
+  system: BenchSystem,
+  workload: Workload,
+  [loadCpu, drainCpu]: [CpuMeter, CpuMeter],
+): Promise<{ load: LoadResult; drainMs: number; backlog: number; cpu: { load: CpuWindow; drain: CpuWindow } }> {
   log(`load for ${job.durationMs} ms with ${job.writers} writers`)
   const options: LoadOptions = {
+    window: loadCpu,
     arrival: job.arrival ?? 'immediate',
     durationMs: job.durationMs,
     writers: job.writers,
@@ -70,8 +82,10 @@ async function loadAndDrain(system: BenchSystem, workload: Workload): Promise<{ 
   const load = system.runLoad !== undefined ? await system.runLoad(workload, options) : await runLoad(system, workload, options)
   const drainStart = performance.now()
   const backlog = (await system.backlog?.()) ?? Number.NaN
+  drainCpu.begin()
   await withTimeout(system.drain(), job.drainTimeoutMs, 'drain')
-  return { load, drainMs: performance.now() - drainStart, backlog }
+  drainCpu.end()
+  return { load, drainMs: performance.now() - drainStart, backlog, cpu: { load: loadCpu.result(), drain: drainCpu.result() } }
 }
 
 function toResult(
@@ -118,19 +132,22 @@ function failed(error: unknown): RunResult {
 /** The pg-ceiling probe (bench/ceiling.ts): its "writes/s" is rows committed per second. */
 async function measureProbe(admin: pg.Pool): Promise<RunResult> {
   log(`batched upserts for ${job.durationMs} ms`)
-  const { info, load, counted, tuplesBefore } = await measureCeiling(jobWorkload(), job.durationMs, admin)
+  const meter = await cpuMeter(admin)
+  const { info, load, counted, tuplesBefore } = await measureCeiling(jobWorkload(), job.durationMs, admin, meter)
   const pgStatRows = (await settledTuplesWritten(admin, info.table, tuplesBefore + counted.rows)) - tuplesBefore
   const verify = await verifyFinalState(admin, info, load.lastAcked, load.failedKeys)
   const result = toResult(load, { drainMs: 0, peakRssMb: process.resourceUsage().maxRSS / 1024, counted, pgStatRows, verify })
-  return { ...result, writesPerSec: counted.rows / (load.elapsedMs / 1000) }
+  return { ...result, writesPerSec: counted.rows / (load.elapsedMs / 1000), cpu: { load: meter.result() } }
 }
 
 /** The redis-script-limit probe (bench/redis-limit.ts): writes/s and ack latency of the bare write script; nothing reaches PostgreSQL. */
-async function measureLimit(processes: number): Promise<RunResult> {
+async function measureLimit(processes: number, admin: pg.Pool): Promise<RunResult> {
   log(`write script alone for ${job.durationMs} ms with ${job.writers} callers in ${processes} process(es)`)
-  const load = await measureScriptLimit(jobWorkload(), { arrival: job.arrival ?? 'immediate', durationMs: job.durationMs, writers: job.writers, maxWrites: job.maxWrites }, processes)
+  const meter = await cpuMeter(admin)
+  const options = { arrival: job.arrival ?? 'immediate', durationMs: job.durationMs, writers: job.writers, maxWrites: job.maxWrites, window: meter } as const
+  const load = await measureScriptLimit(jobWorkload(), options, processes)
   const verify = { ok: true, keys: 0, mismatches: 0, unexpected: 0, examples: [] }
-  return toResult(load, { drainMs: 0, peakRssMb: process.resourceUsage().maxRSS / 1024, counted: { statements: 0, rows: 0 }, pgStatRows: 0, verify })
+  return { ...toResult(load, { drainMs: 0, peakRssMb: process.resourceUsage().maxRSS / 1024, counted: { statements: 0, rows: 0 }, pgStatRows: 0, verify }), cpu: { load: meter.result() } }
 }
 
 /** One system, torn down even when the measurement fails. */
@@ -156,7 +173,13 @@ async function main(): Promise<void> {
   let result: RunResult
   try {
     result =
-      job.system === CEILING ? await measureProbe(admin) : job.system === SCRIPT_LIMIT ? await measureLimit(1) : job.system === SCRIPT_LIMIT_4 ? await measureLimit(4) : await measureSystem(admin)
+      job.system === CEILING
+        ? await measureProbe(admin)
+        : job.system === SCRIPT_LIMIT
+          ? await measureLimit(1, admin)
+          : job.system === SCRIPT_LIMIT_4
+            ? await measureLimit(4, admin)
+            : await measureSystem(admin)
   } catch (err) {
     result = failed(err)
   } finally {

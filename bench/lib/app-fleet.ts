@@ -96,8 +96,16 @@ export class AppFleet {
       return { out, process: child, exited }
     })
     await Promise.all(this.children.map((c) => said(c, 'ready')))
+    try {
+      options.window?.begin()
+    } catch (err) {
+      // The children wait for `go` and would never hear `close`.
+      for (const c of this.children) c.process.kill('SIGKILL')
+      throw err
+    }
     for (const c of this.children) c.process.stdin.write('go\n')
     await Promise.all(this.children.map((c) => said(c, 'loaded')))
+    options.window?.end()
     const results = await Promise.all(this.children.map(async (c) => JSON.parse(await readFile(c.out, 'utf8')) as AppResult))
     return merge(results)
   }

@@ -5,13 +5,15 @@
  * system with N app processes (`-4`) is also read against the probe and the peers run with as many
  * processes (`redis-script-limit-4`, `redis-handrolled-4`, `bullmq-4`), when they ran.
  */
+import { cpuSection } from './cpu-report.js'
 import type { RunResult } from './result.js'
 import { median } from './stats.js'
 
 export const LIMIT = 'redis-script-limit'
 /** The tier at `memory` with flushing held during the load: its drain is the flush of the whole backlog. */
 export const FLUSH = 'writebehind-redis-memory-flush'
-const TIER_SYSTEMS = ['writebehind-redis-memory', 'writebehind-redis-memory-4', 'writebehind-redis-replicated', 'writebehind-redis-replicated-4', FLUSH]
+const MEMORY = 'writebehind-redis-memory'
+const TIER_SYSTEMS = [MEMORY, 'writebehind-redis-memory-4', 'writebehind-redis-replicated', 'writebehind-redis-replicated-4', FLUSH]
 
 /** The figures of one tier system on one workload, each the median over runs of a within-run ratio. */
 export interface TierRatios {
@@ -121,8 +123,10 @@ export function redisSection(runs: readonly RunResult[], workloads: readonly str
             ...(r.system.includes('replicated') ? [`- ${r.system}: ${x(r.vsMemory)} of memory with as many processes (target ≥ 0.5): ${verdict(r.vsMemory, (n) => n >= 0.5)}`] : []),
           ],
     )
+    const here = runs.filter((r) => r.workload === workload)
+    const cpu = cpuSection(here, [...new Set(here.map((r) => r.system))], { memory: MEMORY, limit: LIMIT, flush: FLUSH, ceiling: 'pg-ceiling' })
     return [
-      `### ${workload}\n\n| system | writes/s | ÷ script limit | ack p99 ms | p99 ÷ limit's | backlog at the end | drain s | ÷ redis-handrolled | ÷ bullmq | ÷ limit with as many processes (p99 ÷) | ÷ handrolled / bullmq with as many processes | ÷ memory | flush rows/s ÷ pg-ceiling |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n| ${table.join(' |\n| ')} |\n\n${lines.join('\n')}\n`,
+      `### ${workload}\n\n| system | writes/s | ÷ script limit | ack p99 ms | p99 ÷ limit's | backlog at the end | drain s | ÷ redis-handrolled | ÷ bullmq | ÷ limit with as many processes (p99 ÷) | ÷ handrolled / bullmq with as many processes | ÷ memory | flush rows/s ÷ pg-ceiling |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n| ${table.join(' |\n| ')} |\n\n${lines.join('\n')}\n${cpu === '' ? '' : `\n${cpu}`}`,
     ]
   })
   return parts.length === 0

@@ -3,6 +3,7 @@
  * with ratios to direct-1 taken within each run (same minute, same machine state) and then
  * medianed; the project's targets checked against them; every raw run at the end.
  */
+import { cpuCell, cpuSummary, type CpuSummary } from './cpu-report.js'
 import type { Machine } from './machine.js'
 import type { RunResult } from './result.js'
 import { redisSection } from './redis-report.js'
@@ -41,6 +42,8 @@ export interface Summary {
   bestCoalescing: number
   drainMs: number
   peakRssMb: number
+  /** CPU µs per acknowledged write over the load (Node / Redis / PostgreSQL) and the machine's busy cores; undefined when not measured. */
+  cpu: CpuSummary | undefined
   correct: boolean
 }
 
@@ -78,6 +81,7 @@ export function summarise(runs: readonly RunResult[], systems: readonly string[]
         bestCoalescing: m((r) => r.acked / r.keys),
         drainMs: m((r) => r.drainMs),
         peakRssMb: m((r) => r.peakRssMb),
+        cpu: cpuSummary(ok),
         correct: ok.length === mine.length && mine.every((r) => r.correct),
       },
     ]
@@ -87,8 +91,8 @@ export function summarise(runs: readonly RunResult[], systems: readonly string[]
 const gain = (n: number): string => (!Number.isFinite(n) ? '—' : n < 1 ? `${times(1 / n)} higher` : `${times(n)} lower`)
 
 const TABLE_HEAD = (baseline: string): string =>
-  `| system | writes/s | (min–max) | vs ${baseline} | p50 ms | p99 ms | p99.9 ms | p99 vs ${baseline} | DB statements | DB rows | pg_stat rows | writes/row (best possible) | drain s | peak RSS MB | final state |\n` +
-  '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n'
+  `| system | writes/s | (min–max) | vs ${baseline} | p50 ms | p99 ms | p99.9 ms | p99 vs ${baseline} | DB statements | DB rows | pg_stat rows | writes/row (best possible) | drain s | peak RSS MB | CPU µs/write: Node / Redis / PG (busy cores) | final state |\n` +
+  '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n'
 
 function row(s: Summary): string {
   const state = s.errors.length > 0 ? `ERROR: ${s.errors[0]}` : s.correct ? 'ok' : '**MISMATCH**'
@@ -107,6 +111,7 @@ function row(s: Summary): string {
     `${fmt(s.coalescing, 2)} (${fmt(s.bestCoalescing, 2)})`,
     fmt(s.drainMs / 1000, 2),
     fmt(s.peakRssMb),
+    cpuCell(s.cpu),
     state,
   ]
   return `| ${cells.join(' | ')} |`
@@ -196,7 +201,10 @@ Figures are medians over the runs. "vs ${ctx.baseline}" ratios are taken within 
 in the same invocation, minutes apart, on the same machine) and then medianed. Latency is the acknowledgement latency seen by a writer.
 "DB rows" is counted at each system's own pool (rowCount of its writes); "pg_stat rows" is PostgreSQL's own
 \`n_tup_ins + n_tup_upd\` for the system's table over the run (marked ≠ when the two counts differ). "writes/row" is writes acknowledged per row written
-(coalescing); in brackets, writes acknowledged ÷ distinct keys written, the best any system could do. "drain" is how long after the load stopped the database had every acknowledged write. See bench/README.md
+(coalescing); in brackets, writes acknowledged ÷ distinct keys written, the best any system could do. "drain" is how long after the load stopped the database had every acknowledged write.
+"CPU µs/write" is CPU time over the load ÷ writes acknowledged (pg-ceiling: ÷ rows committed), from /proc: the measuring Node process with its app processes, the Redis server(s) it started
+(— when it started none) and the PostgreSQL backends of their connections; in brackets the machine's busy cores over the load, whatever ran them, and how many of them
+those processes kept busy (the rest was other work). See bench/README.md
 for the method and its caveats; these numbers are not comparable across machines.
 
 ## Results

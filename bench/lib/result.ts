@@ -1,4 +1,5 @@
 import type { Arrival } from '../driver.js'
+import type { CpuWindow } from './cpu.js'
 
 /**
  * What one measured run (one system, one workload, one repetition) reports back to the harness.
@@ -31,6 +32,8 @@ export interface RunResult {
   /** What the system still had to flush when the load ended (`BenchSystem.backlog`); NaN when it does not say. */
   readonly backlogAtEnd?: number
   readonly peakRssMb: number
+  /** CPU spent over the load (first write to last acknowledgement) and over the drain (bench/lib/cpu.ts); absent in results from before it was measured. */
+  readonly cpu?: { readonly load: CpuWindow; readonly drain?: CpuWindow }
   readonly correct: boolean
   readonly verifyNote: string
 }
