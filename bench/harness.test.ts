@@ -411,6 +411,14 @@ describe('CPU accounting', () => {
     assert.throws(() => new CpuMeter(() => snapshot({ postmaster: 1 })).result(), /never opened/)
   })
 
+  it('shows no figure, never 0, where CPU cannot be read at all (no /proc, PostgreSQL elsewhere)', () => {
+    const meter = CpuMeter.unavailable()
+    meter.begin()
+    meter.end()
+    const w = meter.result()
+    for (const key of ['appUs', 'redisUs', 'pgUs', 'pgClusterUs', 'busyCores'] as const) assert.ok(Number.isNaN(w[key]), `${key} is ${w[key]}`)
+  })
+
   it('reads the bounds in the report within each run: memory against the script limit, the held flush against pg-ceiling', () => {
     const cpu = (w: Partial<CpuWindow>, drain?: Partial<CpuWindow>): RunResult['cpu'] => ({ load: window(w), ...(drain === undefined ? {} : { drain: window(drain) }) })
     const runs = [

@@ -45,10 +45,25 @@ function jobWorkload(): Workload {
   return workload
 }
 
-/** A CPU meter for this process, what runs under it, and the PostgreSQL cluster behind `admin`. */
+let cpuUnavailable: string | undefined
+
+/**
+ * A CPU meter for this process, what runs under it, and the PostgreSQL cluster behind `admin`. Where
+ * the figures cannot be read at all (no /proc, PostgreSQL on another host or in a container, other
+ * users' sockets closed to this user) the meter says so once and its figures show as —; a reading
+ * that fails once the first one worked still fails the measurement.
+ */
 async function cpuMeter(admin: pg.Pool): Promise<CpuMeter> {
-  const postmaster = await postmasterOf(admin)
-  return new CpuMeter(() => snapshot({ postmaster }))
+  if (cpuUnavailable !== undefined) return CpuMeter.unavailable()
+  try {
+    const postmaster = await postmasterOf(admin)
+    snapshot({ postmaster })
+    return new CpuMeter(() => snapshot({ postmaster }))
+  } catch (err) {
+    cpuUnavailable = (err as Error).message
+    process.stderr.write(`bench: no CPU figures in this measurement (${cpuUnavailable})\n`)
+    return CpuMeter.unavailable()
+  }
 }
 
 async function measure(system: BenchSystem, teardown: () => Promise<void>, admin: pg.Pool): Promise<RunResult> {

@@ -198,7 +198,7 @@ export function between(before: CpuSnapshot, after: CpuSnapshot): CpuWindow {
   return {
     appUs: after.appUs - before.appUs,
     redisUs: redis,
-    pgUs: pg,
+    pgUs: Number.isNaN(after.pgClusterUs) ? Number.NaN : pg,
     pgClusterUs: after.pgClusterUs - before.pgClusterUs,
     busyCores: all > 0 ? ((after.machineBusy - before.machineBusy) / all) * after.cores : Number.NaN,
     cores: after.cores,
@@ -211,6 +211,16 @@ export class CpuMeter {
   private window: CpuWindow | undefined
 
   constructor(private readonly read: () => CpuSnapshot) {}
+
+  /**
+   * A meter for a machine where the figures cannot be read (no /proc, PostgreSQL on another host or
+   * in another pid namespace, other users' sockets unreadable): every window is NaN, shown as —,
+   * never 0.
+   */
+  static unavailable(): CpuMeter {
+    const none: CpuSnapshot = { appUs: Number.NaN, redisUs: Number.NaN, pgBackends: new Map(), pgClusterUs: Number.NaN, machineBusy: Number.NaN, machineAll: Number.NaN, cores: Number.NaN }
+    return new CpuMeter(() => none)
+  }
 
   begin(): void {
     this.start = this.read()
