@@ -105,12 +105,12 @@ async function drain(client: Redis, variant: string): Promise<number> {
     const prefix = `${tag(shard)}:e:`
     for (;;) {
       if (variant === "the tier's claim + ack") {
-        const reply = (await client.callBuffer('EVALSHA', TIER_CLAIM.sha, 2, keys[0], `${tag(shard)}:lease`, prefix, 'floor', 30_000, CHUNK, '1', CHUNK * 2, 0)) as Buffer
+        const reply = (await client.callBuffer('EVALSHA', TIER_CLAIM.sha, 3, keys[0], `${tag(shard)}:lease`, `${tag(shard)}:retry`, prefix, 'floor', 30_000, CHUNK, '1', CHUNK * 2, 0)) as Buffer
         const claimed = unpack(reply) as Array<string | number | false>
         if (claimed.length <= 1) break
         const args: Array<string | number> = [0, prefix]
         for (let i = 1; i + 5 < claimed.length; i += 6) args.push(claimed[i] as string, String(claimed[i + 1]))
-        const acked = (await client.call('EVALSHA', TIER_ACK.sha, 3, ...keys, `${tag(shard)}:meta`, ...args)) as number[]
+        const acked = (await client.call('EVALSHA', TIER_ACK.sha, 4, ...keys, `${tag(shard)}:meta`, `${tag(shard)}:retry`, ...args)) as number[]
         rows += acked[0] as number
         continue
       }
