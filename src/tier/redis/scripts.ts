@@ -33,7 +33,7 @@ local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `
 
 /**
- * `retrying(set, list, from)`: which of the keys list[from], list[from + 2], … are in the shard's
+ * `retrying(set, list, from, step)`: which of the keys list[from], list[from + step], … are in the shard's
  * retry set (`layout.ts`), as a table key → true. The set is empty or holds a few failing keys:
  * then one SCARD, or its members, costs less than asking for each key (a SMISMEMBER of the 128
  * keys a claim looks at cost Redis about 4k instructions per row under callgrind: 5% of a row).
