@@ -15,14 +15,24 @@
  *
  * Prints, per variant, Redis's CPU (INFO cpu) over the drain ÷ rows. Not a target's figure: what
  * the tier's `bench/flush-drain.ts` Redis µs per row can be compared against.
+ *
+ * `--callgrind <dir>` runs the Redis under `valgrind --tool=callgrind` (its dumps go to `dir`) and
+ * prints Redis's instructions per row instead: counted only over each drain, and the same run after
+ * run however loaded the machine is (a few thousand entries are enough; valgrind is ~50× slower).
  */
+import { execFileSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
 import { Redis } from 'ioredis'
 import { infoFields } from '../src/tier/redis/startup.js'
 import { unpack } from '../src/tier/redis/msgpack.js'
 import { ACK as TIER_ACK, CLAIM as TIER_CLAIM } from '../src/tier/redis/scripts.js'
 import { startBenchRedis } from './lib/own-redis.js'
 
-const ENTRIES = Number(process.argv[2] ?? 100_000)
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { callgrind: { type: 'string' } } })
+const ENTRIES = Number(positionals[0] ?? 100_000)
+const CALLGRIND = values.callgrind
 const SHARDS = 16
 const CHUNK = 64
 
@@ -105,12 +115,12 @@ async function drain(client: Redis, variant: string): Promise<number> {
     const prefix = `${tag(shard)}:e:`
     for (;;) {
       if (variant === "the tier's claim + ack") {
-        const reply = (await client.callBuffer('EVALSHA', TIER_CLAIM.sha, 2, keys[0], `${tag(shard)}:lease`, prefix, 'floor', 30_000, CHUNK, '1', CHUNK * 2, 0)) as Buffer
+        const reply = (await client.callBuffer('EVALSHA', TIER_CLAIM.sha, 3, keys[0], `${tag(shard)}:lease`, `${tag(shard)}:retry`, prefix, 'floor', 30_000, CHUNK, '1', CHUNK * 2, 0)) as Buffer
         const claimed = unpack(reply) as Array<string | number | false>
         if (claimed.length <= 1) break
         const args: Array<string | number> = [0, prefix]
         for (let i = 1; i + 5 < claimed.length; i += 6) args.push(claimed[i] as string, String(claimed[i + 1]))
-        const acked = (await client.call('EVALSHA', TIER_ACK.sha, 3, ...keys, `${tag(shard)}:meta`, ...args)) as number[]
+        const acked = (await client.call('EVALSHA', TIER_ACK.sha, 4, ...keys, `${tag(shard)}:meta`, `${tag(shard)}:retry`, ...args)) as number[]
         rows += acked[0] as number
         continue
       }
@@ -130,8 +140,20 @@ async function drain(client: Redis, variant: string): Promise<number> {
   return rows
 }
 
+/** Stops counting and dumps; answers the instructions counted since the last dump (the dump's `totals`). */
+function callgrindDump(dir: string, pid: number, dumps: number): number {
+  execFileSync('callgrind_control', ['-i', 'off', String(pid)], { stdio: 'ignore' })
+  execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' })
+  const file = readdirSync(dir).find((name) => name === `callgrind.out.${dumps}`)
+  const totals = /^totals: (\d+)/m.exec(file === undefined ? '' : readFileSync(join(dir, file), 'utf8'))
+  if (totals === null) throw new Error(`no callgrind dump ${dumps} in ${dir}`)
+  return Number(totals[1])
+}
+
 async function main(): Promise<void> {
-  const server = await startBenchRedis()
+  const wrapper = CALLGRIND === undefined ? [] : ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(CALLGRIND, 'callgrind.out')}`]
+  const server = await startBenchRedis(undefined, wrapper)
+  let dumps = 0
   const client = new Redis(server.url)
   try {
     // EVAL of the same source is cached by its SHA after the first call: load both once, untimed.
@@ -141,9 +163,15 @@ async function main(): Promise<void> {
       await client.flushall()
       await fill(client)
       const before = redisCpu(String(await client.info('cpu')))
+      if (CALLGRIND !== undefined) execFileSync('callgrind_control', ['-i', 'on', String(server.pid)], { stdio: 'ignore' })
       const start = performance.now()
       const rows = await drain(client, variant)
       const ms = performance.now() - start
+      if (CALLGRIND !== undefined) {
+        const instructions = callgrindDump(CALLGRIND, server.pid, ++dumps)
+        console.log(`${variant}: ${rows} rows; Redis ${(instructions / rows / 1000).toFixed(1)}k instructions per row`)
+        continue
+      }
       const cpu = redisCpu(String(await client.info('cpu'))) - before
       console.log(`${variant}: ${rows} rows in ${ms.toFixed(0)} ms; Redis CPU ${cpu.toFixed(0)} ms, ${((cpu * 1000) / rows).toFixed(1)} µs per row`)
     }

@@ -82,6 +82,36 @@ function suite(): void {
     assert.equal(fresh?.version, v2, 'the new version is due at once')
     assert.equal(fresh?.attempts, 0)
   })
+
+  it('keeps the retry set to the keys that may hold retry state: a record adds the key, an ack or a dead letter takes it out, a rewrite keeps it until then', async () => {
+    const [a] = await twoTiers()
+    const shard = a.layout.shardOf('k')
+    const members = (): Promise<string[]> => admin.smembers(a.layout.retry(shard))
+    await write(a, 'k', '1')
+    const [first] = await take(a)
+    assert.ok(first !== undefined)
+    first.attempts = 1
+    await a.retrying([first], 0)
+    assert.deepEqual(await members(), ['k'], 'the claim and the ack read its att and ff')
+    await write(a, 'k', '2') // drops att and ff; the key stays a member while dirty
+    const [second] = await take(a)
+    assert.ok(second !== undefined)
+    assert.equal(second.attempts, 0)
+    a.applied(first) // an older version's ack: the entry stays dirty
+    await a.settled()
+    assert.deepEqual(await members(), ['k'])
+    a.applied(second)
+    await a.settled()
+    assert.deepEqual(await members(), [], 'an ack that leaves the entry clean takes it out')
+    await write(a, 'k', '3')
+    const [third] = await take(a)
+    assert.ok(third !== undefined)
+    third.attempts = 2
+    await a.retrying([third], 0)
+    assert.deepEqual(await members(), ['k'])
+    await a.deadLetter([third], new Error('poison'))
+    assert.deepEqual(await members(), [], 'a dead letter takes it out')
+  })
 }
 
 describeEachServer(

@@ -125,7 +125,7 @@ export class Claims {
     const { layout, lease } = this
     const reply = await this.port.run({
       script: CLAIM,
-      keys: [layout.dirty(shard), layout.lease(shard)],
+      keys: [layout.dirty(shard), layout.lease(shard), layout.retry(shard)],
       args: [layout.entryPrefix(shard), lease.token, lease.ms, want, '1', want * 2, offset],
       binary: true,
     })

@@ -12,6 +12,9 @@
  *   {wb:<name>:<s>}:dirty     zset: dirty keys by not-before time (ms): the first-dirty time, or
  *                              after a failure the end of its backoff (retry-scripts.ts)
  *   {wb:<name>:<s>}:vers      zset: dirty keys by their first unflushed version (flush() marks)
+ *   {wb:<name>:<s>}:retry     set: keys whose entry may hold retry state (att, ff); every dirty
+ *                              entry that holds it is a member, so the claim and the ack read
+ *                              those two fields only for members (retry-scripts.ts)
  *   {wb:<name>:<s>}:meta      hash: floor (highest version issued in the shard), te (trust
  *                              epoch), rid (the replication id of the node it was last seen on)
  *   {wb:<name>:<s>}:lease     string: the flushing instance's token, with PX
@@ -75,6 +78,10 @@ export class RedisLayout {
     return this.namesOf(shard).meta
   }
 
+  retry(shard: number): string {
+    return this.namesOf(shard).retry
+  }
+
   lease(shard: number): string {
     return `${this.tag(shard)}:lease`
   }
@@ -93,10 +100,11 @@ interface ShardNames {
   readonly dirty: string
   readonly vers: string
   readonly meta: string
+  readonly retry: string
 }
 
 function shardNames(tag: string): ShardNames {
-  return { entries: `${tag}:e:`, dirty: `${tag}:dirty`, vers: `${tag}:vers`, meta: `${tag}:meta` }
+  return { entries: `${tag}:e:`, dirty: `${tag}:dirty`, vers: `${tag}:vers`, meta: `${tag}:meta`, retry: `${tag}:retry` }
 }
 
 /** FNV-1a over `bytes`, continuing from `hash`. */

@@ -62,7 +62,7 @@ export class Outcomes {
         const args = chunk.flatMap((op) => [op.key, String(op.version), op.kind === 'delete' ? '1' : '0', op.kind === 'set' ? op.encoded : '', String(op.attempts), String(op.firstFailedAt)])
         calls.push({
           script: DEAD_LETTER,
-          keys: [this.layout.dirty(shard), this.layout.vers(shard), this.layout.dlq(shard), ...chunk.map((op) => this.layout.entry(shard, op.key))],
+          keys: [this.layout.dirty(shard), this.layout.vers(shard), this.layout.dlq(shard), this.layout.retry(shard), ...chunk.map((op) => this.layout.entry(shard, op.key))],
           args: [message, ...args],
         })
       }
@@ -83,7 +83,7 @@ export class Outcomes {
         sends.push(
           this.port.run({
             script: RETRY,
-            keys: [this.layout.dirty(shard), ...chunk.map((op) => this.layout.entry(shard, op.key))],
+            keys: [this.layout.dirty(shard), this.layout.retry(shard), ...chunk.map((op) => this.layout.entry(shard, op.key))],
             args: [Math.max(0, Math.round(delayMs)), ...chunk.flatMap((op) => [op.key, String(op.version), String(op.attempts)])],
           }),
         )
@@ -124,7 +124,7 @@ export class Outcomes {
     const { layout } = this
     const args: Array<string | number> = [this.ttlMs, layout.entryPrefix(shard)]
     for (const op of ops) args.push(op.key, String(op.version))
-    const reply = await this.port.run({ script: ACK, keys: [layout.dirty(shard), layout.vers(shard), layout.meta(shard)], args })
+    const reply = await this.port.run({ script: ACK, keys: [layout.dirty(shard), layout.vers(shard), layout.meta(shard), layout.retry(shard)], args })
     const [, dirty, lowest, oldest] = reply as [number, number, number, number]
     this.shardSeen(shard, dirty, lowest === 0 ? undefined : lowest, oldest === 0 ? undefined : oldest)
   }
@@ -133,7 +133,7 @@ export class Outcomes {
     const { layout } = this
     return this.port.run({
       script: SUPERSEDE,
-      keys: [layout.dirty(shard), layout.vers(shard), layout.meta(shard), ...ops.map(([op]) => layout.entry(shard, op.key))],
+      keys: [layout.dirty(shard), layout.vers(shard), layout.meta(shard), layout.retry(shard), ...ops.map(([op]) => layout.entry(shard, op.key))],
       args: ops.flatMap(([op, storeVersion]) => [op.key, String(op.version), String(storeVersion)]),
     })
   }

@@ -33,6 +33,30 @@ local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `
 
 /**
+ * `retrying(set, list, from, step)`: which of the keys list[from], list[from + step], … are in the shard's
+ * retry set (`layout.ts`), as a table key → true. The set is empty or holds a few failing keys:
+ * then one SCARD, or its members, costs less than asking for each key (a SMISMEMBER of the 128
+ * keys a claim looks at cost Redis about 4k instructions per row under callgrind: 5% of a row).
+ */
+const RETRYING = `
+local function retrying(set, list, from, step)
+  local found = {}
+  local size = redis.call('SCARD', set)
+  if size == 0 then return found end
+  if size <= 128 then
+    for _, k in ipairs(redis.call('SMEMBERS', set)) do found[k] = true end
+    return found
+  end
+  local keys = {}
+  for i = from, #list, step do keys[#keys + 1] = list[i] end
+  if #keys == 0 then return found end
+  local member = redis.call('SMISMEMBER', set, unpack(keys))
+  for i, k in ipairs(keys) do if member[i] == 1 then found[k] = true end end
+  return found
+end
+`
+
+/**
  * write: KEYS entry, dirty, vers, meta; ARGV key, payload, del (1|0), cap, force (1|0), expect?, ttl?.
  * A clean entry made before the shard's trust epoch (`TRUST`) counts as no entry for `expect`.
  * Returns {version, dirty count, 1 if newly dirty}, or {-1, dirty count} when the key is not dirty yet and the shard
@@ -83,10 +107,13 @@ return {v, count, dirty and 0 or 1}
 )
 
 /**
- * claim: KEYS dirty, lease; ARGV entry prefix, token, lease ms, max, use lease (1|0), scan limit, offset.
+ * claim: KEYS dirty, lease, retry; ARGV entry prefix, token, lease ms, max, use lease (1|0), scan limit, offset.
  * Takes (or renews, or with nothing dirty releases) the shard's lease, then reads up to `max`
  * due dirty entries (score = not-before time at or below Redis TIME), earliest first, looking at
  * no more than `scan limit` of them from position `offset` among the due ones. Changes no entry.
+ * Reads a key's retry state (`att`, `ff`) only when the key is in the shard's retry set
+ * (`retry-scripts.ts`: most entries have none, and a field that is absent costs as much to look for
+ * as one that is there), and the tombstone flag not at all: a tombstone is the entry without `p`.
  * `allow-oom`: the lease's SET must pass when Redis is at maxmemory, or nothing could be flushed
  * (and freed) then.
  * Returns 0 when another instance holds the lease, else one MessagePack string (`msgpack.ts`: one bulk
@@ -97,7 +124,7 @@ return {v, count, dirty and 0 or 1}
 export const CLAIM = script(
   'claim',
   `#!lua flags=allow-oom
-${NOW}
+${NOW}${RETRYING}
 if ARGV[5] == '1' then
   local holder = redis.call('GET', KEYS[2])
   if holder == false then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
@@ -106,6 +133,7 @@ if ARGV[5] == '1' then
 end
 local offset, scan = tonumber(ARGV[7] or '0'), tonumber(ARGV[6])
 local keys = redis.call('ZRANGE', KEYS[1], '-inf', string.format('%.0f', nowMs), 'BYSCORE', 'LIMIT', offset, scan)
+local retry = retrying(KEYS[3], keys, 1, 1)
 local prefix = ARGV[1]
 local out = {-1}
 local o, n, seen = 1, 0, 0
@@ -113,14 +141,16 @@ local max = tonumber(ARGV[4])
 for _, k in ipairs(keys) do
   if n >= max then break end
   seen = seen + 1
-  local e = redis.call('HMGET', prefix .. k, 'st', 'ver', 'del', 'p', 'since', 'att', 'ff')
+  local e
+  if retry[k] then e = redis.call('HMGET', prefix .. k, 'st', 'ver', 'p', 'since', 'att', 'ff')
+  else e = redis.call('HMGET', prefix .. k, 'st', 'ver', 'p', 'since') end
   if e[1] == 'd' then
     out[o + 1] = k
     out[o + 2] = tonumber(e[2])
-    if e[3] == '1' then out[o + 3] = false else out[o + 3] = e[4] or '' end
-    out[o + 4] = tonumber(e[5] or '0')
-    out[o + 5] = tonumber(e[6] or '0')
-    out[o + 6] = tonumber(e[7] or '0')
+    out[o + 3] = e[3]
+    out[o + 4] = tonumber(e[4] or '0')
+    out[o + 5] = tonumber(e[5] or '0')
+    out[o + 6] = tonumber(e[6] or '0')
     o, n = o + 6, n + 1
   end
 end
@@ -155,12 +185,13 @@ return out
 )
 
 /**
- * ack: KEYS dirty, vers, meta; ARGV ttl ms, entry prefix, then key, version per entry (the entry is
+ * ack: KEYS dirty, vers, meta, retry; ARGV ttl ms, entry prefix, then key, version per entry (the entry is
  * prefix .. key, as in `claim`: the caller sends each key once). Marks an entry clean at the shard's
  * trust epoch only if its version is unchanged (compare-and-swap), expiring after its write's own
  * ttl if it has one, else `ttl` (0: never); an entry written since stays dirty, and its first
  * unflushed version moves past the acknowledged one; a clean entry older than the acknowledged
- * version (a failover lost the newer one, which reached the store) is dropped. A clean entry keeps
+ * version (a failover lost the newer one, which reached the store) is dropped. Retry state is read
+ * and dropped only for keys in the retry set, which loses those no longer dirty. A clean entry keeps
  * its `since` (read only while dirty; the write that dirties it again sets it): one call fewer
  * per key. Returns {how many became clean, the shard's dirty count, its lowest unflushed version
  * or 0 (none), its earliest due score or 0 (none due; as `stats`)} after its work: the caller's view
@@ -168,15 +199,19 @@ return out
  */
 export const ACK = script(
   'ack',
-  `#!lua flags=allow-oom
-local cleaned = {}
+  `#!lua flags=allow-oom${RETRYING}
+local cleaned, settled = {}, {}
 local ttl = tonumber(ARGV[1])
 local prefix = ARGV[2]
 local epoch = redis.call('HGET', KEYS[3], 'te') or '0'
+local retry = retrying(KEYS[4], ARGV, 3, 2)
 for i = 3, #ARGV, 2 do
   local key, version = ARGV[i], ARGV[i + 1]
   local entry = prefix .. key
-  local e = redis.call('HMGET', entry, 'ver', 'st', 'ttl', 'att', 'ff')
+  local member = retry[key]
+  local e
+  if member then e = redis.call('HMGET', entry, 'ver', 'st', 'ttl', 'att', 'ff')
+  else e = redis.call('HMGET', entry, 'ver', 'st', 'ttl') end
   if e[1] == version then
     if e[2] == 'd' or e[2] == 'x' then
       redis.call('HSET', entry, 'st', 'c', 'te', epoch)
@@ -191,12 +226,15 @@ for i = 3, #ARGV, 2 do
     -- Clean but older than what the store now holds (a batch in flight across a failover): drop it.
     redis.call('DEL', entry)
   end
+  -- A member whose entry is no longer dirty leaves the retry set (one written since stays in it).
+  if member and (e[2] ~= 'd' or e[1] == version) then settled[#settled + 1] = key end
 end
 -- One ZREM per set for the whole call (at most CHUNK members: within unpack's limit).
 if #cleaned > 0 then
   redis.call('ZREM', KEYS[1], unpack(cleaned))
   redis.call('ZREM', KEYS[2], unpack(cleaned))
 end
+if #settled > 0 then redis.call('SREM', KEYS[4], unpack(settled)) end
 local lowest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 ${NOW}
 local due = redis.call('ZRANGE', KEYS[1], '-inf', string.format('%.0f', nowMs), 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
@@ -205,39 +243,42 @@ return {#cleaned, redis.call('ZCARD', KEYS[1]), tonumber(lowest[2] or '0'), tonu
 )
 
 /**
- * supersede: KEYS dirty, vers, meta, entries…; ARGV key, version, store version per entry. The store
- * holds a newer version: the shard's floor rises above it, and an entry not written since is
- * dropped (the next read loads the store's row). Returns how many entries were dropped.
+ * supersede: KEYS dirty, vers, meta, retry, entries…; ARGV key, version, store version per entry. The
+ * store holds a newer version: the shard's floor rises above it, and an entry not written since is
+ * dropped (the next read loads the store's row), and leaves the retry set. Returns how many entries
+ * were dropped.
  */
 export const SUPERSEDE = script(
   'supersede',
   `#!lua flags=allow-oom
-local dropped = 0
+local dropped = {}
 local floor = tonumber(redis.call('HGET', KEYS[3], 'floor') or '0')
-for i = 4, #KEYS do
-  local key = ARGV[(i - 4) * 3 + 1]
-  local version = ARGV[(i - 4) * 3 + 2]
-  local stored = tonumber(ARGV[(i - 4) * 3 + 3])
+for i = 5, #KEYS do
+  local key = ARGV[(i - 5) * 3 + 1]
+  local version = ARGV[(i - 5) * 3 + 2]
+  local stored = tonumber(ARGV[(i - 5) * 3 + 3])
   if stored > floor then floor = stored end
   local ver = redis.call('HGET', KEYS[i], 'ver')
   if ver == version then
     redis.call('DEL', KEYS[i])
     redis.call('ZREM', KEYS[1], key)
     redis.call('ZREM', KEYS[2], key)
-    dropped = dropped + 1
+    dropped[#dropped + 1] = key
   elseif ver and tonumber(ver) > tonumber(version) then
     redis.call('ZADD', KEYS[2], 'XX', 'GT', string.format('%.0f', tonumber(version) + 1), key)
   end
 end
+if #dropped > 0 then redis.call('SREM', KEYS[4], unpack(dropped)) end
 redis.call('HSET', KEYS[3], 'floor', string.format('%.0f', floor))
-return dropped
+return #dropped
 `,
 )
 
 /**
- * deadletter: KEYS dirty, vers, dlq, entries…; ARGV error, then key, version, del, payload,
+ * deadletter: KEYS dirty, vers, dlq, retry, entries…; ARGV error, then key, version, del, payload,
  * attempts, first failed ms per entry. Appends each to the shard's dead-letter stream; an entry not
- * written since stops being dirty and is marked dead (still served). An entry another worker
+ * written since stops being dirty, is marked dead (still served) and leaves the retry set (its `att`
+ * is read again only once a write or a requeue has dropped it). An entry another worker
  * already settled at that version (dead or clean: its lease ran out mid-batch and both flushed it)
  * gets no second letter. Returns how many were appended.
  */
@@ -245,9 +286,9 @@ export const DEAD_LETTER = script(
   'deadletter',
   `#!lua flags=allow-oom
 ${NOW}
-local added = 0
-for i = 4, #KEYS do
-  local base = (i - 4) * 6 + 1
+local added, dead = 0, {}
+for i = 5, #KEYS do
+  local base = (i - 5) * 6 + 1
   local key = ARGV[base + 1]
   local version = ARGV[base + 2]
   local e = redis.call('HMGET', KEYS[i], 'ver', 'st')
@@ -259,8 +300,10 @@ for i = 4, #KEYS do
     redis.call('HSET', KEYS[i], 'st', 'x')
     redis.call('ZREM', KEYS[1], key)
     redis.call('ZREM', KEYS[2], key)
+    dead[#dead + 1] = key
   end
 end
+if #dead > 0 then redis.call('SREM', KEYS[4], unpack(dead)) end
 return added
 `,
 )
