@@ -1,12 +1,14 @@
 /**
  * Where the Redis tier's drain of a backlog spends its time (`npx tsx bench/flush-drain.ts [keys]
- * [--workload uniform|zipf] [--writes n] [--cpu-prof file]`): a cache on a Redis of its own (AOF on,
+ * [--workload uniform|zipf] [--writes n] [--cpu-prof file] [--heap-prof file]`): a cache on a Redis of its own (AOF on,
  * as the bench's) with nothing flushed during the load; 64 writers write `--writes` writes of the
  * workload's keys (default `keys`); then `flush()` drains the backlog into PostgreSQL (a fresh table
  * of the built-in layout). Prints the drain's rows/s, the time the store's `writeBatch` calls took
  * (summed, and the share of the drain with at least one in flight), the Redis scripts' server-side
  * time from INFO commandstats (reset before the drain), Redis's own CPU over the drain, the event
- * loop's utilization, and with `--cpu-prof` writes a V8 CPU profile of the drain alone.
+ * loop's utilization and its GC pauses (count and sum, scavenges apart), and with `--cpu-prof` writes a
+ * V8 CPU profile of the drain alone, with `--heap-prof` a sampling heap profile of what the drain
+ * allocated (objects the GC already took included: allocation, not retention).
  * Not a target's figure: the bench's `writebehind-redis-memory-flush` against `pg-ceiling` is.
  */
 import { execFileSync } from 'node:child_process'
@@ -14,7 +16,7 @@ import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { parseArgs } from 'node:util'
-import { performance } from 'node:perf_hooks'
+import { constants as perf, performance, PerformanceObserver } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
 import { WriteBehindCache } from '../src/core/write-behind-cache.js'
 import { RedisTier } from '../src/redis.js'
@@ -32,6 +34,7 @@ const { values, positionals } = parseArgs({
     workload: { type: 'string', default: 'uniform' },
     writes: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'heap-prof': { type: 'string' },
     'batch-size': { type: 'string' },
     concurrency: { type: 'string' },
     'redis-callgrind': { type: 'string' },
@@ -100,12 +103,30 @@ async function main(): Promise<void> {
     const pgBefore = processCpu(backends)
     await admin.config('RESETSTAT')
     const cpuBefore = redisCpu(String(await admin.info('cpu')))
-    const session = values['cpu-prof'] === undefined ? undefined : new Session()
-    if (session !== undefined) {
-      session.connect()
+    const session = values['cpu-prof'] === undefined && values['heap-prof'] === undefined ? undefined : new Session()
+    if (session !== undefined) session.connect()
+    if (session !== undefined && values['cpu-prof'] !== undefined) {
       await session.post('Profiler.enable')
       await session.post('Profiler.start')
     }
+    if (session !== undefined && values['heap-prof'] !== undefined) {
+      await session.post('HeapProfiler.enable')
+      await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+    }
+    const gc = { minor: 0, minorMs: 0, other: 0, otherMs: 0 }
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        const kind = (entry as { detail?: { kind?: number } }).detail?.kind
+        if (kind === perf.NODE_PERFORMANCE_GC_MINOR) {
+          gc.minor++
+          gc.minorMs += entry.duration
+        } else {
+          gc.other++
+          gc.otherMs += entry.duration
+        }
+      }
+    })
+    gcObserver.observe({ entryTypes: ['gc'] })
     if (callgrind !== undefined) execFileSync('callgrind_control', ['-i', 'on', String(server.pid)])
     const elu = performance.eventLoopUtilization()
     const nodeBefore = process.cpuUsage()
@@ -119,11 +140,16 @@ async function main(): Promise<void> {
       execFileSync('callgrind_control', ['-i', 'off', String(server.pid)])
       execFileSync('callgrind_control', ['-d', String(server.pid)])
     }
-    if (session !== undefined) {
+    gcObserver.disconnect()
+    if (session !== undefined && values['cpu-prof'] !== undefined) {
       const { profile } = await session.post('Profiler.stop')
-      await writeFile(values['cpu-prof'] as string, JSON.stringify(profile))
-      session.disconnect()
+      await writeFile(values['cpu-prof'], JSON.stringify(profile))
     }
+    if (session !== undefined && values['heap-prof'] !== undefined) {
+      const { profile } = await session.post('HeapProfiler.stopSampling')
+      await writeFile(values['heap-prof'], JSON.stringify(profile))
+    }
+    session?.disconnect()
     const cpuAfter = redisCpu(String(await admin.info('cpu')))
     const pgCpu = processCpu(backends) - pgBefore
     const stats = infoFields(String(await admin.info('commandstats')))
@@ -136,6 +162,7 @@ async function main(): Promise<void> {
       `PostgreSQL backends' CPU over the drain: ${pgCpu.toFixed(0)} ms (${pct(pgCpu, drainMs)}); per row: Redis ${(((cpuAfter - cpuBefore) * 1000) / store.rows).toFixed(1)} µs, PostgreSQL ${((pgCpu * 1000) / store.rows).toFixed(1)} µs, this process ${((nodeCpu * 1000) / store.rows).toFixed(1)} µs`,
     )
     console.log(`event loop utilization: ${pct(loop.utilization, 1)}`)
+    console.log(`GC over the drain: ${gc.minor} scavenges (${gc.minorMs.toFixed(0)} ms), ${gc.other} other (${gc.otherMs.toFixed(0)} ms)`)
     for (const [name, line] of stats) if (/calls=/.test(line)) console.log(`  ${name}: ${line}`)
   } finally {
     await cache.close().catch(() => {})
