@@ -15,6 +15,15 @@ import type { ResolvedTable } from './table-mapping.js'
 
 /** The indices of the ops to apply, round by round; each key appears at most once per round. */
 export function rounds(ops: readonly StoreOp[]): number[][] {
+  if (ops.length === 0) return []
+  // Most batches hold each key once (the tiers coalesce): one round, without a list per key.
+  const seen = new Set<string>()
+  for (const op of ops) seen.add(op.key)
+  if (seen.size === ops.length) {
+    const all = new Array<number>(ops.length)
+    for (let index = 0; index < ops.length; index++) all[index] = index
+    return [all]
+  }
   const byKey = new Map<string, number[]>()
   for (let index = 0; index < ops.length; index++) {
     const key = (ops[index] as StoreOp).key
@@ -22,7 +31,6 @@ export function rounds(ops: readonly StoreOp[]): number[][] {
     if (held === undefined) byKey.set(key, [index])
     else held.push(index)
   }
-  if (byKey.size === ops.length) return ops.length === 0 ? [] : [[...ops.keys()]]
   const out: number[][] = []
   for (const indices of byKey.values()) {
     kept(ops, indices).forEach((index, round) => (out[round] ??= []).push(index))
