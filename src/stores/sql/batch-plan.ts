@@ -86,17 +86,18 @@ export function settle(ops: readonly StoreOp[], suspects: ReadonlySet<string>, s
  */
 export function prepareRounds(ops: readonly StoreOp[], table: ResolvedTable, bool: (value: boolean) => unknown, store: string): { rounds: PreparedRow[][]; failures: OpFailure[] } {
   const failed = new Map<string, Error>()
-  const mapped = rounds(ops).map((round) =>
-    round.flatMap((index) => {
+  const mapped = rounds(ops).map((round) => {
+    const prepared: PreparedRow[] = []
+    for (const index of round) {
       const op = ops[index] as StoreOp
       try {
-        return [op.kind === 'merge' ? mergeRow(op, index, table, bool, store) : row(op, index, table, bool)]
+        prepared.push(op.kind === 'merge' ? mergeRow(op, index, table, bool, store) : row(op, index, table, bool))
       } catch (error) {
         failed.set(op.key, error instanceof StoreError ? error : mappingError(op, error))
-        return []
       }
-    }),
-  )
+    }
+    return prepared
+  })
   if (failed.size === 0) return { rounds: mapped, failures: [] }
   const failures: OpFailure[] = []
   ops.forEach((op, index) => {
