@@ -159,7 +159,7 @@ async function main(): Promise<void> {
     console.log(`store.writeBatch: ${store.summed.toFixed(0)} ms summed, ${store.covered.toFixed(0)} ms (${pct(store.covered, drainMs)}) with one in flight`)
     console.log(`redis-server CPU over the drain: ${(cpuAfter - cpuBefore).toFixed(0)} ms (${pct(cpuAfter - cpuBefore, drainMs)})`)
     console.log(
-      `PostgreSQL backends' CPU over the drain: ${pgCpu.toFixed(0)} ms (${pct(pgCpu, drainMs)}); per row: Redis ${(((cpuAfter - cpuBefore) * 1000) / store.rows).toFixed(1)} µs, PostgreSQL ${((pgCpu * 1000) / store.rows).toFixed(1)} µs, this process ${((nodeCpu * 1000) / store.rows).toFixed(1)} µs`,
+      `PostgreSQL backends' CPU over the drain: ${pgCpu.toFixed(0)} ms (${pct(pgCpu, drainMs)}); per row: Redis ${(((cpuAfter - cpuBefore) * 1000) / store.rows).toFixed(1)} µs, PostgreSQL ${((pgCpu * 1000) / store.rows).toFixed(1)} µs, this process ${((nodeCpu * 1000) / store.rows).toFixed(1)} µs (in the kernel ${(nodeUsage.system / store.rows).toFixed(1)})`,
     )
     console.log(`event loop utilization: ${pct(loop.utilization, 1)}`)
     console.log(`GC over the drain: ${gc.minor} scavenges (${gc.minorMs.toFixed(0)} ms), ${gc.other} other (${gc.otherMs.toFixed(0)} ms)`)
