@@ -6,7 +6,8 @@
  * of the built-in layout). Prints the drain's rows/s, the time the store's `writeBatch` calls took
  * (summed, and the share of the drain with at least one in flight), the Redis scripts' server-side
  * time from INFO commandstats (reset before the drain), Redis's own CPU over the drain, the event
- * loop's utilization and its GC pauses (count and sum, scavenges apart), and with `--cpu-prof` writes a
+ * loop's utilization and delay (with no writers, the delay is the flush's own longest synchronous
+ * stretches, and the machine's scheduling), its GC pauses (count and sum, scavenges apart), and with `--cpu-prof` writes a
  * V8 CPU profile of the drain alone, with `--heap-prof` a sampling heap profile of what the drain
  * allocated (objects the GC already took included: allocation, not retention).
  * Not a target's figure: the bench's `writebehind-redis-memory-flush` against `pg-ceiling` is.
@@ -16,7 +17,7 @@ import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { parseArgs } from 'node:util'
-import { constants as perf, performance, PerformanceObserver } from 'node:perf_hooks'
+import { constants as perf, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
 import { WriteBehindCache } from '../src/core/write-behind-cache.js'
 import { RedisTier } from '../src/redis.js'
@@ -127,6 +128,8 @@ async function main(): Promise<void> {
       }
     })
     gcObserver.observe({ entryTypes: ['gc'] })
+    const delay = monitorEventLoopDelay({ resolution: 1 })
+    delay.enable()
     if (callgrind !== undefined) execFileSync('callgrind_control', ['-i', 'on', String(server.pid)])
     const elu = performance.eventLoopUtilization()
     const nodeBefore = process.cpuUsage()
@@ -141,6 +144,7 @@ async function main(): Promise<void> {
       execFileSync('callgrind_control', ['-d', String(server.pid)])
     }
     gcObserver.disconnect()
+    delay.disable()
     if (session !== undefined && values['cpu-prof'] !== undefined) {
       const { profile } = await session.post('Profiler.stop')
       await writeFile(values['cpu-prof'], JSON.stringify(profile))
@@ -161,7 +165,7 @@ async function main(): Promise<void> {
     console.log(
       `PostgreSQL backends' CPU over the drain: ${pgCpu.toFixed(0)} ms (${pct(pgCpu, drainMs)}); per row: Redis ${(((cpuAfter - cpuBefore) * 1000) / store.rows).toFixed(1)} µs, PostgreSQL ${((pgCpu * 1000) / store.rows).toFixed(1)} µs, this process ${((nodeCpu * 1000) / store.rows).toFixed(1)} µs (in the kernel ${(nodeUsage.system / store.rows).toFixed(1)})`,
     )
-    console.log(`event loop utilization: ${pct(loop.utilization, 1)}`)
+    console.log(`event loop utilization: ${pct(loop.utilization, 1)}; delay p50 ${ms(delay.percentile(50))}, p99 ${ms(delay.percentile(99))}, max ${ms(delay.max)} ms`)
     console.log(`GC over the drain: ${gc.minor} scavenges (${gc.minorMs.toFixed(0)} ms), ${gc.other} other (${gc.otherMs.toFixed(0)} ms)`)
     for (const [name, line] of stats) if (/calls=/.test(line)) console.log(`  ${name}: ${line}`)
   } finally {
@@ -197,6 +201,11 @@ function processCpu(pids: readonly number[]): number {
 function redisCpu(info: string): number {
   const fields = infoFields(info)
   return (Number(fields.get('used_cpu_user') ?? 0) + Number(fields.get('used_cpu_sys') ?? 0)) * 1000
+}
+
+/** Nanoseconds as milliseconds. */
+function ms(ns: number): string {
+  return (ns / 1e6).toFixed(2)
 }
 
 function pct(part: number, whole: number): string {
