@@ -8,9 +8,9 @@
  * it). Each tick first forgets the claims none of whose keys is still in a flight (`inFlight`, the
  * flusher's live set: settled, abandoned or stopped alike); a shard with none left stops its timer
  * without renewing. `stop` (at close, before the leases are released) stops them all. A timer per
- * shard held, never one per write or per op; a claim's ops are kept as the array they came in (no
- * set of keys to fill and empty per op), and a tick looks at a live claim's keys only until it
- * finds one in a flight.
+ * shard held, never one per write or per op; a claim's keys are kept as one array (not a set to
+ * fill and empty per key, nor the ops themselves, whose payloads would then live until the next
+ * tick), and a tick looks at a live claim's keys only until it finds one in a flight.
  *
  * What it leaves out: correctness. A renewal that fails or comes late (Redis paused, the event loop
  * blocked) only lets another instance duplicate the batch; the store's version fence keeps that
@@ -22,8 +22,8 @@ import type { RedisLayout } from './layout.js'
 import { RENEW } from './scripts.js'
 
 interface Held {
-  /** The shard's ops of each claim made under its lease, while some key of the claim is in a flight. */
-  claims: PendingOp[][]
+  /** The shard's keys of each claim made under its lease, while one of them is in a flight. */
+  claims: string[][]
   readonly timer: ReturnType<typeof setInterval>
 }
 
@@ -43,12 +43,12 @@ export class LeaseKeeper {
    * the same turn of the event loop, before any tick): keep those leases until they leave it.
    */
   hold(ops: readonly PendingOp[]): void {
-    const byShard = new Map<number, PendingOp[]>()
-    for (const op of ops) {
-      const shard = this.layout.shardOf(op.key)
+    const byShard = new Map<number, string[]>()
+    for (const { key } of ops) {
+      const shard = this.layout.shardOf(key)
       const group = byShard.get(shard)
-      if (group === undefined) byShard.set(shard, [op])
-      else group.push(op)
+      if (group === undefined) byShard.set(shard, [key])
+      else group.push(key)
     }
     for (const [shard, group] of byShard) {
       let held = this.held.get(shard)
@@ -71,7 +71,7 @@ export class LeaseKeeper {
   private renew(shard: number): void {
     const held = this.held.get(shard)
     if (held === undefined) return
-    held.claims = held.claims.filter((ops) => ops.some((op) => this.inFlight.has(op.key)))
+    held.claims = held.claims.filter((keys) => keys.some((key) => this.inFlight.has(key)))
     if (held.claims.length === 0) return this.drop(shard, held)
     this.port.run({ script: RENEW, keys: [this.layout.lease(shard)], args: [this.lease.token, this.lease.ms] }).then(
       (mine) => {
