@@ -155,7 +155,8 @@ async function main(): Promise<void> {
     }
     session?.disconnect()
     const cpuAfter = redisCpu(String(await admin.info('cpu')))
-    const pgCpu = processCpu(backends) - pgBefore
+    const pgAfter = processCpu(backends)
+    const pgCpu = pgAfter.ms - pgBefore.ms
     const stats = infoFields(String(await admin.info('commandstats')))
     console.log(
       `${values.workload}: ${WRITES} writes of ${KEYS} keys; drained ${store.rows} rows in ${store.batches} batches in ${drainMs.toFixed(0)} ms: ${Math.round(store.rows / (drainMs / 1000))} rows/s`,
@@ -163,7 +164,7 @@ async function main(): Promise<void> {
     console.log(`store.writeBatch: ${store.summed.toFixed(0)} ms summed, ${store.covered.toFixed(0)} ms (${pct(store.covered, drainMs)}) with one in flight`)
     console.log(`redis-server CPU over the drain: ${(cpuAfter - cpuBefore).toFixed(0)} ms (${pct(cpuAfter - cpuBefore, drainMs)})`)
     console.log(
-      `PostgreSQL backends' CPU over the drain: ${pgCpu.toFixed(0)} ms (${pct(pgCpu, drainMs)}); per row: Redis ${(((cpuAfter - cpuBefore) * 1000) / store.rows).toFixed(1)} µs, PostgreSQL ${((pgCpu * 1000) / store.rows).toFixed(1)} µs, this process ${((nodeCpu * 1000) / store.rows).toFixed(1)} µs (in the kernel ${(nodeUsage.system / store.rows).toFixed(1)})`,
+      `PostgreSQL backends' CPU over the drain: ${pgCpu.toFixed(0)} ms (${pct(pgCpu, drainMs)}); per row: Redis ${(((cpuAfter - cpuBefore) * 1000) / store.rows).toFixed(1)} µs, PostgreSQL ${((pgCpu * 1000) / store.rows).toFixed(1)} µs${pgAfter.gone > 0 ? ` (partial: ${pgAfter.gone} backend(s) gone)` : ''}, this process ${((nodeCpu * 1000) / store.rows).toFixed(1)} µs (in the kernel ${(nodeUsage.system / store.rows).toFixed(1)})`,
     )
     console.log(`event loop utilization: ${pct(loop.utilization, 1)}; delay p50 ${ms(delay.percentile(50))}, p99 ${ms(delay.percentile(99))}, max ${ms(delay.max)} ms`)
     console.log(`GC over the drain: ${gc.minor} scavenges (${gc.minorMs.toFixed(0)} ms), ${gc.other} other (${gc.otherMs.toFixed(0)} ms)`)
@@ -188,14 +189,25 @@ async function backendPids(pool: pg.Pool): Promise<number[]> {
   }
 }
 
-/** utime + stime of `pids`, ms (from /proc; 100 ticks a second). */
-function processCpu(pids: readonly number[]): number {
+/**
+ * utime + stime of `pids`, ms (from /proc; 100 ticks a second), and how many of them are gone (a
+ * backend another program terminated: the pool replaced it, and its CPU is no longer counted).
+ */
+function processCpu(pids: readonly number[]): { ms: number; gone: number } {
   let ticks = 0
+  let gone = 0
   for (const pid of pids) {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    } catch {
+      gone++
+      continue
+    }
+    const fields = stat.split(') ')[1]?.split(' ') ?? []
     ticks += Number(fields[11]) + Number(fields[12])
   }
-  return ticks * 10
+  return { ms: ticks * 10, gone }
 }
 
 function redisCpu(info: string): number {
