@@ -1,12 +1,15 @@
 /**
  * Where the Redis tier's drain of a backlog spends its time (`npx tsx bench/flush-drain.ts [keys]
- * [--workload uniform|zipf] [--writes n] [--cpu-prof file]`): a cache on a Redis of its own (AOF on,
+ * [--workload uniform|zipf] [--writes n] [--cpu-prof file] [--heap-prof file]`): a cache on a Redis of its own (AOF on,
  * as the bench's) with nothing flushed during the load; 64 writers write `--writes` writes of the
  * workload's keys (default `keys`); then `flush()` drains the backlog into PostgreSQL (a fresh table
  * of the built-in layout). Prints the drain's rows/s, the time the store's `writeBatch` calls took
  * (summed, and the share of the drain with at least one in flight), the Redis scripts' server-side
  * time from INFO commandstats (reset before the drain), Redis's own CPU over the drain, the event
- * loop's utilization, and with `--cpu-prof` writes a V8 CPU profile of the drain alone.
+ * loop's utilization and delay (with no writers, the delay is the flush's own longest synchronous
+ * stretches, and the machine's scheduling), its GC pauses (count and sum, scavenges apart), and with `--cpu-prof` writes a
+ * V8 CPU profile of the drain alone, with `--heap-prof` a sampling heap profile of what the drain
+ * allocated (objects the GC already took included: allocation, not retention).
  * Not a target's figure: the bench's `writebehind-redis-memory-flush` against `pg-ceiling` is.
  */
 import { execFileSync } from 'node:child_process'
@@ -14,7 +17,7 @@ import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { parseArgs } from 'node:util'
-import { performance } from 'node:perf_hooks'
+import { constants as perf, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
 import { WriteBehindCache } from '../src/core/write-behind-cache.js'
 import { RedisTier } from '../src/redis.js'
@@ -32,6 +35,7 @@ const { values, positionals } = parseArgs({
     workload: { type: 'string', default: 'uniform' },
     writes: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'heap-prof': { type: 'string' },
     'batch-size': { type: 'string' },
     concurrency: { type: 'string' },
     'redis-callgrind': { type: 'string' },
@@ -100,12 +104,32 @@ async function main(): Promise<void> {
     const pgBefore = processCpu(backends)
     await admin.config('RESETSTAT')
     const cpuBefore = redisCpu(String(await admin.info('cpu')))
-    const session = values['cpu-prof'] === undefined ? undefined : new Session()
-    if (session !== undefined) {
-      session.connect()
+    const session = values['cpu-prof'] === undefined && values['heap-prof'] === undefined ? undefined : new Session()
+    if (session !== undefined) session.connect()
+    if (session !== undefined && values['cpu-prof'] !== undefined) {
       await session.post('Profiler.enable')
       await session.post('Profiler.start')
     }
+    if (session !== undefined && values['heap-prof'] !== undefined) {
+      await session.post('HeapProfiler.enable')
+      await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+    }
+    const gc = { minor: 0, minorMs: 0, other: 0, otherMs: 0 }
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        const kind = (entry as { detail?: { kind?: number } }).detail?.kind
+        if (kind === perf.NODE_PERFORMANCE_GC_MINOR) {
+          gc.minor++
+          gc.minorMs += entry.duration
+        } else {
+          gc.other++
+          gc.otherMs += entry.duration
+        }
+      }
+    })
+    gcObserver.observe({ entryTypes: ['gc'] })
+    const delay = monitorEventLoopDelay({ resolution: 1 })
+    delay.enable()
     if (callgrind !== undefined) execFileSync('callgrind_control', ['-i', 'on', String(server.pid)])
     const elu = performance.eventLoopUtilization()
     const nodeBefore = process.cpuUsage()
@@ -119,13 +143,20 @@ async function main(): Promise<void> {
       execFileSync('callgrind_control', ['-i', 'off', String(server.pid)])
       execFileSync('callgrind_control', ['-d', String(server.pid)])
     }
-    if (session !== undefined) {
+    gcObserver.disconnect()
+    delay.disable()
+    if (session !== undefined && values['cpu-prof'] !== undefined) {
       const { profile } = await session.post('Profiler.stop')
-      await writeFile(values['cpu-prof'] as string, JSON.stringify(profile))
-      session.disconnect()
+      await writeFile(values['cpu-prof'], JSON.stringify(profile))
     }
+    if (session !== undefined && values['heap-prof'] !== undefined) {
+      const { profile } = await session.post('HeapProfiler.stopSampling')
+      await writeFile(values['heap-prof'], JSON.stringify(profile))
+    }
+    session?.disconnect()
     const cpuAfter = redisCpu(String(await admin.info('cpu')))
-    const pgCpu = processCpu(backends) - pgBefore
+    const pgAfter = processCpu(backends)
+    const pgCpu = pgAfter.ms - pgBefore.ms
     const stats = infoFields(String(await admin.info('commandstats')))
     console.log(
       `${values.workload}: ${WRITES} writes of ${KEYS} keys; drained ${store.rows} rows in ${store.batches} batches in ${drainMs.toFixed(0)} ms: ${Math.round(store.rows / (drainMs / 1000))} rows/s`,
@@ -133,9 +164,10 @@ async function main(): Promise<void> {
     console.log(`store.writeBatch: ${store.summed.toFixed(0)} ms summed, ${store.covered.toFixed(0)} ms (${pct(store.covered, drainMs)}) with one in flight`)
     console.log(`redis-server CPU over the drain: ${(cpuAfter - cpuBefore).toFixed(0)} ms (${pct(cpuAfter - cpuBefore, drainMs)})`)
     console.log(
-      `PostgreSQL backends' CPU over the drain: ${pgCpu.toFixed(0)} ms (${pct(pgCpu, drainMs)}); per row: Redis ${(((cpuAfter - cpuBefore) * 1000) / store.rows).toFixed(1)} µs, PostgreSQL ${((pgCpu * 1000) / store.rows).toFixed(1)} µs, this process ${((nodeCpu * 1000) / store.rows).toFixed(1)} µs`,
+      `PostgreSQL backends' CPU over the drain: ${pgCpu.toFixed(0)} ms (${pct(pgCpu, drainMs)}); per row: Redis ${(((cpuAfter - cpuBefore) * 1000) / store.rows).toFixed(1)} µs, PostgreSQL ${((pgCpu * 1000) / store.rows).toFixed(1)} µs${pgAfter.gone > 0 ? ` (partial: ${pgAfter.gone} backend(s) gone)` : ''}, this process ${((nodeCpu * 1000) / store.rows).toFixed(1)} µs (in the kernel ${(nodeUsage.system / store.rows).toFixed(1)})`,
     )
-    console.log(`event loop utilization: ${pct(loop.utilization, 1)}`)
+    console.log(`event loop utilization: ${pct(loop.utilization, 1)}; delay p50 ${ms(delay.percentile(50))}, p99 ${ms(delay.percentile(99))}, max ${ms(delay.max)} ms`)
+    console.log(`GC over the drain: ${gc.minor} scavenges (${gc.minorMs.toFixed(0)} ms), ${gc.other} other (${gc.otherMs.toFixed(0)} ms)`)
     for (const [name, line] of stats) if (/calls=/.test(line)) console.log(`  ${name}: ${line}`)
   } finally {
     await cache.close().catch(() => {})
@@ -157,19 +189,35 @@ async function backendPids(pool: pg.Pool): Promise<number[]> {
   }
 }
 
-/** utime + stime of `pids`, ms (from /proc; 100 ticks a second). */
-function processCpu(pids: readonly number[]): number {
+/**
+ * utime + stime of `pids`, ms (from /proc; 100 ticks a second), and how many of them are gone (a
+ * backend another program terminated: the pool replaced it, and its CPU is no longer counted).
+ */
+function processCpu(pids: readonly number[]): { ms: number; gone: number } {
   let ticks = 0
+  let gone = 0
   for (const pid of pids) {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    } catch {
+      gone++
+      continue
+    }
+    const fields = stat.split(') ')[1]?.split(' ') ?? []
     ticks += Number(fields[11]) + Number(fields[12])
   }
-  return ticks * 10
+  return { ms: ticks * 10, gone }
 }
 
 function redisCpu(info: string): number {
   const fields = infoFields(info)
   return (Number(fields.get('used_cpu_user') ?? 0) + Number(fields.get('used_cpu_sys') ?? 0)) * 1000
+}
+
+/** Nanoseconds as milliseconds. */
+function ms(ns: number): string {
+  return (ns / 1e6).toFixed(2)
 }
 
 function pct(part: number, whole: number): string {

@@ -122,8 +122,13 @@ describe('PostgresStore errors, fenced counts and purges', () => {
   })
 
   it('keeps keys and values that look like array-literal syntax verbatim on both paths (quotes, backslashes, braces, commas, NULL)', async () => {
-    const keys = ['NULL', 'null', '"quoted"', 'back\\slash', '\\"both', 'a,b', '{braced}', '}{', ' lead and trail ', 'tab\there', 'line\nbreak', "it's"]
-    for (const batchPath of ['unnest', 'values'] as const) {
+    const printable = ['NULL', 'null', '"quoted"', 'back\\slash', '\\"both', 'a,b', '{braced}', '}{', ' lead and trail ', "it's", 'ünï"cödé"', '\\\\']
+    // A batch with control characters (escaped differently by JSON) builds its arrays element by element; one without, in one pass.
+    for (const [batchPath, keys] of [
+      ['unnest', printable],
+      ['unnest', [...printable, 'tab\there', 'line\nbreak']],
+      ['values', [...printable, 'tab\there', 'line\nbreak']],
+    ] as const) {
       const table = uniqueName('literal')
       const store = new PostgresStore({ pool, table, batchPath })
       const ops = keys.map((key, i) => (i === 1 ? deleteOp(key, 5) : setOp(key, i + 1, { text: `${key} \\" } { , NULL`, n: i })))

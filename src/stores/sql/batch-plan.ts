@@ -15,6 +15,15 @@ import type { ResolvedTable } from './table-mapping.js'
 
 /** The indices of the ops to apply, round by round; each key appears at most once per round. */
 export function rounds(ops: readonly StoreOp[]): number[][] {
+  if (ops.length === 0) return []
+  // Most batches hold each key once (the tiers coalesce): one round, without a list per key.
+  const seen = new Set<string>()
+  for (const op of ops) seen.add(op.key)
+  if (seen.size === ops.length) {
+    const all = new Array<number>(ops.length)
+    for (let index = 0; index < ops.length; index++) all[index] = index
+    return [all]
+  }
   const byKey = new Map<string, number[]>()
   for (let index = 0; index < ops.length; index++) {
     const key = (ops[index] as StoreOp).key
@@ -22,7 +31,6 @@ export function rounds(ops: readonly StoreOp[]): number[][] {
     if (held === undefined) byKey.set(key, [index])
     else held.push(index)
   }
-  if (byKey.size === ops.length) return ops.length === 0 ? [] : [[...ops.keys()]]
   const out: number[][] = []
   for (const indices of byKey.values()) {
     kept(ops, indices).forEach((index, round) => (out[round] ??= []).push(index))
@@ -78,17 +86,18 @@ export function settle(ops: readonly StoreOp[], suspects: ReadonlySet<string>, s
  */
 export function prepareRounds(ops: readonly StoreOp[], table: ResolvedTable, bool: (value: boolean) => unknown, store: string): { rounds: PreparedRow[][]; failures: OpFailure[] } {
   const failed = new Map<string, Error>()
-  const mapped = rounds(ops).map((round) =>
-    round.flatMap((index) => {
+  const mapped = rounds(ops).map((round) => {
+    const prepared: PreparedRow[] = []
+    for (const index of round) {
       const op = ops[index] as StoreOp
       try {
-        return [op.kind === 'merge' ? mergeRow(op, index, table, bool, store) : row(op, index, table, bool)]
+        prepared.push(op.kind === 'merge' ? mergeRow(op, index, table, bool, store) : row(op, index, table, bool))
       } catch (error) {
         failed.set(op.key, error instanceof StoreError ? error : mappingError(op, error))
-        return []
       }
-    }),
-  )
+    }
+    return prepared
+  })
   if (failed.size === 0) return { rounds: mapped, failures: [] }
   const failures: OpFailure[] = []
   ops.forEach((op, index) => {

@@ -5,10 +5,12 @@
  * would claim the same dirty keys and send the same rows again (harmless, fenced by version, but
  * duplicate store work). So while keys claimed under a shard's lease are in flight, one timer for
  * that shard renews the lease every `leaseMs / 3` (`RENEW`: only while this instance still holds
- * it). Each tick first forgets the keys no longer in a flight (`inFlight`, the flusher's live set:
- * settled, abandoned or stopped alike); a shard with none left stops its timer without renewing.
- * `stop` (at close, before the leases are released) stops them all. A timer per shard held, never
- * one per write or per op; the keys are looked at once per tick, not per outcome.
+ * it). Each tick first forgets the claims none of whose keys is still in a flight (`inFlight`, the
+ * flusher's live set: settled, abandoned or stopped alike); a shard with none left stops its timer
+ * without renewing. `stop` (at close, before the leases are released) stops them all. A timer per
+ * shard held, never one per write or per op; a claim's keys are kept as one array (not a set to
+ * fill and empty per key, nor the ops themselves, whose payloads would then live until the next
+ * tick), and a tick looks at a live claim's keys only until it finds one in a flight.
  *
  * What it leaves out: correctness. A renewal that fails or comes late (Redis paused, the event loop
  * blocked) only lets another instance duplicate the batch; the store's version fence keeps that
@@ -20,8 +22,8 @@ import type { RedisLayout } from './layout.js'
 import { RENEW } from './scripts.js'
 
 interface Held {
-  /** Keys claimed under the shard's lease and still in a flight. */
-  readonly keys: Set<string>
+  /** The shard's keys of each claim made under its lease, while one of them is in a flight. */
+  claims: string[][]
   readonly timer: ReturnType<typeof setInterval>
 }
 
@@ -41,16 +43,22 @@ export class LeaseKeeper {
    * the same turn of the event loop, before any tick): keep those leases until they leave it.
    */
   hold(ops: readonly PendingOp[]): void {
-    for (const op of ops) {
-      const shard = this.layout.shardOf(op.key)
+    const byShard = new Map<number, string[]>()
+    for (const { key } of ops) {
+      const shard = this.layout.shardOf(key)
+      const group = byShard.get(shard)
+      if (group === undefined) byShard.set(shard, [key])
+      else group.push(key)
+    }
+    for (const [shard, group] of byShard) {
       let held = this.held.get(shard)
       if (held === undefined) {
         const timer = setInterval(() => this.renew(shard), Math.max(1, Math.floor(this.lease.ms / 3)))
         timer.unref()
-        held = { keys: new Set(), timer }
+        held = { claims: [], timer }
         this.held.set(shard, held)
       }
-      held.keys.add(op.key)
+      held.claims.push(group)
     }
   }
 
@@ -59,12 +67,12 @@ export class LeaseKeeper {
     for (const [shard, held] of this.held) this.drop(shard, held)
   }
 
-  /** A tick: forgets the shard's keys that left the flights; renews its lease while some are left. */
+  /** A tick: forgets the shard's claims whose keys all left the flights; renews its lease while some are left. */
   private renew(shard: number): void {
     const held = this.held.get(shard)
     if (held === undefined) return
-    for (const key of held.keys) if (!this.inFlight.has(key)) held.keys.delete(key)
-    if (held.keys.size === 0) return this.drop(shard, held)
+    held.claims = held.claims.filter((keys) => keys.some((key) => this.inFlight.has(key)))
+    if (held.claims.length === 0) return this.drop(shard, held)
     this.port.run({ script: RENEW, keys: [this.layout.lease(shard)], args: [this.lease.token, this.lease.ms] }).then(
       (mine) => {
         if (mine === 0 && this.held.get(shard) === held) this.drop(shard, held) // not ours any more

@@ -91,20 +91,28 @@ function unnestUpsert(name: string, table: ResolvedTable, rows: readonly Prepare
 
 /**
  * An array of strings (or nulls) as PostgreSQL's array literal, `{"a","b\"c",NULL}`: what `pg`
- * would send, made with one pass per element instead of its general serializer (a flush spends
- * more time there than on anything else it does per row). Anything else is left to `pg`.
+ * would send, without its general serializer (a flush spends more time there than on anything else
+ * it does per row). `JSON.stringify` writes it in one native pass: inside double quotes both escape
+ * `"` and `\` with a backslash, and `null` is NULL to PostgreSQL (any case). JSON's other escapes
+ * (`\b \f \n \r \t \uXXXX`: control characters, lone surrogates) would read differently in an array
+ * literal, so a batch with any of them (or a lookalike: an escaped `\` before one of those letters)
+ * takes the per-element way. Anything but strings and nulls is left to `pg`.
  */
 function textArray(items: readonly unknown[]): string | readonly unknown[] {
+  for (const item of items) if (item !== null && typeof item !== 'string') return items
+  const json = JSON.stringify(items)
+  if (!JSON_ESCAPE.test(json)) return `{${json.slice(1, -1)}}`
   let out = '{'
   for (let i = 0; i < items.length; i++) {
-    const item = items[i]
+    const item = items[i] as string | null
     if (i > 0) out += ','
-    if (item === null) out += 'NULL'
-    else if (typeof item === 'string') out += `"${item.replace(QUOTED, '\\$&')}"`
-    else return items
+    out += item === null ? 'NULL' : `"${item.replace(QUOTED, '\\$&')}"`
   }
   return `${out}}`
 }
+
+/** One of JSON's escapes that an array literal reads differently (or a false alarm after an escaped `\`). */
+const JSON_ESCAPE = /\\[bfnrtu]/
 
 /** What must be escaped inside a double-quoted array element. */
 const QUOTED = /["\\]/g
