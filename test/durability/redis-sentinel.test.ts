@@ -117,7 +117,10 @@ describe('a Redis tier behind Sentinel', () => {
       const acksAtPromotion = ledger.acks
       // Other keys after the failover, so that no later write hides the loss of an earlier one.
       write(`${prefix}-after`, 40)
-      await sleep(2000)
+      // The client finds the new primary through Sentinel after its reconnect backoff: on a loaded
+      // machine that took more than the 2 s this test once waited. Up to 30 s for the first acks.
+      for (const end = Date.now() + 30_000; ledger.acks <= acksAtPromotion && Date.now() < end;) await sleep(50)
+      await sleep(1000)
       await halt()
 
       assert.ok(ackedBefore > 20, `writes were acknowledged before the crash (${ackedBefore})`)
