@@ -3,7 +3,7 @@
  * of `scripts.ts`: one shard each, bounded by `CHUNK`. Not loaded at open (the CLI and replays use
  * them rarely): the port loads them on their first `NOSCRIPT`.
  */
-import { NOW, script } from './scripts.js'
+import { NOW, script } from './lua.js'
 
 /**
  * drop letters: KEYS dlq, entries…; ARGV stream id, version per letter. Deletes each letter; an

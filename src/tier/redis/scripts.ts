@@ -9,8 +9,8 @@
  * tier reports as backpressure. The claiming and acknowledging scripts have it, so that flushing,
  * which frees nothing but lets clean entries expire, still works when memory is full.
  */
-import { createHash } from 'node:crypto'
-import type { RedisScript } from './client-port.js'
+import { NOW, script } from './lua.js'
+import { RETRYING } from './retry-scripts.js'
 
 /**
  * Most keys (or key/version pairs) one script call handles. A script blocks Redis, and so every
@@ -22,39 +22,6 @@ export const CHUNK = 64
 
 /** The highest version a write may take (`Number.MAX_SAFE_INTEGER`). */
 const MAX_VERSION = '9007199254740991'
-
-export function script(name: string, source: string): RedisScript {
-  return { name, source, sha: createHash('sha1').update(source).digest('hex') }
-}
-
-export const NOW = `
-local t = redis.call('TIME')
-local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-`
-
-/**
- * `retrying(set, list, from, step)`: which of the keys list[from], list[from + step], … are in the shard's
- * retry set (`layout.ts`), as a table key → true. The set is empty or holds a few failing keys:
- * then one SCARD, or its members, costs less than asking for each key (a SMISMEMBER of the 128
- * keys a claim looks at cost Redis about 4k instructions per row under callgrind: 5% of a row).
- */
-const RETRYING = `
-local function retrying(set, list, from, step)
-  local found = {}
-  local size = redis.call('SCARD', set)
-  if size == 0 then return found end
-  if size <= 128 then
-    for _, k in ipairs(redis.call('SMEMBERS', set)) do found[k] = true end
-    return found
-  end
-  local keys = {}
-  for i = from, #list, step do keys[#keys + 1] = list[i] end
-  if #keys == 0 then return found end
-  local member = redis.call('SMISMEMBER', set, unpack(keys))
-  for i, k in ipairs(keys) do if member[i] == 1 then found[k] = true end end
-  return found
-end
-`
 
 /**
  * write: KEYS entry, dirty, vers, meta; ARGV key, payload, del (1|0), cap, force (1|0), expect?, ttl?.
