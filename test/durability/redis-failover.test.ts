@@ -73,7 +73,9 @@ describe('a Redis primary killed and its replica promoted', () => {
       // Other keys after the failover, so that no later write hides the loss of an earlier one.
       stop = false
       writing = writeLoops(cache, tier, ledger, { lanes: 4, keys: 40, stop: () => stop, prefix: 'after' })
-      await sleep(1500)
+      // Up to 30 s for the first acks (the client's reconnect backoff on a loaded machine), then 1 s more.
+      for (const end = Date.now() + 30_000; ledger.acks <= acksAtPromotion && Date.now() < end;) await sleep(50)
+      await sleep(1000)
       stop = true
       await writing
       assert.ok(ackedBefore > 50, `writes were acknowledged before the crash (${ackedBefore})`)
