@@ -49,19 +49,18 @@ export class AckMeter {
 
   /** Measures the write whose acknowledgement is `ack`, begun at `started` (from `start`); returns `ack`. */
   track<T>(op: WriteOp, key: string, durability: Durability, started: number, ack: Promise<T>): Promise<T> {
-    // The common case, a `memory` write nobody listened to when it started, acknowledged within its
-    // call: recorded as 0 ms (`untimed`). The rest is out of line: `track` is inlined into every write.
-    if (started === UNTIMED && ack === (this.resolved as Promise<unknown>)) this.untimed(op, key)
-    else this.timed(op, key, durability, started, ack)
+    if (ack === (this.resolved as Promise<unknown>)) {
+      // The common case, a `memory` write nobody listened to when it started: recorded as 0 ms.
+      if (started === UNTIMED) this.untimed(op, key)
+      else this.acked(op, key, durability, started, true)
+      return ack
+    }
+    this.whenSettled(op, key, durability, started, ack)
     return ack
   }
 
-  /** `track` of a write that was timed, or not acknowledged within its call (recorded when `ack` settles). */
-  private timed(op: WriteOp, key: string, durability: Durability, started: number, ack: Promise<unknown>): void {
-    if (ack === this.resolved) {
-      this.acked(op, key, durability, started, true)
-      return
-    }
+  /** `track` of a write not acknowledged within its call: recorded when `ack` settles. Out of line: `track` is inlined into every write. */
+  private whenSettled(op: WriteOp, key: string, durability: Durability, started: number, ack: Promise<unknown>): void {
     const from = started === UNTIMED ? performance.now() : started // a memory write that waits: timed from here
     ack.then(
       () => this.acked(op, key, durability, from, true),

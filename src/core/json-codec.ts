@@ -24,56 +24,32 @@ import { UnencodableValueError } from '../errors.js'
 export const strictJson: Codec = {
   name: 'json',
   encode(value: unknown): string {
-    // A plain record, the common value, is answered here in a few bytes of code, so that V8 can
-    // inline this into every write whatever is left of its inlining budget; the rest is a call.
-    if (typeof value === 'object' && value !== null && !Array.isArray(value) && hasPlainProto(value)) {
-      const text = recordText(value as Record<string, unknown>)
-      return typeof text === 'string' ? text : encodeOther(value, text)
+    if (typeof value === 'string') return JSON.stringify(value)
+    const base = top
+    let copy: unknown
+    try {
+      if (typeof value !== 'object' || value === null) copy = checkScalar(value)
+      else if (Array.isArray(value)) copy = copyObject(value, base)
+      else {
+        checkPlain(value)
+        const text = flatText(value as Record<string, unknown>)
+        if (typeof text === 'string') return text
+        copy = fillRecord(text, value, base)
+      }
+    } catch (error) {
+      throw error instanceof Refusal ? error.toError() : error
+    } finally {
+      // Every level takes itself off the stack; after a throw, let go of what is left.
+      for (let i = base; i < top; i++) ancestors[i] = undefined
+      top = base
     }
-    return encodeOther(value)
+    // JSON.stringify would call a toJSON that someone put on Array.prototype or Object.prototype
+    // (the copies inherit from them; `in` finds both without calling a getter): write it by hand then.
+    return 'toJSON' in Array.prototype ? writeCopy(copy) : JSON.stringify(copy)
   },
   decode(text: string): unknown {
     return JSON.parse(text) as unknown
   },
-}
-
-/** `flatText` with its refusal turned into the error `encode` throws (it keeps nothing on the stack). */
-function recordText(value: Record<string, unknown>): string | Record<string, unknown> {
-  try {
-    return flatText(value)
-  } catch (error) {
-    throw error instanceof Refusal ? error.toError() : error
-  }
-}
-
-/**
- * `encode` of anything but a record of scalars: `copied` is the copy `flatText` began of a plain
- * record holding a container (finished here, so that no property is read twice).
- */
-function encodeOther(value: unknown, copied?: Record<string, unknown>): string {
-  if (typeof value === 'string') return JSON.stringify(value)
-  const base = top
-  let copy: unknown
-  try {
-    if (copied !== undefined) copy = fillRecord(copied, value as object, base)
-    else if (typeof value !== 'object' || value === null) copy = checkScalar(value)
-    else if (Array.isArray(value)) copy = copyObject(value, base)
-    else {
-      checkPlain(value)
-      const text = flatText(value as Record<string, unknown>)
-      if (typeof text === 'string') return text
-      copy = fillRecord(text, value, base)
-    }
-  } catch (error) {
-    throw error instanceof Refusal ? error.toError() : error
-  } finally {
-    // Every level takes itself off the stack; after a throw, let go of what is left.
-    for (let i = base; i < top; i++) ancestors[i] = undefined
-    top = base
-  }
-  // JSON.stringify would call a toJSON that someone put on Array.prototype or Object.prototype
-  // (the copies inherit from them; `in` finds both without calling a getter): write it by hand then.
-  return 'toJSON' in Array.prototype ? writeCopy(copy) : JSON.stringify(copy)
 }
 
 const MAX_DEPTH = 512
@@ -256,14 +232,9 @@ function leave(at: number): void {
   }
 }
 
-/** Whether `value`'s prototype is `Object.prototype` or null (a plain record or array's check; see `checkPlain`). */
-function hasPlainProto(value: object): boolean {
-  const proto = Object.getPrototypeOf(value) as unknown
-  return proto === Object.prototype || proto === null
-}
-
 function checkPlain(value: object): void {
-  if (hasPlainProto(value)) return
+  const proto = Object.getPrototypeOf(value) as unknown
+  if (proto === Object.prototype || proto === null) return
   if (value instanceof Date) throw new Refusal('a Date is not plain JSON data (JSON would store it as a string): store date.toISOString() or date.getTime()')
   const name = (value.constructor as { name?: unknown } | undefined)?.name
   const what = typeof name === 'string' && name.length > 0 ? `an instance of ${name}` : 'an object with a prototype'

@@ -376,21 +376,13 @@ export class WriteBehindCache<V = unknown> extends EventEmitter<CacheEvents> {
     this.watch.noteWrite(key)
     this.writes++
     engine.backpressure.noteWaiting(tier.waiting)
-    if (durability !== 'memory') return this.acknowledged(key, version, durability)
-    engine.scheduler.afterWrite()
-    return RESOLVED
-  }
-
-  /** `applied`'s end for a level other than `memory`: out of line, as `applied` is inlined into every write. */
-  private acknowledged(key: string, version: number, durability: Durability): Promise<void> {
-    const { engine, tier } = this
     if (durability === 'store') {
       const committed = engine.writeThroughs.wait(key, version)
       engine.scheduler.afterWrite()
       return committed
     }
     engine.scheduler.afterWrite()
-    return tier.whenDurable(durability)
+    return durability === 'memory' ? RESOLVED : tier.whenDurable(durability)
   }
 
   private assertOpen(operation: string): void {
