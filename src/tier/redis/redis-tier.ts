@@ -263,7 +263,7 @@ export class RedisTier implements DirtyTier {
 
   /** Every dead letter in the tier's streams (`dead-letters.ts`). */
   letters(): Promise<RedisDeadLetter[]> {
-    return this.port.bound(readLetters(this.options.client, this.layout)).catch((error: unknown) => {
+    return readLetters(this.port, this.layout).catch((error: unknown) => {
       throw unanswered(error, 'deadLetters')
     })
   }
