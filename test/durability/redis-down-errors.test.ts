@@ -28,9 +28,12 @@ let server: OwnRedis
 let pool: pg.Pool
 const table = uniqueName('rdown')
 
-/** A client of `kind` for a tier: ioredis gives a call up after one reconnect attempt, node-redis at once while not connected. */
-function downClient(kind: ClientKind): Promise<TierClient> {
-  return tierClient(kind, server.url, { disableOfflineQueue: true })
+/**
+ * A client of `kind` for a tier: ioredis gives a call up after one reconnect attempt, node-redis at
+ * once while not connected. Disconnected in `after` too, so a failed test leaves none reconnecting.
+ */
+async function downClient(kind: ClientKind): Promise<TierClient> {
+  return fixture.track(await tierClient(kind, server.url, { disableOfflineQueue: true }))
 }
 
 /** Resolves once a node-redis client has reconnected (ioredis queues calls until it has). */
@@ -105,6 +108,7 @@ for (const kind of CLIENT_KINDS) {
       }
     })
     it('writes in flight when Redis is killed reject with RedisUnavailableError only, never a raw client error', { timeout: 60_000 }, async (t) => {
+      await server.restart() // up, whatever the test before left
       const made = await downClient(kind)
       const tier = new RedisTier({ client: made.client, name: `mid-${kind}`, shards: 4 })
       const cache = await WriteBehindCache.open({ store: new PostgresStore({ pool, table }), tier, flush: { intervalMs: 600_000, maxDelayMs: 600_000 }, warn: () => {} })
@@ -122,7 +126,9 @@ for (const kind of CLIENT_KINDS) {
       }
       const writing = Promise.all(Array.from({ length: 16 }, (_, w) => writer(w)))
       try {
-        while (acked < 500) await new Promise((resolve) => setTimeout(resolve, 5))
+        const deadline = Date.now() + 20_000
+        while (acked < 500 && failures.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+        assert.ok(acked >= 500 && failures.length === 0, `writes go through before the kill (${acked} acked, ${failures.length} failed)`)
         await server.crash()
         await new Promise((resolve) => setTimeout(resolve, 300))
         stop = true
@@ -149,7 +155,7 @@ for (const kind of CLIENT_KINDS) {
 
 describe('a cache on a Redis tier on node-redis with its defaults while Redis is down', () => {
   it("rejects a write held in node-redis's offline queue with RedisUnavailableError once commandTimeoutMs passed; works again once Redis is back", { timeout: 60_000 }, async () => {
-    const made = await tierClient('node-redis', server.url)
+    const made = fixture.track(await tierClient('node-redis', server.url))
     const tier = new RedisTier({ client: made.client, name: 'offline', shards: 4, commandTimeoutMs: 1000 })
     const cache = await WriteBehindCache.open({ store: new PostgresStore({ pool, table }), tier, flush: { intervalMs: 600_000, maxDelayMs: 600_000 }, warn: () => {} })
     try {
