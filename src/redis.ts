@@ -4,7 +4,8 @@
  *
  *   const cache = await WriteBehindCache.open({ store, tier: new RedisTier({ client: new Redis(url), name: 'scores' }) })
  *
- * ioredis is an optional peer dependency: pass your own client (`new Redis(url)`, or `new Redis.Cluster(nodes)`).
+ * ioredis and node-redis (`redis`) are optional peer dependencies: pass your own client (ioredis:
+ * `new Redis(url)`, or `new Redis.Cluster(nodes)`; node-redis: `await createClient({ url }).connect()`).
  */
 import { registerTierOpener } from './core/cache-modes.js'
 import { openRemote } from './core/remote/open-remote.js'
@@ -12,8 +13,9 @@ import { openRemote } from './core/remote/open-remote.js'
 registerTierOpener(openRemote)
 
 export { RedisTier, type TierContext } from './tier/redis/redis-tier.js'
-export { REDIS_TIER_DEFAULTS, type RedisTierOptions } from './tier/redis/options.js'
+export { REDIS_TIER_DEFAULTS, type RedisClientLike, type RedisTierOptions } from './tier/redis/options.js'
 export type { IoRedisLike, IoRedisPipelineLike } from './tier/redis/ioredis-client.js'
 export type { IoRedisClusterLike, IoRedisNodeLike } from './tier/redis/ioredis-cluster-client.js'
+export { ServerReplyError, type NodeRedisCommandOptions, type NodeRedisLike } from './tier/redis/node-redis-client.js'
 export { ReplicationNotConfirmedError, RedisClusterError, RedisConfigError, RedisUnavailableError, type RedisOperation } from './errors.js'
 export { RedisTimeoutError } from './tier/redis/deadline-port.js'

@@ -2,7 +2,8 @@
  * `WriteBehindCache.open({ store, tier: new RedisTier(…) })` end to end, on a redis-server of the
  * test's own and real stores (SQLite, PostgreSQL): round trip, read-through filling Redis,
  * coalescing, delete ordering, write-through, two caches on one name in one process (read-your-writes
- * across instances, either may flush), backpressure, and the options the tier refuses.
+ * across instances, either may flush), backpressure, and the options the tier refuses. Each on
+ * ioredis and on node-redis (`CLIENT_KINDS`).
  */
 import assert from 'node:assert/strict'
 import diagnosticsChannel from 'node:diagnostics_channel'
@@ -22,6 +23,7 @@ import { SqliteStore } from '../../src/stores/sql/sqlite/index.js'
 import { PostgresStore } from '../../src/stores/sql/postgres/index.js'
 import { pgPool, uniqueName } from '../helpers/store-servers.js'
 import { describeEachServer, type ServerInUse } from '../helpers/each-server.js'
+import { CLIENT_KINDS } from '../helpers/tier-clients.js'
 
 let own: ServerInUse
 const dir = mkdtempSync(join(tmpdir(), 'wb-redis-cache-'))
@@ -29,8 +31,8 @@ let n = 0
 
 after(() => rmSync(dir, { recursive: true, force: true }))
 
-function tier(name: string, options: { shards?: number } = {}): RedisTier {
-  const client = own.client()
+async function tier(name: string, options: { shards?: number } = {}): Promise<RedisTier> {
+  const client = await own.tierClient()
   return new RedisTier({ client, name, shards: options.shards ?? 4 })
 }
 
@@ -55,7 +57,7 @@ function rows(path: string): Map<string, Row> {
 async function sqliteCache(name = `c${++n}`, extra: Record<string, unknown> = {}): Promise<{ cache: WriteBehindCache; path: string; store: SqliteStore }> {
   const path = join(dir, `${name}.db`)
   const store = new SqliteStore({ path })
-  const cache = await WriteBehindCache.open({ store, tier: tier(name), flush: { intervalMs: 60_000, maxDelayMs: 60_000 }, ...extra })
+  const cache = await WriteBehindCache.open({ store, tier: await tier(name), flush: { intervalMs: 60_000, maxDelayMs: 60_000 }, ...extra })
   return { cache, path, store }
 }
 
@@ -184,7 +186,7 @@ function suite(): void {
   it('two caches on one name: each reads the other’s writes, and either flushes them', async () => {
     const name = `shared${++n}`
     const path = join(dir, `${name}.db`)
-    const open = async (): Promise<WriteBehindCache> => WriteBehindCache.open({ store: new SqliteStore({ path }), tier: tier(name), flush: { intervalMs: 60_000, maxDelayMs: 60_000 } })
+    const open = async (): Promise<WriteBehindCache> => WriteBehindCache.open({ store: new SqliteStore({ path }), tier: await tier(name), flush: { intervalMs: 60_000, maxDelayMs: 60_000 } })
     const a = await open()
     const b = await open()
     await a.set('k', 'from a')
@@ -237,8 +239,8 @@ function suite(): void {
   it("whenFull wait at a shard another instance filled: the waiting instance flushes the other's keys, without waiting for the interval", { timeout: 30_000 }, async () => {
     const name = `full${++n}`
     const path = join(dir, `${name}.db`)
-    const open = (whenFull: 'wait' | 'reject'): Promise<WriteBehindCache> =>
-      WriteBehindCache.open({ store: new SqliteStore({ path }), tier: tier(name), backlog: { maxEntries: 4, whenFull }, flush: { intervalMs: 60_000, maxDelayMs: 60_000 } })
+    const open = async (whenFull: 'wait' | 'reject'): Promise<WriteBehindCache> =>
+      WriteBehindCache.open({ store: new SqliteStore({ path }), tier: await tier(name), backlog: { maxEntries: 4, whenFull }, flush: { intervalMs: 60_000, maxDelayMs: 60_000 } })
     const waiter = await open('wait') // opened first: its view of the tier has none of the filler's keys
     const filler = await open('reject')
     const filled = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => filler.set(`f${i}`, i)))
@@ -259,7 +261,7 @@ function suite(): void {
     const store = new MemoryStore()
     const ahead = 2 ** 52
     await store.writeBatch([{ kind: 'set', key: 'k', value: 'from elsewhere', encoded: '"from elsewhere"', version: ahead }])
-    const t = tier(`sup${++n}`)
+    const t = await tier(`sup${++n}`)
     const cache = await WriteBehindCache.open({ store, tier: t })
     await cache.set('k', 'mine')
     const report = await cache.flush()
@@ -279,7 +281,7 @@ function suite(): void {
   it('dead-letters a write the store refuses into the shard stream, keeps serving it, and a newer write lands', { timeout: 60_000 }, async () => {
     const inner = new MemoryStore()
     const store = new PoisonStore(inner, { isPoison: (op) => op.kind === 'set' && op.value === 'poison', mode: 'per-op' })
-    const t = tier(`dlq${++n}`)
+    const t = await tier(`dlq${++n}`)
     const cache = await WriteBehindCache.open({ store, tier: t, retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2 } })
     const letters: string[] = []
     cache.on('dead-letter', (e) => letters.push(e.key))
@@ -305,6 +307,12 @@ function suite(): void {
     await cache.set('bad', 'fine')
     await cache.flush()
     assert.equal(inner.snapshot().get('bad'), 'fine')
+    // The letters are read back (XRANGE through the tier's client) and dropped.
+    await Promise.all([cache.set('bad2', 'poison'), ...Array.from({ length: 5 }, (_, i) => cache.set(`more${i}`, i))])
+    await cache.flush({ timeoutMs: 20_000 })
+    assert.equal(await cache.dropDeadLetters({ keys: ['bad2'] }), 1)
+    assert.ok((await cache.dropDeadLetters()) >= 1, "the first letter, though its key's newer write landed")
+    for (const key of ['bad', 'bad2']) assert.equal(await admin.xlen(t.layout.dlq(t.layout.shardOf(key))), 0)
     await cache.close()
   })
 
@@ -313,7 +321,7 @@ function suite(): void {
     const table = uniqueName('redis')
     const name = `pg${++n}`
     try {
-      const cache = await WriteBehindCache.open({ store: new PostgresStore({ pool, table }), tier: tier(name) })
+      const cache = await WriteBehindCache.open({ store: new PostgresStore({ pool, table }), tier: await tier(name) })
       await cache.setMany([
         ['a', 1],
         ['b', { nested: [true] }],
@@ -337,8 +345,8 @@ function suite(): void {
 
   it('refuses options that do not go with a tier, and replicated durability without one', async () => {
     const store = new SqliteStore({ path: join(dir, 'refused.db') })
-    await assert.rejects(WriteBehindCache.open({ store, tier: tier('r1'), dir: join(dir, 'd') }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'dir')
-    await assert.rejects(WriteBehindCache.open({ store, tier: tier('r2'), durability: 'log' }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'durability')
+    await assert.rejects(WriteBehindCache.open({ store, tier: await tier('r1'), dir: join(dir, 'd') }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'dir')
+    await assert.rejects(WriteBehindCache.open({ store, tier: await tier('r2'), durability: 'log' }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'durability')
     await assert.rejects(WriteBehindCache.open({ store, tier: { kind: 'other' } }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'tier')
     await assert.rejects(WriteBehindCache.open({ store, durability: 'replicated' }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'durability')
     await store.close()
@@ -355,7 +363,8 @@ function suite(): void {
 }
 
 describeEachServer(
-  (binary) => `a cache on a Redis tier (${binary})`,
+  (binary, kind) => `a cache on a Redis tier (${binary}, ${kind})`,
   (current) => (own = current),
   suite,
+  CLIENT_KINDS,
 )

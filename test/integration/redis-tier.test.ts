@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import type { Redis } from 'ioredis'
 import { strictJson } from '../../src/core/json-codec.js'
-import { RedisConfigError } from '../../src/errors.js'
+import { RedisConfigError, RedisUnavailableError, VersionExhaustedError } from '../../src/errors.js'
 import { systemClock } from '../../src/contracts/clock.js'
 import { opFromRecord, type PendingOp } from '../../src/flush/pending-op.js'
 import { RedisTier, type TierContext } from '../../src/tier/redis/redis-tier.js'
@@ -17,6 +17,7 @@ import { DROP_LETTERS, REQUEUE_LETTERS } from '../../src/tier/redis/letter-scrip
 import { RETRY } from '../../src/tier/redis/retry-scripts.js'
 import { ACK, ALL_SCRIPTS, CLAIM, RENEW, TRUST } from '../../src/tier/redis/scripts.js'
 import { describeEachServer, type ServerInUse } from '../helpers/each-server.js'
+import { CLIENT_KINDS } from '../helpers/tier-clients.js'
 
 let own: ServerInUse
 let admin: Redis
@@ -27,7 +28,7 @@ function context(overrides: Partial<TierContext> = {}): TierContext {
 }
 
 async function openTier(name = `t${++names}`, options: { shards?: number; context?: Partial<TierContext> } = {}): Promise<RedisTier> {
-  const client = own.client()
+  const client = await own.tierClient()
   const tier = new RedisTier({ client, name, shards: options.shards ?? 4 })
   await tier.open(context(options.context))
   return tier
@@ -294,6 +295,53 @@ function suite(): void {
     assert.ok(every.includes(RENEW))
   })
 
+  it('after SCRIPT FLUSH (a restart, a promoted replica) a write, a claim (packed reply) and a replicated write load their scripts again, and the reloads are counted', async () => {
+    const tier = new RedisTier({ client: await own.tierClient(), name: `t${++names}`, shards: 4, replicaTimeoutMs: 50 })
+    await tier.open(context())
+    const reloads = (): number => (tier as unknown as { port: { reloads: number } }).port.reloads
+    assert.equal(reloads(), 0, 'every script was loaded at open')
+    await admin.call('SCRIPT', 'FLUSH')
+    const version = await written(tier, 'k', '"v"')
+    const afterWrite = reloads()
+    assert.ok(afterWrite >= 1, `the write's reload counted (${afterWrite})`)
+    await tier.refresh()
+    await admin.call('SCRIPT', 'FLUSH')
+    const ops = await tier.take(1000, new Set(), undefined)
+    assert.deepEqual(
+      ops.map((op) => [op.key, op.kind === 'set' ? op.encoded : null, op.version]),
+      [['k', '"v"', version]],
+    )
+    const afterClaim = reloads()
+    assert.ok(afterClaim > afterWrite, `the claim's reload counted (${afterClaim})`)
+    await admin.call('SCRIPT', 'FLUSH')
+    const answer = await tier.write('r', '"w"', { force: false, replicated: true })
+    assert.equal(answer.full, false)
+    assert.ok(!answer.conflict && answer.version > version && answer.replicas === 0, JSON.stringify(answer))
+    assert.ok(reloads() > afterClaim, `the replicated write's reload counted (${reloads()})`)
+    assert.equal(await admin.hget(tier.layout.entry(tier.layout.shardOf('r'), 'r'), 'p'), '"w"')
+  })
+
+  it("classifies Redis's error replies alike on either client: versions exhausted, OOM as a full shard, any other reply as the reply itself (never RedisUnavailableError)", async () => {
+    const tier = await openTier()
+    const { layout } = tier
+    const shard = layout.shardOf('k')
+    await admin.hset(layout.meta(shard), 'floor', String(2 ** 53))
+    await assert.rejects(written(tier, 'k', '"v"'), VersionExhaustedError)
+    await admin.hset(layout.meta(shard), 'floor', '0')
+    await admin.set(layout.entry(layout.shardOf('w'), 'w'), 'not a hash')
+    await assert.rejects(tier.write('w', '"v"', { force: false, replicated: false }), (e: unknown) => {
+      assert.ok(!(e instanceof RedisUnavailableError) && e instanceof Error && e.name === 'ReplyError' && /WRONGTYPE/.test(e.message), String(e))
+      return true
+    })
+    await admin.config('SET', 'maxmemory', '1')
+    try {
+      assert.deepEqual(await tier.write('oom', '"v"', { force: false, replicated: false }), { full: true }, 'refused at maxmemory: backpressure')
+    } finally {
+      await admin.config('SET', 'maxmemory', '0')
+    }
+    assert.equal((await tier.write('oom', '"v"', { force: false, replicated: false })).full, false)
+  })
+
   it('refuses an allkeys-* eviction policy, warns without AOF, and refuses another shard count', async () => {
     await admin.config('SET', 'maxmemory-policy', 'allkeys-lru')
     try {
@@ -318,10 +366,11 @@ function suite(): void {
 }
 
 describeEachServer(
-  (binary) => `the Redis tier, on its own ${binary}`,
+  (binary, kind) => `the Redis tier, on its own ${binary} (${kind})`,
   (current) => {
     own = current
     admin = current.admin
   },
   suite,
+  CLIENT_KINDS,
 )

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test'
 import { InvalidOptionError } from '../../src/errors.js'
 import { RedisLayout } from '../../src/tier/redis/layout.js'
 import { REDIS_TIER_DEFAULTS, RedisTier } from '../../src/redis.js'
+import { createClient, createClientPool, createCluster, createSentinel } from 'redis'
 
 const fakeClient = { call: async () => null, callBuffer: async () => null, pipeline: () => ({ call: () => undefined, exec: async () => [] }) }
 
@@ -35,6 +36,25 @@ describe('RedisTier options', () => {
       )
     }
     assert.deepEqual({ ...new RedisTier({ client: fakeClient, name: 'ok' }).options, client: undefined }, { ...REDIS_TIER_DEFAULTS, client: undefined, name: 'ok' })
+  })
+
+  it('takes a connected node-redis client; refuses one not connected, and its Cluster, Sentinel and pool clients, saying what to pass', () => {
+    const url = 'redis://127.0.0.1:1' // never connected to
+    const cases: Array<[unknown, RegExp]> = [
+      [createClient({ url }), /not connected; connect it first \(await client\.connect\(\)\)/],
+      [createCluster({ rootNodes: [{ url }] }), /a node-redis Cluster \(createCluster\(\)\); for a Redis Cluster use ioredis/],
+      [createSentinel({ name: 'm', sentinelRootNodes: [{ host: '127.0.0.1', port: 1 }] }), /a node-redis Sentinel client/],
+      [createClientPool({ url }), /a node-redis pool \(createClientPool\(\)\)/],
+    ]
+    for (const [client, message] of cases) {
+      assert.throws(
+        () => new RedisTier({ client: client as never, name: 'n' }),
+        (e: unknown) => e instanceof InvalidOptionError && e.option === 'client' && message.test(e.message),
+        String(message),
+      )
+    }
+    const connected = { isOpen: true, isReady: true, sendCommand: async () => null }
+    assert.equal(new RedisTier({ client: connected, name: 'ok' }).options.client, connected)
   })
 
   it('the README table says the defaults REDIS_TIER_DEFAULTS holds', () => {

@@ -29,7 +29,7 @@ export async function runOnRedis(args: RedisDlqArgs, out: NodeJS.WritableStream)
   const target = await openRedisTarget(args.redis)
   try {
     if (args.command === 'replay') return await replay(target, args, out)
-    const all = await target.within(readLetters(target.client, target.layout))
+    const all = await target.within(readLetters(target.port, target.layout))
     const shown = all.filter(deadLetterMatcher(args.filter))
     if (args.command === 'list') {
       if (args.json) out.write(`${JSON.stringify(shown, null, 2)}\n`)

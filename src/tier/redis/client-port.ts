@@ -1,6 +1,6 @@
 /**
- * The small port the Redis tier talks through, so that any client can sit behind it (ioredis
- * first, `ioredis-client.ts`; node-redis later). Each method is one round trip on one connection
+ * The small port the Redis tier talks through, so that any client can sit behind it: ioredis
+ * (`ioredis-client.ts`, `ioredis-cluster-client.ts`) and node-redis (`node-redis-client.ts`). Each method is one round trip on one connection
  * and says what it returns; none retries a write on its own (a write sent again could apply twice).
  *
  * Every script call names keys of one hash tag (one Cluster slot). A Cluster port routes each call
@@ -75,6 +75,11 @@ export interface RedisClientPort {
    * up only its own writes.
    */
   ownerOf(call: ScriptCall): string
+  /**
+   * A plain read command on the primary owning `key` (no script, writes nothing: `XRANGE` of a
+   * dead-letter stream), its bulk strings as strings.
+   */
+  read(command: string, key: string, ...args: string[]): Promise<unknown>
   /** `SCRIPT LOAD`: puts `script` in the server's cache, on every node of a Cluster (done at open, so the first writes need no second round trip). */
   load(script: RedisScript): Promise<void>
   /** The primaries: the one server (standalone, Sentinel), or every primary of a Cluster as it now stands. */

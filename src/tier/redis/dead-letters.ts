@@ -8,7 +8,6 @@
  */
 import type { DeadLetter } from '../../contracts/dead-letters.js'
 import type { RedisClientPort } from './client-port.js'
-import type { IoRedisLike } from './ioredis-client.js'
 import type { RedisLayout } from './layout.js'
 import { chunks } from './outcomes.js'
 import { DROP_LETTERS, REQUEUE_LETTERS } from './letter-scripts.js'
@@ -26,8 +25,8 @@ export interface Requeued {
 }
 
 /** Every letter of every shard, oldest first within a shard. Read-only. */
-export async function readLetters(client: IoRedisLike, layout: RedisLayout): Promise<RedisDeadLetter[]> {
-  const replies = await Promise.all(Array.from({ length: layout.shards }, (_, shard) => client.call('XRANGE', layout.dlq(shard), '-', '+')))
+export async function readLetters(port: RedisClientPort, layout: RedisLayout): Promise<RedisDeadLetter[]> {
+  const replies = await Promise.all(Array.from({ length: layout.shards }, (_, shard) => port.read('XRANGE', layout.dlq(shard), '-', '+')))
   return replies.flatMap((reply, shard) => (reply as Array<[string, string[]]>).map(([id, flat]) => toLetter(shard, id, flat)))
 }
 

@@ -77,6 +77,10 @@ export class DeadlinePort implements RedisClientPort {
     return this.inner.ownerOf(call)
   }
 
+  read(command: string, key: string, ...args: string[]): Promise<unknown> {
+    return this.bound(this.inner.read(command, key, ...args))
+  }
+
   load(script: RedisScript): Promise<void> {
     return this.bound(this.inner.load(script))
   }

@@ -61,6 +61,10 @@ export class IoRedisClient implements RedisClientPort {
     return ''
   }
 
+  read(command: string, key: string, ...args: string[]): Promise<unknown> {
+    return this.client.call(command, key, ...args)
+  }
+
   async load(script: RedisScript): Promise<void> {
     await this.client.call('SCRIPT', 'LOAD', script.source)
   }

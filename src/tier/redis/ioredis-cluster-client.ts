@@ -150,6 +150,15 @@ export class IoRedisClusterClient implements RedisClientPort {
     return this.cluster.slots[slotOf(call)]?.[0] ?? ''
   }
 
+  /** Through the Cluster object, which routes it by `key`'s slot and follows redirections. */
+  async read(command: string, key: string, ...args: string[]): Promise<unknown> {
+    try {
+      return await this.cluster.call(command, key, ...args)
+    } catch (error) {
+      throw clusterError(error)
+    }
+  }
+
   /** Loads `script` on every node (replicas too, so a promoted one has it); a replica that does not answer is skipped. */
   async load(script: RedisScript): Promise<void> {
     await this.ready()

@@ -2,17 +2,24 @@
  * The options of `new RedisTier()`, their defaults (`REDIS_TIER_DEFAULTS`, which the README's
  * "Redis tier" table repeats) and their check at the door.
  */
+import { InvalidOptionError } from '../../errors.js'
 import { checkNumber, checkString, invalid } from '../../validate/check.js'
 import type { IoRedisLike } from './ioredis-client.js'
+import type { NodeRedisLike } from './node-redis-client.js'
 
 export const REDIS_TIER_DEFAULTS = Object.freeze({ shards: 16, leaseMs: 10_000, replicas: 1, replicaTimeoutMs: 1000, replicaWait: 'wait', commandTimeoutMs: 5000 } as const)
 
+/** A client the tier takes: ioredis (`Redis`, `Redis.Cluster`), or a connected node-redis client (`createClient()`). */
+export type RedisClientLike = IoRedisLike | NodeRedisLike
+
 export interface RedisTierOptions {
   /**
-   * Your ioredis client: `new Redis(url)` on the primary (or Sentinel), or `new Redis.Cluster(nodes)` on a
-   * Redis Cluster (each shard then lives on one primary). Closing it is yours, after `cache.close()`.
+   * Your client. ioredis: `new Redis(url)` on the primary (or Sentinel), or `new Redis.Cluster(nodes)`
+   * on a Redis Cluster (each shard then lives on one primary). node-redis: `await createClient({ url
+   * }).connect()`, one server (its Cluster, Sentinel and pool clients are refused). Closing it is
+   * yours, after `cache.close()`.
    */
-  client: IoRedisLike
+  client: RedisClientLike
   /** The cache's name in Redis: every process opening the same name shares one cache. Letters, digits, `_`, `-`, `.` and `:`. */
   name: string
   /**
@@ -59,8 +66,7 @@ const NAME = /^[A-Za-z0-9_.:-]{1,64}$/
 
 export function resolveRedisTierOptions(options: RedisTierOptions): ResolvedRedisTierOptions {
   if (typeof options !== 'object' || options === null) throw invalid('RedisTier options', 'an object such as { client, name }', options)
-  const client = options.client as unknown as Partial<IoRedisLike> | undefined
-  if (typeof client?.call !== 'function' || typeof client.pipeline !== 'function') throw invalid('client', 'an ioredis client (new Redis(url) or new Redis.Cluster(nodes))', options.client)
+  checkClient(options.client)
   const name = checkString(options.name, 'name')
   if (name === undefined || !NAME.test(name)) throw invalid('name', 'a name of 1 to 64 letters, digits, _ - . or : (no braces)', options.name)
   return {
@@ -79,4 +85,33 @@ function replicaWait(value: unknown): 'wait' | 'waitaof' {
   if (value === undefined) return REDIS_TIER_DEFAULTS.replicaWait
   if (value === 'wait' || value === 'waitaof') return value
   throw invalid('replicaWait', "'wait' or 'waitaof'", value)
+}
+
+const CLIENT = 'an ioredis client (new Redis(url) or new Redis.Cluster(nodes)) or a connected node-redis client (await createClient({ url }).connect())'
+
+/** Whether `client` is a node-redis client (`createClient()`), as opposed to an ioredis one. */
+export function isNodeRedis(client: RedisClientLike): client is NodeRedisLike {
+  const candidate = client as Partial<IoRedisLike & NodeRedisLike>
+  return typeof candidate.call !== 'function' && typeof candidate.sendCommand === 'function'
+}
+
+/**
+ * node-redis clients the tier does not take: `createCluster()`, `createSentinel()` and
+ * `createClientPool()` answer `sendCommand` too, with other arguments. Each: how to tell it, what it
+ * is, what to pass instead.
+ */
+const REFUSED: ReadonlyArray<readonly [(client: Record<string, unknown>) => boolean, string, string]> = [
+  [(c) => typeof c.nodeClient === 'function' || typeof c.getSlotMaster === 'function', 'a node-redis Cluster (createCluster())', "for a Redis Cluster use ioredis's new Redis.Cluster(nodes)"],
+  [(c) => typeof c.getMasterNode === 'function', 'a node-redis Sentinel client (createSentinel())', "for Sentinel use ioredis's new Redis({ sentinels, name })"],
+  [(c) => typeof c.execute === 'function', 'a node-redis pool (createClientPool())', 'pass one client: await createClient({ url }).connect()'],
+  [(c) => c.isOpen !== true, 'a node-redis client that is not connected', 'connect it first (await client.connect())'],
+]
+
+/** Throws `InvalidOptionError` (`client`) unless `client` is one the tier can use. */
+function checkClient(client: unknown): void {
+  const candidate = (typeof client === 'object' && client !== null ? client : {}) as Record<string, unknown>
+  if (typeof candidate.call === 'function' && typeof candidate.pipeline === 'function') return // ioredis
+  if (typeof candidate.sendCommand !== 'function') throw invalid('client', CLIENT, client)
+  const refused = REFUSED.find(([is]) => is(candidate))
+  if (refused !== undefined) throw new InvalidOptionError('client', `client must be ${CLIENT}, got ${refused[1]}; ${refused[2]}`)
 }

@@ -20,7 +20,9 @@
  * A Sentinel-backed ioredis client is one server to the tier: ioredis finds the primary and follows
  * a failover; the tier notices it as it would any promotion (`trust.ts`).
  *
- * What it leaves out: node-redis, merge ops (the facade's counters write whole values by compare-and-swap,
+ * A node-redis client (`createClient()`) is one server too (`node-redis-client.ts`).
+ *
+ * What it leaves out: node-redis's Cluster and Sentinel clients, merge ops (the facade's counters write whole values by compare-and-swap,
  * `expect`).
  */
 import type { Clock } from '../../contracts/clock.js'
@@ -36,7 +38,8 @@ import type { ScriptCall } from './client-port.js'
 import { DeadlinePort } from './deadline-port.js'
 import { ioredisPort } from './ioredis-cluster-client.js'
 import { RedisLayout } from './layout.js'
-import { resolveRedisTierOptions, type RedisTierOptions, type ResolvedRedisTierOptions } from './options.js'
+import { NodeRedisClient } from './node-redis-client.js'
+import { isNodeRedis, resolveRedisTierOptions, type RedisTierOptions, type ResolvedRedisTierOptions } from './options.js'
 import { Outcomes } from './outcomes.js'
 import { ReplicaWaits } from './replica-waits.js'
 import { FILL, RELEASE, STATS, WRITE } from './scripts.js'
@@ -125,7 +128,8 @@ export class RedisTier implements DirtyTier {
   constructor(options: RedisTierOptions) {
     this.options = resolveRedisTierOptions(options)
     this.layout = new RedisLayout(this.options.name, this.options.shards)
-    this.port = new DeadlinePort(ioredisPort(this.options.client), this.options.commandTimeoutMs)
+    const { client } = this.options
+    this.port = new DeadlinePort(isNodeRedis(client) ? new NodeRedisClient(client) : ioredisPort(client), this.options.commandTimeoutMs)
     this.waits = new ReplicaWaits(this.port, this.options.replicas, this.options.replicaTimeoutMs, this.options.replicaWait === 'waitaof')
   }
 
@@ -263,7 +267,7 @@ export class RedisTier implements DirtyTier {
 
   /** Every dead letter in the tier's streams (`dead-letters.ts`). */
   letters(): Promise<RedisDeadLetter[]> {
-    return this.port.bound(readLetters(this.options.client, this.layout)).catch((error: unknown) => {
+    return readLetters(this.port, this.layout).catch((error: unknown) => {
       throw unanswered(error, 'deadLetters')
     })
   }
