@@ -85,3 +85,23 @@ export interface RedisClientPort {
   /** The primaries: the one server (standalone, Sentinel), or every primary of a Cluster as it now stands. */
   primaries(): Promise<RedisServerPort[]>
 }
+
+/** The command that ends a `replicated` pipeline: `WAIT replicas timeout`, or `WAITAOF 1 replicas timeout` (`aof`). */
+export function waitCommand(replicas: number, timeoutMs: number, aof: boolean): [string, ...number[]] {
+  return aof ? ['WAITAOF', 1, replicas, timeoutMs] : ['WAIT', replicas, timeoutMs]
+}
+
+/** What a WAIT (a count) or a WAITAOF (`[local, replicas]`) reply confirmed. */
+export function waitCounts(reply: unknown, aof: boolean): { replicas: number; local?: boolean } {
+  if (!aof) return { replicas: Number(reply) }
+  const [local, fsynced] = reply as [number, number]
+  return { replicas: Number(fsynced), local: Number(local) >= 1 }
+}
+
+export function evalArgs(call: ScriptCall): Array<string | number> {
+  return [call.script.sha, call.keys.length, ...call.keys, ...call.args]
+}
+
+export function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT')
+}

@@ -21,7 +21,8 @@
  */
 import { RedisClusterError } from '../../errors.js'
 import type { RedisClientPort, RedisScript, RedisServerPort, ScriptCall, WaitedReplies } from './client-port.js'
-import { evalArgs, IoRedisClient, isNoScript, serverPort, waitCommand, waitCounts, type IoRedisLike, type IoRedisPipelineLike } from './ioredis-client.js'
+import { evalArgs, isNoScript, waitCommand, waitCounts } from './client-port.js'
+import { IoRedisClient, ioredisServerPort, type IoRedisLike, type IoRedisPipelineLike } from './ioredis-client.js'
 import { keySlot } from './key-slot.js'
 
 /** One node's connection in an ioredis Cluster (a `Redis`). */
@@ -169,7 +170,7 @@ export class IoRedisClusterClient implements RedisClientPort {
 
   async primaries(): Promise<RedisServerPort[]> {
     await this.ready()
-    return this.cluster.nodes('master').map((node) => serverPort(address(node), node))
+    return this.cluster.nodes('master').map((node) => ioredisServerPort(address(node), node))
   }
 
   /**

@@ -23,8 +23,9 @@
  * else (the client closed, the socket lost, node-redis's own command timeout while it reconnects)
  * passes as it is and reaches the caller as `RedisUnavailableError` (`unanswered.ts`).
  */
-import type { RedisClientPort, RedisScript, RedisServerPort, ScriptCall, WaitedReplies } from './client-port.js'
-import { evalArgs, isNoScript, waitCommand, waitCounts } from './ioredis-client.js'
+import type { RedisServerPort, ScriptCall, WaitedReplies } from './client-port.js'
+import { evalArgs, waitCommand, waitCounts } from './client-port.js'
+import { OneServerPort, serverPort } from './one-server-port.js'
 
 /** The options of `sendCommand` used here (node-redis `CommandOptions`). */
 export interface NodeRedisCommandOptions {
@@ -60,62 +61,21 @@ export class ServerReplyError extends Error {
 
 type Reply = WaitedReplies['replies'][number]
 
-export class NodeRedisClient implements RedisClientPort {
-  reloads = 0
-
-  constructor(private readonly client: NodeRedisLike) {}
-
-  async run(call: ScriptCall): Promise<unknown> {
-    try {
-      return await this.evalsha(call)
-    } catch (error) {
-      if (!isNoScript(error)) throw error
-      this.reloads++
-      await this.send(['SCRIPT', 'LOAD', call.script.source])
-      return await this.evalsha(call)
-    }
-  }
-
-  async runThenWait(calls: readonly ScriptCall[], replicas: number, timeoutMs: number, aof = false): Promise<WaitedReplies> {
-    const first = await this.pipelined(calls, replicas, timeoutMs, aof)
-    const missing = first.replies.flatMap((r, i) => (!r.ok && isNoScript(r.error) ? [i] : []))
-    if (missing.length === 0) return first
-    this.reloads++
-    // Scripts gone from the cache (a restart, a promoted replica): load them and run only those again.
-    for (const source of new Set(missing.map((i) => (calls[i] as ScriptCall).script.source))) await this.send(['SCRIPT', 'LOAD', source])
-    const again = await this.pipelined(
-      missing.map((i) => calls[i] as ScriptCall),
-      replicas,
-      timeoutMs,
-      aof,
-    )
-    const replies = [...first.replies]
-    missing.forEach((index, j) => (replies[index] = again.replies[j] as Reply))
-    return { replies }
-  }
-
-  ownerOf(): string {
-    return ''
-  }
-
-  read(command: string, key: string, ...args: string[]): Promise<unknown> {
-    return this.send([command, key, ...args])
-  }
-
-  async load(script: RedisScript): Promise<void> {
-    await this.send(['SCRIPT', 'LOAD', script.source])
+export class NodeRedisClient extends OneServerPort {
+  constructor(private readonly client: NodeRedisLike) {
+    super()
   }
 
   primaries(): Promise<RedisServerPort[]> {
-    return Promise.resolve([nodeRedisServerPort('the Redis server', (args) => this.send(args))])
+    return Promise.resolve([serverPort('the Redis server', (args) => this.send(args))])
   }
 
-  private evalsha(call: ScriptCall): Promise<unknown> {
+  protected evalsha(call: ScriptCall): Promise<unknown> {
     return this.send(['EVALSHA', ...evalArgs(call).map(String)], call.binary === true ? BUFFERS : STRINGS)
   }
 
   /** The calls, then the WAIT, as one chain; each call's reply or error, the WAIT's count on each success. */
-  private async pipelined(calls: readonly ScriptCall[], replicas: number, timeoutMs: number, aof: boolean): Promise<WaitedReplies> {
+  protected async pipelined(calls: readonly ScriptCall[], replicas: number, timeoutMs: number, aof: boolean): Promise<WaitedReplies> {
     const chainId = Symbol('writebehind runThenWait')
     const sent = calls.map((call) =>
       this.send(['EVALSHA', ...evalArgs(call).map(String)], { ...(call.binary === true ? BUFFERS : STRINGS), chainId }).then(
@@ -129,44 +89,12 @@ export class NodeRedisClient implements RedisClientPort {
     return { replies: results.map((r): Reply => (r.ok ? { ...r, ...counted } : r)) }
   }
 
-  private async send(args: string[], options: NodeRedisCommandOptions = STRINGS): Promise<unknown> {
+  protected async send(args: string[], options: NodeRedisCommandOptions = STRINGS): Promise<unknown> {
     try {
       return await this.client.sendCommand(args, options)
     } catch (error) {
       throw replyError(error)
     }
-  }
-}
-
-/** `INFO`, `CONFIG GET` and `COMMAND INFO` through `send`. */
-function nodeRedisServerPort(address: string, send: (args: string[]) => Promise<unknown>): RedisServerPort {
-  return {
-    address,
-    info: async (section) => String(await send(['INFO', section])),
-    async configGet(name) {
-      try {
-        const reply = await send(['CONFIG', 'GET', name])
-        // RESP2: [name, value]; RESP3: a map, as a Map or an object by the client's mapping.
-        const value: unknown = Array.isArray(reply)
-          ? reply[1]
-          : reply instanceof Map
-            ? reply.get(name)
-            : typeof reply === 'object' && reply !== null
-              ? (reply as Record<string, unknown>)[name]
-              : undefined
-        return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined
-      } catch {
-        return undefined
-      }
-    },
-    async hasCommand(command) {
-      try {
-        const reply = await send(['COMMAND', 'INFO', command])
-        return Array.isArray(reply) && Array.isArray(reply[0])
-      } catch {
-        return false
-      }
-    },
   }
 }
 
