@@ -1,7 +1,10 @@
 /**
  * The small port the Redis tier talks through, so that any client can sit behind it: ioredis
- * (`ioredis-client.ts`, `ioredis-cluster-client.ts`) and node-redis (`node-redis-client.ts`). Each method is one round trip on one connection
- * and says what it returns; none retries a write on its own (a write sent again could apply twice).
+ * (`ioredis-client.ts`, `ioredis-cluster-client.ts`) and node-redis (`node-redis-client.ts`), the
+ * two single-server ports sharing what does not depend on the client (`one-server-port.ts`). Each
+ * method is one round trip on one connection and says what it returns; none retries a write on its
+ * own (a write sent again could apply twice). The helpers at the end are the protocol every port
+ * speaks (EVALSHA's arguments, the WAIT that ends a `replicated` pipeline, NOSCRIPT).
  *
  * Every script call names keys of one hash tag (one Cluster slot). A Cluster port routes each call
  * to its slot's primary and checks that rule (`ioredis-cluster-client.ts`).

@@ -22,8 +22,8 @@
  *
  * A node-redis client (`createClient()`) is one server too (`node-redis-client.ts`).
  *
- * What it leaves out: node-redis's Cluster and Sentinel clients, merge ops (the facade's counters write whole values by compare-and-swap,
- * `expect`).
+ * What it leaves out: node-redis's Cluster and Sentinel clients (refused at the door, `options.ts`),
+ * and merge ops (the facade's counters write whole values by compare-and-swap, `expect`).
  */
 import type { Clock } from '../../contracts/clock.js'
 import type { Codec } from '../../contracts/codec.js'
